@@ -1,0 +1,311 @@
+"""A tenant's content repository: git itself, driven through its plumbing commands.
+
+Repositories are bare (``repo.git``) so that editors can also clone and push to them. Saves never
+touch a work tree: blobs are written, a tree is built in a private index, and the branch moves with
+a compare-and-swap ``update-ref``, so two saves at once either both land or one gets a conflict,
+and a crash mid-save leaves the branch where it was.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Iterator
+
+from .errors import ConflictError, PathError, RepositoryError
+
+BRANCH = "main"
+REF = f"refs/heads/{BRANCH}"
+COMMITTER = ("Tessera", "cms@tessera.invalid")
+
+
+@dataclass(frozen=True)
+class Author:
+    name: str
+    email: str
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    author: str
+    email: str
+    date: str  # ISO 8601
+    message: str
+    diff: str = ""
+
+
+def safe_path(path: str) -> str:
+    """Normalise a repository path, refusing anything that could escape or reach git's internals."""
+    if not isinstance(path, str) or not path or "\x00" in path or "\\" in path:
+        raise PathError(f"{path!r} is not a valid file path")
+    pure = PurePosixPath(path)
+    parts = pure.parts
+    if pure.is_absolute() or any(p in ("..", ".") for p in parts) or len(parts) > 16:
+        raise PathError(f"{path!r} is outside the site's folder")
+    if any(p.lower() in (".git", ".gitmodules") for p in parts):
+        raise PathError(f"{path!r} is a reserved name")
+    return pure.as_posix()
+
+
+class Repository:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def git(self, *args: str, input: bytes | None = None, env: dict | None = None,
+            check: bool = True) -> subprocess.CompletedProcess:
+        full_env = {**os.environ, "GIT_DIR": str(self.path), "GIT_TERMINAL_PROMPT": "0",
+                    "LC_ALL": "C", **(env or {})}
+        result = subprocess.run(["git", *args], input=input, env=full_env,
+                                capture_output=True, check=False)
+        if check and result.returncode != 0:
+            message = result.stderr.decode(errors="replace").strip()
+            raise RepositoryError(f"git {args[0]} failed: {message}")
+        return result
+
+    def _out(self, *args: str, **kw) -> str:
+        return self.git(*args, **kw).stdout.decode().strip()
+
+    @staticmethod
+    def _identity(author: Author) -> dict[str, str]:
+        return {"GIT_AUTHOR_NAME": author.name, "GIT_AUTHOR_EMAIL": author.email,
+                "GIT_COMMITTER_NAME": COMMITTER[0], "GIT_COMMITTER_EMAIL": COMMITTER[1]}
+
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        with open(self.path / "tessera.lock", "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    # -- creation ---------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: Path, starter: Path | None, author: Author,
+               message: str = "Create site") -> Repository:
+        """Create a bare repository whose first commit holds the starter folder's files."""
+        path = Path(path)
+        if path.exists():
+            raise RepositoryError(f"{path} already exists")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        repo = cls(path)
+        subprocess.run(["git", "init", "--quiet", "--bare", f"--initial-branch={BRANCH}", str(path)],
+                       check=True, capture_output=True)
+        repo.git("config", "receive.denyNonFastForwards", "true")
+        repo.git("config", "core.logAllRefUpdates", "true")
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
+            if starter is not None:
+                repo.git(f"--work-tree={starter}", "add", "--all", ".", env=env)
+            tree = repo._out("write-tree", env=env)
+        sha = repo._out("commit-tree", tree, "-m", message, env=repo._identity(author))
+        repo.git("update-ref", REF, sha, "0" * 40)
+        return repo
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def head(self) -> str | None:
+        result = self.git("rev-parse", "--verify", "--quiet", REF, check=False)
+        return result.stdout.decode().strip() or None
+
+    def resolve(self, rev: str) -> str:
+        if rev.startswith("-"):
+            raise RepositoryError(f"{rev!r} is not a version")
+        result = self.git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
+        sha = result.stdout.decode().strip()
+        if not sha:
+            raise RepositoryError(f"{rev!r} is not a version of this site")
+        return sha
+
+    def _blob(self, commit: str, path: str) -> str | None:
+        out = self.git("ls-tree", "-z", commit, "--", path).stdout.decode()
+        for entry in filter(None, out.split("\0")):
+            meta, name = entry.split("\t", 1)
+            if name == path and meta.split()[1] == "blob":
+                return meta.split()[2]
+        return None
+
+    def read(self, path: str, commit: str | None = None) -> bytes | None:
+        """A file's bytes at a commit (default: the latest), or ``None`` if it is not there."""
+        path = safe_path(path)
+        commit = self.resolve(commit or REF)
+        blob = self._blob(commit, path)
+        return self.git("cat-file", "blob", blob).stdout if blob else None
+
+    def source(self, commit: str | None = None) -> GitSource:
+        return GitSource(self, self.resolve(commit or REF))
+
+    def history(self, path: str | None = None, limit: int = 50) -> list[Commit]:
+        """Newest first; with a path, each commit carries that file's diff."""
+        args = ["log", f"--max-count={limit}", "--format=%x1e%H%x1f%an%x1f%ae%x1f%aI%x1f%s", REF]
+        if path:
+            args += ["-p", "--no-color", "--", safe_path(path)]
+        out = self.git(*args).stdout.decode(errors="replace")
+        commits = []
+        for chunk in filter(None, out.split("\x1e")):
+            header, _, diff = chunk.partition("\n")
+            sha, name, email, date, message = header.split("\x1f")
+            commits.append(Commit(sha, name, email, date, message, diff.strip("\n")))
+        return commits
+
+    def diff(self, commit: str, path: str | None = None) -> str:
+        args = ["show", "--format=", "--no-color", self.resolve(commit)]
+        if path:
+            args += ["--", safe_path(path)]
+        return self.git(*args).stdout.decode(errors="replace")
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def write(self, changes: dict[str, bytes | None], author: Author, message: str,
+              base: str | None = None) -> str:
+        """Commit several files at once (``None`` deletes one); returns the new commit.
+
+        With ``base``, refuses with ``ConflictError`` when any of the files changed between
+        ``base`` and the latest version; changes to other files are kept, never overwritten.
+        """
+        changes = {safe_path(p): data for p, data in changes.items()}
+        if not changes:
+            raise RepositoryError("nothing to save")
+        if not message.strip():
+            raise RepositoryError("a save needs a message")
+        base = self.resolve(base) if base else None
+        with self._lock():
+            head = self.head()
+            if base and head and base != head:
+                for path, data in changes.items():
+                    before, now = self._blob(base, path), self._blob(head, path)
+                    if before != now:
+                        theirs = self.git("cat-file", "blob", now).stdout if now else None
+                        raise ConflictError(path, base=base, head=head, theirs=theirs, yours=data)
+            with tempfile.TemporaryDirectory() as tmp:
+                env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
+                if head:
+                    self.git("read-tree", head, env=env)
+                index_lines = []
+                for path, data in sorted(changes.items()):
+                    if data is None:
+                        self.git("update-index", "--force-remove", "--", path, env=env)
+                        continue
+                    sha = self._out("hash-object", "-w", "--stdin", input=data)
+                    index_lines.append(f"100644 {sha}\t{path}")
+                if index_lines:
+                    self.git("update-index", "--add", "--index-info",
+                             input=("\n".join(index_lines) + "\n").encode(), env=env)
+                tree = self._out("write-tree", env=env)
+            if head and tree == self._out("rev-parse", f"{head}^{{tree}}"):
+                return head  # nothing changed: no empty commits
+            parents = ["-p", head] if head else []
+            sha = self._out("commit-tree", tree, *parents, "-m", message, env=self._identity(author))
+            self.git("update-ref", "-m", message, REF, sha, head or "0" * 40)
+            return sha
+
+    def revert(self, commit: str, author: Author, message: str | None = None) -> str:
+        """Undo one commit with ``git revert``; a clash with later edits is a ``ConflictError``."""
+        commit = self.resolve(commit)
+        parents = self._out("rev-list", "--parents", "-n", "1", commit).split()[1:]
+        if not parents:
+            raise RepositoryError("the site's first version cannot be reverted")
+        with self._lock(), tempfile.TemporaryDirectory() as tmp:
+            head = self.head()
+            work = os.path.join(tmp, "work")
+            self.git("worktree", "add", "--detach", "--quiet", work, head)
+            try:
+                env = {**self._identity(author), "GIT_WORK_TREE": work, "GIT_DIR": self._worktree_dir(work)}
+                args = ["revert", "--no-edit"] + (["-m", "1"] if len(parents) > 1 else []) + [commit]
+                result = self.git(*args, env=env, check=False)
+                if result.returncode != 0:
+                    conflicted = self._out("diff", "--name-only", "--diff-filter=U", env=env)
+                    self.git("revert", "--abort", env=env, check=False)
+                    path = conflicted.splitlines()[0] if conflicted else "?"
+                    raise ConflictError(path, base=commit, head=head,
+                                        theirs=self.read(path, head) if conflicted else None, yours=None)
+                if message:
+                    self.git("commit", "--amend", "--quiet", "-m", message, env=env)
+                sha = self._out("rev-parse", "HEAD", env=env)
+                self.git("update-ref", "-m", f"revert {commit[:10]}", REF, sha, head)
+                return sha
+            finally:
+                self.git("worktree", "remove", "--force", work, check=False)
+                self.git("worktree", "prune", check=False)
+
+    def _worktree_dir(self, work: str) -> str:
+        pointer = Path(work, ".git").read_text().strip()
+        return pointer.removeprefix("gitdir: ")
+
+    def delete(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+class GitSource:
+    """The files of one commit, read through a single ``git cat-file --batch`` process."""
+
+    def __init__(self, repo: Repository, commit: str) -> None:
+        self.repo, self.commit = repo, commit
+        self._blobs: dict[str, str] = {}
+        out = repo.git("ls-tree", "-r", "-z", "--full-tree", commit).stdout.decode()
+        for entry in filter(None, out.split("\0")):
+            meta, path = entry.split("\t", 1)
+            mode, kind, sha = meta.split()
+            if kind == "blob" and mode != "120000":  # symlinks are never followed
+                self._blobs[path] = sha
+        self._proc: subprocess.Popen | None = None
+
+    def paths(self) -> list[str]:
+        return sorted(self._blobs)
+
+    def blob_id(self, path: str) -> str | None:
+        return self._blobs.get(path)
+
+    def read(self, path: str) -> bytes:
+        sha = self._blobs.get(path)
+        if sha is None:
+            raise FileNotFoundError(path)
+        if self._proc is None:
+            self._proc = subprocess.Popen(["git", "cat-file", "--batch"], stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE,
+                                          env={**os.environ, "GIT_DIR": str(self.repo.path)})
+        assert self._proc.stdin and self._proc.stdout
+        self._proc.stdin.write(sha.encode() + b"\n")
+        self._proc.stdin.flush()
+        header = self._proc.stdout.readline().split()
+        size = int(header[2])
+        data = self._proc.stdout.read(size)
+        self._proc.stdout.read(1)
+        return data
+
+    def authors(self) -> dict[str, tuple[str, str]]:
+        """path → (created_by, updated_by), from the history up to this commit."""
+        out = self.repo.git("log", "--format=%x00%an", "--name-only", "--no-renames",
+                            self.commit).stdout.decode(errors="replace")
+        result: dict[str, list[str]] = {}
+        for chunk in filter(None, out.split("\0")):
+            name, _, files = chunk.partition("\n")
+            for path in filter(None, files.splitlines()):
+                entry = result.setdefault(path, [name, name])
+                entry[0] = name  # older commits come later: the last seen created the file
+        return {p: (c, u) for p, (c, u) in result.items()}
+
+    def close(self) -> None:
+        if self._proc:
+            self._proc.stdin.close()  # type: ignore[union-attr]
+            self._proc.wait()
+            self._proc = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass

@@ -1,0 +1,71 @@
+"""Recorded, ordered schema migrations for SQLite files.
+
+Each step has a name and runs once; applied steps are recorded in ``_migrations`` so that an
+older ``platform.db`` or ``tenant.db`` upgrades itself when it is opened. Steps run in one
+transaction each: a failing step leaves the file at the previous version.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+Step = Callable[[sqlite3.Connection], None] | str
+
+
+@dataclass
+class Migrations:
+    name: str
+    steps: list[tuple[str, Step]] = field(default_factory=list)
+
+    def add(self, name: str, step: Step) -> None:
+        if any(n == name for n, _ in self.steps):
+            raise ValueError(f"migration {name!r} is registered twice in {self.name}")
+        self.steps.append((name, step))
+
+    def pending(self, conn: sqlite3.Connection) -> list[str]:
+        done = _applied(conn)
+        return [n for n, _ in self.steps if n not in done]
+
+    def apply(self, conn: sqlite3.Connection) -> list[str]:
+        """Apply every step not yet recorded; returns the names applied."""
+        conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        done = _applied(conn)
+        applied = []
+        for name, step in self.steps:
+            if name in done:
+                continue
+            with conn:
+                if isinstance(step, str):
+                    for statement in filter(str.strip, step.split(";\n")):
+                        conn.execute(statement)
+                else:
+                    step(conn)
+                conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                             (name, datetime.now(timezone.utc).isoformat(timespec="seconds")))
+            applied.append(name)
+        return applied
+
+
+def _applied(conn: sqlite3.Connection) -> set[str]:
+    try:
+        return {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+    except sqlite3.OperationalError:
+        return set()
+
+
+def connect(path: Path | str, migrations: Migrations | None = None) -> sqlite3.Connection:
+    """Open a SQLite file the way Tessera always does: WAL, foreign keys, rows by name."""
+    conn = sqlite3.connect(str(path), timeout=30, isolation_level="DEFERRED",
+                           check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    if migrations is not None:
+        migrations.apply(conn)
+    return conn

@@ -1,0 +1,166 @@
+"""The content model: what a tenant's repository means, as plain frozen values.
+
+Built by ``content.parse``; read by the builder, the API's catalog import and the admin UI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from .money import Money
+
+PAGE_STATUSES = ("draft", "published", "archived")
+PRODUCT_STATUSES = ("active", "inactive", "draft")
+
+
+@dataclass(frozen=True)
+class NavItem:
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Redirect:
+    source: str
+    target: str
+    status: int = 301
+
+
+@dataclass(frozen=True)
+class Shipping:
+    flat_rate: Money
+    free_over: Money | None
+    countries: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Tax:
+    rate: Decimal  # percent, e.g. Decimal("7")
+    inclusive: bool
+    label: str
+
+
+@dataclass(frozen=True)
+class Site:
+    name: str
+    theme: str
+    locale: str
+    currency: str
+    timezone: str
+    tagline: str = ""
+    description: str = ""
+    navigation: tuple[NavItem, ...] = ()
+    theme_settings: dict = field(default_factory=dict)  # colors, fonts, logo
+    shipping: Shipping | None = None
+    tax: Tax | None = None
+    redirects: tuple[Redirect, ...] = ()
+    payment_instructions: str = ""
+    posts_per_page: int = 10
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A page or a post."""
+
+    kind: str  # "page" | "post"
+    path: str
+    slug: str
+    title: str
+    status: str
+    published_at: datetime | None
+    excerpt: str
+    meta_title: str
+    meta_description: str
+    tags: tuple[str, ...]
+    aliases: tuple[str, ...]
+    body: str
+    body_line: int
+    image: str | None = None
+    created_by: str | None = None
+    updated_by: str | None = None
+
+    def is_live(self, now: datetime) -> bool:
+        """Published and due: drafts, archived items and scheduled ones are not live."""
+        return self.status == "published" and (self.published_at is None or self.published_at <= now)
+
+
+@dataclass(frozen=True)
+class Variant:
+    sku: str
+    title: str
+    options: tuple[tuple[str, str], ...]
+    price: Money
+    compare_price: Money | None
+    track_stock: bool
+    weight: int | None
+
+
+@dataclass(frozen=True)
+class Product:
+    path: str
+    slug: str
+    name: str
+    sku: str | None
+    price: Money
+    compare_price: Money | None
+    status: str
+    featured: bool
+    images: tuple[str, ...]
+    categories: tuple[str, ...]
+    options: tuple[tuple[str, tuple[str, ...]], ...]
+    variants: tuple[Variant, ...]
+    track_stock: bool
+    weight: int | None  # grams
+    dimensions: tuple[tuple[str, Decimal], ...]
+    excerpt: str
+    meta_title: str
+    meta_description: str
+    aliases: tuple[str, ...]
+    body: str
+    body_line: int
+    created_by: str | None = None
+    updated_by: str | None = None
+
+    @property
+    def skus(self) -> tuple[str, ...]:
+        return tuple(v.sku for v in self.variants)
+
+
+@dataclass(frozen=True)
+class Media:
+    path: str  # relative to the repository, e.g. "media/rye-loaf.jpg"
+    alt: str
+    caption: str
+    size: int
+
+    @property
+    def name(self) -> str:
+        return self.path.removeprefix("media/")
+
+    @property
+    def is_image(self) -> bool:
+        return self.path.lower().rsplit(".", 1)[-1] in {"jpg", "jpeg", "png", "webp", "gif", "avif"}
+
+
+@dataclass(frozen=True)
+class Content:
+    site: Site
+    pages: tuple[Entry, ...]
+    posts: tuple[Entry, ...]
+    products: tuple[Product, ...]
+    media: tuple[Media, ...]
+
+    def page(self, slug: str) -> Entry | None:
+        return next((p for p in self.pages if p.slug == slug), None)
+
+    def post(self, slug: str) -> Entry | None:
+        return next((p for p in self.posts if p.slug == slug), None)
+
+    def product(self, slug: str) -> Product | None:
+        return next((p for p in self.products if p.slug == slug), None)
+
+    def medium(self, name: str) -> Media | None:
+        name = name.removeprefix("media/")
+        return next((m for m in self.media if m.name == name), None)

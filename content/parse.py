@@ -1,0 +1,360 @@
+"""Parse a site's files into the content model, reporting every problem with file and line.
+
+Layout of a site::
+
+    site.yaml            name, theme, locale, currency, navigation, shipping, tax, redirects
+    pages/*.md           pages (Markdown with YAML front matter)
+    posts/*.md           blog posts
+    products/*.md        products (description in the body)
+    media/*              images and files; ``media/NAME.yaml`` beside one holds alt and caption
+    theme/               template and asset overrides (read by the builder, not here)
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import ContentError, ContentErrors
+from .fields import SKU, Fields
+from .model import (PAGE_STATUSES, PRODUCT_STATUSES, Content, Entry, Media, NavItem, Product,
+                    Redirect, Shipping, Site, Tax, Variant)
+from .money import Money, valid_currency
+from .source import Source
+from .yamltext import Mapping, decode, load_yaml, split_front_matter
+
+SITE_FIELDS = {"name", "tagline", "description", "theme", "locale", "currency", "timezone",
+               "navigation", "theme_settings", "shipping", "tax", "redirects",
+               "payment_instructions", "posts_per_page"}
+ENTRY_FIELDS = {"title", "slug", "status", "published_at", "excerpt", "meta_title",
+                "meta_description", "tags", "aliases", "image", "template"}
+PRODUCT_FIELDS = {"name", "slug", "sku", "price", "compare_price", "images", "status",
+                  "featured", "weight", "dimensions", "categories", "options", "variants",
+                  "track_stock", "excerpt", "meta_title", "meta_description", "aliases"}
+VARIANT_FIELDS = {"sku", "title", "options", "price", "compare_price", "track_stock", "weight"}
+MEDIA_FIELDS = {"alt", "caption"}
+MAX_FILE = 2 * 1024 * 1024  # Markdown or YAML larger than this is a mistake, not content
+
+
+def parse_site(source: Source) -> Content:
+    """Parse everything; raise ``ContentErrors`` listing every problem found."""
+    errors: list[ContentError] = []
+    paths = source.paths()
+    authors = getattr(source, "authors", dict)()
+    site = _parse_site_yaml(source, paths, errors)
+    zone = ZoneInfo(site.timezone)
+
+    media = _parse_media(source, paths, errors)
+    media_names = {m.name for m in media}
+    pages, posts, products = [], [], []
+    for path in paths:
+        folder, _, name = path.partition("/")
+        if "/" in name or not name.endswith(".md") or folder not in ("pages", "posts", "products"):
+            continue
+        try:
+            data, body, body_line = _read_markdown(source, path)
+        except ContentErrors as exc:
+            errors.extend(exc.errors)
+            continue
+        created, updated = authors.get(path, (None, None))
+        if folder == "products":
+            products.append(_product(path, data, body, body_line, site.currency, errors, created,
+                                     updated, media_names))
+        else:
+            target = pages if folder == "pages" else posts
+            target.append(_entry(folder[:-1], path, data, body, body_line, zone, errors, created, updated))
+
+    _check_unique(pages, "slug", errors)
+    _check_unique(posts, "slug", errors)
+    _check_unique(products, "slug", errors)
+    _check_skus(products, errors)
+    if errors:
+        raise ContentErrors(errors)
+    posts.sort(key=lambda p: (p.published_at is None, p.published_at), reverse=True)
+    return Content(site, tuple(pages), tuple(posts), tuple(products), tuple(media))
+
+
+def _read_markdown(source: Source, path: str) -> tuple[Mapping, str, int]:
+    raw = source.read(path)
+    if len(raw) > MAX_FILE:
+        raise ContentError(path, None, f"is larger than {MAX_FILE // 1024} KiB").as_exception()
+    return split_front_matter(decode(raw, path), path)
+
+
+def _parse_site_yaml(source: Source, paths: list[str], errors: list[ContentError]) -> Site:
+    fallback = Site(name="Untitled", theme="storefront", locale="en", currency="EUR", timezone="UTC")
+    if "site.yaml" not in paths:
+        errors.append(ContentError("site.yaml", None, "is missing; every site needs one"))
+        return fallback
+    try:
+        data = load_yaml(decode(source.read("site.yaml"), "site.yaml"), "site.yaml")
+    except ContentErrors as exc:
+        errors.extend(exc.errors)
+        return fallback
+    if not isinstance(data, Mapping):
+        errors.append(ContentError("site.yaml", 1, "must be a mapping of settings (key: value)"))
+        return fallback
+    f = Fields(data, "site.yaml", errors, SITE_FIELDS)
+    currency = f.text("currency", "EUR").upper()
+    if not valid_currency(currency):
+        f.error("currency", f"{currency!r} is not a three-letter ISO 4217 code such as EUR")
+        currency = "EUR"
+    timezone = f.text("timezone", "UTC")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        f.error("timezone", f"{timezone!r} is not a time zone name such as Europe/Berlin")
+        timezone = "UTC"
+    theme_settings = f.mapping("theme_settings") or {}
+    posts_per_page = f.integer("posts_per_page", minimum=1) or 10
+    return Site(
+        name=f.text("name", required=True, max_len=200) or "Untitled",
+        tagline=f.text("tagline", max_len=300),
+        description=f.text("description", max_len=1000),
+        theme=f.slug("theme", "storefront"),
+        locale=f.text("locale", "en"),
+        currency=currency,
+        timezone=timezone,
+        navigation=_navigation(f, errors),
+        theme_settings=_plain(theme_settings),
+        shipping=_shipping(f, currency, errors),
+        tax=_tax(f, errors),
+        redirects=_redirects(f, errors),
+        payment_instructions=f.text("payment_instructions", max_len=4000),
+        posts_per_page=posts_per_page,
+    )
+
+
+def _plain(value: object) -> object:
+    """Strip line bookkeeping so settings compare and serialise as ordinary values."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _items(f: Fields, key: str, errors: list[ContentError]) -> list[Mapping]:
+    value = f.data.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+        f.error(key, "must be a list of mappings")
+        return []
+    return value
+
+
+def _navigation(f: Fields, errors: list[ContentError]) -> tuple[NavItem, ...]:
+    items = []
+    for item in _items(f, "navigation", errors):
+        g = Fields(item, f.path, errors, {"title", "url"})
+        items.append(NavItem(g.text("title", required=True), g.text("url", required=True)))
+    return tuple(items)
+
+
+def _shipping(f: Fields, currency: str, errors: list[ContentError]) -> Shipping | None:
+    data = f.mapping("shipping")
+    if data is None:
+        return None
+    g = Fields(data, f.path, errors, {"flat_rate", "free_over", "countries"})
+    rate = g.price("flat_rate", currency, required=True) or Money(0, currency)
+    countries = g.text_list("countries")
+    for country in countries:
+        if len(country) != 2 or not country.isalpha() or not country.isupper():
+            g.error("countries", f"{country!r} is not a two-letter country code such as DE")
+    return Shipping(rate, g.price("free_over", currency), countries)
+
+
+def _tax(f: Fields, errors: list[ContentError]) -> Tax | None:
+    data = f.mapping("tax")
+    if data is None:
+        return None
+    g = Fields(data, f.path, errors, {"rate", "inclusive", "label"})
+    rate = g.number("rate")
+    if rate is not None and rate > 100:
+        g.error("rate", "must be a percentage between 0 and 100")
+    return Tax(rate or 0, g.flag("inclusive", True), g.text("label", "VAT"))
+
+
+def _redirects(f: Fields, errors: list[ContentError]) -> tuple[Redirect, ...]:
+    result = []
+    for item in _items(f, "redirects", errors):
+        g = Fields(item, f.path, errors, {"from", "to", "status"})
+        source, target = g.text("from", required=True), g.text("to", required=True)
+        status = g.integer("status") or 301
+        if status not in (301, 302, 307, 308):
+            g.error("status", "must be 301, 302, 307 or 308")
+        if source and not source.startswith("/"):
+            g.error("from", "must be a path starting with /")
+        result.append(Redirect(source, target, status))
+    return tuple(result)
+
+
+def _entry(kind: str, path: str, data: Mapping, body: str, body_line: int, zone, errors,
+           created: str | None, updated: str | None) -> Entry:
+    f = Fields(data, path, errors, ENTRY_FIELDS)
+    return Entry(
+        kind=kind, path=path,
+        slug=f.slug("slug", PurePosixPath(path).stem),
+        title=f.text("title", required=True, max_len=300),
+        status=f.choice("status", PAGE_STATUSES, "published"),
+        published_at=f.moment("published_at", zone),
+        excerpt=f.text("excerpt", max_len=1000),
+        meta_title=f.text("meta_title", max_len=300),
+        meta_description=f.text("meta_description", max_len=500),
+        tags=f.text_list("tags"),
+        aliases=_aliases(f),
+        body=body, body_line=body_line,
+        image=f.text("image") or None,
+        created_by=created, updated_by=updated,
+    )
+
+
+def _aliases(f: Fields) -> tuple[str, ...]:
+    aliases = f.text_list("aliases")
+    for alias in aliases:
+        if not alias.startswith("/") or ".." in alias:
+            f.error("aliases", f"{alias!r} must be a path starting with /")
+    return aliases
+
+
+def _product(path: str, data: Mapping, body: str, body_line: int, currency: str, errors,
+             created: str | None, updated: str | None, media_names: set[str]) -> Product:
+    f = Fields(data, path, errors, PRODUCT_FIELDS)
+    images = f.text_list("images")
+    for image in images:
+        if image.removeprefix("media/") not in media_names:
+            f.error("images", f"{image!r} is not in media/")
+    price = f.price("price", currency, required=True) or Money(0, currency)
+    compare = f.price("compare_price", currency)
+    sku = f.text("sku") or None
+    if sku and not SKU.match(sku):
+        f.error("sku", f"{sku!r} is not a valid sku (letters, digits, '.', '_' and '-')")
+    track = f.flag("track_stock", True)
+    weight = f.integer("weight")
+    name = f.text("name", required=True, max_len=300)
+    options = _options(f)
+    variants = _variants(f, options, price, compare, track, weight, currency, errors)
+    if not variants:
+        if not sku:
+            f.error("sku", "is required for a product without variants", data.line)
+        variants = (Variant(sku or "", name, (), price, compare, track, weight),)
+    dims = f.mapping("dimensions") or {}
+    dimensions = []
+    if dims:
+        g = Fields(dims, path, errors, {"length", "width", "height"})
+        dimensions = [(k, v) for k in ("length", "width", "height") if (v := g.number(k)) is not None]
+    return Product(
+        path=path, slug=f.slug("slug", PurePosixPath(path).stem), name=name, sku=sku,
+        price=price, compare_price=compare,
+        status=f.choice("status", PRODUCT_STATUSES, "active"),
+        featured=f.flag("featured"),
+        images=images, categories=f.text_list("categories"),
+        options=options, variants=variants, track_stock=track, weight=weight,
+        dimensions=tuple(dimensions),
+        excerpt=f.text("excerpt", max_len=1000),
+        meta_title=f.text("meta_title", max_len=300),
+        meta_description=f.text("meta_description", max_len=500),
+        aliases=_aliases(f), body=body, body_line=body_line,
+        created_by=created, updated_by=updated,
+    )
+
+
+def _options(f: Fields) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    result = []
+    for item in _items(f, "options", f.errors):
+        g = Fields(item, f.path, f.errors, {"name", "values"})
+        name, values = g.text("name", required=True), g.text_list("values")
+        if not values:
+            g.error("values", "must list at least one value")
+        result.append((name, values))
+    return tuple(result)
+
+
+def _variants(f: Fields, options, price: Money, compare: Money | None, track: bool,
+              weight: int | None, currency: str, errors) -> tuple[Variant, ...]:
+    declared = dict(options)
+    result = []
+    for item in _items(f, "variants", errors):
+        g = Fields(item, f.path, errors, VARIANT_FIELDS)
+        sku = g.text("sku", required=True)
+        if sku and not SKU.match(sku):
+            g.error("sku", f"{sku!r} is not a valid sku (letters, digits, '.', '_' and '-')")
+        chosen = g.mapping("options") or {}
+        pairs = []
+        for key, value in chosen.items():
+            if key not in declared:
+                g.error("options", f"option {key!r} is not declared in the product's options", chosen.line_of(key))
+            elif str(value) not in declared[key]:
+                g.error("options", f"{value!r} is not one of the values of {key!r}: {', '.join(declared[key])}",
+                        chosen.line_of(key))
+            pairs.append((str(key), str(value)))
+        missing = [k for k in declared if k not in chosen]
+        if declared and missing:
+            g.error("options", f"does not choose a value for {', '.join(missing)}", item.line)
+        title = g.text("title") or " / ".join(v for _, v in pairs) or sku
+        result.append(Variant(sku, title, tuple(pairs),
+                              g.price("price", currency) or price,
+                              g.price("compare_price", currency) or compare,
+                              g.flag("track_stock", track), g.integer("weight") or weight))
+    combos: dict[tuple, Variant] = {}
+    for variant in result:
+        if variant.options and variant.options in combos:
+            f.error("variants", f"variants {combos[variant.options].sku} and {variant.sku} "
+                                f"have the same options")
+        combos[variant.options] = variant
+    return tuple(result)
+
+
+def _parse_media(source: Source, paths: list[str], errors: list[ContentError]) -> list[Media]:
+    present = set(paths)
+    media = []
+    for path in paths:
+        if not path.startswith("media/") or path.endswith((".yaml", ".yml")):
+            continue
+        alt = caption = ""
+        sidecar = next((s for s in (path + ".yaml", path + ".yml") if s in present), None)
+        if sidecar:
+            try:
+                data = load_yaml(decode(source.read(sidecar), sidecar), sidecar)
+            except ContentErrors as exc:
+                errors.extend(exc.errors)
+                data = None
+            if data is not None and not isinstance(data, Mapping):
+                errors.append(ContentError(sidecar, 1, "must be a mapping with alt and caption"))
+            elif data is not None:
+                f = Fields(data, sidecar, errors, MEDIA_FIELDS)
+                alt, caption = f.text("alt", max_len=500), f.text("caption", max_len=1000)
+        media.append(Media(path, alt, caption, len(source.read(path))))
+    for path in paths:
+        if path.startswith("media/") and path.endswith((".yaml", ".yml")):
+            if path.rsplit(".", 1)[0] not in present:
+                errors.append(ContentError(path, None, "describes a media file that does not exist"))
+    return media
+
+
+def _check_unique(items, attr: str, errors: list[ContentError]) -> None:
+    seen: dict[str, object] = {}
+    for item in items:
+        value = getattr(item, attr)
+        if value in seen:
+            other = seen[value]
+            errors.append(ContentError(item.path, None, f"{value!r} is also used by {other.path}", attr))
+            errors.append(ContentError(other.path, None, f"{value!r} is also used by {item.path}", attr))
+        else:
+            seen[value] = item
+
+
+def _check_skus(products: list[Product], errors: list[ContentError]) -> None:
+    seen: dict[str, Product] = {}
+    for product in products:
+        for sku in dict.fromkeys(product.skus):
+            if not sku:
+                continue
+            if sku in seen and seen[sku] is not product:
+                other = seen[sku]
+                errors.append(ContentError(product.path, None, f"{sku!r} is also used by {other.path}", "sku"))
+                errors.append(ContentError(other.path, None, f"{sku!r} is also used by {product.path}", "sku"))
+            seen.setdefault(sku, product)
+        if len(set(product.skus)) != len(product.skus):
+            errors.append(ContentError(product.path, None, "two variants share one sku", "variants"))

@@ -1,0 +1,204 @@
+"""The tenant registry in ``platform.db``: tenants, their features and their domains.
+
+Only registry rows live here; a tenant's files and ``tenant.db`` are handled by ``content.tenants``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .errors import InvalidSlug, InvalidValue, TenantExists, TenantNotFound
+from .migrations import connect
+from .schema import PLATFORM
+
+FEATURES = ("cms", "ecommerce", "analytics")
+STATUSES = ("active", "trial", "suspended")
+PLANS = ("starter", "business", "agency")
+RESERVED_SLUGS = frozenset({
+    "www", "api", "admin", "app", "assets", "static", "cdn", "mail", "smtp", "imap", "ftp",
+    "git", "login", "auth", "account", "accounts", "billing", "dashboard", "status", "help",
+    "support", "docs", "blog", "shop", "store", "tessera", "platform", "root", "system",
+    "localhost", "metrics", "healthz", "tenant", "tenants", "new", "test", "staging", "preview",
+})
+_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+_DOMAIN = re.compile(r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def validate_slug(slug: str) -> str:
+    if not isinstance(slug, str) or not _SLUG.match(slug) or "--" in slug:
+        raise InvalidSlug(
+            f"{slug!r} is not a valid tenant slug: use 2-40 lowercase letters, digits and single "
+            "hyphens, starting and ending with a letter or digit")
+    if len(slug) < 2:
+        raise InvalidSlug(f"{slug!r} is too short: a slug needs at least 2 characters")
+    if slug in RESERVED_SLUGS:
+        raise InvalidSlug(f"{slug!r} is reserved by the platform; pick another slug")
+    return slug
+
+
+def parse_features(value: str | list[str] | tuple[str, ...]) -> frozenset[str]:
+    items = value.split(",") if isinstance(value, str) else list(value)
+    features = {f.strip().lower() for f in items if f.strip()}
+    unknown = sorted(features - set(FEATURES))
+    if unknown:
+        raise InvalidValue("features", f"unknown feature {', '.join(map(repr, unknown))}; "
+                                       f"choose from {', '.join(FEATURES)}")
+    return frozenset(features)
+
+
+def _choice(field_name: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise InvalidValue(field_name, f"{value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+@dataclass(frozen=True)
+class Domain:
+    name: str
+    tenant_id: int
+    is_primary: bool
+    verification_token: str
+    verified_at: str | None
+
+
+@dataclass(frozen=True)
+class Tenant:
+    id: int
+    slug: str
+    name: str
+    status: str
+    plan: str
+    features: frozenset[str]
+    settings: dict = field(hash=False, compare=False)
+    created_at: str = ""
+    updated_at: str = ""
+
+    def has(self, feature: str) -> bool:
+        return feature in self.features
+
+    @property
+    def suspended(self) -> bool:
+        return self.status == "suspended"
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Tenant:
+        return cls(row["id"], row["slug"], row["name"], row["status"], row["plan"],
+                   frozenset(json.loads(row["features"])), json.loads(row["settings"]),
+                   row["created_at"], row["updated_at"])
+
+
+class Registry:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = connect(self.path, PLATFORM)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- tenants ----------------------------------------------------------------------------
+
+    def add(self, slug: str, name: str, features: frozenset[str], *, plan: str = "starter",
+            status: str = "active", settings: dict | None = None) -> Tenant:
+        validate_slug(slug)
+        _choice("plan", plan, PLANS)
+        _choice("status", status, STATUSES)
+        if not name.strip():
+            raise InvalidValue("name", "a tenant needs a name")
+        stamp = now_iso()
+        try:
+            with self.conn:
+                self.conn.execute(
+                    "INSERT INTO tenants (slug, name, status, plan, features, settings, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (slug, name.strip(), status, plan, json.dumps(sorted(features)),
+                     json.dumps(settings or {}), stamp, stamp))
+        except sqlite3.IntegrityError:
+            raise TenantExists(f"a tenant with the slug {slug!r} already exists") from None
+        return self.get(slug)
+
+    def find(self, slug: str) -> Tenant | None:
+        row = self.conn.execute("SELECT * FROM tenants WHERE slug = ?", (slug,)).fetchone()
+        return Tenant.from_row(row) if row else None
+
+    def get(self, slug: str) -> Tenant:
+        tenant = self.find(slug)
+        if tenant is None:
+            raise TenantNotFound(f"no tenant called {slug!r}; `tessera tenant list` shows them all")
+        return tenant
+
+    def all(self) -> list[Tenant]:
+        return [Tenant.from_row(r) for r in self.conn.execute("SELECT * FROM tenants ORDER BY slug")]
+
+    def update(self, slug: str, *, name: str | None = None, features: frozenset[str] | None = None,
+               plan: str | None = None, status: str | None = None,
+               settings: dict | None = None) -> Tenant:
+        tenant = self.get(slug)
+        changes: dict[str, object] = {}
+        if name is not None:
+            if not name.strip():
+                raise InvalidValue("name", "a tenant needs a name")
+            changes["name"] = name.strip()
+        if features is not None:
+            changes["features"] = json.dumps(sorted(features))
+        if plan is not None:
+            changes["plan"] = _choice("plan", plan, PLANS)
+        if status is not None:
+            changes["status"] = _choice("status", status, STATUSES)
+        if settings is not None:
+            changes["settings"] = json.dumps({**tenant.settings, **settings})
+        if changes:
+            changes["updated_at"] = now_iso()
+            assignments = ", ".join(f"{column} = ?" for column in changes)
+            with self.conn:
+                self.conn.execute(f"UPDATE tenants SET {assignments} WHERE id = ?",
+                                  (*changes.values(), tenant.id))
+        return self.get(slug)
+
+    def remove(self, slug: str) -> None:
+        tenant = self.get(slug)
+        with self.conn:
+            self.conn.execute("DELETE FROM tenants WHERE id = ?", (tenant.id,))
+
+    # -- domains ----------------------------------------------------------------------------
+
+    def add_domain(self, slug: str, name: str, *, primary: bool = False) -> Domain:
+        tenant = self.get(slug)
+        name = name.strip().lower().rstrip(".")
+        if not _DOMAIN.match(name):
+            raise InvalidValue("domain", f"{name!r} is not a domain name such as shop.example.com")
+        try:
+            with self.conn:
+                if primary:
+                    self.conn.execute("UPDATE domains SET is_primary = 0 WHERE tenant_id = ?", (tenant.id,))
+                self.conn.execute(
+                    "INSERT INTO domains (tenant_id, name, is_primary, verification_token, created_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (tenant.id, name, int(primary), secrets.token_urlsafe(24), now_iso()))
+        except sqlite3.IntegrityError:
+            raise TenantExists(f"the domain {name!r} is already registered") from None
+        return self.domain(name)
+
+    def domain(self, name: str) -> Domain:
+        row = self.conn.execute("SELECT * FROM domains WHERE name = ?", (name.lower(),)).fetchone()
+        if row is None:
+            raise TenantNotFound(f"no domain called {name!r}")
+        return Domain(row["name"], row["tenant_id"], bool(row["is_primary"]),
+                      row["verification_token"], row["verified_at"])
+
+    def domains(self, slug: str) -> list[Domain]:
+        tenant = self.get(slug)
+        rows = self.conn.execute("SELECT * FROM domains WHERE tenant_id = ? ORDER BY is_primary DESC, name",
+                                 (tenant.id,))
+        return [Domain(r["name"], r["tenant_id"], bool(r["is_primary"]), r["verification_token"],
+                       r["verified_at"]) for r in rows]

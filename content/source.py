@@ -1,0 +1,42 @@
+"""Where site files come from: a folder on disk or a commit in a tenant's repository.
+
+Both give the same two calls, ``paths()`` and ``read(path)``, so the parser and the builder do
+not care which one they have.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Protocol
+
+IGNORED_DIRS = {".git", "node_modules", "__pycache__", "_site", "public"}
+
+
+class Source(Protocol):
+    def paths(self) -> list[str]: ...
+    def read(self, path: str) -> bytes: ...
+
+
+class DirSource:
+    """A site folder on disk (``tessera check --source DIR``, theme authors, benchmarks)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def paths(self) -> list[str]:
+        found = []
+        for folder, dirs, files in os.walk(self.root):
+            dirs[:] = sorted(d for d in dirs if d not in IGNORED_DIRS and not d.startswith("."))
+            rel = Path(folder).relative_to(self.root)
+            found.extend((rel / f).as_posix() for f in files if not f.startswith("."))
+        return sorted(found)
+
+    def read(self, path: str) -> bytes:
+        return (self.root / path).read_bytes()
+
+    def authors(self) -> dict[str, tuple[str, str]]:
+        return {}
+
+    def __repr__(self) -> str:
+        return f"DirSource({str(self.root)!r})"

@@ -1,0 +1,266 @@
+"""The ``tessera`` command line. Errors become one clear message and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from content.errors import ContentErrors, TesseraError
+from content.registry import FEATURES, PLANS, STATUSES, Tenant, parse_features
+from content.source import DirSource
+from content.parse import parse_site
+from content.tenants import Tenants, starters
+
+from .settings import Settings, SettingsError
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def handle_errors(func):
+    """Turn every error a user can act on into a ClickException at the CLI edge."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except ContentErrors as exc:
+            for error in exc.errors:
+                err_console.print(f"[red]error[/red] {error}", markup=True, soft_wrap=True)
+            raise click.ClickException(f"{len(exc.errors)} problem(s) found") from None
+        except (TesseraError, SettingsError) as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+class Context:
+    """Lazily built settings and services, shared by the commands of one invocation."""
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._tenants: Tenants | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = Settings.from_env()
+            except SettingsError as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._settings
+
+    @property
+    def tenants(self) -> Tenants:
+        if self._tenants is None:
+            self._tenants = Tenants(self.settings.data_dir, self.settings.sites_dir)
+        return self._tenants
+
+
+pass_ctx = click.make_pass_decorator(Context, ensure=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tessera")
+def main() -> None:
+    """Tessera: host many small client websites, each with a git-versioned CMS and an optional shop.
+
+    Settings come from the environment (TESSERA_DATA_DIR, TESSERA_BASE_DOMAIN, TESSERA_PORT,
+    TESSERA_SECRET_KEY, TESSERA_STORAGE, ...); see the README.
+    """
+
+
+# -- tenants ----------------------------------------------------------------------------------
+
+
+@main.group()
+def tenant() -> None:
+    """Create, inspect, change and delete tenants."""
+
+
+def _features_option(value: str | None) -> frozenset[str] | None:
+    return None if value is None else parse_features(value)
+
+
+@tenant.command("create")
+@click.argument("slug")
+@click.option("--name", required=True, help="Display name, e.g. 'Acme Bakery'.")
+@click.option("--features", default="cms", show_default=True,
+              help=f"Comma-separated features: {', '.join(FEATURES)}.")
+@click.option("--from", "starter", metavar="STARTER",
+              help="Starter site from sites/ to copy into the new repository (e.g. bakery).")
+@click.option("--plan", type=click.Choice(PLANS), default="starter", show_default=True)
+@click.option("--status", type=click.Choice(STATUSES), default="active", show_default=True)
+@pass_ctx
+@handle_errors
+def tenant_create(ctx: Context, slug: str, name: str, features: str, starter: str | None,
+                  plan: str, status: str) -> None:
+    """Create tenant SLUG: its registry row, content repository and tenant.db, all or nothing."""
+    created = ctx.tenants.create(slug, name, parse_features(features), starter=starter,
+                                 plan=plan, status=status)
+    console.print(f"Created tenant [bold]{created.slug}[/bold] ({created.name}).")
+    _print_tenant(ctx, created)
+
+
+@tenant.command("list")
+@pass_ctx
+@handle_errors
+def tenant_list(ctx: Context) -> None:
+    """List every tenant."""
+    tenants = ctx.tenants.registry.all()
+    if not tenants:
+        console.print("No tenants yet. Create one with `tessera tenant create` or run `tessera demo`.")
+        return
+    table = Table("slug", "name", "status", "plan", "features", "created")
+    for t in tenants:
+        table.add_row(t.slug, t.name, t.status, t.plan, ",".join(sorted(t.features)), t.created_at[:10])
+    console.print(table)
+
+
+@tenant.command("show")
+@click.argument("slug")
+@pass_ctx
+@handle_errors
+def tenant_show(ctx: Context, slug: str) -> None:
+    """Show one tenant: status, features, domains, repository and latest version."""
+    _print_tenant(ctx, ctx.tenants.registry.get(slug))
+
+
+def _print_tenant(ctx: Context, t: Tenant) -> None:
+    settings = ctx.settings
+    repo = ctx.tenants.repository(t.slug)
+    table = Table(show_header=False, box=None)
+    table.add_row("slug", t.slug)
+    table.add_row("name", t.name)
+    table.add_row("status", t.status)
+    table.add_row("plan", t.plan)
+    table.add_row("features", ", ".join(sorted(t.features)) or "(none)")
+    port = "" if settings.port == 80 else f":{settings.port}"
+    table.add_row("site", f"http://{t.slug}.{settings.base_domain}{port}/")
+    domains = ctx.tenants.registry.domains(t.slug)
+    table.add_row("domains", ", ".join(
+        f"{d.name}{' (primary)' if d.is_primary else ''}{'' if d.verified_at else ' (unverified)'}"
+        for d in domains) or "(none)")
+    table.add_row("repository", str(repo.path))
+    head = repo.head()
+    table.add_row("version", head[:12] if head else "(empty)")
+    table.add_row("created", t.created_at)
+    console.print(table)
+
+
+@tenant.command("update")
+@click.argument("slug")
+@click.option("--name", help="New display name.")
+@click.option("--features", help="Replace the features with this comma-separated list.")
+@click.option("--plan", type=click.Choice(PLANS))
+@click.option("--status", type=click.Choice(STATUSES))
+@pass_ctx
+@handle_errors
+def tenant_update(ctx: Context, slug: str, name: str | None, features: str | None,
+                  plan: str | None, status: str | None) -> None:
+    """Change a tenant's name, features, plan or status."""
+    updated = ctx.tenants.registry.update(slug, name=name, features=_features_option(features),
+                                          plan=plan, status=status)
+    console.print(f"Updated tenant [bold]{updated.slug}[/bold].")
+    _print_tenant(ctx, updated)
+
+
+@tenant.command("suspend")
+@click.argument("slug")
+@pass_ctx
+@handle_errors
+def tenant_suspend(ctx: Context, slug: str) -> None:
+    """Suspend a tenant: its storefront shows a suspended page and its API refuses writes."""
+    ctx.tenants.registry.update(slug, status="suspended")
+    console.print(f"Suspended tenant [bold]{slug}[/bold].")
+
+
+@tenant.command("resume")
+@click.argument("slug")
+@pass_ctx
+@handle_errors
+def tenant_resume(ctx: Context, slug: str) -> None:
+    """Lift a suspension: the tenant becomes active again."""
+    ctx.tenants.registry.update(slug, status="active")
+    console.print(f"Resumed tenant [bold]{slug}[/bold].")
+
+
+@tenant.command("delete")
+@click.argument("slug")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_ctx
+@handle_errors
+def tenant_delete(ctx: Context, slug: str, yes: bool) -> None:
+    """Delete a tenant for good: registry rows, content repository and tenant.db."""
+    t = ctx.tenants.registry.get(slug)
+    if not yes:
+        click.confirm(f"Delete {t.slug} ({t.name}) with all its content and orders? This cannot be undone",
+                      abort=True)
+    ctx.tenants.delete(slug)
+    console.print(f"Deleted tenant [bold]{slug}[/bold].")
+
+
+# -- content ----------------------------------------------------------------------------------
+
+
+@main.command("check")
+@click.argument("tenant_slug", metavar="TENANT", required=False)
+@click.option("--source", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Check a site folder instead of a tenant's repository.")
+@pass_ctx
+@handle_errors
+def check(ctx: Context, tenant_slug: str | None, source: Path | None) -> None:
+    """Parse all of a site's content and print every error with file and line."""
+    if (tenant_slug is None) == (source is None):
+        raise click.UsageError("give either TENANT or --source DIR")
+    if source is not None:
+        content = parse_site(DirSource(source))
+        where = str(source)
+    else:
+        repo_source = ctx.tenants.repository(ctx.tenants.registry.get(tenant_slug).slug).source()
+        try:
+            content = parse_site(repo_source)
+        finally:
+            repo_source.close()
+        where = tenant_slug
+    console.print(f"[green]ok[/green] {where}: {len(content.pages)} pages, {len(content.posts)} posts, "
+                  f"{len(content.products)} products, {len(content.media)} media files")
+
+
+# -- demo -------------------------------------------------------------------------------------
+
+DEMO_TENANTS = (
+    ("bakery", "Rye & Crumb Bakery", "cms,ecommerce", "bakery"),
+    ("studio", "Studio Lumen", "cms", "studio"),
+)
+
+
+@main.command("demo")
+@pass_ctx
+@handle_errors
+def demo(ctx: Context) -> None:
+    """Create the demo tenants from sites/ (if missing) and print what exists. Safe to run twice."""
+    settings = ctx.settings
+    for slug, name, features, starter in DEMO_TENANTS:
+        if ctx.tenants.registry.find(slug) is None:
+            ctx.tenants.create(slug, name, parse_features(features), starter=starter)
+            console.print(f"Created demo tenant [bold]{slug}[/bold] from sites/{starter}.")
+        else:
+            console.print(f"Demo tenant [bold]{slug}[/bold] already exists.")
+    console.print(f"\nData directory: {settings.data_dir}")
+    port = "" if settings.port == 80 else f":{settings.port}"
+    table = Table("tenant", "site address", "content repository (git clone)")
+    for t in ctx.tenants.registry.all():
+        table.add_row(t.slug, f"http://{t.slug}.{settings.base_domain}{port}/",
+                      str(ctx.tenants.repository(t.slug).path))
+    console.print(table)
+    console.print(f"Starter sites available: {', '.join(starters(settings.sites_dir))}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Settings, read once from the environment into a frozen value and passed down.
+
+Local mode (the default) needs no configuration: data under ``./data``, a secret key generated
+and kept in the data directory, local buckets and manual payments. Production mode
+(``TESSERA_ENV=production``) refuses to start without an explicit secret key.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names the environment variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    data_dir: Path
+    base_domain: str
+    host: str
+    port: int
+    secret_key: str
+    storage: str
+    s3_endpoint_url: str | None
+    s3_region: str | None
+    stripe_api_base: str | None
+    demo_password: str
+    sites_dir: Path
+    themes_dir: Path
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    def __repr__(self) -> str:  # never print the secret
+        return f"Settings(env={self.env!r}, data_dir={str(self.data_dir)!r}, port={self.port})"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        mode = env.get("TESSERA_ENV", "local").strip().lower()
+        if mode not in ("local", "production"):
+            raise SettingsError(f"TESSERA_ENV must be 'local' or 'production', not {mode!r}")
+        data_dir = Path(env.get("TESSERA_DATA_DIR") or Path.cwd() / "data").resolve()
+        port_text = env.get("TESSERA_PORT", "8000")
+        try:
+            port = int(port_text)
+            if not 0 < port < 65536:
+                raise ValueError
+        except ValueError:
+            raise SettingsError(f"TESSERA_PORT must be a port number, not {port_text!r}") from None
+        secret = env.get("TESSERA_SECRET_KEY", "")
+        if mode == "production":
+            if len(secret) < 32:
+                raise SettingsError("TESSERA_SECRET_KEY must be set to at least 32 random characters "
+                                    "in production (e.g. `python -c 'import secrets; "
+                                    "print(secrets.token_urlsafe(48))'`)")
+        elif not secret:
+            secret = _local_secret(data_dir)
+        storage = env.get("TESSERA_STORAGE", "file://")
+        if not storage.startswith(("file://", "s3://")):
+            raise SettingsError(f"TESSERA_STORAGE must start with file:// or s3://, not {storage!r}")
+        return cls(
+            env=mode,
+            data_dir=data_dir,
+            base_domain=env.get("TESSERA_BASE_DOMAIN", "localhost").strip().lower(),
+            host=env.get("TESSERA_HOST", "127.0.0.1"),
+            port=port,
+            secret_key=secret,
+            storage=storage,
+            s3_endpoint_url=env.get("TESSERA_S3_ENDPOINT_URL") or None,
+            s3_region=env.get("TESSERA_S3_REGION") or None,
+            stripe_api_base=env.get("TESSERA_STRIPE_API_BASE") or None,
+            demo_password=env.get("TESSERA_DEMO_PASSWORD", "tessera-demo"),
+            sites_dir=Path(env.get("TESSERA_SITES_DIR") or ROOT / "sites"),
+            themes_dir=Path(env.get("TESSERA_THEMES_DIR") or ROOT / "themes"),
+        )
+
+
+def _local_secret(data_dir: Path) -> str:
+    """A per-installation key for local mode, kept so sessions survive a restart."""
+    path = data_dir / ".secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
