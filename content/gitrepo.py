@@ -49,8 +49,8 @@ def safe_path(path: str) -> str:
     if not isinstance(path, str) or not path or "\x00" in path or "\\" in path:
         raise PathError(f"{path!r} is not a valid file path")
     pure = PurePosixPath(path)
-    parts = pure.parts
-    if pure.is_absolute() or any(p in ("..", ".") for p in parts) or len(parts) > 16:
+    parts = path.split("/")
+    if pure.is_absolute() or any(p in ("..", ".", "") for p in parts) or len(parts) > 16:
         raise PathError(f"{path!r} is outside the site's folder")
     if any(p.lower() in (".git", ".gitmodules") for p in parts):
         raise PathError(f"{path!r} is a reserved name")
@@ -196,14 +196,13 @@ class Repository:
                     self.git("read-tree", head, env=env)
                 index_lines = []
                 for path, data in sorted(changes.items()):
-                    if data is None:
-                        self.git("update-index", "--force-remove", "--", path, env=env)
+                    if data is None:  # mode 0 removes the entry
+                        index_lines.append(f"0 {'0' * 40}\t{path}")
                         continue
                     sha = self._out("hash-object", "-w", "--stdin", input=data)
                     index_lines.append(f"100644 {sha}\t{path}")
-                if index_lines:
-                    self.git("update-index", "--add", "--index-info",
-                             input=("\n".join(index_lines) + "\n").encode(), env=env)
+                self.git("update-index", "--add", "--index-info",
+                         input=("\n".join(index_lines) + "\n").encode(), env=env)
                 tree = self._out("write-tree", env=env)
             if head and tree == self._out("rev-parse", f"{head}^{{tree}}"):
                 return head  # nothing changed: no empty commits

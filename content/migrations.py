@@ -33,12 +33,15 @@ class Migrations:
     def apply(self, conn: sqlite3.Connection) -> list[str]:
         """Apply every step not yet recorded; returns the names applied."""
         conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-        done = _applied(conn)
         applied = []
         for name, step in self.steps:
-            if name in done:
-                continue
-            with conn:
+            # BEGIN IMMEDIATE: DDL is not wrapped in a transaction by sqlite3 on its own, and two
+            # processes opening one file at once must not both run a step.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if name in _applied(conn):
+                    conn.execute("ROLLBACK")
+                    continue
                 if isinstance(step, str):
                     for statement in filter(str.strip, step.split(";\n")):
                         conn.execute(statement)
@@ -46,6 +49,10 @@ class Migrations:
                     step(conn)
                 conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
                              (name, datetime.now(timezone.utc).isoformat(timespec="seconds")))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
             applied.append(name)
         return applied
 

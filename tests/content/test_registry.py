@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from content.errors import ContentErrors, InvalidSlug, InvalidValue, TenantExists, TenantNotFound
+from content.migrations import Migrations, connect
+from content.registry import Registry, parse_features, validate_slug
+from content.schema import PLATFORM, TENANT
+from tests.conftest import write_site
+
+
+@pytest.mark.parametrize("slug", ["acme", "a1", "rye-and-crumb", "x" * 40, "2024-shop"])
+def test_valid_slugs(slug):
+    assert validate_slug(slug) == slug
+
+
+@pytest.mark.parametrize("slug", ["www", "api", "admin", "A", "Acme", "a", "-acme", "acme-", "ac--me", "ac_me",
+                                  "acmé", "x" * 41, "", "a.b"])
+def test_invalid_slugs(slug):
+    with pytest.raises(InvalidSlug):
+        validate_slug(slug)
+
+
+def test_features_are_checked():
+    assert parse_features("cms, ecommerce") == {"cms", "ecommerce"}
+    with pytest.raises(InvalidValue, match="unknown feature 'shop'"):
+        parse_features("cms,shop")
+
+
+def test_registry_round_trip(tmp_path):
+    registry = Registry(tmp_path / "platform.db")
+    created = registry.add("acme", "Acme", frozenset({"cms"}))
+    assert created.has("cms") and not created.has("ecommerce")
+    updated = registry.update("acme", features=frozenset({"cms", "ecommerce"}), status="suspended")
+    assert updated.suspended and updated.has("ecommerce")
+    with pytest.raises(TenantExists):
+        registry.add("acme", "Other", frozenset())
+    with pytest.raises(InvalidValue):
+        registry.update("acme", status="deleted")
+    registry.add_domain("acme", "Shop.Example.com", primary=True)
+    registry.add_domain("acme", "www.example.com", primary=True)
+    assert [(d.name, d.is_primary) for d in registry.domains("acme")] == [
+        ("www.example.com", True), ("shop.example.com", False)]
+    with pytest.raises(TenantExists):
+        registry.add_domain("acme", "shop.example.com")
+    registry.remove("acme")
+    with pytest.raises(TenantNotFound):
+        registry.get("acme")
+    assert registry.conn.execute("SELECT count(*) FROM domains").fetchone()[0] == 0
+
+
+def test_migrations_are_recorded_and_an_old_file_upgrades(tmp_path):
+    steps = Migrations("test")
+    steps.add("0001", "CREATE TABLE a (x INTEGER)")
+    conn = connect(tmp_path / "t.db", steps)
+    conn.close()
+    steps.add("0002", lambda c: c.execute("ALTER TABLE a ADD COLUMN y TEXT"))
+    conn = connect(tmp_path / "t.db", steps)
+    assert [r[0] for r in conn.execute("SELECT name FROM _migrations ORDER BY name")] == ["0001", "0002"]
+    assert [r[1] for r in conn.execute("PRAGMA table_info(a)")] == ["x", "y"]
+    assert steps.pending(conn) == []
+
+
+def test_a_failing_migration_leaves_the_previous_version(tmp_path):
+    steps = Migrations("test")
+    steps.add("0001", "CREATE TABLE a (x INTEGER)")
+    steps.add("0002", "CREATE TABLE b (y INTEGER);\nCREATE TABLE a (x INTEGER)")
+    with pytest.raises(sqlite3.OperationalError):
+        connect(tmp_path / "t.db", steps)
+    conn = sqlite3.connect(tmp_path / "t.db")
+    assert [r[0] for r in conn.execute("SELECT name FROM _migrations")] == ["0001"]
+    assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'b'").fetchone() is None
+
+
+def test_schemas_apply_cleanly(tmp_path):
+    for steps in (PLATFORM, TENANT):
+        conn = connect(tmp_path / f"{steps.name}", steps)
+        assert steps.pending(conn) == []
+
+
+def test_create_makes_repository_db_and_row(tenants):
+    tenant = tenants.create("rye", "Rye", frozenset({"cms", "ecommerce"}), starter="bakery")
+    repo = tenants.repository("rye")
+    assert repo.read("site.yaml").startswith(b"name: Rye & Crumb")
+    assert tenant.has("ecommerce")
+    conn = tenants.open_db("rye")
+    assert conn.execute("SELECT value FROM meta WHERE key = 'slug'").fetchone()[0] == "rye"
+    tenants.check("rye")
+
+
+def test_failed_create_leaves_nothing(tenants, tmp_path, monkeypatch):
+    broken = write_site(tmp_path / "sites" / "broken", {"site.yaml": "name: [oops\n"})
+    tenants.sites_dir = broken.parent
+    with pytest.raises(ContentErrors):
+        tenants.create("acme", "Acme", frozenset({"cms"}), starter="broken")
+    with pytest.raises(InvalidValue, match="no starter site called 'nope'"):
+        tenants.create("acme", "Acme", frozenset({"cms"}), starter="nope")
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(tenants.registry, "add", fail)
+    tenants.sites_dir = tmp_path.parent  # any folder; starter=None needs none
+    with pytest.raises(RuntimeError):
+        tenants.create("acme", "Acme", frozenset({"cms"}), starter=None)
+    assert list(tenants.root.iterdir()) == []
+    assert tenants.registry.find("acme") is None
+
+
+def test_create_twice_is_refused_and_keeps_the_first(tenants):
+    tenants.create("acme", "Acme", frozenset({"cms"}), starter="studio")
+    head = tenants.repository("acme").head()
+    with pytest.raises(TenantExists):
+        tenants.create("acme", "Acme again", frozenset({"cms"}), starter="bakery")
+    assert tenants.repository("acme").head() == head

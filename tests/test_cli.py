@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from tessera.cli import main
+
+
+def all_commands(group: click.Group, prefix: tuple[str, ...] = ()):
+    for name, command in group.commands.items():
+        yield prefix + (name,), command
+        if isinstance(command, click.Group):
+            yield from all_commands(command, prefix + (name,))
+
+
+COMMANDS = list(all_commands(main))
+
+
+@pytest.mark.parametrize("path,command", COMMANDS, ids=[" ".join(p) for p, _ in COMMANDS])
+def test_every_command_has_help(path, command):
+    assert command.help and len(command.help.strip()) > 10, f"{' '.join(path)} has no help text"
+    result = CliRunner().invoke(main, [*path, "--help"])
+    assert result.exit_code == 0
+    assert "Usage:" in result.output
+
+
+@pytest.fixture(name="run")
+def fx_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("TESSERA_DATA_DIR", str(tmp_path / "data"))
+    runner = CliRunner()
+
+    def run(*args: str, input: str | None = None):
+        return runner.invoke(main, list(args), input=input, catch_exceptions=False)
+
+    return run
+
+
+def test_create_then_delete_leaves_nothing(run, tmp_path):
+    data = tmp_path / "data"
+    result = run("tenant", "create", "acme", "--name", "Acme Bakery", "--features", "cms,ecommerce", "--from", "bakery")
+    assert result.exit_code == 0, result.output
+    assert "acme" in run("tenant", "list").output
+    show = run("tenant", "show", "acme").output
+    assert "cms, ecommerce" in show and "http://acme.localhost:8000/" in show
+    assert run("check", "acme").exit_code == 0
+    assert (data / "tenants" / "acme" / "repo.git").is_dir()
+
+    assert run("tenant", "delete", "acme", input="n\n").exit_code == 1  # declined: still there
+    assert (data / "tenants" / "acme").exists()
+    assert run("tenant", "delete", "acme", "--yes").exit_code == 0
+    assert list((data / "tenants").iterdir()) == []
+    import sqlite3
+    conn = sqlite3.connect(data / "platform.db")
+    assert conn.execute("SELECT count(*) FROM tenants").fetchone()[0] == 0
+
+
+def test_update_suspend_resume(run):
+    run("tenant", "create", "acme", "--name", "Acme")
+    assert "Updated" in run("tenant", "update", "acme", "--name", "Acme Ltd", "--features", "cms,analytics").output
+    run("tenant", "suspend", "acme")
+    assert "suspended" in run("tenant", "show", "acme").output
+    run("tenant", "resume", "acme")
+    assert "active" in run("tenant", "show", "acme").output
+
+
+@pytest.mark.parametrize("args,message", [
+    (("tenant", "create", "admin", "--name", "X"), "'admin' is reserved"),
+    (("tenant", "create", "acme", "--name", "X", "--features", "cms,shop"), "unknown feature 'shop'"),
+    (("tenant", "create", "acme", "--name", "X", "--from", "nope"), "no starter site called 'nope'"),
+    (("tenant", "show", "ghost"), "no tenant called 'ghost'"),
+    (("check",), "give either TENANT or --source DIR"),
+])
+def test_bad_input_is_one_clear_message(run, args, message):
+    result = run(*args)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_check_source_prints_every_error(tmp_path):
+    site = tmp_path / "site"
+    (site / "products").mkdir(parents=True)
+    (site / "site.yaml").write_text("name: S\n")
+    (site / "products" / "a.md").write_text('---\nname: A\nsku: A\nprice: "12,50"\n---\n')
+    (site / "products" / "b.md").write_text("---\nname: B\nsku: A\nprice: \"1.00\"\n---\n")
+    proc = subprocess.run([sys.executable, "-m", "tessera.cli", "check", "--source", str(site)],
+                          capture_output=True, text=True, env={"TESSERA_DATA_DIR": str(tmp_path / "d"), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 1
+    assert 'products/a.md:4: price: "12,50" is not a decimal price' in proc.stderr
+    assert "products/b.md: sku: 'A' is also used by products/a.md" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_demo_twice_is_harmless(run):
+    first = run("demo")
+    assert first.exit_code == 0, first.output
+    assert "Created demo tenant bakery" in first.output
+    second = run("demo")
+    assert second.exit_code == 0
+    assert "already exists" in second.output
+    listing = run("tenant", "list").output
+    assert "bakery" in listing and "studio" in listing

@@ -1,0 +1,36 @@
+import pytest
+
+from tessera.settings import Settings, SettingsError
+
+
+def test_local_defaults_need_no_configuration(tmp_path):
+    s = Settings.from_env({"TESSERA_DATA_DIR": str(tmp_path)})
+    assert (s.base_domain, s.port, s.storage, s.env) == ("localhost", 8000, "file://", "local")
+    assert len(s.secret_key) >= 32
+    assert Settings.from_env({"TESSERA_DATA_DIR": str(tmp_path)}).secret_key == s.secret_key
+    assert s.secret_key not in repr(s)
+
+
+def test_production_refuses_a_missing_secret(tmp_path):
+    with pytest.raises(SettingsError, match="TESSERA_SECRET_KEY"):
+        Settings.from_env({"TESSERA_ENV": "production", "TESSERA_DATA_DIR": str(tmp_path)})
+    ok = Settings.from_env({"TESSERA_ENV": "production", "TESSERA_DATA_DIR": str(tmp_path),
+                            "TESSERA_SECRET_KEY": "k" * 40})
+    assert ok.production and not (tmp_path / ".secret_key").exists()
+
+
+@pytest.mark.parametrize("env,name", [
+    ({"TESSERA_PORT": "eighty"}, "TESSERA_PORT"),
+    ({"TESSERA_PORT": "70000"}, "TESSERA_PORT"),
+    ({"TESSERA_ENV": "prod"}, "TESSERA_ENV"),
+    ({"TESSERA_STORAGE": "ftp://x"}, "TESSERA_STORAGE"),
+])
+def test_malformed_settings_name_the_variable(tmp_path, env, name):
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({"TESSERA_DATA_DIR": str(tmp_path), **env})
+
+
+def test_settings_are_frozen(tmp_path):
+    s = Settings.from_env({"TESSERA_DATA_DIR": str(tmp_path)})
+    with pytest.raises(Exception):
+        s.port = 1  # type: ignore[misc]
