@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import Iterator
 
 from .errors import ConflictError, PathError, RepositoryError
+from .source import FileInfo
 
 BRANCH = "main"
 REF = f"refs/heads/{BRANCH}"
@@ -254,19 +255,24 @@ class GitSource:
     def __init__(self, repo: Repository, commit: str) -> None:
         self.repo, self.commit = repo, commit
         self._blobs: dict[str, str] = {}
-        out = repo.git("ls-tree", "-r", "-z", "--full-tree", commit).stdout.decode()
+        self._sizes: dict[str, int] = {}
+        out = repo.git("ls-tree", "-r", "-l", "-z", "--full-tree", commit).stdout.decode()
         for entry in filter(None, out.split("\0")):
             meta, path = entry.split("\t", 1)
-            mode, kind, sha = meta.split()
+            mode, kind, sha, size = meta.split()
             if kind == "blob" and mode != "120000":  # symlinks are never followed
                 self._blobs[path] = sha
+                self._sizes[path] = int(size)
         self._proc: subprocess.Popen | None = None
 
     def paths(self) -> list[str]:
         return sorted(self._blobs)
 
-    def blob_id(self, path: str) -> str | None:
-        return self._blobs.get(path)
+    def fingerprint(self, path: str) -> str:
+        return self._blobs[path]
+
+    def size(self, path: str) -> int:
+        return self._sizes[path]
 
     def read(self, path: str) -> bytes:
         sha = self._blobs.get(path)
@@ -285,17 +291,18 @@ class GitSource:
         self._proc.stdout.read(1)
         return data
 
-    def authors(self) -> dict[str, tuple[str, str]]:
-        """path → (created_by, updated_by), from the history up to this commit."""
-        out = self.repo.git("log", "--format=%x00%an", "--name-only", "--no-renames",
+    def info(self) -> dict[str, FileInfo]:
+        """path → who created it, who last changed it and when, from history up to this commit."""
+        out = self.repo.git("log", "--format=%x00%an%x1f%aI", "--name-only", "--no-renames",
                             self.commit).stdout.decode(errors="replace")
         result: dict[str, list[str]] = {}
         for chunk in filter(None, out.split("\0")):
-            name, _, files = chunk.partition("\n")
+            header, _, files = chunk.partition("\n")
+            name, date = header.split("\x1f")
             for path in filter(None, files.splitlines()):
-                entry = result.setdefault(path, [name, name])
-                entry[0] = name  # older commits come later: the last seen created the file
-        return {p: (c, u) for p, (c, u) in result.items()}
+                entry = result.setdefault(path, [name, name, date])
+                entry[0] = name  # older commits come later: the last one seen created the file
+        return {p: FileInfo(c, u, d) for p, (c, u, d) in result.items()}
 
     def close(self) -> None:
         if self._proc:

@@ -80,6 +80,7 @@ class Entry:
     image: str | None = None
     created_by: str | None = None
     updated_by: str | None = None
+    updated_at: str | None = None  # ISO 8601, from git
 
     def is_live(self, now: datetime) -> bool:
         """Published and due: drafts, archived items and scheduled ones are not live."""
@@ -120,8 +121,10 @@ class Product:
     aliases: tuple[str, ...]
     body: str
     body_line: int
+    images_line: int = 0
     created_by: str | None = None
     updated_by: str | None = None
+    updated_at: str | None = None  # ISO 8601, from git
 
     @property
     def skus(self) -> tuple[str, ...]:

@@ -20,7 +20,7 @@ from .fields import SKU, Fields
 from .model import (PAGE_STATUSES, PRODUCT_STATUSES, Content, Entry, Media, NavItem, Product,
                     Redirect, Shipping, Site, Tax, Variant)
 from .money import Money, valid_currency
-from .source import Source
+from .source import FileInfo, Source
 from .yamltext import Mapping, decode, load_yaml, split_front_matter
 
 SITE_FIELDS = {"name", "tagline", "description", "theme", "locale", "currency", "timezone",
@@ -36,42 +36,69 @@ MEDIA_FIELDS = {"alt", "caption"}
 MAX_FILE = 2 * 1024 * 1024  # Markdown or YAML larger than this is a mistake, not content
 
 
-def parse_site(source: Source) -> Content:
-    """Parse everything; raise ``ContentErrors`` listing every problem found."""
+def parse_site(source: Source, cache: dict | None = None) -> Content:
+    """Parse everything; raise ``ContentErrors`` listing every problem found.
+
+    ``cache`` (any dict, kept by the caller between builds) maps each Markdown file to its
+    fingerprint and parse result, so that a rebuild parses only the files that changed.
+    """
     errors: list[ContentError] = []
     paths = source.paths()
-    authors = getattr(source, "authors", dict)()
+    infos = source.info()
     site = _parse_site_yaml(source, paths, errors)
     zone = ZoneInfo(site.timezone)
 
     media = _parse_media(source, paths, errors)
-    media_names = {m.name for m in media}
     pages, posts, products = [], [], []
     for path in paths:
         folder, _, name = path.partition("/")
         if "/" in name or not name.endswith(".md") or folder not in ("pages", "posts", "products"):
             continue
-        try:
-            data, body, body_line = _read_markdown(source, path)
-        except ContentErrors as exc:
-            errors.extend(exc.errors)
-            continue
-        created, updated = authors.get(path, (None, None))
-        if folder == "products":
-            products.append(_product(path, data, body, body_line, site.currency, errors, created,
-                                     updated, media_names))
+        key = (source.fingerprint(path), site.currency, site.timezone, infos.get(path))
+        cached = cache.get(path) if cache is not None else None
+        if cached is not None and cached[0] == key:
+            item, item_errors = cached[1], cached[2]
         else:
-            target = pages if folder == "pages" else posts
-            target.append(_entry(folder[:-1], path, data, body, body_line, zone, errors, created, updated))
+            item, item_errors = _parse_item(source, path, folder, site, zone, infos.get(path) or FileInfo())
+            if cache is not None:
+                cache[path] = (key, item, item_errors)
+        errors.extend(item_errors)
+        if item is not None:
+            {"pages": pages, "posts": posts, "products": products}[folder].append(item)
+    if cache is not None:
+        for stale in set(cache) - set(paths):
+            del cache[stale]
 
     _check_unique(pages, "slug", errors)
     _check_unique(posts, "slug", errors)
     _check_unique(products, "slug", errors)
     _check_skus(products, errors)
+    _check_images(products, {m.name for m in media}, errors)
     if errors:
         raise ContentErrors(errors)
-    posts.sort(key=lambda p: (p.published_at is None, p.published_at), reverse=True)
+    posts.sort(key=lambda p: (p.published_at is not None, p.published_at, p.slug), reverse=True)
     return Content(site, tuple(pages), tuple(posts), tuple(products), tuple(media))
+
+
+def _parse_item(source: Source, path: str, folder: str, site: Site, zone, info: FileInfo):
+    errors: list[ContentError] = []
+    try:
+        data, body, body_line = _read_markdown(source, path)
+    except ContentErrors as exc:
+        return None, exc.errors
+    if folder == "products":
+        item = _product(path, data, body, body_line, site.currency, errors, info)
+    else:
+        item = _entry(folder[:-1], path, data, body, body_line, zone, errors, info)
+    return item, errors
+
+
+def _check_images(products: list[Product], media_names: set[str], errors: list[ContentError]) -> None:
+    for product in products:
+        for image in product.images:
+            if image.removeprefix("media/") not in media_names:
+                errors.append(ContentError(product.path, product.images_line, f"{image!r} is not in media/",
+                                           "images"))
 
 
 def _read_markdown(source: Source, path: str) -> tuple[Mapping, str, int]:
@@ -191,7 +218,7 @@ def _redirects(f: Fields, errors: list[ContentError]) -> tuple[Redirect, ...]:
 
 
 def _entry(kind: str, path: str, data: Mapping, body: str, body_line: int, zone, errors,
-           created: str | None, updated: str | None) -> Entry:
+           info: FileInfo) -> Entry:
     f = Fields(data, path, errors, ENTRY_FIELDS)
     return Entry(
         kind=kind, path=path,
@@ -206,7 +233,7 @@ def _entry(kind: str, path: str, data: Mapping, body: str, body_line: int, zone,
         aliases=_aliases(f),
         body=body, body_line=body_line,
         image=f.text("image") or None,
-        created_by=created, updated_by=updated,
+        created_by=info.created_by, updated_by=info.updated_by, updated_at=info.updated_at,
     )
 
 
@@ -219,12 +246,9 @@ def _aliases(f: Fields) -> tuple[str, ...]:
 
 
 def _product(path: str, data: Mapping, body: str, body_line: int, currency: str, errors,
-             created: str | None, updated: str | None, media_names: set[str]) -> Product:
+             info: FileInfo) -> Product:
     f = Fields(data, path, errors, PRODUCT_FIELDS)
     images = f.text_list("images")
-    for image in images:
-        if image.removeprefix("media/") not in media_names:
-            f.error("images", f"{image!r} is not in media/")
     price = f.price("price", currency, required=True) or Money(0, currency)
     compare = f.price("compare_price", currency)
     sku = f.text("sku") or None
@@ -255,8 +279,8 @@ def _product(path: str, data: Mapping, body: str, body_line: int, currency: str,
         excerpt=f.text("excerpt", max_len=1000),
         meta_title=f.text("meta_title", max_len=300),
         meta_description=f.text("meta_description", max_len=500),
-        aliases=_aliases(f), body=body, body_line=body_line,
-        created_by=created, updated_by=updated,
+        aliases=_aliases(f), body=body, body_line=body_line, images_line=f.line("images"),
+        created_by=info.created_by, updated_by=info.updated_by, updated_at=info.updated_at,
     )
 
 
@@ -325,7 +349,7 @@ def _parse_media(source: Source, paths: list[str], errors: list[ContentError]) -
             elif data is not None:
                 f = Fields(data, sidecar, errors, MEDIA_FIELDS)
                 alt, caption = f.text("alt", max_len=500), f.text("caption", max_len=1000)
-        media.append(Media(path, alt, caption, len(source.read(path))))
+        media.append(Media(path, alt, caption, source.size(path)))
     for path in paths:
         if path.startswith("media/") and path.endswith((".yaml", ".yml")):
             if path.rsplit(".", 1)[0] not in present:

@@ -8,14 +8,27 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Protocol
 
 IGNORED_DIRS = {".git", "node_modules", "__pycache__", "_site", "public"}
 
 
+@dataclass(frozen=True)
+class FileInfo:
+    """Who created and last changed a file, and when (from git; empty for plain folders)."""
+
+    created_by: str | None = None
+    updated_by: str | None = None
+    updated_at: str | None = None  # ISO 8601
+
+
 class Source(Protocol):
     def paths(self) -> list[str]: ...
     def read(self, path: str) -> bytes: ...
+    def size(self, path: str) -> int: ...
+    def fingerprint(self, path: str) -> str: ...
+    def info(self) -> dict[str, FileInfo]: ...
 
 
 class DirSource:
@@ -35,8 +48,19 @@ class DirSource:
     def read(self, path: str) -> bytes:
         return (self.root / path).read_bytes()
 
-    def authors(self) -> dict[str, tuple[str, str]]:
+    def size(self, path: str) -> int:
+        return (self.root / path).stat().st_size
+
+    def fingerprint(self, path: str) -> str:
+        """Changes whenever the file does (like git's index: size, mtime, inode)."""
+        st = (self.root / path).stat()
+        return f"{st.st_size}-{st.st_mtime_ns}-{st.st_ino}"
+
+    def info(self) -> dict[str, FileInfo]:
         return {}
+
+    def close(self) -> None:
+        pass
 
     def __repr__(self) -> str:
         return f"DirSource({str(self.root)!r})"

@@ -232,6 +232,87 @@ def check(ctx: Context, tenant_slug: str | None, source: Path | None) -> None:
                   f"{len(content.products)} products, {len(content.media)} media files")
 
 
+# -- building -------------------------------------------------------------------------------
+
+
+def _progress_bar():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=err_console, transient=True)
+
+
+def _report(label: str, result) -> None:
+    if result.up_to_date:
+        console.print(f"[green]up to date[/green] {label}: {result.files} files, nothing changed "
+                      f"({result.seconds:.2f} s)")
+    else:
+        console.print(f"[green]built[/green] {label}: {result.rendered} pages written, {result.reused} reused, "
+                      f"{result.files} files in {result.out_dir} ({result.seconds:.2f} s)")
+    if result.next_scheduled:
+        console.print(f"  next scheduled item goes live at {result.next_scheduled.isoformat()}")
+
+
+@main.command("build")
+@click.argument("tenant_slug", metavar="TENANT", required=False)
+@click.option("--all", "build_all", is_flag=True, help="Build every tenant.")
+@click.option("--source", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Build a site folder without the registry (needs --out).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder for --source.")
+@click.option("--theme", help="Use this theme instead of the one named in site.yaml (with --source).")
+@click.option("--base-url", default="http://localhost:8000", show_default=True,
+              help="Canonical origin for --source builds.")
+@click.option("--no-shop", is_flag=True, help="Build a --source site without its shop pages "
+              "(a site without products/ never gets them).")
+@click.option("--workers", type=int, default=None, help="Processes to render with (default: every core).")
+@pass_ctx
+@handle_errors
+def build_command(ctx: Context, tenant_slug: str | None, build_all: bool, source: Path | None,
+                  out: Path | None, theme: str | None, base_url: str, no_shop: bool, workers: int | None) -> None:
+    """Build a tenant's site (or every tenant's, or any site folder) into static files.
+
+    Only what changed since the last build is rendered again; the output folder is replaced
+    only when the whole build succeeded.
+    """
+    import os
+
+    from builder.build import BuildConfig, build
+    from content.source import DirSource
+
+    from .sites import build_tenant
+
+    chosen = sum(bool(x) for x in (tenant_slug, build_all, source))
+    if chosen != 1:
+        raise click.UsageError("give exactly one of TENANT, --all or --source DIR")
+    with _progress_bar() as bar:
+        task = bar.add_task("rendering", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        if source is not None:
+            if out is None:
+                raise click.UsageError("--source needs --out DIR")
+            out = out.resolve()
+            site = DirSource(source)
+            has_products = any(p.startswith("products/") for p in site.paths())
+            result = build(BuildConfig(
+                source=site, out_dir=out, themes_dir=ctx.settings.themes_dir, base_url=base_url,
+                shop=has_products and not no_shop, cache_dir=out.parent / f".{out.name}.cache", theme=theme,
+                workers=workers or os.cpu_count() or 1, progress=progress))
+            bar.stop()
+            _report(str(source), result)
+            return
+        slugs = [t.slug for t in ctx.tenants.registry.all()] if build_all else [tenant_slug]
+        for slug in slugs:
+            bar.update(task, description=f"building {slug}", completed=0, total=None)
+            done = build_tenant(ctx.settings, ctx.tenants, slug, progress=progress)
+            bar.console.print(f"[green]built[/green] {slug} at {done.commit[:10]}: {done.result.rendered} written, "
+                              f"{done.result.reused} reused, {done.result.files} files ({done.result.seconds:.2f} s)"
+                              if not done.result.up_to_date else
+                              f"[green]up to date[/green] {slug} at {done.commit[:10]} ({done.result.seconds:.2f} s)")
+
+
 # -- demo -------------------------------------------------------------------------------------
 
 DEMO_TENANTS = (
@@ -252,6 +333,11 @@ def demo(ctx: Context) -> None:
             console.print(f"Created demo tenant [bold]{slug}[/bold] from sites/{starter}.")
         else:
             console.print(f"Demo tenant [bold]{slug}[/bold] already exists.")
+    from .sites import build_tenant
+
+    for t in ctx.tenants.registry.all():
+        done = build_tenant(settings, ctx.tenants, t.slug)
+        console.print(f"Built [bold]{t.slug}[/bold]: {done.result.files} files in {done.result.out_dir}")
     console.print(f"\nData directory: {settings.data_dir}")
     port = "" if settings.port == 80 else f":{settings.port}"
     table = Table("tenant", "site address", "content repository (git clone)")

@@ -162,4 +162,5 @@ def test_plain_git_clone_and_push_work(repo, tmp_path):
     subprocess.run(["git", "-C", str(work), "commit", "-qam", "Edit with git"], check=True, env=env)
     subprocess.run(["git", "-C", str(work), "push", "-q", "origin", "main"], check=True, env=env)
     assert repo.read("pages/about.md") == b"---\ntitle: From git\n---\n"
-    assert repo.source().authors()["pages/about.md"] == ("Alice", "Gita")
+    info = repo.source().info()["pages/about.md"]
+    assert (info.created_by, info.updated_by) == ("Alice", "Gita")

@@ -1,0 +1,159 @@
+"""What a build writes: one job per output file, each with the inputs that decide its bytes.
+
+A job's inputs are plain frozen values (entries, products, numbers), so hashing their ``repr``
+gives a fingerprint that changes exactly when the output could.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from content.errors import ContentError
+from content.model import Content, Entry, Product
+
+from . import urls
+
+FEED_SIZE = 20
+
+
+@dataclass(frozen=True)
+class Job:
+    url: str
+    template: str
+    kind: str
+    inputs: tuple
+
+    @property
+    def file(self) -> str:
+        return urls.file_for(self.url)
+
+
+@dataclass(frozen=True)
+class Plan:
+    jobs: tuple[Job, ...]
+    live: frozenset[tuple[str, str]]  # (kind, slug) that links may point at
+    redirects: tuple[tuple[str, str, int], ...]  # (from, to, status)
+    catalog: dict
+    catalog_version: str
+    next_scheduled: datetime | None
+    errors: tuple[ContentError, ...]
+
+
+def make_plan(content: Content, *, now: datetime, shop: bool,
+              renamed: dict[str, list[str]] | None = None) -> Plan:
+    errors: list[ContentError] = []
+    pages = [p for p in content.pages if p.is_live(now)]
+    posts = [p for p in content.posts if p.is_live(now)]
+    products = [p for p in content.products if p.status == "active"] if shop else []
+    for page in pages:
+        if page.slug in urls.RESERVED_PAGE_SLUGS:
+            errors.append(ContentError(page.path, None, f"{page.slug!r} is used by the site itself; pick another slug",
+                                       "slug"))
+    scheduled = [e.published_at for e in (*content.pages, *content.posts)
+                 if e.status == "published" and e.published_at and e.published_at > now]
+
+    catalog, version = catalog_snapshot(content, products)
+    home_entry = next((p for p in pages if p.slug in urls.HOME_SLUGS), None)
+    featured = [p for p in products if p.featured] or products
+    jobs = [Job("/", "home.html", "home", (home_entry, tuple(featured[:8]), tuple(posts[:3]), version if shop else ""))]
+    jobs += [Job(urls.page(p.slug), "page.html", "page", (p,)) for p in pages if p is not home_entry]
+    jobs += _blog_jobs(posts, content.site.posts_per_page)
+    jobs += [Job(urls.post(p.slug), "post.html", "post", (p,)) for p in posts]
+    jobs += _tag_jobs(posts)
+    if posts:
+        jobs.append(Job(urls.FEED, "feed.xml", "feed", (tuple(posts[:FEED_SIZE]),)))
+    if shop:
+        jobs += _shop_jobs(products, version)
+    jobs.append(Job("/404.html", "404.html", "404", ()))
+    redirects = _redirects(content, pages, posts, products, renamed or {}, {j.url for j in jobs})
+    jobs += [Job(source, "redirect.html", "redirect", (target,)) for source, target, _ in redirects
+             if source.endswith("/")]
+    jobs.append(Job("/sitemap.xml", "sitemap.xml", "sitemap", (_sitemap(jobs),)))
+    jobs.append(Job("/robots.txt", "robots.txt", "robots", ()))
+    live = frozenset({("page", p.slug) for p in pages} | {("post", p.slug) for p in posts}
+                     | {("product", p.slug) for p in products}
+                     | {("tag", urls.slugify(t)) for p in posts for t in p.tags}
+                     | {("category", urls.slugify(c)) for p in products for c in p.categories})
+    return Plan(tuple(jobs), live, tuple(redirects), catalog, version, min(scheduled, default=None), tuple(errors))
+
+
+def _blog_jobs(posts: list[Entry], per_page: int) -> list[Job]:
+    chunks = [posts[i:i + per_page] for i in range(0, len(posts), per_page)] or [[]]
+    return [Job(urls.blog(n), "blog.html", "blog", (n, len(chunks), tuple(chunk)))
+            for n, chunk in enumerate(chunks, start=1)]
+
+
+def _tag_jobs(posts: list[Entry]) -> list[Job]:
+    tags: dict[str, tuple[str, list[Entry]]] = {}
+    for post in posts:
+        for tag in post.tags:
+            tags.setdefault(urls.slugify(tag), (tag, []))[1].append(post)
+    return [Job(urls.tag(name), "tag.html", "tag", (name, tuple(items)))
+            for _, (name, items) in sorted(tags.items())]
+
+
+def _shop_jobs(products: list[Product], version: str) -> list[Job]:
+    categories: dict[str, tuple[str, list[Product]]] = {}
+    for product in products:
+        for category in product.categories:
+            categories.setdefault(urls.slugify(category), (category, []))[1].append(product)
+    names = tuple(name for _, (name, _) in sorted(categories.items()))
+    jobs = [Job(urls.products(), "products.html", "products", (None, tuple(products), names, version))]
+    jobs += [Job(urls.category(name), "products.html", "category", (name, tuple(items), names, version))
+             for _, (name, items) in sorted(categories.items())]
+    jobs += [Job(urls.product(p.slug), "product.html", "product", (p, version)) for p in products]
+    jobs += [Job(url, f"{name}.html", name, (version,))
+             for url, name in ((urls.CART, "cart"), (urls.CHECKOUT, "checkout"), (urls.ORDER, "order"))]
+    return jobs
+
+
+def catalog_snapshot(content: Content, products: list[Product]) -> tuple[dict, str]:
+    """Every active product and variant, for the commerce API, and a version hash of it."""
+    items = []
+    for p in products:
+        items.append({
+            "slug": p.slug, "name": p.name, "url": urls.product(p.slug),
+            "image": f"/media/{p.images[0].removeprefix('media/')}" if p.images else None,
+            "categories": list(p.categories), "featured": p.featured,
+            "variants": [{"sku": v.sku, "title": v.title, "options": dict(v.options),
+                          "price": v.price.amount, "compare_price": v.compare_price.amount if v.compare_price else None,
+                          "currency": v.price.currency, "track_stock": v.track_stock, "weight": v.weight}
+                         for v in p.variants],
+        })
+    body = {"currency": content.site.currency, "products": items}
+    version = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+    return {"version": version, **body}, version
+
+
+def _redirects(content: Content, pages, posts, products, renamed: dict[str, list[str]],
+               taken: set[str]) -> list[tuple[str, str, int]]:
+    result: dict[str, tuple[str, int]] = {}
+    for r in content.site.redirects:
+        result[r.source] = (r.target, r.status)
+    for kind, items, make in (("page", pages, urls.page), ("post", posts, urls.post),
+                              ("product", products, urls.product)):
+        for item in items:
+            target = make(item.slug)
+            olds = list(item.aliases) + [make(s) for s in renamed.get(item.path, [])]
+            for old in olds:
+                old = old if old.endswith("/") or "." in old.rsplit("/", 1)[-1] else old + "/"
+                if old != target and old not in taken:  # live content always wins over a redirect
+                    result.setdefault(old, (target, 301))
+    return sorted((source, target, status) for source, (target, status) in result.items())
+
+
+def _sitemap(jobs: list[Job]) -> tuple[tuple[str, str], ...]:
+    entries = []
+    for job in jobs:
+        if job.kind not in ("home", "page", "post", "blog", "tag", "products", "category", "product"):
+            continue
+        item = job.inputs[0] if job.kind in ("page", "post", "product") else None
+        lastmod = ""
+        if item is not None:
+            stamp = getattr(item, "updated_at", None) or (getattr(item, "published_at", None) and item.published_at.isoformat())
+            lastmod = (stamp or "")[:10]
+        entries.append((job.url, lastmod))
+    return tuple(entries)

@@ -1,0 +1,254 @@
+"""Render one job: its template, its context, and the dependencies it looked up on the way.
+
+Links (``page:about``) and images resolved during a render are recorded as dependencies, so an
+incremental build knows to redo this output when one of them changes.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import pickle
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+
+from content.errors import ContentError
+from content.model import Content, Entry, Product
+from content.money import Money
+
+from . import markdown, seo, urls
+from .errors import BuildErrors
+from .images import ImageInfo
+from .plan import Job, Plan
+
+SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$", "JPY": "¥", "CHF": "CHF ", "AUD": "A$", "CAD": "C$"}
+LINK_BUILDERS = {"page": urls.page, "post": urls.post, "product": urls.product, "tag": urls.tag,
+                 "category": urls.category}
+
+
+def money(value: Money | None) -> str:
+    if value is None:
+        return ""
+    symbol = SYMBOLS.get(value.currency)
+    return f"{symbol}{value.decimal()}" if symbol else f"{value.decimal()} {value.currency}"
+
+
+def long_date(value) -> str:
+    return f"{value.day} {value.strftime('%B %Y')}" if value else ""
+
+
+@dataclass
+class Settings:
+    base_url: str  # canonical origin, e.g. https://shop.example.com (no trailing slash)
+    shop: bool
+    api_base: str
+    css_url: str
+    css_vars: str
+    scripts: dict[str, str]  # logical name → fingerprinted URL
+    md_cache: Path | None
+    themes_root: Path
+
+
+@dataclass
+class Renderer:
+    content: Content
+    env: jinja2.Environment
+    plan: Plan
+    images: dict[str, ImageInfo]
+    settings: Settings
+    deps: set = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        g = self.env.globals
+        g.update(urls=urls, image=self.image, link=self.link, summary=self.summary, money=money,
+                 media_alt=self.media_alt,
+                 site=self.content.site, base_url=self.settings.base_url, shop=self.settings.shop,
+                 api_base=self.settings.api_base, css_url=self.settings.css_url,
+                 css_vars=Markup(self.settings.css_vars), scripts=self.settings.scripts)
+        self.env.filters.update(money=money, long_date=long_date, json_ld=seo.json_ld)
+
+    # -- lookups that record dependencies ---------------------------------------------------
+
+    def image(self, name: str | None) -> ImageInfo | None:
+        if not name:
+            return None
+        name = name.removeprefix("media/")
+        info = self.images.get(name)
+        self.deps.add(("media", name, repr(info)))
+        return info
+
+    def media_alt(self, name: str) -> str:
+        medium = self.content.medium(name)
+        return medium.alt if medium else ""
+
+    def link(self, kind: str, slug: str) -> str | None:
+        key = (kind, urls.slugify(slug) if kind in ("tag", "category") else slug)
+        live = key in self.plan.live
+        self.deps.add(("ref", kind, slug, live))
+        return LINK_BUILDERS[kind](slug) if live else None
+
+    def summary(self, item: Entry | Product, limit: int = 160) -> str:
+        return seo.summary(item.excerpt, item.body, limit)
+
+    def body(self, item: Entry | Product) -> Markup:
+        key = markdown.cache_key(item.body)
+        rendered = self._cached(key)
+        if rendered is None:
+            rendered = markdown.render(item.body, 0)
+            self._store(key, rendered)
+        shift = item.body_line
+        shifted = markdown.Rendered(rendered.html, tuple((k, s, n + shift) for k, s, n in rendered.refs),
+                                    tuple((m, n + shift) for m, n in rendered.media))
+        out, errors = markdown.resolve(shifted, item.path, self.link, self._inline_image)
+        if errors:
+            raise BuildErrors(errors)
+        return Markup(out)
+
+    def _inline_image(self, name: str, alt: str, title: str) -> str | None:
+        info = self.image(name)
+        if info is None:
+            return None
+        template = self.env.get_template("partials/picture.html")
+        return template.render(img=info, alt=html.unescape(alt), sizes="(min-width: 48rem) 46rem, 100vw",
+                               lazy=True, title=html.unescape(title)).strip()
+
+    def _cached(self, key: str) -> markdown.Rendered | None:
+        if self.settings.md_cache is None:
+            return None
+        path = self.settings.md_cache / key[:2] / f"{key}.pickle"
+        try:
+            return pickle.loads(path.read_bytes())
+        except (FileNotFoundError, EOFError, pickle.UnpicklingError):
+            return None
+
+    def _store(self, key: str, rendered: markdown.Rendered) -> None:
+        if self.settings.md_cache is None:
+            return
+        path = self.settings.md_cache / key[:2] / f"{key}.pickle"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{key}.{os.getpid()}.tmp")
+        tmp.write_bytes(pickle.dumps(rendered, protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(tmp, path)
+
+    # -- rendering --------------------------------------------------------------------------
+
+    def render(self, job: Job) -> tuple[bytes, frozenset]:
+        self.deps = set()
+        try:
+            context = getattr(self, f"_ctx_{job.kind}")(*job.inputs)
+            context.setdefault("meta", {})
+            context["meta"].setdefault("canonical", self.settings.base_url + job.url)
+            context["current_url"] = job.url
+            text = self.env.get_template(job.template).render(context)
+        except BuildErrors:
+            raise
+        except jinja2.TemplateError as exc:
+            raise BuildErrors([self._template_error(exc)]) from None
+        return text.encode(), frozenset(self.deps)
+
+    def _template_error(self, exc: jinja2.TemplateError) -> ContentError:
+        if isinstance(exc, jinja2.TemplateSyntaxError):
+            return ContentError(self._rel(exc.filename or exc.name or "?"), exc.lineno, exc.message or str(exc))
+        for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+            if frame.filename.endswith((".html", ".xml", ".txt")):
+                return ContentError(self._rel(frame.filename), frame.lineno, str(exc.message or exc))
+        return ContentError("theme", None, str(exc))
+
+    def _rel(self, filename: str) -> str:
+        try:
+            return str(Path(filename).relative_to(self.settings.themes_root.parent))
+        except ValueError:
+            return filename
+
+    def _meta(self, title: str, description: str = "", og_type: str = "website",
+              image: ImageInfo | None = None, json_ld: list | None = None) -> dict:
+        site = self.content.site
+        return {"title": title, "description": description or site.description or site.tagline,
+                "og_type": og_type, "image": self.settings.base_url + image.src(1600) if image else "",
+                "json_ld": json_ld or []}
+
+    def _crumbs(self, *trail: tuple[str, str]) -> dict:
+        return seo.breadcrumbs(self.settings.base_url, [("Home", "/"), *trail])
+
+    # Each _ctx_<kind> takes a job's inputs and returns the template's context.
+
+    def _ctx_home(self, intro: Entry | None, featured, posts, version: str) -> dict:
+        site = self.content.site
+        logo = self.image(site.theme_settings.get("logo"))
+        org = seo.organization(site.name, self.settings.base_url, logo.src(480) if logo else None)
+        meta = self._meta(intro.meta_title or site.name if intro else site.name,
+                          intro.meta_description if intro else "", json_ld=[org])
+        return {"meta": meta, "intro": intro, "intro_html": self.body(intro) if intro else "",
+                "featured": featured, "posts": posts, "catalog_version": version}
+
+    def _ctx_page(self, page: Entry) -> dict:
+        image = self.image(page.image)
+        meta = self._meta(page.meta_title or page.title, page.meta_description or self.summary(page),
+                          image=image, json_ld=[self._crumbs((page.title, urls.page(page.slug)))])
+        return {"meta": meta, "entry": page, "body": self.body(page), "image_info": image}
+
+    def _ctx_post(self, post: Entry) -> dict:
+        image = self.image(post.image)
+        url = urls.post(post.slug)
+        meta = self._meta(post.meta_title or post.title, post.meta_description or self.summary(post), "article",
+                          image, [seo.article(post, self.settings.base_url, url, image.src(1600) if image else None),
+                                  self._crumbs(("Journal", urls.blog()), (post.title, url))])
+        return {"meta": meta, "entry": post, "body": self.body(post), "image_info": image}
+
+    def _ctx_blog(self, number: int, total: int, posts) -> dict:
+        title = "Journal" if number == 1 else f"Journal, page {number} of {total}"
+        return {"meta": self._meta(title), "posts": posts, "number": number, "total": total,
+                "previous_url": urls.blog(number - 1) if number > 1 else "",
+                "next_url": urls.blog(number + 1) if number < total else ""}
+
+    def _ctx_tag(self, name: str, posts) -> dict:
+        return {"meta": self._meta(f"Posts tagged “{name}”"), "tag": name, "posts": posts}
+
+    def _ctx_feed(self, posts) -> dict:
+        return {"posts": posts, "bodies": {p.slug: self.body(p) for p in posts},
+                "updated": max((p.updated_at or (p.published_at and p.published_at.isoformat()) or "")
+                               for p in posts) or "2000-01-01T00:00:00+00:00"}
+
+    def _ctx_products(self, category: str | None, products, categories, version: str) -> dict:
+        title = category or "Shop"
+        trail = [("Shop", urls.products())] + ([(category, urls.category(category))] if category else [])
+        return {"meta": self._meta(title, json_ld=[self._crumbs(*trail)]), "category": category,
+                "products": products, "categories": categories, "catalog_version": version}
+
+    _ctx_category = _ctx_products
+
+    def _ctx_product(self, product: Product, version: str) -> dict:
+        url = urls.product(product.slug)
+        image = self.image(product.images[0]) if product.images else None
+        description = product.meta_description or self.summary(product)
+        data = seo.product(product, self.settings.base_url, url, description, image.src(1600) if image else None)
+        crumbs = self._crumbs(("Shop", urls.products()), (product.name, url))
+        return {"meta": self._meta(product.meta_title or product.name, description, "product", image, [data, crumbs]),
+                "product": product, "body": self.body(product), "catalog_version": version}
+
+    def _ctx_cart(self, version: str) -> dict:
+        return {"meta": self._meta("Your basket"), "catalog_version": version}
+
+    def _ctx_checkout(self, version: str) -> dict:
+        return {"meta": self._meta("Checkout"), "catalog_version": version}
+
+    def _ctx_order(self, version: str) -> dict:
+        return {"meta": self._meta("Your order"), "catalog_version": version}
+
+    def _ctx_404(self) -> dict:
+        return {"meta": self._meta("Page not found")}
+
+    def _ctx_redirect(self, target: str) -> dict:
+        absolute = target if target.startswith(("http://", "https://")) else self.settings.base_url + target
+        return {"meta": {"canonical": absolute}, "target": target}
+
+    def _ctx_sitemap(self, entries) -> dict:
+        return {"entries": entries}
+
+    def _ctx_robots(self) -> dict:
+        return {}
+

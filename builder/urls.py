@@ -1,0 +1,60 @@
+"""Where each kind of output lives. Pretty URLs: every page is a folder with an index.html."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+RESERVED_PAGE_SLUGS = frozenset({"blog", "products", "cart", "checkout", "order", "assets", "media",
+                                 "api", "admin", "tags", "feed", "sitemap", "404"})
+HOME_SLUGS = frozenset({"index", "home"})
+
+
+def slugify(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "untitled"
+
+
+def home() -> str:
+    return "/"
+
+
+def page(slug: str) -> str:
+    return "/" if slug in HOME_SLUGS else f"/{slug}/"
+
+
+def post(slug: str) -> str:
+    return f"/blog/{slug}/"
+
+
+def blog(number: int = 1) -> str:
+    return "/blog/" if number == 1 else f"/blog/page/{number}/"
+
+
+def tag(name: str) -> str:
+    return f"/blog/tags/{slugify(name)}/"
+
+
+def products() -> str:
+    return "/products/"
+
+
+def category(name: str) -> str:
+    return f"/products/category/{slugify(name)}/"
+
+
+def product(slug: str) -> str:
+    return f"/products/{slug}/"
+
+
+FEED = "/blog/feed.xml"
+CART = "/cart/"
+CHECKOUT = "/checkout/"
+ORDER = "/order/"
+
+
+def file_for(url: str) -> str:
+    """The output file of a URL: ``/about/`` → ``about/index.html``."""
+    if url.endswith("/"):
+        return url.lstrip("/") + "index.html"
+    return url.lstrip("/")
