@@ -140,8 +140,7 @@ def _signature(config: BuildConfig) -> str:
         digest.update(f"{path}\0{config.source.fingerprint(path)}\n".encode())
     for path in sorted(Path(config.themes_dir).rglob("*")):
         if path.is_file():
-            st = path.stat()
-            digest.update(f"{path}\0{st.st_size}-{st.st_mtime_ns}\n".encode())
+            digest.update(f"{path}\0".encode() + hashlib.blake2b(path.read_bytes(), digest_size=16).digest())
     return digest.hexdigest()
 
 

@@ -70,7 +70,8 @@ def load_theme(themes_dir: Path, name: str, source: Source) -> Theme:
     base_loader = jinja2.FileSystemLoader(str(base / "templates"))
     site_loader = _SourceLoader(source)
     loader = jinja2.ChoiceLoader([
-        jinja2.PrefixLoader({"theme": theme_loader, "base": base_loader}, delimiter=":"),
+        jinja2.PrefixLoader({"theme": jinja2.ChoiceLoader([theme_loader, base_loader]), "base": base_loader},
+                            delimiter=":"),
         site_loader, theme_loader, base_loader,
     ])
     env = jinja2.Environment(

@@ -6,6 +6,7 @@ not care which one they have.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from dataclasses import dataclass
@@ -52,9 +53,12 @@ class DirSource:
         return (self.root / path).stat().st_size
 
     def fingerprint(self, path: str) -> str:
-        """Changes whenever the file does (like git's index: size, mtime, inode)."""
-        st = (self.root / path).stat()
-        return f"{st.st_size}-{st.st_mtime_ns}-{st.st_ino}"
+        """Changes whenever the file does: a content hash (stat times can miss quick edits)."""
+        full = self.root / path
+        st = full.stat()
+        if st.st_size > 8 * 1024 * 1024:
+            return f"{st.st_size}-{st.st_mtime_ns}-{st.st_ino}"
+        return hashlib.blake2b(full.read_bytes(), digest_size=16).hexdigest()
 
     def info(self) -> dict[str, FileInfo]:
         return {}
