@@ -1,13 +1,13 @@
-"""Build a site: parse, plan, render what changed, write a fresh folder, swap it in.
+"""Build a site: parse, plan, render what changed, and commit it to the output folder.
 
 Every output records a fingerprint of its inputs and the links and images it looked up; a rebuild
-re-renders only outputs whose fingerprint or dependencies changed and hard-links the rest from the
-previous output. The new folder replaces the old one only when everything succeeded, so a failed
-or killed build leaves the previous output as it was.
+renders only outputs whose fingerprint or dependencies changed. New files are staged and committed
+only when the whole build succeeded (see ``builder.output``), so a failed build changes nothing.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import mimetypes
@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import pickle
 import shutil
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -23,18 +24,19 @@ from pathlib import Path
 from typing import Callable
 
 from content.errors import ContentError, ContentErrors
+from content.model import Entry, Product
 from content.parse import parse_site
 from content.source import Source
 
 from . import images as imagelib
 from . import markdown, urls
 from .errors import BuildErrors
+from .output import META, commit, link_or_copy, recover, staging_dir, write_new
 from .plan import Job, Plan, make_plan
 from .render import Renderer, Settings
 from .theme import css_variables, load_theme, script, stylesheet
 
-VERSION = "build-1"
-META = "_tessera"  # build metadata inside the output: manifest, catalog, redirects; never served
+VERSION = "build-2"
 
 
 @dataclass
@@ -51,6 +53,9 @@ class BuildConfig:
     theme: str | None = None
     renamed: dict[str, list[str]] | None = None
     progress: Callable[[int, int], None] | None = None
+    # A dict a long-lived caller (the dev server, a build worker) keeps between builds: caches
+    # stay in memory and are written to disk in the background instead of reloaded each time.
+    memory: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -69,28 +74,31 @@ def build(config: BuildConfig) -> BuildResult:
     started = time.perf_counter()
     now = config.now or datetime.now(timezone.utc)
     out_dir = Path(config.out_dir).resolve()
-    _recover(out_dir)
-    state = _load_state(config.cache_dir)
+    recover(out_dir)
+    memory = config.memory
+    if memory is not None and memory.get("saving"):
+        memory.pop("saving").join()  # the previous build's caches are on disk before we go on
+    state = memory["state"] if memory and "state" in memory else _load(config.cache_dir, "state")
     signature = _signature(config)
-    if (state.get("signature") == signature and (out_dir / META / "manifest.json").exists()
+    began = time.time_ns()
+    modified_since = getattr(config.source, "modified_since", None)
+    racy = modified_since(state["began"]) if modified_since and "began" in state else set()
+    if (not racy and state.get("signature") == signature and (out_dir / META / "manifest.json").exists()
             and (state.get("next_scheduled") is None or now < state["next_scheduled"])):
-        manifest = state["manifest"]
-        return BuildResult(out_dir, len(manifest), 0, 0, time.perf_counter() - started,
+        return BuildResult(out_dir, len(state["manifest"]), 0, 0, time.perf_counter() - started,
                            state["catalog_version"], state["next_scheduled"], up_to_date=True)
 
-    parse_cache = state.get("parse", {})
-    content = parse_site(config.source, cache=parse_cache)
+    parse_cache = memory["parse"] if memory and "parse" in memory else _load(config.cache_dir, "parse")
+    content = parse_site(config.source, cache=parse_cache if config.cache_dir else None, fresh=racy)
     errors: list[ContentError] = []
     theme = load_theme(config.themes_dir, config.theme or content.site.theme, config.source)
     css = stylesheet(theme, config.source)
     css_url = f"/assets/site.{_short(css)}.css"
     static: dict[str, bytes | Path] = {css_url.lstrip("/"): css}
     scripts = {}
-    if config.shop:
-        cart = script(theme, "cart.js")
-        if cart is not None:
-            scripts["cart"] = f"/assets/cart.{_short(cart)}.js"
-            static[scripts["cart"].lstrip("/")] = cart
+    if config.shop and (cart := script(theme, "cart.js")) is not None:
+        scripts["cart"] = f"/assets/cart.{_short(cart)}.js"
+        static[scripts["cart"].lstrip("/")] = cart
     image_map = _media(content, config, static, errors)
     plan = make_plan(content, now=now, shop=config.shop, renamed=config.renamed)
     errors += plan.errors
@@ -102,24 +110,31 @@ def build(config: BuildConfig) -> BuildResult:
     settings = Settings(config.base_url.rstrip("/"), config.shop, config.api_base, css_url, css_vars, scripts,
                         config.cache_dir / "markdown" if config.cache_dir else None, config.themes_dir)
     renderer = Renderer(content, theme.env, plan, image_map, settings)
-    global_key = hashlib.blake2b(repr((VERSION, markdown.VERSION, theme.digest, css_url, scripts,
-                                       content.site, settings.base_url, config.shop, config.api_base)).encode(),
-                                 digest_size=16).digest()
-    previous = state.get("records", {}) if out_dir.exists() else {}
-    staging = out_dir.parent / f".{out_dir.name}.staging-{os.getpid()}"
+    digest = _Digester(parse_cache)
+    global_key = digest((VERSION, markdown.VERSION, theme.digest, css_url, scripts, content.site,
+                         settings.base_url, config.shop, config.api_base))
+    previous_manifest = state.get("manifest", {}) if out_dir.exists() else {}
+    previous = state.get("records", {}) if previous_manifest else {}
+    staging = staging_dir(out_dir)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        records, rendered = _render_all(plan.jobs, global_key, previous, renderer, out_dir, staging, config)
-        manifest = _finish(staging, out_dir, static, plan, records)
+        records, rendered = _render_all(plan.jobs, global_key, digest, previous, renderer, out_dir, staging,
+                                         config)
+        manifest = _finish(staging, static, plan, records, previous_manifest)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _swap(staging, out_dir)
-    _save_state(config.cache_dir, {
-        "signature": signature, "next_scheduled": plan.next_scheduled, "records": records,
-        "manifest": manifest, "catalog_version": plan.catalog_version, "parse": parse_cache,
-    })
+    commit(staging, out_dir, [p for p in previous_manifest if p not in manifest])
+    new_state = {"signature": signature, "began": began, "next_scheduled": plan.next_scheduled, "records": records,
+                 "manifest": manifest, "catalog_version": plan.catalog_version}
+    if memory is not None:
+        memory.update(state=new_state, parse=parse_cache)
+        saver = threading.Thread(target=_save_all, args=(config.cache_dir, new_state, parse_cache), daemon=True)
+        saver.start()
+        memory["saving"] = saver
+    else:
+        _save_all(config.cache_dir, new_state, parse_cache)
     return BuildResult(out_dir, len(manifest), rendered, len(plan.jobs) - rendered,
                        time.perf_counter() - started, plan.catalog_version, plan.next_scheduled)
 
@@ -129,6 +144,45 @@ def build(config: BuildConfig) -> BuildResult:
 
 def _short(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:10]
+
+
+class _Digester:
+    """Stable digests of job inputs; entries and products hash once (from the parse cache)."""
+
+    def __init__(self, parse_cache: dict) -> None:
+        self.known = {id(entry[1]): entry[3] for entry in parse_cache.values()
+                      if entry[1] is not None and len(entry) > 3}
+
+    def __call__(self, value: object) -> bytes:
+        return hashlib.blake2b(self._encode(value), digest_size=16).digest()
+
+    def job(self, global_key: bytes, job: Job) -> bytes:
+        head = global_key + job.kind.encode() + b"\0" + job.url.encode() + b"\0"
+        return hashlib.blake2b(head + self._encode(job.inputs), digest_size=16).digest()
+
+    def _item(self, value: Entry | Product) -> bytes:
+        known = self.known.get(id(value))
+        if known is None:
+            known = self.known[id(value)] = hashlib.blake2b(repr(value).encode(), digest_size=16).digest()
+        return known
+
+    def _encode(self, value: object) -> bytes:
+        kind = type(value)
+        if kind is Entry or kind is Product:
+            return self._item(value)  # type: ignore[arg-type]
+        if kind is tuple:
+            known = self.known
+            parts = []
+            for item in value:  # type: ignore[union-attr]
+                item_kind = type(item)
+                if item_kind is Entry or item_kind is Product:
+                    parts.append(known.get(id(item)) or self._item(item))
+                elif item_kind is tuple and all(type(v) is str for v in item):
+                    parts.append(repr(item).encode())
+                else:
+                    parts.append(self._encode(item))
+            return b"(" + b",".join(parts) + b")"
+        return repr(value).encode()
 
 
 def _signature(config: BuildConfig) -> str:
@@ -144,25 +198,31 @@ def _signature(config: BuildConfig) -> str:
     return digest.hexdigest()
 
 
-def _load_state(cache_dir: Path | None) -> dict:
+def _load(cache_dir: Path | None, name: str) -> dict:
     if cache_dir is None:
         return {}
     try:
-        with open(cache_dir / "state.pickle", "rb") as handle:
-            state = pickle.load(handle)
-        return state if state.get("version") == VERSION else {}
-    except (FileNotFoundError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
+        with open(cache_dir / f"{name}.pickle", "rb") as handle:
+            data = pickle.load(handle)
+        return data["data"] if data.get("version") == VERSION else {}
+    except (FileNotFoundError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, KeyError,
+            TypeError, ValueError):
         return {}
 
 
-def _save_state(cache_dir: Path | None, state: dict) -> None:
+def _save_all(cache_dir: Path | None, state: dict, parse_cache: dict) -> None:
+    _save(cache_dir, "state", state)
+    _save(cache_dir, "parse", parse_cache)
+
+
+def _save(cache_dir: Path | None, name: str, data: dict) -> None:
     if cache_dir is None:
         return
     cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = cache_dir / f".state.{os.getpid()}.tmp"
+    tmp = cache_dir / f".{name}.{os.getpid()}.tmp"
     with open(tmp, "wb") as handle:
-        pickle.dump({"version": VERSION, **state}, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, cache_dir / "state.pickle")
+        pickle.dump({"version": VERSION, "data": data}, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, cache_dir / f"{name}.pickle")
 
 
 def _duplicates(jobs: tuple[Job, ...]) -> list[ContentError]:
@@ -184,7 +244,8 @@ def _origin(job: Job) -> str:
 
 
 def _media(content, config: BuildConfig, static: dict, errors: list[ContentError]) -> dict[str, imagelib.ImageInfo]:
-    image_cache = (config.cache_dir or config.out_dir.parent / f".{config.out_dir.name}.cache") / "images"
+    out = Path(config.out_dir)
+    image_cache = (config.cache_dir or out.parent / f".{out.name}.cache") / "images"
     infos = {}
     for medium in content.media:
         data = config.source.read(medium.path)
@@ -210,62 +271,64 @@ def _media(content, config: BuildConfig, static: dict, errors: list[ContentError
 _WORKER: dict = {}
 
 
-def _render_all(jobs, global_key: bytes, previous: dict, renderer: Renderer, out_dir: Path, staging: Path,
-                config: BuildConfig) -> tuple[dict, int]:
+def _render_all(jobs, global_key: bytes, digest: _Digester, previous: dict, renderer: Renderer,
+                out_dir: Path, staging: Path, config: BuildConfig) -> tuple[dict, int]:
     records: dict[str, tuple] = {}
     todo: list[tuple[Job, bytes]] = []
+    out_root = str(out_dir)
     for job in jobs:
-        fingerprint = hashlib.blake2b(global_key + repr((job.kind, job.url, job.inputs)).encode(),
-                                      digest_size=16).digest()
+        fingerprint = digest.job(global_key, job)
         old = previous.get(job.file)
-        if old and old[0] == fingerprint and _deps_valid(old[1], renderer) and _link(out_dir, staging, job.file):
+        if (old and old[0] == fingerprint and _deps_valid(old[1], renderer)
+                and os.path.exists(os.path.join(out_root, job.file))):
             records[job.file] = old
         else:
             todo.append((job, fingerprint))
     errors: list[ContentError] = []
-    done = 0
     total = len(todo)
     if config.progress:
         config.progress(0, total)
-    if config.workers > 1 and total >= 64:
-        _WORKER.update(renderer=renderer, staging=staging)
-        size = max(8, total // (config.workers * 8))
-        chunks = [todo[i:i + size] for i in range(0, total, size)]
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=config.workers, mp_context=context) as pool:
-            for results, chunk_errors in pool.map(_render_chunk, chunks):
+    # Workers are forked after the renderer is built, so they share it; only indices travel.
+    _WORKER.update(renderer=renderer, staging=staging, todo=todo)
+    try:
+        if config.workers > 1 and total >= 64:
+            size = max(8, total // (config.workers * 8))
+            chunks = [range(i, min(i + size, total)) for i in range(0, total, size)]
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=config.workers, mp_context=context) as pool:
+                results_iter = pool.map(_render_chunk, chunks)
+                for done, (results, chunk_errors) in enumerate(results_iter, start=1):
+                    records.update(results)
+                    errors += chunk_errors
+                    if config.progress:
+                        config.progress(min(done * size, total), total)
+        else:
+            for index in range(total):
+                results, chunk_errors = _render_chunk(range(index, index + 1))
                 records.update(results)
                 errors += chunk_errors
-                done += len(results) + len(chunk_errors)
                 if config.progress:
-                    config.progress(min(done, total), total)
-        _WORKER.clear()
-    else:
-        _WORKER.update(renderer=renderer, staging=staging)
-        for job_and_fp in todo:
-            results, chunk_errors = _render_chunk([job_and_fp])
-            records.update(results)
-            errors += chunk_errors
-            done += 1
-            if config.progress:
-                config.progress(done, total)
+                    config.progress(index + 1, total)
+    finally:
         _WORKER.clear()
     if errors:
         raise BuildErrors(errors)
     return records, total
 
 
-def _render_chunk(chunk: list[tuple[Job, bytes]]) -> tuple[dict, list[ContentError]]:
+def _render_chunk(indices: range) -> tuple[dict, list[ContentError]]:
     renderer: Renderer = _WORKER["renderer"]
     staging: Path = _WORKER["staging"]
+    todo: list[tuple[Job, bytes]] = _WORKER["todo"]
     results, errors = {}, []
-    for job, fingerprint in chunk:
+    for index in indices:
+        job, fingerprint = todo[index]
         try:
             data, deps = renderer.render(job)
         except ContentErrors as exc:
             errors += exc.errors
             continue
-        _write(staging / job.file, data)
+        write_new(staging / job.file, data)
         results[job.file] = (fingerprint, deps, hashlib.sha256(data).hexdigest(), len(data))
     return results, errors
 
@@ -277,117 +340,59 @@ def _deps_valid(deps: frozenset, renderer: Renderer) -> bool:
                 return False
         elif dep[0] == "ref":
             kind, slug, was_live = dep[1], dep[2], dep[3]
-            key = (kind, slug) if kind not in ("tag", "category") else (kind, urls.slugify(slug))
+            key = (kind, urls.slugify(slug) if kind in ("tag", "category") else slug)
             if (key in renderer.plan.live) != was_live:
                 return False
     return True
 
 
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "xb") as handle:  # "x": two outputs can never claim one file
-        handle.write(data)
-
-
-def _link(out_dir: Path, staging: Path, rel: str) -> bool:
-    source = out_dir / rel
-    target = staging / rel
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.link(source, target)
-        return True
-    except FileNotFoundError:
-        return False
-    except OSError:
-        try:
-            shutil.copy2(source, target)
-            return True
-        except OSError:
-            return False
-
-
 # -- finishing --------------------------------------------------------------------------------
 
 
-def _finish(staging: Path, out_dir: Path, static: dict, plan: Plan, records: dict) -> dict:
-    manifest: dict[str, list] = {}
-    for rel, (_, _, sha, size) in records.items():
-        manifest[rel] = [sha, size, _type(rel)]
+def _finish(staging: Path, static: dict, plan: Plan, records: dict, previous: dict) -> dict:
+    """Stage static files and metadata; returns the new manifest (path → sha256, size, type)."""
+    manifest: dict[str, list] = {rel: [sha, size, _type(rel)] for rel, (_, _, sha, size) in records.items()}
     for rel, data in sorted(static.items()):
-        target = staging / rel
+        if isinstance(data, Path) and rel in previous and rel.startswith(("media/", "assets/")) and rel.count(".") >= 2:
+            manifest[rel] = previous[rel]  # a fingerprinted name: same name, same bytes
+            continue
+        raw = data.read_bytes() if isinstance(data, Path) else data
+        entry = [hashlib.sha256(raw).hexdigest(), len(raw), _type(rel)]
+        manifest[rel] = entry
+        if previous.get(rel) == entry:
+            continue  # already in the output, byte for byte
         if isinstance(data, Path):
-            if not _link_file(data, target):
-                raise BuildErrors([ContentError(rel, None, "could not be copied from the build cache")])
-            raw = data.read_bytes()
+            link_or_copy(data, staging / rel)
         else:
-            _write(target, data)
-            raw = data
-        manifest[rel] = [hashlib.sha256(raw).hexdigest(), len(raw), _type(rel)]
-    redirects = [{"from": s, "to": t, "status": code} for s, t, code in plan.redirects]
-    netlify = "".join(f"{s} {t} {code}\n" for s, t, code in plan.redirects)
-    _write(staging / "_redirects", netlify.encode())
-    manifest["_redirects"] = [hashlib.sha256(netlify.encode()).hexdigest(), len(netlify.encode()), "text/plain"]
+            write_new(staging / rel, data)
+    netlify = "".join(f"{s} {t} {code}\n" for s, t, code in plan.redirects).encode()
+    manifest["_redirects"] = [hashlib.sha256(netlify).hexdigest(), len(netlify), "text/plain; charset=utf-8"]
+    if previous.get("_redirects") != manifest["_redirects"]:
+        write_new(staging / "_redirects", netlify)
     meta = staging / META
-    _write(meta / "catalog.json", _json(plan.catalog))
-    _write(meta / "redirects.json", _json(redirects))
-    _write(meta / "build.json", _json({
+    write_new(meta / "catalog.json", _json(plan.catalog))
+    write_new(meta / "redirects.json", _json([{"from": s, "to": t, "status": c} for s, t, c in plan.redirects]))
+    write_new(meta / "build.json", _json({
         "catalog_version": plan.catalog_version,
         "next_scheduled": plan.next_scheduled.isoformat() if plan.next_scheduled else None,
     }))
     ordered = dict(sorted(manifest.items()))
-    _write(meta / "manifest.json", _json(ordered))
+    write_new(meta / "manifest.json", _json(ordered))
     return ordered
 
 
-def _link_file(source: Path, target: Path) -> bool:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(source, target)
-    except OSError:
-        try:
-            shutil.copyfile(source, target)
-        except OSError:
-            return False
-    return True
-
-
 def _json(data) -> bytes:
-    return (json.dumps(data, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode()
+    return (json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
 
 
 def _type(rel: str) -> str:
-    kind = mimetypes.guess_type(rel)[0] or "application/octet-stream"
+    return _type_of_extension(os.path.splitext(rel)[1].lower())
+
+
+@functools.lru_cache(maxsize=256)
+def _type_of_extension(ext: str) -> str:
+    kind = mimetypes.guess_type("x" + ext)[0] or "application/octet-stream"
     if kind.startswith("text/") or kind in ("application/xml", "application/json", "application/javascript",
                                            "image/svg+xml", "application/atom+xml"):
         kind += "; charset=utf-8"
     return kind
-
-
-def _swap(staging: Path, out_dir: Path) -> None:
-    """Replace the output folder with the staged one: two renames, recoverable by ``_recover``."""
-    old = out_dir.parent / f".{out_dir.name}.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if out_dir.exists():
-        os.rename(out_dir, old)
-    os.rename(staging, out_dir)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _recover(out_dir: Path) -> None:
-    """After a crash between the two renames of ``_swap``, put the previous output back."""
-    old = out_dir.parent / f".{out_dir.name}.old"
-    if old.exists() and not out_dir.exists():
-        os.rename(old, out_dir)
-    if out_dir.parent.exists():
-        for stale in out_dir.parent.glob(f".{out_dir.name}.staging-*"):
-            pid = stale.name.rsplit("-", 1)[-1]
-            if not pid.isdigit() or not _alive(int(pid)):
-                shutil.rmtree(stale, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        return True
-    except OSError:
-        return False

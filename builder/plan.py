@@ -19,16 +19,20 @@ from . import urls
 FEED_SIZE = 20
 
 
-@dataclass(frozen=True)
 class Job:
-    url: str
-    template: str
-    kind: str
-    inputs: tuple
+    """One output file: its URL, the template that renders it, and the inputs it depends on.
 
-    @property
-    def file(self) -> str:
-        return urls.file_for(self.url)
+    A plain slotted class rather than a dataclass: a 10,000-page plan makes tens of thousands.
+    """
+
+    __slots__ = ("url", "template", "kind", "inputs", "file")
+
+    def __init__(self, url: str, template: str, kind: str, inputs: tuple) -> None:
+        self.url, self.template, self.kind, self.inputs = url, template, kind, inputs
+        self.file = url[1:] + "index.html" if url.endswith("/") else url[1:]
+
+    def __repr__(self) -> str:
+        return f"Job({self.url!r}, {self.template!r})"
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,7 @@ def make_plan(content: Content, *, now: datetime, shop: bool,
     jobs += [Job(urls.page(p.slug), "page.html", "page", (p,)) for p in pages if p is not home_entry]
     jobs += _blog_jobs(posts, content.site.posts_per_page)
     jobs += [Job(urls.post(p.slug), "post.html", "post", (p,)) for p in posts]
-    jobs += _tag_jobs(posts)
+    jobs += _tag_jobs(posts, content.site.posts_per_page)
     if posts:
         jobs.append(Job(urls.FEED, "feed.xml", "feed", (tuple(posts[:FEED_SIZE]),)))
     if shop:
@@ -86,13 +90,17 @@ def _blog_jobs(posts: list[Entry], per_page: int) -> list[Job]:
             for n, chunk in enumerate(chunks, start=1)]
 
 
-def _tag_jobs(posts: list[Entry]) -> list[Job]:
+def _tag_jobs(posts: list[Entry], per_page: int) -> list[Job]:
     tags: dict[str, tuple[str, list[Entry]]] = {}
     for post in posts:
         for tag in post.tags:
             tags.setdefault(urls.slugify(tag), (tag, []))[1].append(post)
-    return [Job(urls.tag(name), "tag.html", "tag", (name, tuple(items)))
-            for _, (name, items) in sorted(tags.items())]
+    jobs = []
+    for _, (name, items) in sorted(tags.items()):
+        chunks = [items[i:i + per_page] for i in range(0, len(items), per_page)]
+        jobs += [Job(urls.tag(name, n), "tag.html", "tag", (name, n, len(chunks), tuple(chunk)))
+                 for n, chunk in enumerate(chunks, start=1)]
+    return jobs
 
 
 def _shop_jobs(products: list[Product], version: str) -> list[Job]:

@@ -205,8 +205,11 @@ class Renderer:
                 "previous_url": urls.blog(number - 1) if number > 1 else "",
                 "next_url": urls.blog(number + 1) if number < total else ""}
 
-    def _ctx_tag(self, name: str, posts) -> dict:
-        return {"meta": self._meta(f"Posts tagged “{name}”"), "tag": name, "posts": posts}
+    def _ctx_tag(self, name: str, number: int, total: int, posts) -> dict:
+        title = f"Posts tagged “{name}”" + (f", page {number} of {total}" if number > 1 else "")
+        return {"meta": self._meta(title), "tag": name, "posts": posts, "number": number, "total": total,
+                "previous_url": urls.tag(name, number - 1) if number > 1 else "",
+                "next_url": urls.tag(name, number + 1) if number < total else ""}
 
     def _ctx_feed(self, posts) -> dict:
         return {"posts": posts, "bodies": {p.slug: self.body(p) for p in posts},

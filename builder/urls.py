@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -10,6 +11,7 @@ RESERVED_PAGE_SLUGS = frozenset({"blog", "products", "cart", "checkout", "order"
 HOME_SLUGS = frozenset({"index", "home"})
 
 
+@functools.lru_cache(maxsize=65536)
 def slugify(text: str) -> str:
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "untitled"
@@ -31,8 +33,9 @@ def blog(number: int = 1) -> str:
     return "/blog/" if number == 1 else f"/blog/page/{number}/"
 
 
-def tag(name: str) -> str:
-    return f"/blog/tags/{slugify(name)}/"
+def tag(name: str, number: int = 1) -> str:
+    base = f"/blog/tags/{slugify(name)}/"
+    return base if number == 1 else f"{base}page/{number}/"
 
 
 def products() -> str:

@@ -12,6 +12,7 @@ Layout of a site::
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import PurePosixPath
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -36,11 +37,12 @@ MEDIA_FIELDS = {"alt", "caption"}
 MAX_FILE = 2 * 1024 * 1024  # Markdown or YAML larger than this is a mistake, not content
 
 
-def parse_site(source: Source, cache: dict | None = None) -> Content:
+def parse_site(source: Source, cache: dict | None = None, fresh: set[str] | None = None) -> Content:
     """Parse everything; raise ``ContentErrors`` listing every problem found.
 
     ``cache`` (any dict, kept by the caller between builds) maps each Markdown file to its
-    fingerprint and parse result, so that a rebuild parses only the files that changed.
+    fingerprint, parse result and a digest of that result, so that a rebuild parses only the
+    files that changed. Paths in ``fresh`` are parsed again whatever the cache says.
     """
     errors: list[ContentError] = []
     paths = source.paths()
@@ -56,12 +58,13 @@ def parse_site(source: Source, cache: dict | None = None) -> Content:
             continue
         key = (source.fingerprint(path), site.currency, site.timezone, infos.get(path))
         cached = cache.get(path) if cache is not None else None
-        if cached is not None and cached[0] == key:
+        if cached is not None and cached[0] == key and not (fresh and path in fresh):
             item, item_errors = cached[1], cached[2]
         else:
             item, item_errors = _parse_item(source, path, folder, site, zone, infos.get(path) or FileInfo())
             if cache is not None:
-                cache[path] = (key, item, item_errors)
+                digest = hashlib.blake2b(repr(item).encode(), digest_size=16).digest()
+                cache[path] = (key, item, item_errors, digest)
         errors.extend(item_errors)
         if item is not None:
             {"pages": pages, "posts": posts, "products": products}[folder].append(item)

@@ -147,10 +147,22 @@ def test_killed_build_leaves_previous_output_and_next_build_recovers(tmp_path, b
     assert b"New text" in (tmp_path / "out" / "about" / "index.html").read_bytes()
 
 
-def test_crash_between_swap_renames_is_recovered(tmp_path, build_site):
-    site = site_with(tmp_path, {})
+def test_crash_during_commit_is_rolled_forward_by_the_next_build(tmp_path, build_site, monkeypatch):
+    import builder.output as output
+
+    site = site_with(tmp_path, {"pages/contact.md": "---\ntitle: Contact\n---\nOld.\n"})
     build_site(site, shop=False)
-    before = files(tmp_path / "out")
-    (tmp_path / "out").rename(tmp_path / ".out.old")  # the first rename happened, the second did not
-    build_site(site, shop=False)
-    assert files(tmp_path / "out") == before
+    (site / "pages" / "about.md").write_text("---\ntitle: About\n---\nNew about.\n")
+    (site / "pages" / "contact.md").unlink()
+    def crash_after_journal(journal, out_dir):
+        raise KeyboardInterrupt  # killed right after the commit point, before any file moved
+
+    monkeypatch.setattr(output, "_replay", crash_after_journal)
+    with pytest.raises(KeyboardInterrupt):
+        build_site(site, shop=False)
+    monkeypatch.undo()
+    assert (tmp_path / ".out.journal").exists()
+    output.recover(tmp_path / "out")  # what the next build does first
+    build_site(site, shop=False, out=tmp_path / "clean", cache=False)
+    assert files(tmp_path / "out") == files(tmp_path / "clean")
+    assert not (tmp_path / ".out.journal").exists()

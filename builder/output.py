@@ -1,0 +1,111 @@
+"""Writing a build's output so that a failed or killed build never leaves a broken site.
+
+New and changed files are written into a staging folder next to the output. Nothing in the
+output changes until every page has rendered. Then a journal listing the moves and deletions is
+written (the commit point) and the staged files are renamed into place, deletions last. A crash
+after the journal is rolled forward by ``recover`` at the start of the next build; a crash before
+it leaves the previous output exactly as it was. A first build simply renames the staging folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+META = "_tessera"  # build metadata inside the output: manifest, catalog, redirects; never served
+
+
+def staging_dir(out_dir: Path) -> Path:
+    return out_dir.parent / f".{out_dir.name}.staging-{os.getpid()}"
+
+
+def journal_path(out_dir: Path) -> Path:
+    return out_dir.parent / f".{out_dir.name}.journal"
+
+
+def write_new(path: Path, data: bytes) -> None:
+    """Create a file that must not exist yet: two outputs can never claim one path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "xb") as handle:
+        handle.write(data)
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def commit(staging: Path, out_dir: Path, deletions: list[str]) -> None:
+    """Move the staged files into the output, then delete what the new build no longer has."""
+    if not out_dir.exists():
+        os.rename(staging, out_dir)
+        return
+    moves = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file())
+    # Assets before pages and the manifest last, so a reader never sees a page before its assets.
+    moves.sort(key=lambda rel: (rel.startswith(META), rel.endswith((".html", ".xml", ".txt"))))
+    journal = journal_path(out_dir)
+    tmp = journal.with_suffix(".tmp")
+    with open(tmp, "w") as handle:
+        json.dump({"staging": str(staging), "moves": moves, "deletions": sorted(deletions)}, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, journal)  # the commit point
+    _replay(journal, out_dir)
+
+
+def recover(out_dir: Path) -> None:
+    """Finish a commit that a crash interrupted, and clear staging folders of dead builds."""
+    journal = journal_path(out_dir)
+    if journal.exists():
+        _replay(journal, out_dir)
+    if out_dir.parent.exists():
+        for stale in out_dir.parent.glob(f".{out_dir.name}.staging-*"):
+            pid = stale.name.rsplit("-", 1)[-1]
+            if not pid.isdigit() or not _alive(int(pid)):
+                shutil.rmtree(stale, ignore_errors=True)
+
+
+def _replay(journal: Path, out_dir: Path) -> None:
+    plan = json.loads(journal.read_text())
+    staging = Path(plan["staging"])
+    made: set[Path] = set()
+    for rel in plan["moves"]:
+        source, target = staging / rel, out_dir / rel
+        if source.exists():  # already moved when replaying after a crash
+            if target.parent not in made:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.add(target.parent)
+            os.replace(source, target)
+    for rel in plan["deletions"]:
+        target = out_dir / rel
+        try:
+            target.unlink()
+        except FileNotFoundError:
+            pass
+        _prune(target.parent, out_dir)
+    shutil.rmtree(staging, ignore_errors=True)
+    journal.unlink()
+
+
+def _prune(folder: Path, root: Path) -> None:
+    while folder != root and folder.is_relative_to(root):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False
