@@ -79,6 +79,8 @@ def build(config: BuildConfig) -> BuildResult:
     if memory is not None and memory.get("saving"):
         memory.pop("saving").join()  # the previous build's caches are on disk before we go on
     state = memory["state"] if memory and "state" in memory else _load(config.cache_dir, "state")
+    if state.get("out_dir") != str(out_dir):
+        state = {}  # the cache describes another output folder
     signature = _signature(config)
     began = time.time_ns()
     modified_since = getattr(config.source, "modified_since", None)
@@ -126,7 +128,7 @@ def build(config: BuildConfig) -> BuildResult:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     commit(staging, out_dir, [p for p in previous_manifest if p not in manifest])
-    new_state = {"signature": signature, "began": began, "next_scheduled": plan.next_scheduled, "records": records,
+    new_state = {"out_dir": str(out_dir), "signature": signature, "began": began, "next_scheduled": plan.next_scheduled, "records": records,
                  "manifest": manifest, "catalog_version": plan.catalog_version}
     if memory is not None:
         memory.update(state=new_state, parse=parse_cache)

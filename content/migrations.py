@@ -76,3 +76,20 @@ def connect(path: Path | str, migrations: Migrations | None = None) -> sqlite3.C
     if migrations is not None:
         migrations.apply(conn)
     return conn
+
+
+class immediate:
+    """``with immediate(conn):`` — a write transaction taken up front (BEGIN IMMEDIATE).
+
+    Use it when a decision read inside the block must still hold at COMMIT (last owner, stock).
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, kind, value, traceback) -> None:
+        self.conn.execute("ROLLBACK" if kind else "COMMIT")

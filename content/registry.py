@@ -189,6 +189,22 @@ class Registry:
             raise TenantExists(f"the domain {name!r} is already registered") from None
         return self.domain(name)
 
+    def tenant_for_domain(self, name: str) -> Tenant | None:
+        """The tenant serving a verified custom domain, if any."""
+        row = self.conn.execute(
+            "SELECT tenants.* FROM domains JOIN tenants ON tenants.id = domains.tenant_id "
+            "WHERE domains.name = ? AND domains.verified_at IS NOT NULL", (name.lower(),)).fetchone()
+        return Tenant.from_row(row) if row else None
+
+    def by_id(self, tenant_id: int) -> Tenant | None:
+        row = self.conn.execute("SELECT * FROM tenants WHERE id = ?", (tenant_id,)).fetchone()
+        return Tenant.from_row(row) if row else None
+
+    def verify_domain(self, name: str) -> Domain:
+        with self.conn:
+            self.conn.execute("UPDATE domains SET verified_at = ? WHERE name = ?", (now_iso(), name.lower()))
+        return self.domain(name)
+
     def domain(self, name: str) -> Domain:
         row = self.conn.execute("SELECT * FROM domains WHERE name = ?", (name.lower(),)).fetchone()
         if row is None:

@@ -38,3 +38,95 @@ CREATE UNIQUE INDEX domains_one_primary ON domains(tenant_id) WHERE is_primary =
 TENANT.add("0001_meta", """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)
 """)
+
+PLATFORM.add("0002_users_and_credentials", """
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    name TEXT NOT NULL DEFAULT '',
+    password_hash TEXT NOT NULL,
+    is_superadmin INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    password_changed_at TEXT NOT NULL
+);
+CREATE TABLE memberships (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    role TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'editor', 'shop_manager')),
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (user_id, tenant_id)
+);
+CREATE INDEX memberships_tenant ON memberships(tenant_id);
+CREATE TABLE refresh_tokens (
+    id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    family TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at TEXT,
+    revoked_at TEXT
+);
+CREATE INDEX refresh_tokens_family ON refresh_tokens(family);
+CREATE TABLE sessions (
+    id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    token_hash TEXT NOT NULL UNIQUE,
+    csrf_token TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE TABLE api_tokens (
+    id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    prefix TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    last_used_at TEXT,
+    revoked_at TEXT
+);
+CREATE TABLE login_failures (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX login_failures_key ON login_failures(key, at);
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor_user_id INTEGER,
+    tenant_id INTEGER,
+    event TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '{}',
+    address TEXT
+);
+CREATE INDEX audit_log_tenant ON audit_log(tenant_id, at)
+""")
+
+TENANT.add("0002_catalog", """
+CREATE TABLE catalog_products (
+    slug TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    url TEXT NOT NULL,
+    image TEXT,
+    categories TEXT NOT NULL DEFAULT '[]',
+    featured INTEGER NOT NULL DEFAULT 0,
+    position INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE catalog_variants (
+    sku TEXT PRIMARY KEY,
+    product_slug TEXT NOT NULL REFERENCES catalog_products(slug) ON DELETE CASCADE,
+    title TEXT NOT NULL,
+    options TEXT NOT NULL DEFAULT '{}',
+    price INTEGER NOT NULL CHECK (price >= 0),
+    compare_price INTEGER,
+    currency TEXT NOT NULL,
+    track_stock INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX catalog_variants_product ON catalog_variants(product_slug)
+""")

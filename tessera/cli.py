@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from commerce_api.errors import ApiError, NotFound
 from content.errors import ContentErrors, TesseraError
 from content.registry import FEATURES, PLANS, STATUSES, Tenant, parse_features
 from content.source import DirSource
@@ -35,6 +36,8 @@ def handle_errors(func):
             raise click.ClickException(f"{len(exc.errors)} problem(s) found") from None
         except (TesseraError, SettingsError) as exc:
             raise click.ClickException(str(exc)) from None
+        except ApiError as exc:
+            raise click.ClickException(exc.message) from None
 
     return wrapper
 
@@ -54,6 +57,14 @@ class Context:
             except SettingsError as exc:
                 raise click.ClickException(str(exc)) from None
         return self._settings
+
+    @property
+    def services(self):
+        if getattr(self, "_services", None) is None:
+            from .app import services
+
+            self._services = services(self.settings)
+        return self._services
 
     @property
     def tenants(self) -> Tenants:
@@ -313,6 +324,179 @@ def build_command(ctx: Context, tenant_slug: str | None, build_all: bool, source
                               f"[green]up to date[/green] {slug} at {done.commit[:10]} ({done.result.seconds:.2f} s)")
 
 
+@main.command("dev")
+@click.argument("tenant_slug", metavar="TENANT", required=False)
+@click.option("--source", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Preview a site folder instead of a tenant's repository.")
+@click.option("--port", type=int, default=None, help="Port (default: TESSERA_PORT + 1).")
+@pass_ctx
+@handle_errors
+def dev(ctx: Context, tenant_slug: str | None, source: Path | None, port: int | None) -> None:
+    """Preview a site locally: rebuild on every change and reload the open page.
+
+    With TENANT it watches the tenant's repository, so commits from the admin and pushes show up;
+    with --source it watches a site folder. Themes are watched too.
+    """
+    from builder.build import BuildConfig, build
+    from content.source import DirSource
+
+    from .dev import serve
+    from .sites import build_tenant
+
+    if (tenant_slug is None) == (source is None):
+        raise click.UsageError("give either TENANT or --source DIR")
+    settings = ctx.settings
+    port = port or settings.port + 1
+    memory: dict = {}
+    if source is not None:
+        source = source.resolve()
+        out = settings.data_dir / "dev" / source.name
+        cache = out.parent / f".{source.name}.cache"
+        shop = any(p.startswith("products/") for p in DirSource(source).paths())
+
+        def rebuild() -> str:
+            result = build(BuildConfig(DirSource(source), out, settings.themes_dir,
+                                       base_url=f"http://{settings.host}:{port}", shop=shop,
+                                       cache_dir=cache, memory=memory))
+            return f"built: {result.rendered} written, {result.reused} reused ({result.seconds:.2f} s)"
+
+        watched, ignored = [source, settings.themes_dir], [out, cache]
+    else:
+        tenants = ctx.tenants
+        tenants.registry.get(tenant_slug)
+        out = tenants.folder(tenant_slug) / "dev"
+
+        def rebuild() -> str:
+            done = build_tenant(settings, tenants, tenant_slug, out_dir=out)
+            return (f"built {tenant_slug} at {done.commit[:10]}: {done.result.rendered} written, "
+                    f"{done.result.reused} reused ({done.result.seconds:.2f} s)")
+
+        repo = tenants.repository(tenant_slug).path
+        watched = [repo, settings.themes_dir]
+        ignored = [repo / "objects", repo / "logs", repo / "worktrees", repo / "tessera.lock"]
+    serve(rebuild, out, watched, ignored, settings.host, port, console.print)
+
+
+# -- users and tokens -------------------------------------------------------------------------
+
+
+@main.group()
+def user() -> None:
+    """Create platform users and give them roles in tenants."""
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@user.command("create")
+@click.argument("email")
+@click.option("--name", default="", help="Display name.")
+@click.option("--superadmin", is_flag=True, help="A platform operator: every permission on every tenant.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
+@pass_ctx
+@handle_errors
+def user_create(ctx: Context, email: str, name: str, superadmin: bool, password_stdin: bool) -> None:
+    """Create a user (the password is prompted for, never taken as an argument)."""
+    services = ctx.services
+    created = services.users.create(email, _read_password(password_stdin), name=name, superadmin=superadmin)
+    services.audit.record("user.created", email=created.email, superadmin=superadmin)
+    console.print(f"Created user [bold]{created.email}[/bold]{' (superadmin)' if superadmin else ''}.")
+
+
+@user.command("grant")
+@click.argument("email")
+@click.argument("tenant_slug", metavar="TENANT")
+@click.argument("role", type=click.Choice(["owner", "admin", "editor", "shop_manager"]))
+@pass_ctx
+@handle_errors
+def user_grant(ctx: Context, email: str, tenant_slug: str, role: str) -> None:
+    """Give USER a ROLE in TENANT (or change it)."""
+    services = ctx.services
+    account = services.users.by_email(email)
+    tenant = ctx.tenants.registry.get(tenant_slug)
+    services.users.grant(account.id, tenant.id, role)
+    services.audit.record("role.granted", tenant_id=tenant.id, user=account.id, role=role, via="cli")
+    console.print(f"{account.email} is now {role} of {tenant.slug}.")
+
+
+@user.command("revoke")
+@click.argument("email")
+@click.argument("tenant_slug", metavar="TENANT")
+@pass_ctx
+@handle_errors
+def user_revoke(ctx: Context, email: str, tenant_slug: str) -> None:
+    """Take away USER's role in TENANT (a tenant always keeps one owner)."""
+    services = ctx.services
+    account = services.users.by_email(email)
+    tenant = ctx.tenants.registry.get(tenant_slug)
+    services.users.revoke(account.id, tenant.id)
+    services.credentials.revoke_all(account.id)
+    services.audit.record("role.revoked", tenant_id=tenant.id, user=account.id, via="cli")
+    console.print(f"{account.email} no longer has a role in {tenant.slug}.")
+
+
+@user.command("list")
+@pass_ctx
+@handle_errors
+def user_list(ctx: Context) -> None:
+    """List users and their roles."""
+    services = ctx.services
+    names = {t.id: t.slug for t in ctx.tenants.registry.all()}
+    table = Table("email", "name", "superadmin", "roles")
+    for account in services.users.all():
+        roles = ", ".join(f"{names.get(t, t)}:{r}" for t, r in services.users.memberships(account.id))
+        table.add_row(account.email, account.name, "yes" if account.is_superadmin else "", roles)
+    console.print(table)
+
+
+@main.group()
+def token() -> None:
+    """Personal API tokens (for git pushes and scripts)."""
+
+
+@token.command("create")
+@click.argument("email")
+@click.argument("tenant_slug", metavar="TENANT")
+@click.option("--name", default="cli", show_default=True, help="What the token is for.")
+@pass_ctx
+@handle_errors
+def token_create(ctx: Context, email: str, tenant_slug: str, name: str) -> None:
+    """Create an API token for USER at TENANT; it is printed once and stored only as a hash."""
+    services = ctx.services
+    account = services.users.by_email(email)
+    tenant = ctx.tenants.registry.get(tenant_slug)
+    if services.users.role(account.id, tenant.id) is None and not account.is_superadmin:
+        raise click.ClickException(f"{account.email} has no role in {tenant.slug}; grant one first")
+    token_id, secret = services.credentials.create_api_token(account.id, tenant.id, name)
+    services.audit.record("token.created", actor=account.id, tenant_id=tenant.id, token_id=token_id, via="cli")
+    click.echo(secret)
+
+
+# -- serving ----------------------------------------------------------------------------------
+
+
+def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    from .app import make_app
+
+    uvicorn.run(make_app(settings), host=settings.host, port=settings.port, log_level="warning",
+                proxy_headers=False, server_header=False)
+
+
+@main.command("serve")
+@pass_ctx
+@handle_errors
+def serve(ctx: Context) -> None:
+    """Run the API (with the admin UI and edge server as they land) on TESSERA_HOST:TESSERA_PORT."""
+    settings = ctx.settings
+    console.print(f"Serving the API on http://{settings.host}:{settings.port}/ (docs at /api/docs); Ctrl-C stops.")
+    _serve(settings)
+
+
 # -- demo -------------------------------------------------------------------------------------
 
 DEMO_TENANTS = (
@@ -321,31 +505,63 @@ DEMO_TENANTS = (
 )
 
 
+DEMO_USERS = (
+    ("admin@tessera.test", "Platform Admin", True, ()),
+    ("owner@bakery.test", "Morag (Rye & Crumb)", False, (("bakery", "owner"),)),
+    ("owner@studio.test", "Ines Varga", False, (("studio", "owner"),)),
+)
+
+
 @main.command("demo")
+@click.option("--no-serve", is_flag=True, help="Set everything up and exit instead of serving.")
 @pass_ctx
 @handle_errors
-def demo(ctx: Context) -> None:
-    """Create the demo tenants from sites/ (if missing) and print what exists. Safe to run twice."""
+def demo(ctx: Context, no_serve: bool) -> None:
+    """Create the demo tenants and users, build both sites, print URLs and logins, then serve.
+
+    Safe to run again: what exists is kept.
+    """
+    from content.errors import TesseraError as _Error
+
+    from .sites import build_tenant
+
     settings = ctx.settings
     for slug, name, features, starter in DEMO_TENANTS:
         if ctx.tenants.registry.find(slug) is None:
             ctx.tenants.create(slug, name, parse_features(features), starter=starter)
             console.print(f"Created demo tenant [bold]{slug}[/bold] from sites/{starter}.")
-        else:
-            console.print(f"Demo tenant [bold]{slug}[/bold] already exists.")
-    from .sites import build_tenant
-
+    services = ctx.services
+    for email, name, superadmin, roles in DEMO_USERS:
+        try:
+            account = services.users.by_email(email)
+        except NotFound:
+            account = services.users.create(email, settings.demo_password, name=name, superadmin=superadmin)
+        for slug, role in roles:
+            tenant = ctx.tenants.registry.get(slug)
+            if services.users.role(account.id, tenant.id) != role:
+                services.users.grant(account.id, tenant.id, role)
     for t in ctx.tenants.registry.all():
-        done = build_tenant(settings, ctx.tenants, t.slug)
-        console.print(f"Built [bold]{t.slug}[/bold]: {done.result.files} files in {done.result.out_dir}")
-    console.print(f"\nData directory: {settings.data_dir}")
+        try:
+            done = build_tenant(settings, ctx.tenants, t.slug)
+            console.print(f"Built [bold]{t.slug}[/bold]: {done.result.files} files in {done.result.out_dir}")
+        except _Error as exc:
+            console.print(f"[red]Could not build {t.slug}[/red]: {exc}")
     port = "" if settings.port == 80 else f":{settings.port}"
-    table = Table("tenant", "site address", "content repository (git clone)")
+    table = Table("tenant", "site address", "API", "content repository (git clone)")
     for t in ctx.tenants.registry.all():
         table.add_row(t.slug, f"http://{t.slug}.{settings.base_domain}{port}/",
-                      str(ctx.tenants.repository(t.slug).path))
+                      f"http://{t.slug}.{settings.base_domain}{port}/api/", str(ctx.tenants.repository(t.slug).path))
     console.print(table)
-    console.print(f"Starter sites available: {', '.join(starters(settings.sites_dir))}")
+    logins = Table("login", "password", "role")
+    for email, _, superadmin, roles in DEMO_USERS:
+        logins.add_row(email, settings.demo_password,
+                       "superadmin" if superadmin else ", ".join(f"{r} of {s}" for s, r in roles))
+    console.print(logins)
+    console.print(f"API docs: http://{settings.host}{port}/api/docs · data in {settings.data_dir}")
+    if no_serve:
+        return
+    console.print("Serving until Ctrl-C.")
+    _serve(settings)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,6 +11,7 @@ from typing import Callable
 
 from builder.build import BuildConfig, BuildResult, build
 from builder.history import renamed_slugs
+from commerce_api.catalog import import_snapshot
 from content.registry import Tenant
 from content.tenants import Tenants
 
@@ -41,21 +43,31 @@ def build_tenant(settings: Settings, tenants: Tenants, slug: str, *, commit: str
     folder = tenants.folder(slug)
     repo = tenants.repository(slug)
     source = repo.source(commit)
-    cache_dir = folder / "cache"
-    history_cache_path = cache_dir / "slugs.pickle"
+    out_dir = out_dir or folder / "build"
+    cache_dir = folder / "cache" / out_dir.name  # build state belongs to one output folder
+    history_cache_path = folder / "cache" / "slugs.pickle"
     try:
         history_cache = pickle.loads(history_cache_path.read_bytes())
     except (FileNotFoundError, EOFError, pickle.UnpicklingError):
         history_cache = {}
     try:
         result = build(BuildConfig(
-            source=source, out_dir=out_dir or folder / "build", themes_dir=settings.themes_dir,
+            source=source, out_dir=out_dir, themes_dir=settings.themes_dir,
             base_url=base_url(settings, tenants, tenant), shop=tenant.has("ecommerce"),
             api_base="/api", cache_dir=cache_dir, now=now,
             renamed=renamed_slugs(repo, source.commit, history_cache), progress=progress,
         ))
     finally:
         source.close()
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    history_cache_path.parent.mkdir(parents=True, exist_ok=True)
     history_cache_path.write_bytes(pickle.dumps(history_cache))
+    if out_dir == folder / "build":
+        # The local build folder is what the platform serves until publishing to buckets lands,
+        # so its catalog is the published one.
+        catalog = json.loads((out_dir / "_tessera" / "catalog.json").read_text())
+        conn = tenants.open_db(slug)
+        try:
+            import_snapshot(conn, catalog)
+        finally:
+            conn.close()
     return TenantBuild(tenant, source.commit, result)

@@ -1,0 +1,82 @@
+"""The Litestar application: routes, the access guard, one JSON error envelope, OpenAPI docs."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from litestar import Litestar, Request, Response
+from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.openapi import OpenAPIConfig
+
+from .errors import ApiError, TooManyRequests
+from .gateway import Gateway, Metrics
+from .routes.admin import AdminController
+from .routes.auth import AuthController
+from .routes.catalog import CatalogController
+from .routes.system import healthz, metrics
+from .security import access_guard
+from .services import ApiConfig, Services
+
+log = logging.getLogger("tessera.api")
+
+
+def _envelope(status: int, code: str, message: str, field: str | None = None,
+              headers: dict[str, str] | None = None) -> Response:
+    return Response({"error": {"code": code, "message": message, "field": field}}, status_code=status,
+                    headers=headers)
+
+
+def _api_error(request: Request, exc: ApiError) -> Response:
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+    return _envelope(exc.status, exc.code, exc.message, exc.field, headers)
+
+
+def _validation_error(request: Request, exc: ValidationException) -> Response:
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    first = extra[0] if extra and isinstance(extra[0], dict) else {}
+    field = first.get("key")
+    message = first.get("message") or "the request body is not valid"
+    if field in (None, "data"):  # a body problem: msgspec names the field in its message
+        located = _FIELD.search(message)
+        field = located.group(1) or located.group(2) if located else None
+    message = re.sub(r"\s*-\s*at `\$[^`]*`", "", message)
+    if field:
+        message = f"{field}: {message}"
+    return _envelope(400, "invalid_request", message, field)
+
+
+_FIELD = re.compile(r"at `\$\.([A-Za-z0-9_.\[\]]+)`|required field `([A-Za-z0-9_]+)`")
+
+
+def _http_error(request: Request, exc: HTTPException) -> Response:
+    codes = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+             413: "request_too_large", 415: "unsupported_media_type"}
+    status = exc.status_code
+    return _envelope(status, codes.get(status, "http_error"), exc.detail or "request refused")
+
+
+def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.scope.get("path_template"))
+    return _envelope(500, "internal_error", "something went wrong on our side; it has been logged")
+
+
+def create_app(config: ApiConfig, services: Services | None = None) -> Gateway:
+    services = services or Services.build(config)
+    metrics_store = Metrics()
+    app = Litestar(
+        route_handlers=[AuthController, AdminController, CatalogController, healthz, metrics],
+        guards=[access_guard],
+        exception_handlers={ApiError: _api_error, ValidationException: _validation_error,
+                            NotAuthorizedException: _http_error, HTTPException: _http_error, Exception: _unexpected},
+        openapi_config=OpenAPIConfig(
+            title="Tessera API", version="1.0.0", path="/api/docs",
+            description="Every route also answers under /api/tenant/{slug}/... in place of /api/...; "
+                        "the tenant comes from the host, that prefix, or the X-Tenant-ID header."),
+        request_max_body_size=config.max_body,
+        on_shutdown=[services.close],
+        debug=False,
+    )
+    app.state.services = services
+    app.state.metrics = metrics_store
+    return Gateway(app, services, metrics_store)

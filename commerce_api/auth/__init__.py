@@ -1,0 +1,1 @@
+"""Shared authentication: platform-wide users, a role per tenant, and credentials bound to one tenant."""

@@ -1,0 +1,29 @@
+"""The published catalog in ``tenant.db``: replaced as a whole from a build's snapshot."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from content.migrations import immediate
+
+
+def import_snapshot(conn: sqlite3.Connection, catalog: dict) -> int:
+    """Replace the catalog with ``catalog`` (from ``_tessera/catalog.json``) in one transaction."""
+    with immediate(conn):
+        conn.execute("DELETE FROM catalog_variants")
+        conn.execute("DELETE FROM catalog_products")
+        for position, product in enumerate(catalog.get("products", [])):
+            conn.execute("INSERT INTO catalog_products (slug, name, url, image, categories, featured, position) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         (product["slug"], product["name"], product["url"], product.get("image"),
+                          json.dumps(product.get("categories", [])), int(product.get("featured", False)), position))
+            for variant in product["variants"]:
+                conn.execute("INSERT INTO catalog_variants (sku, product_slug, title, options, price, compare_price, "
+                             "currency, track_stock) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                             (variant["sku"], product["slug"], variant["title"], json.dumps(variant.get("options", {})),
+                              variant["price"], variant.get("compare_price"), variant["currency"],
+                              int(variant.get("track_stock", True))))
+        conn.execute("INSERT INTO meta (key, value) VALUES ('catalog_version', ?) "
+                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (catalog.get("version", ""),))
+    return len(catalog.get("products", []))

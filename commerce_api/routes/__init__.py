@@ -1,0 +1,1 @@
+"""Route handlers: each parses, calls a service, and returns a small schema."""

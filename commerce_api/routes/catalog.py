@@ -1,0 +1,49 @@
+"""``/api/products``: the published catalog (shop pages call it for live prices)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from litestar import Controller, Request, get
+from litestar.params import FromPath, FromQuery
+
+from ..errors import NotFound
+from ..security import require_tenant, services_of
+
+
+def _product(conn, row) -> dict[str, Any]:
+    variants = conn.execute("SELECT * FROM catalog_variants WHERE product_slug = ? ORDER BY rowid", (row["slug"],))
+    return {"slug": row["slug"], "name": row["name"], "url": row["url"], "image": row["image"],
+            "categories": json.loads(row["categories"]), "featured": bool(row["featured"]),
+            "variants": [{"sku": v["sku"], "title": v["title"], "options": json.loads(v["options"]),
+                          "price": v["price"], "compare_price": v["compare_price"], "currency": v["currency"]}
+                         for v in variants]}
+
+
+class CatalogController(Controller):
+    path = "/api/products"
+    tags = ["catalog"]
+    opt = {"feature": "ecommerce"}
+
+    @get("/", sync_to_thread=True, summary="Published products, with optional category filter and paging")
+    def products(self, request: Request, category: FromQuery[str | None] = None, page: FromQuery[int] = 1,
+                 per_page: FromQuery[int] = 24) -> dict[str, Any]:
+        tenant = require_tenant(request)
+        page, per_page = max(page, 1), min(max(per_page, 1), 100)
+        with services_of(request).databases.connection(tenant.slug) as conn:
+            rows = conn.execute("SELECT * FROM catalog_products ORDER BY position, slug").fetchall()
+            if category:
+                rows = [r for r in rows if category in json.loads(r["categories"])]
+            chosen = rows[(page - 1) * per_page: page * per_page]
+            return {"items": [_product(conn, r) for r in chosen], "page": page, "per_page": per_page,
+                    "total": len(rows)}
+
+    @get("/{slug:str}", sync_to_thread=True, summary="One published product with its variants")
+    def product(self, request: Request, slug: FromPath[str]) -> dict[str, Any]:
+        tenant = require_tenant(request)
+        with services_of(request).databases.connection(tenant.slug) as conn:
+            row = conn.execute("SELECT * FROM catalog_products WHERE slug = ?", (slug,)).fetchone()
+            if row is None:
+                raise NotFound(f"no product called {slug!r}", field="slug")
+            return _product(conn, row)

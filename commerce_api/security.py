@@ -1,0 +1,144 @@
+"""Who is calling, and may they: one guard for every route, driven by each handler's ``opt``.
+
+    @get("/api/admin/members", opt={"action": "users:read"})
+
+``opt`` keys: ``tenant`` (a tenant is required, default true under /api), ``feature`` (the tenant
+must have it on), ``auth`` (a signed-in member is required), ``action`` (the member's role must
+allow it; implies ``auth``). Credentials are always checked against the request's tenant: one
+issued for tenant A is refused at tenant B whatever the host, path or header says.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from litestar.connection import ASGIConnection
+from litestar.handlers import BaseRouteHandler
+
+from content.registry import Tenant
+
+from .auth.credentials import API_TOKEN_PREFIX
+from .auth.permissions import SHOP_ACTIONS, allowed
+from .auth.users import User
+from .errors import CsrfFailed, FeatureDisabled, Forbidden, NotFound, Unauthorized
+from .services import Services
+
+SESSION_COOKIE = "tessera_session"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+@dataclass(frozen=True)
+class Principal:
+    user: User
+    tenant: Tenant
+    role: str | None
+    via: str  # "access_token", "api_token" or "session"
+    csrf: str | None = None
+
+    def can(self, action: str) -> bool:
+        if action in SHOP_ACTIONS and not self.tenant.has("ecommerce"):
+            return False
+        return allowed(self.role, action, superadmin=self.user.is_superadmin)
+
+
+def services_of(connection: ASGIConnection) -> Services:
+    return connection.app.state.services
+
+
+def tenant_of(connection: ASGIConnection) -> Tenant | None:
+    return connection.scope.get("tessera.tenant")  # type: ignore[return-value]
+
+
+def require_tenant(connection: ASGIConnection) -> Tenant:
+    tenant = tenant_of(connection)
+    if tenant is None:
+        raise NotFound("this route needs a tenant: call it on the tenant's host, under /api/tenant/<slug>/, "
+                       "or with an X-Tenant-ID header", code="tenant_required")
+    return tenant
+
+
+def principal_of(connection: ASGIConnection) -> Principal | None:
+    return connection.scope.get("tessera.principal")  # type: ignore[return-value]
+
+
+def authenticate(connection: ASGIConnection, services: Services, tenant: Tenant) -> Principal | None:
+    header = connection.headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value:
+            raise Unauthorized("use 'Authorization: Bearer <token>'", code="invalid_token")
+        if value.startswith(API_TOKEN_PREFIX):
+            found = services.credentials.api_token(value)
+            if found is None:
+                raise Unauthorized("the API token is not valid or was revoked", code="invalid_token")
+            user_id, tenant_id = found
+            if tenant_id != tenant.id:
+                raise Unauthorized("this API token belongs to another tenant", code="wrong_tenant")
+            return _member(services, user_id, tenant, "api_token")
+        claims = services.credentials.read_access_token(value)
+        if claims.tenant != tenant.slug:
+            raise Unauthorized("this access token was issued for another tenant", code="wrong_tenant")
+        principal = _member(services, claims.user_id, tenant, "access_token")
+        if claims.issued_at < _timestamp(principal.user.password_changed_at):
+            raise Unauthorized("the password changed since this token was issued; log in again", code="token_revoked")
+        return principal
+    cookie = connection.cookies.get(SESSION_COOKIE)
+    if cookie:
+        found = services.credentials.session(cookie)
+        if found is None:
+            raise Unauthorized("the session has ended; sign in again", code="session_expired")
+        user_id, tenant_id, csrf = found
+        if tenant_id != tenant.id:
+            raise Unauthorized("this session belongs to another tenant", code="wrong_tenant")
+        member = _member(services, user_id, tenant, "session")
+        return Principal(member.user, member.tenant, member.role, "session", csrf)
+    return None
+
+
+def _member(services: Services, user_id: int, tenant: Tenant, via: str) -> Principal:
+    user = services.users.get(user_id)
+    if user is None:
+        raise Unauthorized("the account no longer exists", code="invalid_token")
+    role = services.users.role(user.id, tenant.id)
+    if role is None and not user.is_superadmin:
+        raise Unauthorized("you are no longer a member of this site", code="not_a_member")
+    return Principal(user, tenant, role, via)
+
+
+def _timestamp(iso: str) -> int:
+    from datetime import datetime
+
+    return int(datetime.fromisoformat(iso).timestamp())
+
+
+async def access_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    opt = handler.opt
+    services = services_of(connection)
+    path = connection.scope["path"]
+    needs_tenant = opt.get("tenant", path.startswith("/api/") and not path.startswith("/api/docs"))
+    if not needs_tenant:
+        return
+    tenant = require_tenant(connection)
+    feature = opt.get("feature")
+    if feature and not tenant.has(feature):
+        raise FeatureDisabled(f"the {feature} feature is off for this site", code="feature_disabled")
+    principal = authenticate(connection, services, tenant)
+    connection.scope["tessera.principal"] = principal  # type: ignore[typeddict-unknown-key]
+    action = opt.get("action")
+    if (opt.get("auth") or action) and principal is None:
+        raise Unauthorized("sign in first", code="unauthorized")
+    if principal is not None and principal.via == "session" and connection.scope.get("method") not in SAFE_METHODS:
+        await _check_csrf(connection, principal)
+    if action and not principal.can(action):  # type: ignore[union-attr]
+        raise Forbidden(f"your role ({principal.role or 'none'}) may not do {action} here",  # type: ignore[union-attr]
+                        code="forbidden")
+
+
+async def _check_csrf(connection: ASGIConnection, principal: Principal) -> None:
+    sent = connection.headers.get("x-csrf-token")
+    if sent is None and "form" in connection.headers.get("content-type", ""):
+        form = await connection.form()  # type: ignore[attr-defined]
+        sent = form.get("csrf_token")
+    if not sent or not principal.csrf or not secrets.compare_digest(str(sent), principal.csrf):
+        raise CsrfFailed("the form is missing its security token or it is stale; reload the page and try again")

@@ -1,0 +1,47 @@
+"""Everything a request handler may need, built once per app and reached through ``app.state``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .audit import Audit
+from .auth.credentials import Credentials
+from .auth.ratelimit import LoginLimiter
+from .auth.users import Users
+from .platform import PlatformDB
+from .tenancy import Resolver, TenantDatabases
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    data_dir: Path
+    base_domain: str
+    secret_key: str
+    production: bool
+    port: int | None = None
+    max_body: int = 1024 * 1024
+
+    def __repr__(self) -> str:  # never print the secret
+        return f"ApiConfig(data_dir={str(self.data_dir)!r}, base_domain={self.base_domain!r})"
+
+
+@dataclass
+class Services:
+    config: ApiConfig
+    db: PlatformDB
+    users: Users
+    credentials: Credentials
+    limiter: LoginLimiter
+    audit: Audit
+    resolver: Resolver
+    databases: TenantDatabases
+
+    @classmethod
+    def build(cls, config: ApiConfig) -> Services:
+        db = PlatformDB(config.data_dir / "platform.db")
+        return cls(config, db, Users(db), Credentials(db, config.secret_key), LoginLimiter(db), Audit(db),
+                   Resolver(db, config.base_domain), TenantDatabases(config.data_dir / "tenants"))
+
+    def close(self) -> None:
+        self.databases.close()

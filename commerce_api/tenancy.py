@@ -1,0 +1,145 @@
+"""Which tenant a request is for, and a bounded pool of connections to tenants' databases.
+
+Sources, in order: a verified custom domain in Host; ``<slug>.<base domain>`` in Host; the path
+prefix ``/api/tenant/<slug>/``; the ``X-Tenant-ID`` header. Two sources that disagree are a 400,
+never a guess. An unknown tenant is a 404.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections import OrderedDict
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from content.migrations import connect
+from content.registry import Tenant
+from content.schema import TENANT
+
+from .errors import NotFound, TenantMismatch
+from .platform import PlatformDB
+
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]", "testserver"}
+
+
+def host_name(host: str | None) -> str:
+    host = (host or "").strip().lower()
+    if host.startswith("["):
+        return host.split("]")[0] + "]"
+    return host.rsplit(":", 1)[0].rstrip(".") if ":" in host else host.rstrip(".")
+
+
+class Resolver:
+    def __init__(self, db: PlatformDB, base_domain: str) -> None:
+        self.db = db
+        self.base_domain = base_domain.lower()
+
+    def is_platform_host(self, host: str) -> bool:
+        return host in LOCAL_HOSTS or host == self.base_domain or host == f"api.{self.base_domain}"
+
+    def resolve(self, host: str | None, path_slug: str | None, header: str | None) -> Tenant | None:
+        name = host_name(host)
+        claims: list[tuple[str, str]] = []
+        if name and not self.is_platform_host(name):
+            suffix = "." + self.base_domain
+            if name.endswith(suffix) and "." not in name[: -len(suffix)]:
+                claims.append(("host", name[: -len(suffix)]))
+            else:
+                tenant = self.db.registry.tenant_for_domain(name)
+                if tenant is None:
+                    raise NotFound(f"no site is served at {name}", code="unknown_host")
+                claims.append(("domain", tenant.slug))
+        if path_slug:
+            claims.append(("path", path_slug))
+        if header:
+            claims.append(("header", header.strip()))
+        slugs = {slug for _, slug in claims}
+        if len(slugs) > 1:
+            described = ", ".join(f"{source} says {slug!r}" for source, slug in claims)
+            raise TenantMismatch(f"the request names two tenants ({described})")
+        if not slugs:
+            return None
+        slug = slugs.pop()
+        tenant = self.db.registry.find(slug)
+        if tenant is None:
+            raise NotFound(f"no tenant called {slug!r}", code="unknown_tenant")
+        return tenant
+
+    def origins(self, tenant: Tenant, port: int | None) -> set[str]:
+        """Browser origins allowed to call the API for this tenant: its subdomain and verified domains."""
+        suffix = f":{port}" if port and port not in (80, 443) else ""
+        origins = {f"https://{tenant.slug}.{self.base_domain}", f"http://{tenant.slug}.{self.base_domain}{suffix}",
+                   f"https://{tenant.slug}.{self.base_domain}{suffix}"}
+        for domain in self.db.registry.domains(tenant.slug):
+            if domain.verified_at:
+                origins |= {f"https://{domain.name}", f"http://{domain.name}{suffix}"}
+        return origins
+
+
+class TenantDatabases:
+    """Connections to tenants' own ``tenant.db``, reused across requests.
+
+    Idle connections are kept per tenant, least recently used first out, up to ``max_open`` in
+    all, so hundreds of tenants never exhaust file handles. A connection is lent to one request
+    at a time; the schema is brought up to date the first time a tenant is opened.
+    """
+
+    def __init__(self, tenants_root: Path, max_open: int = 64) -> None:
+        self.root = Path(tenants_root)
+        self.max_open = max_open
+        self._idle: OrderedDict[tuple[str, int], sqlite3.Connection] = OrderedDict()
+        self._migrated: set[str] = set()
+        self._lock = threading.Lock()
+        self._serial = 0
+
+    @contextmanager
+    def connection(self, slug: str) -> Iterator[sqlite3.Connection]:
+        conn = self._borrow(slug)
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction:
+                conn.rollback()
+            raise
+        finally:
+            self._give_back(slug, conn)
+
+    def _borrow(self, slug: str) -> sqlite3.Connection:
+        with self._lock:
+            for key in reversed(self._idle):
+                if key[0] == slug:
+                    return self._idle.pop(key)
+            migrate = slug not in self._migrated
+        path = self.root / slug / "tenant.db"
+        if not path.exists():
+            raise NotFound(f"tenant {slug!r} has no database", code="unknown_tenant")
+        conn = connect(path, TENANT if migrate else None)
+        with self._lock:
+            self._migrated.add(slug)
+        return conn
+
+    def _give_back(self, slug: str, conn: sqlite3.Connection) -> None:
+        with self._lock:
+            self._serial += 1
+            self._idle[(slug, self._serial)] = conn
+            while len(self._idle) > self.max_open:
+                _, old = self._idle.popitem(last=False)
+                old.close()
+
+    def forget(self, slug: str) -> None:
+        """Close a tenant's connections (before deleting or restoring it)."""
+        with self._lock:
+            for key in [k for k in self._idle if k[0] == slug]:
+                self._idle.pop(key).close()
+            self._migrated.discard(slug)
+
+    def close(self) -> None:
+        with self._lock:
+            while self._idle:
+                self._idle.popitem()[1].close()
+
+    @property
+    def open_count(self) -> int:
+        return len(self._idle)

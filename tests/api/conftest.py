@@ -1,0 +1,92 @@
+"""A real API server over HTTP (uvicorn in a thread) with three tenants and a user per role."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from commerce_api.app import create_app
+from commerce_api.services import ApiConfig, Services
+from content.registry import parse_features
+from content.tenants import Tenants
+from tessera.settings import ROOT
+
+PASSWORD = "correct horse battery"
+ROLES = ("owner", "admin", "editor", "shop_manager")
+
+
+@dataclass
+class World:
+    base: str
+    services: Services
+    tenants: Tenants
+
+    def client(self, tenant: str | None = None, **kwargs) -> httpx.Client:
+        headers = {"Host": f"{tenant}.localhost"} if tenant else {}
+        headers.update(kwargs.pop("headers", {}))
+        return httpx.Client(base_url=self.base, headers=headers, timeout=10, **kwargs)
+
+    def login(self, tenant: str, email: str, password: str = PASSWORD) -> dict:
+        with self.client(tenant) as client:
+            response = client.post("/api/auth/login", json={"email": email, "password": password})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def token(self, tenant: str, role: str) -> str:
+        return self.login(tenant, f"{role}@{tenant}.test")["access_token"]
+
+    def clear_login_failures(self) -> None:
+        with self.services.db.conn as conn:
+            conn.execute("DELETE FROM login_failures")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(data_dir: Path) -> tuple[World, uvicorn.Server, threading.Thread]:
+    tenants = Tenants(data_dir, ROOT / "sites")
+    for slug, features in (("alpha", "cms,ecommerce"), ("beta", "cms,ecommerce"), ("gamma", "cms")):
+        tenants.create(slug, slug.title(), parse_features(features), starter="bakery")
+    port = free_port()
+    config = ApiConfig(data_dir, "localhost", "s" * 48, production=False, port=port)
+    services = Services.build(config)
+    for slug in ("alpha", "beta", "gamma"):
+        tenant = tenants.registry.get(slug)
+        for role in ROLES:
+            user = services.users.create(f"{role}@{slug}.test", PASSWORD)
+            services.users.grant(user.id, tenant.id, role)
+    services.users.create("root@platform.test", PASSWORD, superadmin=True)
+    from commerce_api.catalog import import_snapshot
+    for slug, name in (("alpha", "Alpha Loaf"), ("beta", "Beta Bun")):
+        conn = tenants.open_db(slug)
+        import_snapshot(conn, {"version": slug, "products": [{"slug": f"{slug}-loaf", "name": name, "url": "/p/",
+                                                                "variants": [{"sku": f"{slug.upper()}-1", "title": name,
+                                                                              "price": 450, "currency": "EUR"}]}]})
+        conn.close()
+    server = uvicorn.Server(uvicorn.Config(create_app(config, services), host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started, "the API server did not start"
+    return World(f"http://127.0.0.1:{port}", services, tenants), server, thread
+
+
+@pytest.fixture(name="world", scope="module")
+def fx_world(tmp_path_factory):
+    world, server, thread = start_server(tmp_path_factory.mktemp("api"))
+    yield world
+    server.should_exit = True
+    thread.join(timeout=10)
