@@ -104,3 +104,20 @@ def test_demo_twice_is_harmless(run):
     assert "Created demo tenant" not in second.output and "owner@bakery.test" in second.output
     listing = run("tenant", "list").output
     assert "bakery" in listing and "studio" in listing
+
+
+def test_users_grants_and_tokens(run):
+    run("tenant", "create", "acme", "--name", "Acme")
+    created = run("user", "create", "ann@acme.test", "--password-stdin", input="a long enough password\n")
+    assert created.exit_code == 0, created.output
+    assert run("user", "create", "ann@acme.test", "--password-stdin", input="a long enough password\n").exit_code == 1
+    weak = run("user", "create", "bob@acme.test", "--password-stdin", input="short\n")
+    assert weak.exit_code == 1 and "at least 10 characters" in weak.output
+    assert run("token", "create", "ann@acme.test", "acme").exit_code == 1  # no role yet
+    assert run("user", "grant", "ann@acme.test", "acme", "owner").exit_code == 0
+    assert "acme:owner" in run("user", "list").output
+    secret = run("token", "create", "ann@acme.test", "acme", "--name", "git").output.strip()
+    assert secret.startswith("tsr_")
+    refused = run("user", "revoke", "ann@acme.test", "acme")
+    assert refused.exit_code == 1 and "at least one owner" in refused.output
+    assert "Traceback" not in refused.output

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -27,6 +27,7 @@ class World:
     base: str
     services: Services
     tenants: Tenants
+    tokens: dict = field(default_factory=dict)
 
     def client(self, tenant: str | None = None, **kwargs) -> httpx.Client:
         headers = {"Host": f"{tenant}.localhost"} if tenant else {}
@@ -40,7 +41,11 @@ class World:
         return response.json()
 
     def token(self, tenant: str, role: str) -> str:
-        return self.login(tenant, f"{role}@{tenant}.test")["access_token"]
+        """An access token for the tenant's member with that role (one login per module)."""
+        key = (tenant, role)
+        if key not in self.tokens:
+            self.tokens[key] = self.login(tenant, f"{role}@{tenant}.test")["access_token"]
+        return self.tokens[key]
 
     def clear_login_failures(self) -> None:
         with self.services.db.conn as conn:

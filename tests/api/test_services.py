@@ -1,0 +1,78 @@
+"""The auth services and the connection pool, without HTTP."""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import pytest
+
+from commerce_api.auth.permissions import ACTIONS, PERMISSIONS, ROLES, allowed
+from commerce_api.auth.ratelimit import FREE_ATTEMPTS, LoginLimiter
+from commerce_api.errors import TooManyRequests
+from commerce_api.platform import PlatformDB
+from commerce_api.tenancy import TenantDatabases
+from content.registry import parse_features
+from content.tenants import Tenants
+from tessera.settings import ROOT
+
+
+def test_roles_page_matches_the_permissions_table():
+    text = (ROOT / "docs" / "roles.md").read_text()
+    rows = re.findall(r"^\| `([a-z:]+)` \| (.+) \|$", text, re.M)
+    assert [action for action, _ in rows] == list(ACTIONS)
+    for action, cells in rows:
+        marks = [c.strip() for c in cells.split("|")]
+        assert {r for r, m in zip(ROLES, marks) if m == "yes"} == {r for r in ROLES if action in PERMISSIONS[r]}
+
+
+def test_unknown_action_is_a_programming_error():
+    with pytest.raises(ValueError):
+        allowed("owner", "pages:delete")
+
+
+def test_login_delays_grow(tmp_path):
+    now = [1000.0]
+    limiter = LoginLimiter(PlatformDB(tmp_path / "platform.db"), clock=lambda: now[0])
+    for _ in range(FREE_ATTEMPTS):
+        limiter.check("a@x.test", "1.2.3.4")
+        limiter.failed("a@x.test", "1.2.3.4")
+    waits = []
+    for _ in range(4):
+        with pytest.raises(TooManyRequests) as info:
+            limiter.check("a@x.test", "1.2.3.4")
+        waits.append(info.value.retry_after)
+        now[0] += info.value.retry_after
+        limiter.check("a@x.test", "1.2.3.4")
+        limiter.failed("a@x.test", "1.2.3.4")
+    assert waits == sorted(waits) and waits[-1] > waits[0]
+    with pytest.raises(TooManyRequests):  # the address is limited too, whatever the account
+        limiter.check("other@x.test", "1.2.3.4")
+    limiter.check("other@x.test", "5.6.7.8")
+
+
+def test_pool_stays_bounded_with_many_tenants(tmp_path):
+    tenants = Tenants(tmp_path, ROOT / "sites")
+    for n in range(30):
+        tenants.create(f"t{n:02d}", f"T{n}", parse_features("cms"), starter=None)
+    pool = TenantDatabases(tmp_path / "tenants", max_open=8)
+    errors = []
+
+    def work(offset: int) -> None:
+        try:
+            for round_ in range(5):
+                for n in range(30):
+                    slug = f"t{(n + offset) % 30:02d}"
+                    with pool.connection(slug) as conn:
+                        assert conn.execute("SELECT value FROM meta WHERE key = 'slug'").fetchone()[0] == slug
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i * 7,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert pool.open_count <= 8
+    pool.close()
