@@ -114,6 +114,7 @@ def tenant_create(ctx: Context, slug: str, name: str, features: str, starter: st
     """Create tenant SLUG: its registry row, content repository and tenant.db, all or nothing."""
     created = ctx.tenants.create(slug, name, parse_features(features), starter=starter,
                                  plan=plan, status=status)
+    ctx.services.audit.record("tenant.created", tenant_id=created.id, via="cli", slug=slug)
     console.print(f"Created tenant [bold]{created.slug}[/bold] ({created.name}).")
     _print_tenant(ctx, created)
 
@@ -177,6 +178,8 @@ def tenant_update(ctx: Context, slug: str, name: str | None, features: str | Non
     """Change a tenant's name, features, plan or status."""
     updated = ctx.tenants.registry.update(slug, name=name, features=_features_option(features),
                                           plan=plan, status=status)
+    ctx.services.audit.record("tenant.updated", tenant_id=updated.id, via="cli", name=name, features=features,
+                              plan=plan, status=status)
     console.print(f"Updated tenant [bold]{updated.slug}[/bold].")
     _print_tenant(ctx, updated)
 
@@ -187,7 +190,8 @@ def tenant_update(ctx: Context, slug: str, name: str | None, features: str | Non
 @handle_errors
 def tenant_suspend(ctx: Context, slug: str) -> None:
     """Suspend a tenant: its storefront shows a suspended page and its API refuses writes."""
-    ctx.tenants.registry.update(slug, status="suspended")
+    suspended = ctx.tenants.registry.update(slug, status="suspended")
+    ctx.services.audit.record("tenant.suspended", tenant_id=suspended.id, via="cli")
     console.print(f"Suspended tenant [bold]{slug}[/bold].")
 
 
@@ -197,7 +201,8 @@ def tenant_suspend(ctx: Context, slug: str) -> None:
 @handle_errors
 def tenant_resume(ctx: Context, slug: str) -> None:
     """Lift a suspension: the tenant becomes active again."""
-    ctx.tenants.registry.update(slug, status="active")
+    resumed = ctx.tenants.registry.update(slug, status="active")
+    ctx.services.audit.record("tenant.resumed", tenant_id=resumed.id, via="cli")
     console.print(f"Resumed tenant [bold]{slug}[/bold].")
 
 
@@ -212,6 +217,7 @@ def tenant_delete(ctx: Context, slug: str, yes: bool) -> None:
     if not yes:
         click.confirm(f"Delete {t.slug} ({t.name}) with all its content and orders? This cannot be undone",
                       abort=True)
+    ctx.services.audit.record("tenant.deleted", tenant_id=None, via="cli", slug=slug)
     ctx.tenants.delete(slug)
     console.print(f"Deleted tenant [bold]{slug}[/bold].")
 
@@ -547,17 +553,19 @@ def demo(ctx: Context, no_serve: bool) -> None:
         except _Error as exc:
             console.print(f"[red]Could not build {t.slug}[/red]: {exc}")
     port = "" if settings.port == 80 else f":{settings.port}"
-    table = Table("tenant", "site address", "API", "content repository (git clone)")
+    console.print()
     for t in ctx.tenants.registry.all():
-        table.add_row(t.slug, f"http://{t.slug}.{settings.base_domain}{port}/",
-                      f"http://{t.slug}.{settings.base_domain}{port}/api/", str(ctx.tenants.repository(t.slug).path))
-    console.print(table)
-    logins = Table("login", "password", "role")
+        console.print(f"[bold]{t.name}[/bold] ({t.slug})")
+        console.print(f"  site        http://{t.slug}.{settings.base_domain}{port}/")
+        console.print(f"  API         http://{t.slug}.{settings.base_domain}{port}/api/products")
+        console.print(f"  content     git clone {ctx.tenants.repository(t.slug).path}")
+        console.print(f"  built files {ctx.tenants.folder(t.slug) / 'build'}")
+    console.print("\n[bold]Logins[/bold] (password: " + settings.demo_password + ")")
     for email, _, superadmin, roles in DEMO_USERS:
-        logins.add_row(email, settings.demo_password,
-                       "superadmin" if superadmin else ", ".join(f"{r} of {s}" for s, r in roles))
-    console.print(logins)
-    console.print(f"API docs: http://{settings.host}{port}/api/docs · data in {settings.data_dir}")
+        console.print(f"  {email:<22} " + ("platform superadmin" if superadmin else
+                                           ", ".join(f"{r} of {s}" for s, r in roles)))
+    console.print(f"\nAPI docs    http://{settings.host}{port}/api/docs")
+    console.print(f"Data        {settings.data_dir}")
     if no_serve:
         return
     console.print("Serving until Ctrl-C.")

@@ -65,6 +65,11 @@ def test_update_suspend_resume(run):
     assert "suspended" in run("tenant", "show", "acme").output
     run("tenant", "resume", "acme")
     assert "active" in run("tenant", "show", "acme").output
+    import os
+    import sqlite3
+    conn = sqlite3.connect(os.path.join(os.environ["TESSERA_DATA_DIR"], "platform.db"))
+    events = [r[0] for r in conn.execute("SELECT event FROM audit_log ORDER BY id")]
+    assert events == ["tenant.created", "tenant.updated", "tenant.suspended", "tenant.resumed"]
 
 
 @pytest.mark.parametrize("args,message", [
