@@ -130,3 +130,22 @@ CREATE TABLE catalog_variants (
 );
 CREATE INDEX catalog_variants_product ON catalog_variants(product_slug)
 """)
+
+TENANT.add("0003_deploys", """
+CREATE TABLE deploys (
+    id INTEGER PRIMARY KEY,
+    commit_sha TEXT NOT NULL,
+    catalog_version TEXT NOT NULL,
+    manifest_hash TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    files INTEGER NOT NULL DEFAULT 0,
+    uploaded INTEGER NOT NULL DEFAULT 0,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    seconds REAL,
+    status TEXT NOT NULL CHECK (status IN ('running', 'live', 'failed', 'superseded')),
+    message TEXT NOT NULL DEFAULT '',
+    rollback_of INTEGER
+)
+""")

@@ -1,11 +1,22 @@
-"""The app factory: settings in, the ASGI application (API now; admin UI and edge server later) out."""
+"""The app factory: settings in, one ASGI application out.
+
+``/api/...``, ``/healthz`` and ``/metrics`` go to the commerce API; everything else is the edge
+server, which serves each tenant's live site by Host.
+"""
 
 from __future__ import annotations
 
+import html
+
 from commerce_api.app import create_app
 from commerce_api.services import ApiConfig, Services
+from commerce_api.tenancy import host_name
+from publish.edge import Edge
+from publish.storage import open_storage
 
 from .settings import Settings
+
+API_PREFIXES = ("/api/", "/healthz", "/metrics")
 
 
 def api_config(settings: Settings) -> ApiConfig:
@@ -17,5 +28,52 @@ def services(settings: Settings) -> Services:
     return Services.build(api_config(settings))
 
 
-def make_app(settings: Settings):
-    return create_app(api_config(settings))
+def storage_for(settings: Settings):
+    def make(slug: str):
+        return open_storage(settings.storage, slug, settings.data_dir, settings.s3_endpoint_url, settings.s3_region)
+
+    return make
+
+
+class Platform:
+    """Routes a request to the API, the edge server, or the platform's own front page."""
+
+    def __init__(self, settings: Settings, svc: Services) -> None:
+        self.settings = settings
+        self.services = svc
+        self.api = create_app(api_config(settings), svc)
+        self.edge = Edge(lambda: svc.db.registry, storage_for(settings), settings.base_domain)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            await self.api(scope, receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        if path == "/api" or path.startswith(API_PREFIXES):
+            await self.api(scope, receive, send)
+            return
+        host = host_name(dict(scope.get("headers", [])).get(b"host", b"").decode("latin-1"))
+        if self.services.resolver.is_platform_host(host):
+            await self._front_page(scope, send)
+            return
+        await self.edge(scope, receive, send)
+
+    async def _front_page(self, scope, send) -> None:
+        port = "" if self.settings.port == 80 else f":{self.settings.port}"
+        links = "".join(f"<li><a href='http://{t.slug}.{self.settings.base_domain}{port}/'>{html.escape(t.name)}</a>"
+                        f"</li>" for t in self.services.db.registry.all() if not t.suspended)
+        body = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Tessera</title>"
+                f"<style>body{{font:18px/1.5 system-ui;max-width:40rem;margin:10vh auto;padding:0 1rem}}</style>"
+                f"</head><body><main><h1>Tessera</h1><p>Sites on this platform:</p><ul>{links}</ul>"
+                f"<p><a href='/api/docs'>API documentation</a></p></main></body></html>").encode()
+        status = 200 if scope["path"] == "/" else 404
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"text/html; charset=utf-8"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body if scope["method"] != "HEAD" else b""})
+
+
+def make_app(settings: Settings) -> Platform:
+    return Platform(settings, services(settings))

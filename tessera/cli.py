@@ -217,8 +217,11 @@ def tenant_delete(ctx: Context, slug: str, yes: bool) -> None:
     if not yes:
         click.confirm(f"Delete {t.slug} ({t.name}) with all its content and orders? This cannot be undone",
                       abort=True)
+    from .sites import storage
+
     ctx.services.audit.record("tenant.deleted", tenant_id=None, via="cli", slug=slug)
     ctx.tenants.delete(slug)
+    storage(ctx.settings, slug).remove()
     console.print(f"Deleted tenant [bold]{slug}[/bold].")
 
 
@@ -383,6 +386,53 @@ def dev(ctx: Context, tenant_slug: str | None, source: Path | None, port: int | 
     serve(rebuild, out, watched, ignored, settings.host, port, console.print)
 
 
+@main.command("publish")
+@click.argument("tenant_slug", metavar="TENANT")
+@pass_ctx
+@handle_errors
+def publish_command(ctx: Context, tenant_slug: str) -> None:
+    """Build TENANT's latest content and publish what changed to its bucket (pages and catalog together)."""
+    from .sites import publish_tenant
+
+    with _progress_bar() as bar:
+        task = bar.add_task(f"building {tenant_slug}", total=None)
+        built, deploy = publish_tenant(ctx.settings, ctx.tenants, tenant_slug, actor="cli",
+                                       progress=lambda done, total: bar.update(task, completed=done, total=total))
+    console.print(f"[green]published[/green] {tenant_slug} at {deploy.commit[:10]} as deploy {deploy.id}: "
+                  f"{deploy.uploaded} uploaded, {deploy.deleted} deleted, {deploy.files} files "
+                  f"({deploy.seconds:.2f} s)")
+
+
+@main.command("deploys")
+@click.argument("tenant_slug", metavar="TENANT")
+@pass_ctx
+@handle_errors
+def deploys_command(ctx: Context, tenant_slug: str) -> None:
+    """List TENANT's deploys, newest first."""
+    from .sites import deploys
+
+    table = Table("id", "status", "commit", "catalog", "when", "who", "files", "uploaded", "deleted", "seconds")
+    for d in deploys(ctx.tenants, tenant_slug):
+        label = d.status + (f" (rollback to {d.rollback_of})" if d.rollback_of else "")
+        table.add_row(str(d.id), label, d.commit[:10], d.catalog_version[:10], d.started_at, d.actor,
+                      str(d.files), str(d.uploaded), str(d.deleted), f"{d.seconds or 0:.2f}")
+    console.print(table)
+
+
+@main.command("rollback")
+@click.argument("tenant_slug", metavar="TENANT")
+@click.argument("deploy_id", metavar="[ID]", type=int, required=False)
+@pass_ctx
+@handle_errors
+def rollback_command(ctx: Context, tenant_slug: str, deploy_id: int | None) -> None:
+    """Return TENANT's site and catalog to deploy ID (default: the one before the live one)."""
+    from .sites import rollback_tenant
+
+    built, deploy = rollback_tenant(ctx.settings, ctx.tenants, tenant_slug, actor="cli", deploy_id=deploy_id)
+    console.print(f"[green]rolled back[/green] {tenant_slug} to {deploy.commit[:10]} (deploy {deploy.id}, "
+                  f"{deploy.uploaded} uploaded, {deploy.deleted} deleted)")
+
+
 # -- users and tokens -------------------------------------------------------------------------
 
 
@@ -497,9 +547,11 @@ def _serve(settings: Settings) -> None:
 @pass_ctx
 @handle_errors
 def serve(ctx: Context) -> None:
-    """Run the API (with the admin UI and edge server as they land) on TESSERA_HOST:TESSERA_PORT."""
+    """Serve the API and every tenant's site (by Host) on TESSERA_HOST:TESSERA_PORT."""
     settings = ctx.settings
-    console.print(f"Serving the API on http://{settings.host}:{settings.port}/ (docs at /api/docs); Ctrl-C stops.")
+    console.print(f"Serving sites and the API on http://{settings.host}:{settings.port}/ "
+                  f"(sites at http://<tenant>.{settings.base_domain}:{settings.port}/, docs at /api/docs); "
+                  "Ctrl-C stops.")
     _serve(settings)
 
 
@@ -523,13 +575,13 @@ DEMO_USERS = (
 @pass_ctx
 @handle_errors
 def demo(ctx: Context, no_serve: bool) -> None:
-    """Create the demo tenants and users, build both sites, print URLs and logins, then serve.
+    """Create the demo tenants and users, publish both sites, print URLs and logins, then serve.
 
     Safe to run again: what exists is kept.
     """
     from content.errors import TesseraError as _Error
 
-    from .sites import build_tenant
+    from .sites import publish_tenant
 
     settings = ctx.settings
     for slug, name, features, starter in DEMO_TENANTS:
@@ -548,10 +600,10 @@ def demo(ctx: Context, no_serve: bool) -> None:
                 services.users.grant(account.id, tenant.id, role)
     for t in ctx.tenants.registry.all():
         try:
-            done = build_tenant(settings, ctx.tenants, t.slug)
-            console.print(f"Built [bold]{t.slug}[/bold]: {done.result.files} files in {done.result.out_dir}")
+            _, deploy = publish_tenant(settings, ctx.tenants, t.slug, actor="demo")
+            console.print(f"Published [bold]{t.slug}[/bold]: deploy {deploy.id}, {deploy.uploaded} files uploaded")
         except _Error as exc:
-            console.print(f"[red]Could not build {t.slug}[/red]: {exc}")
+            console.print(f"[red]Could not publish {t.slug}[/red]: {exc}")
     port = "" if settings.port == 80 else f":{settings.port}"
     console.print()
     for t in ctx.tenants.registry.all():
@@ -559,7 +611,7 @@ def demo(ctx: Context, no_serve: bool) -> None:
         console.print(f"  site        http://{t.slug}.{settings.base_domain}{port}/")
         console.print(f"  API         http://{t.slug}.{settings.base_domain}{port}/api/products")
         console.print(f"  content     git clone {ctx.tenants.repository(t.slug).path}")
-        console.print(f"  built files {ctx.tenants.folder(t.slug) / 'build'}")
+
     console.print("\n[bold]Logins[/bold] (password: " + settings.demo_password + ")")
     for email, _, superadmin, roles in DEMO_USERS:
         console.print(f"  {email:<22} " + ("platform superadmin" if superadmin else

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import pickle
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,9 +10,10 @@ from typing import Callable
 
 from builder.build import BuildConfig, BuildResult, build
 from builder.history import renamed_slugs
-from commerce_api.catalog import import_snapshot
 from content.registry import Tenant
 from content.tenants import Tenants
+from publish.deploy import Deploy, get_deploy, list_deploys, previous_live, publish_build
+from publish.storage import open_storage
 
 from .settings import Settings
 
@@ -61,13 +61,42 @@ def build_tenant(settings: Settings, tenants: Tenants, slug: str, *, commit: str
         source.close()
     history_cache_path.parent.mkdir(parents=True, exist_ok=True)
     history_cache_path.write_bytes(pickle.dumps(history_cache))
-    if out_dir == folder / "build":
-        # The local build folder is what the platform serves until publishing to buckets lands,
-        # so its catalog is the published one.
-        catalog = json.loads((out_dir / "_tessera" / "catalog.json").read_text())
-        conn = tenants.open_db(slug)
-        try:
-            import_snapshot(conn, catalog)
-        finally:
-            conn.close()
     return TenantBuild(tenant, source.commit, result)
+
+
+def publish_tenant(settings: Settings, tenants: Tenants, slug: str, *, actor: str, commit: str | None = None,
+                   rollback_of: int | None = None, progress: Callable[[int, int], None] | None = None,
+                   ) -> tuple[TenantBuild, Deploy]:
+    """Build the tenant at ``commit`` (default: the latest) and publish what changed to its bucket."""
+    built = build_tenant(settings, tenants, slug, commit=commit, progress=progress)
+    conn = tenants.open_db(slug)
+    try:
+        deploy = publish_build(conn, storage(settings, slug), built.result.out_dir, commit=built.commit,
+                               actor=actor, rollback_of=rollback_of)
+    finally:
+        conn.close()
+    return built, deploy
+
+
+def rollback_tenant(settings: Settings, tenants: Tenants, slug: str, *, actor: str,
+                    deploy_id: int | None = None) -> tuple[TenantBuild, Deploy]:
+    """Return the site and its catalog to an earlier deploy by rebuilding that deploy's commit."""
+    conn = tenants.open_db(slug)
+    try:
+        target = get_deploy(conn, deploy_id) if deploy_id else previous_live(conn)
+    finally:
+        conn.close()
+    return publish_tenant(settings, tenants, slug, actor=actor, commit=target.commit, rollback_of=target.id)
+
+
+def deploys(tenants: Tenants, slug: str) -> list[Deploy]:
+    tenants.registry.get(slug)
+    conn = tenants.open_db(slug)
+    try:
+        return list_deploys(conn)
+    finally:
+        conn.close()
+
+
+def storage(settings: Settings, slug: str):
+    return open_storage(settings.storage, slug, settings.data_dir, settings.s3_endpoint_url, settings.s3_region)

@@ -71,7 +71,7 @@ def start_server(data_dir: Path) -> tuple[World, uvicorn.Server, threading.Threa
             user = services.users.create(f"{role}@{slug}.test", PASSWORD)
             services.users.grant(user.id, tenant.id, role)
     services.users.create("root@platform.test", PASSWORD, superadmin=True)
-    from commerce_api.catalog import import_snapshot
+    from publish.catalog import import_snapshot
     for slug, name in (("alpha", "Alpha Loaf"), ("beta", "Beta Bun")):
         conn = tenants.open_db(slug)
         import_snapshot(conn, {"version": slug, "products": [{"slug": f"{slug}-loaf", "name": name, "url": "/p/",

@@ -1,4 +1,4 @@
-"""The published catalog in ``tenant.db``: replaced as a whole from a build's snapshot."""
+"""The published catalog in ``tenant.db``: replaced as a whole, from a deploy's snapshot, when it goes live."""
 
 from __future__ import annotations
 

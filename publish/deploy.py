@@ -1,0 +1,104 @@
+"""Deploys: compare a build's manifest with the bucket's, upload what changed, record it.
+
+Each deploy is a row in ``tenant.db`` (commit, catalog version, manifest hash, who, when, counts,
+duration, status). The catalog snapshot goes live in the same step as the pages, so prices and
+pages always come from the same commit; a rollback rebuilds an earlier commit (builds are
+deterministic) and publishes it the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from content.registry import now_iso
+
+from .catalog import import_snapshot
+from .errors import DeployNotFound, PublishError
+from .storage import Change, Storage, upload_order
+
+
+@dataclass(frozen=True)
+class Deploy:
+    id: int
+    commit: str
+    catalog_version: str
+    manifest_hash: str
+    actor: str
+    started_at: str
+    finished_at: str | None
+    files: int
+    uploaded: int
+    deleted: int
+    seconds: float | None
+    status: str
+    message: str
+    rollback_of: int | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Deploy:
+        return cls(row["id"], row["commit_sha"], row["catalog_version"], row["manifest_hash"], row["actor"],
+                   row["started_at"], row["finished_at"], row["files"], row["uploaded"], row["deleted"],
+                   row["seconds"], row["status"], row["message"], row["rollback_of"])
+
+
+def plan_change(build_dir: Path, live: dict[str, list]) -> Change:
+    manifest = json.loads((build_dir / "_tessera" / "manifest.json").read_text())
+    uploads = [p for p, entry in manifest.items() if live.get(p, [None])[0] != entry[0]]
+    deletions = sorted(p for p in live if p not in manifest)
+    return Change(build_dir, manifest, upload_order(uploads), deletions)
+
+
+def publish_build(conn: sqlite3.Connection, storage: Storage, build_dir: Path, *, commit: str, actor: str,
+                  rollback_of: int | None = None, progress: Callable[[str], None] | None = None) -> Deploy:
+    started = time.perf_counter()
+    change = plan_change(build_dir, storage.manifest())
+    catalog = json.loads((build_dir / "_tessera" / "catalog.json").read_text())
+    manifest_hash = hashlib.sha256((build_dir / "_tessera" / "manifest.json").read_bytes()).hexdigest()[:16]
+    with conn:
+        cursor = conn.execute(
+            "INSERT INTO deploys (commit_sha, catalog_version, manifest_hash, actor, started_at, files, status, "
+            "rollback_of) VALUES (?, ?, ?, ?, ?, ?, 'running', ?)",
+            (commit, catalog.get("version", ""), manifest_hash, actor, now_iso(), len(change.manifest), rollback_of))
+    deploy_id = cursor.lastrowid
+    try:
+        storage.apply(change, progress)
+        import_snapshot(conn, catalog)
+    except BaseException as exc:
+        with conn:
+            conn.execute("UPDATE deploys SET status = 'failed', finished_at = ?, message = ?, seconds = ? WHERE id = ?",
+                         (now_iso(), str(exc)[:500] or exc.__class__.__name__, time.perf_counter() - started,
+                          deploy_id))
+        if isinstance(exc, PublishError) or not isinstance(exc, Exception):
+            raise
+        raise PublishError(f"publishing failed: {exc}") from exc
+    with conn:
+        conn.execute("UPDATE deploys SET status = 'superseded' WHERE status = 'live'")
+        conn.execute("UPDATE deploys SET status = 'live', finished_at = ?, uploaded = ?, deleted = ?, seconds = ? "
+                     "WHERE id = ?", (now_iso(), len(change.uploads), len(change.deletions),
+                                      time.perf_counter() - started, deploy_id))
+    return get_deploy(conn, deploy_id)
+
+
+def get_deploy(conn: sqlite3.Connection, deploy_id: int) -> Deploy:
+    row = conn.execute("SELECT * FROM deploys WHERE id = ?", (deploy_id,)).fetchone()
+    if row is None:
+        raise DeployNotFound(f"no deploy {deploy_id}; `tessera deploys TENANT` lists them")
+    return Deploy.from_row(row)
+
+
+def list_deploys(conn: sqlite3.Connection, limit: int = 50) -> list[Deploy]:
+    return [Deploy.from_row(r) for r in conn.execute("SELECT * FROM deploys ORDER BY id DESC LIMIT ?", (limit,))]
+
+
+def previous_live(conn: sqlite3.Connection) -> Deploy:
+    """The deploy that was live before the current one (the default rollback target)."""
+    rows = conn.execute("SELECT * FROM deploys WHERE status IN ('live', 'superseded') ORDER BY id DESC LIMIT 2").fetchall()
+    if len(rows) < 2:
+        raise DeployNotFound("there is no earlier deploy to roll back to")
+    return Deploy.from_row(rows[1])

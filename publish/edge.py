@@ -1,0 +1,128 @@
+"""The edge server: every tenant's live site, by ``Host``, straight from its bucket.
+
+Pretty URLs (``/about/`` → ``about/index.html``, ``/about`` → 301 ``/about/``), the site's own 404
+page, redirects from the build, GET and HEAD, ETag with 304, precompressed ``.br``/``.gz`` siblings
+where present, and security headers on every response. Suspended tenants get a plain page.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import time
+from typing import Callable
+from urllib.parse import unquote
+
+from content.registry import Registry, Tenant
+
+from .storage import MANIFEST, FileStorage, Storage, cache_control
+
+SECURITY_HEADERS = {
+    # The cart script talks to the API on the same host; styles include the theme's :root variables.
+    "content-security-policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                               "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; "
+                               "form-action 'self'; object-src 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "strict-origin-when-cross-origin",
+    "x-frame-options": "DENY",
+}
+PLAIN = "text/html; charset=utf-8"
+
+
+def _page(title: str, text: str) -> bytes:
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{title}</title>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            "<style>body{font:18px/1.5 system-ui,sans-serif;max-width:36rem;margin:15vh auto;padding:0 1rem;"
+            "color:#222}</style></head>"
+            f"<body><main><h1>{title}</h1><p>{text}</p></main></body></html>").encode()
+
+
+class Edge:
+    def __init__(self, registry: Callable[[], Registry], storage_for: Callable[[str], Storage],
+                 base_domain: str) -> None:
+        self.registry = registry
+        self.storage_for = storage_for
+        self.base_domain = base_domain.lower()
+        self._manifests: dict[str, tuple[object, dict, list]] = {}
+
+    def tenant_for(self, host: str) -> Tenant | None:
+        suffix = "." + self.base_domain
+        if host.endswith(suffix) and "." not in host[: -len(suffix)]:
+            return self.registry().find(host[: -len(suffix)])
+        return self.registry().tenant_for_domain(host)
+
+    def _site(self, slug: str, storage: Storage) -> tuple[dict, list]:
+        """The live manifest and redirects, re-read only when the live release changes."""
+        if isinstance(storage, FileStorage):
+            try:
+                key: object = storage.current.resolve(strict=True)
+            except FileNotFoundError:
+                return {}, []
+        else:
+            key = int(time.time() // 5)  # remote buckets: look again every few seconds
+        cached = self._manifests.get(slug)
+        if cached and cached[0] == key:
+            return cached[1], cached[2]
+        manifest = storage.manifest()
+        raw = storage.read("_tessera/redirects.json")
+        redirects = json.loads(raw) if raw else []
+        self._manifests[slug] = (key, manifest, redirects)
+        return manifest, redirects
+
+    async def __call__(self, scope, receive, send) -> None:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        host = headers.get("host", "").split(":")[0].lower().rstrip(".")
+        status, body, extra = self.respond(scope["method"], scope["path"], host, headers)
+        response_headers = {**SECURITY_HEADERS, **extra}
+        response_headers.setdefault("content-type", PLAIN)
+        response_headers["content-length"] = str(len(body))
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(k.encode(), v.encode()) for k, v in response_headers.items()]})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+
+    def respond(self, method: str, raw_path: str, host: str, headers: dict[str, str]) -> tuple[int, bytes, dict]:
+        tenant = self.tenant_for(host)
+        if tenant is None:
+            return 404, _page("No site here", "There is no site at this address."), {"cache-control": "no-store"}
+        if tenant.suspended:
+            return 503, _page("Site unavailable", "This site is temporarily unavailable."), {"cache-control": "no-store"}
+        if method not in ("GET", "HEAD"):
+            return 405, _page("Not allowed", "This address only serves pages."), {"allow": "GET, HEAD"}
+        storage = self.storage_for(tenant.slug)
+        manifest, redirects = self._site(tenant.slug, storage)
+        if not manifest:
+            return 404, _page(tenant.name, "This site has not been published yet."), {"cache-control": "no-store"}
+        path = posixpath.normpath(unquote(raw_path))
+        path = "/" if path in (".", "/") else path + ("/" if raw_path.endswith("/") and path != "/" else "")
+        if ".." in path.split("/") or "\x00" in path:
+            return 400, _page("Bad request", "That address is not valid."), {}
+        candidates = {path} if path.endswith("/") else {path, path + "/"}
+        for rule in redirects:
+            if rule["from"] in candidates:
+                return rule["status"], b"", {"location": rule["to"], "cache-control": "public, max-age=300"}
+        rel = path.lstrip("/")
+        if rel.startswith("_tessera/") or rel == MANIFEST:
+            rel = "\0"
+        if rel == "" or rel.endswith("/"):
+            rel += "index.html"
+        elif rel not in manifest and f"{rel}/index.html" in manifest:
+            return 301, b"", {"location": path + "/", "cache-control": "public, max-age=300"}
+        entry = manifest.get(rel)
+        if entry is None:
+            body = storage.read("404.html") or _page("Page not found", "There is nothing at this address.")
+            return 404, body, {"content-type": PLAIN, "cache-control": "no-store"}
+        sha, _, kind = entry
+        etag = f'"{sha[:32]}"'
+        common = {"etag": etag, "cache-control": cache_control(rel), "vary": "Accept-Encoding"}
+        if etag in [t.strip() for t in headers.get("if-none-match", "").split(",")]:
+            return 304, b"", common
+        accept = headers.get("accept-encoding", "")
+        for encoding, suffix in (("br", ".br"), ("gzip", ".gz")):
+            if encoding in accept and f"{rel}{suffix}" in manifest:
+                data = storage.read(rel + suffix)
+                if data is not None:
+                    return 200, data, {**common, "content-type": kind, "content-encoding": encoding}
+        data = storage.read(rel)
+        if data is None:
+            return 404, storage.read("404.html") or b"", {"content-type": PLAIN, "cache-control": "no-store"}
+        return 200, data, {**common, "content-type": kind}

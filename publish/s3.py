@@ -1,0 +1,86 @@
+"""S3-compatible buckets (AWS S3, Cloudflare R2, MinIO) through boto3: the only module that imports it.
+
+The bucket holds the live site under its own keys, plus ``_tessera/manifest.json``. A publish uploads
+only files whose hash changed (nothing is downloaded to compare), new assets before pages, then the
+manifest, and deletes stale keys last; a publish killed part-way leaves pages that still link to
+assets that exist, and the next publish converges.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Callable
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .errors import StorageError
+from .storage import MANIFEST, Change, cache_control
+
+
+class S3Storage:
+    def __init__(self, bucket: str, *, endpoint_url: str | None = None, region: str | None = None,
+                 client=None) -> None:
+        self.bucket = bucket
+        self.client = client or boto3.client("s3", endpoint_url=endpoint_url, region_name=region or "us-east-1",
+                                             config=Config(retries={"max_attempts": 5, "mode": "standard"}))
+        self.puts = 0
+        self.deletes = 0
+
+    def _ensure_bucket(self) -> None:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
+                raise StorageError(f"bucket {self.bucket!r} cannot be reached: {exc}") from None
+            self.client.create_bucket(Bucket=self.bucket)
+
+    def manifest(self) -> dict[str, list]:
+        data = self.read(MANIFEST)
+        return json.loads(data) if data else {}
+
+    def read(self, path: str) -> bytes | None:
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=path)["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NoSuchBucket"):
+                return None
+            raise StorageError(f"reading {path} from {self.bucket!r} failed: {exc}") from None
+        except BotoCoreError as exc:
+            raise StorageError(f"reading {path} from {self.bucket!r} failed: {exc}") from None
+
+    def apply(self, change: Change, progress: Callable[[str], None] | None = None) -> None:
+        try:
+            self._ensure_bucket()
+            for rel in change.uploads:
+                sha, _, kind = change.manifest[rel]
+                self.client.put_object(Bucket=self.bucket, Key=rel, Body=(change.build_dir / rel).read_bytes(),
+                                       ContentType=kind, CacheControl=cache_control(rel), Metadata={"sha256": sha})
+                self.puts += 1
+                if progress:
+                    progress(rel)
+            for name in ("catalog.json", "redirects.json", "build.json", "manifest.json"):  # manifest last
+                source = change.build_dir / "_tessera" / name
+                if source.exists():
+                    self.client.put_object(Bucket=self.bucket, Key=f"_tessera/{name}", Body=source.read_bytes(),
+                                           ContentType="application/json", CacheControl="no-store")
+                    self.puts += 1
+            for start in range(0, len(change.deletions), 1000):
+                batch = change.deletions[start:start + 1000]
+                self.client.delete_objects(Bucket=self.bucket,
+                                           Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
+                self.deletes += len(batch)
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"publishing to bucket {self.bucket!r} failed: {exc}") from None
+
+    def remove(self) -> None:
+        try:
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket):
+                keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+                if keys:
+                    self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
+            self.client.delete_bucket(Bucket=self.bucket)
+        except ClientError:
+            pass
