@@ -14,7 +14,7 @@ from datetime import datetime
 from content.errors import ContentError
 from content.model import Content, Entry, Product
 
-from . import urls
+from . import seo, urls
 
 FEED_SIZE = 20
 
@@ -126,12 +126,23 @@ def catalog_snapshot(content: Content, products: list[Product]) -> tuple[dict, s
             "slug": p.slug, "name": p.name, "url": urls.product(p.slug),
             "image": f"/media/{p.images[0].removeprefix('media/')}" if p.images else None,
             "categories": list(p.categories), "featured": p.featured,
+            "description": seo.summary(p.excerpt, p.body, 300),
             "variants": [{"sku": v.sku, "title": v.title, "options": dict(v.options),
                           "price": v.price.amount, "compare_price": v.compare_price.amount if v.compare_price else None,
                           "currency": v.price.currency, "track_stock": v.track_stock, "weight": v.weight}
                          for v in p.variants],
         })
-    body = {"currency": content.site.currency, "products": items}
+    site = content.site
+    shipping = site.shipping
+    body = {
+        "currency": site.currency, "products": items,
+        "shipping": {"flat_rate": shipping.flat_rate.amount if shipping else 0,
+                     "free_over": shipping.free_over.amount if shipping and shipping.free_over else None,
+                     "countries": list(shipping.countries) if shipping else []},
+        "tax": {"rate": str(site.tax.rate), "inclusive": site.tax.inclusive, "label": site.tax.label}
+        if site.tax else {"rate": "0", "inclusive": True, "label": "Tax"},
+        "payment_instructions": site.payment_instructions,
+    }
     version = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
     return {"version": version, **body}, version
 

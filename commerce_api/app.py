@@ -14,6 +14,8 @@ from .gateway import Gateway, Metrics
 from .routes.admin import AdminController
 from .routes.auth import AuthController
 from .routes.catalog import CatalogController
+from .routes.shop import CartController, ShopController, stripe_webhook
+from .routes.staff import StaffShopController
 from .routes.system import healthz, metrics
 from .security import access_guard
 from .services import ApiConfig, Services
@@ -65,7 +67,8 @@ def create_app(config: ApiConfig, services: Services | None = None) -> Gateway:
     services = services or Services.build(config)
     metrics_store = Metrics()
     app = Litestar(
-        route_handlers=[AuthController, AdminController, CatalogController, healthz, metrics],
+        route_handlers=[AuthController, AdminController, CatalogController, CartController, ShopController,
+                        StaffShopController, stripe_webhook, healthz, metrics],
         guards=[access_guard],
         exception_handlers={ApiError: _api_error, ValidationException: _validation_error,
                             NotAuthorizedException: _http_error, HTTPException: _http_error, Exception: _unexpected},

@@ -14,6 +14,7 @@ from content.schema import PLATFORM
 class PlatformDB:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         connect(self.path, PLATFORM).close()  # migrate once, up front
 

@@ -21,6 +21,7 @@ class ApiConfig:
     production: bool
     port: int | None = None
     max_body: int = 1024 * 1024
+    stripe_api_base: str | None = None
 
     def __repr__(self) -> str:  # never print the secret
         return f"ApiConfig(data_dir={str(self.data_dir)!r}, base_domain={self.base_domain!r})"

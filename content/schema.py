@@ -149,3 +149,92 @@ CREATE TABLE deploys (
     rollback_of INTEGER
 )
 """)
+
+TENANT.add("0004_commerce", """
+CREATE TABLE stock (
+    sku TEXT PRIMARY KEY,
+    on_hand INTEGER NOT NULL DEFAULT 0 CHECK (on_hand >= 0),
+    reserved INTEGER NOT NULL DEFAULT 0 CHECK (reserved >= 0),
+    updated_at TEXT NOT NULL,
+    CHECK (reserved <= on_hand)
+);
+CREATE TABLE carts (
+    id INTEGER PRIMARY KEY,
+    token_hash TEXT NOT NULL UNIQUE,
+    catalog_version TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    ordered_at TEXT
+);
+CREATE TABLE cart_lines (
+    cart_id INTEGER NOT NULL REFERENCES carts(id) ON DELETE CASCADE,
+    sku TEXT NOT NULL,
+    quantity INTEGER NOT NULL CHECK (quantity > 0),
+    seen_price INTEGER,
+    added_at TEXT NOT NULL,
+    PRIMARY KEY (cart_id, sku)
+);
+CREATE TABLE orders (
+    id INTEGER PRIMARY KEY,
+    number INTEGER NOT NULL UNIQUE,
+    token_hash TEXT NOT NULL,
+    email TEXT NOT NULL,
+    status TEXT NOT NULL,
+    payment_status TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    provider_ref TEXT,
+    currency TEXT NOT NULL,
+    subtotal INTEGER NOT NULL,
+    shipping INTEGER NOT NULL,
+    tax INTEGER NOT NULL,
+    tax_inclusive INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    shipping_method TEXT NOT NULL,
+    shipping_address TEXT NOT NULL,
+    billing_address TEXT NOT NULL,
+    catalog_version TEXT NOT NULL,
+    tracking_number TEXT,
+    notes TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+CREATE INDEX orders_status ON orders(status, payment_status);
+CREATE TABLE order_lines (
+    order_id INTEGER NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
+    sku TEXT NOT NULL,
+    name TEXT NOT NULL,
+    title TEXT NOT NULL,
+    quantity INTEGER NOT NULL CHECK (quantity > 0),
+    unit_price INTEGER NOT NULL,
+    line_total INTEGER NOT NULL,
+    track_stock INTEGER NOT NULL,
+    PRIMARY KEY (order_id, sku)
+);
+CREATE TABLE order_history (
+    id INTEGER PRIMARY KEY,
+    order_id INTEGER NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
+    at TEXT NOT NULL,
+    from_status TEXT,
+    to_status TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE idempotency_keys (
+    key TEXT PRIMARY KEY,
+    request_hash TEXT NOT NULL,
+    order_id INTEGER NOT NULL REFERENCES orders(id),
+    response TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL
+);
+CREATE TABLE payment_events (
+    event_id TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    order_number INTEGER,
+    payload TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    processed_at TEXT,
+    outcome TEXT NOT NULL DEFAULT ''
+);
+CREATE VIRTUAL TABLE catalog_search USING fts5(slug UNINDEXED, name, description, skus)
+""")

@@ -24,6 +24,13 @@ def import_snapshot(conn: sqlite3.Connection, catalog: dict) -> int:
                              (variant["sku"], product["slug"], variant["title"], json.dumps(variant.get("options", {})),
                               variant["price"], variant.get("compare_price"), variant["currency"],
                               int(variant.get("track_stock", True))))
-        conn.execute("INSERT INTO meta (key, value) VALUES ('catalog_version', ?) "
-                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (catalog.get("version", ""),))
+        conn.execute("DELETE FROM catalog_search")
+        conn.executemany("INSERT INTO catalog_search (slug, name, description, skus) VALUES (?, ?, ?, ?)",
+                         [(p["slug"], p["name"], p.get("description", ""), " ".join(v["sku"] for v in p["variants"]))
+                          for p in catalog.get("products", [])])
+        rules = {"currency": catalog.get("currency", "EUR"), "shipping": catalog.get("shipping") or {},
+                 "tax": catalog.get("tax") or {}, "payment_instructions": catalog.get("payment_instructions", "")}
+        for key, value in (("catalog_version", catalog.get("version", "")), ("shop_rules", json.dumps(rules))):
+            conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
     return len(catalog.get("products", []))

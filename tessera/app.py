@@ -21,7 +21,8 @@ API_PREFIXES = ("/api/", "/healthz", "/metrics")
 
 def api_config(settings: Settings) -> ApiConfig:
     return ApiConfig(data_dir=settings.data_dir, base_domain=settings.base_domain, secret_key=settings.secret_key,
-                     production=settings.production, port=settings.port)
+                     production=settings.production, port=settings.port,
+                     stripe_api_base=settings.stripe_api_base)
 
 
 def services(settings: Settings) -> Services:

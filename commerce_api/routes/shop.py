@@ -1,0 +1,210 @@
+"""Shopper routes: carts, checkout, an order's page, live availability, search, payment webhooks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, delete, get, patch, post
+from litestar.params import FromPath, FromQuery, JSONBody, RawBody
+
+from content.registry import Tenant
+
+from ..errors import BadRequest, NotFound
+from ..security import require_tenant, services_of
+from ..shop import webhooks
+from ..shop.carts import Carts
+from ..shop.orders import CheckoutDetails, Orders
+from ..shop.payments import Manual, payment_settings
+from ..shop.pricing import Rules
+
+SHOP = {"feature": "ecommerce"}
+
+
+class NewItem(msgspec.Struct):
+    sku: str
+    quantity: Any = 1  # checked strictly by the service: "2", 1.5 and true are refused, not coerced
+
+
+class Quantity(msgspec.Struct):
+    quantity: Any
+
+
+class Address(msgspec.Struct):
+    name: str = ""
+    line1: str = ""
+    line2: str = ""
+    city: str = ""
+    postal_code: str = ""
+    country: str = ""
+
+
+class CheckoutBody(msgspec.Struct):
+    cart_token: str
+    email: str
+    shipping_address: Address
+    billing_address: Address | None = None
+    shipping_method: str = "delivery"
+
+
+class AvailabilityBody(msgspec.Struct):
+    skus: list[str]
+
+
+def site_url(request: Request, tenant: Tenant) -> str:
+    services = services_of(request)
+    for domain in services.db.registry.domains(tenant.slug):
+        if domain.is_primary and domain.verified_at:
+            return f"https://{domain.name}"
+    config = services.config
+    scheme = "https" if config.production else "http"
+    port = "" if config.production or not config.port or config.port in (80, 443) else f":{config.port}"
+    return f"{scheme}://{tenant.slug}.{config.base_domain}{port}"
+
+
+def provider_for(request: Request, tenant: Tenant, conn):
+    name, keys = payment_settings(tenant)
+    if name == "stripe":
+        from ..shop.stripe_gateway import StripeGateway
+
+        return StripeGateway(keys, tenant.slug, services_of(request).config.stripe_api_base)
+    return Manual(Rules.load(conn).payment_instructions)
+
+
+class CartController(Controller):
+    path = "/api/carts"
+    tags = ["cart"]
+    opt = SHOP
+
+    @post("/", sync_to_thread=True, summary="Start a cart; keep its token (it is the only key to the cart)")
+    def create(self, request: Request) -> dict[str, Any]:
+        with services_of(request).databases.connection(require_tenant(request).slug) as conn:
+            carts = Carts(conn)
+            return carts.view(carts.create())
+
+    @get("/{token:str}", sync_to_thread=True, summary="The cart, repriced from the live catalog")
+    def view(self, request: Request, token: FromPath[str]) -> dict[str, Any]:
+        with services_of(request).databases.connection(require_tenant(request).slug) as conn:
+            return Carts(conn).view(token)
+
+    @post("/{token:str}/items", sync_to_thread=True, summary="Add a sku (any price sent is ignored)")
+    def add(self, request: Request, token: FromPath[str], data: JSONBody[NewItem]) -> dict[str, Any]:
+        with services_of(request).databases.connection(require_tenant(request).slug) as conn:
+            return Carts(conn).add(token, data.sku, data.quantity)
+
+    @patch("/{token:str}/items/{sku:str}", sync_to_thread=True, summary="Change a line's quantity")
+    def change(self, request: Request, token: FromPath[str], sku: FromPath[str], data: JSONBody[Quantity]) -> dict[str, Any]:
+        with services_of(request).databases.connection(require_tenant(request).slug) as conn:
+            return Carts(conn).set_quantity(token, sku, data.quantity)
+
+    @delete("/{token:str}/items/{sku:str}", status_code=200, sync_to_thread=True, summary="Remove a line")
+    def remove(self, request: Request, token: FromPath[str], sku: FromPath[str]) -> dict[str, Any]:
+        with services_of(request).databases.connection(require_tenant(request).slug) as conn:
+            return Carts(conn).remove(token, sku)
+
+
+def _address(value: Address | None) -> dict | None:
+    return msgspec.structs.asdict(value) if value is not None else None
+
+
+class ShopController(Controller):
+    path = "/api"
+    tags = ["shop"]
+    opt = SHOP
+
+    @post("/checkout", status_code=201, sync_to_thread=True,
+          summary="Place an order from a cart; send an Idempotency-Key header to make retries safe")
+    def checkout(self, request: Request, data: JSONBody[CheckoutBody]) -> dict[str, Any]:
+        tenant = require_tenant(request)
+        idempotency_key = request.headers.get("idempotency-key")
+        if idempotency_key is not None and not 8 <= len(idempotency_key) <= 100:
+            raise BadRequest("Idempotency-Key must be 8 to 100 characters", field="Idempotency-Key")
+        with services_of(request).databases.connection(tenant.slug) as conn:
+            orders = Orders(conn)
+            orders.expire_unpaid()
+            provider = provider_for(request, tenant, conn)
+            details = CheckoutDetails(data.email, _address(data.shipping_address), _address(data.billing_address),
+                                      data.shipping_method)
+            key = f"{tenant.slug}:{idempotency_key}" if idempotency_key else None
+            order, token, created = orders.checkout(data.cart_token, details, provider=provider.name,
+                                                    idempotency_key=key)
+            if not created:
+                saved = conn.execute("SELECT response FROM idempotency_keys WHERE key = ?", (key,)).fetchone()
+                return {**json.loads(saved["response"]), "replayed": True}
+            try:
+                payment = provider.start(order, site_url(request, tenant))
+            except Exception:
+                orders.close_unpaid(order["number"], reason="payment failed", actor="system")
+                raise
+            if payment.reference:
+                with conn:
+                    conn.execute("UPDATE orders SET provider_ref = ? WHERE number = ?", (payment.reference, order["number"]))
+            webhooks.apply_pending(conn, order["number"])
+            response = {"order": {**_public(orders.get(order["number"])), "token": token}, "payment": payment.public()}
+            if key:
+                with conn:
+                    conn.execute("UPDATE idempotency_keys SET response = ? WHERE key = ?", (json.dumps(response), key))
+            return response
+
+    @get("/orders/{number:int}", sync_to_thread=True, summary="An order, for the shopper holding its link token")
+    def order(self, request: Request, number: FromPath[int], token: FromQuery[str]) -> dict[str, Any]:
+        with services_of(request).databases.connection(require_tenant(request).slug) as conn:
+            return _public(Orders(conn).for_shopper(number, token))
+
+    @post("/availability", status_code=200, sync_to_thread=True, summary="Live price and stock for a set of skus")
+    def availability(self, request: Request, data: JSONBody[AvailabilityBody]) -> dict[str, Any]:
+        if len(data.skus) > 200:
+            raise BadRequest("ask for at most 200 skus at once", field="skus")
+        with services_of(request).databases.connection(require_tenant(request).slug) as conn:
+            result = {}
+            for sku in dict.fromkeys(data.skus):
+                row = conn.execute("SELECT v.price, v.currency, v.track_stock, s.on_hand, s.reserved "
+                                   "FROM catalog_variants v LEFT JOIN stock s ON s.sku = v.sku WHERE v.sku = ?",
+                                   (sku,)).fetchone()
+                if row is None:
+                    result[sku] = None
+                    continue
+                available = None if not row["track_stock"] else max((row["on_hand"] or 0) - (row["reserved"] or 0), 0)
+                result[sku] = {"price": row["price"], "currency": row["currency"], "available": available,
+                               "in_stock": available is None or available > 0}
+            version = conn.execute("SELECT value FROM meta WHERE key = 'catalog_version'").fetchone()
+            return {"catalog_version": version["value"] if version else "", "skus": result}
+
+    @get("/search", sync_to_thread=True, summary="Full-text search over name, description and sku, best first")
+    def search(self, request: Request, q: FromQuery[str] = "", limit: FromQuery[int] = 20) -> dict[str, Any]:
+        words = [w for w in "".join(c if c.isalnum() or c in "-_" else " " for c in q).split() if w][:8]
+        if not words:
+            return {"query": q, "items": []}
+        match = " ".join('"' + w.replace('"', "") + '"*' for w in words)
+        with services_of(request).databases.connection(require_tenant(request).slug) as conn:
+            rows = conn.execute(
+                "SELECT p.slug, p.name, p.url, p.image FROM catalog_search s JOIN catalog_products p ON p.slug = s.slug "
+                "WHERE catalog_search MATCH ? ORDER BY bm25(catalog_search, 0, 10.0, 2.0, 5.0) LIMIT ?",
+                (match, min(max(limit, 1), 50))).fetchall()
+        return {"query": q, "items": [dict(r) for r in rows]}
+
+
+def _public(order: dict) -> dict:
+    return {k: v for k, v in order.items() if k not in ("notes",)}
+
+
+@post("/api/webhooks/stripe/{tenant_slug:str}", status_code=200, opt={"tenant": False}, sync_to_thread=True,
+      tags=["payments"],
+      summary="Stripe events for one tenant, verified with that tenant's signing secret")
+def stripe_webhook(request: Request, tenant_slug: FromPath[str], body: RawBody) -> dict[str, Any]:
+    from ..shop.stripe_gateway import StripeGateway
+
+    stripe_signature = request.headers.get("stripe-signature")
+    services = services_of(request)
+    tenant = services.db.registry.find(tenant_slug)
+    if tenant is None:
+        raise NotFound(f"no tenant called {tenant_slug!r}", code="unknown_tenant")
+    name, keys = payment_settings(tenant)
+    if name != "stripe":
+        raise NotFound("this shop does not take card payments", code="payments_not_configured")
+    event = StripeGateway(keys, tenant.slug, services.config.stripe_api_base).verify(body, stripe_signature)
+    with services.databases.connection(tenant.slug) as conn:
+        fresh = webhooks.record(conn, event)
+        outcomes = webhooks.apply_pending(conn, webhooks._order_number(event)) if fresh else []
+    return {"received": True, "duplicate": not fresh, "outcomes": outcomes}

@@ -1,0 +1,111 @@
+"""Staff shop routes under ``/api/admin``: orders (list, detail, status, payment, refund, CSV) and stock."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post, put
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from ..errors import Conflict
+from ..security import Principal, principal_of, services_of
+from ..shop.orders import Orders
+from ..shop.payments import payment_settings
+
+
+class StatusChange(msgspec.Struct):
+    status: str
+    note: str = ""
+    tracking_number: str | None = None
+
+
+class StockLevel(msgspec.Struct):
+    on_hand: int
+
+
+def _who(request: Request) -> Principal:
+    return principal_of(request)  # type: ignore[return-value]
+
+
+class StaffShopController(Controller):
+    path = "/api/admin"
+    tags = ["admin: shop"]
+    opt = {"feature": "ecommerce"}
+
+    @get("/orders", opt={"action": "orders:read"}, sync_to_thread=True, summary="Orders, newest first, with filters")
+    def orders(self, request: Request, status: FromQuery[str | None] = None, payment_status: FromQuery[str | None] = None,
+               since: FromQuery[str | None] = None, until: FromQuery[str | None] = None,
+               limit: FromQuery[int] = 100, offset: FromQuery[int] = 0) -> list[dict[str, Any]]:
+        who = _who(request)
+        with services_of(request).databases.connection(who.tenant.slug) as conn:
+            return Orders(conn).list(status=status, payment_status=payment_status, since=since, until=until,
+                                     limit=min(max(limit, 1), 500), offset=max(offset, 0))
+
+    @get("/orders.csv", opt={"action": "orders:read"}, sync_to_thread=True, summary="Orders as CSV")
+    def orders_csv(self, request: Request) -> Response[str]:
+        who = _who(request)
+        with services_of(request).databases.connection(who.tenant.slug) as conn:
+            rows = Orders(conn).list(limit=100000)
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=["number", "created_at", "email", "status", "payment_status",
+                                                 "currency", "total"])
+        writer.writeheader()
+        for row in rows:
+            # A leading =, +, - or @ would be a formula in a spreadsheet: quote it out.
+            writer.writerow({k: ("'" + v if isinstance(v, str) and v[:1] in "=+-@" else v) for k, v in row.items()})
+        return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="orders.csv"'})
+
+    @get("/orders/{number:int}", opt={"action": "orders:read"}, sync_to_thread=True, summary="One order")
+    def order(self, request: Request, number: FromPath[int]) -> dict[str, Any]:
+        with services_of(request).databases.connection(_who(request).tenant.slug) as conn:
+            return Orders(conn).get(number)
+
+    @post("/orders/{number:int}/status", status_code=200, opt={"action": "orders:write"}, sync_to_thread=True,
+          summary="Move an order through its allowed transitions; add tracking or a note")
+    def change_status(self, request: Request, number: FromPath[int], data: JSONBody[StatusChange]) -> dict[str, Any]:
+        who = _who(request)
+        with services_of(request).databases.connection(who.tenant.slug) as conn:
+            return Orders(conn).set_status(number, data.status, actor=who.user.email, note=data.note,
+                                           tracking_number=data.tracking_number)
+
+    @post("/orders/{number:int}/paid", status_code=200, opt={"action": "orders:write"}, sync_to_thread=True,
+          summary="Record a manual payment")
+    def mark_paid(self, request: Request, number: FromPath[int]) -> dict[str, Any]:
+        who = _who(request)
+        with services_of(request).databases.connection(who.tenant.slug) as conn:
+            return Orders(conn).mark_paid(number, actor=who.user.email)
+
+    @post("/orders/{number:int}/refund", status_code=200, opt={"action": "orders:write"}, sync_to_thread=True,
+          summary="Refund a paid order (through Stripe for card payments)")
+    def refund(self, request: Request, number: FromPath[int]) -> dict[str, Any]:
+        who = _who(request)
+        with services_of(request).databases.connection(who.tenant.slug) as conn:
+            orders = Orders(conn)
+            order = orders.get(number)
+            if order["payment_status"] != "paid":
+                raise Conflict(f"order {number} is not paid, so there is nothing to refund", code="invalid_transition")
+            if order["provider"] == "stripe":
+                from ..shop.stripe_gateway import StripeGateway
+
+                _, keys = payment_settings(who.tenant)
+                ref = conn.execute("SELECT provider_ref FROM orders WHERE number = ?", (number,)).fetchone()[0]
+                StripeGateway(keys, who.tenant.slug, services_of(request).config.stripe_api_base).refund(ref)
+            return orders.set_status(number, "refunded", actor=who.user.email, note="refunded")
+
+    @get("/stock", opt={"action": "inventory:read"}, sync_to_thread=True, summary="Stock of every sku")
+    def stock(self, request: Request) -> list[dict[str, Any]]:
+        with services_of(request).databases.connection(_who(request).tenant.slug) as conn:
+            return Orders(conn).stock()  # type: ignore[return-value]
+
+    @put("/stock/{sku:str}", opt={"action": "inventory:write"}, sync_to_thread=True, summary="Set a sku's stock on hand")
+    def set_stock(self, request: Request, sku: FromPath[str], data: JSONBody[StockLevel]) -> dict[str, Any]:
+        who = _who(request)
+        services = services_of(request)
+        with services.databases.connection(who.tenant.slug) as conn:
+            level = Orders(conn).set_stock(sku, data.on_hand)
+        services.audit.record("stock.changed", actor=who.user.id, tenant_id=who.tenant.id, sku=sku, on_hand=data.on_hand)
+        return level

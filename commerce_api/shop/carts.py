@@ -1,0 +1,102 @@
+"""Carts: a bearer token (stored hashed), lines by sku, repriced from the catalog on every read."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sqlite3
+
+from content.registry import now_iso
+
+from ..errors import BadRequest, Conflict, NotFound
+from .pricing import MAX_LINES, MAX_QUANTITY, Quote, quote
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256((token or "").encode()).hexdigest()
+
+
+def valid_quantity(quantity: object) -> int:
+    if isinstance(quantity, bool) or not isinstance(quantity, int):
+        raise BadRequest("quantity must be a whole number", field="quantity", code="invalid_quantity")
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise BadRequest(f"quantity must be between 1 and {MAX_QUANTITY}", field="quantity", code="invalid_quantity")
+    return quantity
+
+
+class Carts:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def create(self) -> str:
+        token = "crt_" + secrets.token_urlsafe(24)
+        stamp = now_iso()
+        with self.conn:
+            self.conn.execute("INSERT INTO carts (token_hash, created_at, updated_at) VALUES (?, ?, ?)",
+                              (token_hash(token), stamp, stamp))
+        return token
+
+    def _cart(self, token: str) -> sqlite3.Row:
+        row = self.conn.execute("SELECT * FROM carts WHERE token_hash = ?", (token_hash(token),)).fetchone()
+        if row is None:
+            raise NotFound("no such cart; start a new one", code="cart_not_found")
+        if row["ordered_at"]:
+            raise Conflict("this cart has already been checked out; start a new one", code="cart_closed")
+        return row
+
+    def view(self, token: str) -> dict:
+        cart = self._cart(token)
+        result = self.quote(cart["id"])
+        # Once shown, the new prices are the ones the shopper has seen.
+        with self.conn:
+            for line in result.lines:
+                self.conn.execute("UPDATE cart_lines SET seen_price = ? WHERE cart_id = ? AND sku = ?",
+                                  (line.unit_price, cart["id"], line.sku))
+            for sku in result.unavailable:
+                self.conn.execute("DELETE FROM cart_lines WHERE cart_id = ? AND sku = ?", (cart["id"], sku))
+        return {"token": token, **result.public()}
+
+    def quote(self, cart_id: int) -> Quote:
+        rows = self.conn.execute("SELECT sku, quantity, seen_price FROM cart_lines WHERE cart_id = ? ORDER BY added_at, sku",
+                                 (cart_id,)).fetchall()
+        return quote(self.conn, [(r["sku"], r["quantity"], r["seen_price"]) for r in rows])
+
+    def add(self, token: str, sku: str, quantity: int) -> dict:
+        cart = self._cart(token)
+        quantity = valid_quantity(quantity)
+        variant = self.conn.execute("SELECT price FROM catalog_variants WHERE sku = ?", (sku,)).fetchone()
+        if variant is None:
+            raise NotFound(f"no product with the sku {sku!r}", field="sku", code="unknown_sku")
+        with self.conn:
+            current = self.conn.execute("SELECT quantity FROM cart_lines WHERE cart_id = ? AND sku = ?",
+                                        (cart["id"], sku)).fetchone()
+            if current is None:
+                count = self.conn.execute("SELECT count(*) FROM cart_lines WHERE cart_id = ?", (cart["id"],)).fetchone()[0]
+                if count >= MAX_LINES:
+                    raise BadRequest(f"a cart holds at most {MAX_LINES} different items", field="sku", code="cart_full")
+                self.conn.execute("INSERT INTO cart_lines (cart_id, sku, quantity, seen_price, added_at) VALUES (?, ?, ?, ?, ?)",
+                                  (cart["id"], sku, quantity, variant["price"], now_iso()))
+            else:
+                total = valid_quantity(current["quantity"] + quantity)
+                self.conn.execute("UPDATE cart_lines SET quantity = ? WHERE cart_id = ? AND sku = ?",
+                                  (total, cart["id"], sku))
+            self.conn.execute("UPDATE carts SET updated_at = ? WHERE id = ?", (now_iso(), cart["id"]))
+        return self.view(token)
+
+    def set_quantity(self, token: str, sku: str, quantity: int) -> dict:
+        cart = self._cart(token)
+        quantity = valid_quantity(quantity)
+        with self.conn:
+            cursor = self.conn.execute("UPDATE cart_lines SET quantity = ? WHERE cart_id = ? AND sku = ?",
+                                       (quantity, cart["id"], sku))
+        if cursor.rowcount == 0:
+            raise NotFound(f"{sku!r} is not in the cart", field="sku", code="not_in_cart")
+        return self.view(token)
+
+    def remove(self, token: str, sku: str) -> dict:
+        cart = self._cart(token)
+        with self.conn:
+            cursor = self.conn.execute("DELETE FROM cart_lines WHERE cart_id = ? AND sku = ?", (cart["id"], sku))
+        if cursor.rowcount == 0:
+            raise NotFound(f"{sku!r} is not in the cart", field="sku", code="not_in_cart")
+        return self.view(token)

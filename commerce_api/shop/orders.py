@@ -1,0 +1,320 @@
+"""Checkout, stock reservations and the order life cycle.
+
+Checkout runs in one ``BEGIN IMMEDIATE`` transaction: SQLite admits one writer at a time, stock rows
+are touched in sku order, and each reservation is a conditional UPDATE (``on_hand - reserved >= n``),
+so concurrent checkouts for the last units can never oversell and never leave half an order.
+
+    pending ──paid──▶ processing ──▶ shipped ──▶ delivered
+       │                  │             │            │
+       └──▶ cancelled ◀───┘             └──▶ refunded ◀┘   (processing → refunded too)
+
+Cancelling an unpaid order releases its reservation; cancelling a paid one restocks it; payment
+converts the reservation into a sale. Every change goes through ``set_status``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from content.migrations import immediate
+from content.registry import now_iso
+
+from ..errors import BadRequest, Conflict, NotFound
+from .carts import token_hash
+from .pricing import Rules, quote
+
+TRANSITIONS: dict[str, set[str]] = {
+    "pending": {"processing", "cancelled"},
+    "processing": {"shipped", "cancelled", "refunded"},
+    "shipped": {"delivered", "refunded"},
+    "delivered": {"refunded"},
+    "cancelled": set(),
+    "refunded": set(),
+}
+STATUSES = tuple(TRANSITIONS)
+PAYMENT_TTL = {"manual": timedelta(days=3), "stripe": timedelta(hours=1)}
+FIRST_NUMBER = 1001
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
+ADDRESS_FIELDS = {"name": 200, "line1": 200, "line2": 200, "city": 100, "postal_code": 20, "country": 2}
+
+
+@dataclass(frozen=True)
+class CheckoutDetails:
+    email: str
+    shipping_address: dict
+    billing_address: dict | None
+    shipping_method: str  # "delivery" or "pickup"
+
+
+def validate(details: CheckoutDetails, rules: Rules) -> CheckoutDetails:
+    email = (details.email or "").strip()
+    if not _EMAIL.match(email):
+        raise BadRequest("enter a valid email address", field="email", code="invalid_email")
+    if details.shipping_method not in ("delivery", "pickup"):
+        raise BadRequest("shipping_method must be 'delivery' or 'pickup'", field="shipping_method")
+    shipping = _address(details.shipping_address, "shipping_address")
+    if details.shipping_method == "delivery" and rules.countries and shipping["country"] not in rules.countries:
+        raise BadRequest(f"we deliver to {', '.join(rules.countries)} only", field="shipping_address.country",
+                         code="country_not_served")
+    billing = _address(details.billing_address, "billing_address") if details.billing_address else shipping
+    return CheckoutDetails(email, shipping, billing, details.shipping_method)
+
+
+def _address(value: object, name: str) -> dict:
+    if not isinstance(value, dict):
+        raise BadRequest(f"{name} must be an object with name, line1, city, postal_code and country", field=name)
+    clean = {}
+    for key, limit in ADDRESS_FIELDS.items():
+        raw = value.get(key, "")
+        text = raw.strip() if isinstance(raw, str) else None
+        if text is None or (not text and key != "line2"):
+            raise BadRequest(f"{key.replace('_', ' ')} is required", field=f"{name}.{key}", code="required")
+        if len(text) > limit:
+            raise BadRequest(f"{key.replace('_', ' ')} is too long", field=f"{name}.{key}")
+        clean[key] = text
+    clean["country"] = clean["country"].upper()
+    if not clean["country"].isalpha() or len(clean["country"]) != 2:
+        raise BadRequest("country must be a two-letter code such as GB", field=f"{name}.country")
+    return clean
+
+
+class Orders:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    # -- checkout ---------------------------------------------------------------------------
+
+    def checkout(self, cart_token: str, details: CheckoutDetails, *, provider: str,
+                 idempotency_key: str | None) -> tuple[dict, str | None, bool]:
+        """Returns (order, the shopper's order token if new, created?)."""
+        rules = Rules.load(self.conn)
+        details = validate(details, rules)
+        fingerprint = hashlib.sha256(json.dumps([token_hash(cart_token), details.__dict__], sort_keys=True)
+                                     .encode()).hexdigest()
+        with immediate(self.conn) as conn:
+            if idempotency_key:
+                seen = conn.execute("SELECT * FROM idempotency_keys WHERE key = ?", (idempotency_key,)).fetchone()
+                if seen:
+                    if seen["request_hash"] != fingerprint:
+                        raise Conflict("this Idempotency-Key was used for a different checkout",
+                                       code="idempotency_mismatch")
+                    return self._by_id(seen["order_id"]), None, False
+            cart = conn.execute("SELECT * FROM carts WHERE token_hash = ?", (token_hash(cart_token),)).fetchone()
+            if cart is None:
+                raise NotFound("no such cart", field="cart_token", code="cart_not_found")
+            if cart["ordered_at"]:
+                raise Conflict("this cart has already been checked out", field="cart_token", code="cart_closed")
+            rows = conn.execute("SELECT sku, quantity FROM cart_lines WHERE cart_id = ? ORDER BY sku",
+                                (cart["id"],)).fetchall()
+            priced = quote(conn, [(r["sku"], r["quantity"], None) for r in rows],
+                           pickup=details.shipping_method == "pickup")
+            if priced.unavailable:
+                raise Conflict(f"{priced.unavailable[0]} is no longer sold; remove it from the cart", field="sku",
+                               code="unavailable")
+            if not priced.lines:
+                raise BadRequest("the cart is empty", field="cart_token", code="empty_cart")
+            for line in sorted(priced.lines, key=lambda l: l.sku):
+                if line.track_stock:
+                    self._reserve(conn, line.sku, line.name, line.quantity)
+            number = conn.execute("SELECT COALESCE(MAX(number), ?) + 1 FROM orders", (FIRST_NUMBER - 1,)).fetchone()[0]
+            shopper_token = "ord_" + secrets.token_urlsafe(24)
+            stamp = datetime.now(timezone.utc)
+            cursor = conn.execute(
+                "INSERT INTO orders (number, token_hash, email, status, payment_status, provider, currency, subtotal, "
+                "shipping, tax, tax_inclusive, total, shipping_method, shipping_address, billing_address, "
+                "catalog_version, created_at, updated_at, expires_at) "
+                "VALUES (?, ?, ?, 'pending', 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (number, token_hash(shopper_token), details.email, provider, priced.currency, priced.subtotal,
+                 priced.shipping, priced.tax, int(priced.tax_inclusive), priced.total, details.shipping_method,
+                 json.dumps(details.shipping_address), json.dumps(details.billing_address),
+                 self._catalog_version(conn), stamp.isoformat(timespec="seconds"),
+                 stamp.isoformat(timespec="seconds"), (stamp + PAYMENT_TTL[provider]).isoformat(timespec="seconds")))
+            order_id = cursor.lastrowid
+            conn.executemany("INSERT INTO order_lines (order_id, sku, name, title, quantity, unit_price, line_total, "
+                             "track_stock) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                             [(order_id, l.sku, l.name, l.title, l.quantity, l.unit_price, l.total, int(l.track_stock))
+                              for l in priced.lines])
+            conn.execute("INSERT INTO order_history (order_id, at, from_status, to_status, actor) "
+                         "VALUES (?, ?, NULL, 'pending', 'shopper')", (order_id, now_iso()))
+            conn.execute("UPDATE carts SET ordered_at = ? WHERE id = ?", (now_iso(), cart["id"]))
+            if idempotency_key:
+                conn.execute("INSERT INTO idempotency_keys (key, request_hash, order_id, created_at) VALUES (?, ?, ?, ?)",
+                             (idempotency_key, fingerprint, order_id, now_iso()))
+        return self._by_id(order_id), shopper_token, True
+
+    @staticmethod
+    def _reserve(conn: sqlite3.Connection, sku: str, name: str, quantity: int) -> None:
+        cursor = conn.execute("UPDATE stock SET reserved = reserved + ?, updated_at = ? "
+                              "WHERE sku = ? AND on_hand - reserved >= ?", (quantity, now_iso(), sku, quantity))
+        if cursor.rowcount == 0:
+            row = conn.execute("SELECT on_hand - reserved AS left FROM stock WHERE sku = ?", (sku,)).fetchone()
+            left = row["left"] if row else 0
+            raise Conflict(f"{name} ({sku}) is out of stock" + (f": only {left} left" if left > 0 else ""),
+                           field="sku", code="out_of_stock")
+
+    @staticmethod
+    def _catalog_version(conn: sqlite3.Connection) -> str:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'catalog_version'").fetchone()
+        return row["value"] if row else ""
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    def set_status(self, number: int, status: str, *, actor: str, note: str = "",
+                   tracking_number: str | None = None, payment_status: str | None = None) -> dict:
+        if status not in TRANSITIONS:
+            raise BadRequest(f"{status!r} is not a status; choose one of {', '.join(STATUSES)}", field="status")
+        with immediate(self.conn) as conn:
+            order = self._row(conn, number)
+            current = order["status"]
+            if status != current and status not in TRANSITIONS[current]:
+                raise Conflict(f"an order that is {current} cannot become {status}", field="status",
+                               code="invalid_transition")
+            if status != current:
+                self._stock_effects(conn, order, current, status)
+                payment = payment_status or {"cancelled": "cancelled" if order["payment_status"] == "pending"
+                                             else order["payment_status"],
+                                             "refunded": "refunded"}.get(status, order["payment_status"])
+                conn.execute("UPDATE orders SET status = ?, payment_status = ?, updated_at = ? WHERE id = ?",
+                             (status, payment, now_iso(), order["id"]))
+                conn.execute("INSERT INTO order_history (order_id, at, from_status, to_status, actor, note) "
+                             "VALUES (?, ?, ?, ?, ?, ?)", (order["id"], now_iso(), current, status, actor, note))
+            if tracking_number is not None:
+                conn.execute("UPDATE orders SET tracking_number = ? WHERE id = ?", (tracking_number.strip(), order["id"]))
+            if note and status == current:
+                conn.execute("UPDATE orders SET notes = notes || ? WHERE id = ?", (f"{note}\n", order["id"]))
+        return self._by_id(order["id"])
+
+    def _stock_effects(self, conn: sqlite3.Connection, order: sqlite3.Row, current: str, new: str) -> None:
+        lines = conn.execute("SELECT sku, quantity FROM order_lines WHERE order_id = ? AND track_stock = 1 ORDER BY sku",
+                             (order["id"],)).fetchall()
+        for line in lines:
+            if current == "pending" and new == "processing":  # paid: the reservation becomes a sale
+                conn.execute("UPDATE stock SET on_hand = on_hand - ?, reserved = reserved - ?, updated_at = ? "
+                             "WHERE sku = ?", (line["quantity"], line["quantity"], now_iso(), line["sku"]))
+            elif current == "pending" and new == "cancelled":  # unpaid: release the reservation
+                conn.execute("UPDATE stock SET reserved = reserved - ?, updated_at = ? WHERE sku = ?",
+                             (line["quantity"], now_iso(), line["sku"]))
+            elif current == "processing" and new == "cancelled":  # paid, not shipped: restock
+                conn.execute("UPDATE stock SET on_hand = on_hand + ?, updated_at = ? WHERE sku = ?",
+                             (line["quantity"], now_iso(), line["sku"]))
+
+    def mark_paid(self, number: int, *, actor: str, reference: str | None = None) -> dict:
+        """Idempotent: paying a paid order changes nothing; paying a cancelled one is refused."""
+        order = self.get(number)
+        if order["payment_status"] == "paid":
+            return order
+        if order["status"] != "pending":
+            raise Conflict(f"order {number} is {order['status']} and cannot be paid", code="invalid_transition")
+        if reference:
+            with self.conn:
+                self.conn.execute("UPDATE orders SET provider_ref = ? WHERE number = ?", (reference, number))
+        return self.set_status(number, "processing", actor=actor, note="payment received", payment_status="paid")
+
+    def close_unpaid(self, number: int, *, reason: str, actor: str) -> dict:
+        """Payment failed or expired: cancel the order and release its stock (unless already paid)."""
+        order = self.get(number)
+        if order["status"] != "pending":
+            return order
+        return self.set_status(number, "cancelled", actor=actor, note=reason,
+                               payment_status="expired" if reason == "expired" else "failed")
+
+    def expire_unpaid(self, now: datetime | None = None) -> list[int]:
+        stamp = (now or datetime.now(timezone.utc)).isoformat(timespec="seconds")
+        numbers = [r["number"] for r in self.conn.execute(
+            "SELECT number FROM orders WHERE status = 'pending' AND payment_status = 'pending' AND expires_at < ?",
+            (stamp,))]
+        for number in numbers:
+            self.close_unpaid(number, reason="expired", actor="system")
+        return numbers
+
+    # -- stock ------------------------------------------------------------------------------
+
+    def set_stock(self, sku: str, on_hand: int) -> dict:
+        if isinstance(on_hand, bool) or not isinstance(on_hand, int) or on_hand < 0:
+            raise BadRequest("on_hand must be a whole number of at least 0", field="on_hand")
+        with immediate(self.conn) as conn:
+            if conn.execute("SELECT 1 FROM catalog_variants WHERE sku = ?", (sku,)).fetchone() is None:
+                raise NotFound(f"no product with the sku {sku!r}", field="sku", code="unknown_sku")
+            row = conn.execute("SELECT reserved FROM stock WHERE sku = ?", (sku,)).fetchone()
+            reserved = row["reserved"] if row else 0
+            if on_hand < reserved:
+                raise Conflict(f"{reserved} of {sku} are reserved by unpaid orders; on hand cannot go below that",
+                               field="on_hand", code="below_reserved")
+            conn.execute("INSERT INTO stock (sku, on_hand, reserved, updated_at) VALUES (?, ?, 0, ?) "
+                         "ON CONFLICT (sku) DO UPDATE SET on_hand = excluded.on_hand, updated_at = excluded.updated_at",
+                         (sku, on_hand, now_iso()))
+        return self.stock(sku)
+
+    def stock(self, sku: str | None = None) -> dict | list[dict]:
+        query = ("SELECT v.sku, v.track_stock, COALESCE(s.on_hand, 0) AS on_hand, COALESCE(s.reserved, 0) AS reserved "
+                 "FROM catalog_variants v LEFT JOIN stock s ON s.sku = v.sku")
+        if sku:
+            row = self.conn.execute(query + " WHERE v.sku = ?", (sku,)).fetchone()
+            if row is None:
+                raise NotFound(f"no product with the sku {sku!r}", field="sku", code="unknown_sku")
+            return _stock(row)
+        return [_stock(r) for r in self.conn.execute(query + " ORDER BY v.sku")]
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _row(self, conn: sqlite3.Connection, number: int) -> sqlite3.Row:
+        row = conn.execute("SELECT * FROM orders WHERE number = ?", (number,)).fetchone()
+        if row is None:
+            raise NotFound(f"no order {number}", code="order_not_found")
+        return row
+
+    def get(self, number: int) -> dict:
+        return self._full(self._row(self.conn, number))
+
+    def _by_id(self, order_id: int) -> dict:
+        return self._full(self.conn.execute("SELECT * FROM orders WHERE id = ?", (order_id,)).fetchone())
+
+    def for_shopper(self, number: int, token: str) -> dict:
+        row = self.conn.execute("SELECT * FROM orders WHERE number = ?", (number,)).fetchone()
+        if row is None or not secrets.compare_digest(row["token_hash"], token_hash(token)):
+            raise NotFound(f"no order {number} for that link", code="order_not_found")
+        return self._full(row)
+
+    def _full(self, row: sqlite3.Row) -> dict:
+        lines = self.conn.execute("SELECT sku, name, title, quantity, unit_price, line_total FROM order_lines "
+                                  "WHERE order_id = ? ORDER BY sku", (row["id"],)).fetchall()
+        history = self.conn.execute("SELECT at, from_status, to_status, actor, note FROM order_history "
+                                    "WHERE order_id = ? ORDER BY id", (row["id"],)).fetchall()
+        return {"number": row["number"], "email": row["email"], "status": row["status"],
+                "payment_status": row["payment_status"], "provider": row["provider"], "currency": row["currency"],
+                "subtotal": row["subtotal"], "shipping": row["shipping"], "tax": row["tax"],
+                "tax_inclusive": bool(row["tax_inclusive"]), "total": row["total"],
+                "shipping_method": row["shipping_method"], "shipping_address": json.loads(row["shipping_address"]),
+                "billing_address": json.loads(row["billing_address"]), "tracking_number": row["tracking_number"],
+                "catalog_version": row["catalog_version"], "created_at": row["created_at"],
+                "expires_at": row["expires_at"], "lines": [dict(l) for l in lines],
+                "history": [dict(h) for h in history], "notes": row["notes"]}
+
+    def list(self, *, status: str | None = None, payment_status: str | None = None, since: str | None = None,
+             until: str | None = None, limit: int = 100, offset: int = 0) -> list[dict]:
+        where, params = [], []
+        for column, value in (("status", status), ("payment_status", payment_status)):
+            if value:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if since:
+            where.append("created_at >= ?")
+            params.append(since)
+        if until:
+            where.append("created_at < ?")
+            params.append(until)
+        sql = "SELECT * FROM orders" + (" WHERE " + " AND ".join(where) if where else "")
+        rows = self.conn.execute(sql + " ORDER BY number DESC LIMIT ? OFFSET ?", (*params, limit, offset))
+        return [{k: r[k] for k in ("number", "email", "status", "payment_status", "currency", "total", "created_at")}
+                for r in rows]
+
+
+def _stock(row: sqlite3.Row) -> dict:
+    return {"sku": row["sku"], "track_stock": bool(row["track_stock"]), "on_hand": row["on_hand"],
+            "reserved": row["reserved"], "available": max(row["on_hand"] - row["reserved"], 0)}

@@ -1,0 +1,112 @@
+"""Prices, shipping and tax, computed on the server from the published catalog and the site's rules."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+MAX_QUANTITY = 99
+MAX_LINES = 50
+
+
+@dataclass(frozen=True)
+class Rules:
+    currency: str
+    flat_rate: int
+    free_over: int | None
+    countries: tuple[str, ...]
+    tax_rate: Decimal
+    tax_inclusive: bool
+    tax_label: str
+    payment_instructions: str
+
+    @classmethod
+    def load(cls, conn: sqlite3.Connection) -> Rules:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'shop_rules'").fetchone()
+        data = json.loads(row["value"]) if row else {}
+        shipping, tax = data.get("shipping") or {}, data.get("tax") or {}
+        return cls(data.get("currency", "EUR"), int(shipping.get("flat_rate") or 0), shipping.get("free_over"),
+                   tuple(shipping.get("countries") or ()), Decimal(str(tax.get("rate", "0"))),
+                   bool(tax.get("inclusive", True)), tax.get("label", "Tax"), data.get("payment_instructions", ""))
+
+
+@dataclass(frozen=True)
+class Line:
+    sku: str
+    name: str
+    title: str
+    quantity: int
+    unit_price: int
+    track_stock: bool
+    product_url: str
+    image: str | None
+    previous_price: int | None = None
+
+    @property
+    def total(self) -> int:
+        return self.unit_price * self.quantity
+
+    def public(self) -> dict:
+        data = {"sku": self.sku, "name": self.name, "title": self.title, "quantity": self.quantity,
+                "unit_price": self.unit_price, "line_total": self.total, "url": self.product_url, "image": self.image}
+        if self.previous_price is not None and self.previous_price != self.unit_price:
+            data["previous_unit_price"] = self.previous_price
+        return data
+
+
+@dataclass(frozen=True)
+class Quote:
+    currency: str
+    lines: tuple[Line, ...]
+    subtotal: int
+    shipping: int
+    tax: int
+    tax_inclusive: bool
+    tax_label: str
+    total: int
+    notices: tuple[str, ...] = field(default=())
+    unavailable: tuple[str, ...] = field(default=())
+
+    def public(self) -> dict:
+        return {"currency": self.currency, "lines": [line.public() for line in self.lines],
+                "subtotal": self.subtotal, "shipping": self.shipping, "tax": self.tax,
+                "tax_inclusive": self.tax_inclusive, "tax_label": self.tax_label, "total": self.total,
+                "notices": list(self.notices), "unavailable": list(self.unavailable)}
+
+
+def _round(value: Decimal) -> int:
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def quote(conn: sqlite3.Connection, items: list[tuple[str, int, int | None]], *, pickup: bool = False) -> Quote:
+    """Price ``(sku, quantity, price the shopper last saw)`` lines from the catalog."""
+    rules = Rules.load(conn)
+    lines, notices, unavailable = [], [], []
+    for sku, quantity, seen in items:
+        row = conn.execute(
+            "SELECT v.*, p.name AS product_name, p.url, p.image FROM catalog_variants v "
+            "JOIN catalog_products p ON p.slug = v.product_slug WHERE v.sku = ?", (sku,)).fetchone()
+        if row is None:
+            unavailable.append(sku)
+            notices.append(f"{sku} is no longer sold and was left out")
+            continue
+        line = Line(sku, row["product_name"], row["title"], quantity, row["price"], bool(row["track_stock"]),
+                    row["url"], row["image"], seen)
+        if seen is not None and seen != row["price"]:
+            notices.append(f"the price of {row['product_name']} ({sku}) changed")
+        lines.append(line)
+    subtotal = sum(line.total for line in lines)
+    free = rules.free_over is not None and subtotal >= rules.free_over
+    shipping = 0 if (pickup or not lines or free) else rules.flat_rate
+    taxable = Decimal(subtotal + shipping)
+    rate = rules.tax_rate / 100
+    if rules.tax_inclusive:
+        tax = _round(taxable - taxable / (1 + rate)) if rate else 0
+        total = subtotal + shipping
+    else:
+        tax = _round(taxable * rate)
+        total = subtotal + shipping + tax
+    return Quote(rules.currency, tuple(lines), subtotal, shipping, tax, rules.tax_inclusive, rules.tax_label, total,
+                 tuple(notices), tuple(unavailable))

@@ -1,0 +1,74 @@
+"""Stripe, through the official library: the only module that imports ``stripe``.
+
+Every call passes the tenant's own key and a pinned API version. Amounts are already integer minor
+units; only the currency case changes here, because that is Stripe's format.
+"""
+
+from __future__ import annotations
+
+import stripe
+
+from ..errors import BadRequest, Unauthorized
+from .payments import PaymentStart, StripeKeys
+
+API_VERSION = "2024-06-20"
+SIGNATURE_TOLERANCE = 300  # seconds; older events are refused as replays
+
+
+class StripeGateway:
+    name = "stripe"
+
+    def __init__(self, keys: StripeKeys, tenant: str, api_base: str | None = None) -> None:
+        self.keys = keys
+        self.tenant = tenant
+        addresses = {"api": api_base} if api_base else None
+        self.client = stripe.StripeClient(keys.secret_key, stripe_version=API_VERSION, base_addresses=addresses,
+                                          max_network_retries=2)
+
+    def start(self, order: dict, site_url: str) -> PaymentStart:
+        line_items = [{"quantity": line["quantity"], "price_data": {
+            "currency": order["currency"].lower(), "unit_amount": line["unit_price"],
+            "product_data": {"name": f"{line['name']} – {line['title']}" if line["title"] != line["name"] else line["name"]},
+        }} for line in order["lines"]]
+        if order["shipping"]:
+            line_items.append({"quantity": 1, "price_data": {"currency": order["currency"].lower(),
+                                                             "unit_amount": order["shipping"],
+                                                             "product_data": {"name": "Shipping"}}})
+        if order["tax"] and not order["tax_inclusive"]:
+            line_items.append({"quantity": 1, "price_data": {"currency": order["currency"].lower(),
+                                                             "unit_amount": order["tax"],
+                                                             "product_data": {"name": "Tax"}}})
+        metadata = {"tenant": self.tenant, "order_number": str(order["number"])}
+        try:
+            session = self.client.v1.checkout.sessions.create(params={
+                "mode": "payment", "line_items": line_items, "customer_email": order["email"],
+                "client_reference_id": str(order["number"]), "metadata": metadata,
+                "payment_intent_data": {"metadata": metadata},
+                "success_url": f"{site_url}/order/?number={order['number']}&session={{CHECKOUT_SESSION_ID}}",
+                "cancel_url": f"{site_url}/cart/?cancelled={order['number']}",
+            })
+        except stripe.StripeError as exc:
+            raise BadRequest(f"the card payment could not be started: {exc.user_message or 'try again'}",
+                             code="payment_unavailable") from None
+        return PaymentStart("stripe", redirect_url=session.url, reference=session.id)
+
+    def verify(self, payload: bytes, signature: str | None) -> dict:
+        """Check the signature (and its age) with the tenant's signing secret; return the event."""
+        if not signature:
+            raise Unauthorized("the webhook is not signed", code="invalid_signature")
+        try:
+            event = stripe.Webhook.construct_event(payload, signature, self.keys.webhook_secret,
+                                                   tolerance=SIGNATURE_TOLERANCE)
+        except (stripe.SignatureVerificationError, ValueError):
+            raise Unauthorized("the webhook signature is not valid", code="invalid_signature") from None
+        return event.to_dict()
+
+    def session_state(self, session_id: str) -> str:
+        """'paid', 'open' or 'expired', asked of Stripe (for reconciling missed webhooks)."""
+        session = self.client.v1.checkout.sessions.retrieve(session_id)
+        if session.payment_status == "paid":
+            return "paid"
+        return "expired" if session.status == "expired" else "open"
+
+    def refund(self, payment_intent: str) -> None:
+        self.client.v1.refunds.create(params={"payment_intent": payment_intent})
