@@ -12,6 +12,7 @@ from rich.table import Table
 
 from commerce_api.errors import ApiError, NotFound
 from content.errors import ContentErrors, TesseraError
+from content.money import Money
 from content.registry import FEATURES, PLANS, STATUSES, Tenant, parse_features
 from content.source import DirSource
 from content.parse import parse_site
@@ -433,6 +434,99 @@ def rollback_command(ctx: Context, tenant_slug: str, deploy_id: int | None) -> N
                   f"{deploy.uploaded} uploaded, {deploy.deleted} deleted)")
 
 
+# -- shop -------------------------------------------------------------------------------------
+
+
+def _shop_db(ctx: Context, slug: str):
+    tenant = ctx.tenants.registry.get(slug)
+    if not tenant.has("ecommerce"):
+        raise click.ClickException(f"{slug} has no shop (the ecommerce feature is off)")
+    return tenant, ctx.tenants.open_db(slug)
+
+
+@main.command("stock")
+@click.argument("tenant_slug", metavar="TENANT")
+@click.argument("sku", required=False)
+@click.option("--set", "on_hand", type=int, help="Set the quantity on hand (needs SKU).")
+@pass_ctx
+@handle_errors
+def stock_command(ctx: Context, tenant_slug: str, sku: str | None, on_hand: int | None) -> None:
+    """Show stock (on hand, reserved by unpaid orders, available), or set a sku's on-hand quantity."""
+    from commerce_api.shop.orders import Orders
+
+    tenant, conn = _shop_db(ctx, tenant_slug)
+    orders = Orders(conn)
+    if on_hand is not None:
+        if not sku:
+            raise click.UsageError("--set needs a SKU")
+        orders.set_stock(sku, on_hand)
+        ctx.services.audit.record("stock.changed", tenant_id=tenant.id, sku=sku, on_hand=on_hand, via="cli")
+    rows = [orders.stock(sku)] if sku else orders.stock()
+    table = Table("sku", "on hand", "reserved", "available", "tracked")
+    for row in rows:  # type: ignore[union-attr]
+        table.add_row(row["sku"], str(row["on_hand"]), str(row["reserved"]),
+                      str(row["available"]) if row["track_stock"] else "unlimited", "yes" if row["track_stock"] else "no")
+    console.print(table)
+
+
+@main.command("orders")
+@click.argument("tenant_slug", metavar="TENANT")
+@click.option("--status", type=click.Choice(["pending", "processing", "shipped", "delivered", "cancelled", "refunded"]))
+@click.option("--expire", is_flag=True, help="First cancel unpaid orders whose payment time ran out.")
+@click.option("--reconcile", is_flag=True, help="First ask Stripe about unpaid card orders (missed webhooks).")
+@pass_ctx
+@handle_errors
+def orders_command(ctx: Context, tenant_slug: str, status: str | None, expire: bool, reconcile: bool) -> None:
+    """List a shop's orders, newest first."""
+    from commerce_api.shop.orders import Orders
+    from commerce_api.shop.payments import payment_settings
+
+    tenant, conn = _shop_db(ctx, tenant_slug)
+    orders = Orders(conn)
+    if expire:
+        expired = orders.expire_unpaid()
+        console.print(f"Expired {len(expired)} unpaid order(s).")
+    if reconcile:
+        from commerce_api.shop.stripe_gateway import StripeGateway
+        from commerce_api.shop.webhooks import reconcile as run_reconcile
+
+        name, keys = payment_settings(tenant)
+        if name != "stripe":
+            raise click.ClickException(f"{tenant_slug} does not take card payments")
+        results = run_reconcile(conn, StripeGateway(keys, tenant.slug, ctx.settings.stripe_api_base))
+        console.print(f"Reconciled {len(results)} order(s): " + ", ".join(f"{n} {s}" for n, s in results.items()))
+    table = Table("number", "date", "email", "status", "payment", "total")
+    for order in orders.list(status=status):
+        table.add_row(str(order["number"]), order["created_at"][:16], order["email"], order["status"],
+                      order["payment_status"], str(Money(order["total"], order["currency"])))
+    console.print(table)
+
+
+@tenant.command("payments")
+@click.argument("slug")
+@click.option("--provider", type=click.Choice(["manual", "stripe"]), required=True)
+@click.option("--keys-stdin", is_flag=True,
+              help="For stripe: read the secret key and the webhook signing secret from standard input, one per line.")
+@pass_ctx
+@handle_errors
+def tenant_payments(ctx: Context, slug: str, provider: str, keys_stdin: bool) -> None:
+    """Choose how a shop takes payment: manual (default) or Stripe with the shop's own keys."""
+    payments: dict = {"provider": provider}
+    if provider == "stripe":
+        if keys_stdin:
+            secret, webhook = (sys.stdin.readline().strip(), sys.stdin.readline().strip())
+        else:
+            secret = click.prompt("Stripe secret key (sk_...)", hide_input=True)
+            webhook = click.prompt("Webhook signing secret (whsec_...)", hide_input=True)
+        if not secret.startswith(("sk_", "rk_")) or not webhook.startswith("whsec_"):
+            raise click.ClickException("expected a secret key starting sk_ (or rk_) and a signing secret starting whsec_")
+        payments.update(stripe_secret_key=secret, stripe_webhook_secret=webhook)
+    updated = ctx.tenants.registry.update(slug, settings={"payments": payments})
+    ctx.services.audit.record("payments.changed", tenant_id=updated.id, provider=provider, via="cli")
+    console.print(f"{slug} now takes payment by {provider}." + (
+        f" Point Stripe's webhook at /api/webhooks/stripe/{slug} on your API host." if provider == "stripe" else ""))
+
+
 # -- users and tokens -------------------------------------------------------------------------
 
 
@@ -563,6 +657,20 @@ DEMO_TENANTS = (
 )
 
 
+def _seed_stock(ctx: Context, slug: str) -> None:
+    """Give every demo sku some stock the first time, so the demo shop can sell."""
+    from commerce_api.shop.orders import Orders
+
+    conn = ctx.tenants.open_db(slug)
+    try:
+        orders = Orders(conn)
+        for row in orders.stock():  # type: ignore[union-attr]
+            if row["track_stock"] and row["on_hand"] == 0 and row["reserved"] == 0:
+                orders.set_stock(row["sku"], 24)
+    finally:
+        conn.close()
+
+
 DEMO_USERS = (
     ("admin@tessera.test", "Platform Admin", True, ()),
     ("owner@bakery.test", "Morag (Rye & Crumb)", False, (("bakery", "owner"),)),
@@ -601,6 +709,8 @@ def demo(ctx: Context, no_serve: bool) -> None:
     for t in ctx.tenants.registry.all():
         try:
             _, deploy = publish_tenant(settings, ctx.tenants, t.slug, actor="demo")
+            if t.has("ecommerce"):
+                _seed_stock(ctx, t.slug)
             console.print(f"Published [bold]{t.slug}[/bold]: deploy {deploy.id}, {deploy.uploaded} files uploaded")
         except _Error as exc:
             console.print(f"[red]Could not publish {t.slug}[/red]: {exc}")
