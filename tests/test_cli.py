@@ -129,18 +129,18 @@ def test_users_grants_and_tokens(run):
 
 
 def test_shop_commands(run, tmp_path):
-    run("tenant", "create", "shop", "--name", "Shop", "--features", "cms,ecommerce", "--from", "bakery")
-    assert run("publish", "shop").exit_code == 0
-    listing = run("deploys", "shop").output
+    run("tenant", "create", "deli", "--name", "Shop", "--features", "cms,ecommerce", "--from", "bakery")
+    assert run("publish", "deli").exit_code == 0
+    listing = run("deploys", "deli").output
     assert "live" in listing
-    assert run("stock", "shop", "DR-1000", "--set", "7").exit_code == 0
-    assert " 7 " in run("stock", "shop", "DR-1000").output
-    missing = run("stock", "shop", "NOPE", "--set", "1")
+    assert run("stock", "deli", "DR-1000", "--set", "7").exit_code == 0
+    assert " 7 " in run("stock", "deli", "DR-1000").output
+    missing = run("stock", "deli", "NOPE", "--set", "1")
     assert missing.exit_code == 1 and "no product with the sku 'NOPE'" in missing.output
-    assert run("orders", "shop", "--expire").exit_code == 0
-    bad = run("tenant", "payments", "shop", "--provider", "stripe", "--keys-stdin", input="nope\nnope\n")
+    assert run("orders", "deli", "--expire").exit_code == 0
+    bad = run("tenant", "payments", "deli", "--provider", "stripe", "--keys-stdin", input="nope\nnope\n")
     assert bad.exit_code == 1 and "sk_" in bad.output
-    ok = run("tenant", "payments", "shop", "--provider", "stripe", "--keys-stdin", input="sk_test_x\nwhsec_y\n")
+    ok = run("tenant", "payments", "deli", "--provider", "stripe", "--keys-stdin", input="sk_test_x\nwhsec_y\n")
     assert ok.exit_code == 0 and "sk_test_x" not in ok.output
-    assert "sk_test_x" not in run("tenant", "show", "shop").output
-    assert run("rollback", "shop").exit_code == 1  # only one deploy so far: a clear error, no traceback
+    assert "sk_test_x" not in run("tenant", "show", "deli").output
+    assert run("rollback", "deli").exit_code == 1  # only one deploy so far: a clear error, no traceback
