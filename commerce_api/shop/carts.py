@@ -6,6 +6,7 @@ import hashlib
 import secrets
 import sqlite3
 
+from content.migrations import immediate
 from content.registry import now_iso
 
 from ..errors import BadRequest, Conflict, NotFound
@@ -47,13 +48,14 @@ class Carts:
     def view(self, token: str) -> dict:
         cart = self._cart(token)
         result = self.quote(cart["id"])
-        # Once shown, the new prices are the ones the shopper has seen.
-        with self.conn:
-            for line in result.lines:
-                self.conn.execute("UPDATE cart_lines SET seen_price = ? WHERE cart_id = ? AND sku = ?",
-                                  (line.unit_price, cart["id"], line.sku))
-            for sku in result.unavailable:
-                self.conn.execute("DELETE FROM cart_lines WHERE cart_id = ? AND sku = ?", (cart["id"], sku))
+        changed = [line for line in result.lines if line.previous_price != line.unit_price]
+        if changed or result.unavailable:  # once shown, the new prices are the ones the shopper has seen
+            with self.conn:
+                for line in changed:
+                    self.conn.execute("UPDATE cart_lines SET seen_price = ? WHERE cart_id = ? AND sku = ?",
+                                      (line.unit_price, cart["id"], line.sku))
+                for sku in result.unavailable:
+                    self.conn.execute("DELETE FROM cart_lines WHERE cart_id = ? AND sku = ?", (cart["id"], sku))
         return {"token": token, **result.public()}
 
     def quote(self, cart_id: int) -> Quote:
@@ -67,7 +69,7 @@ class Carts:
         variant = self.conn.execute("SELECT price FROM catalog_variants WHERE sku = ?", (sku,)).fetchone()
         if variant is None:
             raise NotFound(f"no product with the sku {sku!r}", field="sku", code="unknown_sku")
-        with self.conn:
+        with immediate(self.conn):  # two tabs adding at once must not race on the same line
             current = self.conn.execute("SELECT quantity FROM cart_lines WHERE cart_id = ? AND sku = ?",
                                         (cart["id"], sku)).fetchone()
             if current is None:

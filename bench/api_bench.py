@@ -1,0 +1,177 @@
+"""API benchmark under wrk: product detail, add to cart and checkout, each beside its bare ceiling.
+
+Sets up a data directory with the bakery demo shop (published, deep stock, thousands of ready carts),
+serves it with uvicorn (2 workers, one per core), runs wrk (64 connections) several times per
+endpoint and prints the median requests per second and p99 latency, and each Tessera endpoint as a
+percentage of its bare equivalent on the same server in the same run.
+
+    apt-get install wrk
+    .venv/bin/python bench/api_bench.py [--runs 3] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+CONNECTIONS = 64
+THREADS = 2
+
+ADD_LUA = """
+local tokens = {}
+for line in io.lines("%(tokens)s") do tokens[#tokens + 1] = line end
+local n = 0
+request = function()
+  n = n + 1
+  local token = tokens[(n * 7 + math.random(#tokens)) %% #tokens + 1]
+  return wrk.format("POST", "/api/carts/" .. token .. "/items", {["Content-Type"] = "application/json",
+    ["Host"] = "bakery.localhost"}, '{"sku": "DR-1000", "quantity": 1}')
+end
+"""
+
+CHECKOUT_LUA = """
+local tokens = {}
+for line in io.lines("%(tokens)s") do tokens[#tokens + 1] = line end
+local n = 0
+local id = 0
+setup = function(thread) id = id + 1; thread:set("offset", id) end
+request = function()
+  n = n + 1
+  local token = tokens[((n - 1) * %(threads)d + (offset or 1) - 1) %% #tokens + 1]
+  local body = '{"cart_token": "' .. token .. '", "email": "bench@example.test", "shipping_method": "pickup",' ..
+    '"shipping_address": {"name": "B", "line1": "1 Road", "city": "Leith", "postal_code": "EH6", "country": "GB"}}'
+  return wrk.format("POST", "/api/checkout", {["Content-Type"] = "application/json", ["Host"] = "bakery.localhost"}, body)
+end
+"""
+
+POST_LUA = 'wrk.method = "POST"\n'
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def setup(data: Path, carts: int) -> dict[str, Path]:
+    env = {**os.environ, "TESSERA_DATA_DIR": str(data)}
+    subprocess.run([sys.executable, "-m", "tessera.cli", "demo", "--no-serve"], env=env, check=True,
+                   stdout=subprocess.DEVNULL, cwd=ROOT)
+    sys.path.insert(0, str(ROOT))
+    from commerce_api.shop.carts import Carts
+    from commerce_api.shop.orders import Orders
+    from content.migrations import connect
+    from content.schema import TENANT
+
+    conn = connect(data / "tenants" / "bakery" / "tenant.db", TENANT)
+    orders = Orders(conn)
+    for row in orders.stock():
+        orders.set_stock(row["sku"], 10_000_000)
+    paths = {}
+    for name in ("add", "checkout"):
+        carts_service = Carts(conn)
+        tokens = []
+        for _ in range(carts):
+            token = carts_service.create()
+            if name == "checkout":
+                carts_service.add(token, "CS-800", 1)
+            tokens.append(token)
+        paths[name] = data / f"{name}-tokens.txt"
+        paths[name].write_text("\n".join(tokens) + "\n")
+    conn.close()
+    bare = sqlite3.connect(data / "bare.db")
+    bare.executescript("PRAGMA journal_mode=WAL; CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price INTEGER);"
+                       "INSERT INTO items VALUES (1, 'Dark Rye', 720); "
+                       "CREATE TABLE writes (id INTEGER PRIMARY KEY, value INTEGER);")
+    bare.close()
+    return paths
+
+
+def wrk(url: str, seconds: int, script: Path | None, host: str | None) -> tuple[float, float]:
+    cmd = ["wrk", "-t", str(THREADS), "-c", str(CONNECTIONS), "-d", f"{seconds}s", "--latency"]
+    if script:
+        cmd += ["-s", str(script)]
+    if host:
+        cmd += ["-H", f"Host: {host}"]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    value, unit = float(p99.group(1)), p99.group(2)
+    p99_ms = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        print(f"    warning: {non2xx.group(1)} non-2xx responses from {url}")
+    return rps, p99_ms
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--carts", type=int, default=30000)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+    work = Path(tempfile.mkdtemp(prefix="tessera-api-bench-"))
+    print("setting up the bakery shop ...", flush=True)
+    tokens = setup(work / "data", args.carts)
+    scripts = {}
+    for name, template in (("add", ADD_LUA), ("checkout", CHECKOUT_LUA)):
+        scripts[name] = work / f"{name}.lua"
+        scripts[name].write_text(template % {"tokens": tokens[name], "threads": THREADS})
+    scripts["post"] = work / "post.lua"
+    scripts["post"].write_text(POST_LUA)
+    port = free_port()
+    env = {**os.environ, "TESSERA_DATA_DIR": str(work / "data"), "TESSERA_PORT": str(port)}
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "api_app:app", "--app-dir", str(HERE),
+                               "--host", "127.0.0.1", "--port", str(port), "--workers", "2", "--log-level", "warning",
+                               "--no-access-log"], env=env, cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(base + "/bare/read", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        cases = [
+            ("product detail", base + "/api/products/croissants", None, "bakery.localhost"),
+            ("bare read", base + "/bare/read", None, None),
+            ("add to cart", base + "/", scripts["add"], None),
+            ("checkout", base + "/", scripts["checkout"], None),
+            ("bare write", base + "/bare/write", scripts["post"], None),
+        ]
+        results: dict[str, list[tuple[float, float]]] = {name: [] for name, *_ in cases}
+        for run in range(args.runs):
+            for name, url, script, host in cases:  # interleaved, so drift hits every case alike
+                results[name].append(wrk(url, args.seconds, script, host))
+        medians = {name: (statistics.median(r for r, _ in v), statistics.median(p for _, p in v))
+                   for name, v in results.items()}
+        print(f"\nuvicorn, 2 workers; wrk {THREADS} threads, {CONNECTIONS} connections, "
+              f"{args.seconds}s x {args.runs} runs (medians)")
+        for name, (rps, p99) in medians.items():
+            ceiling = {"product detail": "bare read", "add to cart": "bare write", "checkout": "bare write"}.get(name)
+            share = f"  {100 * rps / medians[ceiling][0]:5.1f}% of {ceiling}" if ceiling else ""
+            print(f"  {name:<15} {rps:9.0f} req/s   p99 {p99:7.1f} ms{share}")
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
