@@ -51,7 +51,7 @@ local id = 0
 setup = function(thread) id = id + 1; thread:set("offset", id) end
 request = function()
   n = n + 1
-  local token = tokens[((n - 1) * %(threads)d + (offset or 1) - 1) %% #tokens + 1]
+  local token = tokens[(%(start)d + (n - 1) * %(threads)d + (offset or 1) - 1) %% #tokens + 1]
   local body = '{"cart_token": "' .. token .. '", "email": "bench@example.test", "shipping_method": "pickup",' ..
     '"shipping_address": {"name": "B", "line1": "1 Road", "city": "Leith", "postal_code": "EH6", "country": "GB"}}'
   return wrk.format("POST", "/api/checkout", {["Content-Type"] = "application/json", ["Host"] = "bakery.localhost"}, body)
@@ -130,9 +130,12 @@ def main() -> None:
     print("setting up the bakery shop ...", flush=True)
     tokens = setup(work / "data", args.carts)
     scripts = {}
-    for name, template in (("add", ADD_LUA), ("checkout", CHECKOUT_LUA)):
-        scripts[name] = work / f"{name}.lua"
-        scripts[name].write_text(template % {"tokens": tokens[name], "threads": THREADS})
+    scripts["add"] = work / "add.lua"
+    scripts["add"].write_text(ADD_LUA % {"tokens": tokens["add"]})
+    for run in range(args.runs):  # each run checks out carts no earlier run used
+        scripts[f"checkout{run}"] = work / f"checkout{run}.lua"
+        scripts[f"checkout{run}"].write_text(CHECKOUT_LUA % {"tokens": tokens["checkout"], "threads": THREADS,
+                                                             "start": run * (args.carts // args.runs)})
     scripts["post"] = work / "post.lua"
     scripts["post"].write_text(POST_LUA)
     port = free_port()
@@ -152,12 +155,14 @@ def main() -> None:
             ("product detail", base + "/api/products/croissants", None, "bakery.localhost"),
             ("bare read", base + "/bare/read", None, None),
             ("add to cart", base + "/", scripts["add"], None),
-            ("checkout", base + "/", scripts["checkout"], None),
+            ("checkout", base + "/", "checkout", None),
             ("bare write", base + "/bare/write", scripts["post"], None),
         ]
         results: dict[str, list[tuple[float, float]]] = {name: [] for name, *_ in cases}
         for run in range(args.runs):
             for name, url, script, host in cases:  # interleaved, so drift hits every case alike
+                if script == "checkout":
+                    script = scripts[f"checkout{run}"]
                 results[name].append(wrk(url, args.seconds, script, host))
         medians = {name: (statistics.median(r for r, _ in v), statistics.median(p for _, p in v))
                    for name, v in results.items()}

@@ -1,0 +1,73 @@
+"""Headless Chromium (Debian's /usr/bin/chromium) driven by Playwright against a real server.
+
+Skipped only where Chromium is not installed; CI installs it, so there they always run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import uvicorn
+
+from tests.api.conftest import free_port
+
+CHROMIUM = os.environ.get("TESSERA_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+def pytest_collection_modifyitems(config, items):
+    if not shutil.which(CHROMIUM):
+        skip = pytest.mark.skip(reason=f"{CHROMIUM} is not installed (CI installs Debian's chromium)")
+        for item in items:
+            if "tests/browser" in str(item.fspath):
+                item.add_marker(skip)
+
+
+@pytest.fixture(name="site", scope="module")
+def fx_site(tmp_path_factory):
+    """`tessera demo --no-serve` in a fresh data directory, then the platform served over HTTP."""
+    from tessera.app import make_app
+    from tessera.settings import Settings
+
+    data = tmp_path_factory.mktemp("browser")
+    port = free_port()
+    env = {**os.environ, "TESSERA_DATA_DIR": str(data), "TESSERA_PORT": str(port)}
+    subprocess.run([sys.executable, "-m", "tessera.cli", "demo", "--no-serve"], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    settings = Settings.from_env(env)
+    server = uvicorn.Server(uvicorn.Config(make_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    yield {"port": port, "data": data, "settings": settings}
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(name="browser", scope="module")
+def fx_browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(name="page")
+def fx_page(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert errors == [], f"JavaScript errors: {errors}"

@@ -1,0 +1,107 @@
+"""A shopper's path in a real browser: browse, add two products with variants, change a quantity,
+check out with manual payment, see the confirmation, and see the order from the staff side."""
+
+from __future__ import annotations
+
+import re
+
+from commerce_api.shop.orders import Orders
+from content.migrations import connect
+from content.schema import TENANT
+
+
+def shop_db(site):
+    return connect(site["data"] / "tenants" / "bakery" / "tenant.db", TENANT)
+
+
+def url(site, tenant, path):
+    return f"http://{tenant}.localhost:{site['port']}{path}"
+
+
+def add(page, site, product, variant_label=None, quantity=1):
+    page.goto(url(site, "bakery", f"/products/{product}/"))
+    if variant_label:
+        page.get_by_label(variant_label, exact=False).first.check()
+    page.get_by_label("Quantity").fill(str(quantity))
+    page.get_by_role("button", name="Add to basket").click()
+    page.get_by_role("status").filter(has_text="Added to your basket").wait_for()
+
+
+def test_browse_add_change_and_check_out(site, page):
+    page.goto(url(site, "bakery", "/"))
+    assert "Rye & Crumb" in page.title()
+    page.get_by_role("link", name="Shop", exact=True).click()
+    page.get_by_role("link", name="Butter Croissants").first.click()
+    assert page.url.endswith("/products/croissants/")
+    add(page, site, "croissants", "Box of 8 / Ready to eat", 1)
+    add(page, site, "country-sourdough", "1.2 kg", 2)
+    assert page.locator("[data-cart-count]").first.inner_text() == "3"
+
+    page.goto(url(site, "bakery", "/cart/"))
+    page.get_by_label("Quantity of Country Sourdough – 1.2 kg").fill("1")
+    page.get_by_label("Quantity of Country Sourdough – 1.2 kg").dispatch_event("change")
+    page.locator(".totals dd").last.filter(has_text="£").wait_for()
+    page.wait_for_function("document.querySelector('[data-cart-count]').textContent === '2'")
+    page.get_by_role("link", name="Go to checkout").click()
+
+    page.get_by_label("Email").fill("ada@example.test")
+    page.get_by_label("Full name").fill("Ada Baker")
+    page.get_by_label("Address", exact=True).fill("1 Mill Lane")
+    page.get_by_label("Town or city").fill("Leith")
+    page.get_by_label("Postcode").fill("EH6 6AA")
+    page.get_by_label("Country code (e.g. GB)").fill("GB")
+    page.get_by_role("button", name="Place order").click()
+    page.wait_for_url(re.compile(r"/order/\?number=\d+"))
+    confirmation = page.locator("[data-order-body]")
+    confirmation.get_by_text("Thank you! Your order number is").wait_for()
+    number = int(re.search(r"number=(\d+)", page.url).group(1))
+    assert "bank transfer" in confirmation.inner_text()
+
+    order = Orders(shop_db(site)).get(number)
+    assert {(l["sku"], l["quantity"]) for l in order["lines"]} == {("CR-8-R", 1), ("CS-1200", 1)}
+    assert (order["subtotal"], order["shipping"], order["total"]) == (2540, 495, 3035)  # under £40: flat shipping
+    assert order["status"] == "pending" and order["payment_status"] == "pending"
+
+
+def test_sold_out_while_in_the_basket_is_refused_naming_the_sku(site, page):
+    add(page, site, "dark-rye", None, 2)
+    Orders(shop_db(site)).set_stock("DR-1000", Orders(shop_db(site)).stock("DR-1000")["reserved"] + 1)
+    page.goto(url(site, "bakery", "/checkout/"))
+    for label, value in (("Email", "sam@example.test"), ("Full name", "Sam"), ("Town or city", "Leith"),
+                         ("Postcode", "EH6"), ("Country code (e.g. GB)", "GB")):
+        page.get_by_label(label).fill(value)
+    page.get_by_label("Address", exact=True).fill("2 Mill Lane")
+    page.get_by_role("button", name="Place order").click()
+    alert = page.get_by_role("alert").filter(has_text="out of stock")
+    alert.wait_for()
+    assert "DR-1000" in alert.inner_text()
+
+
+def test_field_errors_appear_next_to_the_field(site, page):
+    add(page, site, "baguette", "Single", 1)
+    page.goto(url(site, "bakery", "/checkout/"))
+    page.get_by_label("Email").fill("not an email")
+    page.get_by_role("button", name="Place order").click()
+    email = page.get_by_label("Email")
+    page.wait_for_function("document.getElementById('f-email').getAttribute('aria-invalid') === 'true'")
+    assert "valid email" in page.locator("#f-email-error").inner_text()
+    assert email.evaluate("e => e === document.activeElement")
+
+
+def test_a_site_without_a_shop_has_no_cart(site, page):
+    page.goto(url(site, "studio", "/"))
+    assert "Studio Lumen" in page.title()
+    assert page.locator("script[src*='cart.']").count() == 0
+    assert page.locator("[data-cart-count]").count() == 0
+    assert page.goto(url(site, "studio", "/products/")).status == 404
+    assert page.goto(url(site, "studio", "/cart/")).status == 404
+
+
+def test_product_page_without_javascript_still_shows_everything(site, browser):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(url(site, "bakery", "/products/croissants/"))
+    assert page.get_by_role("heading", name="Butter Croissants").is_visible()
+    assert "£16.50" in page.content()
+    assert "The basket needs JavaScript" in page.content()
+    context.close()

@@ -1,0 +1,234 @@
+/* Tessera cart: add to cart, live prices and stock, cart, checkout and order pages.
+   Plain JavaScript, no framework; talks only to the API on this site's own host. */
+(function () {
+  "use strict";
+  var meta = document.querySelector('meta[name="tessera:api"]');
+  if (!meta || !window.fetch) return;
+  var API = meta.content.replace(/\/$/, "");
+  var KEY = "tessera-cart";
+  var lang = document.documentElement.lang || "en";
+
+  function $(sel, root) { return (root || document).querySelector(sel); }
+  function $$(sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); }
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+  function money(minor, currency) {
+    var f = new Intl.NumberFormat(lang, { style: "currency", currency: currency });
+    var digits = f.resolvedOptions().maximumFractionDigits;
+    return f.format(minor / Math.pow(10, digits));
+  }
+  function call(method, path, body, headers) {
+    var options = { method: method, headers: Object.assign({ "Accept": "application/json" }, headers || {}) };
+    if (body !== undefined) { options.body = JSON.stringify(body); options.headers["Content-Type"] = "application/json"; }
+    return fetch(API + path, options).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (data) {
+        if (!r.ok) { var e = new Error((data.error && data.error.message) || "Something went wrong"); e.error = data.error || {}; e.status = r.status; throw e; }
+        return data;
+      });
+    });
+  }
+  function token() { try { return localStorage.getItem(KEY); } catch (e) { return null; } }
+  function keep(t) { try { t ? localStorage.setItem(KEY, t) : localStorage.removeItem(KEY); } catch (e) {} }
+  function ensureCart() {
+    var t = token();
+    if (t) return Promise.resolve(t);
+    return call("POST", "/carts").then(function (c) { keep(c.token); return c.token; });
+  }
+  function loadCart() {
+    var t = token();
+    if (!t) return Promise.resolve(null);
+    return call("GET", "/carts/" + encodeURIComponent(t)).catch(function (e) {
+      if (e.status === 404 || e.status === 409) { keep(null); return null; }
+      throw e;
+    });
+  }
+  function count(cart) {
+    var n = cart ? cart.lines.reduce(function (s, l) { return s + l.quantity; }, 0) : 0;
+    $$("[data-cart-count]").forEach(function (b) { b.textContent = n ? String(n) : ""; b.setAttribute("aria-label", n + " items"); });
+  }
+
+  /* Product pages: add to cart. */
+  $$("form[data-add-to-cart]").forEach(function (form) {
+    var status = $("[data-status]", form);
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var chosen = $('input[name="sku"]:checked', form) || $('input[name="sku"]', form);
+      var quantity = parseInt($('input[name="quantity"]', form).value, 10);
+      var button = $("button[type=submit]", form);
+      button.disabled = true;
+      status.textContent = "Adding…";
+      var add = function (t) { return call("POST", "/carts/" + encodeURIComponent(t) + "/items", { sku: chosen.value, quantity: quantity }); };
+      ensureCart().then(function (t) {
+        return add(t).catch(function (e) { if (e.status === 404 || e.status === 409) { keep(null); return ensureCart().then(add); } throw e; });
+      }).then(function (cart) {
+        count(cart);
+        status.textContent = "Added to your basket.";
+        var link = el("a", { href: "/cart/" }, "View basket");
+        status.appendChild(document.createTextNode(" "));
+        status.appendChild(link);
+      }).catch(function (e) { status.textContent = e.message; })
+        .then(function () { button.disabled = false; });
+    });
+  });
+
+  /* Live price and stock for every sku on the page, in one call. */
+  var skus = $$("[data-sku-price]").map(function (n) { return n.getAttribute("data-sku-price"); });
+  $$('form[data-add-to-cart] input[type=hidden][name="sku"]').forEach(function (i) { skus.push(i.value); });
+  if (skus.length) {
+    call("POST", "/availability", { skus: skus }).then(function (data) {
+      Object.keys(data.skus).forEach(function (sku) {
+        var info = data.skus[sku];
+        $$('[data-sku-price="' + sku + '"]').forEach(function (n) {
+          if (!info) return;
+          n.textContent = money(info.price, info.currency) + (info.in_stock ? "" : " · sold out");
+        });
+        $$('input[name="sku"][value="' + sku + '"]').forEach(function (input) {
+          if (info && !info.in_stock) { input.disabled = true; if (input.checked) input.checked = false; }
+        });
+      });
+    }).catch(function () {});
+  }
+
+  /* The basket page. */
+  var cartBox = $("[data-cart-body]");
+  function renderCart(cart) {
+    cartBox.textContent = "";
+    count(cart);
+    if (!cart || !cart.lines.length) { cartBox.appendChild(el("p", {}, "Your basket is empty.")); return; }
+    (cart.notices || []).forEach(function (n) { cartBox.appendChild(el("p", { "class": "notice", role: "status" }, n.charAt(0).toUpperCase() + n.slice(1) + ".")); });
+    var list = el("ul", { "class": "cart-lines" });
+    cart.lines.forEach(function (line) {
+      var item = el("li", { "class": "cart-line" });
+      var label = line.title && line.title !== line.name ? line.name + " – " + line.title : line.name;
+      item.appendChild(el("a", { href: line.url }, label));
+      var id = "qty-" + line.sku;
+      item.appendChild(el("label", { "for": id, "class": "visually-hidden" }, "Quantity of " + label));
+      var qty = el("input", { id: id, type: "number", min: "1", max: "99", value: String(line.quantity), inputmode: "numeric" });
+      qty.addEventListener("change", function () {
+        call("PATCH", "/carts/" + encodeURIComponent(token()) + "/items/" + encodeURIComponent(line.sku), { quantity: parseInt(qty.value, 10) })
+          .then(renderCart).catch(function (e) { announce(e.message); });
+      });
+      item.appendChild(qty);
+      item.appendChild(el("span", { "class": "line-total" }, money(line.line_total, cart.currency)));
+      var remove = el("button", { type: "button", "class": "link-button" }, "Remove");
+      remove.setAttribute("aria-label", "Remove " + label);
+      remove.addEventListener("click", function () {
+        call("DELETE", "/carts/" + encodeURIComponent(token()) + "/items/" + encodeURIComponent(line.sku)).then(renderCart);
+      });
+      item.appendChild(remove);
+      list.appendChild(item);
+    });
+    cartBox.appendChild(list);
+    cartBox.appendChild(totals(cart));
+    cartBox.appendChild(el("a", { href: "/checkout/", "class": "button" }, "Go to checkout"));
+  }
+  function totals(q) {
+    var dl = el("dl", { "class": "totals" });
+    [["Subtotal", q.subtotal], ["Shipping", q.shipping], [q.tax_label + (q.tax_inclusive ? " (included)" : ""), q.tax], ["Total", q.total]]
+      .forEach(function (row) { dl.appendChild(el("dt", {}, row[0])); dl.appendChild(el("dd", {}, money(row[1], q.currency))); });
+    return dl;
+  }
+  function announce(text) {
+    var live = $("[data-announce]") || document.body.appendChild(el("p", { "data-announce": "", role: "alert", "class": "notice" }));
+    live.textContent = text;
+  }
+  if (cartBox) loadCart().then(renderCart).catch(function (e) { announce(e.message); });
+  else loadCart().then(count).catch(function () {});
+
+  /* The checkout page. */
+  var checkoutBox = $("[data-checkout-body]");
+  var FIELDS = [["email", "Email", "email", "email"], ["shipping_address.name", "Full name", "text", "name"],
+    ["shipping_address.line1", "Address", "text", "address-line1"], ["shipping_address.line2", "Address line 2 (optional)", "text", "address-line2"],
+    ["shipping_address.city", "Town or city", "text", "address-level2"], ["shipping_address.postal_code", "Postcode", "text", "postal-code"],
+    ["shipping_address.country", "Country code (e.g. GB)", "text", "country"]];
+  function checkoutForm(cart) {
+    checkoutBox.textContent = "";
+    if (!cart || !cart.lines.length) { checkoutBox.appendChild(el("p", {}, "Your basket is empty.")); return; }
+    checkoutBox.appendChild(totals(cart));
+    var form = el("form", { novalidate: "" });
+    var alert = el("p", { role: "alert", "class": "form-error" });
+    form.appendChild(alert);
+    FIELDS.forEach(function (f) {
+      var id = "f-" + f[0].replace(/\W/g, "-");
+      var wrap = el("div", { "class": "field" });
+      wrap.appendChild(el("label", { "for": id }, f[1]));
+      var input = el("input", { id: id, name: f[0], type: f[2], autocomplete: f[3], "aria-describedby": id + "-error" });
+      if (f[0].indexOf("line2") < 0) input.required = true;
+      wrap.appendChild(input);
+      wrap.appendChild(el("span", { id: id + "-error", "class": "field-error" }));
+      form.appendChild(wrap);
+    });
+    var methods = el("fieldset", {});
+    methods.appendChild(el("legend", {}, "Delivery"));
+    [["delivery", "Deliver to my address"], ["pickup", "Collect from the shop"]].forEach(function (m, i) {
+      var label = el("label", { "class": "variant" });
+      var radio = el("input", { type: "radio", name: "shipping_method", value: m[0] });
+      if (!i) radio.checked = true;
+      label.appendChild(radio);
+      label.appendChild(document.createTextNode(" " + m[1]));
+      methods.appendChild(label);
+    });
+    form.appendChild(methods);
+    form.appendChild(el("button", { type: "submit", "class": "button" }, "Place order"));
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      $$(".field-error", form).forEach(function (s) { s.textContent = ""; });
+      $$("[aria-invalid]", form).forEach(function (i) { i.removeAttribute("aria-invalid"); });
+      alert.textContent = "";
+      var body = { cart_token: token(), shipping_address: {}, shipping_method: $('input[name="shipping_method"]:checked', form).value };
+      FIELDS.forEach(function (f) {
+        var value = form.elements[f[0]].value;
+        if (f[0].indexOf(".") > 0) body.shipping_address[f[0].split(".")[1]] = value; else body[f[0]] = value;
+      });
+      var key = sessionStorage.getItem("tessera-checkout-key") || ("co-" + Date.now() + "-" + Math.random().toString(36).slice(2));
+      sessionStorage.setItem("tessera-checkout-key", key);
+      var button = $("button[type=submit]", form);
+      button.disabled = true;
+      call("POST", "/checkout", body, { "Idempotency-Key": key }).then(function (result) {
+        sessionStorage.removeItem("tessera-checkout-key");
+        keep(null);
+        sessionStorage.setItem("tessera-payment-" + result.order.number, JSON.stringify(result.payment));
+        if (result.payment.redirect_url) { location.href = result.payment.redirect_url; return; }
+        location.href = "/order/?number=" + result.order.number + "&token=" + encodeURIComponent(result.order.token);
+      }).catch(function (e) {
+        button.disabled = false;
+        var field = e.error && e.error.field;
+        var input = field && form.elements[field];
+        if (input) {
+          input.setAttribute("aria-invalid", "true");
+          document.getElementById(input.id + "-error").textContent = e.message;
+          input.focus();
+        }
+        alert.textContent = e.message;
+        if (e.error && e.error.code !== "idempotency_mismatch" && !input) sessionStorage.removeItem("tessera-checkout-key");
+      });
+    });
+    checkoutBox.appendChild(form);
+  }
+  if (checkoutBox) loadCart().then(checkoutForm).catch(function (e) { announce(e.message); });
+
+  /* The order confirmation page. */
+  var orderBox = $("[data-order-body]");
+  if (orderBox) {
+    var params = new URLSearchParams(location.search);
+    var number = params.get("number"), secret = params.get("token");
+    if (number && secret) {
+      call("GET", "/orders/" + encodeURIComponent(number) + "?token=" + encodeURIComponent(secret)).then(function (order) {
+        orderBox.appendChild(el("p", { "class": "lead" }, "Thank you! Your order number is " + order.number + "."));
+        var payment = JSON.parse(sessionStorage.getItem("tessera-payment-" + order.number) || "null");
+        if (order.payment_status === "paid") orderBox.appendChild(el("p", {}, "We have received your payment."));
+        else if (payment && payment.instructions) orderBox.appendChild(el("p", { "class": "notice" }, payment.instructions));
+        var list = el("ul", { "class": "cart-lines" });
+        order.lines.forEach(function (l) { list.appendChild(el("li", {}, l.quantity + " × " + l.name + (l.title !== l.name ? " – " + l.title : "") + " · " + money(l.line_total, order.currency))); });
+        orderBox.appendChild(list);
+        orderBox.appendChild(totals(Object.assign({ tax_label: "Tax" }, order)));
+      }).catch(function (e) { announce(e.message); });
+    } else {
+      orderBox.appendChild(el("p", {}, "Open this page from the link in your order confirmation."));
+    }
+  }
+})();
