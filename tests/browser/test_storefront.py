@@ -84,7 +84,8 @@ def test_field_errors_appear_next_to_the_field(site, page):
     page.get_by_role("button", name="Place order").click()
     email = page.get_by_label("Email")
     page.wait_for_function("document.getElementById('f-email').getAttribute('aria-invalid') === 'true'")
-    assert "valid email" in page.locator("#f-email-error").inner_text()
+    assert "Enter a valid email address." == page.locator("#f-email-error").inner_text()
+    assert "Please check Email" in page.get_by_role("alert").inner_text()
     assert email.evaluate("e => e === document.activeElement")
 
 

@@ -16,6 +16,7 @@
     if (text !== undefined) node.textContent = text;
     return node;
   }
+  function sentence(text) { return text ? text.charAt(0).toUpperCase() + text.slice(1) + (/[.!?]$/.test(text) ? "" : ".") : ""; }
   function money(minor, currency) {
     var f = new Intl.NumberFormat(lang, { style: "currency", currency: currency });
     var digits = f.resolvedOptions().maximumFractionDigits;
@@ -70,7 +71,7 @@
         var link = el("a", { href: "/cart/" }, "View basket");
         status.appendChild(document.createTextNode(" "));
         status.appendChild(link);
-      }).catch(function (e) { status.textContent = e.message; })
+      }).catch(function (e) { status.textContent = sentence(e.message); })
         .then(function () { button.disabled = false; });
     });
   });
@@ -129,6 +130,7 @@
   function totals(q) {
     var dl = el("dl", { "class": "totals" });
     [["Subtotal", q.subtotal], ["Shipping", q.shipping], [q.tax_label + (q.tax_inclusive ? " (included)" : ""), q.tax], ["Total", q.total]]
+      .filter(function (row) { return row[0] === "Total" || row[0] === "Subtotal" || row[1] > 0 || row[0] === "Shipping"; })
       .forEach(function (row) { dl.appendChild(el("dt", {}, row[0])); dl.appendChild(el("dd", {}, money(row[1], q.currency))); });
     return dl;
   }
@@ -200,10 +202,13 @@
         var input = field && form.elements[field];
         if (input) {
           input.setAttribute("aria-invalid", "true");
-          document.getElementById(input.id + "-error").textContent = e.message;
+          document.getElementById(input.id + "-error").textContent = sentence(e.message);
           input.focus();
+          var label = form.querySelector('label[for="' + input.id + '"]');
+          alert.textContent = "Please check " + (label ? label.textContent : "the marked field") + ": " + sentence(e.message);
+        } else {
+          alert.textContent = sentence(e.message);
         }
-        alert.textContent = e.message;
         if (e.error && e.error.code !== "idempotency_mismatch" && !input) sessionStorage.removeItem("tessera-checkout-key");
       });
     });
