@@ -16,7 +16,7 @@ from .routes.auth import AuthController
 from .routes.catalog import CatalogController
 from .routes.shop import CartController, ShopController, stripe_webhook
 from .routes.staff import StaffShopController
-from .routes.system import healthz, metrics
+from .routes.system import healthz, metrics, tls_ask
 from .security import access_guard
 from .services import ApiConfig, Services
 
@@ -68,7 +68,7 @@ def create_app(config: ApiConfig, services: Services | None = None) -> Gateway:
     metrics_store = Metrics()
     app = Litestar(
         route_handlers=[AuthController, AdminController, CatalogController, CartController, ShopController,
-                        StaffShopController, stripe_webhook, healthz, metrics],
+                        StaffShopController, stripe_webhook, healthz, metrics, tls_ask],
         guards=[access_guard],
         exception_handlers={ApiError: _api_error, ValidationException: _validation_error,
                             NotAuthorizedException: _http_error, HTTPException: _http_error, Exception: _unexpected},

@@ -527,6 +527,76 @@ def tenant_payments(ctx: Context, slug: str, provider: str, keys_stdin: bool) ->
         f" Point Stripe's webhook at /api/webhooks/stripe/{slug} on your API host." if provider == "stripe" else ""))
 
 
+# -- domains ----------------------------------------------------------------------------------
+
+
+@main.group()
+def domain() -> None:
+    """Custom domains: add one, prove it with DNS, list them."""
+
+
+@domain.command("add")
+@click.argument("tenant_slug", metavar="TENANT")
+@click.argument("name")
+@click.option("--primary", is_flag=True, help="Make it the canonical domain once verified.")
+@pass_ctx
+@handle_errors
+def domain_add(ctx: Context, tenant_slug: str, name: str, primary: bool) -> None:
+    """Add a custom domain and print the DNS TXT record that proves you own it."""
+    from publish.domains import challenge
+
+    added = ctx.tenants.registry.add_domain(tenant_slug, name, primary=primary)
+    ctx.services.audit.record("domain.added", tenant_id=added.tenant_id, domain=added.name, via="cli")
+    console.print(f"Added {added.name} to {tenant_slug}. Create this DNS record, then run "
+                  f"`tessera domain verify {tenant_slug} {added.name}`:")
+    console.print(f"  {challenge(added)}")
+    console.print(f"and point {added.name} at this platform (CNAME to {tenant_slug}.{ctx.settings.base_domain}).")
+
+
+@domain.command("verify")
+@click.argument("tenant_slug", metavar="TENANT")
+@click.argument("name")
+@pass_ctx
+@handle_errors
+def domain_verify(ctx: Context, tenant_slug: str, name: str) -> None:
+    """Look up the domain's TXT record; once it matches, serve the domain and republish its canonical URLs."""
+    from publish.domains import resolver_for, verify
+
+    from .sites import publish_tenant
+
+    checked = verify(ctx.tenants.registry, tenant_slug, name, resolver_for(ctx.settings.dns_resolver))
+    ctx.services.audit.record("domain.verified", tenant_id=checked.tenant_id, domain=checked.name, via="cli")
+    console.print(f"[green]verified[/green] {checked.name}")
+    if checked.is_primary:
+        _, deploy = publish_tenant(ctx.settings, ctx.tenants, tenant_slug, actor="domain")
+        console.print(f"Republished {tenant_slug} with https://{checked.name} as its address (deploy {deploy.id}).")
+
+
+@domain.command("list")
+@click.argument("tenant_slug", metavar="TENANT")
+@pass_ctx
+@handle_errors
+def domain_list(ctx: Context, tenant_slug: str) -> None:
+    """List a tenant's domains and whether they are verified."""
+    from publish.domains import challenge
+
+    table = Table("domain", "primary", "verified", "TXT record to create")
+    for d in ctx.tenants.registry.domains(tenant_slug):
+        table.add_row(d.name, "yes" if d.is_primary else "", d.verified_at or "no", str(challenge(d)))
+    console.print(table)
+
+
+@main.command("caddyfile")
+@pass_ctx
+@handle_errors
+def caddyfile_command(ctx: Context) -> None:
+    """Print a Caddyfile that puts automatic HTTPS in front of the whole platform."""
+    from publish.domains import caddyfile
+
+    settings = ctx.settings
+    click.echo(caddyfile(settings.base_domain, f"{settings.host}:{settings.port}"), nl=False)
+
+
 # -- users and tokens -------------------------------------------------------------------------
 
 

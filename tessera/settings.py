@@ -32,6 +32,7 @@ class Settings:
     s3_endpoint_url: str | None
     s3_region: str | None
     stripe_api_base: str | None
+    dns_resolver: str | None
     demo_password: str
     sites_dir: Path
     themes_dir: Path
@@ -79,6 +80,7 @@ class Settings:
             s3_endpoint_url=env.get("TESSERA_S3_ENDPOINT_URL") or None,
             s3_region=env.get("TESSERA_S3_REGION") or None,
             stripe_api_base=env.get("TESSERA_STRIPE_API_BASE") or None,
+            dns_resolver=env.get("TESSERA_DNS_RESOLVER") or None,
             demo_password=env.get("TESSERA_DEMO_PASSWORD", "tessera-demo"),
             sites_dir=Path(env.get("TESSERA_SITES_DIR") or ROOT / "sites"),
             themes_dir=Path(env.get("TESSERA_THEMES_DIR") or ROOT / "themes"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Request, Response, get
+from litestar.params import FromQuery
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..errors import NotFound
@@ -20,6 +21,16 @@ def healthz(request: Request) -> dict[str, str]:
     _platform_only(request)
     services_of(request).db.conn.execute("SELECT 1").fetchone()
     return {"status": "ok"}
+
+
+@get("/api/tls/ask", opt={"tenant": False}, tags=["system"], sync_to_thread=False, include_in_schema=False,
+     summary="Caddy on-demand TLS: 200 only for tenant subdomains and verified custom domains")
+def tls_ask(request: Request, domain: FromQuery[str] = "") -> Response[str]:
+    from publish.domains import allowed
+
+    services = services_of(request)
+    ok = bool(domain) and allowed(services.db.registry, domain, services.config.base_domain)
+    return Response("ok" if ok else "unknown domain", status_code=200 if ok else 404, media_type="text/plain")
 
 
 @get("/metrics", opt={"tenant": False}, tags=["system"], sync_to_thread=True, summary="Prometheus metrics", include_in_schema=False)

@@ -1,0 +1,104 @@
+"""Custom domains: prove ownership with a DNS TXT record, then serve and certify the domain.
+
+``add`` gives the record to create; ``verify`` looks it up with a real DNS query (dnspython; the
+resolver address is configurable so tests can run their own DNS server) and marks the domain
+verified. Only verified domains resolve to a tenant, get a TLS certificate (the ``allowed`` check
+behind Caddy's on-demand TLS) or become canonical.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dns.exception
+import dns.resolver
+
+from content.registry import Domain, Registry
+
+from .errors import PublishError
+
+CHALLENGE = "_tessera-challenge"
+
+
+class DomainError(PublishError):
+    code = "domain_error"
+
+
+@dataclass(frozen=True)
+class Challenge:
+    record: str  # the name to create
+    value: str  # the TXT value
+
+    def __str__(self) -> str:
+        return f'{self.record}. TXT "{self.value}"'
+
+
+def challenge(domain: Domain) -> Challenge:
+    return Challenge(f"{CHALLENGE}.{domain.name}", f"tessera-verify={domain.verification_token}")
+
+
+def resolver_for(address: str | None) -> dns.resolver.Resolver:
+    """The system resolver, or one at ``host[:port]`` (TESSERA_DNS_RESOLVER)."""
+    if not address:
+        return dns.resolver.Resolver()
+    resolver = dns.resolver.Resolver(configure=False)
+    host, _, port = address.partition(":")
+    resolver.nameservers = [host]
+    resolver.port = int(port or 53)
+    resolver.lifetime = 3.0
+    return resolver
+
+
+def verify(registry: Registry, slug: str, name: str, resolver: dns.resolver.Resolver) -> Domain:
+    domain = registry.domain(name)
+    tenant = registry.get(slug)
+    if domain.tenant_id != tenant.id:
+        raise DomainError(f"{name} belongs to another tenant")
+    if domain.verified_at:
+        return domain
+    expected = challenge(domain)
+    try:
+        answer = resolver.resolve(expected.record, "TXT")
+        values = {b"".join(r.strings).decode(errors="replace") for r in answer}
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+        raise DomainError(f"no TXT record at {expected.record} yet; create {expected} and try again "
+                          "(DNS changes can take a few minutes)") from None
+    except dns.exception.DNSException as exc:
+        raise DomainError(f"the DNS lookup for {expected.record} failed: {exc}") from None
+    if expected.value not in values:
+        raise DomainError(f"the TXT record at {expected.record} does not contain {expected.value!r}")
+    return registry.verify_domain(name)
+
+
+def allowed(registry: Registry, host: str, base_domain: str) -> bool:
+    """May the TLS proxy get a certificate for ``host``? Verified domains and tenant subdomains only."""
+    host = host.lower().rstrip(".")
+    suffix = "." + base_domain.lower()
+    if host.endswith(suffix) and "." not in host[: -len(suffix)]:
+        return registry.find(host[: -len(suffix)]) is not None
+    return registry.tenant_for_domain(host) is not None
+
+
+def caddyfile(base_domain: str, api: str) -> str:
+    """A Caddyfile for the whole platform: on-demand TLS asked of Tessera, everything proxied to it."""
+    return f"""# Caddy in front of Tessera: automatic HTTPS for every tenant subdomain and verified custom domain.
+{{
+\ton_demand_tls {{
+\t\task http://{api}/api/tls/ask
+\t}}
+}}
+
+https:// {{
+\ttls {{
+\t\ton_demand
+\t}}
+\tencode zstd gzip
+\treverse_proxy {api} {{
+\t\theader_up X-Forwarded-Proto https
+\t}}
+}}
+
+http://{base_domain}, http://*.{base_domain} {{
+\tredir https://{{host}}{{uri}} permanent
+}}
+"""

@@ -1,0 +1,117 @@
+"""Custom domains against a real DNS server on loopback (answering with dnspython's wire format)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import dns.message
+import dns.rdatatype
+import dns.rrset
+import httpx
+import pytest
+
+from publish.domains import DomainError, allowed, caddyfile, challenge, resolver_for, verify
+
+
+class TinyDNS:
+    """Answers TXT questions from a dict over UDP on 127.0.0.1."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, list[str]] = {}
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except OSError:
+                return
+            query = dns.message.from_wire(data)
+            response = dns.message.make_response(query)
+            question = query.question[0]
+            name = question.name.to_text().rstrip(".")
+            if question.rdtype == dns.rdatatype.TXT and name in self.records:
+                response.answer.append(dns.rrset.from_text(question.name, 60, "IN", "TXT",
+                                                           *[f'"{v}"' for v in self.records[name]]))
+            else:
+                response.set_rcode(3)  # NXDOMAIN
+            self.sock.sendto(response.to_wire(), peer)
+
+
+@pytest.fixture(name="dns_server")
+def fx_dns_server():
+    server = TinyDNS()
+    yield server
+    server.sock.close()
+
+
+def test_verify_with_a_real_dns_query(platform, dns_server):
+    _, tenants = platform
+    registry = tenants.registry
+    added = registry.add_domain("bakery", "shop.rye.example", primary=True)
+    resolver = resolver_for(dns_server.address)
+    with pytest.raises(DomainError, match="no TXT record at _tessera-challenge.shop.rye.example"):
+        verify(registry, "bakery", "shop.rye.example", resolver)
+    dns_server.records["_tessera-challenge.shop.rye.example"] = ["tessera-verify=someone-elses-token"]
+    with pytest.raises(DomainError, match="does not contain"):
+        verify(registry, "bakery", "shop.rye.example", resolver)
+    assert registry.tenant_for_domain("shop.rye.example") is None
+    dns_server.records["_tessera-challenge.shop.rye.example"].append(challenge(added).value)
+    assert verify(registry, "bakery", "shop.rye.example", resolver).verified_at
+    assert registry.tenant_for_domain("shop.rye.example").slug == "bakery"
+    with pytest.raises(DomainError, match="another tenant"):
+        verify(registry, "studio", "shop.rye.example", resolver)
+
+
+def test_tls_ask_allows_only_known_names(platform):
+    _, tenants = platform
+    registry = tenants.registry
+    registry.add_domain("studio", "photos.lumen.example")
+    assert allowed(registry, "bakery.localhost", "localhost")
+    assert not allowed(registry, "ghost.localhost", "localhost")
+    assert not allowed(registry, "photos.lumen.example", "localhost")  # not verified yet
+    registry.verify_domain("photos.lumen.example")
+    assert allowed(registry, "photos.lumen.example", "localhost")
+    assert not allowed(registry, "evil.example", "localhost")
+
+
+def test_caddyfile_asks_tessera_before_issuing(platform):
+    text = caddyfile("sites.example", "127.0.0.1:8000")
+    assert "ask http://127.0.0.1:8000/api/tls/ask" in text and "on_demand" in text
+    assert "reverse_proxy 127.0.0.1:8000" in text
+
+
+def test_ask_endpoint_over_http(edge):
+    base, tenants = edge
+    ok = httpx.get(base + "/api/tls/ask", params={"domain": "bakery.localhost"})
+    assert ok.status_code == 200
+    assert httpx.get(base + "/api/tls/ask", params={"domain": "nobody.example"}).status_code == 404
+
+
+from tests.publish.test_edge import fx_edge  # noqa: E402,F401  (the served platform, for the HTTP test)
+
+
+def test_domain_commands(tmp_path, dns_server, monkeypatch):
+    from click.testing import CliRunner
+
+    from tessera.cli import main
+
+    monkeypatch.setenv("TESSERA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("TESSERA_DNS_RESOLVER", dns_server.address)
+    run = lambda *args: CliRunner().invoke(main, list(args), catch_exceptions=False)
+    run("tenant", "create", "rye", "--name", "Rye", "--from", "studio")
+    added = run("domain", "add", "rye", "www.rye.example", "--primary")
+    assert added.exit_code == 0 and "_tessera-challenge.www.rye.example. TXT" in added.output
+    value = added.output.split('TXT "')[1].split('"')[0]
+    failed = run("domain", "verify", "rye", "www.rye.example")
+    assert failed.exit_code == 1 and "no TXT record" in failed.output
+    dns_server.records["_tessera-challenge.www.rye.example"] = [value]
+    verified = run("domain", "verify", "rye", "www.rye.example")
+    assert verified.exit_code == 0 and "Republished rye with https://www.rye.example" in verified.output
+    page = (tmp_path / "data" / "buckets" / "rye" / "current" / "about" / "index.html").read_text()
+    assert '<link rel="canonical" href="https://www.rye.example/about/">' in page
+    assert "www.rye.example" in run("domain", "list", "rye").output
