@@ -549,7 +549,7 @@ def domain_add(ctx: Context, tenant_slug: str, name: str, primary: bool) -> None
     ctx.services.audit.record("domain.added", tenant_id=added.tenant_id, domain=added.name, via="cli")
     console.print(f"Added {added.name} to {tenant_slug}. Create this DNS record, then run "
                   f"`tessera domain verify {tenant_slug} {added.name}`:")
-    console.print(f"  {challenge(added)}")
+    click.echo(f"  {challenge(added)}")  # plain, unwrapped: people copy it into their DNS panel
     console.print(f"and point {added.name} at this platform (CNAME to {tenant_slug}.{ctx.settings.base_domain}).")
 
 
