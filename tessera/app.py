@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import html
 
+import logging
+import threading
+
 from commerce_api.app import create_app
+from commerce_api.gitserve import GitServer
 from commerce_api.services import ApiConfig, Services
 from commerce_api.tenancy import host_name
 from publish.edge import Edge
@@ -44,6 +48,27 @@ class Platform:
         self.services = svc
         self.api = create_app(api_config(settings), svc)
         self.edge = Edge(lambda: svc.db.registry, storage_for(settings), settings.base_domain)
+        self.git = GitServer(svc, self._publish_after_push, _install_hooks)
+        self._publishing = threading.Lock()
+
+    def _publish_after_push(self, slug: str) -> None:
+        """Publish in the background so the pusher's git client returns at once."""
+
+        def run() -> None:
+            from content.tenants import Tenants
+
+            from .sites import publish_tenant
+
+            with self._publishing:
+                tenants = Tenants(self.settings.data_dir, self.settings.sites_dir)
+                try:
+                    publish_tenant(self.settings, tenants, slug, actor="git push")
+                except Exception:  # recorded as a failed deploy; the live site is unchanged
+                    logging.getLogger("tessera").exception("publishing %s after a push failed", slug)
+                finally:
+                    tenants.close()
+
+        threading.Thread(target=run, name=f"publish-{slug}", daemon=True).start()
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":
@@ -54,6 +79,9 @@ class Platform:
         path = scope["path"]
         if path == "/api" or path.startswith(API_PREFIXES):
             await self.api(scope, receive, send)
+            return
+        if path.startswith("/git/"):
+            await self.git(scope, receive, send)
             return
         host = host_name(dict(scope.get("headers", [])).get(b"host", b"").decode("latin-1"))
         if self.services.resolver.is_platform_host(host):
@@ -74,6 +102,12 @@ class Platform:
                     "headers": [(b"content-type", b"text/html; charset=utf-8"),
                                 (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body if scope["method"] != "HEAD" else b""})
+
+
+def _install_hooks(repo) -> None:
+    from .hooks import install
+
+    install(repo)
 
 
 def make_app(settings: Settings) -> Platform:

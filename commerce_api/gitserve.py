@@ -1,0 +1,113 @@
+"""Git over HTTP: ``/git/<tenant>.git`` served by git's own ``http-backend`` (smart protocol).
+
+Clone and fetch need a member who may read pages; push needs one who may write them. Credentials
+are HTTP Basic: the account's email and password, or any name and a personal API token. A push is
+checked by the repository's pre-receive hook (the content parses and the site builds) before it
+is accepted, and published after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import re
+import subprocess
+from pathlib import Path
+from typing import Callable
+
+from .auth.credentials import API_TOKEN_PREFIX
+from .errors import TooManyRequests
+from .services import Services
+
+_PATH = re.compile(r"^/git/([a-z0-9-]+)\.git(/.*)$")
+
+
+class GitServer:
+    def __init__(self, services: Services, on_push: Callable[[str], None],
+                 prepare: Callable[[Path], None]) -> None:
+        self.services = services
+        self.on_push = on_push
+        self.prepare = prepare
+
+    async def __call__(self, scope, receive, send) -> None:
+        match = _PATH.match(scope["path"])
+        if not match:
+            return await _reply(send, 404, b"not a repository\n")
+        slug, rest = match.groups()
+        query = scope.get("query_string", b"").decode()
+        writing = rest.endswith("/git-receive-pack") or "service=git-receive-pack" in query
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        address = scope.get("client", ("unknown",))[0]
+        tenant = self.services.db.registry.find(slug)
+        user = await asyncio.to_thread(self._authenticate, headers.get("authorization", ""), tenant, address)
+        if user is None:
+            return await _reply(send, 401, b"sign in with your email and password, or an API token\n",
+                                {"www-authenticate": 'Basic realm="Tessera"'})
+        role = self.services.users.role(user.id, tenant.id)
+        action = "pages:write" if writing else "pages:read"
+        from .auth.permissions import allowed
+
+        if not allowed(role, action, superadmin=user.is_superadmin):
+            return await _reply(send, 403, f"your role may not {'push to' if writing else 'read'} this site\n".encode())
+        if writing and tenant.suspended:
+            return await _reply(send, 403, b"this site is suspended\n")
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        repo_root = self.services.config.data_dir / "tenants" / slug
+        self.prepare(repo_root / "repo.git")
+        env = {**os.environ, "GIT_PROJECT_ROOT": str(repo_root), "GIT_HTTP_EXPORT_ALL": "1",
+               "PATH_INFO": "/repo.git" + rest, "REQUEST_METHOD": scope["method"], "QUERY_STRING": query,
+               "CONTENT_TYPE": headers.get("content-type", ""), "REMOTE_USER": user.email, "REMOTE_ADDR": address,
+               "TESSERA_PUSH_TENANT": slug, "TESSERA_DATA_DIR": str(self.services.config.data_dir)}
+        if "content-encoding" in headers:
+            env["HTTP_CONTENT_ENCODING"] = headers["content-encoding"]
+        if "git-protocol" in headers:
+            env["GIT_PROTOCOL"] = headers["git-protocol"]
+        result = await asyncio.to_thread(subprocess.run, ["git", "http-backend"], input=body, env=env,
+                                         capture_output=True)
+        head, _, payload = result.stdout.partition(b"\r\n\r\n")
+        status, response_headers = 200, {}
+        for line in head.decode("latin-1").split("\r\n"):
+            name, _, value = line.partition(":")
+            if name.lower() == "status":
+                status = int(value.strip().split()[0])
+            elif name:
+                response_headers[name.lower()] = value.strip()
+        await _reply(send, status, payload, response_headers)
+        if writing and rest.endswith("/git-receive-pack") and status == 200 and b"ng refs/" not in payload \
+                and b"unpack ok" in payload:
+            self.services.audit.record("git.push", actor=user.id, tenant_id=tenant.id, address=address)
+            self.on_push(slug)
+
+    def _authenticate(self, header: str, tenant, address: str):
+        if tenant is None or not header.lower().startswith("basic "):
+            return None
+        try:
+            name, _, secret = base64.b64decode(header[6:]).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        if secret.startswith(API_TOKEN_PREFIX):
+            found = self.services.credentials.api_token(secret)
+            if found is None or found[1] != tenant.id:
+                return None
+            return self.services.users.get(found[0])
+        try:
+            self.services.limiter.check(name, address)
+        except TooManyRequests:
+            return None
+        user = self.services.users.check_password(name, secret)
+        if user is None:
+            self.services.limiter.failed(name, address)
+        return user
+
+
+async def _reply(send, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+    headers = {"content-type": "text/plain; charset=utf-8", **(headers or {}), "content-length": str(len(body))}
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(k.encode(), v.encode()) for k, v in headers.items()]})
+    await send({"type": "http.response.body", "body": body})

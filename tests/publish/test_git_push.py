@@ -1,0 +1,103 @@
+"""Clone, edit, push with the stock git client over HTTP; a broken push is rejected with file:line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from urllib.parse import quote
+
+import pytest
+import uvicorn
+
+from tests.api.conftest import free_port
+
+PASSWORD = "a long enough password"
+
+
+@pytest.fixture(name="git_site", scope="module")
+def fx_git_site(tmp_path_factory):
+    from commerce_api.services import Services
+    from content.registry import parse_features
+    from content.tenants import Tenants
+    from tessera.app import api_config, make_app
+    from tessera.settings import ROOT, Settings
+    from tessera.sites import publish_tenant
+
+    port = free_port()
+    settings = Settings.from_env({"TESSERA_DATA_DIR": str(tmp_path_factory.mktemp("git")), "TESSERA_PORT": str(port)})
+    tenants = Tenants(settings.data_dir, ROOT / "sites")
+    tenants.create("studio", "Studio", parse_features("cms"), starter="studio")
+    tenants.create("other", "Other", parse_features("cms"), starter="studio")
+    services = Services.build(api_config(settings))
+    for email, slug, role in (("ed@studio.test", "studio", "editor"), ("viewer@studio.test", "studio", "shop_manager"),
+                              ("owner@other.test", "other", "owner")):
+        user = services.users.create(email, PASSWORD)
+        services.users.grant(user.id, tenants.registry.get(slug).id, role)
+    publish_tenant(settings, tenants, "studio", actor="test")
+    server = uvicorn.Server(uvicorn.Config(make_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    yield settings, tenants, services, port
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def git(*args, cwd=None, check=True):
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_AUTHOR_NAME": "Ed", "GIT_AUTHOR_EMAIL": "ed@studio.test",
+           "GIT_COMMITTER_NAME": "Ed", "GIT_COMMITTER_EMAIL": "ed@studio.test"}
+    return subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=check)
+
+
+def remote(port, user="ed@studio.test", secret=PASSWORD, slug="studio"):
+    return f"http://{quote(user, safe='')}:{quote(secret, safe='')}@127.0.0.1:{port}/git/{slug}.git"
+
+
+def test_clone_edit_push_publishes(git_site, tmp_path):
+    settings, tenants, _, port = git_site
+    work = tmp_path / "work"
+    git("clone", "-q", remote(port), str(work))
+    page = work / "pages" / "contact.md"
+    page.write_text(page.read_text() + "\nOpen studio on the first Saturday of every month.\n")
+    git("commit", "-qam", "Open studio days", cwd=work)
+    pushed = git("push", "origin", "main", cwd=work)
+    assert "Checked: the site builds" in pushed.stderr
+    assert tenants.repository("studio").history()[0].message == "Open studio days"
+    live = settings.data_dir / "buckets" / "studio" / "current" / "contact" / "index.html"
+    deadline = time.monotonic() + 60
+    while "first Saturday" not in live.read_text() and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert "first Saturday" in live.read_text()
+
+
+def test_broken_push_is_rejected_with_file_and_line(git_site, tmp_path):
+    _, tenants, _, port = git_site
+    head = tenants.repository("studio").head()
+    work = tmp_path / "work"
+    git("clone", "-q", remote(port), str(work))
+    (work / "pages" / "about.md").write_text("---\ntitle: About\nstatus: live\n---\n")
+    git("commit", "-qam", "Break it", cwd=work)
+    pushed = git("push", "origin", "main", cwd=work, check=False)
+    assert pushed.returncode != 0
+    assert "pages/about.md:3: status: 'live' is not one of" in pushed.stderr
+    assert tenants.repository("studio").head() == head
+
+
+def test_api_tokens_and_roles_on_git(git_site, tmp_path):
+    _, tenants, services, port = git_site
+    editor = services.users.by_email("ed@studio.test")
+    _, token = services.credentials.create_api_token(editor.id, tenants.registry.get("studio").id, "git")
+    assert git("clone", "-q", remote(port, "anything", token), str(tmp_path / "a")).returncode == 0
+    wrong_site = git("clone", "-q", remote(port, "anything", token, slug="other"), str(tmp_path / "b"), check=False)
+    assert wrong_site.returncode != 0  # a studio token is refused at another tenant
+    bad_password = git("clone", "-q", remote(port, secret="wrong password!"), str(tmp_path / "c"), check=False)
+    assert bad_password.returncode != 0
+    viewer = tmp_path / "d"
+    git("clone", "-q", remote(port, "viewer@studio.test"), str(viewer))  # shop managers may read pages
+    (viewer / "pages" / "about.md").write_text((viewer / "pages" / "about.md").read_text() + "\nx\n")
+    git("commit", "-qam", "Not allowed", cwd=viewer)
+    refused = git("push", "origin", "main", cwd=viewer, check=False)
+    assert refused.returncode != 0 and "403" in refused.stderr
