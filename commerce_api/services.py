@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from publish.jobs import Queue
+
 from .audit import Audit
 from .auth.credentials import Credentials
 from .auth.ratelimit import LoginLimiter
@@ -37,12 +39,14 @@ class Services:
     audit: Audit
     resolver: Resolver
     databases: TenantDatabases
+    queue: Queue
 
     @classmethod
     def build(cls, config: ApiConfig) -> Services:
         db = PlatformDB(config.data_dir / "platform.db")
         return cls(config, db, Users(db), Credentials(db, config.secret_key), LoginLimiter(db), Audit(db),
-                   Resolver(db, config.base_domain), TenantDatabases(config.data_dir / "tenants"))
+                   Resolver(db, config.base_domain), TenantDatabases(config.data_dir / "tenants"),
+                   Queue(config.data_dir / "platform.db"))
 
     def close(self) -> None:
         self.databases.close()

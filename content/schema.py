@@ -238,3 +238,19 @@ CREATE TABLE payment_events (
 );
 CREATE VIRTUAL TABLE catalog_search USING fts5(slug UNINDEXED, name, description, skus)
 """)
+
+PLATFORM.add("0003_jobs", """
+CREATE TABLE jobs (
+    id INTEGER PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed')),
+    actor TEXT NOT NULL,
+    run_after TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT,
+    log TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX jobs_queue ON jobs(status, run_after)
+""")

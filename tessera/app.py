@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import html
 
-import logging
-import threading
-
 from commerce_api.app import create_app
 from commerce_api.gitserve import GitServer
 from commerce_api.services import ApiConfig, Services
 from commerce_api.tenancy import host_name
 from publish.edge import Edge
+from publish.jobs import Queue, Runner
 from publish.storage import open_storage
 
 from .settings import Settings
@@ -48,31 +46,19 @@ class Platform:
         self.services = svc
         self.api = create_app(api_config(settings), svc)
         self.edge = Edge(lambda: svc.db.registry, storage_for(settings), settings.base_domain)
-        self.git = GitServer(svc, self._publish_after_push, _install_hooks)
-        self._publishing = threading.Lock()
+        self.queue = Queue(settings.data_dir / "platform.db")
+        self.git = GitServer(svc, lambda slug: self.queue.enqueue(slug, actor="git push"), _install_hooks)
+        self.runner = Runner(self.queue, lambda job: run_job(settings, job))
 
-    def _publish_after_push(self, slug: str) -> None:
-        """Publish in the background so the pusher's git client returns at once."""
+    def start_jobs(self) -> None:
+        self.runner.start()
 
-        def run() -> None:
-            from content.tenants import Tenants
-
-            from .sites import publish_tenant
-
-            with self._publishing:
-                tenants = Tenants(self.settings.data_dir, self.settings.sites_dir)
-                try:
-                    publish_tenant(self.settings, tenants, slug, actor="git push")
-                except Exception:  # recorded as a failed deploy; the live site is unchanged
-                    logging.getLogger("tessera").exception("publishing %s after a push failed", slug)
-                finally:
-                    tenants.close()
-
-        threading.Thread(target=run, name=f"publish-{slug}", daemon=True).start()
+    def stop_jobs(self) -> None:
+        self.runner.stop()
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":
-            await self.api(scope, receive, send)
+            await self._lifespan(scope, receive, send)
             return
         if scope["type"] != "http":
             return
@@ -89,6 +75,19 @@ class Platform:
             return
         await self.edge(scope, receive, send)
 
+    async def _lifespan(self, scope, receive, send) -> None:
+        """Start the job runner with the server and stop it cleanly on shutdown (Ctrl-C)."""
+
+        async def relay_receive():
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.start_jobs()
+            elif message["type"] == "lifespan.shutdown":
+                self.stop_jobs()
+            return message
+
+        await self.api(scope, relay_receive, send)
+
     async def _front_page(self, scope, send) -> None:
         port = "" if self.settings.port == 80 else f":{self.settings.port}"
         links = "".join(f"<li><a href='http://{t.slug}.{self.settings.base_domain}{port}/'>{html.escape(t.name)}</a>"
@@ -102,6 +101,26 @@ class Platform:
                     "headers": [(b"content-type", b"text/html; charset=utf-8"),
                                 (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body if scope["method"] != "HEAD" else b""})
+
+
+def run_job(settings: Settings, job) -> str:
+    """Execute one queued job; returns its log. A failed publish leaves the live site as it was."""
+    from content.tenants import Tenants
+
+    from .sites import publish_tenant
+
+    tenants = Tenants(settings.data_dir, settings.sites_dir)
+    try:
+        if job.kind != "publish":
+            raise ValueError(f"unknown job kind {job.kind!r}")
+        built, deploy = publish_tenant(settings, tenants, job.tenant, actor=job.actor)
+        log = (f"published {job.tenant} at {deploy.commit[:10]} as deploy {deploy.id}: {deploy.uploaded} uploaded, "
+               f"{deploy.deleted} deleted")
+        if built.result.next_scheduled:
+            log += f"; next scheduled publish at {built.result.next_scheduled.isoformat()}"
+        return log
+    finally:
+        tenants.close()
 
 
 def _install_hooks(repo) -> None:

@@ -404,6 +404,29 @@ def publish_command(ctx: Context, tenant_slug: str) -> None:
                   f"({deploy.seconds:.2f} s)")
 
 
+@main.command("jobs")
+@click.argument("tenant_slug", metavar="[TENANT]", required=False)
+@click.option("--run", is_flag=True, help="Run due jobs now in this process, then list.")
+@pass_ctx
+@handle_errors
+def jobs_command(ctx: Context, tenant_slug: str | None, run: bool) -> None:
+    """List background jobs (publishes after pushes, scheduled publishes), newest first."""
+    from publish.jobs import Queue, Runner
+
+    from .app import run_job
+
+    queue = Queue(ctx.settings.data_dir / "platform.db")
+    if run:
+        runner = Runner(queue, lambda job: run_job(ctx.settings, job))
+        while (job := runner.run_once()) is not None:
+            console.print(f"job {job.id} {job.status}: {job.log.splitlines()[-1] if job.log else ''}")
+    table = Table("id", "tenant", "kind", "status", "by", "run after", "finished", "log")
+    for job in queue.list(tenant_slug):
+        table.add_row(str(job.id), job.tenant, job.kind, job.status, job.actor, job.run_after, job.finished_at or "",
+                      (job.log.strip().splitlines() or [""])[-1][:60])
+    console.print(table)
+
+
 @main.command("deploys")
 @click.argument("tenant_slug", metavar="TENANT")
 @pass_ctx

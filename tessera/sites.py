@@ -12,6 +12,7 @@ from builder.build import BuildConfig, BuildResult, build
 from builder.history import renamed_slugs
 from content.registry import Tenant
 from content.tenants import Tenants
+from publish.jobs import Queue
 from publish.deploy import Deploy, get_deploy, list_deploys, previous_live, publish_build
 from publish.storage import open_storage
 
@@ -75,6 +76,8 @@ def publish_tenant(settings: Settings, tenants: Tenants, slug: str, *, actor: st
                                actor=actor, rollback_of=rollback_of)
     finally:
         conn.close()
+    if built.result.next_scheduled:  # scheduled content goes live on time: queue its publish now
+        Queue(settings.data_dir / "platform.db").enqueue(slug, actor="schedule", run_after=built.result.next_scheduled)
     return built, deploy
 
 

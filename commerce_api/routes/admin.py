@@ -129,6 +129,19 @@ class AdminController(Controller):
                               address=_address(request), token_id=token_id)
         return {"ok": True}
 
+    @post("/publish", status_code=202, opt={"action": "publish"}, sync_to_thread=True,
+          summary="Queue a publish of the latest content; poll /api/admin/jobs for its outcome")
+    def publish(self, request: Request) -> dict[str, Any]:
+        principal = _principal(request)
+        job = services_of(request).queue.enqueue(principal.tenant.slug, actor=principal.user.email)
+        return {"job": job.id, "status": job.status}
+
+    @get("/jobs", opt={"action": "publish"}, sync_to_thread=True, summary="This tenant's background jobs and their logs")
+    def jobs(self, request: Request) -> list[dict[str, Any]]:
+        jobs = services_of(request).queue.list(_principal(request).tenant.slug)
+        return [{"id": j.id, "kind": j.kind, "status": j.status, "by": j.actor, "run_after": j.run_after,
+                 "started_at": j.started_at, "finished_at": j.finished_at, "log": j.log} for j in jobs]
+
     @get("/audit", opt={"action": "users:read"}, sync_to_thread=True, summary="Security events for this tenant, newest first")
     def audit(self, request: Request, limit: FromQuery[int] = 100) -> list[dict[str, Any]]:
         return services_of(request).audit.entries(_principal(request).tenant.id, min(max(limit, 1), 500))

@@ -22,6 +22,8 @@ ROUTES = [
     ("GET", "/api/admin/tokens", None, "login"),
     ("POST", "/api/admin/tokens", {"name": "ci"}, "login"),
     ("GET", "/api/auth/me", None, "login"),
+    ("POST", "/api/admin/publish", None, "publish"),
+    ("GET", "/api/admin/jobs", None, "publish"),
 ]
 
 

@@ -1,0 +1,138 @@
+"""Background jobs (publishes) in a SQLite queue: one at a time per tenant, many tenants in parallel.
+
+Jobs live in ``platform.db`` so the CLI, the API and any number of runner processes see one queue.
+A job is claimed in a write transaction, so two runners never take the same one, and a tenant
+with a running job is skipped until it finishes. ``run_after`` delays a job: scheduled content
+gets a publish queued for the moment it becomes due.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+
+from content.migrations import connect, immediate
+from content.registry import now_iso
+from content.schema import PLATFORM
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    tenant: str
+    kind: str
+    status: str
+    actor: str
+    run_after: str
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    log: str
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Job:
+        return cls(*(row[k] for k in ("id", "tenant", "kind", "status", "actor", "run_after", "created_at",
+                                      "started_at", "finished_at", "log")))
+
+
+class Queue:
+    def __init__(self, platform_db: Path) -> None:
+        self.path = Path(platform_db)
+        self._local = threading.local()
+        connect(self.path, PLATFORM).close()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if getattr(self._local, "conn", None) is None:
+            self._local.conn = connect(self.path)
+        return self._local.conn
+
+    def enqueue(self, tenant: str, kind: str = "publish", *, actor: str, run_after: datetime | None = None) -> Job:
+        """Queue a job; an identical one already waiting to run at or before that time is reused."""
+        moment = (run_after or datetime.now(timezone.utc).replace(microsecond=0)).astimezone(timezone.utc)
+        if moment.microsecond:  # round up: a job must never run before the moment it waits for
+            moment = moment.replace(microsecond=0) + timedelta(seconds=1)
+        when = moment.isoformat(timespec="seconds")
+        with immediate(self.conn) as conn:
+            existing = conn.execute("SELECT * FROM jobs WHERE tenant = ? AND kind = ? AND status = 'queued' "
+                                    "AND run_after <= ? ORDER BY id LIMIT 1", (tenant, kind, when)).fetchone()
+            if existing:
+                return Job.from_row(existing)
+            cursor = conn.execute("INSERT INTO jobs (tenant, kind, status, actor, run_after, created_at) "
+                                  "VALUES (?, ?, 'queued', ?, ?, ?)", (tenant, kind, actor, when, now_iso()))
+        return self.get(cursor.lastrowid)
+
+    def get(self, job_id: int) -> Job:
+        return Job.from_row(self.conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone())
+
+    def list(self, tenant: str | None = None, limit: int = 50) -> list[Job]:
+        if tenant:
+            rows = self.conn.execute("SELECT * FROM jobs WHERE tenant = ? ORDER BY id DESC LIMIT ?", (tenant, limit))
+        else:
+            rows = self.conn.execute("SELECT * FROM jobs ORDER BY id DESC LIMIT ?", (limit,))
+        return [Job.from_row(r) for r in rows]
+
+    def claim(self) -> Job | None:
+        """Take the oldest due job whose tenant has nothing running."""
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        with immediate(self.conn) as conn:
+            row = conn.execute(
+                "SELECT * FROM jobs WHERE status = 'queued' AND run_after <= ? AND tenant NOT IN "
+                "(SELECT tenant FROM jobs WHERE status = 'running') ORDER BY run_after, id LIMIT 1", (now,)).fetchone()
+            if row is None:
+                return None
+            conn.execute("UPDATE jobs SET status = 'running', started_at = ? WHERE id = ?", (now_iso(), row["id"]))
+        return self.get(row["id"])
+
+    def finish(self, job: Job, ok: bool, log: str) -> None:
+        with self.conn:
+            self.conn.execute("UPDATE jobs SET status = ?, finished_at = ?, log = ? WHERE id = ?",
+                              ("done" if ok else "failed", now_iso(), log[-20000:], job.id))
+
+    def requeue_abandoned(self) -> int:
+        """Jobs left 'running' by a process that died go back to the queue (call at start-up)."""
+        with self.conn:
+            return self.conn.execute("UPDATE jobs SET status = 'queued', started_at = NULL "
+                                     "WHERE status = 'running'").rowcount
+
+
+class Runner:
+    """Worker threads that take jobs from the queue until stopped."""
+
+    def __init__(self, queue: Queue, execute: Callable[[Job], str], workers: int = 2, poll: float = 1.0) -> None:
+        self.queue, self.execute, self.workers, self.poll = queue, execute, workers, poll
+        self.stopping = threading.Event()
+        self.threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        self.queue.requeue_abandoned()
+        for n in range(self.workers):
+            thread = threading.Thread(target=self._loop, name=f"jobs-{n}", daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=30)
+
+    def run_once(self) -> Job | None:
+        job = self.queue.claim()
+        if job is None:
+            return None
+        try:
+            log = self.execute(job)
+            self.queue.finish(job, True, log)
+        except Exception:  # the job failed; its log says why, the runner goes on
+            self.queue.finish(job, False, traceback.format_exc())
+        return self.queue.get(job.id)
+
+    def _loop(self) -> None:
+        while not self.stopping.is_set():
+            if self.run_once() is None:
+                self.stopping.wait(self.poll)

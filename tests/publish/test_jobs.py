@@ -1,0 +1,70 @@
+"""The job queue: one job at a time per tenant, delays, failures recorded, scheduled publishes."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+
+from publish.jobs import Queue, Runner
+from tessera.app import run_job
+from tessera.sites import publish_tenant
+from tests.publish.conftest import EDITOR
+
+
+def test_one_job_per_tenant_at_a_time(tmp_path):
+    queue = Queue(tmp_path / "platform.db")
+    a1 = queue.enqueue("a", actor="t")
+    assert queue.enqueue("a", actor="t").id == a1.id  # an identical waiting job is reused
+    b1 = queue.enqueue("b", actor="t")
+    later = queue.enqueue("c", actor="t", run_after=datetime.now(timezone.utc) + timedelta(hours=1))
+    first = queue.claim()
+    second = queue.claim()
+    assert {first.tenant, second.tenant} == {"a", "b"} and queue.claim() is None  # c is not due
+    queue.enqueue("a", actor="t")  # a is running: its next job waits
+    assert queue.claim() is None
+    queue.finish(first if first.tenant == "a" else second, True, "ok")
+    assert queue.claim().tenant == "a"
+    assert queue.get(later.id).status == "queued" and queue.get(b1.id).status == "running"
+
+
+def test_runner_records_failures_and_goes_on(tmp_path):
+    queue = Queue(tmp_path / "platform.db")
+    queue.enqueue("boom", actor="t")
+    queue.enqueue("fine", actor="t")
+
+    def execute(job):
+        if job.tenant == "boom":
+            raise RuntimeError("disk full")
+        return "published"
+
+    runner = Runner(queue, execute)
+    results = {job.tenant: job for job in (runner.run_once(), runner.run_once())}
+    assert results["boom"].status == "failed" and "disk full" in results["boom"].log
+    assert results["fine"].status == "done" and results["fine"].log == "published"
+
+
+def test_abandoned_jobs_go_back_to_the_queue(tmp_path):
+    queue = Queue(tmp_path / "platform.db")
+    queue.enqueue("a", actor="t")
+    queue.claim()  # the process running it dies here
+    assert Queue(tmp_path / "platform.db").requeue_abandoned() == 1
+    assert queue.claim().tenant == "a"
+
+
+def test_scheduled_content_is_published_when_due(platform):
+    settings, tenants = platform
+    soon = datetime.now(timezone.utc) + timedelta(seconds=2)
+    repo = tenants.repository("studio")
+    repo.write({"posts/launch.md": f"---\ntitle: Launch day\npublished_at: {soon.isoformat()}\n---\nWe are open.\n".encode()},
+               EDITOR, "Schedule the launch post")
+    publish_tenant(settings, tenants, "studio", actor="test")
+    live = settings.data_dir / "buckets" / "studio" / "current"
+    assert not (live / "blog" / "launch" / "index.html").exists()
+    queue = Queue(settings.data_dir / "platform.db")
+    (job,) = [j for j in queue.list("studio") if j.actor == "schedule"]
+    assert job.run_after == (soon.replace(microsecond=0) + timedelta(seconds=1)).isoformat()  # never early
+    runner = Runner(queue, lambda j: run_job(settings, j))
+    time.sleep(max(0.0, (soon - datetime.now(timezone.utc)).total_seconds()) + 1.1)
+    done = runner.run_once()
+    assert done.status == "done", done.log
+    assert "Launch day" in (live / "blog" / "launch" / "index.html").read_text()
