@@ -610,14 +610,15 @@ def domain_list(ctx: Context, tenant_slug: str) -> None:
 
 
 @main.command("caddyfile")
+@click.option("--local", is_flag=True, help="Use Caddy's internal CA (to try HTTPS on one machine).")
 @pass_ctx
 @handle_errors
-def caddyfile_command(ctx: Context) -> None:
+def caddyfile_command(ctx: Context, local: bool) -> None:
     """Print a Caddyfile that puts automatic HTTPS in front of the whole platform."""
     from publish.domains import caddyfile
 
     settings = ctx.settings
-    click.echo(caddyfile(settings.base_domain, f"{settings.host}:{settings.port}"), nl=False)
+    click.echo(caddyfile(settings.base_domain, f"{settings.host}:{settings.port}", local=local), nl=False)
 
 
 # -- users and tokens -------------------------------------------------------------------------

@@ -13,11 +13,13 @@ from ..security import require_tenant, services_of
 
 
 def _product(conn, row) -> dict[str, Any]:
-    variants = conn.execute("SELECT * FROM catalog_variants WHERE product_slug = ? ORDER BY rowid", (row["slug"],))
+    variants = conn.execute("SELECT v.*, s.on_hand, s.reserved FROM catalog_variants v LEFT JOIN stock s "
+                            "ON s.sku = v.sku WHERE v.product_slug = ? ORDER BY v.rowid", (row["slug"],))
     return {"slug": row["slug"], "name": row["name"], "url": row["url"], "image": row["image"],
             "categories": json.loads(row["categories"]), "featured": bool(row["featured"]),
             "variants": [{"sku": v["sku"], "title": v["title"], "options": json.loads(v["options"]),
-                          "price": v["price"], "compare_price": v["compare_price"], "currency": v["currency"]}
+                          "price": v["price"], "compare_price": v["compare_price"], "currency": v["currency"],
+                          "available": None if not v["track_stock"] else max((v["on_hand"] or 0) - (v["reserved"] or 0), 0)}
                          for v in variants]}
 
 
@@ -28,13 +30,24 @@ class CatalogController(Controller):
     tags = ["catalog"]
     opt = {"feature": "ecommerce"}
 
-    @get("/", sync_to_thread=False, summary="Published products, with optional category filter and paging")
-    def products(self, request: Request, category: FromQuery[str | None] = None, page: FromQuery[int] = 1,
+    @get("/", sync_to_thread=False,
+         summary="Published products with live stock; filter by category, featured and price (minor units); paged")
+    def products(self, request: Request, category: FromQuery[str | None] = None,
+                 featured: FromQuery[bool | None] = None, min_price: FromQuery[int | None] = None,
+                 max_price: FromQuery[int | None] = None, page: FromQuery[int] = 1,
                  per_page: FromQuery[int] = 24) -> dict[str, Any]:
         tenant = require_tenant(request)
         page, per_page = max(page, 1), min(max(per_page, 1), 100)
+        where, params = [], []
+        if featured is not None:
+            where.append("featured = ?")
+            params.append(int(featured))
+        if min_price is not None or max_price is not None:  # any variant in the range qualifies
+            where.append("slug IN (SELECT product_slug FROM catalog_variants WHERE price >= ? AND price <= ?)")
+            params += [min_price if min_price is not None else 0, max_price if max_price is not None else 2**62]
+        sql = "SELECT * FROM catalog_products" + (" WHERE " + " AND ".join(where) if where else "")
         with services_of(request).databases.connection(tenant.slug) as conn:
-            rows = conn.execute("SELECT * FROM catalog_products ORDER BY position, slug").fetchall()
+            rows = conn.execute(sql + " ORDER BY position, slug", params).fetchall()
             if category:
                 rows = [r for r in rows if category in json.loads(r["categories"])]
             chosen = rows[(page - 1) * per_page: page * per_page]

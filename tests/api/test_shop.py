@@ -255,3 +255,18 @@ def test_search_is_ranked_full_text(shop):
         assert [i["slug"] for i in client.get("/api/search", params={"q": "cardam"}).json()["items"]] == ["bun"]
         assert client.get("/api/search", params={"q": "BUN-8"}).json()["items"][0]["slug"] == "bun"
         assert client.get("/api/search", params={"q": '"); DROP TABLE x; --'}).status_code == 200
+
+
+def test_catalog_filters_and_live_stock(shop):
+    world, conn = shop
+    with world.client("alpha") as client:
+        listing = lambda **q: [p["slug"] for p in client.get("/api/products", params=q).json()["items"]]
+        assert listing() == ["rye", "bun", "gift"]
+        assert listing(min_price=1500) == ["bun", "gift"]  # BUN-8 costs 1800
+        assert listing(min_price=700, max_price=1000) == ["rye", "bun"]
+        assert listing(featured="false") == ["rye", "bun", "gift"] and listing(featured="true") == []
+        detail = client.get("/api/products/bun").json()
+        available = {v["sku"]: v["available"] for v in detail["variants"]}
+        assert available["BUN-4"] == Orders(conn).stock("BUN-4")["available"]
+        assert client.get("/api/products/gift").json()["variants"][0]["available"] is None
+        assert client.get("/api/products", params={"min_price": "cheap"}).status_code == 400

@@ -115,3 +115,47 @@ def test_domain_commands(tmp_path, dns_server, monkeypatch):
     page = (tmp_path / "data" / "buckets" / "rye" / "current" / "about" / "index.html").read_text()
     assert '<link rel="canonical" href="https://www.rye.example/about/">' in page
     assert "www.rye.example" in run("domain", "list", "rye").output
+
+
+@pytest.mark.skipif(shutil.which("caddy") is None or shutil.which("curl") is None,
+                    reason="Debian's caddy and curl are needed (CI installs them)")
+def test_caddy_serves_verified_domains_over_tls_and_refuses_unknown_ones(edge, tmp_path):
+    base, tenants = edge
+    api = base.removeprefix("http://")
+    tenants.registry.add_domain("bakery", "www.crumb.example")
+    tenants.registry.verify_domain("www.crumb.example")
+    http_port, https_port = free_port(), free_port()
+    config = tmp_path / "Caddyfile"
+    config.write_text(caddyfile("localhost", api, local=True, ports=(http_port, https_port)).replace(
+        "{\n", "{\n\tadmin off\n\tstorage file_system " + str(tmp_path / "caddy") + "\n", 1))
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"),
+           "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    proc = subprocess.Popen(["caddy", "run", "--config", str(config), "--adapter", "caddyfile"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    def curl(host: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["curl", "-sk", "--max-time", "20", "--resolve", f"{host}:{https_port}:127.0.0.1",
+                               "-o", "-", "-w", "\n%{http_code}", f"https://{host}:{https_port}/"],
+                              capture_output=True, text=True)
+
+    try:
+        deadline = time.monotonic() + 30
+        result = curl("www.crumb.example")
+        while not result.stdout.endswith("200") and time.monotonic() < deadline:
+            time.sleep(0.5)
+            result = curl("www.crumb.example")
+        assert result.stdout.endswith("200") and "Rye &amp; Crumb" in result.stdout, result
+        assert curl("bakery.localhost").stdout.endswith("200")
+        refused = curl("unknown.example")
+        assert refused.returncode != 0 or not refused.stdout.endswith("200")  # no certificate, no site
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+import os  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+
+from tests.api.conftest import free_port  # noqa: E402
