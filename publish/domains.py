@@ -79,11 +79,17 @@ def allowed(registry: Registry, host: str, base_domain: str) -> bool:
     return registry.tenant_for_domain(host) is not None
 
 
-def caddyfile(base_domain: str, api: str) -> str:
-    """A Caddyfile for the whole platform: on-demand TLS asked of Tessera, everything proxied to it."""
+def caddyfile(base_domain: str, api: str, *, local: bool = False, ports: tuple[int, int] | None = None) -> str:
+    """A Caddyfile for the whole platform: on-demand TLS asked of Tessera, everything proxied to it.
+
+    ``local`` uses Caddy's internal CA instead of a public one (to try HTTPS on one machine).
+    """
+    extra = "\tlocal_certs\n\tskip_install_trust\n" if local else ""
+    if ports:
+        extra += f"\thttp_port {ports[0]}\n\thttps_port {ports[1]}\n"
     return f"""# Caddy in front of Tessera: automatic HTTPS for every tenant subdomain and verified custom domain.
 {{
-\ton_demand_tls {{
+{extra}\ton_demand_tls {{
 \t\task http://{api}/api/tls/ask
 \t}}
 }}

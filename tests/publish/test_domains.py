@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+import subprocess
 import threading
+import time
 
 import dns.message
 import dns.rdatatype
@@ -12,6 +16,7 @@ import httpx
 import pytest
 
 from publish.domains import DomainError, allowed, caddyfile, challenge, resolver_for, verify
+from tests.api.conftest import free_port
 
 
 class TinyDNS:
@@ -152,10 +157,3 @@ def test_caddy_serves_verified_domains_over_tls_and_refuses_unknown_ones(edge, t
         proc.terminate()
         proc.wait(timeout=10)
 
-
-import os  # noqa: E402
-import shutil  # noqa: E402
-import subprocess  # noqa: E402
-import time  # noqa: E402
-
-from tests.api.conftest import free_port  # noqa: E402
