@@ -9,6 +9,8 @@ assets that exist, and the next publish converges.
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import boto3
@@ -17,6 +19,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import StorageError
 from .storage import MANIFEST, Change, cache_control
+
+UPLOAD_THREADS = 8  # boto3 clients are thread-safe; uploads are network-bound
 
 
 class S3Storage:
@@ -27,6 +31,7 @@ class S3Storage:
                                              config=Config(retries={"max_attempts": 5, "mode": "standard"}))
         self.puts = 0
         self.deletes = 0
+        self._count = threading.Lock()
 
     def _ensure_bucket(self) -> None:
         try:
@@ -51,15 +56,18 @@ class S3Storage:
             raise StorageError(f"reading {path} from {self.bucket!r} failed: {exc}") from None
 
     def apply(self, change: Change, progress: Callable[[str], None] | None = None) -> None:
+        if not change.uploads and not change.deletions and self.manifest() == change.manifest:
+            return  # nothing changed: not a single request more
         try:
             self._ensure_bucket()
-            for rel in change.uploads:
-                sha, _, kind = change.manifest[rel]
-                self.client.put_object(Bucket=self.bucket, Key=rel, Body=(change.build_dir / rel).read_bytes(),
-                                       ContentType=kind, CacheControl=cache_control(rel), Metadata={"sha256": sha})
-                self.puts += 1
-                if progress:
-                    progress(rel)
+            # Two phases, each uploaded in parallel: every asset is in place before any page.
+            assets = [r for r in change.uploads if not r.endswith((".html", ".xml", ".txt")) and r != "_redirects"]
+            pages = [r for r in change.uploads if r not in set(assets)]
+            with ThreadPoolExecutor(max_workers=UPLOAD_THREADS) as pool:
+                for phase in (assets, pages):
+                    for rel in pool.map(lambda rel: self._put(change, rel), phase):
+                        if progress:
+                            progress(rel)
             for name in ("catalog.json", "redirects.json", "build.json", "manifest.json"):  # manifest last
                 source = change.build_dir / "_tessera" / name
                 if source.exists():
@@ -73,6 +81,14 @@ class S3Storage:
                 self.deletes += len(batch)
         except (ClientError, BotoCoreError) as exc:
             raise StorageError(f"publishing to bucket {self.bucket!r} failed: {exc}") from None
+
+    def _put(self, change: Change, rel: str) -> str:
+        sha, _, kind = change.manifest[rel]
+        self.client.put_object(Bucket=self.bucket, Key=rel, Body=(change.build_dir / rel).read_bytes(),
+                               ContentType=kind, CacheControl=cache_control(rel), Metadata={"sha256": sha})
+        with self._count:
+            self.puts += 1
+        return rel
 
     def remove(self) -> None:
         try:
