@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,25 @@ def fx_scratch_site(tmp_path: Path):
         return write_site(root, {k: v for k, v in files.items() if v is not None})
 
     return make
+
+
+@contextmanager
+def serving(app, port: int):
+    """Run an ASGI app with uvicorn on 127.0.0.1:port in a thread, for real HTTP in tests."""
+    import threading
+    import time
+
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started, "the server did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

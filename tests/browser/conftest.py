@@ -9,13 +9,11 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
-import time
 
 import pytest
-import uvicorn
 
 from tests.api.conftest import free_port
+from tests.conftest import serving
 
 CHROMIUM = os.environ.get("TESSERA_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -42,14 +40,8 @@ def fx_site(tmp_path_factory):
     subprocess.run([sys.executable, "-m", "tessera.cli", "demo", "--no-serve"], env=env, check=True,
                    stdout=subprocess.DEVNULL)
     settings = Settings.from_env(env)
-    server = uvicorn.Server(uvicorn.Config(make_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    yield {"port": port, "data": data, "settings": settings}
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(make_app(settings), port):
+        yield {"port": port, "data": data, "settings": settings}
 
 
 @pytest.fixture(name="browser", scope="module")

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-import time
-
 import httpx
 import pytest
-import uvicorn
 
 from tessera.app import make_app
 from tessera.sites import publish_tenant
 from tests.api.conftest import free_port
+from tests.conftest import serving
 
 
 @pytest.fixture(name="edge", scope="module")
@@ -28,14 +25,8 @@ def fx_edge(tmp_path_factory):
     tenants.create("empty", "Empty", parse_features("cms"), starter="studio")
     publish_tenant(settings, tenants, "bakery", actor="test")
     publish_tenant(settings, tenants, "studio", actor="test")
-    server = uvicorn.Server(uvicorn.Config(make_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", tenants
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(make_app(settings), port) as base:
+        yield base, tenants
 
 
 def get(base, host, path, **kwargs):

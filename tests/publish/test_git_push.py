@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import threading
 import time
 from urllib.parse import quote
 
 import pytest
-import uvicorn
 
 from tests.api.conftest import free_port
+from tests.conftest import serving
 
 PASSWORD = "a long enough password"
 
@@ -36,14 +35,8 @@ def fx_git_site(tmp_path_factory):
         user = services.users.create(email, PASSWORD)
         services.users.grant(user.id, tenants.registry.get(slug).id, role)
     publish_tenant(settings, tenants, "studio", actor="test")
-    server = uvicorn.Server(uvicorn.Config(make_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    yield settings, tenants, services, port
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(make_app(settings), port):
+        yield settings, tenants, services, port
 
 
 def git(*args, cwd=None, check=True):
