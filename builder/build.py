@@ -96,7 +96,7 @@ def build(config: BuildConfig) -> BuildResult:
     theme = load_theme(config.themes_dir, config.theme or content.site.theme, config.source)
     css = stylesheet(theme, config.source)
     css_url = f"/assets/site.{_short(css)}.css"
-    static: dict[str, bytes | Path] = {css_url.lstrip("/"): css}
+    static: dict[str, bytes | Path] = {css_url.lstrip("/"): css, "favicon.svg": _favicon(content.site)}
     scripts = {}
     if config.shop and (cart := script(theme, "cart.js")) is not None:
         scripts["cart"] = f"/assets/cart.{_short(cart)}.js"
@@ -225,6 +225,20 @@ def _save(cache_dir: Path | None, name: str, data: dict) -> None:
     with open(tmp, "wb") as handle:
         pickle.dump({"version": VERSION, "data": data}, handle, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(tmp, cache_dir / f"{name}.pickle")
+
+
+def _favicon(site) -> bytes:
+    """A small monogram icon in the site's primary colour, so browsers never ask for a missing one."""
+    from html import escape
+
+    from .theme import _COLOR
+
+    colour = (site.theme_settings.get("colors") or {}).get("primary", "#1f3a5f")
+    colour = colour if isinstance(colour, str) and _COLOR.match(colour) else "#1f3a5f"
+    initial = escape((site.name.strip()[:1] or "T").upper())
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"><rect width="64" height="64" rx="14" '
+            f'fill="{colour}"/><text x="32" y="44" font-size="36" text-anchor="middle" fill="#fff" '
+            f'font-family="Georgia, serif">{initial}</text></svg>').encode()
 
 
 def _duplicates(jobs: tuple[Job, ...]) -> list[ContentError]:
