@@ -9,7 +9,8 @@ from litestar import Litestar, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.openapi import OpenAPIConfig
 
-from .errors import ApiError, TooManyRequests
+from .admin.views import ROUTES as ADMIN_PAGES
+from .errors import ApiError, TooManyRequests, Unauthorized
 from .gateway import Gateway, Metrics
 from .routes.admin import AdminController
 from .routes.auth import AuthController
@@ -30,6 +31,8 @@ def _envelope(status: int, code: str, message: str, field: str | None = None,
 
 
 def _api_error(request: Request, exc: ApiError) -> Response:
+    if isinstance(exc, Unauthorized) and request.url.path.startswith("/admin"):
+        return Response("", status_code=303, headers={"Location": "/admin/login"})  # people sign in, not parse JSON
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
     return _envelope(exc.status, exc.code, exc.message, exc.field, headers)
 
@@ -68,7 +71,7 @@ def create_app(config: ApiConfig, services: Services | None = None) -> Gateway:
     metrics_store = Metrics()
     app = Litestar(
         route_handlers=[AuthController, AdminController, CatalogController, CartController, ShopController,
-                        StaffShopController, stripe_webhook, healthz, metrics, tls_ask],
+                        StaffShopController, stripe_webhook, healthz, metrics, tls_ask, *ADMIN_PAGES],
         guards=[access_guard],
         exception_handlers={ApiError: _api_error, ValidationException: _validation_error,
                             NotAuthorizedException: _http_error, HTTPException: _http_error, Exception: _unexpected},

@@ -63,7 +63,7 @@ class Gateway:
         cors: dict[str, str] = {}
         try:
             tenant = None
-            if scope["path"].startswith("/api/") and not scope["path"].startswith("/api/docs"):
+            if scope["path"].startswith(("/api/", "/admin")) and not scope["path"].startswith("/api/docs"):
                 tenant = self.services.resolver.resolve(headers.get("host"), path_slug, headers.get("x-tenant-id"))
             scope["tessera.tenant"] = tenant
             if origin and tenant is not None and origin in self.services.resolver.origins(tenant, self.services.config.port):
@@ -71,7 +71,7 @@ class Gateway:
             if method == "OPTIONS" and "access-control-request-method" in headers:
                 await self._preflight(send, cors, status_holder)
                 return
-            if tenant is not None and tenant.suspended and method not in SAFE and not scope["path"].startswith("/api/auth/"):
+            if tenant is not None and tenant.suspended and method not in SAFE and not scope["path"].startswith(("/api/auth/", "/admin/log")):
                 raise TenantSuspended("this site is suspended: it can be read but not changed")
         except ApiError as exc:
             await self._error(send, exc, cors, status_holder)

@@ -116,7 +116,7 @@ async def access_guard(connection: ASGIConnection, handler: BaseRouteHandler) ->
     opt = handler.opt
     services = services_of(connection)
     path = connection.scope["path"]
-    needs_tenant = opt.get("tenant", path.startswith("/api/") and not path.startswith("/api/docs"))
+    needs_tenant = opt.get("tenant", path.startswith(("/api/", "/admin")) and not path.startswith("/api/docs"))
     if not needs_tenant:
         return
     tenant = require_tenant(connection)

@@ -18,7 +18,7 @@ from publish.storage import open_storage
 
 from .settings import Settings
 
-API_PREFIXES = ("/api/", "/healthz", "/metrics")
+API_PREFIXES = ("/api/", "/healthz", "/metrics", "/admin")
 
 
 def api_config(settings: Settings) -> ApiConfig:
