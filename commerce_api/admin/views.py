@@ -267,4 +267,16 @@ def revert(request: Request, data: Form) -> Response:
     return Redirect(f"/admin/history?path={path}&saved=Change undone.", status_code=303)
 
 
-ROUTES = [login_form, login, logout, dashboard, pages, edit_form, save, history, revert]
+@get("/admin/orders", opt={"action": "orders:read", "feature": "ecommerce"}, sync_to_thread=True, include_in_schema=False)
+def orders(request: Request, status: FromQuery[str] = "") -> Response:
+    from ..shop.orders import STATUSES, Orders
+
+    with services_of(request).databases.connection(_who(request).tenant.slug) as conn:
+        rows = Orders(conn).list(status=status or None, limit=200)
+    for row in rows:
+        row["total_text"] = str(Money(row["total"], row["currency"]))
+    return page(request, "orders.html", title="Orders", section="orders", orders=rows, status=status,
+                statuses=STATUSES)
+
+
+ROUTES = [login_form, login, logout, dashboard, pages, edit_form, save, history, revert, orders]

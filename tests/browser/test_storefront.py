@@ -62,6 +62,15 @@ def test_browse_add_change_and_check_out(site, page):
     assert (order["subtotal"], order["shipping"], order["total"]) == (2540, 495, 3035)  # under £40: flat shipping
     assert order["status"] == "pending" and order["payment_status"] == "pending"
 
+    # The shop's owner sees it in the admin.
+    page.goto(url(site, "bakery", "/admin/orders"))
+    page.get_by_label("Email").fill("owner@bakery.test")
+    page.get_by_label("Password").fill("tessera-demo")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("link", name="Orders").click()
+    row = page.get_by_role("row").filter(has_text=str(number))
+    assert "ada@example.test" in row.inner_text() and "pending" in row.inner_text() and "30.35 GBP" in row.inner_text()
+
 
 def test_sold_out_while_in_the_basket_is_refused_naming_the_sku(site, page):
     add(page, site, "dark-rye", None, 2)
