@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import quote
 from typing import Any
 
 import jinja2
 import yaml
 from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromQuery
+from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect
 from markupsafe import Markup, escape
 from typing_extensions import Annotated
@@ -84,8 +85,10 @@ def dashboard(request: Request) -> Response:
         orders = chart = None
         if who.can("orders:read"):
             orders, chart = _sales(conn)
+    jobs = services.queue.list(who.tenant.slug, limit=5) if who.can("publish") else []
     return page(request, "dashboard.html", title="Dashboard", section="dashboard", deploy=dict(row) if row else None,
-                edits=_repo(request).history(limit=8), orders=orders, chart=chart)
+                edits=_repo(request).history(limit=8), orders=orders, chart=chart, jobs=jobs,
+                can_publish=who.can("publish"))
 
 
 def _sales(conn) -> tuple[dict, Markup]:
@@ -279,4 +282,55 @@ def orders(request: Request, status: FromQuery[str] = "") -> Response:
                 statuses=STATUSES)
 
 
-ROUTES = [login_form, login, logout, dashboard, pages, edit_form, save, history, revert, orders]
+@get("/admin/orders/{number:int}", opt={"action": "orders:read", "feature": "ecommerce"}, sync_to_thread=True,
+     include_in_schema=False)
+def order_detail(request: Request, number: FromPath[int], error: FromQuery[str] = "") -> Response:
+    from ..shop.orders import TRANSITIONS, Orders
+
+    with services_of(request).databases.connection(_who(request).tenant.slug) as conn:
+        order = Orders(conn).get(number)
+    currency = order["currency"]
+    return page(request, "order.html", title=f"Order {number}", section="orders", order=order, error=error,
+                money=lambda minor: str(Money(minor, currency)), can_write=_who(request).can("orders:write"),
+                next_statuses=sorted(TRANSITIONS[order["status"]] - ({"processing"} if order["status"] == "pending" else set())))
+
+
+@post("/admin/orders/{number:int}/status", opt={"action": "orders:write", "feature": "ecommerce"}, sync_to_thread=True,
+      include_in_schema=False)
+def order_status(request: Request, number: FromPath[int], data: Form) -> Response:
+    from ..shop.orders import Orders
+
+    who = _who(request)
+    tracking = str(data.get("tracking_number", "")).strip() or None
+    with services_of(request).databases.connection(who.tenant.slug) as conn:
+        try:
+            Orders(conn).set_status(number, str(data.get("status", "")), actor=who.user.email,
+                                    note=str(data.get("note", "")), tracking_number=tracking)
+        except ApiError as exc:
+            return Redirect(f"/admin/orders/{number}?error={quote(exc.message)}", status_code=303)
+    return Redirect(f"/admin/orders/{number}?saved=Order updated.", status_code=303)
+
+
+@post("/admin/orders/{number:int}/paid", opt={"action": "orders:write", "feature": "ecommerce"}, sync_to_thread=True,
+      include_in_schema=False)
+def order_paid(request: Request, number: FromPath[int]) -> Response:
+    from ..shop.orders import Orders
+
+    who = _who(request)
+    with services_of(request).databases.connection(who.tenant.slug) as conn:
+        try:
+            Orders(conn).mark_paid(number, actor=who.user.email)
+        except ApiError as exc:
+            return Redirect(f"/admin/orders/{number}?error={quote(exc.message)}", status_code=303)
+    return Redirect(f"/admin/orders/{number}?saved=Payment recorded.", status_code=303)
+
+
+@post("/admin/publish", opt={"action": "publish"}, sync_to_thread=True, include_in_schema=False)
+def publish_now(request: Request) -> Response:
+    who = _who(request)
+    job = services_of(request).queue.enqueue(who.tenant.slug, actor=who.user.email)
+    return Redirect(f"/admin/?saved=Publishing (job {job.id}); the site updates in a moment.", status_code=303)
+
+
+ROUTES = [login_form, login, logout, dashboard, pages, edit_form, save, history, revert, orders, order_detail,
+          order_status, order_paid, publish_now]

@@ -35,6 +35,8 @@ def test_dashboard_edit_and_history(site, page):
     sign_in(page, site)
     assert page.get_by_role("heading", name="Last publish").is_visible()
     assert page.locator("svg[role=img]").count() == 1  # the revenue chart
+    page.get_by_role("button", name="Publish now").click()
+    page.get_by_role("status").filter(has_text="Publishing (job").wait_for()
     page.get_by_role("link", name="Pages and posts").click()
     page.get_by_role("link", name="About the bakery", exact=True).click()
     body = page.get_by_label("Text (Markdown)")
@@ -106,7 +108,7 @@ def test_admin_pages_have_no_serious_accessibility_violations(site, browser):
     context = browser.new_context(bypass_csp=True)
     page = context.new_page()
     sign_in(page, site)
-    for path in ("/", "/pages", "/pages/edit?path=pages/about.md", "/history?path=pages/about.md", "/login"):
+    for path in ("/", "/pages", "/pages/edit?path=pages/about.md", "/history?path=pages/about.md", "/orders", "/login"):
         page.goto(admin(site, path))
         violations = [v["id"] for v in Axe().run(page).response["violations"] if v["impact"] in ("serious", "critical")]
         assert violations == [], (path, violations)
