@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
-import yaml
 
 from content.errors import ContentError
 from content.model import Site
@@ -56,7 +55,6 @@ class Theme:
     folders: list[Path]  # the theme first, then base
     env: jinja2.Environment
     digest: str  # changes whenever any template that could be used changes
-    site_templates: dict[str, bytes]
 
 
 def load_theme(themes_dir: Path, name: str, source: Source) -> Theme:
@@ -84,10 +82,10 @@ def load_theme(themes_dir: Path, name: str, source: Source) -> Theme:
         for path in sorted(root.rglob("*")):
             if path.is_file():
                 digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
-    site_templates = {p: source.read(p) for p in source.paths() if p.startswith("theme/")}
-    for path, data in sorted(site_templates.items()):
-        digest.update(path.encode() + b"\0" + data)
-    return Theme(name, [folder, base], env, digest.hexdigest(), site_templates)
+    for path in source.paths():
+        if path.startswith("theme/"):
+            digest.update(path.encode() + b"\0" + source.read(path))
+    return Theme(name, [folder, base], env, digest.hexdigest())
 
 
 def css_variables(site: Site, errors: list[ContentError]) -> str:
@@ -119,11 +117,6 @@ def css_variables(site: Site, errors: list[ContentError]) -> str:
         else:
             errors.append(ContentError("site.yaml", None, f"{value!r} is not a font name", f"theme_settings.fonts.{key}"))
     return ":root{" + ";".join(lines) + "}" if lines else ""
-
-
-def theme_defaults(theme: Theme) -> dict:
-    path = theme.folders[0] / "theme.yaml"
-    return yaml.safe_load(path.read_text()) or {} if path.exists() else {}
 
 
 def stylesheet(theme: Theme, source: Source) -> bytes:

@@ -8,6 +8,7 @@ transaction each: a failing step leaves the file at the previous version.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -76,6 +77,26 @@ def connect(path: Path | str, migrations: Migrations | None = None) -> sqlite3.C
     if migrations is not None:
         migrations.apply(conn)
     return conn
+
+
+class PerThread:
+    """One connection per thread to one SQLite file (sqlite3 connections must not be shared).
+
+    The schema is brought up to date once, when the object is made."""
+
+    def __init__(self, path: Path | str, migrations: Migrations | None = None) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        if migrations is not None:
+            connect(self.path, migrations).close()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = connect(self.path)
+        return conn
 
 
 class immediate:

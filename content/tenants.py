@@ -17,7 +17,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from .errors import ContentErrors, InvalidValue, TenantExists
+from .errors import InvalidValue, TenantExists
 from .gitrepo import Author, Repository
 from .migrations import connect
 from .parse import parse_site
@@ -105,5 +105,3 @@ class Tenants:
         finally:
             source.close()
 
-
-__all__ = ["Tenants", "starters", "ContentErrors"]

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
-from content.migrations import connect, immediate
+from content.migrations import PerThread, immediate
 from content.registry import now_iso
 from content.schema import PLATFORM
 
@@ -40,17 +40,9 @@ class Job:
                                       "started_at", "finished_at", "log")))
 
 
-class Queue:
+class Queue(PerThread):
     def __init__(self, platform_db: Path) -> None:
-        self.path = Path(platform_db)
-        self._local = threading.local()
-        connect(self.path, PLATFORM).close()
-
-    @property
-    def conn(self) -> sqlite3.Connection:
-        if getattr(self._local, "conn", None) is None:
-            self._local.conn = connect(self.path)
-        return self._local.conn
+        super().__init__(platform_db, PLATFORM)
 
     def enqueue(self, tenant: str, kind: str = "publish", *, actor: str, run_after: datetime | None = None) -> Job:
         """Queue a job; an identical one already waiting to run at or before that time is reused."""

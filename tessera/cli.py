@@ -650,6 +650,11 @@ def user_create(ctx: Context, email: str, name: str, superadmin: bool, password_
     console.print(f"Created user [bold]{created.email}[/bold]{' (superadmin)' if superadmin else ''}.")
 
 
+def _account_and_tenant(ctx: Context, email: str, tenant_slug: str):
+    services = ctx.services
+    return services, services.users.by_email(email), ctx.tenants.registry.get(tenant_slug)
+
+
 @user.command("grant")
 @click.argument("email")
 @click.argument("tenant_slug", metavar="TENANT")
@@ -658,9 +663,7 @@ def user_create(ctx: Context, email: str, name: str, superadmin: bool, password_
 @handle_errors
 def user_grant(ctx: Context, email: str, tenant_slug: str, role: str) -> None:
     """Give USER a ROLE in TENANT (or change it)."""
-    services = ctx.services
-    account = services.users.by_email(email)
-    tenant = ctx.tenants.registry.get(tenant_slug)
+    services, account, tenant = _account_and_tenant(ctx, email, tenant_slug)
     services.users.grant(account.id, tenant.id, role)
     services.audit.record("role.granted", tenant_id=tenant.id, user=account.id, role=role, via="cli")
     console.print(f"{account.email} is now {role} of {tenant.slug}.")
@@ -673,9 +676,7 @@ def user_grant(ctx: Context, email: str, tenant_slug: str, role: str) -> None:
 @handle_errors
 def user_revoke(ctx: Context, email: str, tenant_slug: str) -> None:
     """Take away USER's role in TENANT (a tenant always keeps one owner)."""
-    services = ctx.services
-    account = services.users.by_email(email)
-    tenant = ctx.tenants.registry.get(tenant_slug)
+    services, account, tenant = _account_and_tenant(ctx, email, tenant_slug)
     services.users.revoke(account.id, tenant.id)
     services.credentials.revoke_all(account.id)
     services.audit.record("role.revoked", tenant_id=tenant.id, user=account.id, via="cli")
@@ -709,9 +710,7 @@ def token() -> None:
 @handle_errors
 def token_create(ctx: Context, email: str, tenant_slug: str, name: str) -> None:
     """Create an API token for USER at TENANT; it is printed once and stored only as a hash."""
-    services = ctx.services
-    account = services.users.by_email(email)
-    tenant = ctx.tenants.registry.get(tenant_slug)
+    services, account, tenant = _account_and_tenant(ctx, email, tenant_slug)
     if services.users.role(account.id, tenant.id) is None and not account.is_superadmin:
         raise click.ClickException(f"{account.email} has no role in {tenant.slug}; grant one first")
     token_id, secret = services.credentials.create_api_token(account.id, tenant.id, name)

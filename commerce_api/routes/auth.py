@@ -11,6 +11,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, JSONBody
 
 from ..auth.credentials import ACCESS_TTL, SESSION_TTL
+from ..auth.permissions import ACTIONS
 from ..errors import Unauthorized
 from ..security import SESSION_COOKIE, Principal, principal_of, require_tenant, services_of
 
@@ -115,7 +116,7 @@ class AuthController(Controller):
                 sites.append({"slug": tenant.slug, "name": tenant.name, "role": role})
         return {"user": principal.user.public(), "tenant": principal.tenant.slug, "role": principal.role,
                 "via": principal.via, "sites": sites,
-                "permissions": sorted(a for a in _actions() if principal.can(a))}
+                "permissions": sorted(a for a in ACTIONS if principal.can(a))}
 
     @post("/password", status_code=200, opt={"auth": True}, sync_to_thread=True, summary="Change password; signs out everywhere")
     def change_password(self, request: Request, data: JSONBody[PasswordBody]) -> dict[str, bool]:
@@ -148,8 +149,3 @@ class AuthController(Controller):
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 
-
-def _actions() -> tuple[str, ...]:
-    from ..auth.permissions import ACTIONS
-
-    return ACTIONS

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from commerce_api.app import create_app
 from commerce_api.services import ApiConfig, Services
 from content.registry import parse_features
 from content.tenants import Tenants
 from tessera.settings import ROOT
+from tests.conftest import serving
 
 PASSWORD = "correct horse battery"
 ROLES = ("owner", "admin", "editor", "shop_manager")
@@ -58,11 +56,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(data_dir: Path) -> tuple[World, uvicorn.Server, threading.Thread]:
+def populate(data_dir: Path, port: int) -> tuple[Services, Tenants, ApiConfig]:
+    """Three tenants (two with a shop), a user per role in each, and a one-product catalog."""
     tenants = Tenants(data_dir, ROOT / "sites")
     for slug, features in (("alpha", "cms,ecommerce"), ("beta", "cms,ecommerce"), ("gamma", "cms")):
         tenants.create(slug, slug.title(), parse_features(features), starter="bakery")
-    port = free_port()
     config = ApiConfig(data_dir, "localhost", "s" * 48, production=False, port=port)
     services = Services.build(config)
     for slug in ("alpha", "beta", "gamma"):
@@ -78,20 +76,12 @@ def start_server(data_dir: Path) -> tuple[World, uvicorn.Server, threading.Threa
                                                                 "variants": [{"sku": f"{slug.upper()}-1", "title": name,
                                                                               "price": 450, "currency": "EUR"}]}]})
         conn.close()
-    server = uvicorn.Server(uvicorn.Config(create_app(config, services), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "the API server did not start"
-    return World(f"http://127.0.0.1:{port}", services, tenants), server, thread
+    return services, tenants, config
 
 
 @pytest.fixture(name="world", scope="module")
 def fx_world(tmp_path_factory):
-    world, server, thread = start_server(tmp_path_factory.mktemp("api"))
-    yield world
-    server.should_exit = True
-    thread.join(timeout=10)
+    port = free_port()
+    services, tenants, config = populate(tmp_path_factory.mktemp("api"), port)
+    with serving(create_app(config, services), port) as base:
+        yield World(base, services, tenants)

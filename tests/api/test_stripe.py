@@ -9,6 +9,7 @@ import json
 import threading
 import time
 import urllib.parse
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -86,7 +87,7 @@ def event(kind: str, number: int, event_id: str, **fields) -> bytes:
 @pytest.fixture(name="stripe_shop", scope="module")
 def fx_stripe_shop(world):
     fake = FakeStripe()
-    object.__setattr__(world.services.config, "stripe_api_base", fake.url)  # frozen config, test-only override
+    world.services.config = replace(world.services.config, stripe_api_base=fake.url)
     world.tenants.registry.update("beta", settings={"payments": {
         "provider": "stripe", "stripe_secret_key": SECRET_KEY, "stripe_webhook_secret": WEBHOOK_SECRET}})
     conn = world.tenants.open_db("beta")
