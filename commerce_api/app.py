@@ -9,7 +9,8 @@ from litestar import Litestar, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.openapi import OpenAPIConfig
 
-from .admin.views import ROUTES as ADMIN_PAGES
+from .admin import ROUTES as ADMIN_PAGES
+from .admin.common import admin_error_page
 from .errors import ApiError, TooManyRequests, Unauthorized
 from .gateway import Gateway, Metrics
 from .routes.admin import AdminController
@@ -31,8 +32,12 @@ def _envelope(status: int, code: str, message: str, field: str | None = None,
 
 
 def _api_error(request: Request, exc: ApiError) -> Response:
-    if isinstance(exc, Unauthorized) and request.url.path.startswith("/admin"):
-        return Response("", status_code=303, headers={"Location": "/admin/login"})  # people sign in, not parse JSON
+    if request.url.path.startswith("/admin"):  # people read pages, not JSON
+        if (isinstance(exc, Unauthorized) and exc.code not in ("handoff_expired", "invitation_invalid")) \
+                or exc.code == "tenant_required":
+            return Response("", status_code=303, headers={"Location": "/admin/login"})
+        if "text/html" in request.headers.get("accept", ""):
+            return admin_error_page(request, exc.status, exc.message)
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
     return _envelope(exc.status, exc.code, exc.message, exc.field, headers)
 

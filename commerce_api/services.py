@@ -9,6 +9,7 @@ from publish.jobs import Queue
 
 from .audit import Audit
 from .auth.credentials import Credentials
+from .auth.invitations import Invitations
 from .auth.ratelimit import LoginLimiter
 from .auth.users import Users
 from .platform import PlatformDB
@@ -24,6 +25,11 @@ class ApiConfig:
     port: int | None = None
     max_body: int = 1024 * 1024
     stripe_api_base: str | None = None
+    dns_resolver: str | None = None
+    smtp_url: str | None = None
+    mail_from: str = "Tessera <no-reply@localhost>"
+    themes_dir: Path | None = None
+    sites_dir: Path | None = None
 
     def __repr__(self) -> str:  # never print the secret
         return f"ApiConfig(data_dir={str(self.data_dir)!r}, base_domain={self.base_domain!r})"
@@ -40,13 +46,14 @@ class Services:
     resolver: Resolver
     databases: TenantDatabases
     queue: Queue
+    invitations: Invitations
 
     @classmethod
     def build(cls, config: ApiConfig) -> Services:
         db = PlatformDB(config.data_dir / "platform.db")
         return cls(config, db, Users(db), Credentials(db, config.secret_key), LoginLimiter(db), Audit(db),
                    Resolver(db, config.base_domain), TenantDatabases(config.data_dir / "tenants"),
-                   Queue(config.data_dir / "platform.db"))
+                   Queue(config.data_dir / "platform.db"), Invitations(db))
 
     def close(self) -> None:
         self.databases.close()

@@ -20,6 +20,12 @@ from .schema import PLATFORM
 FEATURES = ("cms", "ecommerce", "analytics")
 STATUSES = ("active", "trial", "suspended")
 PLANS = ("starter", "business", "agency")
+# What each plan allows: the largest single upload and the media library in all, in bytes.
+PLAN_LIMITS = {
+    "starter": {"upload": 5 * 2**20, "media": 200 * 2**20},
+    "business": {"upload": 20 * 2**20, "media": 2 * 2**30},
+    "agency": {"upload": 50 * 2**20, "media": 10 * 2**30},
+}
 RESERVED_SLUGS = frozenset({
     "www", "api", "admin", "app", "assets", "static", "cdn", "mail", "smtp", "imap", "ftp",
     "git", "login", "auth", "account", "accounts", "billing", "dashboard", "status", "help",
@@ -211,6 +217,24 @@ class Registry:
             raise TenantNotFound(f"no domain called {name!r}")
         return Domain(row["name"], row["tenant_id"], bool(row["is_primary"]),
                       row["verification_token"], row["verified_at"])
+
+    def set_primary(self, slug: str, name: str) -> Domain:
+        """Make a verified domain the one the site's links and canonical URLs use."""
+        tenant, domain = self.get(slug), self.domain(name)
+        if domain.tenant_id != tenant.id:
+            raise TenantNotFound(f"no domain called {name!r}")
+        if not domain.verified_at:
+            raise InvalidValue("domain", f"verify {name} before making it the primary domain")
+        with self.conn:
+            self.conn.execute("UPDATE domains SET is_primary = (name = ?) WHERE tenant_id = ?", (domain.name, tenant.id))
+        return self.domain(name)
+
+    def remove_domain(self, slug: str, name: str) -> None:
+        tenant, domain = self.get(slug), self.domain(name)
+        if domain.tenant_id != tenant.id:
+            raise TenantNotFound(f"no domain called {name!r}")
+        with self.conn:
+            self.conn.execute("DELETE FROM domains WHERE name = ?", (domain.name,))
 
     def domains(self, slug: str) -> list[Domain]:
         tenant = self.get(slug)

@@ -24,7 +24,9 @@ API_PREFIXES = ("/api/", "/healthz", "/metrics", "/admin")
 def api_config(settings: Settings) -> ApiConfig:
     return ApiConfig(data_dir=settings.data_dir, base_domain=settings.base_domain, secret_key=settings.secret_key,
                      production=settings.production, port=settings.port,
-                     stripe_api_base=settings.stripe_api_base)
+                     stripe_api_base=settings.stripe_api_base, dns_resolver=settings.dns_resolver,
+                     smtp_url=settings.smtp_url, mail_from=settings.mail_from, themes_dir=settings.themes_dir,
+                     sites_dir=settings.sites_dir)
 
 
 def services(settings: Settings) -> Services:
@@ -107,10 +109,14 @@ def run_job(settings: Settings, job) -> str:
     """Execute one queued job; returns its log. A failed publish leaves the live site as it was."""
     from content.tenants import Tenants
 
-    from .sites import publish_tenant
+    from .sites import publish_tenant, rollback_tenant
 
     tenants = Tenants(settings.data_dir, settings.sites_dir)
     try:
+        if job.kind.startswith("rollback:"):
+            built, deploy = rollback_tenant(settings, tenants, job.tenant, actor=job.actor,
+                                            deploy_id=int(job.kind.partition(":")[2]))
+            return f"rolled {job.tenant} back to {deploy.commit[:10]} as deploy {deploy.id}"
         if job.kind != "publish":
             raise ValueError(f"unknown job kind {job.kind!r}")
         built, deploy = publish_tenant(settings, tenants, job.tenant, actor=job.actor)

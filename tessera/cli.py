@@ -768,6 +768,8 @@ DEMO_USERS = (
     ("admin@tessera.test", "Platform Admin", True, ()),
     ("owner@bakery.test", "Morag (Rye & Crumb)", False, (("bakery", "owner"),)),
     ("owner@studio.test", "Ines Varga", False, (("studio", "owner"),)),
+    ("shop@bakery.test", "Callum (orders)", False, (("bakery", "shop_manager"),)),
+    ("editor@agency.test", "Agency Editor", False, (("bakery", "editor"), ("studio", "editor"))),
 )
 
 
@@ -812,14 +814,16 @@ def demo(ctx: Context, no_serve: bool) -> None:
     for t in ctx.tenants.registry.all():
         console.print(f"[bold]{t.name}[/bold] ({t.slug})")
         console.print(f"  site        http://{t.slug}.{settings.base_domain}{port}/")
+        console.print(f"  admin       http://{t.slug}.{settings.base_domain}{port}/admin/")
         console.print(f"  API         http://{t.slug}.{settings.base_domain}{port}/api/products")
         console.print(f"  content     git clone {ctx.tenants.repository(t.slug).path}")
 
     console.print("\n[bold]Logins[/bold] (password: " + settings.demo_password + ")")
     for email, _, superadmin, roles in DEMO_USERS:
-        console.print(f"  {email:<22} " + ("platform superadmin" if superadmin else
+        console.print(f"  {email:<20} " + ("platform superadmin" if superadmin else
                                            ", ".join(f"{r} of {s}" for s, r in roles)))
-    console.print(f"\nAPI docs    http://{settings.host}{port}/api/docs")
+    console.print(f"\nAll sites   http://{settings.base_domain}{port}/admin/login (pick a site after signing in)")
+    console.print(f"API docs    http://{settings.host}{port}/api/docs")
     console.print(f"Data        {settings.data_dir}")
     if no_serve:
         return

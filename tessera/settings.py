@@ -33,6 +33,8 @@ class Settings:
     s3_region: str | None
     stripe_api_base: str | None
     dns_resolver: str | None
+    smtp_url: str | None
+    mail_from: str
     demo_password: str
     sites_dir: Path
     themes_dir: Path
@@ -81,10 +83,19 @@ class Settings:
             s3_region=env.get("TESSERA_S3_REGION") or None,
             stripe_api_base=env.get("TESSERA_STRIPE_API_BASE") or None,
             dns_resolver=env.get("TESSERA_DNS_RESOLVER") or None,
+            smtp_url=_smtp_url(env.get("TESSERA_SMTP_URL") or None),
+            mail_from=env.get("TESSERA_MAIL_FROM", f"Tessera <no-reply@{env.get('TESSERA_BASE_DOMAIN', 'localhost')}>"),
             demo_password=env.get("TESSERA_DEMO_PASSWORD", "tessera-demo"),
             sites_dir=Path(env.get("TESSERA_SITES_DIR") or ROOT / "sites"),
             themes_dir=Path(env.get("TESSERA_THEMES_DIR") or ROOT / "themes"),
         )
+
+
+def _smtp_url(value: str | None) -> str | None:
+    if value and not value.startswith(("smtp://", "smtps://")):
+        raise SettingsError(f"TESSERA_SMTP_URL must look like smtp://user:password@host:587 or smtps://host:465, "
+                            f"not {value.split('@')[-1]!r}")
+    return value
 
 
 def _local_secret(data_dir: Path) -> str:

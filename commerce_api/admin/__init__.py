@@ -1,2 +1,8 @@
 """The admin UI: server-rendered pages at /admin on each tenant's host, on the same sessions,
-CSRF tokens and permissions as the API. Forms work without JavaScript."""
+CSRF tokens and permissions as the API. Forms work without JavaScript; a little script adds live
+preview, drag and drop and live publish progress."""
+
+from . import content, media, people, publishing, session, settings, shop, tenants
+
+ROUTES = [*session.ROUTES, *content.ROUTES, *shop.ROUTES, *media.ROUTES, *people.ROUTES, *settings.ROUTES,
+          *publishing.ROUTES, *tenants.ROUTES]

@@ -29,6 +29,8 @@ from ..platform import PlatformDB
 ACCESS_TTL = timedelta(minutes=15)
 REFRESH_TTL = timedelta(days=30)
 SESSION_TTL = timedelta(hours=12)
+HANDOFF_TTL = timedelta(minutes=2)
+INVITATION_TTL = timedelta(days=7)
 ALGORITHM = "HS256"
 API_TOKEN_PREFIX = "tsr_"
 
@@ -142,6 +144,25 @@ class Credentials:
     def close_session(self, token: str) -> None:
         with self.db.conn as conn:
             conn.execute("UPDATE sessions SET revoked_at = ? WHERE token_hash = ?", (now_iso(), _hash(token or "")))
+
+    # -- hand-offs between tenant hosts ------------------------------------------------------
+
+    def handoff(self, user_id: int, tenant_id: int) -> str:
+        """A one-time code that opens a session at another tenant's host (cookies are per host)."""
+        code = secrets.token_urlsafe(32)
+        with self.db.conn as conn:
+            conn.execute("INSERT INTO handoffs (user_id, tenant_id, code_hash, expires_at) VALUES (?, ?, ?, ?)",
+                         (user_id, tenant_id, _hash(code), _later(HANDOFF_TTL)))
+        return code
+
+    def take_handoff(self, code: str, tenant_id: int) -> int | None:
+        """The user id of a live code for this tenant, used up by the call; else None."""
+        with immediate(self.db.conn) as conn:
+            row = conn.execute("SELECT * FROM handoffs WHERE code_hash = ?", (_hash(code or ""),)).fetchone()
+            if row is None or row["used_at"] or row["expires_at"] < now_iso() or row["tenant_id"] != tenant_id:
+                return None
+            conn.execute("UPDATE handoffs SET used_at = ? WHERE id = ?", (now_iso(), row["id"]))
+        return row["user_id"]
 
     # -- API tokens -------------------------------------------------------------------------
 

@@ -30,6 +30,21 @@ def _who(request: Request) -> Principal:
     return principal_of(request)  # type: ignore[return-value]
 
 
+def refund_order(conn, who: Principal, number: int, stripe_api_base: str | None) -> dict[str, Any]:
+    """Refund a paid order in full: through Stripe for card payments, as a record for manual ones."""
+    orders = Orders(conn)
+    order = orders.get(number)
+    if order["payment_status"] != "paid":
+        raise Conflict(f"order {number} is not paid, so there is nothing to refund", code="invalid_transition")
+    if order["provider"] == "stripe":
+        from ..shop.stripe_gateway import StripeGateway
+
+        _, keys = payment_settings(who.tenant)
+        ref = conn.execute("SELECT provider_ref FROM orders WHERE number = ?", (number,)).fetchone()[0]
+        StripeGateway(keys, who.tenant.slug, stripe_api_base).refund(ref)
+    return orders.set_status(number, "refunded", actor=who.user.email, note="refunded")
+
+
 class StaffShopController(Controller):
     path = "/api/admin"
     tags = ["admin: shop"]
@@ -84,17 +99,7 @@ class StaffShopController(Controller):
     def refund(self, request: Request, number: FromPath[int]) -> dict[str, Any]:
         who = _who(request)
         with services_of(request).databases.connection(who.tenant.slug) as conn:
-            orders = Orders(conn)
-            order = orders.get(number)
-            if order["payment_status"] != "paid":
-                raise Conflict(f"order {number} is not paid, so there is nothing to refund", code="invalid_transition")
-            if order["provider"] == "stripe":
-                from ..shop.stripe_gateway import StripeGateway
-
-                _, keys = payment_settings(who.tenant)
-                ref = conn.execute("SELECT provider_ref FROM orders WHERE number = ?", (number,)).fetchone()[0]
-                StripeGateway(keys, who.tenant.slug, services_of(request).config.stripe_api_base).refund(ref)
-            return orders.set_status(number, "refunded", actor=who.user.email, note="refunded")
+            return refund_order(conn, who, number, services_of(request).config.stripe_api_base)
 
     @get("/stock", opt={"action": "inventory:read"}, sync_to_thread=True, summary="Stock of every sku")
     def stock(self, request: Request) -> list[dict[str, Any]]:

@@ -1,0 +1,67 @@
+"""One page rendered exactly as a build would render it, for the admin's live preview.
+
+The entry is shown even while it is a draft or scheduled; the stylesheet is inlined (the theme
+settings being edited may not be published yet); images use the published derivatives.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+from datetime import datetime, timezone
+from pathlib import Path
+
+from content.errors import ContentErrors
+from content.parse import parse_site
+from content.source import Source
+
+from .build import BuildConfig, _media
+from .errors import BuildErrors
+from .plan import make_plan
+from .render import Renderer, Settings
+from .theme import css_variables, load_theme, stylesheet
+
+
+class PreviewError(Exception):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def preview_html(source: Source, path: str, *, themes_dir: Path, cache_dir: Path, shop: bool,
+                 base_url: str = "") -> bytes:
+    try:
+        content = parse_site(source)
+    except ContentErrors as exc:
+        raise PreviewError([str(e) for e in exc.errors]) from None
+    content = _visible(content, path)
+    errors: list = []
+    theme = load_theme(themes_dir, content.site.theme, source)
+    css = stylesheet(theme, source)
+    config = BuildConfig(source=source, out_dir=cache_dir / "preview", themes_dir=themes_dir, cache_dir=cache_dir / "build")
+    images = _media(content, config, {}, errors)
+    plan = make_plan(content, now=datetime.now(timezone.utc), shop=shop)
+    css_vars = css_variables(content.site, errors)
+    if errors or plan.errors:
+        raise PreviewError([str(e) for e in (*errors, *plan.errors)])
+    job = next((j for j in plan.jobs if j.inputs and getattr(j.inputs[0], "path", None) == path), None)
+    if job is None:
+        raise PreviewError([f"{path} does not make a page of its own (is it an unpublished product on a site "
+                            "without the shop?)"])
+    css_url = "data:text/css;base64," + base64.b64encode(css).decode()
+    settings = Settings(base_url, shop, "/api", css_url, css_vars, {}, None, themes_dir)
+    try:
+        html, _ = Renderer(content, theme.env, plan, images, settings).render(job)
+    except BuildErrors as exc:
+        raise PreviewError([str(e) for e in exc.errors]) from None
+    return html
+
+
+def _visible(content, path: str):
+    """The content with the previewed entry live now, whatever its status or date."""
+    def show(items, **live):
+        return tuple(dataclasses.replace(i, **live) if i.path == path else i for i in items)
+
+    return dataclasses.replace(content, pages=show(content.pages, status="published", published_at=None),
+                               posts=show(content.posts, status="published", published_at=None),
+                               products=show(content.products, status="active"))

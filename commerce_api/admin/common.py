@@ -1,0 +1,158 @@
+"""What every admin page shares: the template environment, the page response, the signed-in
+member, the tenant's repository, and committing files after checking the would-be site parses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from litestar import Request, Response
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect
+from typing_extensions import Annotated
+
+from content.errors import ConflictError, ContentErrors, RepositoryError
+from content.gitrepo import Author, Repository
+from content.parse import parse_site
+
+from ..errors import BadRequest
+from ..security import Principal, principal_of, require_tenant, services_of
+
+ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
+                         autoescape=True, undefined=jinja2.StrictUndefined)
+Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+def page(request: Request, template: str, http_status: int = 200, **context: Any) -> Response:
+    principal = principal_of(request)
+    context.setdefault("section", "")
+    context.setdefault("flash", request.query_params.get("saved"))
+    context.setdefault("error", request.query_params.get("error"))
+    tenants = _switchable(request, principal) if principal else []
+    html = ENV.get_template(template).render(tenant=require_tenant(request), principal=principal,
+                                             switch_to=tenants, **context)
+    return Response(html, status_code=http_status, media_type="text/html; charset=utf-8",
+                    headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
+
+
+def admin_error_page(request: Request, status: int, message: str) -> Response:
+    """A readable page for a refused or failed admin request, in the admin's own layout."""
+    titles = {400: "That request was not understood", 403: "Not allowed", 404: "Not found", 409: "Conflict",
+              413: "Too large", 401: "Sign in again"}
+    html = ENV.get_template("error.html").render(tenant=require_tenant(request) if request.scope.get("tessera.tenant") else None,
+                                                 principal=principal_of(request), switch_to=[], section="",
+                                                 flash=None, error=None, title=titles.get(status, "Something went wrong"),
+                                                 message=message, status=status)
+    return Response(html, status_code=status, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-store"})
+
+
+def _switchable(request: Request, principal: Principal) -> list[tuple[str, str]]:
+    """(slug, name) of the other tenants this account may switch to."""
+    services = services_of(request)
+    if principal.user.is_superadmin:
+        tenants = services.db.registry.all()
+    else:
+        ids = {tenant_id for tenant_id, _ in services.users.memberships(principal.user.id)}
+        tenants = [t for t in services.db.registry.all() if t.id in ids]
+    return [(t.slug, t.name) for t in tenants if t.id != principal.tenant.id]
+
+
+def who(request: Request) -> Principal:
+    return principal_of(request)  # type: ignore[return-value]
+
+
+def author(request: Request) -> Author:
+    user = who(request).user
+    return Author(user.name or user.email, user.email)
+
+
+def repo_of(request: Request) -> Repository:
+    return Repository(services_of(request).config.data_dir / "tenants" / require_tenant(request).slug / "repo.git")
+
+
+def back(url: str, *, saved: str = "", error: str = "") -> Response:
+    """303 to ``url`` with a message the next page shows (role=status, or role=alert for errors)."""
+    sep = "&" if "?" in url else "?"
+    if saved:
+        url += f"{sep}saved={quote(saved)}"
+    elif error:
+        url += f"{sep}error={quote(error)}"
+    return Redirect(url, status_code=303)
+
+
+def text(form: dict[str, Any], name: str) -> str:
+    value = form.get(name, "")
+    if isinstance(value, list):
+        value = value[-1] if value else ""
+    return str(value).strip()
+
+
+def values(form: dict[str, Any], name: str) -> list[str]:
+    """Every value of a repeated field (checkboxes, multi-selects)."""
+    value = form.get(name)
+    if value is None:
+        return []
+    return [str(v) for v in (value if isinstance(value, list) else [value])]
+
+
+class Rejected(Exception):
+    """A save that did not happen: the site would not parse (422) or someone saved first (409)."""
+
+    def __init__(self, status: int, errors: list[str], conflict: dict | None = None, head: str = "") -> None:
+        super().__init__("; ".join(errors) or "conflict")
+        self.status, self.errors, self.conflict, self.head = status, errors, conflict, head
+
+
+def commit(request: Request, changes: dict[str, bytes | None], message: str, base: str | None = None) -> str:
+    """Commit ``changes`` (path → bytes, None deletes) as the signed-in member, after checking that the
+    site with these changes still parses. Errors in the changed files reject the save; errors that were
+    already elsewhere do not block it. Returns the new commit."""
+    repo = repo_of(request)
+    source = Overlay(repo.source(), changes)
+    try:
+        parse_site(source)
+    except ContentErrors as exc:
+        mine = [str(e) for e in exc.errors if e.path in changes or _describes(e.path, changes)]
+        if mine:
+            raise Rejected(422, mine) from None
+    finally:
+        source.base.close()
+    try:
+        return repo.write(changes, author(request), message, base=base or None)
+    except ConflictError as exc:
+        first = next(iter(changes))
+        raise Rejected(409, [], {"theirs": (exc.theirs or b"(deleted)").decode(errors="replace"),
+                                 "yours": (changes[first] or b"(deleted)").decode(errors="replace")}, exc.head) from None
+    except RepositoryError as exc:
+        raise BadRequest(str(exc)) from None
+
+
+def _describes(path: str, changes: dict[str, bytes | None]) -> bool:
+    return any(path == f"{changed}.yaml" or changed == f"{path}.yaml" for changed in changes)
+
+
+class Overlay:
+    """The repository's latest files with some replaced or removed: what a save would commit."""
+
+    def __init__(self, base, changes: dict[str, bytes | None]) -> None:
+        self.base, self.changes = base, changes
+
+    def paths(self) -> list[str]:
+        present = set(self.base.paths()) | {p for p, data in self.changes.items() if data is not None}
+        return sorted(p for p in present if self.changes.get(p, b"") is not None)
+
+    def read(self, path: str) -> bytes:
+        data = self.changes.get(path, b"")
+        return data if path in self.changes and data is not None else self.base.read(path)
+
+    def size(self, path: str) -> int:
+        return len(self.read(path)) if path in self.changes else self.base.size(path)
+
+    def fingerprint(self, path: str) -> str:
+        return "edited" if path in self.changes else self.base.fingerprint(path)
+
+    def info(self) -> dict:
+        return self.base.info()

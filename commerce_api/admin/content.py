@@ -1,0 +1,212 @@
+"""Pages and posts: list, form editor (every save a commit), live preview, history with diffs, undo."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+import yaml
+from litestar import Request, Response, get, post
+from litestar.params import FromQuery
+
+from content.errors import ConflictError, ContentErrors, PathError, RepositoryError
+from content.gitrepo import safe_path
+from content.parse import parse_site
+from publish.preview import PreviewError, preview_html
+
+from ..errors import BadRequest, NotFound
+from ..security import services_of
+from .common import ENV, Form, Overlay, Rejected, author, back, commit, page, repo_of, text, who
+
+FIELDS = ("title", "slug", "status", "published_at", "excerpt", "meta_title", "meta_description", "tags")
+_NAME = re.compile(r"[^a-z0-9]+")
+
+
+@get("/admin/pages", opt={"action": "pages:read"}, sync_to_thread=True, include_in_schema=False)
+def pages(request: Request, q: FromQuery[str] = "", status: FromQuery[str] = "") -> Response:
+    now = datetime.now(timezone.utc)
+    source = repo_of(request).source()
+    problem = ""
+    try:
+        content = parse_site(source)
+        items = (*content.pages, *content.posts)
+    except ContentErrors as exc:
+        items, problem = (), f"The site has {len(exc.errors)} problem(s): {exc.errors[0]}"
+    finally:
+        source.close()
+    entries = []
+    for entry in items:
+        shown = "scheduled" if entry.status == "published" and entry.published_at and entry.published_at > now \
+            else entry.status
+        if (status and shown != status) or (q and q.lower() not in (entry.title + " " + entry.body).lower()):
+            continue
+        entries.append({"path": entry.path, "title": entry.title, "kind": entry.kind, "shown_status": shown,
+                        "published_at": entry.published_at, "updated_by": entry.updated_by})
+    return page(request, "pages.html", title="Pages and posts", section="pages", q=q, status=status,
+                can_write=who(request).can("pages:write"), entries=entries, error=problem or None)
+
+
+def editable(path: str) -> str:
+    try:
+        path = safe_path(path)
+    except PathError as exc:
+        raise BadRequest(str(exc), field="path") from None
+    if not (path.startswith(("pages/", "posts/")) and path.endswith(".md") and path.count("/") == 1):
+        raise BadRequest("only pages/*.md and posts/*.md can be edited here", field="path")
+    return path
+
+
+def front_matter(text_: str) -> tuple[dict, str]:
+    if not text_.startswith("---"):
+        return {}, text_
+    _, front, body = text_.split("---", 2)
+    return yaml.safe_load(front) or {}, body.lstrip("\n")
+
+
+def render_file(data: dict[str, Any], body: str) -> bytes:
+    front = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    return f"---\n{front}---\n{body.replace(chr(13) + chr(10), chr(10)).rstrip()}\n".encode()
+
+
+def _fields(text_: str) -> dict[str, str]:
+    data, body = front_matter(text_)
+    values = {name: "" for name in FIELDS} | {"status": "published", "body": body}
+    for name in FIELDS:
+        value = data.get(name)
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value)
+        values[name] = "" if value is None else str(value)
+    return values
+
+
+def _file(form: dict[str, Any], keep: dict) -> bytes:
+    """The file a form describes; front-matter keys the form does not show (image, aliases) are kept."""
+    data = {k: v for k, v in keep.items() if k not in FIELDS}
+    for name in FIELDS:
+        value = text(form, name)
+        if not value or (name == "status" and value == "published"):
+            continue
+        data[name] = [t.strip() for t in value.split(",") if t.strip()] if name == "tags" else value
+    return render_file(data, str(form.get("body", "")))
+
+
+def _new_path(form: dict[str, Any]) -> str:
+    kind = "posts" if text(form, "kind") == "post" else "pages"
+    name = _NAME.sub("-", (text(form, "slug") or text(form, "title")).lower()).strip("-")[:80]
+    if not name:
+        raise BadRequest("give the new page a title", field="title")
+    return f"{kind}/{name}.md"
+
+
+def _editor(request: Request, http_status: int = 200, **context: Any) -> Response:
+    context.setdefault("errors", [])
+    context.setdefault("conflict", None)
+    context.setdefault("message", "")
+    context.setdefault("kind", "page")
+    return page(request, "edit.html", http_status, title="Edit" if context.get("exists") else "New",
+                section="pages", **context)
+
+
+# GET and POST on separate paths: Litestar 2.25 fails a sync GET with a required query parameter when a
+# POST shares its path.
+@get("/admin/pages/edit", opt={"action": "pages:read"}, sync_to_thread=True, include_in_schema=False)
+def edit_form(request: Request, path: FromQuery[str] = "", kind: FromQuery[str] = "page") -> Response:
+    repo = repo_of(request)
+    if not path:
+        return _editor(request, path="", base=repo.head(), exists=False, kind=kind, fields=_fields(""))
+    path = editable(path)
+    current = repo.read(path)
+    return _editor(request, path=path, base=repo.head(), exists=current is not None,
+                   fields=_fields(current.decode() if current else ""))
+
+
+@post("/admin/pages/save", opt={"action": "pages:write"}, sync_to_thread=True, include_in_schema=False)
+def save(request: Request, data: Form) -> Response:
+    repo = repo_of(request)
+    new_file = not text(data, "path")
+    path = _new_path(data) if new_file else editable(text(data, "path"))
+    current = repo.read(path)
+    if new_file and current is not None:
+        return _editor(request, 409, path="", base=text(data, "base"), exists=False, kind=text(data, "kind"),
+                       fields=_fields(_file(data, {}).decode()), message=text(data, "message"),
+                       errors=[f"{path} already exists: pick another title or slug"])
+    keep = front_matter(current.decode())[0] if current else {}
+    new = _file(data, keep)
+    message = text(data, "message") or f"Edit {path}"
+    try:
+        commit(request, {path: new}, message, text(data, "base"))
+    except Rejected as exc:
+        return _editor(request, exc.status, path="" if new_file else path, base=exc.head or text(data, "base"),
+                       exists=not new_file, kind=text(data, "kind"), fields=_fields(new.decode()), message=message,
+                       errors=exc.errors, conflict=exc.conflict)
+    return back(f"/admin/pages/edit?path={path}", saved="Saved. Publish to put it live.")
+
+
+@post("/admin/pages/preview", opt={"action": "pages:read"}, sync_to_thread=True, include_in_schema=False)
+def preview(request: Request, data: Form) -> Response:
+    """The page as the site would show it, rendered by the builder with the tenant's theme."""
+    repo = repo_of(request)
+    path = _new_path(data) if not text(data, "path") else editable(text(data, "path"))
+    current = repo.read(path)
+    new = _file(data, front_matter(current.decode())[0] if current else {})
+    return _preview(request, path, new)
+
+
+def _preview(request: Request, path: str, new: bytes) -> Response:
+    config = services_of(request).config
+    tenant = who(request).tenant
+    source = Overlay(repo_of(request).source(), {path: new})
+    try:
+        html = preview_html(source, path, themes_dir=config.themes_dir,
+                            cache_dir=config.data_dir / "tenants" / tenant.slug / "cache", shop=tenant.has("ecommerce"))
+        status = 200
+    except PreviewError as exc:
+        html, status = ENV.get_template("preview_error.html").render(problems=exc.problems).encode(), 422
+    finally:
+        source.base.close()
+    # Shown in a sandboxed frame: no script runs, and the page cannot reach the admin.
+    return Response(html, status_code=status, media_type="text/html; charset=utf-8",
+                    headers={"Cache-Control": "no-store", "Content-Security-Policy": "sandbox; default-src 'self'; "
+                             "img-src 'self' data:; style-src 'self' 'unsafe-inline' data:; script-src 'none'",
+                             "X-Frame-Options": "SAMEORIGIN"})
+
+
+@get("/admin/history", opt={"action": "pages:read"}, sync_to_thread=True, include_in_schema=False)
+def history(request: Request, path: FromQuery[str]) -> Response:
+    path = safe_path_for_history(path)
+    return page(request, "history.html", title="History", section="pages" if path.startswith(("pages/", "posts/"))
+                else "products", path=path, commits=repo_of(request).history(path),
+                can_write=who(request).can("pages:write" if path.startswith(("pages/", "posts/")) else "products:write"))
+
+
+def safe_path_for_history(path: str) -> str:
+    try:
+        path = safe_path(path)
+    except PathError as exc:
+        raise BadRequest(str(exc), field="path") from None
+    if not path.startswith(("pages/", "posts/", "products/")) and path != "site.yaml":
+        raise BadRequest("history is shown for pages, posts, products and site.yaml", field="path")
+    return path
+
+
+@post("/admin/revert", opt={"auth": True}, sync_to_thread=True, include_in_schema=False)
+def revert(request: Request, data: Form) -> Response:
+    path = safe_path_for_history(text(data, "path"))
+    action = "pages:write" if path.startswith(("pages/", "posts/")) else (
+        "products:write" if path.startswith("products/") else "settings:write")
+    if not who(request).can(action):
+        from ..errors import Forbidden
+
+        raise Forbidden(f"your role ({who(request).role}) may not do {action} here", code="forbidden")
+    try:
+        repo_of(request).revert(text(data, "sha"), author(request))
+    except ConflictError:
+        return back(f"/admin/history?path={path}", error="That change cannot be undone automatically: "
+                    "later edits touch the same lines.")
+    except RepositoryError as exc:
+        raise NotFound(str(exc)) from None
+    return back(f"/admin/history?path={path}", saved="Change undone.")
+
+
+ROUTES = [pages, edit_form, save, preview, history, revert]

@@ -1,0 +1,178 @@
+"""Signing in and out, the dashboard, and moving between tenants.
+
+Cookies belong to one host, so switching tenants hands a one-time code (two minutes, single use) to
+the other tenant's host, which opens a session there. On the platform's own host ``/admin/login``
+signs in and lists the sites the account belongs to.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.params import FromQuery
+from litestar.response import Redirect
+from markupsafe import Markup, escape
+
+from content.money import Money
+
+from ..errors import ApiError, Forbidden, NotFound, Unauthorized
+from ..routes.auth import GENERIC_FAILURE, _address, _login
+from ..security import SESSION_COOKIE, services_of, tenant_of
+from .common import ENV, Form, page, repo_of, text, who
+
+
+def _host_url(request: Request, slug: str) -> str:
+    """The admin of another tenant, on the same scheme and port as this request."""
+    config = services_of(request).config
+    port = request.url.port
+    default = {"http": 80, "https": 443}.get(request.url.scheme)
+    suffix = f":{port}" if port and port != default else ""
+    return f"{request.url.scheme}://{slug}.{config.base_domain}{suffix}"
+
+
+def _start_session(request: Request, user_id: int, tenant_id: int) -> Response:
+    services = services_of(request)
+    token, _ = services.credentials.open_session(user_id, tenant_id)
+    response = Redirect("/admin/", status_code=303)
+    response.set_cookie(key=SESSION_COOKIE, value=token, path="/", httponly=True, samesite="lax",
+                        secure=services.config.production, max_age=12 * 3600)
+    return response
+
+
+def _platform_page(template: str, status: int = 200, **context: Any) -> Response:
+    html = ENV.get_template(template).render(tenant=None, principal=None, switch_to=[], section="", flash=None,
+                                             **context)
+    return Response(html, status_code=status, media_type="text/html; charset=utf-8",
+                    headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
+
+
+@get("/admin/login", opt={"tenant": False}, sync_to_thread=False, include_in_schema=False)
+def login_form(request: Request) -> Response:
+    if tenant_of(request) is None:
+        return _platform_page("login.html", title="Sign in", error=None, email="")
+    return page(request, "login.html", title="Sign in", error=None, email="")
+
+
+@post("/admin/login", opt={"tenant": False}, sync_to_thread=True, include_in_schema=False)
+def login(request: Request, data: Form) -> Response:
+    email, password = text(data, "email"), str(data.get("password", ""))
+    if tenant_of(request) is None:
+        return _platform_login(request, email, password)
+    services = services_of(request)
+    try:
+        _, tenant, user, _ = _login(request, email, password)
+    except ApiError as exc:
+        return page(request, "login.html", exc.status, title="Sign in", error=exc.message, email=email)
+    return _start_session(request, user.id, tenant.id)
+
+
+def _platform_login(request: Request, email: str, password: str) -> Response:
+    """On the platform host: check the password, then offer each site the account belongs to."""
+    services = services_of(request)
+    address = _address(request)
+    try:
+        services.limiter.check(email, address)
+    except ApiError as exc:
+        return _platform_page("login.html", exc.status, title="Sign in", error=exc.message, email=email)
+    user = services.users.check_password(email, password)
+    if user is None:
+        services.limiter.failed(email, address)
+        services.audit.record("login.failed", address=address, email=email.strip().lower())
+        return _platform_page("login.html", 401, title="Sign in", error=GENERIC_FAILURE, email=email)
+    services.limiter.succeeded(email)
+    tenants = services.db.registry.all()
+    if not user.is_superadmin:
+        ids = {tenant_id for tenant_id, _ in services.users.memberships(user.id)}
+        tenants = [t for t in tenants if t.id in ids]
+    sites = [{"name": t.name, "slug": t.slug,
+              "url": f"{_host_url(request, t.slug)}/admin/handoff?code={services.credentials.handoff(user.id, t.id)}"}
+             for t in tenants]
+    return _platform_page("sites.html", title="Your sites", sites=sites, email=user.email)
+
+
+@post("/admin/switch", opt={"auth": True}, sync_to_thread=True, include_in_schema=False)
+def switch(request: Request, data: Form) -> Response:
+    """Go to another tenant this account belongs to, signed in there."""
+    services = services_of(request)
+    user = who(request).user
+    target = services.db.registry.find(text(data, "tenant"))
+    if target is None:
+        raise NotFound("no such site")
+    if services.users.role(user.id, target.id) is None and not user.is_superadmin:
+        raise Forbidden("you are not a member of that site", code="forbidden")
+    code = services.credentials.handoff(user.id, target.id)
+    return Redirect(f"{_host_url(request, target.slug)}/admin/handoff?code={code}", status_code=303)
+
+
+@get("/admin/handoff", sync_to_thread=True, include_in_schema=False)
+def handoff(request: Request, code: FromQuery[str] = "") -> Response:
+    services = services_of(request)
+    tenant = who(request).tenant if who(request) else tenant_of(request)
+    user_id = services.credentials.take_handoff(code, tenant.id)  # type: ignore[union-attr]
+    if user_id is None:
+        raise Unauthorized("that sign-in link has expired or was used; sign in again", code="handoff_expired")
+    services.audit.record("login", actor=user_id, tenant_id=tenant.id, address=_address(request), via="handoff")  # type: ignore[union-attr]
+    return _start_session(request, user_id, tenant.id)  # type: ignore[union-attr]
+
+
+@post("/admin/logout", opt={"auth": True}, sync_to_thread=True, include_in_schema=False)
+def logout(request: Request) -> Response:
+    services_of(request).credentials.close_session(request.cookies.get(SESSION_COOKIE, ""))
+    response = Redirect("/admin/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@get("/admin/", opt={"auth": True}, sync_to_thread=True, include_in_schema=False)
+def dashboard(request: Request) -> Response:
+    member = who(request)
+    services = services_of(request)
+    with services.databases.connection(member.tenant.slug) as conn:
+        row = conn.execute("SELECT * FROM deploys ORDER BY id DESC LIMIT 1").fetchone()
+        orders = chart = None
+        if member.can("orders:read"):
+            orders, chart = _sales(conn)
+    jobs = services.queue.list(member.tenant.slug, limit=5) if member.can("publish") else []
+    return page(request, "dashboard.html", title="Dashboard", section="dashboard", deploy=dict(row) if row else None,
+                edits=repo_of(request).history(limit=8), orders=orders, chart=chart, jobs=jobs,
+                can_publish=member.can("publish"))
+
+
+def _sales(conn) -> tuple[dict, Markup]:
+    today = datetime.now(timezone.utc).date()
+    start = today - timedelta(days=29)
+    rows = conn.execute("SELECT substr(created_at, 1, 10) AS day, count(*) AS n, sum(total) AS total, "
+                        "max(currency) AS currency FROM orders WHERE payment_status IN ('paid', 'refunded') "
+                        "AND created_at >= ? GROUP BY day", (start.isoformat(),)).fetchall()
+    currency = next((r["currency"] for r in rows if r["currency"]), None) or _shop_currency(conn)
+    by_day = {r["day"]: r["total"] or 0 for r in rows}
+    todays = conn.execute("SELECT count(*) FROM orders WHERE created_at >= ?", (today.isoformat(),)).fetchone()[0]
+    days = [start + timedelta(days=n) for n in range(30)]
+    return {"count": todays, "revenue": str(Money(by_day.get(today.isoformat(), 0), currency))}, _chart(days, by_day, currency)
+
+
+def _shop_currency(conn) -> str:
+    row = conn.execute("SELECT currency FROM catalog_variants LIMIT 1").fetchone()
+    return row[0] if row else "EUR"
+
+
+def _chart(days: list[date], by_day: dict[str, int], currency: str) -> Markup:
+    """A server-rendered SVG bar chart with a text alternative."""
+    top = max(by_day.values(), default=0) or 1
+    width, height, bar = 600, 160, 600 / len(days)
+    bars = []
+    for n, day in enumerate(days):
+        value = by_day.get(day.isoformat(), 0)
+        h = round(140 * value / top)
+        label = f"{day.isoformat()}: {Money(value, currency)}"
+        bars.append(f'<rect x="{n * bar + 2:.1f}" y="{150 - h}" width="{bar - 4:.1f}" height="{max(h, 1)}" '
+                    f'fill="#1f5fbf"><title>{escape(label)}</title></rect>')
+    total = Money(sum(by_day.values()), currency)
+    return Markup(f'<svg role="img" aria-label="Paid revenue per day over the last 30 days, {escape(str(total))} in all" '
+                  f'viewBox="0 0 {width} {height}" width="100%" style="max-width:{width}px">'
+                  f'<line x1="0" y1="150.5" x2="{width}" y2="150.5" stroke="#999"/>{"".join(bars)}</svg>')
+
+
+ROUTES = [login_form, login, switch, handoff, logout, dashboard]

@@ -1,0 +1,158 @@
+"""Settings: the site (name, theme, colours, logo, shipping, tax: a commit to site.yaml), domains
+(the DNS record to create, verify, primary) and payments (Stripe keys are write-only)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+from litestar import Request, Response, get, post
+
+from content.errors import RegistryError
+from publish.domains import DomainError, challenge, resolver_for, verify
+
+from ..security import services_of
+from .common import Form, Rejected, back, commit, page, repo_of, text, values, who
+
+COLOURS = ("primary", "accent", "background", "text")
+_HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def _site(request: Request) -> dict[str, Any]:
+    data = repo_of(request).read("site.yaml")
+    return (yaml.safe_load(data) if data else None) or {}
+
+
+def _themes(request: Request) -> list[str]:
+    root = services_of(request).config.themes_dir
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and p.name != "base") if root else []
+
+
+def _masked(secret: str | None) -> str:
+    return f"{secret[:8]}…{secret[-4:]}" if secret else ""
+
+
+@get("/admin/settings", opt={"action": "settings:read"}, sync_to_thread=True, include_in_schema=False)
+def settings_page(request: Request) -> Response:
+    member = who(request)
+    services = services_of(request)
+    site = _site(request)
+    source = repo_of(request).source()
+    try:
+        media = sorted(p.removeprefix("media/") for p in source.paths()
+                       if p.startswith("media/") and not p.endswith((".yaml", ".yml")))
+    finally:
+        source.close()
+    theme_settings = site.get("theme_settings") or {}
+    payments = (member.tenant.settings or {}).get("payments") or {}
+    domains = [{"name": d.name, "primary": d.is_primary, "verified": bool(d.verified_at), "record": challenge(d)}
+               for d in services.db.registry.domains(member.tenant.slug)] if member.can("domains:read") else []
+    return page(request, "settings.html", title="Settings", section="settings", site=site, themes=_themes(request),
+                colours={c: (theme_settings.get("colors") or {}).get(c, "") for c in COLOURS},
+                logo=theme_settings.get("logo", ""), media=media, shipping=site.get("shipping") or {},
+                tax=site.get("tax") or {}, domains=domains,
+                payments={"provider": payments.get("provider", "manual"),
+                          "secret": _masked(payments.get("stripe_secret_key")),
+                          "webhook": _masked(payments.get("stripe_webhook_secret"))},
+                subdomain=f"{member.tenant.slug}.{services.config.base_domain}",
+                can_write=member.can("settings:write"), can_domains=member.can("domains:write"))
+
+
+@post("/admin/settings/site", opt={"action": "settings:write"}, sync_to_thread=True, include_in_schema=False)
+def save_site(request: Request, data: Form) -> Response:
+    site = _site(request)
+    for key in ("name", "tagline", "description", "payment_instructions"):
+        if value := text(data, key):
+            site[key] = value
+        else:
+            site.pop(key, None)
+    theme = text(data, "theme")
+    if theme and theme not in _themes(request):
+        return back("/admin/settings", error=f"There is no theme called {theme}.")
+    site["theme"] = theme or site.get("theme", "storefront")
+    theme_settings = site.setdefault("theme_settings", {})
+    colours = theme_settings.setdefault("colors", {})
+    for name in COLOURS:
+        value = text(data, f"colour_{name}")
+        if value and not _HEX.match(value):
+            return back("/admin/settings", error=f"The {name} colour must look like #7a3e12.")
+        if value:
+            colours[name] = value
+    if logo := text(data, "logo"):
+        theme_settings["logo"] = logo
+    else:
+        theme_settings.pop("logo", None)
+    if who(request).tenant.has("ecommerce"):
+        site["shipping"] = {k: v for k, v in {
+            "flat_rate": text(data, "flat_rate"), "free_over": text(data, "free_over"),
+            "countries": [c.strip().upper() for c in text(data, "countries").split(",") if c.strip()]}.items() if v}
+        rate = text(data, "tax_rate")
+        site["tax"] = {"rate": _number(rate), "inclusive": bool(values(data, "tax_inclusive")),
+                       "label": text(data, "tax_label") or "VAT"}
+    new = yaml.safe_dump(site, sort_keys=False, allow_unicode=True, width=100).encode()
+    try:
+        commit(request, {"site.yaml": new}, text(data, "message") or "Update site settings")
+    except Rejected as exc:
+        return back("/admin/settings", error="Not saved: " + "; ".join(exc.errors or ["someone saved at the same moment"]))
+    return back("/admin/settings", saved="Site settings saved. Publish to put them live.")
+
+
+def _number(value: str) -> Any:
+    try:
+        return int(value) if value.isdigit() else float(value) if value else 0
+    except ValueError:
+        return value  # the parser names the field and line
+
+
+@post("/admin/settings/domains", opt={"action": "domains:write"}, sync_to_thread=True, include_in_schema=False)
+def domains(request: Request, data: Form) -> Response:
+    member = who(request)
+    services = services_of(request)
+    registry = services.db.registry
+    action, name = text(data, "action"), text(data, "domain").lower()
+    try:
+        if action == "add":
+            added = registry.add_domain(member.tenant.slug, name)
+            message = f"Added {added.name}. Create the TXT record shown, then press Verify."
+        elif action == "verify":
+            verify(registry, member.tenant.slug, name, resolver_for(services.config.dns_resolver))
+            message = f"{name} is verified: point it at {member.tenant.slug}.{services.config.base_domain} (CNAME)."
+        elif action == "primary":
+            registry.set_primary(member.tenant.slug, name)
+            message = f"{name} is now the primary domain."
+        elif action == "remove":
+            registry.remove_domain(member.tenant.slug, name)
+            message = f"Removed {name}."
+        else:
+            return back("/admin/settings", error="Unknown domain action.")
+    except (RegistryError, DomainError) as exc:
+        return back("/admin/settings#domains", error=str(exc))
+    services.audit.record(f"domain.{action}", actor=member.user.id, tenant_id=member.tenant.id, domain=name)
+    return back("/admin/settings#domains", saved=message)
+
+
+@post("/admin/settings/payments", opt={"action": "settings:write", "feature": "ecommerce"}, sync_to_thread=True,
+      include_in_schema=False)
+def payments(request: Request, data: Form) -> Response:
+    member = who(request)
+    services = services_of(request)
+    current = (member.tenant.settings or {}).get("payments") or {}
+    provider = text(data, "provider")
+    if provider not in ("manual", "stripe"):
+        return back("/admin/settings#payments", error="Choose manual or Stripe payments.")
+    chosen: dict[str, Any] = {"provider": provider}
+    if provider == "stripe":
+        # Blank fields keep the keys already saved: they are never sent back to the browser.
+        secret = text(data, "stripe_secret_key") or current.get("stripe_secret_key", "")
+        webhook = text(data, "stripe_webhook_secret") or current.get("stripe_webhook_secret", "")
+        if not secret.startswith(("sk_", "rk_")) or not webhook.startswith("whsec_"):
+            return back("/admin/settings#payments", error="Stripe needs a secret key starting sk_ (or rk_) and a "
+                                                          "webhook signing secret starting whsec_.")
+        chosen.update(stripe_secret_key=secret, stripe_webhook_secret=webhook)
+    services.db.registry.update(member.tenant.slug, settings={"payments": chosen})
+    services.audit.record("payments.changed", actor=member.user.id, tenant_id=member.tenant.id, provider=provider)
+    return back("/admin/settings#payments", saved=f"Payments: {'Stripe' if provider == 'stripe' else 'manual'}.")
+
+
+ROUTES = [settings_page, save_site, domains, payments]

@@ -1,0 +1,300 @@
+"""The shop: orders (filters, detail, transitions, payment, refund) and products (editor, live stock)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+from litestar import Request, Response, get, post
+from litestar.params import FromPath, FromQuery
+
+from content.errors import ContentErrors, PathError
+from content.gitrepo import safe_path
+from content.money import Money
+from content.parse import parse_site
+
+from ..errors import ApiError, BadRequest
+from ..routes.staff import refund_order
+from ..security import services_of
+from ..shop.orders import STATUSES, TRANSITIONS, Orders
+from .common import Form, Rejected, back, commit, page, repo_of, text, values, who
+from .content import _preview, front_matter, render_file
+
+SHOP = {"feature": "ecommerce"}
+PAYMENT_STATUSES = ("pending", "paid", "failed", "refunded")
+PRODUCT_TEXT = ("name", "slug", "sku", "price", "compare_price", "status", "weight", "excerpt", "meta_title",
+                "meta_description", "categories")
+_NAME = re.compile(r"[^a-z0-9]+")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+# -- orders -------------------------------------------------------------------------------------
+
+
+@get("/admin/orders", opt={"action": "orders:read", **SHOP}, sync_to_thread=True, include_in_schema=False)
+def orders(request: Request, status: FromQuery[str] = "", payment: FromQuery[str] = "", since: FromQuery[str] = "",
+           until: FromQuery[str] = "") -> Response:
+    for name, day in (("since", since), ("until", until)):
+        if day and not _DAY.match(day):
+            raise BadRequest(f"{name} must be a date like 2026-11-30", field=name)
+    from datetime import date, timedelta
+
+    end = (date.fromisoformat(until) + timedelta(days=1)).isoformat() if until else None  # the whole last day
+    with services_of(request).databases.connection(who(request).tenant.slug) as conn:
+        rows = Orders(conn).list(status=status or None, payment_status=payment or None, since=since or None,
+                                 until=end, limit=200)
+    for row in rows:
+        row["total_text"] = str(Money(row["total"], row["currency"]))
+    return page(request, "orders.html", title="Orders", section="orders", orders=rows, status=status, payment=payment,
+                since=since, until=until, statuses=STATUSES, payment_statuses=PAYMENT_STATUSES)
+
+
+@get("/admin/orders/{number:int}", opt={"action": "orders:read", **SHOP}, sync_to_thread=True, include_in_schema=False)
+def order_detail(request: Request, number: FromPath[int]) -> Response:
+    with services_of(request).databases.connection(who(request).tenant.slug) as conn:
+        order = Orders(conn).get(number)
+    currency = order["currency"]
+    hidden = {"refunded"} | ({"processing"} if order["status"] == "pending" else set())
+    return page(request, "order.html", title=f"Order {number}", section="orders", order=order,
+                money=lambda minor: str(Money(minor, currency)), can_write=who(request).can("orders:write"),
+                next_statuses=sorted(TRANSITIONS[order["status"]] - hidden))
+
+
+def _order_action(request: Request, number: int, action, done: str) -> Response:
+    member = who(request)
+    with services_of(request).databases.connection(member.tenant.slug) as conn:
+        try:
+            action(conn, member)
+        except ApiError as exc:
+            return back(f"/admin/orders/{number}", error=exc.message)
+    return back(f"/admin/orders/{number}", saved=done)
+
+
+@post("/admin/orders/{number:int}/status", opt={"action": "orders:write", **SHOP}, sync_to_thread=True,
+      include_in_schema=False)
+def order_status(request: Request, number: FromPath[int], data: Form) -> Response:
+    return _order_action(request, number, lambda conn, member: Orders(conn).set_status(
+        number, text(data, "status"), actor=member.user.email, note=text(data, "note"),
+        tracking_number=text(data, "tracking_number") or None), "Order updated.")
+
+
+@post("/admin/orders/{number:int}/paid", opt={"action": "orders:write", **SHOP}, sync_to_thread=True,
+      include_in_schema=False)
+def order_paid(request: Request, number: FromPath[int]) -> Response:
+    return _order_action(request, number, lambda conn, member: Orders(conn).mark_paid(number, actor=member.user.email),
+                         "Payment recorded.")
+
+
+@post("/admin/orders/{number:int}/refund", opt={"action": "orders:write", **SHOP}, sync_to_thread=True,
+      include_in_schema=False)
+def order_refund(request: Request, number: FromPath[int]) -> Response:
+    api_base = services_of(request).config.stripe_api_base
+    return _order_action(request, number, lambda conn, member: refund_order(conn, member, number, api_base),
+                         "Refunded in full.")
+
+
+# -- products -----------------------------------------------------------------------------------
+
+
+def _product_path(path: str) -> str:
+    try:
+        path = safe_path(path)
+    except PathError as exc:
+        raise BadRequest(str(exc), field="path") from None
+    if not (path.startswith("products/") and path.endswith(".md") and path.count("/") == 1):
+        raise BadRequest("only products/*.md can be edited here", field="path")
+    return path
+
+
+@get("/admin/products", opt={"action": "products:read", **SHOP}, sync_to_thread=True, include_in_schema=False)
+def products(request: Request, q: FromQuery[str] = "") -> Response:
+    source = repo_of(request).source()
+    problem = None
+    try:
+        items = parse_site(source).products
+    except ContentErrors as exc:
+        items, problem = (), f"The site has {len(exc.errors)} problem(s): {exc.errors[0]}"
+    finally:
+        source.close()
+    with services_of(request).databases.connection(who(request).tenant.slug) as conn:
+        stock = {s["sku"]: s for s in Orders(conn).stock()}  # type: ignore[union-attr]
+    rows = []
+    for product in items:
+        skus = [v.sku for v in product.variants]
+        if q and q.lower() not in " ".join([product.name, product.excerpt, *skus, *product.categories]).lower():
+            continue
+        known = [stock[s] for s in skus if s in stock]
+        rows.append({"path": product.path, "name": product.name, "status": product.status, "price": str(product.price),
+                     "skus": ", ".join(skus), "variants": len(product.variants),
+                     "available": sum(s["available"] for s in known) if known else None})
+    return page(request, "products.html", title="Products", section="products", rows=rows, q=q, error=problem,
+                can_write=who(request).can("products:write"))
+
+
+def _product_fields(text_: str) -> dict[str, Any]:
+    data, body = front_matter(text_)
+    fields: dict[str, Any] = {name: "" for name in PRODUCT_TEXT}
+    for name in PRODUCT_TEXT:
+        value = data.get(name)
+        fields[name] = ", ".join(map(str, value)) if isinstance(value, list) else ("" if value is None else str(value))
+    fields["status"] = fields["status"] or "active"
+    fields["featured"] = bool(data.get("featured"))
+    fields["track_stock"] = data.get("track_stock", True) is not False
+    fields["images"] = [str(i) for i in data.get("images") or []]
+    extra = {k: data[k] for k in ("options", "variants") if k in data}
+    fields["variants"] = yaml.safe_dump(extra, sort_keys=False, allow_unicode=True) if extra else ""
+    fields["body"] = body
+    return fields
+
+
+def _product_file(form: dict[str, Any], keep: dict) -> bytes:
+    data = {k: v for k, v in keep.items() if k not in (*PRODUCT_TEXT, "featured", "track_stock", "images",
+                                                       "options", "variants")}
+    for name in PRODUCT_TEXT:
+        value = text(form, name)
+        if not value or (name == "status" and value == "active"):
+            continue
+        if name == "categories":
+            data[name] = [c.strip() for c in value.split(",") if c.strip()]
+        elif name == "weight" and value.isdigit():
+            data[name] = int(value)
+        else:
+            data[name] = value
+    if text(form, "featured"):
+        data["featured"] = True
+    if not text(form, "track_stock"):
+        data["track_stock"] = False
+    if images := values(form, "images"):
+        data["images"] = images
+    variants = str(form.get("variants", "")).strip()
+    if variants:
+        try:
+            extra = yaml.safe_load(variants)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            raise Rejected(422, [f"Options and variants, line {mark.line + 1 if mark else '?'}: "
+                                 f"{getattr(exc, 'problem', None) or 'not valid YAML'}"]) from None
+        if not isinstance(extra, dict) or set(extra) - {"options", "variants"}:
+            raise Rejected(422, ["Options and variants: write an 'options:' list and a 'variants:' list, nothing else"])
+        data.update(extra)
+    return render_file(data, str(form.get("body", "")))
+
+
+def _new_product_path(form: dict[str, Any]) -> str:
+    name = _NAME.sub("-", (text(form, "slug") or text(form, "name")).lower()).strip("-")[:80]
+    if not name:
+        raise BadRequest("give the product a name", field="name")
+    return f"products/{name}.md"
+
+
+def _product_editor(request: Request, http_status: int = 200, **context: Any) -> Response:
+    member = who(request)
+    context.setdefault("errors", [])
+    context.setdefault("conflict", None)
+    context.setdefault("message", "")
+    source = repo_of(request).source()
+    try:
+        media = sorted(p.removeprefix("media/") for p in source.paths()
+                       if p.startswith("media/") and not p.endswith((".yaml", ".yml")))
+    finally:
+        source.close()
+    skus = _skus(context["fields"])
+    with services_of(request).databases.connection(member.tenant.slug) as conn:
+        levels = {s["sku"]: s for s in Orders(conn).stock()}  # type: ignore[union-attr]
+    stock = [{"sku": sku, **levels[sku]} if sku in levels else {"sku": sku, "unpublished": True} for sku in skus]
+    return page(request, "product.html", http_status, title="Edit product" if context.get("exists") else "New product",
+                section="products", media=media, stock=stock, can_write=member.can("products:write"),
+                can_stock=member.can("inventory:write"), **context)
+
+
+def _skus(fields: dict[str, Any]) -> list[str]:
+    try:
+        extra = yaml.safe_load(fields.get("variants") or "") or {}
+    except yaml.YAMLError:
+        extra = {}
+    found = [str(v.get("sku")) for v in extra.get("variants") or [] if isinstance(v, dict) and v.get("sku")] \
+        if isinstance(extra, dict) else []
+    return found or ([fields["sku"]] if fields.get("sku") else [])
+
+
+@get("/admin/products/edit", opt={"action": "products:read", **SHOP}, sync_to_thread=True, include_in_schema=False)
+def product_form(request: Request, path: FromQuery[str] = "") -> Response:
+    repo = repo_of(request)
+    if not path:
+        return _product_editor(request, path="", base=repo.head(), exists=False, fields=_product_fields(""))
+    path = _product_path(path)
+    current = repo.read(path)
+    return _product_editor(request, path=path, base=repo.head(), exists=current is not None,
+                           fields=_product_fields(current.decode() if current else ""))
+
+
+@post("/admin/products/save", opt={"action": "products:write", **SHOP}, sync_to_thread=True, include_in_schema=False)
+def product_save(request: Request, data: Form) -> Response:
+    repo = repo_of(request)
+    new_file = not text(data, "path")
+    path = _new_product_path(data) if new_file else _product_path(text(data, "path"))
+    current = repo.read(path)
+    message = text(data, "message") or (f"Add {path}" if new_file else f"Edit {path}")
+
+    def again(status: int, errors: list[str], conflict=None, head: str = "") -> Response:
+        fields = _product_fields(render_file({}, "").decode()) | {
+            name: text(data, name) for name in PRODUCT_TEXT} | {
+            "featured": bool(text(data, "featured")), "track_stock": bool(text(data, "track_stock")),
+            "images": values(data, "images"), "variants": str(data.get("variants", "")), "body": str(data.get("body", ""))}
+        return _product_editor(request, status, path="" if new_file else path, base=head or text(data, "base"),
+                               exists=not new_file, fields=fields, errors=errors, conflict=conflict, message=message)
+
+    if new_file and current is not None:
+        return again(409, [f"{path} already exists: pick another name or slug"])
+    try:
+        new = _product_file(data, front_matter(current.decode())[0] if current else {})
+        commit(request, {path: new}, message, text(data, "base"))
+    except Rejected as exc:
+        return again(exc.status, exc.errors, exc.conflict, exc.head)
+    return back(f"/admin/products/edit?path={path}", saved="Saved. Publish to put it in the shop.")
+
+
+@post("/admin/products/preview", opt={"action": "products:read", **SHOP}, sync_to_thread=True, include_in_schema=False)
+def product_preview(request: Request, data: Form) -> Response:
+    repo = repo_of(request)
+    path = _new_product_path(data) if not text(data, "path") else _product_path(text(data, "path"))
+    current = repo.read(path)
+    try:
+        new = _product_file(data, front_matter(current.decode())[0] if current else {})
+    except Rejected as exc:
+        return Response("\n".join(exc.errors), status_code=422, media_type="text/plain; charset=utf-8")
+    return _preview(request, path, new)
+
+
+@post("/admin/stock", opt={"action": "inventory:write", **SHOP}, sync_to_thread=True, include_in_schema=False)
+def stock_save(request: Request, data: Form) -> Response:
+    """Set stock on hand for the skus in the form (``on_hand.<sku>``); takes effect at once, audited."""
+    member = who(request)
+    services = services_of(request)
+    path = _product_path(text(data, "path"))
+    changed = []
+    with services.databases.connection(member.tenant.slug) as conn:
+        orders_ = Orders(conn)
+        current = {s["sku"]: s["on_hand"] for s in orders_.stock()}  # type: ignore[union-attr]
+        for key in sorted(data):
+            if not key.startswith("on_hand."):
+                continue
+            sku, raw = key.removeprefix("on_hand."), text(data, key)
+            if not raw.isdigit():
+                return back(f"/admin/products/edit?path={path}", error=f"Stock for {sku} must be a whole number of at least 0")
+            if current.get(sku) == int(raw):
+                continue
+            try:
+                orders_.set_stock(sku, int(raw))
+            except ApiError as exc:
+                return back(f"/admin/products/edit?path={path}", error=exc.message)
+            services.audit.record("stock.changed", actor=member.user.id, tenant_id=member.tenant.id, sku=sku,
+                                  on_hand=int(raw))
+            changed.append(sku)
+    return back(f"/admin/products/edit?path={path}",
+                saved=f"Stock updated for {', '.join(changed)}." if changed else "Stock unchanged.")
+
+
+ROUTES = [orders, order_detail, order_status, order_paid, order_refund, products, product_form, product_save,
+          product_preview, stock_save]

@@ -1,0 +1,68 @@
+"""The platform operator's tenants page (superadmins only): create, suspend, resume, features, plan."""
+
+from __future__ import annotations
+
+from litestar import Request, Response, get, post
+
+from content.errors import RegistryError
+from content.registry import FEATURES, PLANS, parse_features
+
+from ..errors import Forbidden
+from ..security import services_of
+from .common import Form, back, page, text, values, who
+
+
+def _operator(request: Request) -> None:
+    if not who(request).user.is_superadmin:
+        raise Forbidden("only platform operators manage tenants", code="forbidden")
+
+
+@get("/admin/tenants", opt={"auth": True}, sync_to_thread=True, include_in_schema=False)
+def tenants(request: Request) -> Response:
+    _operator(request)
+    return page(request, "tenants.html", title="Tenants", section="tenants",
+                tenants=services_of(request).db.registry.all(), features=FEATURES, plans=PLANS)
+
+
+@post("/admin/tenants/update", opt={"auth": True}, sync_to_thread=True, include_in_schema=False)
+def update(request: Request, data: Form) -> Response:
+    _operator(request)
+    services = services_of(request)
+    slug, action = text(data, "slug"), text(data, "action")
+    try:
+        if action in ("suspend", "resume"):
+            updated = services.db.registry.update(slug, status="suspended" if action == "suspend" else "active")
+        else:
+            updated = services.db.registry.update(slug, features=parse_features(values(data, "features")),
+                                                  plan=text(data, "plan"))
+    except RegistryError as exc:
+        return back("/admin/tenants", error=str(exc))
+    services.audit.record("tenant.updated", actor=who(request).user.id, tenant_id=updated.id, status=updated.status,
+                          features=sorted(updated.features), plan=updated.plan)
+    return back("/admin/tenants", saved=f"{updated.name}: {updated.status}, {updated.plan}, "
+                                         f"{', '.join(sorted(updated.features)) or 'no features'}.")
+
+
+@post("/admin/tenants/create", opt={"auth": True}, sync_to_thread=True, include_in_schema=False)
+def create(request: Request, data: Form) -> Response:
+    _operator(request)
+    from content.tenants import Tenants
+
+    services = services_of(request)
+    config = services.config
+    store = Tenants(config.data_dir, config.sites_dir) if config.sites_dir else None
+    if store is None:
+        return back("/admin/tenants", error="This installation has no starter sites configured.")
+    try:
+        created = store.create(text(data, "slug"), text(data, "name"), parse_features(values(data, "features")),
+                               starter=text(data, "starter") or None)
+    except RegistryError as exc:
+        return back("/admin/tenants", error=str(exc))
+    finally:
+        store.close()
+    services.audit.record("tenant.created", actor=who(request).user.id, tenant_id=created.id, slug=created.slug)
+    return back("/admin/tenants", saved=f"Created {created.name} ({created.slug}). Add its owner under Users, "
+                                         "on its own admin.")
+
+
+ROUTES = [tenants, update, create]
