@@ -68,6 +68,9 @@ def _http_error(request: Request, exc: HTTPException) -> Response:
 
 def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.scope.get("path_template"))
+    if request.url.path.startswith("/admin") and "text/html" in request.headers.get("accept", ""):
+        return admin_error_page(request, 500, "Something went wrong on our side; it has been logged. "
+                                              "Nothing you saved before this was lost.")
     return _envelope(500, "internal_error", "something went wrong on our side; it has been logged")
 
 

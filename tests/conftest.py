@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+
+import dns.message
+import dns.rdatatype
+import dns.rrset
+
 import textwrap
 from contextlib import contextmanager
 from pathlib import Path
@@ -98,3 +105,52 @@ def serving(app, port: int):
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def demo_site(tmp_path_factory, env: dict[str, str] | None = None):
+    """`tessera demo --no-serve` in a fresh data directory, then the whole platform served over HTTP."""
+    import os
+    import subprocess
+    import sys
+
+    from tessera.app import make_app
+
+    from tests.api.conftest import free_port
+
+    data = tmp_path_factory.mktemp("demo")
+    port = free_port()
+    environ = {**os.environ, "TESSERA_DATA_DIR": str(data), "TESSERA_PORT": str(port), **(env or {})}
+    subprocess.run([sys.executable, "-m", "tessera.cli", "demo", "--no-serve"], env=environ, check=True,
+                   stdout=subprocess.DEVNULL)
+    settings = Settings.from_env(environ)
+    with serving(make_app(settings), port):
+        yield {"port": port, "data": data, "settings": settings}
+
+
+class TinyDNS:
+    """Answers TXT questions from a dict over UDP on 127.0.0.1."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, list[str]] = {}
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except OSError:
+                return
+            query = dns.message.from_wire(data)
+            response = dns.message.make_response(query)
+            question = query.question[0]
+            name = question.name.to_text().rstrip(".")
+            if question.rdtype == dns.rdatatype.TXT and name in self.records:
+                response.answer.append(dns.rrset.from_text(question.name, 60, "IN", "TXT",
+                                                           *[f'"{v}"' for v in self.records[name]]))
+            else:
+                response.set_rcode(3)  # NXDOMAIN
+            self.sock.sendto(response.to_wire(), peer)

@@ -34,7 +34,7 @@ def page(request: Request, template: str, http_status: int = 200, **context: Any
     tenants = _switchable(request, principal) if principal else []
     html = ENV.get_template(template).render(tenant=require_tenant(request), principal=principal,
                                              switch_to=tenants, **context)
-    return Response(html, status_code=http_status, media_type="text/html; charset=utf-8",
+    return Response(html, status_code=http_status, media_type="text/html",
                     headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
 
 
@@ -46,7 +46,7 @@ def admin_error_page(request: Request, status: int, message: str) -> Response:
                                                  principal=principal_of(request), switch_to=[], section="",
                                                  flash=None, error=None, title=titles.get(status, "Something went wrong"),
                                                  message=message, status=status)
-    return Response(html, status_code=status, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-store"})
+    return Response(html, status_code=status, media_type="text/html", headers={"Cache-Control": "no-store"})
 
 
 def _switchable(request: Request, principal: Principal) -> list[tuple[str, str]]:
@@ -75,12 +75,13 @@ def repo_of(request: Request) -> Repository:
 
 def back(url: str, *, saved: str = "", error: str = "") -> Response:
     """303 to ``url`` with a message the next page shows (role=status, or role=alert for errors)."""
+    url, hash_, fragment = url.partition("#")
     sep = "&" if "?" in url else "?"
     if saved:
         url += f"{sep}saved={quote(saved)}"
     elif error:
         url += f"{sep}error={quote(error)}"
-    return Redirect(url, status_code=303)
+    return Redirect(url + hash_ + fragment, status_code=303)
 
 
 def text(form: dict[str, Any], name: str) -> str:

@@ -166,7 +166,7 @@ def _preview(request: Request, path: str, new: bytes) -> Response:
     finally:
         source.base.close()
     # Shown in a sandboxed frame: no script runs, and the page cannot reach the admin.
-    return Response(html, status_code=status, media_type="text/html; charset=utf-8",
+    return Response(html, status_code=status, media_type="text/html",
                     headers={"Cache-Control": "no-store", "Content-Security-Policy": "sandbox; default-src 'self'; "
                              "img-src 'self' data:; style-src 'self' 'unsafe-inline' data:; script-src 'none'",
                              "X-Frame-Options": "SAMEORIGIN"})

@@ -102,7 +102,7 @@ def invitation_form(request: Request, token: FromQuery[str] = "") -> Response:
                 role_name=ROLE_NAMES[found["role"]], errors=[])
 
 
-@post("/admin/invite", sync_to_thread=True, include_in_schema=False)
+@post("/admin/invite/accept", sync_to_thread=True, include_in_schema=False)
 def accept(request: Request, data: Form) -> Response:
     services = services_of(request)
     tenant = tenant_of(request)
@@ -145,7 +145,7 @@ def tokens(request: Request) -> Response:
     return page(request, "tokens.html", title="API tokens", section="tokens", tokens=listed, new_token=None)
 
 
-@post("/admin/tokens", opt={"auth": True}, sync_to_thread=True, include_in_schema=False)
+@post("/admin/tokens/new", opt={"auth": True}, sync_to_thread=True, include_in_schema=False)
 def create_token(request: Request, data: Form) -> Response:
     member = who(request)
     services = services_of(request)

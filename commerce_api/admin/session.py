@@ -42,9 +42,10 @@ def _start_session(request: Request, user_id: int, tenant_id: int) -> Response:
 
 
 def _platform_page(template: str, status: int = 200, **context: Any) -> Response:
+    context.setdefault("error", None)
     html = ENV.get_template(template).render(tenant=None, principal=None, switch_to=[], section="", flash=None,
                                              **context)
-    return Response(html, status_code=status, media_type="text/html; charset=utf-8",
+    return Response(html, status_code=status, media_type="text/html",
                     headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
 
 

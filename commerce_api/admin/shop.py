@@ -202,7 +202,7 @@ def _product_editor(request: Request, http_status: int = 200, **context: Any) ->
     skus = _skus(context["fields"])
     with services_of(request).databases.connection(member.tenant.slug) as conn:
         levels = {s["sku"]: s for s in Orders(conn).stock()}  # type: ignore[union-attr]
-    stock = [{"sku": sku, **levels[sku]} if sku in levels else {"sku": sku, "unpublished": True} for sku in skus]
+    stock = [{**levels[sku], "unpublished": False} if sku in levels else {"sku": sku, "unpublished": True} for sku in skus]
     return page(request, "product.html", http_status, title="Edit product" if context.get("exists") else "New product",
                 section="products", media=media, stock=stock, can_write=member.can("products:write"),
                 can_stock=member.can("inventory:write"), **context)
@@ -263,7 +263,7 @@ def product_preview(request: Request, data: Form) -> Response:
     try:
         new = _product_file(data, front_matter(current.decode())[0] if current else {})
     except Rejected as exc:
-        return Response("\n".join(exc.errors), status_code=422, media_type="text/plain; charset=utf-8")
+        return Response("\n".join(exc.errors), status_code=422, media_type="text/plain")
     return _preview(request, path, new)
 
 

@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
-from tests.api.conftest import free_port
-from tests.conftest import serving
+from tests.conftest import demo_site
 
 CHROMIUM = os.environ.get("TESSERA_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -30,18 +27,8 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(name="site", scope="module")
 def fx_site(tmp_path_factory):
-    """`tessera demo --no-serve` in a fresh data directory, then the platform served over HTTP."""
-    from tessera.app import make_app
-    from tessera.settings import Settings
-
-    data = tmp_path_factory.mktemp("browser")
-    port = free_port()
-    env = {**os.environ, "TESSERA_DATA_DIR": str(data), "TESSERA_PORT": str(port)}
-    subprocess.run([sys.executable, "-m", "tessera.cli", "demo", "--no-serve"], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
-    settings = Settings.from_env(env)
-    with serving(make_app(settings), port):
-        yield {"port": port, "data": data, "settings": settings}
+    with demo_site(tmp_path_factory) as site:
+        yield site
 
 
 @pytest.fixture(name="browser", scope="module")

@@ -17,34 +17,7 @@ import pytest
 
 from publish.domains import DomainError, allowed, caddyfile, challenge, resolver_for, verify
 from tests.api.conftest import free_port
-
-
-class TinyDNS:
-    """Answers TXT questions from a dict over UDP on 127.0.0.1."""
-
-    def __init__(self) -> None:
-        self.records: dict[str, list[str]] = {}
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
-        threading.Thread(target=self.serve, daemon=True).start()
-
-    def serve(self) -> None:
-        while True:
-            try:
-                data, peer = self.sock.recvfrom(4096)
-            except OSError:
-                return
-            query = dns.message.from_wire(data)
-            response = dns.message.make_response(query)
-            question = query.question[0]
-            name = question.name.to_text().rstrip(".")
-            if question.rdtype == dns.rdatatype.TXT and name in self.records:
-                response.answer.append(dns.rrset.from_text(question.name, 60, "IN", "TXT",
-                                                           *[f'"{v}"' for v in self.records[name]]))
-            else:
-                response.set_rcode(3)  # NXDOMAIN
-            self.sock.sendto(response.to_wire(), peer)
+from tests.conftest import TinyDNS
 
 
 @pytest.fixture(name="dns_server")

@@ -1,0 +1,121 @@
+"""Who sees what in the admin: menus follow role and feature, the server refuses the rest anyway,
+forms without their CSRF token change nothing, and each account moves only between its own sites."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.admin.conftest import alert
+
+MENU = re.compile(r'<nav aria-label="Admin">(.*?)</nav>', re.S)
+
+
+def menu(response) -> list[str]:
+    return re.findall(r">([^<]+)</a></li>", MENU.search(response.text).group(1))
+
+
+@pytest.mark.parametrize("tenant, email, shown, refused", [
+    ("bakery", "owner@bakery.test",
+     ["Dashboard", "Pages and posts", "Media", "Products", "Orders", "Deploys", "Users", "Settings", "API tokens"], []),
+    ("bakery", "editor@agency.test", ["Dashboard", "Pages and posts", "Media", "Products", "Deploys", "Settings",
+                                      "API tokens"], ["/admin/orders", "/admin/users", "/admin/tenants"]),
+    ("bakery", "shop@bakery.test", ["Dashboard", "Pages and posts", "Media", "Products", "Orders", "Deploys",
+                                    "Settings", "API tokens"], ["/admin/users", "/admin/tenants"]),
+    ("studio", "owner@studio.test", ["Dashboard", "Pages and posts", "Media", "Deploys", "Users", "Settings",
+                                     "API tokens"], ["/admin/products", "/admin/orders", "/admin/tenants"]),
+    ("studio", "admin@tessera.test", ["Dashboard", "Pages and posts", "Media", "Deploys", "Users", "Settings",
+                                      "API tokens", "Tenants"], ["/admin/products", "/admin/orders"]),
+])
+def test_menus_follow_role_and_feature_and_the_server_refuses_the_rest(admin, tenant, email, shown, refused):
+    session = admin(tenant, email)
+    assert menu(session.get("/admin/")) == shown
+    for path in refused:
+        response = session.get(path)
+        assert response.status_code == 403, path
+        assert response.headers["content-type"].startswith("text/html")  # a readable page, not JSON
+        assert "<h1>Not allowed</h1>" in response.text
+
+
+def test_writes_the_role_does_not_allow_are_refused(admin):
+    editor = admin("bakery", "editor@agency.test")
+    head = editor.repo().head()
+    assert editor.post("/admin/products/save", {"name": "Sneaky", "price": "1.00", "sku": "SN-1",
+                                                "message": "x"}).status_code == 403
+    assert editor.post("/admin/users/invite", {"email": "friend@example.test", "role": "owner"}).status_code == 403
+    assert editor.post("/admin/stock", {"path": "products/baguette.md", "on_hand.BG-1": "999"}).status_code == 403
+    assert editor.post("/admin/settings/site", {"name": "Mine now"}).status_code == 403
+    assert editor.repo().head() == head
+
+
+@pytest.mark.parametrize("path, data", [
+    ("/admin/pages/save", {"path": "pages/about.md", "title": "Forged", "message": "forged"}),
+    ("/admin/products/save", {"name": "Forged", "price": "1.00", "sku": "FG-1", "message": "forged"}),
+    ("/admin/settings/site", {"name": "Forged"}),
+    ("/admin/media/alt", {"name": "baguette.jpg", "alt": "Forged"}),
+    ("/admin/users/invite", {"email": "attacker@example.test", "role": "owner"}),
+    ("/admin/tokens/new", {"name": "forged"}),
+    ("/admin/publish", {}),
+])
+def test_a_post_without_the_csrf_token_changes_nothing(admin, path, data):
+    owner = admin()
+    head = owner.repo().head()
+    response = owner.post(path, data, csrf=False)
+    assert response.status_code == 403
+    assert "security token" in response.text
+    assert owner.repo().head() == head
+
+
+def test_the_platform_host_lists_the_sites_of_the_account_and_hands_over_once(admin, site):
+    platform = admin(None, "")
+    page = platform.http.post("/admin/login", data={"email": "editor@agency.test", "password": "tessera-demo"})
+    assert page.status_code == 200 and "Your sites" in page.text
+    links = dict(re.findall(r'<a href="([^"]+/admin/handoff\?code=[^"]+)">([^<]+)</a>', page.text))
+    assert sorted(links.values()) == ["Rye &amp; Crumb Bakery", "Studio Lumen"]
+    studio_link = next(url for url, name in links.items() if name == "Studio Lumen")
+    assert studio_link.startswith(f"http://studio.localhost:{site['port']}/admin/handoff?code=")
+    path = studio_link.split(str(site["port"]), 1)[1]
+
+    studio = admin("studio", "")
+    landed = studio.http.get(path)
+    assert landed.status_code == 303 and landed.headers["location"] == "/admin/"
+    assert "Studio Lumen" in studio.get("/admin/").text
+    again = admin("studio", "").http.get(path)
+    assert again.status_code == 401 and "expired or was used" in again.text
+    stolen = admin("bakery", "").http.get(path)  # a studio code is worthless at the bakery
+    assert stolen.status_code in (401, 303) and "tessera_session" not in stolen.headers.get("set-cookie", "")
+
+
+def test_wrong_password_on_the_platform_host_says_nothing_about_the_account(admin):
+    platform = admin(None, "")
+    page = platform.http.post("/admin/login", data={"email": "editor@agency.test", "password": "nope nope nope"})
+    assert page.status_code == 401 and alert(page) == "the email or password is wrong"
+
+
+def test_switching_goes_only_to_sites_the_account_belongs_to(admin, site):
+    editor = admin("bakery", "editor@agency.test")
+    assert 'value="studio"' in editor.get("/admin/").text  # the switcher offers the other site
+    moved = editor.post("/admin/switch", {"tenant": "studio"})
+    assert moved.status_code == 303
+    assert moved.headers["location"].startswith(f"http://studio.localhost:{site['port']}/admin/handoff?code=")
+    owner = admin("bakery", "owner@bakery.test")
+    assert "switch-tenant" not in owner.get("/admin/").text  # one site: no switcher
+    assert owner.post("/admin/switch", {"tenant": "studio"}).status_code == 403
+
+
+def test_only_operators_manage_tenants(admin):
+    operator = admin("bakery", "admin@tessera.test")
+    page = operator.get("/admin/tenants")
+    assert page.status_code == 200 and "Studio Lumen" in page.text
+    done = operator.post("/admin/tenants/update", {"slug": "studio", "action": "suspend"})
+    assert done.status_code == 303
+    assert "suspended" in operator.get("/admin/tenants").text
+    studio = admin("studio", "owner@studio.test")
+    refused = studio.post("/admin/pages/save", {"path": "pages/about.md", "title": "x", "message": "x"})
+    assert refused.status_code == 403  # a suspended site can be read, not changed
+    operator.post("/admin/tenants/update", {"slug": "studio", "action": "resume"})
+    created = operator.post("/admin/tenants/create", {"slug": "florist", "name": "Petal & Stem", "starter": "studio",
+                                                      "features": ["cms"]})
+    assert created.status_code == 303 and "Created Petal" in created.headers["location"].replace("%20", " ")
+    assert "Petal &amp; Stem" in operator.get("/admin/tenants").text

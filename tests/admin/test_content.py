@@ -1,0 +1,159 @@
+"""Pages, preview, media and products through the admin forms: every save a commit, bad input named
+and nothing saved, the preview rendered by the builder with the tenant's theme."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import httpx
+from PIL import Image
+
+from tests.admin.conftest import alert, status
+
+
+def png(width=64, height=48, colour=(200, 120, 40)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(out, "PNG")
+    return out.getvalue()
+
+
+def upload(session, name: str, data: bytes, alt: str = "A test image", kind: str = "image/png"):
+    return session.http.post("/admin/media/upload", data={"csrf_token": session.csrf, "alt": alt},
+                             files={"file": (name, data, kind)})
+
+
+def test_new_post_is_a_commit_with_the_path_from_its_title(admin):
+    owner = admin()
+    form = owner.get("/admin/pages/edit?kind=post")
+    assert form.status_code == 200 and "New post" in form.text
+    saved = owner.post("/admin/pages/save", {"path": "", "kind": "post", "title": "Autumn Opening Hours",
+                                             "tags": "news, hours", "body": "We open at 8.", "message": "Add hours"})
+    assert saved.status_code == 303 and "path=posts/autumn-opening-hours.md" in saved.headers["location"]
+    text = owner.repo().read("posts/autumn-opening-hours.md").decode()
+    assert "title: Autumn Opening Hours" in text and "- news" in text and "We open at 8." in text
+    again = owner.post("/admin/pages/save", {"path": "", "kind": "post", "title": "Autumn opening hours", "body": "x",
+                                             "message": "Again"})
+    assert again.status_code == 409 and "already exists" in alert(again)
+
+
+def test_a_broken_date_is_named_and_nothing_is_saved(admin):
+    owner = admin()
+    head = owner.repo().head()
+    refused = owner.post("/admin/pages/save", {"path": "pages/about.md", "base": head, "title": "About",
+                                               "published_at": "next tuesday", "body": "x", "message": "Break it"})
+    assert refused.status_code == 422
+    assert "pages/about.md" in alert(refused) and "published_at" in alert(refused)
+    assert owner.repo().head() == head
+
+
+def test_preview_renders_a_draft_with_the_theme_and_sanitises_html(admin):
+    owner = admin()
+    response = owner.post("/admin/pages/preview", {"path": "pages/about.md", "title": "About the bakery",
+                                                   "status": "draft", "body": "Fresh **preview** marker.\n\n"
+                                                   "<script>alert(1)</script><img src=x onerror=alert(2)>"})
+    assert response.status_code == 200
+    html = response.text
+    assert "<strong>preview</strong> marker" in html
+    assert "Rye &amp; Crumb Bakery" in html  # the theme's header with the site name
+    assert "data:text/css;base64," in html  # the theme's stylesheet, inlined
+    assert "<script>alert(1)" not in html and "onerror" not in html
+    assert "sandbox" in response.headers["content-security-policy"]
+    assert owner.repo().read("pages/about.md").count(b"marker") == 0  # previewing saves nothing
+
+
+def test_preview_shows_problems_instead_of_a_page(admin):
+    owner = admin()
+    response = owner.post("/admin/pages/preview", {"path": "pages/about.md", "title": "About",
+                                                   "body": "See [missing](page:no-such-page)."})
+    assert response.status_code == 422
+    assert "no-such-page" in response.text
+
+
+def test_media_upload_checks_the_image_for_real(admin):
+    owner = admin()
+    head = owner.repo().head()
+    no_alt = upload(owner, "photo.png", png(), alt="")
+    assert no_alt.status_code == 303 and "alt%20text" in no_alt.headers["location"]
+    for name, data, expected in [
+        ("fake.jpg", b"this is not a picture at all", "not an image"),
+        ("cut.png", png()[:60], "damaged"),
+        ("logo.svg", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "SVG"),
+        ("huge.jpg", b"\xff\xd8" + b"0" * (5 * 2**20 + 10), "up to 5 MB"),
+    ]:
+        refused = upload(owner, name, data)
+        assert refused.status_code == 303
+        shown = owner.get(refused.headers["location"])
+        assert expected in alert(shown), (name, alert(shown))
+    assert owner.repo().head() == head  # nothing was committed
+
+    done = upload(owner, "Shop Front (2).PNG", png())
+    assert done.status_code == 303
+    assert owner.repo().read("media/shop-front-2.png") == png()
+    assert b"alt: A test image" in owner.repo().read("media/shop-front-2.png.yaml")
+    again = upload(owner, "shop-front-2.png", png(colour=(1, 2, 3)))
+    assert owner.repo().read("media/shop-front-2-2.png") is not None  # never overwritten
+
+    library = owner.get("/admin/media")
+    assert "shop-front-2.png" in library.text and "![A test image](media/shop-front-2.png)" in library.text
+    thumb = owner.get("/admin/media/thumb?name=shop-front-2.png")
+    assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/webp"
+    assert Image.open(io.BytesIO(thumb.content)).format == "WEBP"
+    assert owner.get("/admin/media/thumb?name=../site.yaml").status_code == 400
+
+    refused = owner.post("/admin/media/delete", {"name": "baguette.jpg"})
+    assert "used by products/baguette.md" in httpx.URL(refused.headers["location"]).params["error"]
+    assert owner.post("/admin/media/delete", {"name": "shop-front-2-2.png"}).status_code == 303
+    assert owner.repo().read("media/shop-front-2-2.png") is None and again.status_code == 303
+
+
+def test_product_editor_names_bad_fields_then_creates_publishes_and_stocks(admin, site):
+    manager = admin("bakery", "shop@bakery.test")
+    head = manager.repo().head()
+    base = {"path": "", "name": "Rye Crackers", "sku": "RC-1", "categories": "savoury", "track_stock": "1",
+            "images": ["oat-cookies.jpg"], "body": "Thin and crisp.", "message": "Add crackers"}
+    bad = manager.post("/admin/products/save", {**base, "price": "4,50"})
+    assert bad.status_code == 422 and "products/rye-crackers.md" in alert(bad) and "price" in alert(bad)
+    yaml_bad = manager.post("/admin/products/save", {**base, "price": "4.50", "variants": "options: [oops"})
+    assert yaml_bad.status_code == 422 and "Options and variants, line" in alert(yaml_bad)
+    assert manager.repo().head() == head
+
+    made = manager.post("/admin/products/save", {**base, "price": "4.50"})
+    assert made.status_code == 303
+    text = manager.repo().read("products/rye-crackers.md").decode()
+    assert 'price: \'4.50\'' in text or 'price: "4.50"' in text or "price: '4.50'" in text
+    assert "oat-cookies.jpg" in text and manager.repo().history()[0].email == "shop@bakery.test"
+    editor = manager.get("/admin/products/edit?path=products/rye-crackers.md")
+    assert "Publish the product to set its stock." in editor.text
+
+    job = manager.publish()
+    assert job["status"] == "done", job
+    shop = httpx.get(f"http://127.0.0.1:{site['port']}/products/rye-crackers/", headers={"Host": f"bakery.localhost:{site['port']}"})
+    assert shop.status_code == 200 and "Rye Crackers" in shop.text
+
+    stocked = manager.post("/admin/stock", {"path": "products/rye-crackers.md", "on_hand.RC-1": "12"})
+    assert "Stock%20updated%20for%20RC-1" in stocked.headers["location"]
+    api = httpx.get(f"http://127.0.0.1:{site['port']}/api/products/rye-crackers",
+                    headers={"Host": f"bakery.localhost:{site['port']}"}).json()
+    assert api["variants"][0]["available"] == 12
+    wrong = manager.post("/admin/stock", {"path": "products/rye-crackers.md", "on_hand.RC-1": "-3"})
+    assert "whole number" in httpx.URL(wrong.headers["location"]).params["error"]
+
+
+def test_product_preview_uses_the_product_template(admin):
+    owner = admin()
+    response = owner.post("/admin/products/preview", {"path": "products/baguette.md", "name": "Baguette Tradition",
+                                                      "price": "2.40", "images": ["baguette.jpg"],
+                                                      "variants": "options:\n  - name: Pack\n    values: [Single]\n"
+                                                                  "variants:\n  - sku: BG-1\n    options: {Pack: Single}\n",
+                                                      "body": "Now with more crust."})
+    assert response.status_code == 200
+    assert "Now with more crust." in response.text and "2.40" in response.text
+
+
+def test_history_and_undo_cover_products_and_settings(admin):
+    owner = admin()
+    history = owner.get("/admin/history?path=products/baguette.md")
+    assert history.status_code == 200 and "Create Rye" in history.text
+    assert owner.get("/admin/history?path=../../etc/passwd").status_code == 400
+    assert owner.get("/admin/history?path=media/baguette.jpg").status_code == 400

@@ -1,0 +1,176 @@
+"""Users, invitations by email (a real SMTP server takes them), API tokens, settings (a commit to
+site.yaml), domains checked over real DNS, payments keys write-only, deploys and rollback, orders."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from content.gitrepo import Repository
+from tests.admin.conftest import alert, status
+
+
+def test_an_invitation_is_mailed_and_its_link_works_once(admin, mailbox, site):
+    owner = admin()
+    sent = owner.post("/admin/users/invite", {"email": "new.baker@example.test", "role": "editor"})
+    assert sent.status_code == 303 and "Invitation%20sent" in sent.headers["location"]
+    mail = mailbox.messages[-1]
+    body = mail.get_payload(decode=True).decode()
+    assert mail["To"] == "new.baker@example.test" and "Rye & Crumb Bakery" in mail["Subject"]
+    link = re.search(r"http://\S+/admin/invite\?token=\S+", body).group(0)
+    assert link.startswith(f"http://bakery.localhost:{site['port']}/admin/invite?token=")
+    path = link.split(str(site["port"]), 1)[1]
+    assert "new.baker@example.test" in owner.get("/admin/users").text  # listed as waiting
+
+    guest = admin("bakery", "")
+    form = guest.get(path)
+    assert form.status_code == 200 and "Choose a password" in form.text
+    token = path.split("token=", 1)[1]
+    short = guest.http.post("/admin/invite/accept", data={"token": token, "name": "New Baker", "password": "short"})
+    assert short.status_code == 422 and "password" in alert(short).lower()
+    joined = guest.http.post("/admin/invite/accept", data={"token": token, "name": "New Baker",
+                                                           "password": "a long enough password"})
+    assert joined.status_code == 303 and "tessera_session" in joined.headers["set-cookie"]
+    assert "new.baker@example.test (editor)" in guest.get("/admin/").text
+    reused = admin("bakery", "").http.get(path)
+    assert reused.status_code == 401 and "expired, was used or was withdrawn" in reused.text
+    elsewhere = admin("studio", "").http.get(path)  # a bakery invitation means nothing at the studio
+    assert elsewhere.status_code == 401
+
+
+def test_roles_change_and_the_last_owner_stays(admin):
+    owner = admin()
+    users = owner.get("/admin/users").text
+    shop_id = re.search(r'name="user" value="(\d+)">\s*<label class="skip" for="role-\d+">Role for shop@bakery.test',
+                        users).group(1)
+    assert owner.post("/admin/users/role", {"user": shop_id, "role": "admin"}).status_code == 303
+    assert "Admin" in owner.get("/admin/users").text
+    owner.post("/admin/users/role", {"user": shop_id, "role": "shop_manager"})
+    admin_ = admin("bakery", "shop@bakery.test")
+    assert "Users" not in re.search(r'<nav aria-label="Admin">(.*?)</nav>', admin_.get("/admin/").text, re.S).group(1)
+
+
+def test_an_admin_cannot_make_owners(admin):
+    owner = admin()
+    owner.post("/admin/users/invite", {"email": "helper@example.test", "role": "admin"})
+    operator_made = admin("bakery", "editor@agency.test")
+    refused = operator_made.post("/admin/users/invite", {"email": "x@example.test", "role": "owner"})
+    assert refused.status_code == 403
+
+
+def test_api_tokens_are_shown_once_and_revocable(admin, site):
+    owner = admin()
+    page = owner.post("/admin/tokens/new", {"name": "deploy script"})
+    token = re.search(r'<code class="copy">(tsr_[^<]+)</code>', page.text).group(1)
+    api = httpx.get(f"http://127.0.0.1:{site['port']}/api/auth/me", headers={
+        "Host": f"bakery.localhost:{site['port']}", "Authorization": f"Bearer {token}"})
+    assert api.status_code == 200
+    listing = owner.get("/admin/tokens").text
+    assert token not in listing and "deploy script" in listing
+    token_id = re.search(r'name="id" value="(\d+)"><button type="submit" class="danger">Revoke<span class="skip"> deploy script',
+                         listing).group(1)
+    owner.post("/admin/tokens/revoke", {"id": token_id})
+    again = httpx.get(f"http://127.0.0.1:{site['port']}/api/auth/me", headers={
+        "Host": f"bakery.localhost:{site['port']}", "Authorization": f"Bearer {token}"})
+    assert again.status_code == 401
+
+
+def test_settings_are_a_commit_and_bad_values_are_refused(admin):
+    owner = admin()
+    head = owner.repo().head()
+    form = {"name": "Rye & Crumb", "tagline": "Bread", "theme": "storefront", "colour_primary": "#112233",
+            "colour_accent": "#c98a2e", "colour_background": "#fbf7f1", "colour_text": "#2b211a", "logo": "bakery-front.jpg",
+            "flat_rate": "3.50", "free_over": "30.00", "countries": "gb, ie", "tax_rate": "20", "tax_inclusive": "1",
+            "tax_label": "VAT", "payment_instructions": "Pay by transfer.", "message": "New colours"}
+    bad = owner.post("/admin/settings/site", {**form, "flat_rate": "free"})
+    assert "site.yaml" in httpx.URL(bad.headers["location"]).params["error"]
+    assert owner.repo().head() == head
+    assert "primary colour must look like #" in httpx.URL(owner.post("/admin/settings/site", {
+        **form, "colour_primary": "red"}).headers["location"]).params["error"]
+    done = owner.post("/admin/settings/site", form)
+    assert done.status_code == 303 and "saved" in done.headers["location"]
+    saved = owner.repo().read("site.yaml").decode()
+    assert "primary: '#112233'" in saved and "- IE" in saved and "rate: 20" in saved
+    assert "redirects:" in saved and "navigation:" in saved  # keys the form does not show are kept
+    assert owner.repo().history()[0].message == "New colours"
+
+
+def test_payment_keys_are_write_only(admin):
+    owner = admin()
+    secret, webhook = "sk_test_51Abcdefghijklmnopqrstuv9876", "whsec_abcdefghijklmnop1234"
+    owner.post("/admin/settings/payments", {"provider": "stripe", "stripe_secret_key": secret,
+                                            "stripe_webhook_secret": webhook})
+    page = owner.get("/admin/settings").text
+    assert secret not in page and webhook not in page
+    assert "sk_test_…9876" in page
+    kept = owner.post("/admin/settings/payments", {"provider": "stripe", "stripe_secret_key": "",
+                                                   "stripe_webhook_secret": ""})
+    assert "Stripe" in httpx.URL(kept.headers["location"]).params["saved"]
+    bad = owner.post("/admin/settings/payments", {"provider": "stripe", "stripe_secret_key": "pk_live_oops"})
+    assert "sk_" in httpx.URL(bad.headers["location"]).params["error"]
+    owner.post("/admin/settings/payments", {"provider": "manual"})
+    assert "manual (bank transfer" in owner.get("/admin/settings").text
+
+
+def test_domains_show_the_record_and_verify_over_dns(admin, dns):
+    owner = admin()
+    added = owner.post("/admin/settings/domains", {"action": "add", "domain": "Shop.Rye.Example"})
+    assert added.status_code == 303
+    page = owner.get("/admin/settings").text
+    record = re.search(r'<code class="copy">(_tessera-challenge\.shop\.rye\.example)</code> TXT <code class="copy">'
+                       r'(tessera-verify=[^<]+)</code>', page)
+    assert record
+    early = owner.post("/admin/settings/domains", {"action": "verify", "domain": "shop.rye.example"})
+    assert "no TXT record" in httpx.URL(early.headers["location"]).params["error"]
+    dns.records[record.group(1)] = [record.group(2)]
+    ok = owner.post("/admin/settings/domains", {"action": "verify", "domain": "shop.rye.example"})
+    assert "is verified" in httpx.URL(ok.headers["location"]).params["saved"]
+    owner.post("/admin/settings/domains", {"action": "primary", "domain": "shop.rye.example"})
+    assert "shop.rye.example (primary)" in owner.get("/admin/settings").text
+    stranger = admin("studio", "owner@studio.test")
+    taken = stranger.post("/admin/settings/domains", {"action": "remove", "domain": "shop.rye.example"})
+    assert "no domain" in httpx.URL(taken.headers["location"]).params["error"]
+
+
+def test_deploy_history_and_rollback(admin, site):
+    owner = admin("studio", "owner@studio.test")
+    about = owner.repo().read("pages/about.md").decode()
+    owner.post("/admin/pages/save", {"path": "pages/about.md", "title": "About", "body": "Rolled forward.",
+                                     "message": "Forward"})
+    assert owner.publish()["status"] == "done"
+    host = {"Host": f"studio.localhost:{site['port']}"}
+    assert "Rolled forward." in httpx.get(f"http://127.0.0.1:{site['port']}/about/", headers=host).text
+    page = owner.get("/admin/deploys").text
+    previous = re.findall(r'name="deploy" value="(\d+)"', page)[0]
+    rolled = owner.post("/admin/deploys/rollback", {"deploy": previous})
+    job = owner.wait_for_job(rolled.headers["location"])
+    assert job["status"] == "done" and "rolled studio back" in job["log"]
+    assert "Rolled forward." not in httpx.get(f"http://127.0.0.1:{site['port']}/about/", headers=host).text
+    assert f"(back to {previous})" in owner.get("/admin/deploys").text
+    assert "about" in about.lower()
+
+
+def test_orders_filter_by_payment_and_date_and_refund(admin, site):
+    owner = admin()
+    api = f"http://127.0.0.1:{site['port']}"
+    host = {"Host": f"bakery.localhost:{site['port']}"}
+    cart = httpx.post(f"{api}/api/carts", headers=host).json()
+    httpx.post(f"{api}/api/carts/{cart['token']}/items", headers=host, json={"sku": "AF-6", "quantity": 1})
+    order = httpx.post(f"{api}/api/checkout", headers={**host, "Idempotency-Key": "admin-refund-1"}, json={
+        "cart_token": cart["token"], "email": "shopper@example.test",
+        "shipping_address": {"name": "Ann Shopper", "line1": "1 Main St", "city": "Leith", "postal_code": "EH6 6AA",
+                             "country": "GB"}}).json()["order"]
+    number = order["number"]
+    assert f"/admin/orders/{number}" not in owner.get("/admin/orders?payment=paid").text
+    assert f"/admin/orders/{number}" in owner.get("/admin/orders?payment=pending").text
+    assert f"/admin/orders/{number}" not in owner.get("/admin/orders?until=2020-01-01").text
+    assert owner.get("/admin/orders?since=yesterday").status_code == 400
+    owner.post(f"/admin/orders/{number}/paid")
+    detail = owner.get(f"/admin/orders/{number}").text
+    assert "Refund" in detail
+    refunded = owner.post(f"/admin/orders/{number}/refund")
+    assert "Refunded" in httpx.URL(refunded.headers["location"]).params["saved"]
+    assert f"/admin/orders/{number}" in owner.get("/admin/orders?payment=refunded").text
+    again = owner.post(f"/admin/orders/{number}/refund")
+    assert "nothing to refund" in httpx.URL(again.headers["location"]).params["error"]
