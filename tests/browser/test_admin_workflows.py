@@ -1,0 +1,153 @@
+"""The admin's main paths in Chromium: edit and publish and see it live, upload an image and sell a
+new product with it, the live preview, and every admin page checked by axe and captured as a
+screenshot (artifacts/screenshots/)."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+from tests.browser.test_admin import admin, repo, sign_in
+
+SHOTS = Path(os.environ.get("TESSERA_ARTIFACTS", Path(__file__).resolve().parents[2] / "artifacts")) / "screenshots"
+
+
+def storefront(site, path: str) -> str:
+    return f"http://bakery.localhost:{site['port']}{path}"
+
+
+def wait_for_publish(page) -> None:
+    """The dashboard's job list updates itself while a job runs; wait until the newest one is done."""
+    page.locator("#jobs li").first.filter(has_text=re.compile(r": done|: failed")).wait_for(timeout=120_000)
+    assert ": done" in page.locator("#jobs li").first.inner_text()
+
+
+def test_edit_a_page_publish_and_see_it_on_the_storefront(site, page):
+    sign_in(page, site)
+    page.goto(admin(site, "/pages/edit?path=pages/delivery.md"))
+    body = page.get_by_label("Text (Markdown)")
+    body.fill(body.input_value() + "\n\nSaturday deliveries start in December.\n")
+    page.get_by_label("What did you change?").fill("Saturday deliveries")
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.get_by_role("status").filter(has_text="Saved.").wait_for()
+    page.get_by_role("link", name="Dashboard").click()
+    page.get_by_role("button", name="Publish now").click()
+    wait_for_publish(page)  # live progress, without reloading
+    page.goto(storefront(site, "/delivery/"))
+    assert page.get_by_text("Saturday deliveries start in December.").is_visible()
+
+
+def test_live_preview_follows_typing(site, page):
+    sign_in(page, site)
+    page.goto(admin(site, "/pages/edit?path=pages/about.md"))
+    frame = page.frame_locator("iframe.preview")
+    frame.get_by_role("heading", level=1).first.wait_for()
+    page.get_by_label("Text (Markdown)").fill("A *brand new* line for the preview.")
+    frame.get_by_text("brand new").wait_for()
+    assert frame.locator("em").first.inner_text() == "brand new"
+    assert b"brand new" not in repo(site).read("pages/about.md")  # nothing saved by previewing
+
+
+def test_upload_an_image_and_sell_a_new_product_with_it(site, page, tmp_path):
+    photo = tmp_path / "Seeded Rolls.png"
+    buffer = io.BytesIO()
+    Image.new("RGB", (800, 600), (190, 140, 80)).save(buffer, "PNG")
+    photo.write_bytes(buffer.getvalue())
+
+    sign_in(page, site)
+    page.get_by_role("link", name="Media").click()
+    page.get_by_label("Images (choose, or drop them here)").set_input_files(str(photo))
+    page.get_by_label("Alt text: what the image shows").fill("Six seeded rolls on a board")
+    page.get_by_role("button", name="Upload").click()
+    page.get_by_role("status").filter(has_text="Uploaded seeded-rolls.png").wait_for()
+    thumbnail = page.get_by_role("img", name="Six seeded rolls on a board")
+    thumbnail.scroll_into_view_if_needed()
+    thumbnail.wait_for()  # the thumbnail decoded and shown
+    assert thumbnail.evaluate("img => img.naturalWidth") == 240
+
+    page.get_by_role("link", name="Products").click()
+    page.get_by_role("link", name="New product").click()
+    page.get_by_label("Name").fill("Seeded Rolls")
+    page.get_by_label("Sku (for a product without variants)").fill("SR-6")
+    page.get_by_label("Price", exact=True).fill("3.60")
+    page.get_by_label("Categories (comma separated)").fill("bread")
+    page.get_by_role("checkbox", name="seeded-rolls.png").check()
+    page.get_by_label("Description (Markdown)").fill("Six soft rolls with sunflower and pumpkin seeds.")
+    page.frame_locator("iframe.preview").get_by_text("Six soft rolls").wait_for()  # previewed before saving
+    page.get_by_label("What did you change?").fill("Add seeded rolls")
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.get_by_role("status").filter(has_text="Saved.").wait_for()
+    assert page.get_by_text("Publish the product to set its stock.").is_visible()
+
+    page.get_by_role("link", name="Dashboard").click()
+    page.get_by_role("button", name="Publish now").click()
+    wait_for_publish(page)
+    page.get_by_role("link", name="Products").click()
+    page.get_by_role("link", name="Seeded Rolls").click()
+    page.get_by_label("On hand for SR-6").fill("8")
+    page.get_by_role("button", name="Save stock").click()
+    page.get_by_role("status").filter(has_text="Stock updated for SR-6.").wait_for()
+
+    page.goto(storefront(site, "/products/seeded-rolls/"))
+    assert page.get_by_role("heading", name="Seeded Rolls").is_visible()
+    image = page.get_by_role("img", name="Six seeded rolls on a board").first
+    assert "seeded-rolls" in (image.get_attribute("src") or "")
+    page.get_by_role("button", name=re.compile("Add to basket", re.I)).wait_for()
+    assert page.get_by_role("button", name=re.compile("Add to basket", re.I)).is_enabled()  # in stock, live
+
+
+ADMIN_PAGES = [
+    ("dashboard", "/"), ("pages", "/pages"), ("page-editor", "/pages/edit?path=pages/about.md"),
+    ("new-post", "/pages/edit?kind=post"), ("history", "/history?path=pages/about.md"), ("media", "/media"),
+    ("products", "/products"), ("product-editor", "/products/edit?path=products/baguette.md"),
+    ("new-product", "/products/edit"), ("orders", "/orders"), ("users", "/users"), ("settings", "/settings"),
+    ("deploys", "/deploys"), ("tokens", "/tokens"),
+]
+
+
+@pytest.mark.parametrize("name, path", ADMIN_PAGES, ids=[n for n, _ in ADMIN_PAGES])
+def test_admin_page_has_no_serious_accessibility_violations(site, axe_admin, name, path):
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe_admin.goto(admin(site, path))
+    axe_admin.wait_for_load_state("networkidle")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    axe_admin.screenshot(path=str(SHOTS / f"admin-{name}.png"), full_page=True)
+    violations = [(v["id"], [n["target"] for n in v["nodes"]][:3])
+                  for v in Axe().run(axe_admin).response["violations"] if v["impact"] in ("serious", "critical")]
+    assert violations == [], violations
+
+
+def test_signed_out_pages_have_no_serious_accessibility_violations(site, browser):
+    from axe_playwright_python.sync_playwright import Axe
+
+    context = browser.new_context()
+    page = context.new_page()
+    for name, url in [("login", admin(site, "/login")), ("platform-login", f"http://localhost:{site['port']}/admin/login")]:
+        page.goto(url)
+        page.screenshot(path=str(SHOTS / f"admin-{name}.png"), full_page=True)
+        violations = [v["id"] for v in Axe().run(page).response["violations"] if v["impact"] in ("serious", "critical")]
+        assert violations == [], (name, violations)
+    page.get_by_label("Email").fill("editor@agency.test")
+    page.get_by_label("Password").fill("tessera-demo")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Your sites").wait_for()
+    page.get_by_role("link", name="Studio Lumen").click()
+    page.get_by_role("heading", name="Dashboard").wait_for()
+    assert page.url.startswith(f"http://studio.localhost:{site['port']}/admin/")
+    context.close()
+
+
+@pytest.fixture(name="axe_admin", scope="module")
+def fx_axe_admin(site, browser):
+    context = browser.new_context()
+    page = context.new_page()
+    sign_in(page, site)
+    yield page
+    context.close()
