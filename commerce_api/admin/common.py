@@ -98,6 +98,16 @@ def repo_of(request: Request) -> Repository:
     return Repository(services_of(request).config.data_dir / "tenants" / require_tenant(request).slug / "repo.git")
 
 
+def media_names(request: Request) -> list[str]:
+    """The files in the tenant's media library (not their .yaml descriptions), by name."""
+    source = repo_of(request).source()
+    try:
+        return sorted(p.removeprefix("media/") for p in source.paths()
+                      if p.startswith("media/") and not p.endswith((".yaml", ".yml")))
+    finally:
+        source.close()
+
+
 def back(url: str, *, saved: str = "", error: str = "") -> Response:
     """303 to ``url`` with a message the next page shows (role=status, or role=alert for errors)."""
     url, hash_, fragment = url.partition("#")

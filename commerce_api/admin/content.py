@@ -17,7 +17,7 @@ from publish.preview import PreviewError, preview_html
 
 from ..errors import BadRequest, NotFound
 from ..security import services_of
-from .common import ENV, Form, Overlay, Rejected, author, back, commit, page, repo_of, text, who
+from .common import ENV, media_names, Form, Overlay, Rejected, author, back, commit, page, repo_of, text, who
 
 FIELDS = ("title", "slug", "status", "published_at", "excerpt", "meta_title", "meta_description", "tags")
 _NAME = re.compile(r"[^a-z0-9]+")
@@ -105,7 +105,7 @@ def _editor(request: Request, http_status: int = 200, **context: Any) -> Respons
     context.setdefault("message", "")
     context.setdefault("kind", "page")
     return page(request, "edit.html", http_status, title="Edit" if context.get("exists") else "New",
-                section="pages", **context)
+                section="pages", media=media_names(request), **context)
 
 
 # GET and POST on separate paths: Litestar 2.25 fails a sync GET with a required query parameter when a

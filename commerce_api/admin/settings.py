@@ -13,7 +13,7 @@ from content.errors import RegistryError
 from publish.domains import DomainError, challenge, resolver_for, verify
 
 from ..security import services_of
-from .common import Form, Rejected, back, commit, page, repo_of, text, values, who
+from .common import media_names, Form, Rejected, back, commit, page, repo_of, text, values, who
 
 COLOURS = ("primary", "accent", "background", "text")
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -38,12 +38,7 @@ def settings_page(request: Request) -> Response:
     member = who(request)
     services = services_of(request)
     site = _site(request)
-    source = repo_of(request).source()
-    try:
-        media = sorted(p.removeprefix("media/") for p in source.paths()
-                       if p.startswith("media/") and not p.endswith((".yaml", ".yml")))
-    finally:
-        source.close()
+    media = media_names(request)
     theme_settings = site.get("theme_settings") or {}
     payments = (member.tenant.settings or {}).get("payments") or {}
     domains = [{"name": d.name, "primary": d.is_primary, "verified": bool(d.verified_at), "record": challenge(d)}

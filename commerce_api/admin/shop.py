@@ -18,7 +18,7 @@ from ..errors import ApiError, BadRequest
 from ..routes.staff import refund_order
 from ..security import services_of
 from ..shop.orders import STATUSES, TRANSITIONS, Orders
-from .common import Form, Rejected, back, commit, page, repo_of, text, values, who
+from .common import media_names, Form, Rejected, back, commit, page, repo_of, text, values, who
 from .content import _preview, front_matter, render_file
 
 SHOP = {"feature": "ecommerce"}
@@ -193,12 +193,7 @@ def _product_editor(request: Request, http_status: int = 200, **context: Any) ->
     context.setdefault("errors", [])
     context.setdefault("conflict", None)
     context.setdefault("message", "")
-    source = repo_of(request).source()
-    try:
-        media = sorted(p.removeprefix("media/") for p in source.paths()
-                       if p.startswith("media/") and not p.endswith((".yaml", ".yml")))
-    finally:
-        source.close()
+    media = media_names(request)
     skus = _skus(context["fields"])
     with services_of(request).databases.connection(member.tenant.slug) as conn:
         levels = {s["sku"]: s for s in Orders(conn).stock()}  # type: ignore[union-attr]

@@ -151,3 +151,27 @@ def fx_axe_admin(site, browser):
     sign_in(page, site)
     yield page
     context.close()
+
+
+def test_drop_an_image_on_the_library_then_insert_it_into_a_page(site, page):
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 200), (90, 120, 60)).save(buffer, "PNG")
+    sign_in(page, site)
+    page.goto(admin(site, "/media"))
+    dropped = page.evaluate_handle("""bytes => {
+        const data = new DataTransfer();
+        data.items.add(new File([new Uint8Array(bytes)], "Herb Garden.png", {type: "image/png"}));
+        return data;
+    }""", list(buffer.getvalue()))
+    page.dispatch_event("#upload", "drop", {"dataTransfer": dropped})
+    assert page.evaluate("document.getElementById('m-file').files[0].name") == "Herb Garden.png"
+    assert page.evaluate("document.activeElement.id") == "m-alt"  # the drop moves on to the alt text
+    page.keyboard.type("Pots of herbs on a window sill")
+    page.keyboard.press("Enter")
+    page.get_by_role("status").filter(has_text="Uploaded herb-garden.png").wait_for()
+
+    page.goto(admin(site, "/pages/edit?path=pages/wholesale.md"))
+    page.get_by_label("Image", exact=True).select_option("herb-garden.png")
+    page.get_by_role("button", name="Insert image").click()
+    assert "![herb garden](media/herb-garden.png)" in page.get_by_label("Text (Markdown)").input_value()
+    page.frame_locator("iframe.preview").locator("img[src*='herb-garden']").first.wait_for(state="attached")
