@@ -7,6 +7,7 @@ signs in and lists the sites the account belongs to.
 
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -49,23 +50,39 @@ def _platform_page(template: str, status: int = 200, **context: Any) -> Response
                     headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
 
 
+# Signing in has no session yet, so its form carries a token that must match a cookie set with it
+# (double submit): another site cannot sign a visitor in to an account of its choosing.
+LOGIN_COOKIE = "tessera_login"
+
+
+def _login_page(request: Request, status: int = 200, *, error: str | None = None, email: str = "") -> Response:
+    token = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
+    if tenant_of(request) is None:
+        response = _platform_page("login.html", status, title="Sign in", error=error, email=email, login_token=token)
+    else:
+        response = page(request, "login.html", status, title="Sign in", error=error, email=email, login_token=token)
+    response.set_cookie(key=LOGIN_COOKIE, value=token, path="/admin", httponly=True, samesite="strict",
+                        secure=services_of(request).config.production, max_age=3600)
+    return response
+
+
 @get("/admin/login", opt={"tenant": False}, sync_to_thread=False, include_in_schema=False)
 def login_form(request: Request) -> Response:
-    if tenant_of(request) is None:
-        return _platform_page("login.html", title="Sign in", error=None, email="")
-    return page(request, "login.html", title="Sign in", error=None, email="")
+    return _login_page(request)
 
 
 @post("/admin/login", opt={"tenant": False}, sync_to_thread=True, include_in_schema=False)
 def login(request: Request, data: Form) -> Response:
     email, password = text(data, "email"), str(data.get("password", ""))
+    cookie = request.cookies.get(LOGIN_COOKIE, "")
+    if not cookie or not secrets.compare_digest(cookie, text(data, "login_token")):
+        return _login_page(request, 403, error="The sign-in form was stale; please try again.", email=email)
     if tenant_of(request) is None:
         return _platform_login(request, email, password)
-    services = services_of(request)
     try:
         _, tenant, user, _ = _login(request, email, password)
     except ApiError as exc:
-        return page(request, "login.html", exc.status, title="Sign in", error=exc.message, email=email)
+        return _login_page(request, exc.status, error=exc.message, email=email)
     return _start_session(request, user.id, tenant.id)
 
 
@@ -76,12 +93,12 @@ def _platform_login(request: Request, email: str, password: str) -> Response:
     try:
         services.limiter.check(email, address)
     except ApiError as exc:
-        return _platform_page("login.html", exc.status, title="Sign in", error=exc.message, email=email)
+        return _login_page(request, exc.status, error=exc.message, email=email)
     user = services.users.check_password(email, password)
     if user is None:
         services.limiter.failed(email, address)
         services.audit.record("login.failed", address=address, email=email.strip().lower())
-        return _platform_page("login.html", 401, title="Sign in", error=GENERIC_FAILURE, email=email)
+        return _login_page(request, 401, error=GENERIC_FAILURE, email=email)
     services.limiter.succeeded(email)
     tenants = services.db.registry.all()
     if not user.is_superadmin:

@@ -16,6 +16,7 @@ from tests.conftest import TinyDNS, demo_site
 
 PASSWORD = "tessera-demo"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+LOGIN_TOKEN = re.compile(r'name="login_token" value="([^"]+)"')
 
 
 class Mailbox:
@@ -62,9 +63,14 @@ class Admin:
                                  "Accept": "text/html"}, timeout=60)
         self.csrf = ""
         if email:
-            response = self.http.post("/admin/login", data={"email": email, "password": PASSWORD})
+            response = self.sign_in(email, PASSWORD)
             assert response.status_code == 303, response.text
             self.get("/admin/")
+
+    def sign_in(self, email: str, password: str) -> httpx.Response:
+        """The sign-in form, as a browser sends it: with the token from the form and its cookie."""
+        token = LOGIN_TOKEN.search(self.http.get("/admin/login").text).group(1)
+        return self.http.post("/admin/login", data={"email": email, "password": password, "login_token": token})
 
     def get(self, path: str, **kwargs) -> httpx.Response:
         response = self.http.get(path, **kwargs)

@@ -69,7 +69,7 @@ def test_a_post_without_the_csrf_token_changes_nothing(admin, path, data):
 
 def test_the_platform_host_lists_the_sites_of_the_account_and_hands_over_once(admin, site):
     platform = admin(None, "")
-    page = platform.http.post("/admin/login", data={"email": "editor@agency.test", "password": "tessera-demo"})
+    page = platform.sign_in("editor@agency.test", "tessera-demo")
     assert page.status_code == 200 and "Your sites" in page.text
     links = dict(re.findall(r'<a href="([^"]+/admin/handoff\?code=[^"]+)">([^<]+)</a>', page.text))
     assert sorted(links.values()) == ["Rye &amp; Crumb Bakery", "Studio Lumen"]
@@ -89,8 +89,20 @@ def test_the_platform_host_lists_the_sites_of_the_account_and_hands_over_once(ad
 
 def test_wrong_password_on_the_platform_host_says_nothing_about_the_account(admin):
     platform = admin(None, "")
-    page = platform.http.post("/admin/login", data={"email": "editor@agency.test", "password": "nope nope nope"})
+    page = platform.sign_in("editor@agency.test", "nope nope nope")
     assert page.status_code == 401 and alert(page) == "the email or password is wrong"
+
+
+def test_a_sign_in_posted_from_elsewhere_is_refused(admin):
+    """Login CSRF: a form on another site cannot sign the visitor in, even with the right password."""
+    visitor = admin("bakery", "")
+    forged = visitor.http.post("/admin/login", data={"email": "owner@bakery.test", "password": "tessera-demo"})
+    assert forged.status_code == 403 and "stale" in alert(forged)
+    assert "tessera_session" not in forged.headers.get("set-cookie", "")
+    visitor.http.get("/admin/login")  # the visitor's own cookie, but the attacker cannot know its value
+    guessed = visitor.http.post("/admin/login", data={"email": "owner@bakery.test", "password": "tessera-demo",
+                                                      "login_token": "guess"})
+    assert guessed.status_code == 403
 
 
 def test_switching_goes_only_to_sites_the_account_belongs_to(admin, site):
