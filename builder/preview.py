@@ -1,7 +1,8 @@
 """One page rendered exactly as a build would render it, for the admin's live preview.
 
-The entry is shown even while it is a draft or scheduled; the stylesheet is inlined (the theme
-settings being edited may not be published yet); images use the published derivatives.
+The entry is shown even while it is a draft or scheduled; the stylesheet and the entry's own
+images are inlined as data URLs (the theme settings being edited and a photo just uploaded may not
+be published yet); other images use the published derivatives.
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ def preview_html(source: Source, path: str, *, themes_dir: Path, cache_dir: Path
     theme = load_theme(themes_dir, content.site.theme, source)
     css = stylesheet(theme, source)
     config = BuildConfig(source=source, out_dir=cache_dir / "preview", themes_dir=themes_dir, cache_dir=cache_dir / "build")
-    images = _media(content, config, {}, errors)
+    static: dict = {}
+    images = _media(content, config, static, errors)
+    images.update(_inlined(content, path, images, static))
     plan = make_plan(content, now=datetime.now(timezone.utc), shop=shop)
     css_vars = css_variables(content.site, errors)
     if errors or plan.errors:
@@ -55,6 +58,30 @@ def preview_html(source: Source, path: str, *, themes_dir: Path, cache_dir: Path
     except BuildErrors as exc:
         raise PreviewError([str(e) for e in exc.errors]) from None
     return html
+
+
+def _inlined(content, path: str, images: dict, static: dict) -> dict:
+    """The previewed item's images as data URLs: one WebP of at most 960 pixels each."""
+    item = next((i for i in (*content.pages, *content.posts, *content.products) if i.path == path), None)
+    if item is None:
+        return {}
+    names = {n.removeprefix("media/") for n in getattr(item, "images", ()) or ()}
+    if getattr(item, "image", None):
+        names.add(item.image.removeprefix("media/"))
+    names |= {name for name in images if f"media/{name}" in item.body}
+    inlined = {}
+    for name in names & set(images):
+        info = images[name]
+        webp = [v for v in info.variants if v.format == "webp" and v.width <= 960] or \
+            [min((v for v in info.variants if v.format == "webp"), key=lambda v: v.width, default=None)]
+        chosen = webp[-1]
+        cached = static.get(chosen.url.lstrip("/")) if chosen else None
+        if cached is None:
+            continue
+        data = cached.read_bytes() if isinstance(cached, Path) else cached
+        url = "data:image/webp;base64," + base64.b64encode(data).decode()
+        inlined[name] = dataclasses.replace(info, variants=(dataclasses.replace(chosen, url=url),))
+    return inlined
 
 
 def _visible(content, path: str):

@@ -174,4 +174,7 @@ def test_drop_an_image_on_the_library_then_insert_it_into_a_page(site, page):
     page.get_by_label("Image", exact=True).select_option("herb-garden.png")
     page.get_by_role("button", name="Insert image").click()
     assert "![herb garden](media/herb-garden.png)" in page.get_by_label("Text (Markdown)").input_value()
-    page.frame_locator("iframe.preview").locator("img[src*='herb-garden']").first.wait_for(state="attached")
+    shown = page.frame_locator("iframe.preview").locator("img[alt='herb garden']").first
+    shown.wait_for()
+    # Not published yet, shown anyway: inlined, decoded.
+    assert shown.evaluate("img => img.complete && img.naturalWidth > 0 && img.currentSrc.startsWith('data:image/webp')")
