@@ -18,6 +18,7 @@ from typing import Callable
 
 from .auth.credentials import API_TOKEN_PREFIX
 from .errors import TooManyRequests
+from .security import client_address
 from .services import Services
 
 _PATH = re.compile(r"^/git/([a-z0-9-]+)\.git(/.*)$")
@@ -38,7 +39,7 @@ class GitServer:
         query = scope.get("query_string", b"").decode()
         writing = rest.endswith("/git-receive-pack") or "service=git-receive-pack" in query
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        address = scope.get("client", ("unknown",))[0]
+        address = client_address(scope, self.services.config.trusted_proxies)
         tenant = self.services.db.registry.find(slug)
         user = await asyncio.to_thread(self._authenticate, headers.get("authorization", ""), tenant, address)
         if user is None:

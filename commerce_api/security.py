@@ -10,6 +10,7 @@ issued for tenant A is refused at tenant B whatever the host, path or header say
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from dataclasses import dataclass
 
@@ -60,6 +61,36 @@ def require_tenant(connection: ASGIConnection) -> Tenant:
 
 def principal_of(connection: ASGIConnection) -> Principal | None:
     return connection.scope.get("tessera.principal")  # type: ignore[return-value]
+
+
+def client_address(scope, trusted: tuple[str, ...]) -> str:
+    """The caller's address for rate limits and the audit log. Behind a proxy listed in
+    TESSERA_TRUSTED_PROXIES, the nearest address in X-Forwarded-For that is not a trusted proxy;
+    a header from anyone else is ignored (it could say anything)."""
+    peer = (scope.get("client") or ("unknown",))[0]
+    if not trusted or not _trusted(peer, trusted):
+        return peer
+    forwarded = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"x-forwarded-for"), "")
+    for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
+        if not _trusted(hop, trusted):
+            return hop if _ip(hop) else peer
+    return peer
+
+
+def _ip(address: str) -> bool:
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return True
+
+
+def _trusted(address: str, trusted: tuple[str, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(net) for net in trusted)
 
 
 def authenticate(connection: ASGIConnection, services: Services, tenant: Tenant) -> Principal | None:

@@ -27,6 +27,7 @@ class ApiConfig:
     stripe_api_base: str | None = None
     dns_resolver: str | None = None
     smtp_url: str | None = None
+    trusted_proxies: tuple[str, ...] = ()
     mail_from: str = "Tessera <no-reply@localhost>"
     themes_dir: Path | None = None
     sites_dir: Path | None = None

@@ -34,6 +34,7 @@ class Settings:
     stripe_api_base: str | None
     dns_resolver: str | None
     smtp_url: str | None
+    trusted_proxies: tuple[str, ...]
     mail_from: str
     demo_password: str
     sites_dir: Path
@@ -84,11 +85,27 @@ class Settings:
             stripe_api_base=env.get("TESSERA_STRIPE_API_BASE") or None,
             dns_resolver=env.get("TESSERA_DNS_RESOLVER") or None,
             smtp_url=_smtp_url(env.get("TESSERA_SMTP_URL") or None),
+            trusted_proxies=_networks(env.get("TESSERA_TRUSTED_PROXIES", "")),
             mail_from=env.get("TESSERA_MAIL_FROM", f"Tessera <no-reply@{env.get('TESSERA_BASE_DOMAIN', 'localhost')}>"),
             demo_password=env.get("TESSERA_DEMO_PASSWORD", "tessera-demo"),
             sites_dir=Path(env.get("TESSERA_SITES_DIR") or ROOT / "sites"),
             themes_dir=Path(env.get("TESSERA_THEMES_DIR") or ROOT / "themes"),
         )
+
+
+def _networks(value: str) -> tuple[str, ...]:
+    import ipaddress
+
+    networks = []
+    for item in (v.strip() for v in value.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise SettingsError(f"TESSERA_TRUSTED_PROXIES must list addresses or networks such as 10.0.0.0/8, "
+                                f"not {item!r}") from None
+    return tuple(networks)
 
 
 def _smtp_url(value: str | None) -> str | None:

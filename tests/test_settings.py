@@ -24,6 +24,8 @@ def test_production_refuses_a_missing_secret(tmp_path):
     ({"TESSERA_PORT": "70000"}, "TESSERA_PORT"),
     ({"TESSERA_ENV": "prod"}, "TESSERA_ENV"),
     ({"TESSERA_STORAGE": "ftp://x"}, "TESSERA_STORAGE"),
+    ({"TESSERA_TRUSTED_PROXIES": "10.0.0.1, proxy.local"}, "TESSERA_TRUSTED_PROXIES"),
+    ({"TESSERA_SMTP_URL": "mail.example.com:25"}, "TESSERA_SMTP_URL"),
 ])
 def test_malformed_settings_name_the_variable(tmp_path, env, name):
     with pytest.raises(SettingsError, match=name):

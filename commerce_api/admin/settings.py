@@ -111,11 +111,13 @@ def domains(request: Request, data: Form) -> Response:
             added = registry.add_domain(member.tenant.slug, name)
             message = f"Added {added.name}. Create the TXT record shown, then press Verify."
         elif action == "verify":
-            verify(registry, member.tenant.slug, name, resolver_for(services.config.dns_resolver))
+            checked = verify(registry, member.tenant.slug, name, resolver_for(services.config.dns_resolver))
             message = f"{name} is verified: point it at {member.tenant.slug}.{services.config.base_domain} (CNAME)."
+            if checked.is_primary:
+                message += _republish(services, member)
         elif action == "primary":
             registry.set_primary(member.tenant.slug, name)
-            message = f"{name} is now the primary domain."
+            message = f"{name} is now the primary domain." + _republish(services, member)
         elif action == "remove":
             registry.remove_domain(member.tenant.slug, name)
             message = f"Removed {name}."
@@ -125,6 +127,12 @@ def domains(request: Request, data: Form) -> Response:
         return back("/admin/settings#domains", error=str(exc))
     services.audit.record(f"domain.{action}", actor=member.user.id, tenant_id=member.tenant.id, domain=name)
     return back("/admin/settings#domains", saved=message)
+
+
+def _republish(services, member) -> str:
+    """Canonical URLs, the sitemap and feeds name the primary domain: publish again to follow it."""
+    job = services.queue.enqueue(member.tenant.slug, actor=member.user.email)
+    return f" Republishing with it as the site's address (job {job.id})."
 
 
 @post("/admin/settings/payments", opt={"action": "settings:write", "feature": "ecommerce"}, sync_to_thread=True,

@@ -11,6 +11,7 @@ from litestar import Controller, Request, delete, get, patch, post, put
 from ..auth.users import valid_email, valid_role
 from ..errors import Forbidden, NotFound
 from ..security import Principal, principal_of, services_of
+from .auth import _address
 
 
 class TokenCreate(msgspec.Struct):
@@ -32,10 +33,6 @@ class TenantUpdate(msgspec.Struct):
 
 def _principal(request: Request) -> Principal:
     return principal_of(request)  # type: ignore[return-value]
-
-
-def _address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 class AdminController(Controller):

@@ -13,7 +13,7 @@ from litestar.params import Body, JSONBody
 from ..auth.credentials import ACCESS_TTL, SESSION_TTL
 from ..auth.permissions import ACTIONS
 from ..errors import Unauthorized
-from ..security import SESSION_COOKIE, Principal, principal_of, require_tenant, services_of
+from ..security import Principal, SESSION_COOKIE, client_address, principal_of, require_tenant, services_of
 
 GENERIC_FAILURE = "the email or password is wrong"
 
@@ -46,7 +46,7 @@ class TokenPair(msgspec.Struct):
 
 
 def _address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    return client_address(request.scope, services_of(request).config.trusted_proxies)
 
 
 def _login(request: Request, email: str, password: str):

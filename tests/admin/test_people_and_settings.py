@@ -126,8 +126,11 @@ def test_domains_show_the_record_and_verify_over_dns(admin, dns):
     dns.records[record.group(1)] = [record.group(2)]
     ok = owner.post("/admin/settings/domains", {"action": "verify", "domain": "shop.rye.example"})
     assert "is verified" in httpx.URL(ok.headers["location"]).params["saved"]
-    owner.post("/admin/settings/domains", {"action": "primary", "domain": "shop.rye.example"})
+    primary = owner.post("/admin/settings/domains", {"action": "primary", "domain": "shop.rye.example"})
     assert "shop.rye.example (primary)" in owner.get("/admin/settings").text
+    job = owner.wait_for_job(primary.headers["location"])  # canonical URLs follow the new address
+    assert job["status"] == "done", job
+    assert "https://shop.rye.example/" in (owner.site["data"] / "tenants" / "bakery" / "build" / "sitemap.xml").read_text()
     stranger = admin("studio", "owner@studio.test")
     taken = stranger.post("/admin/settings/domains", {"action": "remove", "domain": "shop.rye.example"})
     assert "no domain" in httpx.URL(taken.headers["location"]).params["error"]

@@ -246,3 +246,20 @@ def test_audit_log_records_security_events(world):
         client.post("/api/admin/tokens", json={"name": "audited"})
         events = {e["event"] for e in client.get("/api/admin/audit").json()}
     assert {"login", "token.created"} <= events
+
+
+def test_forwarded_addresses_count_only_from_trusted_proxies():
+    from commerce_api.security import client_address
+
+    def scope(peer, forwarded=None):
+        headers = [(b"x-forwarded-for", forwarded.encode())] if forwarded else []
+        return {"client": (peer, 5000), "headers": headers}
+
+    proxies = ("10.0.0.0/8", "127.0.0.1/32")
+    assert client_address(scope("203.0.113.9", "198.51.100.1"), proxies) == "203.0.113.9"  # not a proxy: ignored
+    assert client_address(scope("10.0.0.2", "198.51.100.1"), proxies) == "198.51.100.1"
+    # A client may send its own header; only what trusted proxies appended counts.
+    assert client_address(scope("10.0.0.2", "1.2.3.4, 198.51.100.1, 10.0.0.7"), proxies) == "198.51.100.1"
+    assert client_address(scope("10.0.0.2", "not-an-ip"), proxies) == "10.0.0.2"
+    assert client_address(scope("10.0.0.2"), proxies) == "10.0.0.2"
+    assert client_address(scope("10.0.0.2", "198.51.100.1"), ()) == "10.0.0.2"  # no proxies configured
