@@ -513,7 +513,7 @@ def orders_command(ctx: Context, tenant_slug: str, status: str | None, expire: b
         from commerce_api.shop.stripe_gateway import StripeGateway
         from commerce_api.shop.webhooks import reconcile as run_reconcile
 
-        name, keys = payment_settings(tenant)
+        name, keys = payment_settings(tenant, ctx.settings.secret_key)
         if name != "stripe":
             raise click.ClickException(f"{tenant_slug} does not take card payments")
         results = run_reconcile(conn, StripeGateway(keys, tenant.slug, ctx.settings.stripe_api_base))
@@ -533,8 +533,10 @@ def orders_command(ctx: Context, tenant_slug: str, status: str | None, expire: b
 @pass_ctx
 @handle_errors
 def tenant_payments(ctx: Context, slug: str, provider: str, keys_stdin: bool) -> None:
-    """Choose how a shop takes payment: manual (default) or Stripe with the shop's own keys."""
-    payments: dict = {"provider": provider}
+    """Choose how a shop takes payment: manual (default) or Stripe with the shop's own keys (stored sealed)."""
+    from commerce_api.shop.payments import StripeKeys, seal_payments
+
+    keys = None
     if provider == "stripe":
         if keys_stdin:
             secret, webhook = (sys.stdin.readline().strip(), sys.stdin.readline().strip())
@@ -543,8 +545,8 @@ def tenant_payments(ctx: Context, slug: str, provider: str, keys_stdin: bool) ->
             webhook = click.prompt("Webhook signing secret (whsec_...)", hide_input=True)
         if not secret.startswith(("sk_", "rk_")) or not webhook.startswith("whsec_"):
             raise click.ClickException("expected a secret key starting sk_ (or rk_) and a signing secret starting whsec_")
-        payments.update(stripe_secret_key=secret, stripe_webhook_secret=webhook)
-    updated = ctx.tenants.registry.update(slug, settings={"payments": payments})
+        keys = StripeKeys(secret, webhook)
+    updated = ctx.tenants.registry.update(slug, settings={"payments": seal_payments(ctx.settings.secret_key, provider, keys)})
     ctx.services.audit.record("payments.changed", tenant_id=updated.id, provider=provider, via="cli")
     console.print(f"{slug} now takes payment by {provider}." + (
         f" Point Stripe's webhook at /api/webhooks/stripe/{slug} on your API host." if provider == "stripe" else ""))

@@ -13,6 +13,7 @@ from content.errors import RegistryError
 from publish.domains import DomainError, challenge, resolver_for, verify
 
 from ..security import services_of
+from ..shop.payments import StripeKeys, mask, seal_payments, stripe_keys
 from .common import media_names, Form, Rejected, back, commit, page, repo_of, text, values, who
 
 COLOURS = ("primary", "accent", "background", "text")
@@ -29,8 +30,13 @@ def _themes(request: Request) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and p.name != "base") if root else []
 
 
-def _masked(secret: str | None) -> str:
-    return f"{secret[:8]}…{secret[-4:]}" if secret else ""
+def _shown(payments: dict, secret_key: str) -> dict:
+    """What the page may show of the payment settings: the provider and masked keys, never the keys."""
+    keys = stripe_keys(payments, secret_key)
+    masked = payments.get("masked") or ({"secret": mask(keys.secret_key), "webhook": mask(keys.webhook_secret)}
+                                        if keys else {})
+    return {"provider": payments.get("provider", "manual"), "secret": masked.get("secret", ""),
+            "webhook": masked.get("webhook", ""), "unreadable": payments.get("provider") == "stripe" and keys is None}
 
 
 @get("/admin/settings", opt={"action": "settings:read"}, sync_to_thread=True, include_in_schema=False)
@@ -47,9 +53,7 @@ def settings_page(request: Request) -> Response:
                 colours={c: (theme_settings.get("colors") or {}).get(c, "") for c in COLOURS},
                 logo=theme_settings.get("logo", ""), media=media, shipping=site.get("shipping") or {},
                 tax=site.get("tax") or {}, domains=domains,
-                payments={"provider": payments.get("provider", "manual"),
-                          "secret": _masked(payments.get("stripe_secret_key")),
-                          "webhook": _masked(payments.get("stripe_webhook_secret"))},
+                payments=_shown(payments, services.config.secret_key),
                 subdomain=f"{member.tenant.slug}.{services.config.base_domain}",
                 can_write=member.can("settings:write"), can_domains=member.can("domains:write"))
 
@@ -144,16 +148,18 @@ def payments(request: Request, data: Form) -> Response:
     provider = text(data, "provider")
     if provider not in ("manual", "stripe"):
         return back("/admin/settings#payments", error="Choose manual or Stripe payments.")
-    chosen: dict[str, Any] = {"provider": provider}
+    keys = None
     if provider == "stripe":
         # Blank fields keep the keys already saved: they are never sent back to the browser.
-        secret = text(data, "stripe_secret_key") or current.get("stripe_secret_key", "")
-        webhook = text(data, "stripe_webhook_secret") or current.get("stripe_webhook_secret", "")
+        saved = stripe_keys(current, services.config.secret_key)
+        secret = text(data, "stripe_secret_key") or (saved.secret_key if saved else "")
+        webhook = text(data, "stripe_webhook_secret") or (saved.webhook_secret if saved else "")
         if not secret.startswith(("sk_", "rk_")) or not webhook.startswith("whsec_"):
             return back("/admin/settings#payments", error="Stripe needs a secret key starting sk_ (or rk_) and a "
                                                           "webhook signing secret starting whsec_.")
-        chosen.update(stripe_secret_key=secret, stripe_webhook_secret=webhook)
-    services.db.registry.update(member.tenant.slug, settings={"payments": chosen})
+        keys = StripeKeys(secret, webhook)
+    services.db.registry.update(member.tenant.slug,
+                                settings={"payments": seal_payments(services.config.secret_key, provider, keys)})
     services.audit.record("payments.changed", actor=member.user.id, tenant_id=member.tenant.id, provider=provider)
     return back("/admin/settings#payments", saved=f"Payments: {'Stripe' if provider == 'stripe' else 'manual'}.")
 

@@ -89,8 +89,9 @@ def order_paid(request: Request, number: FromPath[int]) -> Response:
 @post("/admin/orders/{number:int}/refund", opt={"action": "orders:write", **SHOP}, sync_to_thread=True,
       include_in_schema=False)
 def order_refund(request: Request, number: FromPath[int]) -> Response:
-    api_base = services_of(request).config.stripe_api_base
-    return _order_action(request, number, lambda conn, member: refund_order(conn, member, number, api_base),
+    config = services_of(request).config
+    return _order_action(request, number, lambda conn, member: refund_order(conn, member, number, config.stripe_api_base,
+                                                                            config.secret_key),
                          "Refunded in full.")
 
 

@@ -30,7 +30,7 @@ def _who(request: Request) -> Principal:
     return principal_of(request)  # type: ignore[return-value]
 
 
-def refund_order(conn, who: Principal, number: int, stripe_api_base: str | None) -> dict[str, Any]:
+def refund_order(conn, who: Principal, number: int, stripe_api_base: str | None, secret_key: str) -> dict[str, Any]:
     """Refund a paid order in full: through Stripe for card payments, as a record for manual ones."""
     orders = Orders(conn)
     order = orders.get(number)
@@ -39,7 +39,7 @@ def refund_order(conn, who: Principal, number: int, stripe_api_base: str | None)
     if order["provider"] == "stripe":
         from ..shop.stripe_gateway import StripeGateway
 
-        _, keys = payment_settings(who.tenant)
+        _, keys = payment_settings(who.tenant, secret_key)
         ref = conn.execute("SELECT provider_ref FROM orders WHERE number = ?", (number,)).fetchone()[0]
         StripeGateway(keys, who.tenant.slug, stripe_api_base).refund(ref)
     return orders.set_status(number, "refunded", actor=who.user.email, note="refunded")
@@ -99,7 +99,8 @@ class StaffShopController(Controller):
     def refund(self, request: Request, number: FromPath[int]) -> dict[str, Any]:
         who = _who(request)
         with services_of(request).databases.connection(who.tenant.slug) as conn:
-            return refund_order(conn, who, number, services_of(request).config.stripe_api_base)
+            config = services_of(request).config
+            return refund_order(conn, who, number, config.stripe_api_base, config.secret_key)
 
     @get("/stock", opt={"action": "inventory:read"}, sync_to_thread=True, summary="Stock of every sku")
     def stock(self, request: Request) -> list[dict[str, Any]]:

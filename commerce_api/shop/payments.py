@@ -57,12 +57,52 @@ class StripeKeys:
         return "StripeKeys(****)"
 
 
-def payment_settings(tenant: Tenant) -> tuple[str, StripeKeys | None]:
+def _fernet(secret_key: str):
+    """Payment keys are sealed with a key derived from TESSERA_SECRET_KEY, never stored in clear."""
+    import base64
+
+    from cryptography.fernet import Fernet
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"tessera payment keys").derive(
+        secret_key.encode())
+    return Fernet(base64.urlsafe_b64encode(derived))
+
+
+def mask(secret: str) -> str:
+    return f"{secret[:8]}…{secret[-4:]}" if len(secret) > 12 else "…"
+
+
+def seal_payments(secret_key: str, provider: str, keys: StripeKeys | None = None) -> dict:
+    """The ``payments`` settings to store: the provider, the Stripe keys sealed, and masks to show."""
+    if provider != "stripe" or keys is None:
+        return {"provider": "manual"}
+    sealed = _fernet(secret_key).encrypt(f"{keys.secret_key}\n{keys.webhook_secret}".encode()).decode()
+    return {"provider": "stripe", "stripe_keys": sealed,
+            "masked": {"secret": mask(keys.secret_key), "webhook": mask(keys.webhook_secret)}}
+
+
+def payment_settings(tenant: Tenant, secret_key: str) -> tuple[str, StripeKeys | None]:
     payments = (tenant.settings or {}).get("payments") or {}
     provider = payments.get("provider", "manual")
-    if provider == "stripe":
-        secret, webhook = payments.get("stripe_secret_key"), payments.get("stripe_webhook_secret")
-        if not secret or not webhook:
-            raise BadRequest("this shop's card payments are not set up yet", code="payments_not_configured")
-        return "stripe", StripeKeys(secret, webhook)
-    return "manual", None
+    if provider != "stripe":
+        return "manual", None
+    keys = stripe_keys(payments, secret_key)
+    if keys is None:
+        raise BadRequest("this shop's card payments are not set up yet", code="payments_not_configured")
+    return "stripe", keys
+
+
+def stripe_keys(payments: dict, secret_key: str) -> StripeKeys | None:
+    from cryptography.fernet import InvalidToken
+
+    if payments.get("stripe_keys"):
+        try:
+            secret, _, webhook = _fernet(secret_key).decrypt(payments["stripe_keys"].encode()).decode().partition("\n")
+        except InvalidToken:  # TESSERA_SECRET_KEY changed since they were saved: enter them again
+            return None
+        return StripeKeys(secret, webhook)
+    if payments.get("stripe_secret_key") and payments.get("stripe_webhook_secret"):  # saved before keys were sealed
+        return StripeKeys(payments["stripe_secret_key"], payments["stripe_webhook_secret"])
+    return None

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from commerce_api.shop.orders import Orders
-from commerce_api.shop.payments import StripeKeys
+from commerce_api.shop.payments import StripeKeys, seal_payments
 from commerce_api.shop.stripe_gateway import StripeGateway
 from commerce_api.shop.webhooks import reconcile
 from publish.catalog import import_snapshot
@@ -88,8 +88,8 @@ def event(kind: str, number: int, event_id: str, **fields) -> bytes:
 def fx_stripe_shop(world):
     fake = FakeStripe()
     world.services.config = replace(world.services.config, stripe_api_base=fake.url)
-    world.tenants.registry.update("beta", settings={"payments": {
-        "provider": "stripe", "stripe_secret_key": SECRET_KEY, "stripe_webhook_secret": WEBHOOK_SECRET}})
+    world.tenants.registry.update("beta", settings={"payments": seal_payments(
+        world.services.config.secret_key, "stripe", StripeKeys(SECRET_KEY, WEBHOOK_SECRET))})
     conn = world.tenants.open_db("beta")
     import_snapshot(conn, CATALOG)
     for sku in ("RYE", "BUN-4", "BUN-8"):
@@ -216,3 +216,19 @@ def test_reconcile_finds_payments_whose_webhooks_were_missed(stripe_shop):
     gateway = StripeGateway(StripeKeys(SECRET_KEY, WEBHOOK_SECRET), "beta", fake.url)
     assert reconcile(conn, gateway)[number] == "paid"
     assert Orders(conn).get(number)["payment_status"] == "paid"
+
+
+def test_stripe_keys_are_sealed_in_the_platform_database(stripe_shop):
+    import sqlite3
+
+    world, _, _ = stripe_shop
+    raw = sqlite3.connect(world.services.config.data_dir / "platform.db").execute(
+        "SELECT settings FROM tenants WHERE slug = 'beta'").fetchone()[0]
+    assert SECRET_KEY not in raw and WEBHOOK_SECRET not in raw
+    assert '"provider": "stripe"' in raw and SECRET_KEY[:8] in raw  # the mask only
+    from commerce_api.shop.payments import payment_settings
+
+    tenant = world.tenants.registry.get("beta")
+    assert payment_settings(tenant, world.services.config.secret_key)[1].secret_key == SECRET_KEY
+    with pytest.raises(Exception, match="not set up"):
+        payment_settings(tenant, "another installation's secret key " * 2)  # unreadable, never guessed
