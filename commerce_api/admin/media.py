@@ -48,6 +48,8 @@ def _library(request: Request) -> tuple[list[dict], int]:
                 names |= {p.removeprefix("media/") for p in files if p in item.body}
                 for name in names:
                     used.setdefault(name.removeprefix("media/"), []).append(item.path)
+            if logo := (content.site.theme_settings or {}).get("logo"):
+                used.setdefault(str(logo).removeprefix("media/"), []).append("site.yaml (logo)")
         except ContentErrors:
             pass
         items, total = [], 0

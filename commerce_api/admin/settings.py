@@ -17,6 +17,7 @@ from ..shop.payments import StripeKeys, mask, seal_payments, stripe_keys
 from .common import media_names, Form, Rejected, back, commit, page, repo_of, text, values, who
 
 COLOURS = ("primary", "accent", "background", "text")
+UNSET_COLOUR = "#000000"
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
@@ -76,7 +77,8 @@ def save_site(request: Request, data: Form) -> Response:
         value = text(data, f"colour_{name}")
         if value and not _HEX.match(value):
             return back("/admin/settings", error=f"The {name} colour must look like #7a3e12.")
-        if value:
+        # An unset colour shows as black in the picker; sending it back unchanged keeps the theme's own.
+        if value and not (value.lower() == UNSET_COLOUR and name not in colours):
             colours[name] = value
     if logo := text(data, "logo"):
         theme_settings["logo"] = logo

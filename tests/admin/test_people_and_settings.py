@@ -177,3 +177,19 @@ def test_orders_filter_by_payment_and_date_and_refund(admin, site):
     assert f"/admin/orders/{number}" in owner.get("/admin/orders?payment=refunded").text
     again = owner.post(f"/admin/orders/{number}/refund")
     assert "nothing to refund" in httpx.URL(again.headers["location"]).params["error"]
+
+
+def test_colours_the_site_never_set_stay_the_themes(admin):
+    from content.gitrepo import Author
+
+    owner = admin("studio", "owner@studio.test")
+    repo = owner.repo()
+    trimmed = "\n".join(line for line in repo.read("site.yaml").decode().splitlines() if "background:" not in line)
+    repo.write({"site.yaml": trimmed.encode() + b"\n"}, Author("Ines", "owner@studio.test"), "Theme background")
+    page = owner.get("/admin/settings").text
+    assert 'name="colour_background" type="color" value="#000000"' in page
+    form = dict(re.findall(r'name="(colour_[a-z]+)" type="color" value="([^"]+)"', page))
+    done = owner.post("/admin/settings/site", {"name": "Studio Lumen", "theme": "folio", **form, "message": "Rename"})
+    assert done.status_code == 303, done.text
+    after = owner.repo().read("site.yaml").decode()
+    assert "background:" not in after and "#000000" not in after
