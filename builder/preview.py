@@ -30,9 +30,9 @@ class PreviewError(Exception):
 
 
 def preview_html(source: Source, path: str, *, themes_dir: Path, cache_dir: Path, shop: bool,
-                 base_url: str = "") -> bytes:
+                 base_url: str = "", parse_cache: dict | None = None) -> bytes:
     try:
-        content = parse_site(source)
+        content = parse_site(source, cache=parse_cache)
     except ContentErrors as exc:
         raise PreviewError([str(e) for e in exc.errors]) from None
     content = _visible(content, path)

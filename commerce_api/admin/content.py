@@ -12,24 +12,26 @@ from litestar.params import FromQuery
 
 from content.errors import ConflictError, ContentErrors, PathError, RepositoryError
 from content.gitrepo import safe_path
-from content.parse import parse_site
 from publish.preview import PreviewError, preview_html
 
 from ..errors import BadRequest, NotFound
 from ..security import services_of
-from .common import ENV, media_names, Form, Overlay, Rejected, author, back, commit, page, repo_of, text, who
+from .common import ENV, Form, Overlay, Rejected, author, back, commit, media_names, page, parse, repo_of, text, who
 
 FIELDS = ("title", "slug", "status", "published_at", "excerpt", "meta_title", "meta_description", "tags")
 _NAME = re.compile(r"[^a-z0-9]+")
 
 
+PER_PAGE = 100
+
+
 @get("/admin/pages", opt={"action": "pages:read"}, sync_to_thread=True, include_in_schema=False)
-def pages(request: Request, q: FromQuery[str] = "", status: FromQuery[str] = "") -> Response:
+def pages(request: Request, q: FromQuery[str] = "", status: FromQuery[str] = "", n: FromQuery[int] = 1) -> Response:
     now = datetime.now(timezone.utc)
     source = repo_of(request).source()
     problem = ""
     try:
-        content = parse_site(source)
+        content = parse(request, source)
         items = (*content.pages, *content.posts)
     except ContentErrors as exc:
         items, problem = (), f"The site has {len(exc.errors)} problem(s): {exc.errors[0]}"
@@ -43,8 +45,12 @@ def pages(request: Request, q: FromQuery[str] = "", status: FromQuery[str] = "")
             continue
         entries.append({"path": entry.path, "title": entry.title, "kind": entry.kind, "shown_status": shown,
                         "published_at": entry.published_at, "updated_by": entry.updated_by})
+    entries.sort(key=lambda e: (e["kind"], e["title"].lower()))
+    pages_count = max(1, -(-len(entries) // PER_PAGE))
+    n = min(max(n, 1), pages_count)
     return page(request, "pages.html", title="Pages and posts", section="pages", q=q, status=status,
-                can_write=who(request).can("pages:write"), entries=entries, error=problem or None)
+                can_write=who(request).can("pages:write"), entries=entries[(n - 1) * PER_PAGE:n * PER_PAGE],
+                total=len(entries), n=n, pages_count=pages_count, per_page=PER_PAGE, error=problem or None)
 
 
 def editable(path: str) -> str:
@@ -159,7 +165,8 @@ def _preview(request: Request, path: str, new: bytes) -> Response:
     source = Overlay(repo_of(request).source(), {path: new})
     try:
         html = preview_html(source, path, themes_dir=config.themes_dir,
-                            cache_dir=config.data_dir / "tenants" / tenant.slug / "cache", shop=tenant.has("ecommerce"))
+                            cache_dir=config.data_dir / "tenants" / tenant.slug / "cache", shop=tenant.has("ecommerce"),
+                            parse_cache=services_of(request).parse_cache(tenant.slug))
         status = 200
     except PreviewError as exc:
         html, status = ENV.get_template("preview_error.html").render(problems=exc.problems).encode(), 422

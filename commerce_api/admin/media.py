@@ -16,12 +16,11 @@ from typing_extensions import Annotated
 
 from content.errors import ContentErrors
 from content.media import MediaError, check_image, thumbnail
-from content.parse import parse_site
 from content.registry import PLAN_LIMITS
 
 from ..errors import BadRequest, NotFound
 from ..security import services_of
-from .common import Form, Rejected, back, commit, page, repo_of, text, who
+from .common import Form, Rejected, back, commit, page, parse, repo_of, text, who
 
 Upload = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 LARGEST_UPLOAD = max(limits["upload"] for limits in PLAN_LIMITS.values())
@@ -42,7 +41,7 @@ def _library(request: Request) -> tuple[list[dict], int]:
         files = [p for p in paths if p.startswith("media/") and not p.endswith((".yaml", ".yml"))]
         used: dict[str, list[str]] = {}
         try:
-            content = parse_site(source)
+            content = parse(request, source)
             for item in (*content.pages, *content.posts, *content.products):
                 names = set(getattr(item, "images", ()) or ()) | ({item.image} if getattr(item, "image", None) else set())
                 names |= {p.removeprefix("media/") for p in files if p in item.body}

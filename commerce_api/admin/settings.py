@@ -14,7 +14,7 @@ from publish.domains import DomainError, challenge, resolver_for, verify
 
 from ..security import services_of
 from ..shop.payments import StripeKeys, mask, seal_payments, stripe_keys
-from .common import media_names, Form, Rejected, back, commit, page, repo_of, text, values, who
+from .common import Form, Rejected, back, commit, media_names, page, repo_of, text, values, who
 
 COLOURS = ("primary", "accent", "background", "text")
 UNSET_COLOUR = "#000000"

@@ -12,13 +12,12 @@ from litestar.params import FromPath, FromQuery
 from content.errors import ContentErrors, PathError
 from content.gitrepo import safe_path
 from content.money import Money
-from content.parse import parse_site
 
 from ..errors import ApiError, BadRequest
 from ..routes.staff import refund_order
 from ..security import services_of
 from ..shop.orders import STATUSES, TRANSITIONS, Orders
-from .common import media_names, Form, Rejected, back, commit, page, repo_of, text, values, who
+from .common import Form, Rejected, back, commit, media_names, page, parse, repo_of, text, values, who
 from .content import _preview, front_matter, render_file
 
 SHOP = {"feature": "ecommerce"}
@@ -113,7 +112,7 @@ def products(request: Request, q: FromQuery[str] = "") -> Response:
     source = repo_of(request).source()
     problem = None
     try:
-        items = parse_site(source).products
+        items = parse(request, source).products
     except ContentErrors as exc:
         items, problem = (), f"The site has {len(exc.errors)} problem(s): {exc.errors[0]}"
     finally:

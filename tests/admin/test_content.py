@@ -159,3 +159,18 @@ def test_history_and_undo_cover_products_and_settings(admin):
     assert history.status_code == 200 and "Create Rye" in history.text
     assert owner.get("/admin/history?path=../../etc/passwd").status_code == 400
     assert owner.get("/admin/history?path=media/baguette.jpg").status_code == 400
+
+
+def test_long_lists_come_in_pages(admin):
+    from content.gitrepo import Author
+
+    owner = admin()
+    owner.repo().write({f"posts/note-{i:03d}.md": f"---\ntitle: Note {i:03d}\n---\nZyxwv note.\n".encode() for i in range(120)},
+                       Author("Bulk", "bulk@example.test"), "Many notes")
+    first = owner.get("/admin/pages?q=Zyxwv")
+    assert first.text.count("/admin/pages/edit?path=posts/note-") == 100
+    assert "1–100 of 120." in first.text and 'rel="next"' in first.text
+    second = owner.get("/admin/pages?q=Zyxwv&n=2")
+    assert second.text.count("/admin/pages/edit?path=posts/note-") == 20 and 'rel="prev"' in second.text
+    assert "posts/note-119.md" in second.text
+    assert owner.get("/admin/pages?q=Zyxwv&n=99").status_code == 200  # past the end: the last page
