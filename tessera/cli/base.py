@@ -1,0 +1,81 @@
+"""What every command shares: the click group, the lazily built context, and errors turned into one
+clear message and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import functools
+
+import click
+from rich.console import Console
+
+from commerce_api.errors import ApiError
+from content.errors import ContentErrors, TesseraError
+from content.tenants import Tenants
+
+from ..settings import Settings, SettingsError
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def handle_errors(func):
+    """Turn every error a user can act on into a ClickException at the CLI edge."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except ContentErrors as exc:
+            for error in exc.errors:
+                err_console.print(f"[red]error[/red] {error}", markup=True, soft_wrap=True)
+            raise click.ClickException(f"{len(exc.errors)} problem(s) found") from None
+        except (TesseraError, SettingsError) as exc:
+            raise click.ClickException(str(exc)) from None
+        except ApiError as exc:
+            raise click.ClickException(exc.message) from None
+
+    return wrapper
+
+
+class Context:
+    """Lazily built settings and services, shared by the commands of one invocation."""
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._tenants: Tenants | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = Settings.from_env()
+            except SettingsError as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._settings
+
+    @property
+    def services(self):
+        if getattr(self, "_services", None) is None:
+            from ..app import services
+
+            self._services = services(self.settings)
+        return self._services
+
+    @property
+    def tenants(self) -> Tenants:
+        if self._tenants is None:
+            self._tenants = Tenants(self.settings.data_dir, self.settings.sites_dir)
+        return self._tenants
+
+
+pass_ctx = click.make_pass_decorator(Context, ensure=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tessera")
+def main() -> None:
+    """Tessera: host many small client websites, each with a git-versioned CMS and an optional shop.
+
+    Settings come from the environment (TESSERA_DATA_DIR, TESSERA_BASE_DOMAIN, TESSERA_PORT,
+    TESSERA_SECRET_KEY, TESSERA_STORAGE, ...); see the README.
+    """

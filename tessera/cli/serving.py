@@ -1,0 +1,125 @@
+"""Serving everything, and the demo."""
+
+from __future__ import annotations
+
+import click
+
+from commerce_api.errors import NotFound
+from content.registry import parse_features
+
+from ..settings import Settings
+
+from .base import Context, console, handle_errors, main, pass_ctx
+
+
+# -- serving ----------------------------------------------------------------------------------
+
+
+def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    from ..app import make_app
+
+    uvicorn.run(make_app(settings), host=settings.host, port=settings.port, log_level="warning",
+                proxy_headers=False, server_header=False)
+
+
+@main.command("serve")
+@pass_ctx
+@handle_errors
+def serve(ctx: Context) -> None:
+    """Serve the API and every tenant's site (by Host) on TESSERA_HOST:TESSERA_PORT."""
+    settings = ctx.settings
+    console.print(f"Serving sites and the API on http://{settings.host}:{settings.port}/ "
+                  f"(sites at http://<tenant>.{settings.base_domain}:{settings.port}/, docs at /api/docs); "
+                  "Ctrl-C stops.")
+    _serve(settings)
+
+
+# -- demo -------------------------------------------------------------------------------------
+
+DEMO_TENANTS = (
+    ("bakery", "Rye & Crumb Bakery", "cms,ecommerce", "bakery"),
+    ("studio", "Studio Lumen", "cms", "studio"),
+)
+
+
+def _seed_stock(ctx: Context, slug: str) -> None:
+    """Give every demo sku some stock the first time, so the demo shop can sell."""
+    from commerce_api.shop.orders import Orders
+
+    conn = ctx.tenants.open_db(slug)
+    try:
+        orders = Orders(conn)
+        for row in orders.stock():  # type: ignore[union-attr]
+            if row["track_stock"] and row["on_hand"] == 0 and row["reserved"] == 0:
+                orders.set_stock(row["sku"], 24)
+    finally:
+        conn.close()
+
+
+DEMO_USERS = (
+    ("admin@tessera.test", "Platform Admin", True, ()),
+    ("owner@bakery.test", "Morag (Rye & Crumb)", False, (("bakery", "owner"),)),
+    ("owner@studio.test", "Ines Varga", False, (("studio", "owner"),)),
+    ("shop@bakery.test", "Callum (orders)", False, (("bakery", "shop_manager"),)),
+    ("editor@agency.test", "Agency Editor", False, (("bakery", "editor"), ("studio", "editor"))),
+)
+
+
+@main.command("demo")
+@click.option("--no-serve", is_flag=True, help="Set everything up and exit instead of serving.")
+@pass_ctx
+@handle_errors
+def demo(ctx: Context, no_serve: bool) -> None:
+    """Create the demo tenants and users, publish both sites, print URLs and logins, then serve.
+
+    Safe to run again: what exists is kept.
+    """
+    from content.errors import TesseraError as _Error
+
+    from ..sites import publish_tenant
+
+    settings = ctx.settings
+    for slug, name, features, starter in DEMO_TENANTS:
+        if ctx.tenants.registry.find(slug) is None:
+            ctx.tenants.create(slug, name, parse_features(features), starter=starter)
+            console.print(f"Created demo tenant [bold]{slug}[/bold] from sites/{starter}.")
+    services = ctx.services
+    for email, name, superadmin, roles in DEMO_USERS:
+        try:
+            account = services.users.by_email(email)
+        except NotFound:
+            account = services.users.create(email, settings.demo_password, name=name, superadmin=superadmin)
+        for slug, role in roles:
+            tenant = ctx.tenants.registry.get(slug)
+            if services.users.role(account.id, tenant.id) != role:
+                services.users.grant(account.id, tenant.id, role)
+    for t in ctx.tenants.registry.all():
+        try:
+            _, deploy = publish_tenant(settings, ctx.tenants, t.slug, actor="demo")
+            if t.has("ecommerce"):
+                _seed_stock(ctx, t.slug)
+            console.print(f"Published [bold]{t.slug}[/bold]: deploy {deploy.id}, {deploy.uploaded} files uploaded")
+        except _Error as exc:
+            console.print(f"[red]Could not publish {t.slug}[/red]: {exc}")
+    port = "" if settings.port == 80 else f":{settings.port}"
+    console.print()
+    for t in ctx.tenants.registry.all():
+        console.print(f"[bold]{t.name}[/bold] ({t.slug})")
+        console.print(f"  site        http://{t.slug}.{settings.base_domain}{port}/")
+        console.print(f"  admin       http://{t.slug}.{settings.base_domain}{port}/admin/")
+        console.print(f"  API         http://{t.slug}.{settings.base_domain}{port}/api/products")
+        console.print(f"  content     git clone {ctx.tenants.repository(t.slug).path}")
+
+    console.print("\n[bold]Logins[/bold] (password: " + settings.demo_password + ")")
+    for email, _, superadmin, roles in DEMO_USERS:
+        console.print(f"  {email:<20} " + ("platform superadmin" if superadmin else
+                                           ", ".join(f"{r} of {s}" for s, r in roles)))
+    console.print(f"\nAll sites   http://{settings.base_domain}{port}/admin/login (pick a site after signing in)")
+    console.print(f"API docs    http://{settings.host}{port}/api/docs")
+    console.print(f"Data        {settings.data_dir}")
+    if no_serve:
+        return
+    console.print("Serving until Ctrl-C.")
+    _serve(settings)

@@ -1,0 +1,317 @@
+"""Content and sites: check, build, dev, publish, jobs, deploys, rollback; domains and the Caddyfile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from content.source import DirSource
+from content.parse import parse_site
+
+from .base import Context, console, err_console, handle_errors, main, pass_ctx
+
+
+# -- content ----------------------------------------------------------------------------------
+
+
+@main.command("check")
+@click.argument("tenant_slug", metavar="TENANT", required=False)
+@click.option("--source", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Check a site folder instead of a tenant's repository.")
+@pass_ctx
+@handle_errors
+def check(ctx: Context, tenant_slug: str | None, source: Path | None) -> None:
+    """Parse all of a site's content and print every error with file and line."""
+    if (tenant_slug is None) == (source is None):
+        raise click.UsageError("give either TENANT or --source DIR")
+    if source is not None:
+        content = parse_site(DirSource(source))
+        where = str(source)
+    else:
+        repo_source = ctx.tenants.repository(ctx.tenants.registry.get(tenant_slug).slug).source()
+        try:
+            content = parse_site(repo_source)
+        finally:
+            repo_source.close()
+        where = tenant_slug
+    console.print(f"[green]ok[/green] {where}: {len(content.pages)} pages, {len(content.posts)} posts, "
+                  f"{len(content.products)} products, {len(content.media)} media files")
+
+
+# -- building -------------------------------------------------------------------------------
+
+
+def _progress_bar():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=err_console, transient=True)
+
+
+def _report(label: str, result) -> None:
+    if result.up_to_date:
+        console.print(f"[green]up to date[/green] {label}: {result.files} files, nothing changed "
+                      f"({result.seconds:.2f} s)")
+    else:
+        console.print(f"[green]built[/green] {label}: {result.rendered} pages written, {result.reused} reused, "
+                      f"{result.files} files in {result.out_dir} ({result.seconds:.2f} s)")
+    if result.next_scheduled:
+        console.print(f"  next scheduled item goes live at {result.next_scheduled.isoformat()}")
+
+
+@main.command("build")
+@click.argument("tenant_slug", metavar="TENANT", required=False)
+@click.option("--all", "build_all", is_flag=True, help="Build every tenant.")
+@click.option("--source", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Build a site folder without the registry (needs --out).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder for --source.")
+@click.option("--theme", help="Use this theme instead of the one named in site.yaml (with --source).")
+@click.option("--base-url", default="http://localhost:8000", show_default=True,
+              help="Canonical origin for --source builds.")
+@click.option("--no-shop", is_flag=True, help="Build a --source site without its shop pages "
+              "(a site without products/ never gets them).")
+@click.option("--workers", type=int, default=None, help="Processes to render with (default: every core).")
+@pass_ctx
+@handle_errors
+def build_command(ctx: Context, tenant_slug: str | None, build_all: bool, source: Path | None,
+                  out: Path | None, theme: str | None, base_url: str, no_shop: bool, workers: int | None) -> None:
+    """Build a tenant's site (or every tenant's, or any site folder) into static files.
+
+    Only what changed since the last build is rendered again; the output folder is replaced
+    only when the whole build succeeded.
+    """
+    import os
+
+    from builder.build import BuildConfig, build
+    from content.source import DirSource
+
+    from ..sites import build_tenant
+
+    chosen = sum(bool(x) for x in (tenant_slug, build_all, source))
+    if chosen != 1:
+        raise click.UsageError("give exactly one of TENANT, --all or --source DIR")
+    with _progress_bar() as bar:
+        task = bar.add_task("rendering", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        if source is not None:
+            if out is None:
+                raise click.UsageError("--source needs --out DIR")
+            out = out.resolve()
+            site = DirSource(source)
+            has_products = any(p.startswith("products/") for p in site.paths())
+            result = build(BuildConfig(
+                source=site, out_dir=out, themes_dir=ctx.settings.themes_dir, base_url=base_url,
+                shop=has_products and not no_shop, cache_dir=out.parent / f".{out.name}.cache", theme=theme,
+                workers=workers or os.cpu_count() or 1, progress=progress))
+            bar.stop()
+            _report(str(source), result)
+            return
+        slugs = [t.slug for t in ctx.tenants.registry.all()] if build_all else [tenant_slug]
+        for slug in slugs:
+            bar.update(task, description=f"building {slug}", completed=0, total=None)
+            done = build_tenant(ctx.settings, ctx.tenants, slug, progress=progress)
+            bar.console.print(f"[green]built[/green] {slug} at {done.commit[:10]}: {done.result.rendered} written, "
+                              f"{done.result.reused} reused, {done.result.files} files ({done.result.seconds:.2f} s)"
+                              if not done.result.up_to_date else
+                              f"[green]up to date[/green] {slug} at {done.commit[:10]} ({done.result.seconds:.2f} s)")
+
+
+@main.command("dev")
+@click.argument("tenant_slug", metavar="TENANT", required=False)
+@click.option("--source", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Preview a site folder instead of a tenant's repository.")
+@click.option("--port", type=int, default=None, help="Port (default: TESSERA_PORT + 1).")
+@pass_ctx
+@handle_errors
+def dev(ctx: Context, tenant_slug: str | None, source: Path | None, port: int | None) -> None:
+    """Preview a site locally: rebuild on every change and reload the open page.
+
+    With TENANT it watches the tenant's repository, so commits from the admin and pushes show up;
+    with --source it watches a site folder. Themes are watched too.
+    """
+    from builder.build import BuildConfig, build
+    from content.source import DirSource
+
+    from ..dev import serve
+    from ..sites import build_tenant
+
+    if (tenant_slug is None) == (source is None):
+        raise click.UsageError("give either TENANT or --source DIR")
+    settings = ctx.settings
+    port = port or settings.port + 1
+    memory: dict = {}
+    if source is not None:
+        source = source.resolve()
+        out = settings.data_dir / "dev" / source.name
+        cache = out.parent / f".{source.name}.cache"
+        shop = any(p.startswith("products/") for p in DirSource(source).paths())
+
+        def rebuild() -> str:
+            result = build(BuildConfig(DirSource(source), out, settings.themes_dir,
+                                       base_url=f"http://{settings.host}:{port}", shop=shop,
+                                       cache_dir=cache, memory=memory))
+            return f"built: {result.rendered} written, {result.reused} reused ({result.seconds:.2f} s)"
+
+        watched, ignored = [source, settings.themes_dir], [out, cache]
+    else:
+        tenants = ctx.tenants
+        tenants.registry.get(tenant_slug)
+        out = tenants.folder(tenant_slug) / "dev"
+
+        def rebuild() -> str:
+            done = build_tenant(settings, tenants, tenant_slug, out_dir=out)
+            return (f"built {tenant_slug} at {done.commit[:10]}: {done.result.rendered} written, "
+                    f"{done.result.reused} reused ({done.result.seconds:.2f} s)")
+
+        repo = tenants.repository(tenant_slug).path
+        watched = [repo, settings.themes_dir]
+        ignored = [repo / "objects", repo / "logs", repo / "worktrees", repo / "tessera.lock"]
+    serve(rebuild, out, watched, ignored, settings.host, port, console.print)
+
+
+@main.command("publish")
+@click.argument("tenant_slug", metavar="TENANT")
+@pass_ctx
+@handle_errors
+def publish_command(ctx: Context, tenant_slug: str) -> None:
+    """Build TENANT's latest content and publish what changed to its bucket (pages and catalog together)."""
+    from ..sites import publish_tenant
+
+    with _progress_bar() as bar:
+        task = bar.add_task(f"building {tenant_slug}", total=None)
+        built, deploy = publish_tenant(ctx.settings, ctx.tenants, tenant_slug, actor="cli",
+                                       progress=lambda done, total: bar.update(task, completed=done, total=total))
+    console.print(f"[green]published[/green] {tenant_slug} at {deploy.commit[:10]} as deploy {deploy.id}: "
+                  f"{deploy.uploaded} uploaded, {deploy.deleted} deleted, {deploy.files} files "
+                  f"({deploy.seconds:.2f} s)")
+
+
+@main.command("jobs")
+@click.argument("tenant_slug", metavar="[TENANT]", required=False)
+@click.option("--run", is_flag=True, help="Run due jobs now in this process, then list.")
+@pass_ctx
+@handle_errors
+def jobs_command(ctx: Context, tenant_slug: str | None, run: bool) -> None:
+    """List background jobs (publishes after pushes, scheduled publishes), newest first."""
+    from publish.jobs import Queue, Runner
+
+    from ..app import run_job
+
+    queue = Queue(ctx.settings.data_dir / "platform.db")
+    if run:
+        runner = Runner(queue, lambda job: run_job(ctx.settings, job))
+        while (job := runner.run_once()) is not None:
+            console.print(f"job {job.id} {job.status}: {job.log.splitlines()[-1] if job.log else ''}")
+    table = Table("id", "tenant", "kind", "status", "by", "run after", "finished", "log")
+    for job in queue.list(tenant_slug):
+        table.add_row(str(job.id), job.tenant, job.kind, job.status, job.actor, job.run_after, job.finished_at or "",
+                      (job.log.strip().splitlines() or [""])[-1][:60])
+    console.print(table)
+
+
+@main.command("deploys")
+@click.argument("tenant_slug", metavar="TENANT")
+@pass_ctx
+@handle_errors
+def deploys_command(ctx: Context, tenant_slug: str) -> None:
+    """List TENANT's deploys, newest first."""
+    from ..sites import deploys
+
+    table = Table("id", "status", "commit", "catalog", "when", "who", "files", "uploaded", "deleted", "seconds")
+    for d in deploys(ctx.tenants, tenant_slug):
+        label = d.status + (f" (rollback to {d.rollback_of})" if d.rollback_of else "")
+        table.add_row(str(d.id), label, d.commit[:10], d.catalog_version[:10], d.started_at, d.actor,
+                      str(d.files), str(d.uploaded), str(d.deleted), f"{d.seconds or 0:.2f}")
+    console.print(table)
+
+
+@main.command("rollback")
+@click.argument("tenant_slug", metavar="TENANT")
+@click.argument("deploy_id", metavar="[ID]", type=int, required=False)
+@pass_ctx
+@handle_errors
+def rollback_command(ctx: Context, tenant_slug: str, deploy_id: int | None) -> None:
+    """Return TENANT's site and catalog to deploy ID (default: the one before the live one)."""
+    from ..sites import rollback_tenant
+
+    built, deploy = rollback_tenant(ctx.settings, ctx.tenants, tenant_slug, actor="cli", deploy_id=deploy_id)
+    console.print(f"[green]rolled back[/green] {tenant_slug} to {deploy.commit[:10]} (deploy {deploy.id}, "
+                  f"{deploy.uploaded} uploaded, {deploy.deleted} deleted)")
+
+
+
+
+# -- domains ----------------------------------------------------------------------------------
+
+
+@main.group()
+def domain() -> None:
+    """Custom domains: add one, prove it with DNS, list them."""
+
+
+@domain.command("add")
+@click.argument("tenant_slug", metavar="TENANT")
+@click.argument("name")
+@click.option("--primary", is_flag=True, help="Make it the canonical domain once verified.")
+@pass_ctx
+@handle_errors
+def domain_add(ctx: Context, tenant_slug: str, name: str, primary: bool) -> None:
+    """Add a custom domain and print the DNS TXT record that proves you own it."""
+    from publish.domains import challenge
+
+    added = ctx.tenants.registry.add_domain(tenant_slug, name, primary=primary)
+    ctx.services.audit.record("domain.added", tenant_id=added.tenant_id, domain=added.name, via="cli")
+    console.print(f"Added {added.name} to {tenant_slug}. Create this DNS record, then run "
+                  f"`tessera domain verify {tenant_slug} {added.name}`:")
+    click.echo(f"  {challenge(added)}")  # plain, unwrapped: people copy it into their DNS panel
+    console.print(f"and point {added.name} at this platform (CNAME to {tenant_slug}.{ctx.settings.base_domain}).")
+
+
+@domain.command("verify")
+@click.argument("tenant_slug", metavar="TENANT")
+@click.argument("name")
+@pass_ctx
+@handle_errors
+def domain_verify(ctx: Context, tenant_slug: str, name: str) -> None:
+    """Look up the domain's TXT record; once it matches, serve the domain and republish its canonical URLs."""
+    from publish.domains import resolver_for, verify
+
+    from ..sites import publish_tenant
+
+    checked = verify(ctx.tenants.registry, tenant_slug, name, resolver_for(ctx.settings.dns_resolver))
+    ctx.services.audit.record("domain.verified", tenant_id=checked.tenant_id, domain=checked.name, via="cli")
+    console.print(f"[green]verified[/green] {checked.name}")
+    if checked.is_primary:
+        _, deploy = publish_tenant(ctx.settings, ctx.tenants, tenant_slug, actor="domain")
+        console.print(f"Republished {tenant_slug} with https://{checked.name} as its address (deploy {deploy.id}).")
+
+
+@domain.command("list")
+@click.argument("tenant_slug", metavar="TENANT")
+@pass_ctx
+@handle_errors
+def domain_list(ctx: Context, tenant_slug: str) -> None:
+    """List a tenant's domains and whether they are verified."""
+    from publish.domains import challenge
+
+    table = Table("domain", "primary", "verified", "TXT record to create")
+    for d in ctx.tenants.registry.domains(tenant_slug):
+        table.add_row(d.name, "yes" if d.is_primary else "", d.verified_at or "no", str(challenge(d)))
+    console.print(table)
+
+
+@main.command("caddyfile")
+@click.option("--local", is_flag=True, help="Use Caddy's internal CA (to try HTTPS on one machine).")
+@pass_ctx
+@handle_errors
+def caddyfile_command(ctx: Context, local: bool) -> None:
+    """Print a Caddyfile that puts automatic HTTPS in front of the whole platform."""
+    from publish.domains import caddyfile
+
+    settings = ctx.settings
+    click.echo(caddyfile(settings.base_domain, f"{settings.host}:{settings.port}", local=local), nl=False)

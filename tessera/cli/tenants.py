@@ -1,0 +1,178 @@
+"""Tenants: create, list, show, update, suspend, resume, delete; how a shop takes payment."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.table import Table
+
+from content.registry import FEATURES, PLANS, STATUSES, Tenant, parse_features
+
+from .base import Context, console, handle_errors, main, pass_ctx
+
+
+# -- tenants ----------------------------------------------------------------------------------
+
+
+@main.group()
+def tenant() -> None:
+    """Create, inspect, change and delete tenants."""
+
+
+def _features_option(value: str | None) -> frozenset[str] | None:
+    return None if value is None else parse_features(value)
+
+
+@tenant.command("create")
+@click.argument("slug")
+@click.option("--name", required=True, help="Display name, e.g. 'Acme Bakery'.")
+@click.option("--features", default="cms", show_default=True,
+              help=f"Comma-separated features: {', '.join(FEATURES)}.")
+@click.option("--from", "starter", metavar="STARTER",
+              help="Starter site from sites/ to copy into the new repository (e.g. bakery).")
+@click.option("--plan", type=click.Choice(PLANS), default="starter", show_default=True)
+@click.option("--status", type=click.Choice(STATUSES), default="active", show_default=True)
+@pass_ctx
+@handle_errors
+def tenant_create(ctx: Context, slug: str, name: str, features: str, starter: str | None,
+                  plan: str, status: str) -> None:
+    """Create tenant SLUG: its registry row, content repository and tenant.db, all or nothing."""
+    created = ctx.tenants.create(slug, name, parse_features(features), starter=starter,
+                                 plan=plan, status=status)
+    ctx.services.audit.record("tenant.created", tenant_id=created.id, via="cli", slug=slug)
+    console.print(f"Created tenant [bold]{created.slug}[/bold] ({created.name}).")
+    _print_tenant(ctx, created)
+
+
+@tenant.command("list")
+@pass_ctx
+@handle_errors
+def tenant_list(ctx: Context) -> None:
+    """List every tenant."""
+    tenants = ctx.tenants.registry.all()
+    if not tenants:
+        console.print("No tenants yet. Create one with `tessera tenant create` or run `tessera demo`.")
+        return
+    table = Table("slug", "name", "status", "plan", "features", "created")
+    for t in tenants:
+        table.add_row(t.slug, t.name, t.status, t.plan, ",".join(sorted(t.features)), t.created_at[:10])
+    console.print(table)
+
+
+@tenant.command("show")
+@click.argument("slug")
+@pass_ctx
+@handle_errors
+def tenant_show(ctx: Context, slug: str) -> None:
+    """Show one tenant: status, features, domains, repository and latest version."""
+    _print_tenant(ctx, ctx.tenants.registry.get(slug))
+
+
+def _print_tenant(ctx: Context, t: Tenant) -> None:
+    settings = ctx.settings
+    repo = ctx.tenants.repository(t.slug)
+    table = Table(show_header=False, box=None)
+    table.add_row("slug", t.slug)
+    table.add_row("name", t.name)
+    table.add_row("status", t.status)
+    table.add_row("plan", t.plan)
+    table.add_row("features", ", ".join(sorted(t.features)) or "(none)")
+    port = "" if settings.port == 80 else f":{settings.port}"
+    table.add_row("site", f"http://{t.slug}.{settings.base_domain}{port}/")
+    domains = ctx.tenants.registry.domains(t.slug)
+    table.add_row("domains", ", ".join(
+        f"{d.name}{' (primary)' if d.is_primary else ''}{'' if d.verified_at else ' (unverified)'}"
+        for d in domains) or "(none)")
+    table.add_row("repository", str(repo.path))
+    head = repo.head()
+    table.add_row("version", head[:12] if head else "(empty)")
+    table.add_row("created", t.created_at)
+    console.print(table)
+
+
+@tenant.command("update")
+@click.argument("slug")
+@click.option("--name", help="New display name.")
+@click.option("--features", help="Replace the features with this comma-separated list.")
+@click.option("--plan", type=click.Choice(PLANS))
+@click.option("--status", type=click.Choice(STATUSES))
+@pass_ctx
+@handle_errors
+def tenant_update(ctx: Context, slug: str, name: str | None, features: str | None,
+                  plan: str | None, status: str | None) -> None:
+    """Change a tenant's name, features, plan or status."""
+    updated = ctx.tenants.registry.update(slug, name=name, features=_features_option(features),
+                                          plan=plan, status=status)
+    ctx.services.audit.record("tenant.updated", tenant_id=updated.id, via="cli", name=name, features=features,
+                              plan=plan, status=status)
+    console.print(f"Updated tenant [bold]{updated.slug}[/bold].")
+    _print_tenant(ctx, updated)
+
+
+@tenant.command("suspend")
+@click.argument("slug")
+@pass_ctx
+@handle_errors
+def tenant_suspend(ctx: Context, slug: str) -> None:
+    """Suspend a tenant: its storefront shows a suspended page and its API refuses writes."""
+    suspended = ctx.tenants.registry.update(slug, status="suspended")
+    ctx.services.audit.record("tenant.suspended", tenant_id=suspended.id, via="cli")
+    console.print(f"Suspended tenant [bold]{slug}[/bold].")
+
+
+@tenant.command("resume")
+@click.argument("slug")
+@pass_ctx
+@handle_errors
+def tenant_resume(ctx: Context, slug: str) -> None:
+    """Lift a suspension: the tenant becomes active again."""
+    resumed = ctx.tenants.registry.update(slug, status="active")
+    ctx.services.audit.record("tenant.resumed", tenant_id=resumed.id, via="cli")
+    console.print(f"Resumed tenant [bold]{slug}[/bold].")
+
+
+@tenant.command("delete")
+@click.argument("slug")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_ctx
+@handle_errors
+def tenant_delete(ctx: Context, slug: str, yes: bool) -> None:
+    """Delete a tenant for good: registry rows, content repository and tenant.db."""
+    t = ctx.tenants.registry.get(slug)
+    if not yes:
+        click.confirm(f"Delete {t.slug} ({t.name}) with all its content and orders? This cannot be undone",
+                      abort=True)
+    from ..sites import storage
+
+    ctx.services.audit.record("tenant.deleted", tenant_id=None, via="cli", slug=slug)
+    ctx.tenants.delete(slug)
+    storage(ctx.settings, slug).remove()
+    console.print(f"Deleted tenant [bold]{slug}[/bold].")
+
+
+@tenant.command("payments")
+@click.argument("slug")
+@click.option("--provider", type=click.Choice(["manual", "stripe"]), required=True)
+@click.option("--keys-stdin", is_flag=True,
+              help="For stripe: read the secret key and the webhook signing secret from standard input, one per line.")
+@pass_ctx
+@handle_errors
+def tenant_payments(ctx: Context, slug: str, provider: str, keys_stdin: bool) -> None:
+    """Choose how a shop takes payment: manual (default) or Stripe with the shop's own keys (stored sealed)."""
+    from commerce_api.shop.payments import StripeKeys, seal_payments
+
+    keys = None
+    if provider == "stripe":
+        if keys_stdin:
+            secret, webhook = (sys.stdin.readline().strip(), sys.stdin.readline().strip())
+        else:
+            secret = click.prompt("Stripe secret key (sk_...)", hide_input=True)
+            webhook = click.prompt("Webhook signing secret (whsec_...)", hide_input=True)
+        if not secret.startswith(("sk_", "rk_")) or not webhook.startswith("whsec_"):
+            raise click.ClickException("expected a secret key starting sk_ (or rk_) and a signing secret starting whsec_")
+        keys = StripeKeys(secret, webhook)
+    updated = ctx.tenants.registry.update(slug, settings={"payments": seal_payments(ctx.settings.secret_key, provider, keys)})
+    ctx.services.audit.record("payments.changed", tenant_id=updated.id, provider=provider, via="cli")
+    console.print(f"{slug} now takes payment by {provider}." + (
+        f" Point Stripe's webhook at /api/webhooks/stripe/{slug} on your API host." if provider == "stripe" else ""))
