@@ -5,6 +5,7 @@
     ├── ConflictError                 a save based on a stale version (merge and save again)
     ├── RepositoryError               git refused an operation (see the message; nothing changed)
     ├── PathError                     a path outside the repository or in a forbidden place
+    ├── ArchiveError                  an export archive that is not one, or unsafe (nothing imported)
     └── RegistryError                 tenant registry problems
         ├── InvalidSlug               the slug breaks the naming rules (pick another)
         ├── InvalidValue              a field such as a feature or status is not one we know
@@ -89,6 +90,10 @@ class PathError(TesseraError):
     """A path that escapes the repository or touches its internals."""
 
     code = "invalid_path"
+
+
+class ArchiveError(TesseraError):
+    code = "bad_archive"
 
 
 class RegistryError(TesseraError):

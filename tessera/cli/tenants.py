@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from rich.table import Table
@@ -176,3 +177,65 @@ def tenant_payments(ctx: Context, slug: str, provider: str, keys_stdin: bool) ->
     ctx.services.audit.record("payments.changed", tenant_id=updated.id, provider=provider, via="cli")
     console.print(f"{slug} now takes payment by {provider}." + (
         f" Point Stripe's webhook at /api/webhooks/stripe/{slug} on your API host." if provider == "stripe" else ""))
+
+
+# -- moving a tenant between installations ------------------------------------------------------
+
+
+@main.command("export")
+@click.argument("slug", metavar="TENANT")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@pass_ctx
+@handle_errors
+def export_command(ctx: Context, slug: str, file: Path) -> None:
+    """Write TENANT (content repository with history, tenant.db, registry record, domains, members)
+    to FILE, a .tar.gz that `tessera import` restores on any installation. Stripe keys are left out."""
+    from content.archive import export_tenant
+
+    tenant_ = ctx.tenants.registry.get(slug)
+    members = [{"email": m.user.email, "name": m.user.name, "role": m.role}
+               for m in ctx.services.users.members(tenant_.id)]
+    with console.status(f"Exporting {slug}…"):
+        manifest = export_tenant(ctx.tenants, slug, file, {"members": members})
+    size = file.stat().st_size / 2**20
+    console.print(f"Exported [bold]{slug}[/bold] to {file} ({size:.1f} MB): content with its history, tenant.db, "
+                  f"{len(manifest['domains'])} domain(s), {len(members)} member(s).")
+    if (manifest["tenant"]["settings"].get("payments") or {}).get("note"):
+        console.print("Stripe keys were not exported: enter them again after importing.")
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--slug", help="Import under another slug (the archive's own is used otherwise).")
+@click.option("--name", help="Another display name.")
+@pass_ctx
+@handle_errors
+def import_command(ctx: Context, file: Path, slug: str | None, name: str | None) -> None:
+    """Restore a tenant from an archive made by `tessera export`; then publish it."""
+    from content.archive import import_tenant
+    from content.errors import RegistryError
+
+    with console.status(f"Importing {file}…"):
+        tenant_, manifest = import_tenant(ctx.tenants, file, slug=slug, name=name)
+    console.print(f"Imported [bold]{tenant_.slug}[/bold] ({tenant_.name}).")
+    for domain in manifest.get("domains", []):
+        try:
+            added = ctx.tenants.registry.add_domain(tenant_.slug, domain["name"], primary=domain["primary"])
+        except RegistryError as exc:
+            console.print(f"  domain {domain['name']}: not added ({exc})")
+            continue
+        from publish.domains import challenge
+
+        console.print(f"  domain {added.name}: verify it again with the DNS record {challenge(added)}")
+    missing = []
+    for member in manifest.get("members", []):
+        if ctx.services.users.check_exists(member["email"]):
+            account = ctx.services.users.by_email(member["email"])
+            ctx.services.users.grant(account.id, tenant_.id, member["role"])
+        else:
+            missing.append(f"{member['email']} ({member['role']})")
+    if missing:
+        console.print("  No account here yet for: " + ", ".join(missing) + ". Invite them from the admin's Users "
+                      "page, or `tessera user create` then `tessera user grant`.")
+    ctx.services.audit.record("tenant.imported", tenant_id=tenant_.id, via="cli", archive=file.name)
+    console.print(f"Publish it with: tessera publish {tenant_.slug}")
