@@ -45,8 +45,12 @@ def orders(request: Request, status: FromQuery[str] = "", payment: FromQuery[str
                                  until=end, limit=200)
     for row in rows:
         row["total_text"] = str(Money(row["total"], row["currency"]))
+    from urllib.parse import urlencode
+
+    csv = "/api/admin/orders.csv?" + urlencode({k: v for k, v in {"status": status, "payment_status": payment,
+                                                                    "since": since, "until": end}.items() if v})
     return page(request, "orders.html", title="Orders", section="orders", orders=rows, status=status, payment=payment,
-                since=since, until=until, statuses=STATUSES, payment_statuses=PAYMENT_STATUSES)
+                since=since, until=until, statuses=STATUSES, payment_statuses=PAYMENT_STATUSES, csv=csv)
 
 
 @get("/admin/orders/{number:int}", opt={"action": "orders:read", **SHOP}, sync_to_thread=True, include_in_schema=False)

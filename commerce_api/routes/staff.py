@@ -59,11 +59,14 @@ class StaffShopController(Controller):
             return Orders(conn).list(status=status, payment_status=payment_status, since=since, until=until,
                                      limit=min(max(limit, 1), 500), offset=max(offset, 0))
 
-    @get("/orders.csv", opt={"action": "orders:read"}, sync_to_thread=True, summary="Orders as CSV")
-    def orders_csv(self, request: Request) -> Response[str]:
+    @get("/orders.csv", opt={"action": "orders:read"}, sync_to_thread=True, summary="Orders as CSV, with the same filters")
+    def orders_csv(self, request: Request, status: FromQuery[str | None] = None,
+                   payment_status: FromQuery[str | None] = None, since: FromQuery[str | None] = None,
+                   until: FromQuery[str | None] = None) -> Response[str]:
         who = _who(request)
         with services_of(request).databases.connection(who.tenant.slug) as conn:
-            rows = Orders(conn).list(limit=100000)
+            rows = Orders(conn).list(status=status or None, payment_status=payment_status or None,
+                                     since=since or None, until=until or None, limit=100000)
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=["number", "created_at", "email", "status", "payment_status",
                                                  "currency", "total"])

@@ -166,7 +166,12 @@ def test_orders_filter_by_payment_and_date_and_refund(admin, site):
                              "country": "GB"}}).json()["order"]
     number = order["number"]
     assert f"/admin/orders/{number}" not in owner.get("/admin/orders?payment=paid").text
-    assert f"/admin/orders/{number}" in owner.get("/admin/orders?payment=pending").text
+    pending = owner.get("/admin/orders?payment=pending").text
+    assert f"/admin/orders/{number}" in pending
+    csv_link = re.search(r'href="(/api/admin/orders\.csv\?[^"]+)"', pending).group(1).replace("&amp;", "&")
+    assert csv_link == "/api/admin/orders.csv?payment_status=pending"
+    rows = owner.http.get(csv_link).text.splitlines()
+    assert rows[0].startswith("number,") and all(",pending," in row for row in rows[1:]) and len(rows) > 1
     assert f"/admin/orders/{number}" not in owner.get("/admin/orders?until=2020-01-01").text
     assert owner.get("/admin/orders?since=yesterday").status_code == 400
     owner.post(f"/admin/orders/{number}/paid")

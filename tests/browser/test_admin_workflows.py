@@ -178,3 +178,43 @@ def test_drop_an_image_on_the_library_then_insert_it_into_a_page(site, page):
     shown.wait_for()
     # Not published yet, shown anyway: inlined, decoded.
     assert shown.evaluate("img => img.complete && img.naturalWidth > 0 && img.currentSrc.startsWith('data:image/webp')")
+
+
+def test_menus_follow_the_role_and_direct_urls_are_refused(site, page):
+    sign_in(page, site, email="editor@agency.test")
+    menu = page.get_by_role("navigation", name="Admin")
+    assert menu.get_by_role("link", name="Pages and posts").is_visible()
+    assert menu.get_by_role("link", name="Orders").count() == 0 and menu.get_by_role("link", name="Users").count() == 0
+    response = page.goto(admin(site, "/orders"))
+    assert response.status == 403 and page.get_by_role("heading", name="Not allowed").is_visible()
+    page.goto(admin(site, "/"))
+    page.get_by_label("Site").select_option("studio")  # the switcher: the other site this account edits
+    page.get_by_role("button", name="Switch").click()
+    page.get_by_role("heading", name="Dashboard").wait_for()
+    assert page.url.startswith(f"http://studio.localhost:{site['port']}/admin/")
+    studio_menu = page.get_by_role("navigation", name="Admin")
+    assert studio_menu.get_by_role("link", name="Products").count() == 0  # no shop on this site
+    assert page.goto(f"http://studio.localhost:{site['port']}/admin/products").status == 403
+
+
+def test_a_script_typed_into_fields_never_runs(site, page):
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    payload = "<img src=x onerror=alert(1)><script>alert(2)</script>"
+    sign_in(page, site)
+    page.goto(admin(site, "/pages/edit?kind=page"))
+    page.get_by_label("Title", exact=True).fill(f"Hello {payload}")
+    page.get_by_label(re.compile("^Slug")).fill("hello-xss")
+    page.get_by_label("Excerpt").fill(payload)
+    page.get_by_label("Tags (comma separated)").fill(payload)
+    page.get_by_label("Text (Markdown)").fill(payload)
+    page.get_by_label("What did you change?").fill(payload)
+    page.frame_locator("iframe.preview").get_by_role("heading", name=re.compile("Hello")).first.wait_for()
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.get_by_role("status").filter(has_text="Saved.").wait_for()
+    assert page.get_by_label("Title", exact=True).input_value() == f"Hello {payload}"  # kept as text
+    for path in ("/pages?q=hello", "/", "/history?path=pages/hello-xss.md"):
+        page.goto(admin(site, path))
+        page.wait_for_load_state("networkidle")
+    assert page.get_by_text(payload).first.is_visible()  # shown as the characters typed
+    assert dialogs == []
