@@ -53,6 +53,8 @@ def _validation_error(request: Request, exc: ValidationException) -> Response:
     message = re.sub(r"\s*-\s*at `\$[^`]*`", "", message)
     if field:
         message = f"{field}: {message}"
+    if request.url.path.startswith("/admin") and "text/html" in request.headers.get("accept", ""):
+        return admin_error_page(request, 400, message)
     return _envelope(400, "invalid_request", message, field)
 
 

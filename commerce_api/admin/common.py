@@ -132,6 +132,14 @@ def text(form: dict[str, Any], name: str) -> str:
     return str(value).strip()
 
 
+def number(form: dict[str, Any], name: str) -> int:
+    """A whole number from a form field; anything else is a 400 naming the field, never a crash."""
+    value = text(form, name)
+    if not value.isdigit():
+        raise BadRequest(f"{name} must be a whole number", field=name)
+    return int(value)
+
+
 def values(form: dict[str, Any], name: str) -> list[str]:
     """Every value of a repeated field (checkboxes, multi-selects)."""
     value = form.get(name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
@@ -63,11 +64,37 @@ def editable(path: str) -> str:
     return path
 
 
+class Unreadable(BadRequest):
+    """A file whose front matter cannot be read into the form (it came in through git broken)."""
+
+    status = 422
+
+
+@contextmanager
+def readable(path: str):
+    """Name the file and the way out when its front matter cannot be shown in the form."""
+    try:
+        yield
+    except Unreadable as exc:
+        raise Unreadable(f"{path} cannot be opened in the form: {exc.message}. Fix it with git, or undo the "
+                         f"change that broke it from /admin/history?path={path}") from None
+
+
 def front_matter(text_: str) -> tuple[dict, str]:
     if not text_.startswith("---"):
         return {}, text_
-    _, front, body = text_.split("---", 2)
-    return yaml.safe_load(front) or {}, body.lstrip("\n")
+    parts = text_.split("---", 2)
+    if len(parts) < 3:
+        raise Unreadable("the front matter has no closing '---' line")
+    try:
+        data = yaml.safe_load(parts[1]) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise Unreadable(f"the front matter is not valid YAML (line {mark.line + 1 if mark else '?'}: "
+                         f"{getattr(exc, 'problem', None) or exc})") from None
+    if not isinstance(data, dict):
+        raise Unreadable("the front matter is not a list of 'name: value' lines")
+    return data, parts[2].lstrip("\n")
 
 
 def render_file(data: dict[str, Any], body: str) -> bytes:
@@ -123,8 +150,9 @@ def edit_form(request: Request, path: FromQuery[str] = "", kind: FromQuery[str] 
         return _editor(request, path="", base=repo.head(), exists=False, kind=kind, fields=_fields(""))
     path = editable(path)
     current = repo.read(path)
-    return _editor(request, path=path, base=repo.head(), exists=current is not None,
-                   fields=_fields(current.decode() if current else ""))
+    with readable(path):
+        fields = _fields(current.decode(errors="replace") if current else "")
+    return _editor(request, path=path, base=repo.head(), exists=current is not None, fields=fields)
 
 
 @post("/admin/pages/save", opt={"action": "pages:write"}, sync_to_thread=True, include_in_schema=False)

@@ -12,7 +12,7 @@ from ..mail import MailError, send
 from ..routes.admin import AdminController
 from ..routes.auth import _address
 from ..security import services_of, tenant_of
-from .common import Form, back, page, text, who
+from .common import Form, back, number, page, text, who
 from .session import _host_url, _start_session
 
 ROLE_NAMES = {"owner": "Owner", "admin": "Admin", "editor": "Editor", "shop_manager": "Shop manager"}
@@ -60,7 +60,7 @@ def invite(request: Request, data: Form) -> Response:
 @post("/admin/users/invitations/revoke", opt={"action": "users:write"}, sync_to_thread=True, include_in_schema=False)
 def revoke_invitation(request: Request, data: Form) -> Response:
     member = who(request)
-    services_of(request).invitations.revoke(int(text(data, "id") or 0), member.tenant.id)
+    services_of(request).invitations.revoke(number(data, "id"), member.tenant.id)
     return back("/admin/users", saved="Invitation withdrawn.")
 
 
@@ -68,7 +68,7 @@ def revoke_invitation(request: Request, data: Form) -> Response:
 def change_role(request: Request, data: Form) -> Response:
     member = who(request)
     services = services_of(request)
-    user_id = int(text(data, "user") or 0)
+    user_id = number(data, "user")
     remove = text(data, "remove") == "1"
     try:
         current = services.users.role(user_id, member.tenant.id)
@@ -162,7 +162,7 @@ def create_token(request: Request, data: Form) -> Response:
 def revoke_token(request: Request, data: Form) -> Response:
     member = who(request)
     services = services_of(request)
-    token_id = int(text(data, "id") or 0)
+    token_id = number(data, "id")
     services.credentials.revoke_api_token(token_id, member.user.id, member.tenant.id)
     services.audit.record("token.revoked", actor=member.user.id, tenant_id=member.tenant.id,
                           address=_address(request), token_id=token_id)

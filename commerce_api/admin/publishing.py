@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Request, Response, get, post
 
 from ..security import services_of
-from .common import Form, back, page, text, who
+from .common import Form, back, number, page, text, who
 
 
 @post("/admin/publish", opt={"action": "publish"}, sync_to_thread=True, include_in_schema=False)
@@ -29,7 +29,7 @@ def deploys(request: Request) -> Response:
 def rollback(request: Request, data: Form) -> Response:
     member = who(request)
     services = services_of(request)
-    deploy_id = int(text(data, "deploy") or 0)
+    deploy_id = number(data, "deploy")
     with services.databases.connection(member.tenant.slug) as conn:
         row = conn.execute("SELECT id, status FROM deploys WHERE id = ?", (deploy_id,)).fetchone()
     if row is None or row["status"] == "failed":

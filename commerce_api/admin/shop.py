@@ -18,7 +18,7 @@ from ..routes.staff import refund_order
 from ..security import services_of
 from ..shop.orders import STATUSES, TRANSITIONS, Orders
 from .common import Form, Rejected, back, commit, media_names, page, parse, repo_of, text, values, who
-from .content import _preview, front_matter, render_file
+from .content import _preview, front_matter, readable, render_file
 
 SHOP = {"feature": "ecommerce"}
 PAYMENT_STATUSES = ("pending", "paid", "failed", "refunded")
@@ -224,8 +224,9 @@ def product_form(request: Request, path: FromQuery[str] = "") -> Response:
         return _product_editor(request, path="", base=repo.head(), exists=False, fields=_product_fields(""))
     path = _product_path(path)
     current = repo.read(path)
-    return _product_editor(request, path=path, base=repo.head(), exists=current is not None,
-                           fields=_product_fields(current.decode() if current else ""))
+    with readable(path):
+        fields = _product_fields(current.decode(errors="replace") if current else "")
+    return _product_editor(request, path=path, base=repo.head(), exists=current is not None, fields=fields)
 
 
 @post("/admin/products/save", opt={"action": "products:write", **SHOP}, sync_to_thread=True, include_in_schema=False)

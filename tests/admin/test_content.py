@@ -174,3 +174,22 @@ def test_long_lists_come_in_pages(admin):
     assert second.text.count("/admin/pages/edit?path=posts/note-") == 20 and 'rel="prev"' in second.text
     assert "posts/note-119.md" in second.text
     assert owner.get("/admin/pages?q=Zyxwv&n=99").status_code == 200  # past the end: the last page
+
+
+def test_a_file_broken_through_git_opens_as_a_readable_error(admin):
+    from content.gitrepo import Author
+
+    owner = admin()
+    owner.repo().write({"pages/broken.md": b"---\ntitle: [unclosed\n---\nText.\n",
+                        "products/broken.md": b"---\nname: Broken\n"},
+                       Author("Git User", "git@example.test"), "Broken by hand")
+    for path in ("/admin/pages/edit?path=pages/broken.md", "/admin/products/edit?path=products/broken.md"):
+        response = owner.get(path)
+        assert response.status_code == 422 and response.headers["content-type"].startswith("text/html")
+        assert "cannot be opened in the form" in response.text and "/admin/history?path=" in response.text
+    assert "not valid YAML (line 3: expected" in owner.get("/admin/pages/edit?path=pages/broken.md").text
+    for path, data in [("/admin/users/role", {"user": "abc", "role": "editor"}),
+                       ("/admin/deploys/rollback", {"deploy": "1; DROP TABLE deploys"})]:
+        response = owner.post(path, data)
+        assert response.status_code == 400 and "must be a whole number" in response.text
+    assert owner.get("/admin/history").status_code == 400  # a missing parameter: a page, not a crash
