@@ -49,6 +49,7 @@ class Services:
     queue: Queue
     invitations: Invitations
     _parse_caches: dict = field(default_factory=dict, repr=False)
+    _parse_locks: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, config: ApiConfig) -> Services:
@@ -56,6 +57,13 @@ class Services:
         return cls(config, db, Users(db), Credentials(db, config.secret_key), LoginLimiter(db), Audit(db),
                    Resolver(db, config.base_domain), TenantDatabases(config.data_dir / "tenants"),
                    Queue(config.data_dir / "platform.db"), Invitations(db))
+
+    def parse_lock(self, slug: str):
+        """One parse per tenant at a time: a request arriving during a warm-up waits for it and then
+        finds everything cached, instead of parsing the same files a second time."""
+        import threading
+
+        return self._parse_locks.setdefault(slug, threading.Lock())
 
     def parse_cache(self, slug: str) -> dict:
         """A per-tenant cache of parsed files for the admin (keyed by blob and timestamps, so it is never

@@ -101,7 +101,27 @@ def repo_of(request: Request) -> Repository:
 
 def parse(request: Request, source):
     """The site parsed, reusing what this process parsed before for files that did not change."""
-    return parse_site(source, cache=services_of(request).parse_cache(require_tenant(request).slug))
+    services, slug = services_of(request), require_tenant(request).slug
+    with services.parse_lock(slug):
+        return parse_site(source, cache=services.parse_cache(slug))
+
+
+def warm_parse_cache(services, slug: str) -> None:
+    """Parse a tenant's site in the background when someone signs in, so that their first list or
+    save does not wait for a cold parse of a large site (seconds for thousands of pages)."""
+    import threading
+
+    def work() -> None:
+        source = Repository(services.config.data_dir / "tenants" / slug / "repo.git").source()
+        try:
+            with services.parse_lock(slug):
+                parse_site(source, cache=services.parse_cache(slug))
+        except Exception:  # noqa: BLE001 (a broken site shows its errors when a page asks, not here)
+            pass
+        finally:
+            source.close()
+
+    threading.Thread(target=work, name=f"warm-{slug}", daemon=True).start()
 
 
 def media_names(request: Request) -> list[str]:

@@ -188,13 +188,15 @@ def preview(request: Request, data: Form) -> Response:
 
 
 def _preview(request: Request, path: str, new: bytes) -> Response:
-    config = services_of(request).config
+    services = services_of(request)
+    config = services.config
     tenant = who(request).tenant
     source = Overlay(repo_of(request).source(), {path: new})
     try:
-        html = preview_html(source, path, themes_dir=config.themes_dir,
-                            cache_dir=config.data_dir / "tenants" / tenant.slug / "cache", shop=tenant.has("ecommerce"),
-                            parse_cache=services_of(request).parse_cache(tenant.slug))
+        with services.parse_lock(tenant.slug):
+            html = preview_html(source, path, themes_dir=config.themes_dir,
+                                cache_dir=config.data_dir / "tenants" / tenant.slug / "cache",
+                                shop=tenant.has("ecommerce"), parse_cache=services.parse_cache(tenant.slug))
         status = 200
     except PreviewError as exc:
         html, status = ENV.get_template("preview_error.html").render(problems=exc.problems).encode(), 422

@@ -21,7 +21,7 @@ from content.money import Money
 from ..errors import ApiError, Forbidden, NotFound, Unauthorized
 from ..routes.auth import GENERIC_FAILURE, _address, _login
 from ..security import SESSION_COOKIE, services_of, tenant_of
-from .common import ENV, Form, page, repo_of, text, who
+from .common import ENV, Form, page, repo_of, text, warm_parse_cache, who
 
 
 def _host_url(request: Request, slug: str) -> str:
@@ -39,6 +39,9 @@ def _start_session(request: Request, user_id: int, tenant_id: int) -> Response:
     response = Redirect("/admin/", status_code=303)
     response.set_cookie(key=SESSION_COOKIE, value=token, path="/", httponly=True, samesite="lax",
                         secure=services.config.production, max_age=12 * 3600)
+    tenant = services.db.registry.by_id(tenant_id)
+    if tenant is not None:
+        warm_parse_cache(services, tenant.slug)
     return response
 
 
