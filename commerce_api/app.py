@@ -33,7 +33,7 @@ def _envelope(status: int, code: str, message: str, field: str | None = None,
 
 def _api_error(request: Request, exc: ApiError) -> Response:
     if request.url.path.startswith("/admin"):  # people read pages, not JSON
-        if (isinstance(exc, Unauthorized) and exc.code not in ("handoff_expired", "invitation_invalid")) \
+        if (isinstance(exc, Unauthorized) and exc.code not in ("handoff_expired", "invitation_invalid", "link_expired")) \
                 or exc.code == "tenant_required":
             return Response("", status_code=303, headers={"Location": "/admin/login"})
         if "text/html" in request.headers.get("accept", ""):

@@ -142,7 +142,7 @@ def accept(request: Request, data: Form) -> Response:
 def tokens(request: Request) -> Response:
     member = who(request)
     listed = services_of(request).credentials.api_tokens(member.user.id, member.tenant.id)
-    return page(request, "tokens.html", title="API tokens", section="tokens", tokens=listed, new_token=None)
+    return page(request, "tokens.html", title="Your account", section="tokens", tokens=listed, new_token=None)
 
 
 @post("/admin/tokens/new", opt={"auth": True}, sync_to_thread=True, include_in_schema=False)
@@ -154,7 +154,7 @@ def create_token(request: Request, data: Form) -> Response:
     services.audit.record("token.created", actor=member.user.id, tenant_id=member.tenant.id,
                           address=_address(request), token_id=token_id, name=name)
     listed = services.credentials.api_tokens(member.user.id, member.tenant.id)
-    return page(request, "tokens.html", title="API tokens", section="tokens", tokens=listed, new_token=token,
+    return page(request, "tokens.html", title="Your account", section="tokens", tokens=listed, new_token=token,
                 flash="Token created. Copy it now: it is not shown again.")
 
 

@@ -31,6 +31,8 @@ REFRESH_TTL = timedelta(days=30)
 SESSION_TTL = timedelta(hours=12)
 HANDOFF_TTL = timedelta(minutes=2)
 INVITATION_TTL = timedelta(days=7)
+RESET_TTL = timedelta(hours=1)
+RESETS_PER_HOUR = 3
 ALGORITHM = "HS256"
 API_TOKEN_PREFIX = "tsr_"
 
@@ -144,6 +146,38 @@ class Credentials:
     def close_session(self, token: str) -> None:
         with self.db.conn as conn:
             conn.execute("UPDATE sessions SET revoked_at = ? WHERE token_hash = ?", (now_iso(), _hash(token or "")))
+
+    # -- password resets ---------------------------------------------------------------------
+
+    def password_reset(self, user_id: int) -> str | None:
+        """A one-time reset token for an hour; None once the account had three in the last hour."""
+        since = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat(timespec="seconds")
+        with immediate(self.db.conn) as conn:
+            recent = conn.execute("SELECT count(*) FROM password_resets WHERE user_id = ? AND created_at >= ?",
+                                  (user_id, since)).fetchone()[0]
+            if recent >= RESETS_PER_HOUR:
+                return None
+            token = secrets.token_urlsafe(32)
+            conn.execute("INSERT INTO password_resets (user_id, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                         (user_id, _hash(token), now_iso(), _later(RESET_TTL)))
+        return token
+
+    def reset_user(self, token: str) -> int | None:
+        """The user a live reset token belongs to (the token stays usable)."""
+        row = self.db.conn.execute("SELECT * FROM password_resets WHERE token_hash = ?", (_hash(token or ""),)).fetchone()
+        if row is None or row["used_at"] or row["expires_at"] < now_iso():
+            return None
+        return row["user_id"]
+
+    def take_password_reset(self, token: str) -> int | None:
+        """Use up a reset token (and every other open one of that account); returns its user."""
+        with immediate(self.db.conn) as conn:
+            row = conn.execute("SELECT * FROM password_resets WHERE token_hash = ?", (_hash(token or ""),)).fetchone()
+            if row is None or row["used_at"] or row["expires_at"] < now_iso():
+                return None
+            conn.execute("UPDATE password_resets SET used_at = ? WHERE user_id = ? AND used_at IS NULL",
+                         (now_iso(), row["user_id"]))
+        return row["user_id"]
 
     # -- hand-offs between tenant hosts ------------------------------------------------------
 

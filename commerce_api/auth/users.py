@@ -76,6 +76,10 @@ class Users:
             raise NotFound(f"no user with the email {email!r}", field="email")
         return _user(row)
 
+    def find(self, email: str) -> User | None:
+        row = self.db.conn.execute("SELECT * FROM users WHERE email = ?", ((email or "").strip(),)).fetchone()
+        return _user(row) if row else None
+
     def check_exists(self, email: str) -> bool:
         return self.db.conn.execute("SELECT 1 FROM users WHERE email = ?", (email.strip(),)).fetchone() is not None
 

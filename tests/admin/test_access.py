@@ -18,15 +18,15 @@ def menu(response) -> list[str]:
 
 @pytest.mark.parametrize("tenant, email, shown, refused", [
     ("bakery", "owner@bakery.test",
-     ["Dashboard", "Pages and posts", "Media", "Products", "Orders", "Deploys", "Users", "Settings", "API tokens"], []),
+     ["Dashboard", "Pages and posts", "Media", "Products", "Orders", "Deploys", "Users", "Settings", "Your account"], []),
     ("bakery", "editor@agency.test", ["Dashboard", "Pages and posts", "Media", "Products", "Deploys", "Settings",
-                                      "API tokens"], ["/admin/orders", "/admin/users", "/admin/tenants"]),
+                                      "Your account"], ["/admin/orders", "/admin/users", "/admin/tenants"]),
     ("bakery", "shop@bakery.test", ["Dashboard", "Pages and posts", "Media", "Products", "Orders", "Deploys",
-                                    "Settings", "API tokens"], ["/admin/users", "/admin/tenants"]),
+                                    "Settings", "Your account"], ["/admin/users", "/admin/tenants"]),
     ("studio", "owner@studio.test", ["Dashboard", "Pages and posts", "Media", "Deploys", "Users", "Settings",
-                                     "API tokens"], ["/admin/products", "/admin/orders", "/admin/tenants"]),
+                                     "Your account"], ["/admin/products", "/admin/orders", "/admin/tenants"]),
     ("studio", "admin@tessera.test", ["Dashboard", "Pages and posts", "Media", "Deploys", "Users", "Settings",
-                                      "API tokens", "Tenants"], ["/admin/products", "/admin/orders"]),
+                                      "Your account", "Tenants"], ["/admin/products", "/admin/orders"]),
 ])
 def test_menus_follow_role_and_feature_and_the_server_refuses_the_rest(admin, tenant, email, shown, refused):
     session = admin(tenant, email)

@@ -198,3 +198,47 @@ def test_colours_the_site_never_set_stay_the_themes(admin):
     assert done.status_code == 303, done.text
     after = owner.repo().read("site.yaml").decode()
     assert "background:" not in after and "#000000" not in after
+
+
+def test_a_forgotten_password_is_reset_by_mail_once(admin, mailbox):
+    guest = admin("bakery", "")
+    before = len(mailbox.messages)
+    unknown = guest.http.post("/admin/forgot/send", data={"email": "nobody@example.test"})
+    known = guest.http.post("/admin/forgot/send", data={"email": "shop@bakery.test"})
+    assert unknown.status_code == known.status_code == 200
+    assert status(unknown) == status(known) and "If an account with that email" in status(known)  # says nothing
+    assert len(mailbox.messages) == before + 1 and mailbox.messages[-1]["To"] == "shop@bakery.test"
+    body = mailbox.messages[-1].get_payload(decode=True).decode()
+    path = re.search(r"http://\S+?(/admin/reset\?token=\S+)", body).group(1)
+    token = path.split("token=")[1]
+    signed_in = admin("bakery", "shop@bakery.test")  # a session from before the reset
+
+    form = guest.http.get(path)
+    assert form.status_code == 200 and "shop@bakery.test" in form.text
+    weak = guest.http.post("/admin/reset/save", data={"token": token, "password": "short"})
+    assert weak.status_code == 422 and "10 characters" in alert(weak)
+    done = guest.http.post("/admin/reset/save", data={"token": token, "password": "a brand new password"})
+    assert done.status_code == 303 and "Password%20changed" in done.headers["location"]
+    assert guest.http.get(path).status_code == 401  # once only
+    assert signed_in.get("/admin/").status_code == 303  # the old session ended
+    fresh = admin("bakery", "")
+    assert fresh.sign_in("shop@bakery.test", "a brand new password").status_code == 303
+    assert admin("bakery", "").sign_in("shop@bakery.test", "tessera-demo").status_code == 401
+
+    for _ in range(3):  # three mails an hour at most, and the answer stays the same
+        guest.http.post("/admin/forgot/send", data={"email": "shop@bakery.test"})
+    assert len([m for m in mailbox.messages[before:] if m["To"] == "shop@bakery.test"]) == 3
+
+
+def test_changing_the_password_signs_out_everywhere(admin):
+    owner = admin("studio", "owner@studio.test")
+    wrong = owner.post("/admin/account/password", {"current_password": "nope", "new_password": "whatever it is now"})
+    assert "current password is wrong" in httpx.URL(wrong.headers["location"]).params["error"]
+    done = owner.post("/admin/account/password", {"current_password": "tessera-demo",
+                                                  "new_password": "studio password two"})
+    assert done.headers["location"].startswith("/admin/login")
+    assert owner.get("/admin/").status_code == 303
+    again = admin("studio", "")
+    assert again.sign_in("owner@studio.test", "studio password two").status_code == 303
+    again.get("/admin/")
+    again.post("/admin/account/password", {"current_password": "studio password two", "new_password": "tessera-demo"})

@@ -107,7 +107,7 @@ ADMIN_PAGES = [
     ("new-post", "/pages/edit?kind=post"), ("history", "/history?path=pages/about.md"), ("media", "/media"),
     ("products", "/products"), ("product-editor", "/products/edit?path=products/baguette.md"),
     ("new-product", "/products/edit"), ("orders", "/orders"), ("users", "/users"), ("settings", "/settings"),
-    ("deploys", "/deploys"), ("tokens", "/tokens"),
+    ("deploys", "/deploys"), ("account", "/tokens"), ("forgot", "/forgot"),
 ]
 
 
