@@ -152,6 +152,17 @@ def text(form: dict[str, Any], name: str) -> str:
     return str(value).strip()
 
 
+PER_PAGE = 100
+
+
+def paged(items: list, n: int, per_page: int = PER_PAGE) -> tuple[list, dict]:
+    """One page of a long list, and what the template needs to link to the others."""
+    count = max(1, -(-len(items) // per_page))
+    n = min(max(n, 1), count)
+    return items[(n - 1) * per_page:n * per_page], {"total": len(items), "n": n, "pages_count": count,
+                                                     "per_page": per_page}
+
+
 def number(form: dict[str, Any], name: str) -> int:
     """A whole number from a form field; anything else is a 400 naming the field, never a crash."""
     value = text(form, name)

@@ -6,6 +6,7 @@ import re
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import quote
 
 import yaml
 from litestar import Request, Response, get, post
@@ -17,13 +18,10 @@ from publish.preview import PreviewError, preview_html
 
 from ..errors import BadRequest, NotFound
 from ..security import services_of
-from .common import ENV, Form, Overlay, Rejected, author, back, commit, media_names, page, parse, repo_of, text, who
+from .common import ENV, Form, paged, Overlay, Rejected, author, back, commit, media_names, page, parse, repo_of, text, who
 
 FIELDS = ("title", "slug", "status", "published_at", "excerpt", "meta_title", "meta_description", "tags")
 _NAME = re.compile(r"[^a-z0-9]+")
-
-
-PER_PAGE = 100
 
 
 @get("/admin/pages", opt={"action": "pages:read"}, sync_to_thread=True, include_in_schema=False)
@@ -47,11 +45,10 @@ def pages(request: Request, q: FromQuery[str] = "", status: FromQuery[str] = "",
         entries.append({"path": entry.path, "title": entry.title, "kind": entry.kind, "shown_status": shown,
                         "published_at": entry.published_at, "updated_by": entry.updated_by})
     entries.sort(key=lambda e: (e["kind"], e["title"].lower()))
-    pages_count = max(1, -(-len(entries) // PER_PAGE))
-    n = min(max(n, 1), pages_count)
+    shown, paging = paged(entries, n)
     return page(request, "pages.html", title="Pages and posts", section="pages", q=q, status=status,
-                can_write=who(request).can("pages:write"), entries=entries[(n - 1) * PER_PAGE:n * PER_PAGE],
-                total=len(entries), n=n, pages_count=pages_count, per_page=PER_PAGE, error=problem or None)
+                can_write=who(request).can("pages:write"), entries=shown, paging=paging,
+                more=f"/admin/pages?q={quote(q)}&status={quote(status)}", error=problem or None)
 
 
 def editable(path: str) -> str:

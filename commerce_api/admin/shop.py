@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import quote
 
 import yaml
 from litestar import Request, Response, get, post
@@ -17,7 +18,7 @@ from ..errors import ApiError, BadRequest
 from ..routes.staff import refund_order
 from ..security import services_of
 from ..shop.orders import STATUSES, TRANSITIONS, Orders
-from .common import Form, Rejected, back, commit, media_names, page, parse, repo_of, text, values, who
+from .common import Form, Rejected, paged, back, commit, media_names, page, parse, repo_of, text, values, who
 from .content import _preview, front_matter, readable, render_file
 
 SHOP = {"feature": "ecommerce"}
@@ -112,7 +113,7 @@ def _product_path(path: str) -> str:
 
 
 @get("/admin/products", opt={"action": "products:read", **SHOP}, sync_to_thread=True, include_in_schema=False)
-def products(request: Request, q: FromQuery[str] = "") -> Response:
+def products(request: Request, q: FromQuery[str] = "", n: FromQuery[int] = 1) -> Response:
     source = repo_of(request).source()
     problem = None
     try:
@@ -132,8 +133,9 @@ def products(request: Request, q: FromQuery[str] = "") -> Response:
         rows.append({"path": product.path, "name": product.name, "status": product.status, "price": str(product.price),
                      "skus": ", ".join(skus), "variants": len(product.variants),
                      "available": sum(s["available"] for s in known) if known else None})
-    return page(request, "products.html", title="Products", section="products", rows=rows, q=q, error=problem,
-                can_write=who(request).can("products:write"))
+    shown, paging = paged(rows, n)
+    return page(request, "products.html", title="Products", section="products", rows=shown, q=q, error=problem,
+                paging=paging, more=f"/admin/products?q={quote(q)}", can_write=who(request).can("products:write"))
 
 
 def _product_fields(text_: str) -> dict[str, Any]:

@@ -193,3 +193,17 @@ def test_a_file_broken_through_git_opens_as_a_readable_error(admin):
         response = owner.post(path, data)
         assert response.status_code == 400 and "must be a whole number" in response.text
     assert owner.get("/admin/history").status_code == 400  # a missing parameter: a page, not a crash
+    owner.repo().write({"pages/broken.md": None, "products/broken.md": None}, Author("Git User", "git@example.test"),
+                       "Remove the broken files")
+
+
+def test_products_come_in_pages_too(admin):
+    from content.gitrepo import Author
+
+    owner = admin()
+    owner.repo().write({f"products/jar-{i:03d}.md": f"---\nname: Jam jar {i:03d}\nsku: JAR-{i:03d}\nprice: '3.00'\n---\n"
+                        .encode() for i in range(105)}, Author("Bulk", "bulk@example.test"), "Many jars")
+    first = owner.get("/admin/products?q=jam%20jar")
+    assert first.text.count("/admin/products/edit?path=products/jar-") == 100 and "1–100 of 105." in first.text
+    second = owner.get("/admin/products?q=jam%20jar&n=2")
+    assert second.text.count("/admin/products/edit?path=products/jar-") == 5 and 'rel="prev"' in second.text
