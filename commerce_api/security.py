@@ -154,22 +154,37 @@ async def access_guard(connection: ASGIConnection, handler: BaseRouteHandler) ->
     feature = opt.get("feature")
     if feature and not tenant.has(feature):
         raise FeatureDisabled(f"the {feature} feature is off for this site", code="feature_disabled")
-    principal = authenticate(connection, services, tenant)
-    connection.scope["tessera.principal"] = principal  # type: ignore[typeddict-unknown-key]
     action = opt.get("action")
-    if (opt.get("auth") or action) and principal is None:
-        raise Unauthorized("sign in first", code="unauthorized")
+    needs_member = bool(opt.get("auth") or action)
+    try:
+        principal = authenticate(connection, services, tenant)
+    except Unauthorized:
+        # A stale admin cookie must not lock its owner out of the public shop and pages; a bad
+        # Authorization header is still an error the client should hear about.
+        if needs_member or connection.headers.get("authorization"):
+            raise
+        principal = None
     if principal is not None and principal.via == "session" and connection.scope.get("method") not in SAFE_METHODS:
-        await _check_csrf(connection, principal)
+        if needs_member:
+            await _check_csrf(connection, principal)
+        elif not await _csrf_ok(connection, principal):
+            principal = None  # a public route (the shop's basket): the cookie plays no part in it
+    connection.scope["tessera.principal"] = principal  # type: ignore[typeddict-unknown-key]
+    if needs_member and principal is None:
+        raise Unauthorized("sign in first", code="unauthorized")
     if action and not principal.can(action):  # type: ignore[union-attr]
         raise Forbidden(f"your role ({principal.role or 'none'}) may not do {action} here",  # type: ignore[union-attr]
                         code="forbidden")
 
 
-async def _check_csrf(connection: ASGIConnection, principal: Principal) -> None:
+async def _csrf_ok(connection: ASGIConnection, principal: Principal) -> bool:
     sent = connection.headers.get("x-csrf-token")
     if sent is None and "form" in connection.headers.get("content-type", ""):
         form = await connection.form()  # type: ignore[attr-defined]
         sent = form.get("csrf_token")
-    if not sent or not principal.csrf or not secrets.compare_digest(str(sent), principal.csrf):
+    return bool(sent and principal.csrf and secrets.compare_digest(str(sent), principal.csrf))
+
+
+async def _check_csrf(connection: ASGIConnection, principal: Principal) -> None:
+    if not await _csrf_ok(connection, principal):
         raise CsrfFailed("the form is missing its security token or it is stale; reload the page and try again")
