@@ -71,7 +71,7 @@ class Gateway:
             if method == "OPTIONS" and "access-control-request-method" in headers:
                 await self._preflight(send, cors, status_holder)
                 return
-            if tenant is not None and tenant.suspended and method not in SAFE and not scope["path"].startswith(("/api/auth/", "/admin/log", "/admin/switch")):
+            if tenant is not None and tenant.suspended and method not in SAFE and not scope["path"].startswith(("/api/auth/", "/admin")):  # the admin refuses with a page of its own
                 raise TenantSuspended("this site is suspended: it can be read but not changed")
         except ApiError as exc:
             await self._error(send, exc, cors, status_holder)

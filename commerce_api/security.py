@@ -22,7 +22,7 @@ from content.registry import Tenant
 from .auth.credentials import API_TOKEN_PREFIX
 from .auth.permissions import SHOP_ACTIONS, allowed
 from .auth.users import User
-from .errors import CsrfFailed, FeatureDisabled, Forbidden, NotFound, Unauthorized
+from .errors import CsrfFailed, FeatureDisabled, Forbidden, NotFound, TenantSuspended, Unauthorized
 from .services import Services
 
 SESSION_COOKIE = "tessera_session"
@@ -151,6 +151,9 @@ async def access_guard(connection: ASGIConnection, handler: BaseRouteHandler) ->
     if not needs_tenant:
         return
     tenant = require_tenant(connection)
+    if (tenant.suspended and path.startswith("/admin") and connection.scope.get("method") not in SAFE_METHODS
+            and not path.startswith(("/admin/log", "/admin/switch"))):
+        raise TenantSuspended("this site is suspended: it can be read but not changed")
     feature = opt.get("feature")
     if feature and not tenant.has(feature):
         raise FeatureDisabled(f"the {feature} feature is off for this site", code="feature_disabled")

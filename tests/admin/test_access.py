@@ -126,6 +126,8 @@ def test_only_operators_manage_tenants(admin):
     studio = admin("studio", "owner@studio.test")
     refused = studio.post("/admin/pages/save", {"path": "pages/about.md", "title": "x", "message": "x"})
     assert refused.status_code == 403  # a suspended site can be read, not changed
+    assert refused.headers["content-type"].startswith("text/html") and "this site is suspended" in refused.text
+    assert studio.get("/admin/pages").status_code == 200
     operator.post("/admin/tenants/update", {"slug": "studio", "action": "resume"})
     created = operator.post("/admin/tenants/create", {"slug": "florist", "name": "Petal & Stem", "starter": "studio",
                                                       "features": ["cms"]})
