@@ -18,7 +18,8 @@ from publish.preview import PreviewError, preview_html
 
 from ..errors import BadRequest, NotFound
 from ..security import services_of
-from .common import ENV, Form, paged, Overlay, Rejected, author, back, commit, media_names, page, parse, repo_of, text, who
+from .common import (ENV, Form, Overlay, Rejected, author, back, commit, media_names, page, paged, parse, repo_of, text,
+                     when, who)
 
 FIELDS = ("title", "slug", "status", "published_at", "excerpt", "meta_title", "meta_description", "tags")
 _NAME = re.compile(r"[^a-z0-9]+")
@@ -171,7 +172,26 @@ def save(request: Request, data: Form) -> Response:
         return _editor(request, exc.status, path="" if new_file else path, base=exc.head or text(data, "base"),
                        exists=not new_file, kind=text(data, "kind"), fields=_fields(new.decode()), message=message,
                        errors=exc.errors, conflict=exc.conflict)
-    return back(f"/admin/pages/edit?path={path}", saved="Saved. Publish to put it live.")
+    return back(f"/admin/pages/edit?path={path}", saved=_schedule(request, path) or "Saved. Publish to put it live.")
+
+
+def _schedule(request: Request, path: str) -> str | None:
+    """A published entry with a future date goes live by itself: a publish is queued for that moment."""
+    source = repo_of(request).source()
+    try:
+        content = parse(request, source)
+    except ContentErrors:
+        return None
+    finally:
+        source.close()
+    entry = next((e for e in (*content.pages, *content.posts) if e.path == path), None)
+    if entry is None or entry.status != "published" or not entry.published_at \
+            or entry.published_at <= datetime.now(timezone.utc):
+        return None
+    member = who(request)
+    job = services_of(request).queue.enqueue(member.tenant.slug, actor=member.user.email, run_after=entry.published_at)
+    return (f"Saved and scheduled: it goes live on {when(entry.published_at.isoformat())} (job {job.id}). Other "
+            "saved changes go live with it, or earlier if you publish.")
 
 
 @post("/admin/pages/preview", opt={"action": "pages:read"}, sync_to_thread=True, include_in_schema=False)

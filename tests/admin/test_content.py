@@ -207,3 +207,25 @@ def test_products_come_in_pages_too(admin):
     assert first.text.count("/admin/products/edit?path=products/jar-") == 100 and "1–100 of 105." in first.text
     second = owner.get("/admin/products?q=jam%20jar&n=2")
     assert second.text.count("/admin/products/edit?path=products/jar-") == 5 and 'rel="prev"' in second.text
+
+
+def test_a_scheduled_post_goes_live_on_time_by_itself(admin, site):
+    from datetime import datetime, timedelta, timezone
+
+    import httpx
+
+    owner = admin()
+    soon = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=4)
+    saved = owner.post("/admin/pages/save", {"path": "", "kind": "post", "title": "Midnight Loaves",
+                                             "published_at": soon.strftime("%Y-%m-%dT%H:%M:%S+00:00"),
+                                             "body": "Out of the oven at midnight.", "message": "Schedule it"})
+    message = httpx.URL(saved.headers["location"]).params["saved"]
+    assert "scheduled: it goes live on" in message
+    assert "scheduled" in owner.get("/admin/pages?q=Midnight").text
+    url = f"http://127.0.0.1:{site['port']}/blog/midnight-loaves/"
+    host = {"Host": f"bakery.localhost:{site['port']}"}
+    assert httpx.get(url, headers=host).status_code == 404  # not before its time
+    job = owner.wait_for_job(saved.headers["location"].replace("%20", " "))
+    assert job["status"] == "done" and job["run_after"] <= job["started_at"]
+    assert datetime.fromisoformat(job["started_at"]) >= soon
+    assert "Out of the oven at midnight." in httpx.get(url, headers=host).text
