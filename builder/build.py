@@ -259,22 +259,31 @@ def _origin(job: Job) -> str:
 # -- media ------------------------------------------------------------------------------------
 
 
-def _media(content, config: BuildConfig, static: dict, errors: list[ContentError]) -> dict[str, imagelib.ImageInfo]:
+def _media(content, config: BuildConfig, static: dict, errors: list[ContentError],
+           memo: dict | None = None) -> dict[str, imagelib.ImageInfo]:
+    """Image infos and output files for every medium. ``memo`` (kept by a long-lived caller such as
+    the admin's preview) remembers processed images by fingerprint, so they are not read again."""
     out = Path(config.out_dir)
     image_cache = (config.cache_dir or out.parent / f".{out.name}.cache") / "images"
     infos = {}
     for medium in content.media:
-        data = config.source.read(medium.path)
         ext = medium.path.rsplit(".", 1)[-1].lower()
+        key = (image_cache, medium.name, config.source.fingerprint(medium.path)) if memo is not None else None
         if ext in imagelib.RASTER:
-            try:
-                info, files = imagelib.process(medium.name, data, image_cache)
-            except imagelib.ImageError as exc:
-                errors.append(ContentError(medium.path, None, str(exc)))
-                continue
+            if memo is not None and key in memo:
+                info, files = memo[key]
+            else:
+                try:
+                    info, files = imagelib.process(medium.name, config.source.read(medium.path), image_cache)
+                except imagelib.ImageError as exc:
+                    errors.append(ContentError(medium.path, None, str(exc)))
+                    continue
+                if memo is not None:
+                    memo[key] = (info, files)
             infos[medium.name] = info
             static.update(files)
         else:
+            data = config.source.read(medium.path)
             if ext == "svg" and (problem := imagelib.check_svg(data)):
                 errors.append(ContentError(medium.path, None, problem))
                 continue

@@ -23,6 +23,11 @@ from .render import Renderer, Settings
 from .theme import css_variables, load_theme, stylesheet
 
 
+# Images already processed in this process, by (cache, name, fingerprint): a preview per keystroke must
+# not read and hash every image of the library again.
+_PROCESSED: dict = {}
+
+
 class PreviewError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
@@ -41,7 +46,9 @@ def preview_html(source: Source, path: str, *, themes_dir: Path, cache_dir: Path
     css = stylesheet(theme, source)
     config = BuildConfig(source=source, out_dir=cache_dir / "preview", themes_dir=themes_dir, cache_dir=cache_dir / "build")
     static: dict = {}
-    images = _media(content, config, static, errors)
+    if len(_PROCESSED) > 10_000:
+        _PROCESSED.clear()
+    images = _media(content, config, static, errors, memo=_PROCESSED)
     images.update(_inlined(content, path, images, static))
     plan = make_plan(content, now=datetime.now(timezone.utc), shop=shop)
     css_vars = css_variables(content.site, errors)

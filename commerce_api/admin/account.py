@@ -14,9 +14,9 @@ from ..auth.passwords import check_strength
 from ..errors import ApiError, Unauthorized
 from ..mail import MailError, send
 from ..routes.auth import _address
+from ..routes.shop import site_url
 from ..security import services_of, tenant_of
 from .common import Form, back, page, text, who
-from .session import _host_url
 
 SENT = ("If an account with that email can sign in here, a link to choose a new password is on its way. "
         "It works once, for an hour.")
@@ -42,7 +42,7 @@ def forgot(request: Request, data: Form) -> Response:
     if member:
         token = services.credentials.password_reset(user.id)  # type: ignore[union-attr]
         if token is not None:
-            link = f"{_host_url(request, tenant.slug)}/admin/reset?token={token}"  # type: ignore[union-attr]
+            link = f"{site_url(request, tenant)}/admin/reset?token={token}"  # type: ignore[union-attr]
             try:
                 send(config.smtp_url, config.mail_from, user.email, f"A new password for {tenant.name}",  # type: ignore[union-attr]
                      f"Someone (we hope you) asked to choose a new password for {user.email} on {tenant.name}.\n\n"  # type: ignore[union-attr]

@@ -4,6 +4,7 @@ member, the tenant's repository, and committing files after checking the would-b
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -18,9 +19,10 @@ from typing_extensions import Annotated
 from content.errors import ConflictError, ContentErrors, RepositoryError
 from content.gitrepo import Author, Repository
 from content.parse import parse_site
+from content.registry import now_iso
 
 from ..errors import BadRequest
-from ..security import Principal, principal_of, require_tenant, services_of
+from ..security import Principal, principal_of, require_tenant, services_of, tenant_of
 
 ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
                          autoescape=True, undefined=jinja2.StrictUndefined)
@@ -30,8 +32,6 @@ def when(value: str | None) -> str:
     """An ISO timestamp as people read it: 26 Nov 2026, 23:48 UTC."""
     if not value:
         return ""
-    from datetime import datetime, timezone
-
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
@@ -39,12 +39,6 @@ def when(value: str | None) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone(timezone.utc)
     return moment.strftime("%-d %b %Y, %H:%M") + (" UTC" if moment.tzinfo is not None else "")
-
-
-def now_iso() -> str:
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 ENV.filters["when"] = when
@@ -68,7 +62,7 @@ def admin_error_page(request: Request, status: int, message: str) -> Response:
     """A readable page for a refused or failed admin request, in the admin's own layout."""
     titles = {400: "That request was not understood", 403: "Not allowed", 404: "Not found", 409: "Conflict",
               413: "Too large", 401: "Sign in again"}
-    html = ENV.get_template("error.html").render(tenant=require_tenant(request) if request.scope.get("tessera.tenant") else None,
+    html = ENV.get_template("error.html").render(tenant=tenant_of(request),
                                                  principal=principal_of(request), switch_to=[], section="",
                                                  flash=None, error=None, title=titles.get(status, "Something went wrong"),
                                                  message=message, status=status)

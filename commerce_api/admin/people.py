@@ -11,9 +11,10 @@ from ..errors import ApiError, Forbidden, Unauthorized
 from ..mail import MailError, send
 from ..routes.admin import AdminController
 from ..routes.auth import _address
+from ..routes.shop import site_url
 from ..security import services_of, tenant_of
 from .common import Form, back, number, page, text, who
-from .session import _host_url, _start_session
+from .session import _start_session
 
 ROLE_NAMES = {"owner": "Owner", "admin": "Admin", "editor": "Editor", "shop_manager": "Shop manager"}
 
@@ -38,7 +39,7 @@ def invite(request: Request, data: Form) -> Response:
     except ApiError as exc:
         return back("/admin/users", error=exc.message)
     invitation_id, token = services.invitations.create(member.tenant.id, email, role, member.user.id)
-    link = f"{_host_url(request, member.tenant.slug)}/admin/invite?token={token}"
+    link = f"{site_url(request, member.tenant)}/admin/invite?token={token}"
     services.audit.record("invitation.created", actor=member.user.id, tenant_id=member.tenant.id,
                           address=_address(request), email=email, role=role, invitation=invitation_id)
     config = services.config
@@ -97,7 +98,7 @@ def invitation_form(request: Request, token: FromQuery[str] = "") -> Response:
     if found is None:
         raise Unauthorized("this invitation has expired, was used or was withdrawn; ask for a new one",
                            code="invitation_invalid")
-    exists = services.users.check_exists(found["email"])
+    exists = services.users.find(found["email"]) is not None
     return page(request, "invite.html", title="Accept invitation", invitation=found, token=token, exists=exists,
                 role_name=ROLE_NAMES[found["role"]], errors=[])
 
@@ -112,7 +113,7 @@ def accept(request: Request, data: Form) -> Response:
         raise Unauthorized("this invitation has expired, was used or was withdrawn; ask for a new one",
                            code="invitation_invalid")
     password = str(data.get("password", ""))
-    exists = services.users.check_exists(found["email"])
+    exists = services.users.find(found["email"]) is not None
 
     def again(message: str) -> Response:
         return page(request, "invite.html", 422, title="Accept invitation", invitation=found, token=token,

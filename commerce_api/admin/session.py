@@ -20,17 +20,9 @@ from content.money import Money
 
 from ..errors import ApiError, Forbidden, NotFound, Unauthorized
 from ..routes.auth import GENERIC_FAILURE, _address, _login
-from ..security import SESSION_COOKIE, services_of, tenant_of
+from ..routes.shop import site_url
+from ..security import SESSION_COOKIE, require_tenant, services_of, tenant_of
 from .common import ENV, Form, page, repo_of, text, warm_parse_cache, who
-
-
-def _host_url(request: Request, slug: str) -> str:
-    """The admin of another tenant, on the same scheme and port as this request."""
-    config = services_of(request).config
-    port = request.url.port
-    default = {"http": 80, "https": 443}.get(request.url.scheme)
-    suffix = f":{port}" if port and port != default else ""
-    return f"{request.url.scheme}://{slug}.{config.base_domain}{suffix}"
 
 
 def _start_session(request: Request, user_id: int, tenant_id: int) -> Response:
@@ -108,7 +100,7 @@ def _platform_login(request: Request, email: str, password: str) -> Response:
         ids = {tenant_id for tenant_id, _ in services.users.memberships(user.id)}
         tenants = [t for t in tenants if t.id in ids]
     sites = [{"name": t.name, "slug": t.slug,
-              "url": f"{_host_url(request, t.slug)}/admin/handoff?code={services.credentials.handoff(user.id, t.id)}"}
+              "url": f"{site_url(request, t)}/admin/handoff?code={services.credentials.handoff(user.id, t.id)}"}
              for t in tenants]
     return _platform_page("sites.html", title="Your sites", sites=sites, email=user.email)
 
@@ -124,18 +116,18 @@ def switch(request: Request, data: Form) -> Response:
     if services.users.role(user.id, target.id) is None and not user.is_superadmin:
         raise Forbidden("you are not a member of that site", code="forbidden")
     code = services.credentials.handoff(user.id, target.id)
-    return Redirect(f"{_host_url(request, target.slug)}/admin/handoff?code={code}", status_code=303)
+    return Redirect(f"{site_url(request, target)}/admin/handoff?code={code}", status_code=303)
 
 
 @get("/admin/handoff", sync_to_thread=True, include_in_schema=False)
 def handoff(request: Request, code: FromQuery[str] = "") -> Response:
     services = services_of(request)
-    tenant = who(request).tenant if who(request) else tenant_of(request)
-    user_id = services.credentials.take_handoff(code, tenant.id)  # type: ignore[union-attr]
+    tenant = require_tenant(request)
+    user_id = services.credentials.take_handoff(code, tenant.id)
     if user_id is None:
         raise Unauthorized("that sign-in link has expired or was used; sign in again", code="handoff_expired")
-    services.audit.record("login", actor=user_id, tenant_id=tenant.id, address=_address(request), via="handoff")  # type: ignore[union-attr]
-    return _start_session(request, user_id, tenant.id)  # type: ignore[union-attr]
+    services.audit.record("login", actor=user_id, tenant_id=tenant.id, address=_address(request), via="handoff")
+    return _start_session(request, user_id, tenant.id)
 
 
 @post("/admin/logout", opt={"auth": True}, sync_to_thread=True, include_in_schema=False)

@@ -80,9 +80,6 @@ class Users:
         row = self.db.conn.execute("SELECT * FROM users WHERE email = ?", ((email or "").strip(),)).fetchone()
         return _user(row) if row else None
 
-    def check_exists(self, email: str) -> bool:
-        return self.db.conn.execute("SELECT 1 FROM users WHERE email = ?", (email.strip(),)).fetchone() is not None
-
     def get(self, user_id: int) -> User | None:
         row = self.db.conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
         return _user(row) if row else None

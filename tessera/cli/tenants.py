@@ -214,6 +214,7 @@ def import_command(ctx: Context, file: Path, slug: str | None, name: str | None)
     """Restore a tenant from an archive made by `tessera export`; then publish it."""
     from content.archive import import_tenant
     from content.errors import RegistryError
+    from publish.domains import challenge
 
     with console.status(f"Importing {file}…"):
         tenant_, manifest = import_tenant(ctx.tenants, file, slug=slug, name=name)
@@ -224,13 +225,11 @@ def import_command(ctx: Context, file: Path, slug: str | None, name: str | None)
         except RegistryError as exc:
             console.print(f"  domain {domain['name']}: not added ({exc})")
             continue
-        from publish.domains import challenge
-
         console.print(f"  domain {added.name}: verify it again with the DNS record {challenge(added)}")
     missing = []
     for member in manifest.get("members", []):
-        if ctx.services.users.check_exists(member["email"]):
-            account = ctx.services.users.by_email(member["email"])
+        account = ctx.services.users.find(member["email"])
+        if account is not None:
             ctx.services.users.grant(account.id, tenant_.id, member["role"])
         else:
             missing.append(f"{member['email']} ({member['role']})")
