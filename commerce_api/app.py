@@ -19,7 +19,7 @@ from .routes.catalog import CatalogController
 from .routes.shop import CartController, ShopController, stripe_webhook
 from .routes.staff import StaffShopController
 from .routes.system import healthz, metrics, tls_ask
-from .security import access_guard
+from .security import access_guard, admin_base
 from .services import ApiConfig, Services
 
 log = logging.getLogger("tessera.api")
@@ -35,7 +35,7 @@ def _api_error(request: Request, exc: ApiError) -> Response:
     if request.url.path.startswith("/admin"):  # people read pages, not JSON
         if (isinstance(exc, Unauthorized) and exc.code not in ("handoff_expired", "invitation_invalid", "link_expired")) \
                 or exc.code == "tenant_required":
-            return Response("", status_code=303, headers={"Location": "/admin/login"})
+            return Response("", status_code=303, headers={"Location": f"{admin_base(request)}/login"})
         if "text/html" in request.headers.get("accept", ""):
             return admin_error_page(request, exc.status, exc.message)
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None

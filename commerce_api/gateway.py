@@ -2,6 +2,10 @@
 
 - rewrites ``/api/tenant/<slug>/...`` to ``/api/...`` and remembers the slug, so every route
   answers under both;
+- maps the admin origin (``admin.<base domain>``) onto the admin's routes: ``/sites/<slug>/...`` is
+  that tenant's admin (and ``/sites/<slug>/api/...`` its API, for the admin's own scripts), any
+  other path a platform page; ``/admin`` on any other host redirects there, so no tenant's site
+  ever shares an origin, and so cookies, with the admin;
 - resolves the request's tenant once (a 400 or 404 here never reaches a handler);
 - answers CORS preflights and adds CORS headers for the tenant's own origins only;
 - refuses writes to a suspended tenant;
@@ -18,10 +22,17 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from .errors import ApiError, TenantSuspended
 from .services import Services
+from .tenancy import host_name
 
 _PREFIX = re.compile(r"^/api/tenant/([^/]+)(/.*)?$")
+_SITES = re.compile(r"^/sites/([^/]+)(/.*)?$")
 SAFE = {"GET", "HEAD", "OPTIONS"}
 ALLOWED_HEADERS = "Content-Type, Authorization, Idempotency-Key, X-CSRF-Token, X-Tenant-ID"
+
+
+# The admin's pages hold credentials: nothing may frame them, sniff their types or learn their URLs.
+ADMIN_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"),
+                 (b"cross-origin-opener-policy", b"same-origin")]
 
 
 class Metrics:
@@ -53,12 +64,18 @@ class Gateway:
         method = scope["method"]
         scope = dict(scope)
         path_slug = None
-        match = _PREFIX.match(scope["path"])
-        if match:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        admin_origin = host_name(headers.get("host")) == self.services.config.admin_host
+        if admin_origin:
+            path_slug = self._admin_path(scope)
+        elif scope["path"] == "/admin" or scope["path"].startswith("/admin/"):
+            await self._to_admin_origin(scope, headers, send, status_holder)
+            self._observe(method, scope, status_holder["status"], started)
+            return
+        elif match := _PREFIX.match(scope["path"]):
             path_slug = match.group(1)
             scope["path"] = "/api" + (match.group(2) or "/")
             scope["raw_path"] = scope["path"].encode()
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         origin = headers.get("origin")
         cors: dict[str, str] = {}
         try:
@@ -66,7 +83,8 @@ class Gateway:
             if scope["path"].startswith(("/api/", "/admin")) and not scope["path"].startswith("/api/docs"):
                 tenant = self.services.resolver.resolve(headers.get("host"), path_slug, headers.get("x-tenant-id"))
             scope["tessera.tenant"] = tenant
-            if origin and tenant is not None and origin in self.services.resolver.origins(tenant, self.services.config.port):
+            if origin and tenant is not None and not admin_origin \
+                    and origin in self.services.resolver.origins(tenant, self.services.config.port):
                 cors = {"access-control-allow-origin": origin, "vary": "Origin"}
             if method == "OPTIONS" and "access-control-request-method" in headers:
                 await self._preflight(send, cors, status_holder)
@@ -78,19 +96,50 @@ class Gateway:
             self._observe(method, scope, status_holder["status"], started)
             return
 
+        extra = [(k.encode(), v.encode()) for k, v in cors.items()]
+        if admin_origin:
+            extra += ADMIN_HEADERS
+
         async def send_with_headers(message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
-                if cors:
+                if extra:
                     message = dict(message)
-                    message["headers"] = list(message.get("headers", [])) + [
-                        (k.encode(), v.encode()) for k, v in cors.items()]
+                    message["headers"] = list(message.get("headers", [])) + extra
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
             self._observe(method, scope, status_holder["status"], started)
+
+    @staticmethod
+    def _admin_path(scope: dict) -> str | None:
+        """Rewrite an admin-origin path to the admin's route; returns the tenant the path names."""
+        match = _SITES.match(scope["path"])
+        slug, rest = (match.group(1), match.group(2) or "/") if match else (None, scope["path"])
+        scope["tessera.admin_base"] = f"/sites/{slug}" if slug else ""
+        if not (slug and rest.startswith("/api/")):
+            rest = "/admin" + rest
+        scope["path"] = rest
+        scope["raw_path"] = rest.encode()
+        return slug
+
+    async def _to_admin_origin(self, scope: dict, headers: dict[str, str], send, holder: dict) -> None:
+        """``/admin`` on a tenant's (or the platform's) host: the admin lives on its own origin now."""
+        rest = scope["path"][len("/admin"):] or "/"
+        try:
+            tenant = self.services.resolver.resolve(headers.get("host"), None, None)
+        except ApiError:
+            tenant = None
+        target = self.services.config.admin_origin + (f"/sites/{tenant.slug}" if tenant else "") + rest
+        if scope.get("query_string"):
+            target += "?" + scope["query_string"].decode("latin-1")
+        holder["status"] = 302 if scope["method"] in SAFE else 303
+        await send({"type": "http.response.start", "status": holder["status"],
+                    "headers": [(b"location", target.encode("latin-1")), (b"content-length", b"0"),
+                                (b"cache-control", b"no-store")]})
+        await send({"type": "http.response.body", "body": b""})
 
     def _observe(self, method: str, scope: dict, status: int, started: float) -> None:
         route = scope.get("path_template") or "unmatched"  # never the raw path: tenants control it

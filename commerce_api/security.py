@@ -59,6 +59,21 @@ def require_tenant(connection: ASGIConnection) -> Tenant:
     return tenant
 
 
+def admin_base(connection: ASGIConnection) -> str:
+    """The admin's URL prefix for this request: ``/sites/<slug>`` for a tenant's pages on the admin
+    origin, empty for the platform's own pages there (sign-in, the list of sites)."""
+    return connection.scope.get("tessera.admin_base") or ""  # type: ignore[return-value]
+
+
+def site_base(slug: str) -> str:
+    """Where a tenant's admin pages live on the admin origin."""
+    return f"/sites/{slug}"
+
+
+def on_admin_origin(connection: ASGIConnection) -> bool:
+    return connection.scope.get("tessera.admin_base") is not None
+
+
 def principal_of(connection: ASGIConnection) -> Principal | None:
     return connection.scope.get("tessera.principal")  # type: ignore[return-value]
 
@@ -114,7 +129,9 @@ def authenticate(connection: ASGIConnection, services: Services, tenant: Tenant)
         if claims.issued_at < _timestamp(principal.user.password_changed_at):
             raise Unauthorized("the password changed since this token was issued; log in again", code="token_revoked")
         return principal
-    cookie = connection.cookies.get(SESSION_COOKIE)
+    # Sessions live on the admin origin only: a tenant's site (which runs its people's scripts)
+    # never receives the cookie, and a session replayed anywhere else counts for nothing.
+    cookie = connection.cookies.get(SESSION_COOKIE) if on_admin_origin(connection) else None
     if cookie:
         found = services.credentials.session(cookie)
         if found is None:

@@ -32,6 +32,17 @@ class ApiConfig:
     themes_dir: Path | None = None
     sites_dir: Path | None = None
 
+    @property
+    def admin_host(self) -> str:
+        """The admin's own host: it serves no tenant content, so its cookies meet no tenant's script."""
+        return f"admin.{self.base_domain}"
+
+    @property
+    def admin_origin(self) -> str:
+        scheme = "https" if self.production else "http"
+        port = "" if self.production or not self.port or self.port in (80, 443) else f":{self.port}"
+        return f"{scheme}://{self.admin_host}{port}"
+
     def __repr__(self) -> str:  # never print the secret
         return f"ApiConfig(data_dir={str(self.data_dir)!r}, base_domain={self.base_domain!r})"
 

@@ -37,7 +37,7 @@ class Resolver:
         self.base_domain = base_domain.lower()
 
     def is_platform_host(self, host: str) -> bool:
-        return host in LOCAL_HOSTS or host == self.base_domain or host == f"api.{self.base_domain}"
+        return host in LOCAL_HOSTS or host in (self.base_domain, f"api.{self.base_domain}", f"admin.{self.base_domain}")
 
     def resolve(self, host: str | None, path_slug: str | None, header: str | None) -> Tenant | None:
         name = host_name(host)

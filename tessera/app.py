@@ -1,7 +1,8 @@
 """The app factory: settings in, one ASGI application out.
 
-``/api/...``, ``/healthz`` and ``/metrics`` go to the commerce API; everything else is the edge
-server, which serves each tenant's live site by Host.
+The admin's origin (``admin.<base domain>``), ``/api/...``, ``/healthz`` and ``/metrics`` go to the
+commerce API (``/admin`` elsewhere is redirected to the admin's origin); ``/git/...`` to git;
+everything else is the edge server, which serves each tenant's live site by Host.
 """
 
 from __future__ import annotations
@@ -65,13 +66,14 @@ class Platform:
         if scope["type"] != "http":
             return
         path = scope["path"]
-        if path == "/api" or path.startswith(API_PREFIXES):
+        host = host_name(dict(scope.get("headers", [])).get(b"host", b"").decode("latin-1"))
+        if host == self.services.config.admin_host or path == "/api" or path.startswith(API_PREFIXES):
+            # The admin's origin is the API's alone: it never serves a tenant's files or git.
             await self.api(scope, receive, send)
             return
         if path.startswith("/git/"):
             await self.git(scope, receive, send)
             return
-        host = host_name(dict(scope.get("headers", [])).get(b"host", b"").decode("latin-1"))
         if self.services.resolver.is_platform_host(host):
             await self._front_page(scope, send)
             return

@@ -14,8 +14,7 @@ from ..auth.passwords import check_strength
 from ..errors import ApiError, Unauthorized
 from ..mail import MailError, send
 from ..routes.auth import _address
-from ..routes.shop import site_url
-from ..security import services_of, tenant_of
+from ..security import services_of, site_base, tenant_of
 from .common import Form, back, page, text, who
 
 SENT = ("If an account with that email can sign in here, a link to choose a new password is on its way. "
@@ -42,7 +41,7 @@ def forgot(request: Request, data: Form) -> Response:
     if member:
         token = services.credentials.password_reset(user.id)  # type: ignore[union-attr]
         if token is not None:
-            link = f"{site_url(request, tenant)}/admin/reset?token={token}"  # type: ignore[union-attr]
+            link = f"{config.admin_origin}{site_base(tenant.slug)}/reset?token={token}"  # type: ignore[union-attr]
             try:
                 send(config.smtp_url, config.mail_from, user.email, f"A new password for {tenant.name}",  # type: ignore[union-attr]
                      f"Someone (we hope you) asked to choose a new password for {user.email} on {tenant.name}.\n\n"  # type: ignore[union-attr]
@@ -85,7 +84,7 @@ def reset(request: Request, data: Form) -> Response:
     services.credentials.revoke_all(user.id)  # type: ignore[union-attr]
     services.audit.record("password.reset", actor=user.id, tenant_id=tenant_of(request).id,  # type: ignore[union-attr]
                           address=_address(request))
-    return back("/admin/login", saved="Password changed. Sign in with the new one.")
+    return back(request, "/login", saved="Password changed. Sign in with the new one.")
 
 
 @post("/admin/account/password", opt={"auth": True}, sync_to_thread=True, include_in_schema=False)
@@ -93,15 +92,15 @@ def change_password(request: Request, data: Form) -> Response:
     member = who(request)
     services = services_of(request)
     if services.users.check_password(member.user.email, str(data.get("current_password", ""))) is None:
-        return back("/admin/tokens", error="The current password is wrong; nothing changed.")
+        return back(request, "/tokens", error="The current password is wrong; nothing changed.")
     try:
         services.users.set_password(member.user.id, str(data.get("new_password", "")))
     except ApiError as exc:
-        return back("/admin/tokens", error=exc.message[:1].upper() + exc.message[1:] + ".")
+        return back(request, "/tokens", error=exc.message[:1].upper() + exc.message[1:] + ".")
     services.credentials.revoke_all(member.user.id)
     services.audit.record("password.changed", actor=member.user.id, tenant_id=member.tenant.id,
                           address=_address(request))
-    return back("/admin/login", saved="Password changed: you are signed out everywhere. Sign in with the new one.")
+    return back(request, "/login", saved="Password changed: you are signed out everywhere. Sign in with the new one.")
 
 
 ROUTES = [forgot_form, forgot, reset_form, reset, change_password]

@@ -22,7 +22,7 @@ from content.parse import parse_site
 from content.registry import now_iso
 
 from ..errors import BadRequest
-from ..security import Principal, principal_of, require_tenant, services_of, tenant_of
+from ..security import Principal, admin_base, principal_of, require_tenant, services_of, tenant_of
 
 ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
                          autoescape=True, undefined=jinja2.StrictUndefined)
@@ -53,7 +53,7 @@ def page(request: Request, template: str, http_status: int = 200, **context: Any
     context.setdefault("error", request.query_params.get("error"))
     tenants = _switchable(request, principal) if principal else []
     html = ENV.get_template(template).render(tenant=require_tenant(request), principal=principal,
-                                             switch_to=tenants, **context)
+                                             switch_to=tenants, root=admin_base(request), **context)
     return Response(html, status_code=http_status, media_type="text/html",
                     headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
 
@@ -62,7 +62,7 @@ def admin_error_page(request: Request, status: int, message: str) -> Response:
     """A readable page for a refused or failed admin request, in the admin's own layout."""
     titles = {400: "That request was not understood", 403: "Not allowed", 404: "Not found", 409: "Conflict",
               413: "Too large", 401: "Sign in again"}
-    html = ENV.get_template("error.html").render(tenant=tenant_of(request),
+    html = ENV.get_template("error.html").render(tenant=tenant_of(request), root=admin_base(request),
                                                  principal=principal_of(request), switch_to=[], section="",
                                                  flash=None, error=None, title=titles.get(status, "Something went wrong"),
                                                  message=message, status=status)
@@ -128,9 +128,10 @@ def media_names(request: Request) -> list[str]:
         source.close()
 
 
-def back(url: str, *, saved: str = "", error: str = "") -> Response:
-    """303 to ``url`` with a message the next page shows (role=status, or role=alert for errors)."""
-    url, hash_, fragment = url.partition("#")
+def back(request: Request, url: str, *, saved: str = "", error: str = "") -> Response:
+    """303 to the admin page ``url`` (``/media``: a path within this tenant's admin) with a message the
+    next page shows (role=status, or role=alert for errors)."""
+    url, hash_, fragment = (admin_base(request) + url).partition("#")
     sep = "&" if "?" in url else "?"
     if saved:
         url += f"{sep}saved={quote(saved)}"

@@ -17,7 +17,7 @@ from content.gitrepo import safe_path
 from publish.preview import PreviewError, preview_html
 
 from ..errors import BadRequest, NotFound
-from ..security import services_of
+from ..security import admin_base, services_of
 from .common import (ENV, Form, Overlay, Rejected, author, back, commit, media_names, page, paged, parse, repo_of, text,
                      when, who)
 
@@ -49,7 +49,7 @@ def pages(request: Request, q: FromQuery[str] = "", status: FromQuery[str] = "",
     shown, paging = paged(entries, n)
     return page(request, "pages.html", title="Pages and posts", section="pages", q=q, status=status,
                 can_write=who(request).can("pages:write"), entries=shown, paging=paging,
-                more=f"/admin/pages?q={quote(q)}&status={quote(status)}", error=problem or None)
+                more=f"{admin_base(request)}/pages?q={quote(q)}&status={quote(status)}", error=problem or None)
 
 
 def editable(path: str) -> str:
@@ -69,13 +69,13 @@ class Unreadable(BadRequest):
 
 
 @contextmanager
-def readable(path: str):
+def readable(path: str, root: str):
     """Name the file and the way out when its front matter cannot be shown in the form."""
     try:
         yield
     except Unreadable as exc:
         raise Unreadable(f"{path} cannot be opened in the form: {exc.message}. Fix it with git, or undo the "
-                         f"change that broke it from /admin/history?path={path}") from None
+                         f"change that broke it from {root}/history?path={path}") from None
 
 
 def front_matter(text_: str) -> tuple[dict, str]:
@@ -148,7 +148,7 @@ def edit_form(request: Request, path: FromQuery[str] = "", kind: FromQuery[str] 
         return _editor(request, path="", base=repo.head(), exists=False, kind=kind, fields=_fields(""))
     path = editable(path)
     current = repo.read(path)
-    with readable(path):
+    with readable(path, admin_base(request)):
         fields = _fields(current.decode(errors="replace") if current else "")
     return _editor(request, path=path, base=repo.head(), exists=current is not None, fields=fields)
 
@@ -172,7 +172,7 @@ def save(request: Request, data: Form) -> Response:
         return _editor(request, exc.status, path="" if new_file else path, base=exc.head or text(data, "base"),
                        exists=not new_file, kind=text(data, "kind"), fields=_fields(new.decode()), message=message,
                        errors=exc.errors, conflict=exc.conflict)
-    return back(f"/admin/pages/edit?path={path}", saved=_schedule(request, path) or "Saved. Publish to put it live.")
+    return back(request, f"/pages/edit?path={path}", saved=_schedule(request, path) or "Saved. Publish to put it live.")
 
 
 def _schedule(request: Request, path: str) -> str | None:
@@ -256,11 +256,11 @@ def revert(request: Request, data: Form) -> Response:
     try:
         repo_of(request).revert(text(data, "sha"), author(request))
     except ConflictError:
-        return back(f"/admin/history?path={path}", error="That change cannot be undone automatically: "
+        return back(request, f"/history?path={path}", error="That change cannot be undone automatically: "
                     "later edits touch the same lines.")
     except RepositoryError as exc:
         raise NotFound(str(exc)) from None
-    return back(f"/admin/history?path={path}", saved="Change undone.")
+    return back(request, f"/history?path={path}", saved="Change undone.")
 
 
 ROUTES = [pages, edit_form, save, preview, history, revert]

@@ -81,9 +81,9 @@ def upload(request: Request, data: Upload) -> Response:
     files = [f for f in (files if isinstance(files, list) else [files]) if isinstance(f, UploadFile) and f.filename]
     alt = text(data, "alt")
     if not files:
-        return back("/admin/media", error="Choose an image to upload.")
+        return back(request, "/media", error="Choose an image to upload.")
     if not alt:
-        return back("/admin/media", error="Describe the image in the alt text: people who cannot see it rely on it.")
+        return back(request, "/media", error="Describe the image in the alt text: people who cannot see it rely on it.")
     _, total = _library(request)
     repo = repo_of(request)
     changes: dict[str, bytes | None] = {}
@@ -103,13 +103,13 @@ def upload(request: Request, data: Upload) -> Response:
             changes[f"media/{name}"] = body
             changes[f"media/{name}.yaml"] = yaml.safe_dump({"alt": alt}, allow_unicode=True).encode()
     except MediaError as exc:
-        return back("/admin/media", error=str(exc))
+        return back(request, "/media", error=str(exc))
     names = [p.removeprefix("media/") for p in changes if not p.endswith(".yaml")]
     try:
         commit(request, changes, text(data, "message") or f"Upload {', '.join(names)}")
     except Rejected as exc:
-        return back("/admin/media", error="; ".join(exc.errors) or "someone saved at the same moment; try again")
-    return back("/admin/media", saved=f"Uploaded {', '.join(names)}. Use it as ![{alt}](media/{names[0]}).")
+        return back(request, "/media", error="; ".join(exc.errors) or "someone saved at the same moment; try again")
+    return back(request, "/media", saved=f"Uploaded {', '.join(names)}. Use it as ![{alt}](media/{names[0]}).")
 
 
 @post("/admin/media/alt", opt={"action": "media:write"}, sync_to_thread=True, include_in_schema=False)
@@ -119,15 +119,15 @@ def set_alt(request: Request, data: Form) -> Response:
     if repo.read(f"media/{name}") is None:
         raise NotFound(f"no media file {name}")
     if not alt:
-        return back("/admin/media", error=f"The alt text for {name} cannot be empty.")
+        return back(request, "/media", error=f"The alt text for {name} cannot be empty.")
     meta = yaml.safe_load(repo.read(f"media/{name}.yaml") or b"") or {}
     meta["alt"] = alt
     try:
         commit(request, {f"media/{name}.yaml": yaml.safe_dump(meta, allow_unicode=True, sort_keys=False).encode()},
                f"Describe {name}")
     except Rejected as exc:
-        return back("/admin/media", error="; ".join(exc.errors) or "someone saved at the same moment; try again")
-    return back("/admin/media", saved=f"Alt text for {name} saved.")
+        return back(request, "/media", error="; ".join(exc.errors) or "someone saved at the same moment; try again")
+    return back(request, "/media", saved=f"Alt text for {name} saved.")
 
 
 @post("/admin/media/delete", opt={"action": "media:write"}, sync_to_thread=True, include_in_schema=False)
@@ -138,13 +138,13 @@ def delete(request: Request, data: Form) -> Response:
     if item is None:
         raise NotFound(f"no media file {name}")
     if item["used_by"]:
-        return back("/admin/media", error=f"{name} is used by {', '.join(item['used_by'])}; remove it there first.")
+        return back(request, "/media", error=f"{name} is used by {', '.join(item['used_by'])}; remove it there first.")
     repo = repo_of(request)
     changes: dict[str, bytes | None] = {f"media/{name}": None}
     if repo.read(f"media/{name}.yaml") is not None:
         changes[f"media/{name}.yaml"] = None
     commit(request, changes, f"Remove {name}")
-    return back("/admin/media", saved=f"Removed {name}.")
+    return back(request, "/media", saved=f"Removed {name}.")
 
 
 def _file(request: Request, name: str) -> bytes:

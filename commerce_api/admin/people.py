@@ -11,8 +11,7 @@ from ..errors import ApiError, Forbidden, Unauthorized
 from ..mail import MailError, send
 from ..routes.admin import AdminController
 from ..routes.auth import _address
-from ..routes.shop import site_url
-from ..security import services_of, tenant_of
+from ..security import services_of, site_base, tenant_of
 from .common import Form, back, number, page, text, who
 from .session import _start_session
 
@@ -37,15 +36,15 @@ def invite(request: Request, data: Form) -> Response:
         email, role = valid_email(text(data, "email")), valid_role(text(data, "role"))
         AdminController._may_assign(member, role)
     except ApiError as exc:
-        return back("/admin/users", error=exc.message)
+        return back(request, "/users", error=exc.message)
     invitation_id, token = services.invitations.create(member.tenant.id, email, role, member.user.id)
-    link = f"{site_url(request, member.tenant)}/admin/invite?token={token}"
+    link = f"{services_of(request).config.admin_origin}{site_base(member.tenant.slug)}/invite?token={token}"
     services.audit.record("invitation.created", actor=member.user.id, tenant_id=member.tenant.id,
                           address=_address(request), email=email, role=role, invitation=invitation_id)
     config = services.config
     if not config.smtp_url:
         # No mail server: the person inviting passes the link on. Shown once, never logged.
-        return back(f"/admin/users?link={link}", saved=f"No mail server is set up (TESSERA_SMTP_URL), so no email "
+        return back(request, f"/users?link={link}", saved=f"No mail server is set up (TESSERA_SMTP_URL), so no email "
                                                       f"was sent: send {email} the link below yourself.")
     inviter = member.user.name or member.user.email
     try:
@@ -54,15 +53,15 @@ def invite(request: Request, data: Form) -> Response:
              f"Accept within 7 days: {link}\n\nIf you did not expect this, ignore this email.\n")
     except MailError as exc:
         services.invitations.revoke(invitation_id, member.tenant.id)
-        return back("/admin/users", error=f"The invitation was not sent: {exc}.")
-    return back("/admin/users", saved=f"Invitation sent to {email}.")
+        return back(request, "/users", error=f"The invitation was not sent: {exc}.")
+    return back(request, "/users", saved=f"Invitation sent to {email}.")
 
 
 @post("/admin/users/invitations/revoke", opt={"action": "users:write"}, sync_to_thread=True, include_in_schema=False)
 def revoke_invitation(request: Request, data: Form) -> Response:
     member = who(request)
     services_of(request).invitations.revoke(number(data, "id"), member.tenant.id)
-    return back("/admin/users", saved="Invitation withdrawn.")
+    return back(request, "/users", saved="Invitation withdrawn.")
 
 
 @post("/admin/users/role", opt={"action": "users:write"}, sync_to_thread=True, include_in_schema=False)
@@ -82,10 +81,10 @@ def change_role(request: Request, data: Form) -> Response:
         else:
             services.users.grant(user_id, member.tenant.id, role)  # type: ignore[arg-type]
     except ApiError as exc:
-        return back("/admin/users", error=exc.message)
+        return back(request, "/users", error=exc.message)
     services.audit.record("role.revoked" if remove else "role.changed", actor=member.user.id, tenant_id=member.tenant.id,
                           address=_address(request), user=user_id, role=role, previous=current)
-    return back("/admin/users", saved="Removed." if remove else "Role changed.")
+    return back(request, "/users", saved="Removed." if remove else "Role changed.")
 
 
 # -- accepting an invitation (no session yet) ---------------------------------------------------
@@ -167,7 +166,7 @@ def revoke_token(request: Request, data: Form) -> Response:
     services.credentials.revoke_api_token(token_id, member.user.id, member.tenant.id)
     services.audit.record("token.revoked", actor=member.user.id, tenant_id=member.tenant.id,
                           address=_address(request), token_id=token_id)
-    return back("/admin/tokens", saved="Token revoked.")
+    return back(request, "/tokens", saved="Token revoked.")
 
 
 ROUTES = [users, invite, revoke_invitation, change_role, invitation_form, accept, tokens, create_token, revoke_token]

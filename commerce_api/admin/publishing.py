@@ -12,7 +12,7 @@ from .common import Form, back, number, page, text, who
 def publish_now(request: Request) -> Response:
     member = who(request)
     job = services_of(request).queue.enqueue(member.tenant.slug, actor=member.user.email)
-    return back("/admin/", saved=f"Publishing (job {job.id}); the site updates in a moment.")
+    return back(request, "/", saved=f"Publishing (job {job.id}); the site updates in a moment.")
 
 
 @get("/admin/deploys", opt={"action": "publish"}, sync_to_thread=True, include_in_schema=False)
@@ -33,10 +33,10 @@ def rollback(request: Request, data: Form) -> Response:
     with services.databases.connection(member.tenant.slug) as conn:
         row = conn.execute("SELECT id, status FROM deploys WHERE id = ?", (deploy_id,)).fetchone()
     if row is None or row["status"] == "failed":
-        return back("/admin/deploys", error="Only a deploy that went live can be brought back.")
+        return back(request, "/deploys", error="Only a deploy that went live can be brought back.")
     job = services.queue.enqueue(member.tenant.slug, f"rollback:{deploy_id}", actor=member.user.email)
     services.audit.record("site.rollback", actor=member.user.id, tenant_id=member.tenant.id, deploy=deploy_id)
-    return back("/admin/deploys", saved=f"Rolling back to deploy {deploy_id} (job {job.id}).")
+    return back(request, "/deploys", saved=f"Rolling back to deploy {deploy_id} (job {job.id}).")
 
 
 ROUTES = [publish_now, deploys, rollback]

@@ -1,8 +1,10 @@
 """Signing in and out, the dashboard, and moving between tenants.
 
-Cookies belong to one host, so switching tenants hands a one-time code (two minutes, single use) to
-the other tenant's host, which opens a session there. On the platform's own host ``/admin/login``
-signs in and lists the sites the account belongs to.
+The admin has an origin of its own (``admin.<base domain>``) that serves no tenant content. Each
+tenant's pages live under ``/sites/<slug>/``, and a session belongs to one tenant: its cookie is
+scoped to that path. ``/login`` there signs in and lists the sites the account belongs to, each
+opened with a one-time code (two minutes, single use); the switcher opens a session at the other
+site directly.
 """
 
 from __future__ import annotations
@@ -20,27 +22,28 @@ from content.money import Money
 
 from ..errors import ApiError, Forbidden, NotFound, Unauthorized
 from ..routes.auth import GENERIC_FAILURE, _address, _login
-from ..routes.shop import site_url
-from ..security import SESSION_COOKIE, require_tenant, services_of, tenant_of
+from ..security import SESSION_COOKIE, admin_base, require_tenant, services_of, site_base, tenant_of
 from .common import ENV, Form, page, repo_of, text, warm_parse_cache, who
 
 
 def _start_session(request: Request, user_id: int, tenant_id: int) -> Response:
     services = services_of(request)
     token, _ = services.credentials.open_session(user_id, tenant_id)
-    response = Redirect("/admin/", status_code=303)
-    response.set_cookie(key=SESSION_COOKIE, value=token, path="/", httponly=True, samesite="lax",
-                        secure=services.config.production, max_age=12 * 3600)
     tenant = services.db.registry.by_id(tenant_id)
-    if tenant is not None:
-        warm_parse_cache(services, tenant.slug)
+    if tenant is None:
+        raise NotFound("no such site")
+    base = site_base(tenant.slug)
+    response = Redirect(f"{base}/", status_code=303)
+    response.set_cookie(key=SESSION_COOKIE, value=token, path=base, httponly=True, samesite="lax",
+                        secure=services.config.production, max_age=12 * 3600)
+    warm_parse_cache(services, tenant.slug)
     return response
 
 
 def _platform_page(template: str, status: int = 200, **context: Any) -> Response:
     context.setdefault("error", None)
     html = ENV.get_template(template).render(tenant=None, principal=None, switch_to=[], section="", flash=None,
-                                             **context)
+                                             root="", **context)
     return Response(html, status_code=status, media_type="text/html",
                     headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
 
@@ -56,7 +59,7 @@ def _login_page(request: Request, status: int = 200, *, error: str | None = None
         response = _platform_page("login.html", status, title="Sign in", error=error, email=email, login_token=token)
     else:
         response = page(request, "login.html", status, title="Sign in", error=error, email=email, login_token=token)
-    response.set_cookie(key=LOGIN_COOKIE, value=token, path="/admin", httponly=True, samesite="strict",
+    response.set_cookie(key=LOGIN_COOKIE, value=token, path="/", httponly=True, samesite="strict",
                         secure=services_of(request).config.production, max_age=3600)
     return response
 
@@ -100,7 +103,7 @@ def _platform_login(request: Request, email: str, password: str) -> Response:
         ids = {tenant_id for tenant_id, _ in services.users.memberships(user.id)}
         tenants = [t for t in tenants if t.id in ids]
     sites = [{"name": t.name, "slug": t.slug,
-              "url": f"{site_url(request, t)}/admin/handoff?code={services.credentials.handoff(user.id, t.id)}"}
+              "url": f"{site_base(t.slug)}/handoff?code={services.credentials.handoff(user.id, t.id)}"}
              for t in tenants]
     return _platform_page("sites.html", title="Your sites", sites=sites, email=user.email)
 
@@ -115,8 +118,8 @@ def switch(request: Request, data: Form) -> Response:
         raise NotFound("no such site")
     if services.users.role(user.id, target.id) is None and not user.is_superadmin:
         raise Forbidden("you are not a member of that site", code="forbidden")
-    code = services.credentials.handoff(user.id, target.id)
-    return Redirect(f"{site_url(request, target)}/admin/handoff?code={code}", status_code=303)
+    services.audit.record("login", actor=user.id, tenant_id=target.id, address=_address(request), via="switch")
+    return _start_session(request, user.id, target.id)
 
 
 @get("/admin/handoff", sync_to_thread=True, include_in_schema=False)
@@ -133,8 +136,9 @@ def handoff(request: Request, code: FromQuery[str] = "") -> Response:
 @post("/admin/logout", opt={"auth": True}, sync_to_thread=True, include_in_schema=False)
 def logout(request: Request) -> Response:
     services_of(request).credentials.close_session(request.cookies.get(SESSION_COOKIE, ""))
-    response = Redirect("/admin/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    base = admin_base(request)
+    response = Redirect(f"{base}/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path=base)
     return response
 
 

@@ -69,14 +69,14 @@ def save_site(request: Request, data: Form) -> Response:
             site.pop(key, None)
     theme = text(data, "theme")
     if theme and theme not in _themes(request):
-        return back("/admin/settings", error=f"There is no theme called {theme}.")
+        return back(request, "/settings", error=f"There is no theme called {theme}.")
     site["theme"] = theme or site.get("theme", "storefront")
     theme_settings = site.setdefault("theme_settings", {})
     colours = theme_settings.setdefault("colors", {})
     for name in COLOURS:
         value = text(data, f"colour_{name}")
         if value and not _HEX.match(value):
-            return back("/admin/settings", error=f"The {name} colour must look like #7a3e12.")
+            return back(request, "/settings", error=f"The {name} colour must look like #7a3e12.")
         # An unset colour shows as black in the picker; sending it back unchanged keeps the theme's own.
         if value and not (value.lower() == UNSET_COLOUR and name not in colours):
             colours[name] = value
@@ -95,8 +95,8 @@ def save_site(request: Request, data: Form) -> Response:
     try:
         commit(request, {"site.yaml": new}, text(data, "message") or "Update site settings")
     except Rejected as exc:
-        return back("/admin/settings", error="Not saved: " + "; ".join(exc.errors or ["someone saved at the same moment"]))
-    return back("/admin/settings", saved="Site settings saved. Publish to put them live.")
+        return back(request, "/settings", error="Not saved: " + "; ".join(exc.errors or ["someone saved at the same moment"]))
+    return back(request, "/settings", saved="Site settings saved. Publish to put them live.")
 
 
 def _number(value: str) -> Any:
@@ -128,11 +128,11 @@ def domains(request: Request, data: Form) -> Response:
             registry.remove_domain(member.tenant.slug, name)
             message = f"Removed {name}."
         else:
-            return back("/admin/settings", error="Unknown domain action.")
+            return back(request, "/settings", error="Unknown domain action.")
     except (RegistryError, DomainError) as exc:
-        return back("/admin/settings#domains", error=str(exc))
+        return back(request, "/settings#domains", error=str(exc))
     services.audit.record(f"domain.{action}", actor=member.user.id, tenant_id=member.tenant.id, domain=name)
-    return back("/admin/settings#domains", saved=message)
+    return back(request, "/settings#domains", saved=message)
 
 
 def _republish(services, member) -> str:
@@ -149,7 +149,7 @@ def payments(request: Request, data: Form) -> Response:
     current = (member.tenant.settings or {}).get("payments") or {}
     provider = text(data, "provider")
     if provider not in ("manual", "stripe"):
-        return back("/admin/settings#payments", error="Choose manual or Stripe payments.")
+        return back(request, "/settings#payments", error="Choose manual or Stripe payments.")
     keys = None
     if provider == "stripe":
         # Blank fields keep the keys already saved: they are never sent back to the browser.
@@ -157,13 +157,13 @@ def payments(request: Request, data: Form) -> Response:
         secret = text(data, "stripe_secret_key") or (saved.secret_key if saved else "")
         webhook = text(data, "stripe_webhook_secret") or (saved.webhook_secret if saved else "")
         if not secret.startswith(("sk_", "rk_")) or not webhook.startswith("whsec_"):
-            return back("/admin/settings#payments", error="Stripe needs a secret key starting sk_ (or rk_) and a "
+            return back(request, "/settings#payments", error="Stripe needs a secret key starting sk_ (or rk_) and a "
                                                           "webhook signing secret starting whsec_.")
         keys = StripeKeys(secret, webhook)
     services.db.registry.update(member.tenant.slug,
                                 settings={"payments": seal_payments(services.config.secret_key, provider, keys)})
     services.audit.record("payments.changed", actor=member.user.id, tenant_id=member.tenant.id, provider=provider)
-    return back("/admin/settings#payments", saved=f"Payments: {'Stripe' if provider == 'stripe' else 'manual'}.")
+    return back(request, "/settings#payments", saved=f"Payments: {'Stripe' if provider == 'stripe' else 'manual'}.")
 
 
 ROUTES = [settings_page, save_site, domains, payments]

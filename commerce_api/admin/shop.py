@@ -16,7 +16,7 @@ from content.money import Money
 
 from ..errors import ApiError, BadRequest
 from ..routes.staff import refund_order
-from ..security import services_of
+from ..security import admin_base, services_of
 from ..shop.orders import STATUSES, TRANSITIONS, Orders
 from .common import Form, Rejected, paged, back, commit, media_names, page, parse, repo_of, text, values, who
 from .content import _preview, front_matter, readable, render_file
@@ -48,7 +48,7 @@ def orders(request: Request, status: FromQuery[str] = "", payment: FromQuery[str
         row["total_text"] = str(Money(row["total"], row["currency"]))
     from urllib.parse import urlencode
 
-    csv = "/api/admin/orders.csv?" + urlencode({k: v for k, v in {"status": status, "payment_status": payment,
+    csv = admin_base(request) + "/api/admin/orders.csv?" + urlencode({k: v for k, v in {"status": status, "payment_status": payment,
                                                                     "since": since, "until": end}.items() if v})
     return page(request, "orders.html", title="Orders", section="orders", orders=rows, status=status, payment=payment,
                 since=since, until=until, statuses=STATUSES, payment_statuses=PAYMENT_STATUSES, csv=csv)
@@ -71,8 +71,8 @@ def _order_action(request: Request, number: int, action, done: str) -> Response:
         try:
             action(conn, member)
         except ApiError as exc:
-            return back(f"/admin/orders/{number}", error=exc.message)
-    return back(f"/admin/orders/{number}", saved=done)
+            return back(request, f"/orders/{number}", error=exc.message)
+    return back(request, f"/orders/{number}", saved=done)
 
 
 @post("/admin/orders/{number:int}/status", opt={"action": "orders:write", **SHOP}, sync_to_thread=True,
@@ -135,7 +135,7 @@ def products(request: Request, q: FromQuery[str] = "", n: FromQuery[int] = 1) ->
                      "available": sum(s["available"] for s in known) if known else None})
     shown, paging = paged(rows, n)
     return page(request, "products.html", title="Products", section="products", rows=shown, q=q, error=problem,
-                paging=paging, more=f"/admin/products?q={quote(q)}", can_write=who(request).can("products:write"))
+                paging=paging, more=f"{admin_base(request)}/products?q={quote(q)}", can_write=who(request).can("products:write"))
 
 
 def _product_fields(text_: str) -> dict[str, Any]:
@@ -226,7 +226,7 @@ def product_form(request: Request, path: FromQuery[str] = "") -> Response:
         return _product_editor(request, path="", base=repo.head(), exists=False, fields=_product_fields(""))
     path = _product_path(path)
     current = repo.read(path)
-    with readable(path):
+    with readable(path, admin_base(request)):
         fields = _product_fields(current.decode(errors="replace") if current else "")
     return _product_editor(request, path=path, base=repo.head(), exists=current is not None, fields=fields)
 
@@ -254,7 +254,7 @@ def product_save(request: Request, data: Form) -> Response:
         commit(request, {path: new}, message, text(data, "base"))
     except Rejected as exc:
         return again(exc.status, exc.errors, exc.conflict, exc.head)
-    return back(f"/admin/products/edit?path={path}", saved="Saved. Publish to put it in the shop.")
+    return back(request, f"/products/edit?path={path}", saved="Saved. Publish to put it in the shop.")
 
 
 @post("/admin/products/preview", opt={"action": "products:read", **SHOP}, sync_to_thread=True, include_in_schema=False)
@@ -284,17 +284,17 @@ def stock_save(request: Request, data: Form) -> Response:
                 continue
             sku, raw = key.removeprefix("on_hand."), text(data, key)
             if not raw.isdigit():
-                return back(f"/admin/products/edit?path={path}", error=f"Stock for {sku} must be a whole number of at least 0")
+                return back(request, f"/products/edit?path={path}", error=f"Stock for {sku} must be a whole number of at least 0")
             if current.get(sku) == int(raw):
                 continue
             try:
                 orders_.set_stock(sku, int(raw))
             except ApiError as exc:
-                return back(f"/admin/products/edit?path={path}", error=exc.message)
+                return back(request, f"/products/edit?path={path}", error=exc.message)
             services.audit.record("stock.changed", actor=member.user.id, tenant_id=member.tenant.id, sku=sku,
                                   on_hand=int(raw))
             changed.append(sku)
-    return back(f"/admin/products/edit?path={path}",
+    return back(request, f"/products/edit?path={path}",
                 saved=f"Stock updated for {', '.join(changed)}." if changed else "Stock unchanged.")
 
 

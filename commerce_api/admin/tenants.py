@@ -36,10 +36,10 @@ def update(request: Request, data: Form) -> Response:
             updated = services.db.registry.update(slug, features=parse_features(values(data, "features")),
                                                   plan=text(data, "plan"))
     except RegistryError as exc:
-        return back("/admin/tenants", error=str(exc))
+        return back(request, "/tenants", error=str(exc))
     services.audit.record("tenant.updated", actor=who(request).user.id, tenant_id=updated.id, status=updated.status,
                           features=sorted(updated.features), plan=updated.plan)
-    return back("/admin/tenants", saved=f"{updated.name}: {updated.status}, {updated.plan}, "
+    return back(request, "/tenants", saved=f"{updated.name}: {updated.status}, {updated.plan}, "
                                          f"{', '.join(sorted(updated.features)) or 'no features'}.")
 
 
@@ -52,16 +52,16 @@ def create(request: Request, data: Form) -> Response:
     config = services.config
     store = Tenants(config.data_dir, config.sites_dir) if config.sites_dir else None
     if store is None:
-        return back("/admin/tenants", error="This installation has no starter sites configured.")
+        return back(request, "/tenants", error="This installation has no starter sites configured.")
     try:
         created = store.create(text(data, "slug"), text(data, "name"), parse_features(values(data, "features")),
                                starter=text(data, "starter") or None)
     except RegistryError as exc:
-        return back("/admin/tenants", error=str(exc))
+        return back(request, "/tenants", error=str(exc))
     finally:
         store.close()
     services.audit.record("tenant.created", actor=who(request).user.id, tenant_id=created.id, slug=created.slug)
-    return back("/admin/tenants", saved=f"Created {created.name} ({created.slug}). Add its owner under Users, "
+    return back(request, "/tenants", saved=f"Created {created.name} ({created.slug}). Add its owner under Users, "
                                          "on its own admin.")
 
 

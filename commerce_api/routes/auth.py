@@ -12,8 +12,9 @@ from litestar.params import Body, JSONBody
 
 from ..auth.credentials import ACCESS_TTL, SESSION_TTL
 from ..auth.permissions import ACTIONS
-from ..errors import Unauthorized
-from ..security import Principal, SESSION_COOKIE, client_address, principal_of, require_tenant, services_of
+from ..errors import Forbidden, Unauthorized
+from ..security import (SESSION_COOKIE, Principal, admin_base, client_address, on_admin_origin, principal_of,
+                        require_tenant, services_of, site_base)
 
 GENERIC_FAILURE = "the email or password is wrong"
 
@@ -102,7 +103,7 @@ class AuthController(Controller):
             services.audit.record("logout", actor=principal.user.id, tenant_id=principal.tenant.id,
                                   address=_address(request))
         response = Response({"ok": True})
-        response.delete_cookie(SESSION_COOKIE, path="/")
+        response.delete_cookie(SESSION_COOKIE, path=admin_base(request) or "/")
         return response
 
     @get("/me", opt={"auth": True}, sync_to_thread=True, summary="The signed-in user, their role here and their other sites")
@@ -133,11 +134,16 @@ class AuthController(Controller):
     @post("/session", status_code=200, sync_to_thread=True, summary="Sign in with a cookie session (the admin UI)")
     def open_session(self, request: Request,
                      data: Annotated[LoginBody, Body(media_type=RequestEncodingType.URL_ENCODED)]) -> Response[dict]:
+        if not on_admin_origin(request):  # a tenant's site runs its people's scripts: no cookie there
+            raise Forbidden(f"cookie sessions open on the admin's origin only: "
+                            f"{services_of(request).config.admin_origin}/sites/<slug>/api/auth/session",
+                            code="admin_origin_only")
         services, tenant, user, role = _login(request, data.email, data.password)
         token, csrf = services.credentials.open_session(user.id, tenant.id)
         response = Response({"csrf_token": csrf, "role": role, "tenant": tenant.slug})
-        response.set_cookie(Cookie(key=SESSION_COOKIE, value=token, path="/", httponly=True, samesite="lax",
-                                   secure=services.config.production, max_age=int(SESSION_TTL.total_seconds())))
+        response.set_cookie(Cookie(key=SESSION_COOKIE, value=token, path=site_base(tenant.slug), httponly=True,
+                                   samesite="lax", secure=services.config.production,
+                                   max_age=int(SESSION_TTL.total_seconds())))
         return response
 
     @delete("/session", status_code=200, sync_to_thread=True, summary="End the cookie session")
@@ -146,6 +152,6 @@ class AuthController(Controller):
         if cookie:
             services_of(request).credentials.close_session(cookie)
         response = Response({"ok": True})
-        response.delete_cookie(SESSION_COOKIE, path="/")
+        response.delete_cookie(SESSION_COOKIE, path=admin_base(request) or "/")
         return response
 

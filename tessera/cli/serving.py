@@ -108,7 +108,7 @@ def demo(ctx: Context, no_serve: bool) -> None:
     for t in ctx.tenants.registry.all():
         console.print(f"[bold]{t.name}[/bold] ({t.slug})")
         console.print(f"  site        http://{t.slug}.{settings.base_domain}{port}/")
-        console.print(f"  admin       http://{t.slug}.{settings.base_domain}{port}/admin/")
+        console.print(f"  admin       http://admin.{settings.base_domain}{port}/sites/{t.slug}/")
         console.print(f"  API         http://{t.slug}.{settings.base_domain}{port}/api/products")
         console.print(f"  content     git clone {ctx.tenants.repository(t.slug).path}")
 
@@ -116,7 +116,7 @@ def demo(ctx: Context, no_serve: bool) -> None:
     for email, _, superadmin, roles in DEMO_USERS:
         console.print(f"  {email:<20} " + ("platform superadmin" if superadmin else
                                            ", ".join(f"{r} of {s}" for s, r in roles)))
-    console.print(f"\nAll sites   http://{settings.base_domain}{port}/admin/login (pick a site after signing in)")
+    console.print(f"\nAdmin       http://admin.{settings.base_domain}{port}/login (pick a site after signing in)")
     console.print(f"API docs    http://{settings.host}{port}/api/docs")
     console.print(f"Data        {settings.data_dir}")
     if no_serve:

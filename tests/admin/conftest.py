@@ -53,24 +53,40 @@ def fx_site(tmp_path_factory, mailbox, dns):
         yield site
 
 
+class SiteClient(httpx.Client):
+    """An HTTP client on the admin origin whose paths are relative to one site's admin."""
+
+    def __init__(self, url, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._url = url
+
+    def request(self, method: str, url, **kwargs) -> httpx.Response:
+        return super().request(method, self._url(str(url)), **kwargs)
+
+
 class Admin:
     """A signed-in browser-like client: session cookie, CSRF token from the pages, HTML accepted."""
 
     def __init__(self, site: dict, tenant: str | None, email: str) -> None:
         self.site, self.tenant = site, tenant
-        self.host = f"{tenant}.localhost:{site['port']}" if tenant else f"localhost:{site['port']}"
-        self.http = httpx.Client(base_url=f"http://127.0.0.1:{site['port']}", headers={"Host": self.host,
-                                 "Accept": "text/html"}, timeout=60)
+        self.host = f"admin.localhost:{site['port']}"  # the admin's own origin, never a tenant's host
+        self.base = f"/sites/{tenant}" if tenant else ""
+        self.http = SiteClient(self.url, base_url=f"http://127.0.0.1:{site['port']}",
+                               headers={"Host": self.host, "Accept": "text/html"}, timeout=60)
         self.csrf = ""
         if email:
             response = self.sign_in(email, PASSWORD)
             assert response.status_code == 303, response.text
-            self.get("/admin/")
+            self.get("/")
+
+    def url(self, path: str) -> str:
+        """A page of this client's site (``/pages``), unless already a full admin path (``/sites/...``)."""
+        return path if path.startswith(("/sites/", "http")) else self.base + path
 
     def sign_in(self, email: str, password: str) -> httpx.Response:
         """The sign-in form, as a browser sends it: with the token from the form and its cookie."""
-        token = LOGIN_TOKEN.search(self.http.get("/admin/login").text).group(1)
-        return self.http.post("/admin/login", data={"email": email, "password": password, "login_token": token})
+        token = LOGIN_TOKEN.search(self.http.get("/login").text).group(1)
+        return self.http.post("/login", data={"email": email, "password": password, "login_token": token})
 
     def get(self, path: str, **kwargs) -> httpx.Response:
         response = self.http.get(path, **kwargs)
@@ -100,7 +116,7 @@ class Admin:
         raise AssertionError(f"job {job_id} did not finish")
 
     def publish(self) -> dict:
-        return self.wait_for_job(self.post("/admin/publish").headers["location"])
+        return self.wait_for_job(self.post("/publish").headers["location"])
 
 
 @pytest.fixture(name="admin")

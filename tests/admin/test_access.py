@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 
-from tests.admin.conftest import alert
+from tests.admin.conftest import PASSWORD, alert
 
 MENU = re.compile(r'<nav aria-label="Admin">(.*?)</nav>', re.S)
 
@@ -20,17 +21,17 @@ def menu(response) -> list[str]:
     ("bakery", "owner@bakery.test",
      ["Dashboard", "Pages and posts", "Media", "Products", "Orders", "Deploys", "Users", "Settings", "Your account"], []),
     ("bakery", "editor@agency.test", ["Dashboard", "Pages and posts", "Media", "Products", "Deploys", "Settings",
-                                      "Your account"], ["/admin/orders", "/admin/users", "/admin/tenants"]),
+                                      "Your account"], ["/orders", "/users", "/tenants"]),
     ("bakery", "shop@bakery.test", ["Dashboard", "Pages and posts", "Media", "Products", "Orders", "Deploys",
-                                    "Settings", "Your account"], ["/admin/users", "/admin/tenants"]),
+                                    "Settings", "Your account"], ["/users", "/tenants"]),
     ("studio", "owner@studio.test", ["Dashboard", "Pages and posts", "Media", "Deploys", "Users", "Settings",
-                                     "Your account"], ["/admin/products", "/admin/orders", "/admin/tenants"]),
+                                     "Your account"], ["/products", "/orders", "/tenants"]),
     ("studio", "admin@tessera.test", ["Dashboard", "Pages and posts", "Media", "Deploys", "Users", "Settings",
-                                      "Your account", "Tenants"], ["/admin/products", "/admin/orders"]),
+                                      "Your account", "Tenants"], ["/products", "/orders"]),
 ])
 def test_menus_follow_role_and_feature_and_the_server_refuses_the_rest(admin, tenant, email, shown, refused):
     session = admin(tenant, email)
-    assert menu(session.get("/admin/")) == shown
+    assert menu(session.get("/")) == shown
     for path in refused:
         response = session.get(path)
         assert response.status_code == 403, path
@@ -41,22 +42,22 @@ def test_menus_follow_role_and_feature_and_the_server_refuses_the_rest(admin, te
 def test_writes_the_role_does_not_allow_are_refused(admin):
     editor = admin("bakery", "editor@agency.test")
     head = editor.repo().head()
-    assert editor.post("/admin/products/save", {"name": "Sneaky", "price": "1.00", "sku": "SN-1",
+    assert editor.post("/products/save", {"name": "Sneaky", "price": "1.00", "sku": "SN-1",
                                                 "message": "x"}).status_code == 403
-    assert editor.post("/admin/users/invite", {"email": "friend@example.test", "role": "owner"}).status_code == 403
-    assert editor.post("/admin/stock", {"path": "products/baguette.md", "on_hand.BG-1": "999"}).status_code == 403
-    assert editor.post("/admin/settings/site", {"name": "Mine now"}).status_code == 403
+    assert editor.post("/users/invite", {"email": "friend@example.test", "role": "owner"}).status_code == 403
+    assert editor.post("/stock", {"path": "products/baguette.md", "on_hand.BG-1": "999"}).status_code == 403
+    assert editor.post("/settings/site", {"name": "Mine now"}).status_code == 403
     assert editor.repo().head() == head
 
 
 @pytest.mark.parametrize("path, data", [
-    ("/admin/pages/save", {"path": "pages/about.md", "title": "Forged", "message": "forged"}),
-    ("/admin/products/save", {"name": "Forged", "price": "1.00", "sku": "FG-1", "message": "forged"}),
-    ("/admin/settings/site", {"name": "Forged"}),
-    ("/admin/media/alt", {"name": "baguette.jpg", "alt": "Forged"}),
-    ("/admin/users/invite", {"email": "attacker@example.test", "role": "owner"}),
-    ("/admin/tokens/new", {"name": "forged"}),
-    ("/admin/publish", {}),
+    ("/pages/save", {"path": "pages/about.md", "title": "Forged", "message": "forged"}),
+    ("/products/save", {"name": "Forged", "price": "1.00", "sku": "FG-1", "message": "forged"}),
+    ("/settings/site", {"name": "Forged"}),
+    ("/media/alt", {"name": "baguette.jpg", "alt": "Forged"}),
+    ("/users/invite", {"email": "attacker@example.test", "role": "owner"}),
+    ("/tokens/new", {"name": "forged"}),
+    ("/publish", {}),
 ])
 def test_a_post_without_the_csrf_token_changes_nothing(admin, path, data):
     owner = admin()
@@ -67,24 +68,59 @@ def test_a_post_without_the_csrf_token_changes_nothing(admin, path, data):
     assert owner.repo().head() == head
 
 
-def test_the_platform_host_lists_the_sites_of_the_account_and_hands_over_once(admin, site):
+def test_the_admin_origin_lists_the_sites_of_the_account_and_hands_over_once(admin, site):
     platform = admin(None, "")
     page = platform.sign_in("editor@agency.test", "tessera-demo")
     assert page.status_code == 200 and "Your sites" in page.text
-    links = dict(re.findall(r'<a href="([^"]+/admin/handoff\?code=[^"]+)">([^<]+)</a>', page.text))
+    links = dict(re.findall(r'<a href="(/sites/[a-z]+/handoff\?code=[^"]+)">([^<]+)</a>', page.text))
     assert sorted(links.values()) == ["Rye &amp; Crumb Bakery", "Studio Lumen"]
-    studio_link = next(url for url, name in links.items() if name == "Studio Lumen")
-    assert studio_link.startswith(f"http://studio.localhost:{site['port']}/admin/handoff?code=")
-    path = studio_link.split(str(site["port"]), 1)[1]
+    path = next(url for url, name in links.items() if name == "Studio Lumen")
+    assert path.startswith("/sites/studio/handoff?code=")
 
     studio = admin("studio", "")
     landed = studio.http.get(path)
-    assert landed.status_code == 303 and landed.headers["location"] == "/admin/"
-    assert "Studio Lumen" in studio.get("/admin/").text
+    assert landed.status_code == 303 and landed.headers["location"] == "/sites/studio/"
+    cookie = landed.headers["set-cookie"]
+    assert "tessera_session=" in cookie and "Path=/sites/studio" in cookie and "Domain" not in cookie
+    assert "Studio Lumen" in studio.get("/").text
     again = admin("studio", "").http.get(path)
     assert again.status_code == 401 and "expired or was used" in again.text
-    stolen = admin("bakery", "").http.get(path)  # a studio code is worthless at the bakery
+    stolen = admin("bakery", "").http.get(path.replace("/sites/studio/", "/sites/bakery/"))
     assert stolen.status_code in (401, 303) and "tessera_session" not in stolen.headers.get("set-cookie", "")
+
+
+def test_the_admin_is_never_on_a_tenants_host(admin, site):
+    """The storefront runs what the site's people write; the admin and its cookies live elsewhere."""
+    port = site["port"]
+    for host, path, target in [
+            (f"bakery.localhost:{port}", "/admin/pages?q=rye", f"http://admin.localhost:{port}/sites/bakery/pages?q=rye"),
+            (f"bakery.localhost:{port}", "/admin", f"http://admin.localhost:{port}/sites/bakery/"),
+            (f"localhost:{port}", "/admin/login", f"http://admin.localhost:{port}/login")]:
+        moved = httpx.get(f"http://127.0.0.1:{port}{path}", headers={"Host": host})
+        assert moved.status_code == 302 and moved.headers["location"] == target
+        assert "set-cookie" not in moved.headers
+    posted = httpx.post(f"http://127.0.0.1:{port}/admin/login", headers={"Host": f"bakery.localhost:{port}"},
+                        data={"email": "owner@bakery.test", "password": PASSWORD})
+    assert posted.status_code == 303 and "set-cookie" not in posted.headers
+    # The admin's origin serves no tenant's files, and a session cookie replayed at a tenant's host
+    # (where a pushed script could have read it) opens nothing.
+    owner = admin()
+    assert owner.http.get("/sites/bakery/index.html").status_code == 404
+    assert owner.http.get("/media/baguette.jpg").status_code == 404
+    token = next(c.value for c in owner.http.cookies.jar if c.name == "tessera_session")
+    replayed = httpx.get(f"http://127.0.0.1:{port}/api/auth/me", headers={"Host": f"bakery.localhost:{port}"},
+                         cookies={"tessera_session": token})
+    assert replayed.status_code == 401
+    members = httpx.get(f"http://127.0.0.1:{port}/api/admin/members", headers={"Host": f"bakery.localhost:{port}"},
+                        cookies={"tessera_session": token})
+    assert members.status_code == 401
+
+
+def test_a_session_is_for_its_own_site_only(admin):
+    editor = admin("bakery", "editor@agency.test")
+    # Same origin, other site: the cookie is not even sent, and no page opens without signing in there.
+    other = editor.http.get("/sites/studio/pages")
+    assert other.status_code == 303 and other.headers["location"] == "/sites/studio/login"
 
 
 def test_wrong_password_on_the_platform_host_says_nothing_about_the_account(admin):
@@ -96,40 +132,41 @@ def test_wrong_password_on_the_platform_host_says_nothing_about_the_account(admi
 def test_a_sign_in_posted_from_elsewhere_is_refused(admin):
     """Login CSRF: a form on another site cannot sign the visitor in, even with the right password."""
     visitor = admin("bakery", "")
-    forged = visitor.http.post("/admin/login", data={"email": "owner@bakery.test", "password": "tessera-demo"})
+    forged = visitor.http.post("/login", data={"email": "owner@bakery.test", "password": "tessera-demo"})
     assert forged.status_code == 403 and "stale" in alert(forged)
     assert "tessera_session" not in forged.headers.get("set-cookie", "")
-    visitor.http.get("/admin/login")  # the visitor's own cookie, but the attacker cannot know its value
-    guessed = visitor.http.post("/admin/login", data={"email": "owner@bakery.test", "password": "tessera-demo",
+    visitor.http.get("/login")  # the visitor's own cookie, but the attacker cannot know its value
+    guessed = visitor.http.post("/login", data={"email": "owner@bakery.test", "password": "tessera-demo",
                                                       "login_token": "guess"})
     assert guessed.status_code == 403
 
 
 def test_switching_goes_only_to_sites_the_account_belongs_to(admin, site):
     editor = admin("bakery", "editor@agency.test")
-    assert 'value="studio"' in editor.get("/admin/").text  # the switcher offers the other site
-    moved = editor.post("/admin/switch", {"tenant": "studio"})
-    assert moved.status_code == 303
-    assert moved.headers["location"].startswith(f"http://studio.localhost:{site['port']}/admin/handoff?code=")
+    assert 'value="studio"' in editor.get("/").text  # the switcher offers the other site
+    moved = editor.post("/switch", {"tenant": "studio"})
+    assert moved.status_code == 303 and moved.headers["location"] == "/sites/studio/"
+    assert "Studio Lumen" in editor.get("/sites/studio/").text
+    assert "Rye" in editor.get("/").text  # still signed in at the bakery, in another tab
     owner = admin("bakery", "owner@bakery.test")
-    assert "switch-tenant" not in owner.get("/admin/").text  # one site: no switcher
-    assert owner.post("/admin/switch", {"tenant": "studio"}).status_code == 403
+    assert "switch-tenant" not in owner.get("/").text  # one site: no switcher
+    assert owner.post("/switch", {"tenant": "studio"}).status_code == 403
 
 
 def test_only_operators_manage_tenants(admin):
     operator = admin("bakery", "admin@tessera.test")
-    page = operator.get("/admin/tenants")
+    page = operator.get("/tenants")
     assert page.status_code == 200 and "Studio Lumen" in page.text
-    done = operator.post("/admin/tenants/update", {"slug": "studio", "action": "suspend"})
+    done = operator.post("/tenants/update", {"slug": "studio", "action": "suspend"})
     assert done.status_code == 303
-    assert "suspended" in operator.get("/admin/tenants").text
+    assert "suspended" in operator.get("/tenants").text
     studio = admin("studio", "owner@studio.test")
-    refused = studio.post("/admin/pages/save", {"path": "pages/about.md", "title": "x", "message": "x"})
+    refused = studio.post("/pages/save", {"path": "pages/about.md", "title": "x", "message": "x"})
     assert refused.status_code == 403  # a suspended site can be read, not changed
     assert refused.headers["content-type"].startswith("text/html") and "this site is suspended" in refused.text
-    assert studio.get("/admin/pages").status_code == 200
-    operator.post("/admin/tenants/update", {"slug": "studio", "action": "resume"})
-    created = operator.post("/admin/tenants/create", {"slug": "florist", "name": "Petal & Stem", "starter": "studio",
+    assert studio.get("/pages").status_code == 200
+    operator.post("/tenants/update", {"slug": "studio", "action": "resume"})
+    created = operator.post("/tenants/create", {"slug": "florist", "name": "Petal & Stem", "starter": "studio",
                                                       "features": ["cms"]})
     assert created.status_code == 303 and "Created Petal" in created.headers["location"].replace("%20", " ")
-    assert "Petal &amp; Stem" in operator.get("/admin/tenants").text
+    assert "Petal &amp; Stem" in operator.get("/tenants").text

@@ -19,20 +19,20 @@ def png(width=64, height=48, colour=(200, 120, 40)) -> bytes:
 
 
 def upload(session, name: str, data: bytes, alt: str = "A test image", kind: str = "image/png"):
-    return session.http.post("/admin/media/upload", data={"csrf_token": session.csrf, "alt": alt},
+    return session.http.post("/media/upload", data={"csrf_token": session.csrf, "alt": alt},
                              files={"file": (name, data, kind)})
 
 
 def test_new_post_is_a_commit_with_the_path_from_its_title(admin):
     owner = admin()
-    form = owner.get("/admin/pages/edit?kind=post")
+    form = owner.get("/pages/edit?kind=post")
     assert form.status_code == 200 and "New post" in form.text
-    saved = owner.post("/admin/pages/save", {"path": "", "kind": "post", "title": "Autumn Opening Hours",
+    saved = owner.post("/pages/save", {"path": "", "kind": "post", "title": "Autumn Opening Hours",
                                              "tags": "news, hours", "body": "We open at 8.", "message": "Add hours"})
     assert saved.status_code == 303 and "path=posts/autumn-opening-hours.md" in saved.headers["location"]
     text = owner.repo().read("posts/autumn-opening-hours.md").decode()
     assert "title: Autumn Opening Hours" in text and "- news" in text and "We open at 8." in text
-    again = owner.post("/admin/pages/save", {"path": "", "kind": "post", "title": "Autumn opening hours", "body": "x",
+    again = owner.post("/pages/save", {"path": "", "kind": "post", "title": "Autumn opening hours", "body": "x",
                                              "message": "Again"})
     assert again.status_code == 409 and "already exists" in alert(again)
 
@@ -40,7 +40,7 @@ def test_new_post_is_a_commit_with_the_path_from_its_title(admin):
 def test_a_broken_date_is_named_and_nothing_is_saved(admin):
     owner = admin()
     head = owner.repo().head()
-    refused = owner.post("/admin/pages/save", {"path": "pages/about.md", "base": head, "title": "About",
+    refused = owner.post("/pages/save", {"path": "pages/about.md", "base": head, "title": "About",
                                                "published_at": "next tuesday", "body": "x", "message": "Break it"})
     assert refused.status_code == 422
     assert "pages/about.md" in alert(refused) and "published_at" in alert(refused)
@@ -49,7 +49,7 @@ def test_a_broken_date_is_named_and_nothing_is_saved(admin):
 
 def test_preview_renders_a_draft_with_the_theme_and_sanitises_html(admin):
     owner = admin()
-    response = owner.post("/admin/pages/preview", {"path": "pages/about.md", "title": "About the bakery",
+    response = owner.post("/pages/preview", {"path": "pages/about.md", "title": "About the bakery",
                                                    "status": "draft", "body": "Fresh **preview** marker.\n\n"
                                                    "<script>alert(1)</script><img src=x onerror=alert(2)>"})
     assert response.status_code == 200
@@ -64,7 +64,7 @@ def test_preview_renders_a_draft_with_the_theme_and_sanitises_html(admin):
 
 def test_preview_shows_problems_instead_of_a_page(admin):
     owner = admin()
-    response = owner.post("/admin/pages/preview", {"path": "pages/about.md", "title": "About",
+    response = owner.post("/pages/preview", {"path": "pages/about.md", "title": "About",
                                                    "body": "See [missing](page:no-such-page)."})
     assert response.status_code == 422
     assert "no-such-page" in response.text
@@ -94,18 +94,18 @@ def test_media_upload_checks_the_image_for_real(admin):
     again = upload(owner, "shop-front-2.png", png(colour=(1, 2, 3)))
     assert owner.repo().read("media/shop-front-2-2.png") is not None  # never overwritten
 
-    library = owner.get("/admin/media")
+    library = owner.get("/media")
     assert "shop-front-2.png" in library.text and "![A test image](media/shop-front-2.png)" in library.text
-    thumb = owner.get("/admin/media/thumb?name=shop-front-2.png")
+    thumb = owner.get("/media/thumb?name=shop-front-2.png")
     assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/webp"
     assert Image.open(io.BytesIO(thumb.content)).format == "WEBP"
-    assert owner.get("/admin/media/thumb?name=../site.yaml").status_code == 400
+    assert owner.get("/media/thumb?name=../site.yaml").status_code == 400
 
-    refused = owner.post("/admin/media/delete", {"name": "baguette.jpg"})
+    refused = owner.post("/media/delete", {"name": "baguette.jpg"})
     assert "used by products/baguette.md" in httpx.URL(refused.headers["location"]).params["error"]
-    logo = owner.post("/admin/media/delete", {"name": "bakery-front.jpg"})
+    logo = owner.post("/media/delete", {"name": "bakery-front.jpg"})
     assert "used by site.yaml (logo)" in httpx.URL(logo.headers["location"]).params["error"]
-    assert owner.post("/admin/media/delete", {"name": "shop-front-2-2.png"}).status_code == 303
+    assert owner.post("/media/delete", {"name": "shop-front-2-2.png"}).status_code == 303
     assert owner.repo().read("media/shop-front-2-2.png") is None and again.status_code == 303
 
 
@@ -114,18 +114,18 @@ def test_product_editor_names_bad_fields_then_creates_publishes_and_stocks(admin
     head = manager.repo().head()
     base = {"path": "", "name": "Rye Crackers", "sku": "RC-1", "categories": "savoury", "track_stock": "1",
             "images": ["oat-cookies.jpg"], "body": "Thin and crisp.", "message": "Add crackers"}
-    bad = manager.post("/admin/products/save", {**base, "price": "4,50"})
+    bad = manager.post("/products/save", {**base, "price": "4,50"})
     assert bad.status_code == 422 and "products/rye-crackers.md" in alert(bad) and "price" in alert(bad)
-    yaml_bad = manager.post("/admin/products/save", {**base, "price": "4.50", "variants": "options: [oops"})
+    yaml_bad = manager.post("/products/save", {**base, "price": "4.50", "variants": "options: [oops"})
     assert yaml_bad.status_code == 422 and "Options and variants, line" in alert(yaml_bad)
     assert manager.repo().head() == head
 
-    made = manager.post("/admin/products/save", {**base, "price": "4.50"})
+    made = manager.post("/products/save", {**base, "price": "4.50"})
     assert made.status_code == 303
     text = manager.repo().read("products/rye-crackers.md").decode()
     assert 'price: \'4.50\'' in text or 'price: "4.50"' in text or "price: '4.50'" in text
     assert "oat-cookies.jpg" in text and manager.repo().history()[0].email == "shop@bakery.test"
-    editor = manager.get("/admin/products/edit?path=products/rye-crackers.md")
+    editor = manager.get("/products/edit?path=products/rye-crackers.md")
     assert "Publish the product to set its stock." in editor.text
 
     job = manager.publish()
@@ -133,18 +133,18 @@ def test_product_editor_names_bad_fields_then_creates_publishes_and_stocks(admin
     shop = httpx.get(f"http://127.0.0.1:{site['port']}/products/rye-crackers/", headers={"Host": f"bakery.localhost:{site['port']}"})
     assert shop.status_code == 200 and "Rye Crackers" in shop.text
 
-    stocked = manager.post("/admin/stock", {"path": "products/rye-crackers.md", "on_hand.RC-1": "12"})
+    stocked = manager.post("/stock", {"path": "products/rye-crackers.md", "on_hand.RC-1": "12"})
     assert "Stock%20updated%20for%20RC-1" in stocked.headers["location"]
     api = httpx.get(f"http://127.0.0.1:{site['port']}/api/products/rye-crackers",
                     headers={"Host": f"bakery.localhost:{site['port']}"}).json()
     assert api["variants"][0]["available"] == 12
-    wrong = manager.post("/admin/stock", {"path": "products/rye-crackers.md", "on_hand.RC-1": "-3"})
+    wrong = manager.post("/stock", {"path": "products/rye-crackers.md", "on_hand.RC-1": "-3"})
     assert "whole number" in httpx.URL(wrong.headers["location"]).params["error"]
 
 
 def test_product_preview_uses_the_product_template(admin):
     owner = admin()
-    response = owner.post("/admin/products/preview", {"path": "products/baguette.md", "name": "Baguette Tradition",
+    response = owner.post("/products/preview", {"path": "products/baguette.md", "name": "Baguette Tradition",
                                                       "price": "2.40", "images": ["baguette.jpg"],
                                                       "variants": "options:\n  - name: Pack\n    values: [Single]\n"
                                                                   "variants:\n  - sku: BG-1\n    options: {Pack: Single}\n",
@@ -155,10 +155,10 @@ def test_product_preview_uses_the_product_template(admin):
 
 def test_history_and_undo_cover_products_and_settings(admin):
     owner = admin()
-    history = owner.get("/admin/history?path=products/baguette.md")
+    history = owner.get("/history?path=products/baguette.md")
     assert history.status_code == 200 and "Create Rye" in history.text
-    assert owner.get("/admin/history?path=../../etc/passwd").status_code == 400
-    assert owner.get("/admin/history?path=media/baguette.jpg").status_code == 400
+    assert owner.get("/history?path=../../etc/passwd").status_code == 400
+    assert owner.get("/history?path=media/baguette.jpg").status_code == 400
 
 
 def test_long_lists_come_in_pages(admin):
@@ -167,13 +167,13 @@ def test_long_lists_come_in_pages(admin):
     owner = admin()
     owner.repo().write({f"posts/note-{i:03d}.md": f"---\ntitle: Note {i:03d}\n---\nZyxwv note.\n".encode() for i in range(120)},
                        Author("Bulk", "bulk@example.test"), "Many notes")
-    first = owner.get("/admin/pages?q=Zyxwv")
-    assert first.text.count("/admin/pages/edit?path=posts/note-") == 100
+    first = owner.get("/pages?q=Zyxwv")
+    assert first.text.count("/pages/edit?path=posts/note-") == 100
     assert "1–100 of 120." in first.text and 'rel="next"' in first.text
-    second = owner.get("/admin/pages?q=Zyxwv&n=2")
-    assert second.text.count("/admin/pages/edit?path=posts/note-") == 20 and 'rel="prev"' in second.text
+    second = owner.get("/pages?q=Zyxwv&n=2")
+    assert second.text.count("/pages/edit?path=posts/note-") == 20 and 'rel="prev"' in second.text
     assert "posts/note-119.md" in second.text
-    assert owner.get("/admin/pages?q=Zyxwv&n=99").status_code == 200  # past the end: the last page
+    assert owner.get("/pages?q=Zyxwv&n=99").status_code == 200  # past the end: the last page
 
 
 def test_a_file_broken_through_git_opens_as_a_readable_error(admin):
@@ -183,16 +183,16 @@ def test_a_file_broken_through_git_opens_as_a_readable_error(admin):
     owner.repo().write({"pages/broken.md": b"---\ntitle: [unclosed\n---\nText.\n",
                         "products/broken.md": b"---\nname: Broken\n"},
                        Author("Git User", "git@example.test"), "Broken by hand")
-    for path in ("/admin/pages/edit?path=pages/broken.md", "/admin/products/edit?path=products/broken.md"):
+    for path in ("/pages/edit?path=pages/broken.md", "/products/edit?path=products/broken.md"):
         response = owner.get(path)
         assert response.status_code == 422 and response.headers["content-type"].startswith("text/html")
-        assert "cannot be opened in the form" in response.text and "/admin/history?path=" in response.text
-    assert "not valid YAML (line 3: expected" in owner.get("/admin/pages/edit?path=pages/broken.md").text
-    for path, data in [("/admin/users/role", {"user": "abc", "role": "editor"}),
-                       ("/admin/deploys/rollback", {"deploy": "1; DROP TABLE deploys"})]:
+        assert "cannot be opened in the form" in response.text and "/history?path=" in response.text
+    assert "not valid YAML (line 3: expected" in owner.get("/pages/edit?path=pages/broken.md").text
+    for path, data in [("/users/role", {"user": "abc", "role": "editor"}),
+                       ("/deploys/rollback", {"deploy": "1; DROP TABLE deploys"})]:
         response = owner.post(path, data)
         assert response.status_code == 400 and "must be a whole number" in response.text
-    assert owner.get("/admin/history").status_code == 400  # a missing parameter: a page, not a crash
+    assert owner.get("/history").status_code == 400  # a missing parameter: a page, not a crash
     owner.repo().write({"pages/broken.md": None, "products/broken.md": None}, Author("Git User", "git@example.test"),
                        "Remove the broken files")
 
@@ -203,10 +203,10 @@ def test_products_come_in_pages_too(admin):
     owner = admin()
     owner.repo().write({f"products/jar-{i:03d}.md": f"---\nname: Jam jar {i:03d}\nsku: JAR-{i:03d}\nprice: '3.00'\n---\n"
                         .encode() for i in range(105)}, Author("Bulk", "bulk@example.test"), "Many jars")
-    first = owner.get("/admin/products?q=jam%20jar")
-    assert first.text.count("/admin/products/edit?path=products/jar-") == 100 and "1–100 of 105." in first.text
-    second = owner.get("/admin/products?q=jam%20jar&n=2")
-    assert second.text.count("/admin/products/edit?path=products/jar-") == 5 and 'rel="prev"' in second.text
+    first = owner.get("/products?q=jam%20jar")
+    assert first.text.count("/products/edit?path=products/jar-") == 100 and "1–100 of 105." in first.text
+    second = owner.get("/products?q=jam%20jar&n=2")
+    assert second.text.count("/products/edit?path=products/jar-") == 5 and 'rel="prev"' in second.text
 
 
 def test_a_scheduled_post_goes_live_on_time_by_itself(admin, site):
@@ -216,12 +216,12 @@ def test_a_scheduled_post_goes_live_on_time_by_itself(admin, site):
 
     owner = admin()
     soon = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=4)
-    saved = owner.post("/admin/pages/save", {"path": "", "kind": "post", "title": "Midnight Loaves",
+    saved = owner.post("/pages/save", {"path": "", "kind": "post", "title": "Midnight Loaves",
                                              "published_at": soon.strftime("%Y-%m-%dT%H:%M:%S+00:00"),
                                              "body": "Out of the oven at midnight.", "message": "Schedule it"})
     message = httpx.URL(saved.headers["location"]).params["saved"]
     assert "scheduled: it goes live on" in message
-    assert "scheduled" in owner.get("/admin/pages?q=Midnight").text
+    assert "scheduled" in owner.get("/pages?q=Midnight").text
     url = f"http://127.0.0.1:{site['port']}/blog/midnight-loaves/"
     host = {"Host": f"bakery.localhost:{site['port']}"}
     assert httpx.get(url, headers=host).status_code == 404  # not before its time

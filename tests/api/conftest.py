@@ -32,6 +32,11 @@ class World:
         headers.update(kwargs.pop("headers", {}))
         return httpx.Client(base_url=self.base, headers=headers, timeout=10, **kwargs)
 
+    def admin_client(self, tenant: str, **kwargs) -> httpx.Client:
+        """A client on the admin's origin, at one site's pages (``/sites/<slug>``)."""
+        headers = {"Host": "admin.localhost", **kwargs.pop("headers", {})}
+        return httpx.Client(base_url=f"{self.base}/sites/{tenant}", headers=headers, timeout=10, **kwargs)
+
     def login(self, tenant: str, email: str, password: str = PASSWORD) -> dict:
         with self.client(tenant) as client:
             response = client.post("/api/auth/login", json={"email": email, "password": password})

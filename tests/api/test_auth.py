@@ -56,7 +56,7 @@ def fx_foreign(world):
     access = world.token("beta", "owner")
     with world.client("beta", headers={"Authorization": f"Bearer {access}"}) as client:
         api_token = client.post("/api/admin/tokens", json={"name": "foreign"}).json()["token"]
-    with world.client("beta") as client:
+    with world.admin_client("beta") as client:
         session = client.post("/api/auth/session", data={"email": "owner@beta.test", "password": PASSWORD})
         cookie = session.cookies["tessera_session"]
         csrf = session.json()["csrf_token"]
@@ -65,18 +65,21 @@ def fx_foreign(world):
 
 
 @pytest.mark.parametrize("kind", ["access", "api", "session"])
-@pytest.mark.parametrize("how", ["host", "path", "header"])
+@pytest.mark.parametrize("how", ["host", "path", "header", "admin"])
 @pytest.mark.parametrize("method,path,body,needs", ROUTES, ids=[f"{m} {p}" for m, p, _, _ in ROUTES])
 def test_foreign_credentials_are_refused(world, foreign, kind, how, method, path, body, needs):
     headers = dict(foreign[kind])
     if how == "header":
         headers["X-Tenant-ID"] = "alpha"
-    host = "alpha" if how == "host" else None
     url = path.replace("/api/", "/api/tenant/alpha/", 1) if how == "path" else path
-    with world.client(host, headers=headers) as client:
+    client = world.admin_client("alpha", headers=headers) if how == "admin" else \
+        world.client("alpha" if how == "host" else None, headers=headers)
+    with client:
         response = call(client, method, url, body)
     assert response.status_code == 401, response.text
-    assert response.json()["error"]["code"] == "wrong_tenant"
+    # A session cookie is a credential only on the admin's origin; anywhere else it is not even read.
+    expected = "unauthorized" if kind == "session" and how != "admin" else "wrong_tenant"
+    assert response.json()["error"]["code"] == expected
 
 
 def test_foreign_ids_are_never_reached(world):
@@ -190,11 +193,15 @@ def test_login_failures_look_the_same_and_are_rate_limited(world):
 
 
 def test_session_cookie_needs_csrf_for_writes(world):
-    with world.client("alpha") as client:
+    with world.client("alpha") as storefront:  # never on a tenant's own host, where its scripts run
+        refused = storefront.post("/api/auth/session", data={"email": "admin@alpha.test", "password": PASSWORD})
+        assert refused.status_code == 403 and "set-cookie" not in refused.headers
+        assert refused.json()["error"]["code"] == "admin_origin_only"
+    with world.admin_client("alpha") as client:
         login = client.post("/api/auth/session", data={"email": "admin@alpha.test", "password": PASSWORD})
         assert login.status_code == 200
         set_cookie = login.headers["set-cookie"].lower()
-        assert "httponly" in set_cookie and "samesite=lax" in set_cookie
+        assert "httponly" in set_cookie and "samesite=lax" in set_cookie and "path=/sites/alpha" in set_cookie
         csrf = login.json()["csrf_token"]
         assert client.get("/api/admin/tenant").status_code == 200  # reads need no token
         refused = client.patch("/api/admin/tenant", json={"name": "Alpha"})

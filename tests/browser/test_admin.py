@@ -7,12 +7,12 @@ from content.gitrepo import Repository
 
 
 def admin(site, path=""):
-    return f"http://bakery.localhost:{site['port']}/admin{path}"
+    return f"http://admin.localhost:{site['port']}/sites/bakery{path}"
 
 
 def sign_in(page, site, email="owner@bakery.test", password="tessera-demo"):
     page.goto(admin(site, "/pages"))
-    assert page.url.endswith("/admin/login")  # signed out: sent to sign in
+    assert page.url.endswith("/sites/bakery/login")  # signed out: sent to sign in
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_label("Password").press("Enter")  # keyboard only
@@ -96,7 +96,7 @@ def test_shop_managers_cannot_write_pages_and_forms_need_csrf(site, page):
 
     sign_in(page, site)
     cookie = next(c["value"] for c in page.context.cookies() if c["name"] == "tessera_session")
-    forged = httpx.post(f"http://127.0.0.1:{site['port']}/admin/pages/save", headers={"Host": "bakery.localhost"},
+    forged = httpx.post(f"http://127.0.0.1:{site['port']}/sites/bakery/pages/save", headers={"Host": "admin.localhost"},
                         data={"path": "pages/about.md", "title": "Hacked", "message": "x"},
                         cookies={"tessera_session": cookie}, follow_redirects=False)  # no csrf_token
     assert forged.status_code == 403 and b"Hacked" not in repo(site).read("pages/about.md")

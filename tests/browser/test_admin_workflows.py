@@ -129,7 +129,7 @@ def test_signed_out_pages_have_no_serious_accessibility_violations(site, browser
 
     context = browser.new_context()
     page = context.new_page()
-    for name, url in [("login", admin(site, "/login")), ("platform-login", f"http://localhost:{site['port']}/admin/login")]:
+    for name, url in [("login", admin(site, "/login")), ("platform-login", f"http://admin.localhost:{site['port']}/login")]:
         page.goto(url)
         page.screenshot(path=str(SHOTS / f"admin-{name}.png"), full_page=True)
         violations = [v["id"] for v in Axe().run(page).response["violations"] if v["impact"] in ("serious", "critical")]
@@ -140,7 +140,7 @@ def test_signed_out_pages_have_no_serious_accessibility_violations(site, browser
     page.get_by_role("heading", name="Your sites").wait_for()
     page.get_by_role("link", name="Studio Lumen").click()
     page.get_by_role("heading", name="Dashboard").wait_for()
-    assert page.url.startswith(f"http://studio.localhost:{site['port']}/admin/")
+    assert page.url.startswith(f"http://admin.localhost:{site['port']}/sites/studio/")
     context.close()
 
 
@@ -191,10 +191,10 @@ def test_menus_follow_the_role_and_direct_urls_are_refused(site, page):
     page.get_by_label("Site").select_option("studio")  # the switcher: the other site this account edits
     page.get_by_role("button", name="Switch").click()
     page.get_by_role("heading", name="Dashboard").wait_for()
-    assert page.url.startswith(f"http://studio.localhost:{site['port']}/admin/")
+    assert page.url.startswith(f"http://admin.localhost:{site['port']}/sites/studio/")
     studio_menu = page.get_by_role("navigation", name="Admin")
     assert studio_menu.get_by_role("link", name="Products").count() == 0  # no shop on this site
-    assert page.goto(f"http://studio.localhost:{site['port']}/admin/products").status == 403
+    assert page.goto(f"http://admin.localhost:{site['port']}/sites/studio/products").status == 403
 
 
 def test_a_script_typed_into_fields_never_runs(site, page):
