@@ -20,7 +20,7 @@ import time
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from .errors import ApiError, TenantSuspended
+from .errors import ApiError, Forbidden, TenantSuspended
 from .services import Services
 from .tenancy import host_name
 
@@ -33,6 +33,17 @@ ALLOWED_HEADERS = "Content-Type, Authorization, Idempotency-Key, X-CSRF-Token, X
 # The admin's pages hold credentials: nothing may frame them, sniff their types or learn their URLs.
 ADMIN_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"),
                  (b"cross-origin-opener-policy", b"same-origin")]
+
+
+def _fetched_by_the_admin(method: str, headers: dict[str, str]) -> bool:
+    """Fetch Metadata, as browsers send it: another origin (a tenant's site on the same registrable
+    domain included) may link to the admin, never post to it or load its pages into itself.
+    Clients that send no such header (curl, scripts) carry their own credentials and are let be."""
+    site = headers.get("sec-fetch-site")
+    if site in (None, "same-origin", "none"):
+        return True
+    return method in SAFE and headers.get("sec-fetch-mode") == "navigate" \
+        and headers.get("sec-fetch-dest") in ("document", None)
 
 
 class Metrics:
@@ -67,6 +78,12 @@ class Gateway:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         admin_origin = host_name(headers.get("host")) == self.services.config.admin_host
         if admin_origin:
+            if not _fetched_by_the_admin(method, headers):
+                await self._error(send, Forbidden("the admin answers only its own pages and links to them, "
+                                                  "not requests made by other sites", code="cross_origin"),
+                                  {}, status_holder)
+                self._observe(method, scope, status_holder["status"], started)
+                return
             path_slug = self._admin_path(scope)
         elif scope["path"] == "/admin" or scope["path"].startswith("/admin/"):
             await self._to_admin_origin(scope, headers, send, status_holder)

@@ -31,11 +31,12 @@ class ApiConfig:
     mail_from: str = "Tessera <no-reply@localhost>"
     themes_dir: Path | None = None
     sites_dir: Path | None = None
+    admin_hostname: str | None = None  # TESSERA_ADMIN_HOST; default admin.<base domain>
 
     @property
     def admin_host(self) -> str:
         """The admin's own host: it serves no tenant content, so its cookies meet no tenant's script."""
-        return f"admin.{self.base_domain}"
+        return self.admin_hostname or f"admin.{self.base_domain}"
 
     @property
     def admin_origin(self) -> str:
@@ -66,7 +67,7 @@ class Services:
     def build(cls, config: ApiConfig) -> Services:
         db = PlatformDB(config.data_dir / "platform.db")
         return cls(config, db, Users(db), Credentials(db, config.secret_key), LoginLimiter(db), Audit(db),
-                   Resolver(db, config.base_domain), TenantDatabases(config.data_dir / "tenants"),
+                   Resolver(db, config.base_domain, config.admin_host), TenantDatabases(config.data_dir / "tenants"),
                    Queue(config.data_dir / "platform.db"), Invitations(db))
 
     def parse_lock(self, slug: str):

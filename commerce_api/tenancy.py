@@ -32,12 +32,13 @@ def host_name(host: str | None) -> str:
 
 
 class Resolver:
-    def __init__(self, db: PlatformDB, base_domain: str) -> None:
+    def __init__(self, db: PlatformDB, base_domain: str, admin_host: str | None = None) -> None:
         self.db = db
         self.base_domain = base_domain.lower()
+        self.admin_host = admin_host or f"admin.{self.base_domain}"
 
     def is_platform_host(self, host: str) -> bool:
-        return host in LOCAL_HOSTS or host in (self.base_domain, f"api.{self.base_domain}", f"admin.{self.base_domain}")
+        return host in LOCAL_HOSTS or host in (self.base_domain, f"api.{self.base_domain}", self.admin_host)
 
     def resolve(self, host: str | None, path_slug: str | None, header: str | None) -> Tenant | None:
         name = host_name(host)

@@ -27,7 +27,8 @@ def api_config(settings: Settings) -> ApiConfig:
                      production=settings.production, port=settings.port,
                      stripe_api_base=settings.stripe_api_base, dns_resolver=settings.dns_resolver,
                      smtp_url=settings.smtp_url, mail_from=settings.mail_from, themes_dir=settings.themes_dir,
-                     sites_dir=settings.sites_dir, trusted_proxies=settings.trusted_proxies)
+                     sites_dir=settings.sites_dir, trusted_proxies=settings.trusted_proxies,
+                     admin_hostname=settings.admin_host or None)
 
 
 def services(settings: Settings) -> Services:

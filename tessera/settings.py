@@ -8,6 +8,7 @@ and kept in the data directory, local buckets and manual payments. Production mo
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ class Settings:
     demo_password: str
     sites_dir: Path
     themes_dir: Path
+    admin_host: str = ""
 
     @property
     def production(self) -> bool:
@@ -72,10 +74,11 @@ class Settings:
         storage = env.get("TESSERA_STORAGE", "file://")
         if not storage.startswith(("file://", "s3://")):
             raise SettingsError(f"TESSERA_STORAGE must start with file:// or s3://, not {storage!r}")
+        base_domain = env.get("TESSERA_BASE_DOMAIN", "localhost").strip().lower()
         return cls(
             env=mode,
             data_dir=data_dir,
-            base_domain=env.get("TESSERA_BASE_DOMAIN", "localhost").strip().lower(),
+            base_domain=base_domain,
             host=env.get("TESSERA_HOST", "127.0.0.1"),
             port=port,
             secret_key=secret,
@@ -90,7 +93,21 @@ class Settings:
             demo_password=env.get("TESSERA_DEMO_PASSWORD", "tessera-demo"),
             sites_dir=Path(env.get("TESSERA_SITES_DIR") or ROOT / "sites"),
             themes_dir=Path(env.get("TESSERA_THEMES_DIR") or ROOT / "themes"),
+            admin_host=_admin_host(env.get("TESSERA_ADMIN_HOST", ""), base_domain),
         )
+
+
+def _admin_host(value: str, base_domain: str) -> str:
+    """The admin's host: ``admin.<base domain>`` unless set. On a registrable domain of its own
+    (admin.example.com while sites are *.example-sites.com) it is not even same-site with them."""
+    host = value.strip().lower().rstrip(".") or f"admin.{base_domain}"
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", host):
+        raise SettingsError(f"TESSERA_ADMIN_HOST must be a host name such as admin.example.com, not {value!r}")
+    suffix = "." + base_domain
+    if host.endswith(suffix) and "." not in host[: -len(suffix)] and host != f"admin{suffix}":
+        raise SettingsError(f"TESSERA_ADMIN_HOST {host!r} would be a tenant's subdomain; use admin{suffix} "
+                            f"or a host outside {base_domain}")
+    return host
 
 
 def _networks(value: str) -> tuple[str, ...]:

@@ -26,6 +26,8 @@ def test_production_refuses_a_missing_secret(tmp_path):
     ({"TESSERA_STORAGE": "ftp://x"}, "TESSERA_STORAGE"),
     ({"TESSERA_TRUSTED_PROXIES": "10.0.0.1, proxy.local"}, "TESSERA_TRUSTED_PROXIES"),
     ({"TESSERA_SMTP_URL": "mail.example.com:25"}, "TESSERA_SMTP_URL"),
+    ({"TESSERA_ADMIN_HOST": "bakery.localhost"}, "TESSERA_ADMIN_HOST"),  # a tenant's subdomain
+    ({"TESSERA_ADMIN_HOST": "https://admin.example.com/"}, "TESSERA_ADMIN_HOST"),
 ])
 def test_malformed_settings_name_the_variable(tmp_path, env, name):
     with pytest.raises(SettingsError, match=name):
@@ -36,3 +38,10 @@ def test_settings_are_frozen(tmp_path):
     s = Settings.from_env({"TESSERA_DATA_DIR": str(tmp_path)})
     with pytest.raises(Exception):
         s.port = 1  # type: ignore[misc]
+
+
+def test_the_admin_has_a_host_of_its_own(tmp_path):
+    assert Settings.from_env({"TESSERA_DATA_DIR": str(tmp_path)}).admin_host == "admin.localhost"
+    moved = Settings.from_env({"TESSERA_DATA_DIR": str(tmp_path), "TESSERA_BASE_DOMAIN": "sites.example",
+                               "TESSERA_ADMIN_HOST": "Admin.Example.COM"})
+    assert moved.admin_host == "admin.example.com"

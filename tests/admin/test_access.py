@@ -116,6 +116,28 @@ def test_the_admin_is_never_on_a_tenants_host(admin, site):
     assert members.status_code == 401
 
 
+def test_other_sites_may_link_to_the_admin_but_not_post_to_it_or_load_it(admin):
+    """Fetch Metadata: a script on a tenant's site (same registrable domain in production) can make
+    the browser send the admin's cookies; the admin refuses anything but a plain navigation."""
+    owner = admin()
+    before = owner.get("/users").text
+    forged = owner.post("/users/invite", {"email": "x@example.test", "role": "owner"},
+                        headers={"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"})
+    assert forged.status_code == 403 and forged.json()["error"]["code"] == "cross_origin"
+    read = owner.http.get("/users", headers={"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "cors",
+                                             "Sec-Fetch-Dest": "empty"})
+    assert read.status_code == 403
+    framed = owner.http.get("/users", headers={"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate",
+                                               "Sec-Fetch-Dest": "iframe"})
+    assert framed.status_code == 403
+    linked = owner.http.get("/users", headers={"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate",
+                                               "Sec-Fetch-Dest": "document"})
+    assert linked.status_code == 200 and "x@example.test" not in linked.text
+    mine = owner.post("/users/invitations/revoke", {"id": "0"}, headers={"Sec-Fetch-Site": "same-origin"})
+    assert mine.status_code != 403
+    assert owner.get("/users").text.count("x@example.test") == before.count("x@example.test")
+
+
 def test_a_session_is_for_its_own_site_only(admin):
     editor = admin("bakery", "editor@agency.test")
     # Same origin, other site: the cookie is not even sent, and no page opens without signing in there.
