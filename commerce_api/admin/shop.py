@@ -62,7 +62,12 @@ def order_detail(request: Request, number: FromPath[int]) -> Response:
     hidden = {"refunded"} | ({"processing"} if order["status"] == "pending" else set())
     return page(request, "order.html", title=f"Order {number}", section="orders", order=order,
                 money=lambda minor: str(Money(minor, currency)), can_write=who(request).can("orders:write"),
-                next_statuses=sorted(TRANSITIONS[order["status"]] - hidden))
+                next_statuses=sorted(TRANSITIONS[order["status"]] - hidden), status_actions=STATUS_ACTIONS)
+
+
+# What each status button says: an explicit action, never a preselected choice.
+STATUS_ACTIONS = {"processing": "Mark as processing", "shipped": "Mark as shipped", "delivered": "Mark as delivered",
+                  "cancelled": "Cancel order", "refunded": "Mark as refunded"}
 
 
 def _order_action(request: Request, number: int, action, done: str) -> Response:
@@ -78,9 +83,19 @@ def _order_action(request: Request, number: int, action, done: str) -> Response:
 @post("/admin/orders/{number:int}/status", opt={"action": "orders:write", **SHOP}, sync_to_thread=True,
       include_in_schema=False)
 def order_status(request: Request, number: FromPath[int], data: Form) -> Response:
+    """Tracking and note, and a status only when a status button was pressed. Cancelling a paid
+    order first says what happens to the payment and asks again."""
+    with services_of(request).databases.connection(who(request).tenant.slug) as conn:
+        order = Orders(conn).get(number)
+    status = text(data, "status") or order["status"]
+    if status == "cancelled" and order["payment_status"] == "paid" and text(data, "confirm") != "yes":
+        return page(request, "cancel.html", title=f"Cancel order {number}?", section="orders", order=order,
+                    money=lambda minor: str(Money(minor, order["currency"])),
+                    tracking_number=text(data, "tracking_number"), note=text(data, "note"))
+    done = "Order updated." if status == order["status"] else f"Order {number} is now {status}."
     return _order_action(request, number, lambda conn, member: Orders(conn).set_status(
-        number, text(data, "status"), actor=member.user.email, note=text(data, "note"),
-        tracking_number=text(data, "tracking_number") or None), "Order updated.")
+        number, status, actor=member.user.email, note=text(data, "note"),
+        tracking_number=text(data, "tracking_number") or None), done)
 
 
 @post("/admin/orders/{number:int}/paid", opt={"action": "orders:write", **SHOP}, sync_to_thread=True,

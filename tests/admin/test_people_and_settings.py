@@ -194,6 +194,48 @@ def test_orders_filter_by_payment_and_date_and_refund(admin, site):
     assert "nothing to refund" in httpx.URL(again.headers["location"]).params["error"]
 
 
+def _order(site, key: str) -> int:
+    api, host = f"http://127.0.0.1:{site['port']}", {"Host": f"bakery.localhost:{site['port']}"}
+    cart = httpx.post(f"{api}/api/carts", headers=host).json()
+    httpx.post(f"{api}/api/carts/{cart['token']}/items", headers=host, json={"sku": "AF-6", "quantity": 1})
+    return httpx.post(f"{api}/api/checkout", headers={**host, "Idempotency-Key": key}, json={
+        "cart_token": cart["token"], "email": "shopper@example.test",
+        "shipping_address": {"name": "Ann Shopper", "line1": "1 Main St", "city": "Leith", "postal_code": "EH6 6AA",
+                             "country": "GB"}}).json()["order"]["number"]
+
+
+def _state(owner, number: int) -> str:
+    return re.search(r"<p><strong>(\w+)</strong>, payment (\w+)", owner.get(f"/orders/{number}").text).group(0)
+
+
+def test_tracking_numbers_and_notes_never_change_an_orders_status(admin, site):
+    owner = admin()
+    pending = _order(site, "status-form-1")
+    page = owner.get(f"/orders/{pending}").text
+    form = page[page.index("/status\">"):]
+    # No status is preselected: the first button (what Enter presses) keeps the status.
+    assert "<select" not in form and re.search(r'<button type="submit" name="status" value="">', form)
+    owner.post(f"/orders/{pending}/status", {"note": "Called the customer", "tracking_number": ""})
+    assert _state(owner, pending).startswith("<p><strong>pending</strong>, payment pending")
+    owner.post(f"/orders/{pending}/paid")
+    owner.post(f"/orders/{pending}/status", {"tracking_number": "RM123456785GB", "note": "", "status": ""})
+    assert _state(owner, pending).startswith("<p><strong>processing</strong>, payment paid")
+    assert "Tracking: RM123456785GB" in owner.get(f"/orders/{pending}").text
+
+    # Cancelling a paid order asks first, and says the money is not returned.
+    asked = owner.post(f"/orders/{pending}/status", {"status": "cancelled", "note": "", "tracking_number": ""})
+    assert asked.status_code == 200 and "nothing is refunded" in asked.text
+    assert _state(owner, pending).startswith("<p><strong>processing</strong>")
+    confirmed = owner.post(f"/orders/{pending}/status", {"status": "cancelled", "confirm": "yes", "note": "",
+                                                         "tracking_number": ""})
+    assert confirmed.status_code == 303
+    assert _state(owner, pending) == "<p><strong>cancelled</strong>, payment paid"
+
+    unpaid = _order(site, "status-form-2")  # an unpaid order is simply cancelled: nothing to say about money
+    owner.post(f"/orders/{unpaid}/status", {"status": "cancelled", "note": "", "tracking_number": ""})
+    assert _state(owner, unpaid) == "<p><strong>cancelled</strong>, payment cancelled"
+
+
 def test_colours_the_site_never_set_stay_the_themes(admin):
     from content.gitrepo import Author
 
