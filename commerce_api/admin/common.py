@@ -201,9 +201,19 @@ def commit(request: Request, changes: dict[str, bytes | None], message: str, bas
     except ConflictError as exc:
         first = next(iter(changes))
         raise Rejected(409, [], {"theirs": (exc.theirs or b"(deleted)").decode(errors="replace"),
-                                 "yours": (changes[first] or b"(deleted)").decode(errors="replace")}, exc.head) from None
+                                 "yours": (changes[first] or b"(deleted)").decode(errors="replace"),
+                                 "head": exc.head}, exc.head) from None
     except RepositoryError as exc:
         raise BadRequest(str(exc)) from None
+
+
+def save_base(form: dict[str, Any]) -> str:
+    """The commit a save builds on. After a conflict the form still holds the user's own base, so
+    saving again conflicts again; only when they tick that they merged the other version does the
+    save build on the commit they were shown (and a newer save by anyone conflicts once more)."""
+    if text(form, "merged") == "yes" and text(form, "theirs"):
+        return text(form, "theirs")
+    return text(form, "base")
 
 
 def _describes(path: str, changes: dict[str, bytes | None]) -> bool:

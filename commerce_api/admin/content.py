@@ -18,8 +18,8 @@ from publish.preview import PreviewError, preview_html
 
 from ..errors import BadRequest, NotFound
 from ..security import admin_base, services_of
-from .common import (ENV, Form, Overlay, Rejected, author, back, commit, media_names, page, paged, parse, repo_of, text,
-                     when, who)
+from .common import (ENV, Form, Overlay, Rejected, author, back, commit, media_names, page, paged, parse, repo_of,
+                     save_base, text, when, who)
 
 FIELDS = ("title", "slug", "status", "published_at", "excerpt", "meta_title", "meta_description", "tags")
 _NAME = re.compile(r"[^a-z0-9]+")
@@ -167,9 +167,9 @@ def save(request: Request, data: Form) -> Response:
     new = _file(data, keep)
     message = text(data, "message") or f"Edit {path}"
     try:
-        commit(request, {path: new}, message, text(data, "base"))
+        commit(request, {path: new}, message, save_base(data))
     except Rejected as exc:
-        return _editor(request, exc.status, path="" if new_file else path, base=exc.head or text(data, "base"),
+        return _editor(request, exc.status, path="" if new_file else path, base=text(data, "base"),
                        exists=not new_file, kind=text(data, "kind"), fields=_fields(new.decode()), message=message,
                        errors=exc.errors, conflict=exc.conflict)
     return back(request, f"/pages/edit?path={path}", saved=_schedule(request, path) or "Saved. Publish to put it live.")

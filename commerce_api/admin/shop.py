@@ -18,7 +18,8 @@ from ..errors import ApiError, BadRequest
 from ..routes.staff import refund_order
 from ..security import admin_base, services_of
 from ..shop.orders import STATUSES, TRANSITIONS, Orders
-from .common import Form, Rejected, paged, back, commit, media_names, page, parse, repo_of, text, values, who
+from .common import (Form, Rejected, back, commit, media_names, page, paged, parse, repo_of, save_base, text, values,
+                     who)
 from .content import _preview, front_matter, readable, render_file
 
 SHOP = {"feature": "ecommerce"}
@@ -259,14 +260,14 @@ def product_save(request: Request, data: Form) -> Response:
             name: text(data, name) for name in PRODUCT_TEXT} | {
             "featured": bool(text(data, "featured")), "track_stock": bool(text(data, "track_stock")),
             "images": values(data, "images"), "variants": str(data.get("variants", "")), "body": str(data.get("body", ""))}
-        return _product_editor(request, status, path="" if new_file else path, base=head or text(data, "base"),
+        return _product_editor(request, status, path="" if new_file else path, base=text(data, "base"),
                                exists=not new_file, fields=fields, errors=errors, conflict=conflict, message=message)
 
     if new_file and current is not None:
         return again(409, [f"{path} already exists: pick another name or slug"])
     try:
         new = _product_file(data, front_matter(current.decode())[0] if current else {})
-        commit(request, {path: new}, message, text(data, "base"))
+        commit(request, {path: new}, message, save_base(data))
     except Rejected as exc:
         return again(exc.status, exc.errors, exc.conflict, exc.head)
     return back(request, f"/products/edit?path={path}", saved="Saved. Publish to put it in the shop.")

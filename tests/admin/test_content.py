@@ -229,3 +229,24 @@ def test_a_scheduled_post_goes_live_on_time_by_itself(admin, site):
     assert job["status"] == "done" and job["run_after"] <= job["started_at"]
     assert datetime.fromisoformat(job["started_at"]) >= soon
     assert "Out of the oven at midnight." in httpx.get(url, headers=host).text
+
+
+def test_a_save_from_the_conflict_page_overwrites_only_after_merging(admin):
+    """Someone saved while you edited: the conflict page holds your text, and pressing Save again
+    must not silently replace theirs; it does so only when you say you merged their version."""
+    owner, editor = admin(), admin("bakery", "editor@agency.test")
+    form = editor.get("/pages/edit?path=pages/about.md").text
+    base = re.search(r'name="base" value="([0-9a-f]+)"', form).group(1)
+    owner.post("/pages/save", {"path": "pages/about.md", "title": "About us", "body": "Their words.",
+                               "message": "Theirs"})
+    mine = {"path": "pages/about.md", "title": "About", "body": "My words.", "message": "Mine", "base": base}
+    conflict = editor.post("/pages/save", mine)
+    assert conflict.status_code == 409 and "Their words." in conflict.text
+    shown_base = re.search(r'name="base" value="([0-9a-f]+)"', conflict.text).group(1)
+    theirs = re.search(r'name="theirs" value="([0-9a-f]+)"', conflict.text).group(1)
+    assert shown_base == base and theirs == owner.repo().head()
+    again = editor.post("/pages/save", {**mine, "base": shown_base, "theirs": theirs})  # Save, nothing ticked
+    assert again.status_code == 409 and b"Their words." in owner.repo().read("pages/about.md")
+    merged = editor.post("/pages/save", {**mine, "base": shown_base, "theirs": theirs, "merged": "yes",
+                                         "body": "Their words. My words."})
+    assert merged.status_code == 303 and b"Their words. My words." in owner.repo().read("pages/about.md")

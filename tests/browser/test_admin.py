@@ -76,6 +76,13 @@ def test_stale_edit_shows_both_versions_and_overwrites_nothing(site, browser):
     assert "Delivery and collection (updated)" in b.get_by_role("heading", name="Their version (saved)").locator("..").inner_text()
     assert "title: Shipping" in b.get_by_role("heading", name="Your version (not saved)").locator("..").inner_text()
     assert b"(updated)" in repo(site).read("pages/delivery.md")
+    # Saving again from the conflict page overwrites theirs only once this person says they merged it.
+    b.get_by_role("button", name="Save").click()
+    assert b"(updated)" in repo(site).read("pages/delivery.md")
+    b.get_by_label("I have copied what I need from their version into mine").check()
+    b.get_by_role("button", name="Save").click()
+    b.get_by_role("status").filter(has_text="Saved.").wait_for()
+    assert b"title: Shipping" in repo(site).read("pages/delivery.md")
     first.close()
     second.close()
 
