@@ -119,17 +119,28 @@ def run_job(settings: Settings, job) -> str:
         if job.kind.startswith("rollback:"):
             built, deploy = rollback_tenant(settings, tenants, job.tenant, actor=job.actor,
                                             deploy_id=int(job.kind.partition(":")[2]))
-            return f"rolled {job.tenant} back to {deploy.commit[:10]} as deploy {deploy.id}"
+            return f"rolled {job.tenant} back to the site of deploy {job.kind.partition(':')[2]} (now deploy {deploy.id})"
         if job.kind != "publish":
             raise ValueError(f"unknown job kind {job.kind!r}")
         built, deploy = publish_tenant(settings, tenants, job.tenant, actor=job.actor)
-        log = (f"published {job.tenant} at {deploy.commit[:10]} as deploy {deploy.id}: {deploy.uploaded} uploaded, "
-               f"{deploy.deleted} deleted")
+        log = (f"published {job.tenant} as deploy {deploy.id}: {_files(deploy.uploaded, 'uploaded')}, "
+               f"{_files(deploy.deleted, 'removed')}")
         if built.result.next_scheduled:
-            log += f"; next scheduled publish at {built.result.next_scheduled.isoformat()}"
+            log += f"; the next scheduled publish is on {_when(built.result.next_scheduled)}"
         return log
     finally:
         tenants.close()
+
+
+def _files(n: int, done: str) -> str:
+    return f"{n} file{'' if n == 1 else 's'} {done}"
+
+
+def _when(moment) -> str:
+    """As people read it (the log is shown to site owners): 1 Dec 2026, 09:00 UTC."""
+    from datetime import timezone
+
+    return moment.astimezone(timezone.utc).strftime("%-d %b %Y, %H:%M UTC")
 
 
 def _install_hooks(repo) -> None:

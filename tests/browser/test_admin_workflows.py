@@ -37,8 +37,15 @@ def test_edit_a_page_publish_and_see_it_on_the_storefront(site, page):
     page.get_by_role("button", name="Save", exact=True).click()
     page.get_by_role("status").filter(has_text="Saved.").wait_for()
     page.get_by_role("link", name="Dashboard").click()
+    before = page.locator("#last-publish").inner_text()
     page.get_by_role("button", name="Publish now").click()
     wait_for_publish(page)  # live progress, without reloading
+    job_line = page.locator("#jobs li").first.inner_text()
+    assert not re.search(r"\b[0-9a-f]{10}\b|\d{4}-\d\d-\dT", job_line), job_line  # no hashes or ISO times
+    newest = re.search(r"deploy (\d+)", job_line).group(1)
+    # The "Last publish" card follows without a reload.
+    page.locator("#last-publish").filter(has_text=f"Deploy {newest}: live").wait_for(timeout=10_000)
+    assert page.locator("#last-publish").inner_text() != before
     page.goto(storefront(site, "/delivery/"))
     assert page.get_by_text("Saturday deliveries start in December.").is_visible()
 
