@@ -17,7 +17,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from .errors import InvalidValue, TenantExists
+from .errors import InvalidValue, TenantExists, TenantNotFound
 from .gitrepo import Author, Repository
 from .migrations import connect
 from .parse import parse_site
@@ -51,8 +51,11 @@ class Tenants:
         return Repository(self.folder(slug) / "repo.git")
 
     def open_db(self, slug: str) -> sqlite3.Connection:
-        """Open (and upgrade) the tenant's own database."""
-        return connect(self.folder(slug) / "tenant.db", TENANT)
+        """Open (and upgrade) the tenant's own database; never creates one for a tenant that does not exist."""
+        path = self.folder(slug) / "tenant.db"
+        if not path.is_file():
+            raise TenantNotFound(f"no tenant called {slug!r}; `tessera tenant list` shows them all")
+        return connect(path, TENANT)
 
     def create(self, slug: str, name: str, features: frozenset[str], *, starter: str | None,
                plan: str = "starter", status: str = "active",

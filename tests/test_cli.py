@@ -144,3 +144,57 @@ def test_shop_commands(run, tmp_path):
     assert ok.exit_code == 0 and "sk_test_x" not in ok.output
     assert "sk_test_x" not in run("tenant", "show", "deli").output
     assert run("rollback", "deli").exit_code == 1  # only one deploy so far: a clear error, no traceback
+
+
+# -- every command that takes a TENANT refuses an unknown one the same way -----------------------------
+
+def _tenant_commands() -> set[tuple[str, ...]]:
+    """Commands with a TENANT argument (``tenant create`` makes one, so it is not among them)."""
+    return {path for path, command in COMMANDS if not isinstance(command, click.Group) and path != ("tenant", "create")
+            and any(isinstance(p, click.Argument) and p.name in ("slug", "tenant_slug") for p in command.params)}
+
+
+UNKNOWN_TENANT = {
+    ("user", "grant"): ["ann@acme.test", "nosuch", "owner"],
+    ("user", "revoke"): ["ann@acme.test", "nosuch"],
+    ("token", "create"): ["ann@acme.test", "nosuch"],
+    ("stock",): ["nosuch"],
+    ("orders",): ["nosuch"],
+    ("check",): ["nosuch"],
+    ("build",): ["nosuch"],
+    ("dev",): ["nosuch"],
+    ("publish",): ["nosuch"],
+    ("jobs",): ["nosuch"],
+    ("deploys",): ["nosuch"],
+    ("rollback",): ["nosuch"],
+    ("domain", "add"): ["nosuch", "shop.example.com"],
+    ("domain", "verify"): ["nosuch", "shop.example.com"],
+    ("domain", "list"): ["nosuch"],
+    ("domain", "remove"): ["nosuch", "shop.example.com"],
+    ("tenant", "show"): ["nosuch"],
+    ("tenant", "update"): ["nosuch", "--name", "New name"],
+    ("tenant", "suspend"): ["nosuch"],
+    ("tenant", "resume"): ["nosuch"],
+    ("tenant", "delete"): ["nosuch", "--yes"],
+    ("tenant", "payments"): ["nosuch", "--provider", "manual"],
+    ("export",): ["nosuch", "out.tar.gz"],
+}
+
+
+def test_the_unknown_tenant_table_covers_every_tenant_command():
+    assert _tenant_commands() == set(UNKNOWN_TENANT)
+
+
+@pytest.mark.parametrize("path", sorted(UNKNOWN_TENANT), ids=" ".join)
+def test_an_unknown_tenant_is_one_clear_message(path, tmp_path, monkeypatch):
+    monkeypatch.setenv("TESSERA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    runner.invoke(main, ["tenant", "create", "acme", "--name", "Acme"], catch_exceptions=False)
+    runner.invoke(main, ["user", "create", "ann@acme.test", "--password-stdin"], input="a long enough password\n",
+                  catch_exceptions=False)
+    result = runner.invoke(main, [*path, *UNKNOWN_TENANT[path]])
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert "no tenant called 'nosuch'" in result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    assert not (tmp_path / "data" / "tenants" / "nosuch").exists()  # nothing created on the way
