@@ -202,6 +202,8 @@ def jobs_command(ctx: Context, tenant_slug: str | None, run: bool) -> None:
 
     from ..app import run_job
 
+    if tenant_slug is not None:
+        ctx.tenants.registry.get(tenant_slug)  # an unknown tenant is an error, not an empty list
     queue = Queue(ctx.settings.data_dir / "platform.db")
     if run:
         runner = Runner(queue, lambda job: run_job(ctx.settings, job))
@@ -251,7 +253,7 @@ def rollback_command(ctx: Context, tenant_slug: str, deploy_id: int | None) -> N
 
 @main.group()
 def domain() -> None:
-    """Custom domains: add one, prove it with DNS, list them."""
+    """Custom domains: add one, prove it with DNS, list them, remove one."""
 
 
 @domain.command("add")
@@ -262,9 +264,9 @@ def domain() -> None:
 @handle_errors
 def domain_add(ctx: Context, tenant_slug: str, name: str, primary: bool) -> None:
     """Add a custom domain and print the DNS TXT record that proves you own it."""
-    from publish.domains import challenge
+    from publish.domains import add_domain, challenge
 
-    added = ctx.tenants.registry.add_domain(tenant_slug, name, primary=primary)
+    added = add_domain(ctx.tenants.registry, tenant_slug, name, ctx.settings.base_domain, primary=primary)
     ctx.services.audit.record("domain.added", tenant_id=added.tenant_id, domain=added.name, via="cli")
     console.print(f"Added {added.name} to {tenant_slug}. Create this DNS record, then run "
                   f"`tessera domain verify {tenant_slug} {added.name}`:")
@@ -289,6 +291,38 @@ def domain_verify(ctx: Context, tenant_slug: str, name: str) -> None:
     if checked.is_primary:
         _, deploy = publish_tenant(ctx.settings, ctx.tenants, tenant_slug, actor="domain")
         console.print(f"Republished {tenant_slug} with https://{checked.name} as its address (deploy {deploy.id}).")
+
+
+@domain.command("remove")
+@click.argument("tenant_slug", metavar="TENANT")
+@click.argument("name", metavar="DOMAIN")
+@pass_ctx
+@handle_errors
+def domain_remove(ctx: Context, tenant_slug: str, name: str) -> None:
+    """Stop serving DOMAIN for TENANT. If it was the primary domain, the site's address falls back to its
+    subdomain and a published site is published again with it."""
+    from publish.deploy import list_deploys
+    from publish.domains import remove_domain
+
+    from ..sites import base_url, publish_tenant
+
+    removed = remove_domain(ctx.tenants.registry, tenant_slug, name)
+    ctx.services.audit.record("domain.removed", tenant_id=removed.tenant_id, domain=removed.name, via="cli")
+    console.print(f"Removed {removed.name} from {tenant_slug}.")
+    if not (removed.is_primary and removed.verified_at):
+        return  # it never was the site's address: links and canonical URLs are unchanged
+    tenant = ctx.tenants.registry.get(tenant_slug)
+    console.print(f"{tenant_slug}'s address is {base_url(ctx.settings, ctx.tenants, tenant)} again.")
+    conn = ctx.tenants.open_db(tenant_slug)
+    try:
+        published = any(d.status == "live" for d in list_deploys(conn))
+    finally:
+        conn.close()
+    if not published:
+        console.print(f"Publish it with `tessera publish {tenant_slug}` when it is ready.")
+        return
+    _, deploy = publish_tenant(ctx.settings, ctx.tenants, tenant_slug, actor="domain")
+    console.print(f"Republished {tenant_slug} with its links and canonical URLs on that address (deploy {deploy.id}).")
 
 
 @domain.command("list")

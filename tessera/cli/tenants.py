@@ -214,14 +214,15 @@ def import_command(ctx: Context, file: Path, slug: str | None, name: str | None)
     """Restore a tenant from an archive made by `tessera export`; then publish it."""
     from content.archive import import_tenant
     from content.errors import RegistryError
-    from publish.domains import challenge
+    from publish.domains import add_domain, challenge
 
     with console.status(f"Importing {file}…"):
         tenant_, manifest = import_tenant(ctx.tenants, file, slug=slug, name=name)
     console.print(f"Imported [bold]{tenant_.slug}[/bold] ({tenant_.name}).")
     for domain in manifest.get("domains", []):
         try:
-            added = ctx.tenants.registry.add_domain(tenant_.slug, domain["name"], primary=domain["primary"])
+            added = add_domain(ctx.tenants.registry, tenant_.slug, domain["name"], ctx.settings.base_domain,
+                               primary=domain["primary"])
         except RegistryError as exc:
             console.print(f"  domain {domain['name']}: not added ({exc})")
             continue
