@@ -21,7 +21,7 @@ from .errors import InvalidValue, TenantExists, TenantNotFound
 from .gitrepo import Author, Repository
 from .migrations import connect
 from .parse import parse_site
-from .registry import Registry, Tenant, validate_slug
+from .registry import Registry, Tenant, validate_name, validate_slug
 from .schema import TENANT
 from .source import DirSource
 
@@ -61,6 +61,7 @@ class Tenants:
                plan: str = "starter", status: str = "active",
                author: Author = PLATFORM_AUTHOR) -> Tenant:
         validate_slug(slug)
+        name = validate_name(name)  # before anything is staged: the name goes into the first commit
         if self.registry.find(slug) is not None or self.folder(slug).exists():
             raise TenantExists(f"a tenant with the slug {slug!r} already exists")
         starter_dir = self._starter(starter) if starter else None
