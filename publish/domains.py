@@ -127,31 +127,42 @@ def allowed(registry: Registry, host: str, base_domain: str) -> bool:
 
 
 def caddyfile(base_domain: str, api: str, *, local: bool = False, ports: tuple[int, int] | None = None) -> str:
-    """A Caddyfile for the whole platform: on-demand TLS asked of Tessera, everything proxied to it.
+    """A Caddyfile for the whole platform, everything proxied to Tessera at ``api`` (host:port).
 
+    The platform's own hosts (the base domain, ``admin.`` and ``api.``) are named, so Caddy gets their
+    certificates when it starts, like for any site. Every other name (tenant subdomains, verified custom
+    domains) gets a certificate on its first visit, only after Tessera's ask endpoint said yes; the ask
+    endpoint never says yes for the platform's hosts, so they must not fall to the on-demand block.
     ``local`` uses Caddy's internal CA instead of a public one (to try HTTPS on one machine).
     """
     extra = "\tlocal_certs\n\tskip_install_trust\n" if local else ""
     if ports:
         extra += f"\thttp_port {ports[0]}\n\thttps_port {ports[1]}\n"
-    return f"""# Caddy in front of Tessera: automatic HTTPS for every tenant subdomain and verified custom domain.
+    proxy = f"""\tencode zstd gzip
+\treverse_proxy {api} {{
+\t\theader_up X-Forwarded-Proto https
+\t}}"""
+    return f"""# Caddy in front of Tessera: HTTPS for the platform, every tenant subdomain and every verified custom domain.
 {{
 {extra}\ton_demand_tls {{
 \t\task http://{api}/api/tls/ask
 \t}}
 }}
 
+# The platform's own hosts: the sign-in and admin, the API. Ordinary certificates, obtained at start.
+{", ".join(platform_hosts(base_domain))} {{
+{proxy}
+}}
+
+# Tenants' subdomains and verified custom domains: a certificate on first visit, if Tessera says yes.
 https:// {{
 \ttls {{
 \t\ton_demand
 \t}}
-\tencode zstd gzip
-\treverse_proxy {api} {{
-\t\theader_up X-Forwarded-Proto https
-\t}}
+{proxy}
 }}
 
-http://{base_domain}, http://*.{base_domain} {{
+http:// {{
 \tredir https://{{host}}{{uri}} permanent
 }}
 """

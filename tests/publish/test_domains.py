@@ -101,6 +101,10 @@ def test_caddyfile_asks_tessera_before_issuing(platform):
     text = caddyfile("sites.example", "127.0.0.1:8000")
     assert "ask http://127.0.0.1:8000/api/tls/ask" in text and "on_demand" in text
     assert "reverse_proxy 127.0.0.1:8000" in text
+    # The platform's own hosts are named, with ordinary certificates: the ask endpoint refuses them.
+    platform_block = text.split("sites.example, admin.sites.example, api.sites.example {\n", 1)[1].split("\n}\n")[0]
+    assert "on_demand" not in platform_block and "reverse_proxy 127.0.0.1:8000" in platform_block
+    assert "https:// {\n\ttls {\n\t\ton_demand" in text
 
 
 def test_ask_endpoint_over_http(edge):
@@ -176,7 +180,7 @@ def test_removing_the_primary_domain_of_an_unpublished_site_says_to_publish(tmp_
 
 @pytest.mark.skipif(shutil.which("caddy") is None or shutil.which("curl") is None,
                     reason="Debian's caddy and curl are needed (CI installs them)")
-def test_caddy_serves_verified_domains_over_tls_and_refuses_unknown_ones(edge, tmp_path):
+def test_caddy_serves_the_platform_and_verified_domains_over_tls_and_refuses_unknown_ones(edge, tmp_path):
     base, tenants = edge
     api = base.removeprefix("http://")
     tenants.registry.add_domain("bakery", "www.crumb.example")
@@ -189,23 +193,38 @@ def test_caddy_serves_verified_domains_over_tls_and_refuses_unknown_ones(edge, t
            "XDG_CONFIG_HOME": str(tmp_path / "config")}
     proc = subprocess.Popen(["caddy", "run", "--config", str(config), "--adapter", "caddyfile"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    root = tmp_path / "caddy" / "pki" / "authorities" / "local" / "root.crt"
 
-    def curl(host: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["curl", "-sk", "--max-time", "20", "--resolve", f"{host}:{https_port}:127.0.0.1",
-                               "-o", "-", "-w", "\n%{http_code}", f"https://{host}:{https_port}/"],
+    def curl(host: str, path: str = "/") -> subprocess.CompletedProcess:
+        # Certificates are checked against Caddy's own CA (no -k): a handshake that needs -k is a broken site.
+        trust = ["--cacert", str(root)] if root.exists() else ["-k"]
+        return subprocess.run(["curl", "-s", *trust, "--max-time", "20", "--resolve", f"{host}:{https_port}:127.0.0.1",
+                               "-o", "-", "-w", "\n%{http_code}", f"https://{host}:{https_port}{path}"],
                               capture_output=True, text=True)
 
     try:
         deadline = time.monotonic() + 30
         result = curl("www.crumb.example")
-        while not result.stdout.endswith("200") and time.monotonic() < deadline:
+        while not (root.exists() and result.stdout.endswith("200")) and time.monotonic() < deadline:
             time.sleep(0.5)
             result = curl("www.crumb.example")
         assert result.stdout.endswith("200") and "Rye &amp; Crumb" in result.stdout, result
         assert curl("bakery.localhost").stdout.endswith("200")
         refused = curl("unknown.example")
         assert refused.returncode != 0 or not refused.stdout.endswith("200")  # no certificate, no site
+        # The platform's own hosts: ordinary certificates (not on demand), proxied to Tessera.
+        front = curl("localhost")
+        assert front.returncode == 0 and front.stdout.endswith("200") and "<h1>Tessera</h1>" in front.stdout, front
+        health = curl("api.localhost", "/healthz")
+        assert health.returncode == 0 and health.stdout.endswith("200") and '"ok"' in health.stdout, health
+        admin = curl("admin.localhost", "/api/docs")
+        assert admin.returncode == 0, admin  # the handshake verifies: admin.<base> has its certificate
+        body, status = admin.stdout.rsplit("\n", 1)
+        assert status not in ("000", "502") and body, admin  # and Tessera answered
+        plain = subprocess.run(["curl", "-s", "--max-time", "10", "--resolve", f"admin.localhost:{http_port}:127.0.0.1",
+                                "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}",
+                                f"http://admin.localhost:{http_port}/admin/login"], capture_output=True, text=True)
+        assert plain.stdout.startswith("30") and "https://admin.localhost" in plain.stdout, plain
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
-
+        out, _ = proc.communicate(timeout=10)
