@@ -9,6 +9,8 @@ from litestar import Litestar, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.openapi import OpenAPIConfig
 
+from content.errors import TesseraError
+
 from .admin import ROUTES as ADMIN_PAGES
 from .admin.common import admin_error_page
 from .errors import ApiError, TooManyRequests, Unauthorized
@@ -40,6 +42,14 @@ def _api_error(request: Request, exc: ApiError) -> Response:
             return admin_error_page(request, exc.status, exc.message)
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
     return _envelope(exc.status, exc.code, exc.message, exc.field, headers)
+
+
+def _package_error(request: Request, exc: TesseraError) -> Response:
+    """Errors from the packages below (registry, content) carry their own status, code and field."""
+    message = str(exc)
+    if request.url.path.startswith("/admin") and "text/html" in request.headers.get("accept", ""):
+        return admin_error_page(request, exc.status, message)
+    return _envelope(exc.status, exc.code, message, getattr(exc, "field", None))
 
 
 def _validation_error(request: Request, exc: ValidationException) -> Response:
@@ -83,7 +93,7 @@ def create_app(config: ApiConfig, services: Services | None = None) -> Gateway:
         route_handlers=[AuthController, AdminController, CatalogController, CartController, ShopController,
                         StaffShopController, stripe_webhook, healthz, metrics, tls_ask, *ADMIN_PAGES],
         guards=[access_guard],
-        exception_handlers={ApiError: _api_error, ValidationException: _validation_error,
+        exception_handlers={ApiError: _api_error, TesseraError: _package_error, ValidationException: _validation_error,
                             NotAuthorizedException: _http_error, HTTPException: _http_error, Exception: _unexpected},
         openapi_config=OpenAPIConfig(
             title="Tessera API", version="1.0.0", path="/api/docs",

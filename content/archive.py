@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 
 from .errors import ArchiveError, TenantExists
 from .migrations import connect
-from .registry import Tenant, now_iso, validate_slug
+from .registry import Tenant, now_iso, validate_name, validate_slug
 from .schema import TENANT
 from .tenants import Tenants
 
@@ -88,6 +88,7 @@ def import_tenant(tenants: Tenants, archive_path: Path, *, slug: str | None = No
         manifest = _manifest(archive)
         record = manifest["tenant"]
         slug = validate_slug(slug or record["slug"])
+        name = validate_name(name or record["name"])  # an archive is input like any other
         if tenants.registry.find(slug) is not None or tenants.folder(slug).exists():
             raise TenantExists(f"a tenant with the slug {slug!r} already exists; import it with --slug NEW")
         members = archive.getmembers()
@@ -108,7 +109,7 @@ def import_tenant(tenants: Tenants, archive_path: Path, *, slug: str | None = No
             conn.close()
             staging.rename(tenants.folder(slug))
             moved = True
-            tenant = tenants.registry.add(slug, name or record["name"], frozenset(record["features"]),
+            tenant = tenants.registry.add(slug, name, frozenset(record["features"]),
                                           plan=record["plan"], status=record["status"], settings=record["settings"])
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)

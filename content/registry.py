@@ -9,6 +9,7 @@ import json
 import re
 import secrets
 import sqlite3
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -50,6 +51,29 @@ def validate_slug(slug: str) -> str:
     if slug in RESERVED_SLUGS:
         raise InvalidSlug(f"{slug!r} is reserved by the platform; pick another slug")
     return slug
+
+
+NAME_MAX = 100
+# Bidirectional overrides and isolates reorder the text around them: a name could show as something it is not.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def validate_name(name: object) -> str:
+    """A tenant's display name, stripped: 1-100 characters, no control characters.
+
+    The name lands in page titles, the admin, commit messages and the terminal; a NUL, a newline or a
+    bidi override there breaks or disguises what people see.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidValue("name", "a tenant needs a name")
+    name = name.strip()
+    if len(name) > NAME_MAX:
+        raise InvalidValue("name", f"a tenant's name has at most {NAME_MAX} characters, not {len(name)}")
+    for char in name:
+        if unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") or char in _BIDI_CONTROLS:
+            raise InvalidValue("name", f"the name contains the control character U+{ord(char):04X}; "
+                                       "use letters, digits, spaces and punctuation")
+    return name
 
 
 def parse_features(value: str | list[str] | tuple[str, ...]) -> frozenset[str]:
@@ -119,15 +143,14 @@ class Registry:
         validate_slug(slug)
         _choice("plan", plan, PLANS)
         _choice("status", status, STATUSES)
-        if not name.strip():
-            raise InvalidValue("name", "a tenant needs a name")
+        name = validate_name(name)
         stamp = now_iso()
         try:
             with self.conn:
                 self.conn.execute(
                     "INSERT INTO tenants (slug, name, status, plan, features, settings, created_at, updated_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (slug, name.strip(), status, plan, json.dumps(sorted(features)),
+                    (slug, name, status, plan, json.dumps(sorted(features)),
                      json.dumps(settings or {}), stamp, stamp))
         except sqlite3.IntegrityError:
             raise TenantExists(f"a tenant with the slug {slug!r} already exists") from None
@@ -152,9 +175,7 @@ class Registry:
         tenant = self.get(slug)
         changes: dict[str, object] = {}
         if name is not None:
-            if not name.strip():
-                raise InvalidValue("name", "a tenant needs a name")
-            changes["name"] = name.strip()
+            changes["name"] = validate_name(name)
         if features is not None:
             changes["features"] = json.dumps(sorted(features))
         if plan is not None:

@@ -17,11 +17,11 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from .errors import InvalidValue, TenantExists
+from .errors import InvalidValue, TenantExists, TenantNotFound
 from .gitrepo import Author, Repository
 from .migrations import connect
 from .parse import parse_site
-from .registry import Registry, Tenant, validate_slug
+from .registry import Registry, Tenant, validate_name, validate_slug
 from .schema import TENANT
 from .source import DirSource
 
@@ -51,13 +51,17 @@ class Tenants:
         return Repository(self.folder(slug) / "repo.git")
 
     def open_db(self, slug: str) -> sqlite3.Connection:
-        """Open (and upgrade) the tenant's own database."""
-        return connect(self.folder(slug) / "tenant.db", TENANT)
+        """Open (and upgrade) the tenant's own database; never creates one for a tenant that does not exist."""
+        path = self.folder(slug) / "tenant.db"
+        if not path.is_file():
+            raise TenantNotFound(f"no tenant called {slug!r}; `tessera tenant list` shows them all")
+        return connect(path, TENANT)
 
     def create(self, slug: str, name: str, features: frozenset[str], *, starter: str | None,
                plan: str = "starter", status: str = "active",
                author: Author = PLATFORM_AUTHOR) -> Tenant:
         validate_slug(slug)
+        name = validate_name(name)  # before anything is staged: the name goes into the first commit
         if self.registry.find(slug) is not None or self.folder(slug).exists():
             raise TenantExists(f"a tenant with the slug {slug!r} already exists")
         starter_dir = self._starter(starter) if starter else None

@@ -1,6 +1,6 @@
 """Custom domains: prove ownership with a DNS TXT record, then serve and certify the domain.
 
-``add`` gives the record to create; ``verify`` looks it up with a real DNS query (dnspython; the
+``add_domain`` refuses the platform's own names and gives the record to create; ``verify`` looks it up with a real DNS query (dnspython; the
 resolver address is configurable so tests can run their own DNS server) and marks the domain
 verified. Only verified domains resolve to a tenant, get a TLS certificate (the ``allowed`` check
 behind Caddy's on-demand TLS) or become canonical.
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import dns.exception
 import dns.resolver
 
+from content.errors import InvalidValue, TenantNotFound
 from content.registry import Domain, Registry
 
 from .errors import PublishError
@@ -49,9 +50,51 @@ def resolver_for(address: str | None) -> dns.resolver.Resolver:
     return resolver
 
 
+def platform_hosts(base_domain: str) -> tuple[str, str, str]:
+    """The platform's own hosts: the base domain, its admin and its API. They get ordinary certificates."""
+    base = base_domain.lower().rstrip(".")
+    return base, f"admin.{base}", f"api.{base}"
+
+
+def _normal(name: str) -> str:
+    return name.strip().lower().rstrip(".")
+
+
+def add_domain(registry: Registry, slug: str, name: str, base_domain: str, *, primary: bool = False) -> Domain:
+    """Register a custom domain for a tenant, never one of the platform's names.
+
+    Everything under the base domain belongs to the platform (its admin, its API, every tenant's
+    subdomain): a tenant that could claim ``admin.<base>`` or a neighbour's subdomain would be served
+    there, and the TLS proxy would vouch for it.
+    """
+    registry.get(slug)
+    host, base = _normal(name), base_domain.lower().rstrip(".")
+    if host in platform_hosts(base):
+        raise InvalidValue("domain", f"{host} is one of the platform's own addresses; add a domain you own, "
+                                     "such as shop.example.com")
+    if host.endswith("." + base):
+        raise InvalidValue("domain", f"{host} is under the platform's domain {base}: every tenant already has "
+                                     f"its {slug}.{base} address; add a domain you own, such as shop.example.com")
+    return registry.add_domain(slug, host, primary=primary)
+
+
+def remove_domain(registry: Registry, slug: str, name: str) -> Domain:
+    """Remove one of a tenant's domains; returns it as it was, so the caller can tell whether the site's
+    address changes (a verified primary domain was canonical: the subdomain takes over)."""
+    tenant, host = registry.get(slug), _normal(name)
+    try:
+        domain = registry.domain(host)
+    except TenantNotFound:
+        domain = None
+    if domain is None or domain.tenant_id != tenant.id:
+        raise TenantNotFound(f"no domain called {host!r} at {slug}; `tessera domain list {slug}` shows them")
+    registry.remove_domain(slug, host)
+    return domain
+
+
 def verify(registry: Registry, slug: str, name: str, resolver: dns.resolver.Resolver) -> Domain:
-    domain = registry.domain(name)
     tenant = registry.get(slug)
+    domain = registry.domain(name)
     if domain.tenant_id != tenant.id:
         raise DomainError(f"{name} belongs to another tenant")
     if domain.verified_at:
@@ -71,40 +114,55 @@ def verify(registry: Registry, slug: str, name: str, resolver: dns.resolver.Reso
 
 
 def allowed(registry: Registry, host: str, base_domain: str) -> bool:
-    """May the TLS proxy get a certificate for ``host``? Verified domains and tenant subdomains only."""
-    host = host.lower().rstrip(".")
-    suffix = "." + base_domain.lower()
-    if host.endswith(suffix) and "." not in host[: -len(suffix)]:
-        return registry.find(host[: -len(suffix)]) is not None
+    """May the TLS proxy get a certificate for ``host`` on demand? Tenant subdomains and verified custom
+    domains only: the platform's own hosts have ordinary certificates, and no other name under the base
+    domain is anyone's."""
+    host, base = _normal(host), base_domain.lower().rstrip(".")
+    if host in platform_hosts(base):
+        return False
+    if host.endswith("." + base):
+        label = host[: -len(base) - 1]
+        return "." not in label and registry.find(label) is not None
     return registry.tenant_for_domain(host) is not None
 
 
 def caddyfile(base_domain: str, api: str, *, local: bool = False, ports: tuple[int, int] | None = None) -> str:
-    """A Caddyfile for the whole platform: on-demand TLS asked of Tessera, everything proxied to it.
+    """A Caddyfile for the whole platform, everything proxied to Tessera at ``api`` (host:port).
 
+    The platform's own hosts (the base domain, ``admin.`` and ``api.``) are named, so Caddy gets their
+    certificates when it starts, like for any site. Every other name (tenant subdomains, verified custom
+    domains) gets a certificate on its first visit, only after Tessera's ask endpoint said yes; the ask
+    endpoint never says yes for the platform's hosts, so they must not fall to the on-demand block.
     ``local`` uses Caddy's internal CA instead of a public one (to try HTTPS on one machine).
     """
     extra = "\tlocal_certs\n\tskip_install_trust\n" if local else ""
     if ports:
         extra += f"\thttp_port {ports[0]}\n\thttps_port {ports[1]}\n"
-    return f"""# Caddy in front of Tessera: automatic HTTPS for every tenant subdomain and verified custom domain.
+    proxy = f"""\tencode zstd gzip
+\treverse_proxy {api} {{
+\t\theader_up X-Forwarded-Proto https
+\t}}"""
+    return f"""# Caddy in front of Tessera: HTTPS for the platform, every tenant subdomain and every verified custom domain.
 {{
 {extra}\ton_demand_tls {{
 \t\task http://{api}/api/tls/ask
 \t}}
 }}
 
+# The platform's own hosts: the sign-in and admin, the API. Ordinary certificates, obtained at start.
+{", ".join(platform_hosts(base_domain))} {{
+{proxy}
+}}
+
+# Tenants' subdomains and verified custom domains: a certificate on first visit, if Tessera says yes.
 https:// {{
 \ttls {{
 \t\ton_demand
 \t}}
-\tencode zstd gzip
-\treverse_proxy {api} {{
-\t\theader_up X-Forwarded-Proto https
-\t}}
+{proxy}
 }}
 
-http://{base_domain}, http://*.{base_domain} {{
+http:// {{
 \tredir https://{{host}}{{uri}} permanent
 }}
 """

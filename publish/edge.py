@@ -7,6 +7,7 @@ where present, and security headers on every response. Suspended tenants get a p
 
 from __future__ import annotations
 
+import html
 import json
 import posixpath
 import time
@@ -30,6 +31,8 @@ PLAIN = "text/html; charset=utf-8"
 
 
 def _page(title: str, text: str) -> bytes:
+    # The title is often the tenant's name, which its people choose: escape it like any text in HTML.
+    title, text = html.escape(title), html.escape(text)
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{title}</title>"
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
             "<style>body{font:18px/1.5 system-ui,sans-serif;max-width:36rem;margin:15vh auto;padding:0 1rem;"

@@ -84,6 +84,7 @@ def publish_tenant(settings: Settings, tenants: Tenants, slug: str, *, actor: st
 def rollback_tenant(settings: Settings, tenants: Tenants, slug: str, *, actor: str,
                     deploy_id: int | None = None) -> tuple[TenantBuild, Deploy]:
     """Return the site and its catalog to an earlier deploy by rebuilding that deploy's commit."""
+    tenants.registry.get(slug)
     conn = tenants.open_db(slug)
     try:
         target = get_deploy(conn, deploy_id) if deploy_id else previous_live(conn)

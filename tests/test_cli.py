@@ -77,6 +77,9 @@ def test_update_suspend_resume(run):
     (("tenant", "create", "acme", "--name", "X", "--features", "cms,shop"), "unknown feature 'shop'"),
     (("tenant", "create", "acme", "--name", "X", "--from", "nope"), "no starter site called 'nope'"),
     (("tenant", "show", "ghost"), "no tenant called 'ghost'"),
+    (("tenant", "create", "acme", "--name", "Acme\x00"), "name: the name contains the control character U+0000"),
+    (("tenant", "create", "acme", "--name", "x" * 100_000), "name: a tenant's name has at most 100 characters"),
+    (("tenant", "create", "acme", "--name", "  "), "name: a tenant needs a name"),
     (("check",), "give either TENANT or --source DIR"),
 ])
 def test_bad_input_is_one_clear_message(run, args, message):
@@ -134,7 +137,7 @@ def test_shop_commands(run, tmp_path):
     listing = run("deploys", "deli").output
     assert "live" in listing
     assert run("stock", "deli", "DR-1000", "--set", "7").exit_code == 0
-    assert " 7 " in run("stock", "deli", "DR-1000").output
+    assert "DR-1000\t7\t0\t7\tyes" in run("stock", "deli", "DR-1000").output
     missing = run("stock", "deli", "NOPE", "--set", "1")
     assert missing.exit_code == 1 and "no product with the sku 'NOPE'" in missing.output
     assert run("orders", "deli", "--expire").exit_code == 0
@@ -144,3 +147,149 @@ def test_shop_commands(run, tmp_path):
     assert ok.exit_code == 0 and "sk_test_x" not in ok.output
     assert "sk_test_x" not in run("tenant", "show", "deli").output
     assert run("rollback", "deli").exit_code == 1  # only one deploy so far: a clear error, no traceback
+
+
+# -- every command that takes a TENANT refuses an unknown one the same way -----------------------------
+
+def _tenant_commands() -> set[tuple[str, ...]]:
+    """Commands with a TENANT argument (``tenant create`` makes one, so it is not among them)."""
+    return {path for path, command in COMMANDS if not isinstance(command, click.Group) and path != ("tenant", "create")
+            and any(isinstance(p, click.Argument) and p.name in ("slug", "tenant_slug") for p in command.params)}
+
+
+UNKNOWN_TENANT = {
+    ("user", "grant"): ["ann@acme.test", "nosuch", "owner"],
+    ("user", "revoke"): ["ann@acme.test", "nosuch"],
+    ("token", "create"): ["ann@acme.test", "nosuch"],
+    ("stock",): ["nosuch"],
+    ("orders",): ["nosuch"],
+    ("check",): ["nosuch"],
+    ("build",): ["nosuch"],
+    ("dev",): ["nosuch"],
+    ("publish",): ["nosuch"],
+    ("jobs",): ["nosuch"],
+    ("deploys",): ["nosuch"],
+    ("rollback",): ["nosuch"],
+    ("domain", "add"): ["nosuch", "shop.example.com"],
+    ("domain", "verify"): ["nosuch", "shop.example.com"],
+    ("domain", "list"): ["nosuch"],
+    ("domain", "remove"): ["nosuch", "shop.example.com"],
+    ("tenant", "show"): ["nosuch"],
+    ("tenant", "update"): ["nosuch", "--name", "New name"],
+    ("tenant", "suspend"): ["nosuch"],
+    ("tenant", "resume"): ["nosuch"],
+    ("tenant", "delete"): ["nosuch", "--yes"],
+    ("tenant", "payments"): ["nosuch", "--provider", "manual"],
+    ("export",): ["nosuch", "out.tar.gz"],
+}
+
+
+def test_the_unknown_tenant_table_covers_every_tenant_command():
+    assert _tenant_commands() == set(UNKNOWN_TENANT)
+
+
+@pytest.mark.parametrize("path", sorted(UNKNOWN_TENANT), ids=" ".join)
+def test_an_unknown_tenant_is_one_clear_message(path, tmp_path, monkeypatch):
+    monkeypatch.setenv("TESSERA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    runner.invoke(main, ["tenant", "create", "acme", "--name", "Acme"], catch_exceptions=False)
+    runner.invoke(main, ["user", "create", "ann@acme.test", "--password-stdin"], input="a long enough password\n",
+                  catch_exceptions=False)
+    result = runner.invoke(main, [*path, *UNKNOWN_TENANT[path]])
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert "no tenant called 'nosuch'" in result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    assert not (tmp_path / "data" / "tenants" / "nosuch").exists()  # nothing created on the way
+
+
+# -- listings: full values when piped, JSON on request ---------------------------------------------------
+
+LONG_NAME = "The Very Long Named Rye & Crumb Bakery of the Old Town [est. 1999] [/] with a Shop Online"
+
+
+def cli(data, *args: str, input: str | None = None):
+    return CliRunner(env={"TESSERA_DATA_DIR": str(data)}).invoke(main, list(args), input=input,
+                                                               catch_exceptions=False)
+
+
+@pytest.fixture(name="listed", scope="module")
+def fx_listed(tmp_path_factory):
+    """An installation with one published shop, a user, a domain and a job: something in every listing."""
+    data = tmp_path_factory.mktemp("listed") / "data"
+    assert cli(data, "tenant", "create", "deli", "--name", LONG_NAME, "--features", "cms,ecommerce",
+               "--from", "bakery").exit_code == 0
+    assert cli(data, "publish", "deli").exit_code == 0
+    assert cli(data, "user", "create", "ann@deli.test", "--password-stdin", input="a long enough password\n").exit_code == 0
+    assert cli(data, "user", "grant", "ann@deli.test", "deli", "owner").exit_code == 0
+    assert cli(data, "domain", "add", "deli", "shop.deli.example").exit_code == 0
+    from publish.jobs import Queue
+
+    Queue(data / "platform.db").enqueue("deli", actor="test")
+    return data
+
+
+LISTINGS = {
+    ("tenant", "list"): [],
+    ("user", "list"): [],
+    ("deploys",): ["deli"],
+    ("jobs",): [],
+    ("orders",): ["deli"],
+    ("stock",): ["deli"],
+    ("domain", "list"): ["deli"],
+}
+
+
+def test_every_listing_offers_json():
+    listings = {path for path, command in COMMANDS if not isinstance(command, click.Group)
+                and (path[-1] == "list" or path in {("deploys",), ("jobs",), ("orders",), ("stock",)})}
+    assert listings == set(LISTINGS)
+    for path in LISTINGS:
+        command = main
+        for name in path:
+            command = command.commands[name]
+        assert "as_json" in {p.name for p in command.params}, path
+
+
+@pytest.mark.parametrize("path", sorted(LISTINGS), ids=" ".join)
+def test_json_listings_hold_full_values(listed, path):
+    import json
+
+    result = cli(listed, *path, *LISTINGS[path], "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert isinstance(rows, list) and all(isinstance(r, dict) for r in rows)
+    if path != ("orders",):
+        assert rows, path  # the fixture put something in each of these
+
+
+def test_piped_listings_are_not_cut_to_80_columns(listed):
+    import json
+
+    commit = json.loads(cli(listed, "deploys", "deli", "--json").output)[0]["commit"]
+    assert len(commit) == 40
+    deploys = cli(listed, "deploys", "deli").output.splitlines()
+    assert deploys[0].split("\t")[:3] == ["id", "status", "commit"]
+    assert deploys[1].split("\t")[2] == commit
+    tenants = cli(listed, "tenant", "list").output.splitlines()
+    assert tenants[1].split("\t")[:2] == ["deli", LONG_NAME]
+    shown = dict(line.split("\t", 1) for line in cli(listed, "tenant", "show", "deli").output.splitlines())
+    assert shown["name"] == LONG_NAME and shown["repository"].endswith("/tenants/deli/repo.git")
+    assert shown["version"] == json.loads(cli(listed, "tenant", "show", "deli", "--json").output)["version"]
+    domains = cli(listed, "domain", "list", "deli").output
+    assert '_tessera-challenge.shop.deli.example. TXT "tessera-verify=' in domains
+    stock = cli(listed, "stock", "deli").output.splitlines()
+    assert stock[0] == "sku\ton hand\treserved\tavailable\ttracked" and len(stock) > 2
+
+
+def test_a_terminal_gets_a_table_and_names_are_never_markup(listed, monkeypatch):
+    from tessera.cli import output
+
+    monkeypatch.setattr(output, "on_terminal", lambda: True)
+    listing = cli(listed, "tenant", "list")
+    assert listing.exit_code == 0 and "┃ slug" in listing.output and "\t" not in listing.output
+    shown = cli(listed, "tenant", "show", "deli")
+    assert shown.exit_code == 0 and "[est." in shown.output and "[/]" in shown.output
+    renamed = cli(listed, "tenant", "update", "deli", "--name", "[bold]Deli[/bold] [/]")
+    assert renamed.exit_code == 0 and "[bold]Deli[/bold] [/]" in renamed.output
+    cli(listed, "tenant", "update", "deli", "--name", LONG_NAME)

@@ -157,3 +157,21 @@ def test_a_repository_config_from_an_archive_is_replaced(exported, tmp_path):
     assert cli(data_dir, "import", str(evil), "--slug", "safe").exit_code == 0
     config = (data_dir / "tenants" / "safe" / "repo.git" / "config").read_text()
     assert "external" not in config and "bare = true" in config
+
+
+@pytest.mark.parametrize("name", ["Evil\x00Corp", "x" * 100_000])
+def test_an_archive_with_a_bad_name_is_refused_before_anything_is_written(tmp_path, name):
+    from content.errors import InvalidValue
+
+    data = tmp_path / "data"
+    manifest = {"format": "tessera-tenant", "version": 1, "tenant": {
+        "slug": "evil", "name": name, "status": "active", "plan": "starter", "features": ["cms"], "settings": {}}}
+    result = cli(data, "import", str(hostile(tmp_path, "tenant.db", manifest=manifest)))
+    assert result.exit_code == 1 and "name: " in result.output and "Traceback" not in result.output
+    tenants = Tenants(data, Settings.from_env({"TESSERA_DATA_DIR": str(data)}).sites_dir)
+    try:
+        assert tenants.registry.find("evil") is None and list(tenants.root.iterdir()) == []
+        with pytest.raises(InvalidValue, match="^name: "):  # --name is checked the same way
+            import_tenant(tenants, hostile(tmp_path, "tenant.db"), name="Evil\x1b[2J")
+    finally:
+        tenants.close()

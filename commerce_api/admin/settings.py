@@ -10,7 +10,7 @@ import yaml
 from litestar import Request, Response, get, post
 
 from content.errors import RegistryError
-from publish.domains import DomainError, challenge, resolver_for, verify
+from publish.domains import DomainError, add_domain, challenge, remove_domain, resolver_for, verify
 
 from ..security import services_of
 from ..shop.payments import StripeKeys, mask, seal_payments, stripe_keys
@@ -114,7 +114,7 @@ def domains(request: Request, data: Form) -> Response:
     action, name = text(data, "action"), text(data, "domain").lower()
     try:
         if action == "add":
-            added = registry.add_domain(member.tenant.slug, name)
+            added = add_domain(registry, member.tenant.slug, name, services.config.base_domain)
             message = f"Added {added.name}. Create the TXT record shown, then press Verify."
         elif action == "verify":
             checked = verify(registry, member.tenant.slug, name, resolver_for(services.config.dns_resolver))
@@ -125,8 +125,10 @@ def domains(request: Request, data: Form) -> Response:
             registry.set_primary(member.tenant.slug, name)
             message = f"{name} is now the primary domain." + _republish(services, member)
         elif action == "remove":
-            registry.remove_domain(member.tenant.slug, name)
+            removed = remove_domain(registry, member.tenant.slug, name)
             message = f"Removed {name}."
+            if removed.is_primary and removed.verified_at:  # the subdomain is the site's address again
+                message += _republish(services, member)
         else:
             return back(request, "/settings", error="Unknown domain action.")
     except (RegistryError, DomainError) as exc:

@@ -7,6 +7,7 @@ import functools
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from commerce_api.errors import ApiError
 from content.errors import ContentErrors, TesseraError
@@ -27,7 +28,7 @@ def handle_errors(func):
             return func(*args, **kwargs)
         except ContentErrors as exc:
             for error in exc.errors:
-                err_console.print(f"[red]error[/red] {error}", markup=True, soft_wrap=True)
+                err_console.print(f"[red]error[/red] {escape(str(error))}", markup=True, soft_wrap=True)
             raise click.ClickException(f"{len(exc.errors)} problem(s) found") from None
         except (TesseraError, SettingsError) as exc:
             raise click.ClickException(str(exc)) from None

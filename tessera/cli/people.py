@@ -5,9 +5,10 @@ from __future__ import annotations
 import sys
 
 import click
-from rich.table import Table
+from rich.markup import escape
 
 from .base import Context, console, handle_errors, main, pass_ctx
+from .output import Column, column, json_option, show_rows
 
 
 # -- users and tokens -------------------------------------------------------------------------
@@ -36,12 +37,13 @@ def user_create(ctx: Context, email: str, name: str, superadmin: bool, password_
     services = ctx.services
     created = services.users.create(email, _read_password(password_stdin), name=name, superadmin=superadmin)
     services.audit.record("user.created", email=created.email, superadmin=superadmin)
-    console.print(f"Created user [bold]{created.email}[/bold]{' (superadmin)' if superadmin else ''}.")
+    console.print(f"Created user [bold]{escape(created.email)}[/bold]{' (superadmin)' if superadmin else ''}.")
 
 
 def _account_and_tenant(ctx: Context, email: str, tenant_slug: str):
     services = ctx.services
-    return services, services.users.by_email(email), ctx.tenants.registry.get(tenant_slug)
+    tenant = ctx.tenants.registry.get(tenant_slug)
+    return services, services.users.by_email(email), tenant
 
 
 @user.command("grant")
@@ -55,7 +57,7 @@ def user_grant(ctx: Context, email: str, tenant_slug: str, role: str) -> None:
     services, account, tenant = _account_and_tenant(ctx, email, tenant_slug)
     services.users.grant(account.id, tenant.id, role)
     services.audit.record("role.granted", tenant_id=tenant.id, user=account.id, role=role, via="cli")
-    console.print(f"{account.email} is now {role} of {tenant.slug}.")
+    console.print(f"{escape(account.email)} is now {role} of {tenant.slug}.")
 
 
 @user.command("revoke")
@@ -69,21 +71,23 @@ def user_revoke(ctx: Context, email: str, tenant_slug: str) -> None:
     services.users.revoke(account.id, tenant.id)
     services.credentials.revoke_all(account.id)
     services.audit.record("role.revoked", tenant_id=tenant.id, user=account.id, via="cli")
-    console.print(f"{account.email} no longer has a role in {tenant.slug}.")
+    console.print(f"{escape(account.email)} no longer has a role in {tenant.slug}.")
 
 
 @user.command("list")
+@json_option
 @pass_ctx
 @handle_errors
-def user_list(ctx: Context) -> None:
+def user_list(ctx: Context, as_json: bool) -> None:
     """List users and their roles."""
     services = ctx.services
     names = {t.id: t.slug for t in ctx.tenants.registry.all()}
-    table = Table("email", "name", "superadmin", "roles")
-    for account in services.users.all():
-        roles = ", ".join(f"{names.get(t, t)}:{r}" for t, r in services.users.memberships(account.id))
-        table.add_row(account.email, account.name, "yes" if account.is_superadmin else "", roles)
-    console.print(table)
+    rows = [{"email": account.email, "name": account.name, "superadmin": account.is_superadmin,
+             "roles": [{"tenant": names.get(t, t), "role": r} for t, r in services.users.memberships(account.id)]}
+            for account in services.users.all()]
+    show_rows([column("email"), column("name"), column("superadmin"),
+               Column("roles", lambda row: [f"{r['tenant']}:{r['role']}" for r in row["roles"]])],
+              rows, as_json=as_json)
 
 
 @main.group()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from rich.markup import escape
 
 from commerce_api.errors import NotFound
 from content.registry import parse_features
@@ -102,15 +103,15 @@ def demo(ctx: Context, no_serve: bool) -> None:
                 _seed_stock(ctx, t.slug)
             console.print(f"Published [bold]{t.slug}[/bold]: deploy {deploy.id}, {deploy.uploaded} files uploaded")
         except _Error as exc:
-            console.print(f"[red]Could not publish {t.slug}[/red]: {exc}")
+            console.print(f"[red]Could not publish {t.slug}[/red]: {escape(str(exc))}")
     port = "" if settings.port == 80 else f":{settings.port}"
     console.print()
     for t in ctx.tenants.registry.all():
-        console.print(f"[bold]{t.name}[/bold] ({t.slug})")
+        console.print(f"[bold]{escape(t.name)}[/bold] ({t.slug})")
         console.print(f"  site        http://{t.slug}.{settings.base_domain}{port}/")
         console.print(f"  admin       http://admin.{settings.base_domain}{port}/sites/{t.slug}/")
         console.print(f"  API         http://{t.slug}.{settings.base_domain}{port}/api/products")
-        console.print(f"  content     git clone {ctx.tenants.repository(t.slug).path}")
+        console.print(f"  content     git clone {escape(str(ctx.tenants.repository(t.slug).path))}")
 
     console.print("\n[bold]Logins[/bold] (password: " + settings.demo_password + ")")
     for email, _, superadmin, roles in DEMO_USERS:
@@ -118,7 +119,7 @@ def demo(ctx: Context, no_serve: bool) -> None:
                                            ", ".join(f"{r} of {s}" for s, r in roles)))
     console.print(f"\nAdmin       http://admin.{settings.base_domain}{port}/login (pick a site after signing in)")
     console.print(f"API docs    http://{settings.host}{port}/api/docs")
-    console.print(f"Data        {settings.data_dir}")
+    console.print(f"Data        {escape(str(settings.data_dir))}")
     if no_serve:
         return
     console.print("Serving until Ctrl-C.")

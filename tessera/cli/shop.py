@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import click
-from rich.table import Table
-
 from content.money import Money
 
 from .base import Context, console, handle_errors, main, pass_ctx
+from .output import Column, column, json_option, show_rows
 
 
 # -- shop -------------------------------------------------------------------------------------
@@ -24,9 +23,10 @@ def _shop_db(ctx: Context, slug: str):
 @click.argument("tenant_slug", metavar="TENANT")
 @click.argument("sku", required=False)
 @click.option("--set", "on_hand", type=int, help="Set the quantity on hand (needs SKU).")
+@json_option
 @pass_ctx
 @handle_errors
-def stock_command(ctx: Context, tenant_slug: str, sku: str | None, on_hand: int | None) -> None:
+def stock_command(ctx: Context, tenant_slug: str, sku: str | None, on_hand: int | None, as_json: bool) -> None:
     """Show stock (on hand, reserved by unpaid orders, available), or set a sku's on-hand quantity."""
     from commerce_api.shop.orders import Orders
 
@@ -38,11 +38,10 @@ def stock_command(ctx: Context, tenant_slug: str, sku: str | None, on_hand: int 
         orders.set_stock(sku, on_hand)
         ctx.services.audit.record("stock.changed", tenant_id=tenant.id, sku=sku, on_hand=on_hand, via="cli")
     rows = [orders.stock(sku)] if sku else orders.stock()
-    table = Table("sku", "on hand", "reserved", "available", "tracked")
-    for row in rows:  # type: ignore[union-attr]
-        table.add_row(row["sku"], str(row["on_hand"]), str(row["reserved"]),
-                      str(row["available"]) if row["track_stock"] else "unlimited", "yes" if row["track_stock"] else "no")
-    console.print(table)
+    show_rows([column("sku"), column("on hand", "on_hand"), column("reserved"),
+               Column("available", lambda row: row["available"] if row["track_stock"] else "unlimited"),
+               Column("tracked", lambda row: "yes" if row["track_stock"] else "no")],
+              rows, as_json=as_json)  # type: ignore[arg-type]
 
 
 @main.command("orders")
@@ -50,9 +49,11 @@ def stock_command(ctx: Context, tenant_slug: str, sku: str | None, on_hand: int 
 @click.option("--status", type=click.Choice(["pending", "processing", "shipped", "delivered", "cancelled", "refunded"]))
 @click.option("--expire", is_flag=True, help="First cancel unpaid orders whose payment time ran out.")
 @click.option("--reconcile", is_flag=True, help="First ask Stripe about unpaid card orders (missed webhooks).")
+@json_option
 @pass_ctx
 @handle_errors
-def orders_command(ctx: Context, tenant_slug: str, status: str | None, expire: bool, reconcile: bool) -> None:
+def orders_command(ctx: Context, tenant_slug: str, status: str | None, expire: bool, reconcile: bool,
+                   as_json: bool) -> None:
     """List a shop's orders, newest first."""
     from commerce_api.shop.orders import Orders
     from commerce_api.shop.payments import payment_settings
@@ -71,8 +72,6 @@ def orders_command(ctx: Context, tenant_slug: str, status: str | None, expire: b
             raise click.ClickException(f"{tenant_slug} does not take card payments")
         results = run_reconcile(conn, StripeGateway(keys, tenant.slug, ctx.settings.stripe_api_base))
         console.print(f"Reconciled {len(results)} order(s): " + ", ".join(f"{n} {s}" for n, s in results.items()))
-    table = Table("number", "date", "email", "status", "payment", "total")
-    for order in orders.list(status=status):
-        table.add_row(str(order["number"]), order["created_at"][:16], order["email"], order["status"],
-                      order["payment_status"], str(Money(order["total"], order["currency"])))
-    console.print(table)
+    show_rows([column("number"), column("date", "created_at", short=16), column("email"), column("status"),
+               column("payment", "payment_status"), Column("total", lambda row: Money(row["total"], row["currency"]))],
+              orders.list(status=status), as_json=as_json)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import click
-from rich.table import Table
-
+from rich.markup import escape
 from content.source import DirSource
 from content.parse import parse_site
 
 from .base import Context, console, err_console, handle_errors, main, pass_ctx
+from .output import Column, column, json_option, show_rows
 
 
 # -- content ----------------------------------------------------------------------------------
@@ -28,7 +29,7 @@ def check(ctx: Context, tenant_slug: str | None, source: Path | None) -> None:
         raise click.UsageError("give either TENANT or --source DIR")
     if source is not None:
         content = parse_site(DirSource(source))
-        where = str(source)
+        where = escape(str(source))
     else:
         repo_source = ctx.tenants.repository(ctx.tenants.registry.get(tenant_slug).slug).source()
         try:
@@ -52,11 +53,11 @@ def _progress_bar():
 
 def _report(label: str, result) -> None:
     if result.up_to_date:
-        console.print(f"[green]up to date[/green] {label}: {result.files} files, nothing changed "
+        console.print(f"[green]up to date[/green] {escape(label)}: {result.files} files, nothing changed "
                       f"({result.seconds:.2f} s)")
     else:
-        console.print(f"[green]built[/green] {label}: {result.rendered} pages written, {result.reused} reused, "
-                      f"{result.files} files in {result.out_dir} ({result.seconds:.2f} s)")
+        console.print(f"[green]built[/green] {escape(label)}: {result.rendered} pages written, {result.reused} reused, "
+                      f"{result.files} files in {escape(str(result.out_dir))} ({result.seconds:.2f} s)")
     if result.next_scheduled:
         console.print(f"  next scheduled item goes live at {result.next_scheduled.isoformat()}")
 
@@ -194,40 +195,44 @@ def publish_command(ctx: Context, tenant_slug: str) -> None:
 @main.command("jobs")
 @click.argument("tenant_slug", metavar="[TENANT]", required=False)
 @click.option("--run", is_flag=True, help="Run due jobs now in this process, then list.")
+@json_option
 @pass_ctx
 @handle_errors
-def jobs_command(ctx: Context, tenant_slug: str | None, run: bool) -> None:
+def jobs_command(ctx: Context, tenant_slug: str | None, run: bool, as_json: bool) -> None:
     """List background jobs (publishes after pushes, scheduled publishes), newest first."""
     from publish.jobs import Queue, Runner
 
     from ..app import run_job
 
+    if tenant_slug is not None:
+        ctx.tenants.registry.get(tenant_slug)  # an unknown tenant is an error, not an empty list
     queue = Queue(ctx.settings.data_dir / "platform.db")
     if run:
         runner = Runner(queue, lambda job: run_job(ctx.settings, job))
         while (job := runner.run_once()) is not None:
-            console.print(f"job {job.id} {job.status}: {job.log.splitlines()[-1] if job.log else ''}")
-    table = Table("id", "tenant", "kind", "status", "by", "run after", "finished", "log")
-    for job in queue.list(tenant_slug):
-        table.add_row(str(job.id), job.tenant, job.kind, job.status, job.actor, job.run_after, job.finished_at or "",
-                      (job.log.strip().splitlines() or [""])[-1][:60])
-    console.print(table)
+            console.print(f"job {job.id} {job.status}: {escape(job.log.splitlines()[-1]) if job.log else ''}")
+    last_line = lambda row: (row["log"].strip().splitlines() or [""])[-1]  # noqa: E731
+    show_rows([column("id"), column("tenant"), column("kind"), column("status"), column("by", "actor"),
+               column("run after", "run_after"), column("finished", "finished_at"),
+               Column("log", last_line, lambda row: last_line(row)[:60])],
+              [asdict(job) for job in queue.list(tenant_slug)], as_json=as_json)
 
 
 @main.command("deploys")
 @click.argument("tenant_slug", metavar="TENANT")
+@json_option
 @pass_ctx
 @handle_errors
-def deploys_command(ctx: Context, tenant_slug: str) -> None:
+def deploys_command(ctx: Context, tenant_slug: str, as_json: bool) -> None:
     """List TENANT's deploys, newest first."""
     from ..sites import deploys
 
-    table = Table("id", "status", "commit", "catalog", "when", "who", "files", "uploaded", "deleted", "seconds")
-    for d in deploys(ctx.tenants, tenant_slug):
-        label = d.status + (f" (rollback to {d.rollback_of})" if d.rollback_of else "")
-        table.add_row(str(d.id), label, d.commit[:10], d.catalog_version[:10], d.started_at, d.actor,
-                      str(d.files), str(d.uploaded), str(d.deleted), f"{d.seconds or 0:.2f}")
-    console.print(table)
+    show_rows([column("id"),
+               Column("status", lambda d: d["status"] + (f" (rollback to {d['rollback_of']})" if d["rollback_of"] else "")),
+               column("commit", short=10), column("catalog", "catalog_version", short=10), column("when", "started_at"),
+               column("who", "actor"), column("files"), column("uploaded"), column("deleted"),
+               Column("seconds", lambda d: f"{d['seconds'] or 0:.2f}")],
+              [asdict(d) for d in deploys(ctx.tenants, tenant_slug)], as_json=as_json)
 
 
 @main.command("rollback")
@@ -251,7 +256,7 @@ def rollback_command(ctx: Context, tenant_slug: str, deploy_id: int | None) -> N
 
 @main.group()
 def domain() -> None:
-    """Custom domains: add one, prove it with DNS, list them."""
+    """Custom domains: add one, prove it with DNS, list them, remove one."""
 
 
 @domain.command("add")
@@ -262,9 +267,9 @@ def domain() -> None:
 @handle_errors
 def domain_add(ctx: Context, tenant_slug: str, name: str, primary: bool) -> None:
     """Add a custom domain and print the DNS TXT record that proves you own it."""
-    from publish.domains import challenge
+    from publish.domains import add_domain, challenge
 
-    added = ctx.tenants.registry.add_domain(tenant_slug, name, primary=primary)
+    added = add_domain(ctx.tenants.registry, tenant_slug, name, ctx.settings.base_domain, primary=primary)
     ctx.services.audit.record("domain.added", tenant_id=added.tenant_id, domain=added.name, via="cli")
     console.print(f"Added {added.name} to {tenant_slug}. Create this DNS record, then run "
                   f"`tessera domain verify {tenant_slug} {added.name}`:")
@@ -291,18 +296,53 @@ def domain_verify(ctx: Context, tenant_slug: str, name: str) -> None:
         console.print(f"Republished {tenant_slug} with https://{checked.name} as its address (deploy {deploy.id}).")
 
 
-@domain.command("list")
+@domain.command("remove")
 @click.argument("tenant_slug", metavar="TENANT")
+@click.argument("name", metavar="DOMAIN")
 @pass_ctx
 @handle_errors
-def domain_list(ctx: Context, tenant_slug: str) -> None:
+def domain_remove(ctx: Context, tenant_slug: str, name: str) -> None:
+    """Stop serving DOMAIN for TENANT. If it was the primary domain, the site's address falls back to its
+    subdomain and a published site is published again with it."""
+    from publish.deploy import list_deploys
+    from publish.domains import remove_domain
+
+    from ..sites import base_url, publish_tenant
+
+    removed = remove_domain(ctx.tenants.registry, tenant_slug, name)
+    ctx.services.audit.record("domain.removed", tenant_id=removed.tenant_id, domain=removed.name, via="cli")
+    console.print(f"Removed {removed.name} from {tenant_slug}.")
+    if not (removed.is_primary and removed.verified_at):
+        return  # it never was the site's address: links and canonical URLs are unchanged
+    tenant = ctx.tenants.registry.get(tenant_slug)
+    console.print(f"{tenant_slug}'s address is {base_url(ctx.settings, ctx.tenants, tenant)} again.")
+    conn = ctx.tenants.open_db(tenant_slug)
+    try:
+        published = any(d.status == "live" for d in list_deploys(conn))
+    finally:
+        conn.close()
+    if not published:
+        console.print(f"Publish it with `tessera publish {tenant_slug}` when it is ready.")
+        return
+    _, deploy = publish_tenant(ctx.settings, ctx.tenants, tenant_slug, actor="domain")
+    console.print(f"Republished {tenant_slug} with its links and canonical URLs on that address (deploy {deploy.id}).")
+
+
+@domain.command("list")
+@click.argument("tenant_slug", metavar="TENANT")
+@json_option
+@pass_ctx
+@handle_errors
+def domain_list(ctx: Context, tenant_slug: str, as_json: bool) -> None:
     """List a tenant's domains and whether they are verified."""
     from publish.domains import challenge
 
-    table = Table("domain", "primary", "verified", "TXT record to create")
-    for d in ctx.tenants.registry.domains(tenant_slug):
-        table.add_row(d.name, "yes" if d.is_primary else "", d.verified_at or "no", str(challenge(d)))
-    console.print(table)
+    rows = [{"name": d.name, "primary": d.is_primary, "verified_at": d.verified_at,
+             "txt_name": challenge(d).record, "txt_value": challenge(d).value}
+            for d in ctx.tenants.registry.domains(tenant_slug)]
+    show_rows([column("domain", "name"), column("primary"), Column("verified", lambda d: d["verified_at"] or "no"),
+               Column("TXT record to create", lambda d: f'{d["txt_name"]}. TXT "{d["txt_value"]}"')],
+              rows, as_json=as_json)
 
 
 @main.command("caddyfile")

@@ -6,11 +6,12 @@ import sys
 from pathlib import Path
 
 import click
-from rich.table import Table
+from rich.markup import escape
 
 from content.registry import FEATURES, PLANS, STATUSES, Tenant, parse_features
 
 from .base import Context, console, handle_errors, main, pass_ctx
+from .output import column, json_option, show_record, show_rows
 
 
 # -- tenants ----------------------------------------------------------------------------------
@@ -42,54 +43,48 @@ def tenant_create(ctx: Context, slug: str, name: str, features: str, starter: st
     created = ctx.tenants.create(slug, name, parse_features(features), starter=starter,
                                  plan=plan, status=status)
     ctx.services.audit.record("tenant.created", tenant_id=created.id, via="cli", slug=slug)
-    console.print(f"Created tenant [bold]{created.slug}[/bold] ({created.name}).")
+    console.print(f"Created tenant [bold]{created.slug}[/bold] ({escape(created.name)}).")
     _print_tenant(ctx, created)
 
 
 @tenant.command("list")
+@json_option
 @pass_ctx
 @handle_errors
-def tenant_list(ctx: Context) -> None:
+def tenant_list(ctx: Context, as_json: bool) -> None:
     """List every tenant."""
-    tenants = ctx.tenants.registry.all()
-    if not tenants:
-        console.print("No tenants yet. Create one with `tessera tenant create` or run `tessera demo`.")
-        return
-    table = Table("slug", "name", "status", "plan", "features", "created")
-    for t in tenants:
-        table.add_row(t.slug, t.name, t.status, t.plan, ",".join(sorted(t.features)), t.created_at[:10])
-    console.print(table)
+    rows = [{"slug": t.slug, "name": t.name, "status": t.status, "plan": t.plan, "features": sorted(t.features),
+             "created_at": t.created_at} for t in ctx.tenants.registry.all()]
+    show_rows([column("slug"), column("name"), column("status"), column("plan"), column("features"),
+               column("created", "created_at", short=10)], rows, as_json=as_json,
+              empty="No tenants yet. Create one with `tessera tenant create` or run `tessera demo`.")
 
 
 @tenant.command("show")
 @click.argument("slug")
+@json_option
 @pass_ctx
 @handle_errors
-def tenant_show(ctx: Context, slug: str) -> None:
+def tenant_show(ctx: Context, slug: str, as_json: bool) -> None:
     """Show one tenant: status, features, domains, repository and latest version."""
-    _print_tenant(ctx, ctx.tenants.registry.get(slug))
+    _print_tenant(ctx, ctx.tenants.registry.get(slug), as_json=as_json)
 
 
-def _print_tenant(ctx: Context, t: Tenant) -> None:
+def _print_tenant(ctx: Context, t: Tenant, *, as_json: bool = False) -> None:
     settings = ctx.settings
     repo = ctx.tenants.repository(t.slug)
-    table = Table(show_header=False, box=None)
-    table.add_row("slug", t.slug)
-    table.add_row("name", t.name)
-    table.add_row("status", t.status)
-    table.add_row("plan", t.plan)
-    table.add_row("features", ", ".join(sorted(t.features)) or "(none)")
     port = "" if settings.port == 80 else f":{settings.port}"
-    table.add_row("site", f"http://{t.slug}.{settings.base_domain}{port}/")
     domains = ctx.tenants.registry.domains(t.slug)
-    table.add_row("domains", ", ".join(
-        f"{d.name}{' (primary)' if d.is_primary else ''}{'' if d.verified_at else ' (unverified)'}"
-        for d in domains) or "(none)")
-    table.add_row("repository", str(repo.path))
-    head = repo.head()
-    table.add_row("version", head[:12] if head else "(empty)")
-    table.add_row("created", t.created_at)
-    console.print(table)
+    record = {
+        "slug": t.slug, "name": t.name, "status": t.status, "plan": t.plan, "features": sorted(t.features),
+        "site": f"http://{t.slug}.{settings.base_domain}{port}/",
+        "domains": [f"{d.name}{' (primary)' if d.is_primary else ''}{'' if d.verified_at else ' (unverified)'}"
+                    for d in domains],
+        "repository": str(repo.path), "version": repo.head() or "", "created": t.created_at,
+    }
+    if as_json:
+        record["domains"] = [{"name": d.name, "primary": d.is_primary, "verified_at": d.verified_at} for d in domains]
+    show_record(record, as_json=as_json)
 
 
 @tenant.command("update")
@@ -198,7 +193,7 @@ def export_command(ctx: Context, slug: str, file: Path) -> None:
     with console.status(f"Exporting {slug}…"):
         manifest = export_tenant(ctx.tenants, slug, file, {"members": members})
     size = file.stat().st_size / 2**20
-    console.print(f"Exported [bold]{slug}[/bold] to {file} ({size:.1f} MB): content with its history, tenant.db, "
+    console.print(f"Exported [bold]{slug}[/bold] to {escape(str(file))} ({size:.1f} MB): content with its history, tenant.db, "
                   f"{len(manifest['domains'])} domain(s), {len(members)} member(s).")
     if (manifest["tenant"]["settings"].get("payments") or {}).get("note"):
         console.print("Stripe keys were not exported: enter them again after importing.")
@@ -214,16 +209,17 @@ def import_command(ctx: Context, file: Path, slug: str | None, name: str | None)
     """Restore a tenant from an archive made by `tessera export`; then publish it."""
     from content.archive import import_tenant
     from content.errors import RegistryError
-    from publish.domains import challenge
+    from publish.domains import add_domain, challenge
 
     with console.status(f"Importing {file}…"):
         tenant_, manifest = import_tenant(ctx.tenants, file, slug=slug, name=name)
-    console.print(f"Imported [bold]{tenant_.slug}[/bold] ({tenant_.name}).")
+    console.print(f"Imported [bold]{tenant_.slug}[/bold] ({escape(tenant_.name)}).")
     for domain in manifest.get("domains", []):
         try:
-            added = ctx.tenants.registry.add_domain(tenant_.slug, domain["name"], primary=domain["primary"])
+            added = add_domain(ctx.tenants.registry, tenant_.slug, domain["name"], ctx.settings.base_domain,
+                               primary=domain["primary"])
         except RegistryError as exc:
-            console.print(f"  domain {domain['name']}: not added ({exc})")
+            console.print(f"  domain {escape(str(domain['name']))}: not added ({escape(str(exc))})")
             continue
         console.print(f"  domain {added.name}: verify it again with the DNS record {challenge(added)}")
     missing = []
@@ -234,7 +230,7 @@ def import_command(ctx: Context, file: Path, slug: str | None, name: str | None)
         else:
             missing.append(f"{member['email']} ({member['role']})")
     if missing:
-        console.print("  No account here yet for: " + ", ".join(missing) + ". Invite them from the admin's Users "
+        console.print("  No account here yet for: " + escape(", ".join(missing)) + ". Invite them from the admin's Users "
                       "page, or `tessera user create` then `tessera user grant`.")
     ctx.services.audit.record("tenant.imported", tenant_id=tenant_.id, via="cli", archive=file.name)
     console.print(f"Publish it with: tessera publish {tenant_.slug}")

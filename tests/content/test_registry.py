@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import sqlite3
 
 import pytest
@@ -115,3 +116,36 @@ def test_create_twice_is_refused_and_keeps_the_first(tenants):
     with pytest.raises(TenantExists):
         tenants.create("acme", "Acme again", frozenset({"cms"}), starter="bakery")
     assert tenants.repository("acme").head() == head
+
+
+BAD_NAMES = [
+    ("", "a tenant needs a name"),
+    ("   ", "a tenant needs a name"),
+    ("Rye\x00Crumb", "control character U+0000"),
+    ("Rye\nCrumb", "control character U+000A"),
+    ("Rye\tCrumb", "control character U+0009"),
+    ("Rye\x7f", "control character U+007F"),
+    ("Rye\u2028Crumb", "control character U+2028"),
+    ("evil\u202egnp.exe", "control character U+202E"),
+    ("x" * 101, "at most 100 characters"),
+    ("x" * 100_000, "at most 100 characters"),
+]
+
+
+@pytest.mark.parametrize("name,message", BAD_NAMES, ids=lambda v: repr(v)[:20])
+def test_tenant_names_are_checked_wherever_they_are_set(tmp_path, name, message):
+    registry = Registry(tmp_path / "platform.db")
+    with pytest.raises(InvalidValue, match=f"^name: .*{re.escape(message)}") as raised:
+        registry.add("acme", name, frozenset())
+    assert raised.value.field == "name"
+    registry.add("acme", "Acme", frozenset())
+    with pytest.raises(InvalidValue, match=f"^name: .*{re.escape(message)}"):
+        registry.update("acme", name=name)
+    assert registry.get("acme").name == "Acme"
+
+
+@pytest.mark.parametrize("name", ["Rye & Crumb <Bakery>", "Café Noir", "パン屋", "Brot 🍞", "x" * 100,
+                                  "Bäckerei \u200dZWJ"])
+def test_real_names_are_kept(tmp_path, name):
+    registry = Registry(tmp_path / "platform.db")
+    assert registry.add("acme", f"  {name} ", frozenset()).name == name

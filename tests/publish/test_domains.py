@@ -15,7 +15,9 @@ import dns.rrset
 import httpx
 import pytest
 
-from publish.domains import DomainError, allowed, caddyfile, challenge, resolver_for, verify
+from content.errors import InvalidValue, TenantNotFound
+from publish.domains import (DomainError, add_domain, allowed, caddyfile, challenge, platform_hosts,
+                             remove_domain, resolver_for, verify)
 from tests.api.conftest import free_port
 from tests.conftest import TinyDNS
 
@@ -45,6 +47,36 @@ def test_verify_with_a_real_dns_query(platform, dns_server):
         verify(registry, "studio", "shop.rye.example", resolver)
 
 
+@pytest.mark.parametrize("name", [
+    "localhost", "admin.localhost", "api.localhost", "Admin.Localhost.",  # the platform's own hosts
+    "studio.localhost",  # another tenant's subdomain
+    "bakery.localhost", "new.localhost", "www.shop.localhost",  # anything under the base domain
+])
+def test_custom_domains_never_take_a_platform_name(platform, name):
+    _, tenants = platform
+    with pytest.raises(InvalidValue, match=r"^domain: .*localhost"):
+        add_domain(tenants.registry, "bakery", name, "localhost")
+    assert tenants.registry.domains("bakery") == []
+
+
+def test_platform_hosts():
+    assert platform_hosts("Sites.Example") == ("sites.example", "admin.sites.example", "api.sites.example")
+
+
+def test_a_custom_domain_is_added_and_removed(platform):
+    _, tenants = platform
+    registry = tenants.registry
+    added = add_domain(registry, "bakery", " Shop.Rye.Example. ", "localhost", primary=True)
+    assert (added.name, added.is_primary) == ("shop.rye.example", True)
+    with pytest.raises(TenantNotFound, match="no domain called 'shop.rye.example' at studio"):
+        remove_domain(registry, "studio", "shop.rye.example")  # someone else's: untouched
+    removed = remove_domain(registry, "bakery", "SHOP.rye.example")
+    assert removed.name == "shop.rye.example" and removed.is_primary
+    assert registry.domains("bakery") == []
+    with pytest.raises(TenantNotFound, match="no domain called 'shop.rye.example'"):
+        remove_domain(registry, "bakery", "shop.rye.example")
+
+
 def test_tls_ask_allows_only_known_names(platform):
     _, tenants = platform
     registry = tenants.registry
@@ -55,12 +87,24 @@ def test_tls_ask_allows_only_known_names(platform):
     registry.verify_domain("photos.lumen.example")
     assert allowed(registry, "photos.lumen.example", "localhost")
     assert not allowed(registry, "evil.example", "localhost")
+    # The platform's own hosts have ordinary certificates; the ask endpoint never vouches for them, nor for a
+    # deeper name under the base domain, even one that slipped into the registry before names were checked.
+    registry.conn.execute("INSERT INTO domains (tenant_id, name, is_primary, verification_token, created_at, "
+                          "verified_at) VALUES (?, 'deep.studio.localhost', 0, 't', 'now', 'now')",
+                          (registry.get("studio").id,))
+    registry.conn.commit()
+    for host in ("localhost", "admin.localhost", "api.localhost", "deep.studio.localhost"):
+        assert not allowed(registry, host, "localhost"), host
 
 
 def test_caddyfile_asks_tessera_before_issuing(platform):
     text = caddyfile("sites.example", "127.0.0.1:8000")
     assert "ask http://127.0.0.1:8000/api/tls/ask" in text and "on_demand" in text
     assert "reverse_proxy 127.0.0.1:8000" in text
+    # The platform's own hosts are named, with ordinary certificates: the ask endpoint refuses them.
+    platform_block = text.split("sites.example, admin.sites.example, api.sites.example {\n", 1)[1].split("\n}\n")[0]
+    assert "on_demand" not in platform_block and "reverse_proxy 127.0.0.1:8000" in platform_block
+    assert "https:// {\n\ttls {\n\t\ton_demand" in text
 
 
 def test_ask_endpoint_over_http(edge):
@@ -94,10 +138,49 @@ def test_domain_commands(tmp_path, dns_server, monkeypatch):
     assert '<link rel="canonical" href="https://www.rye.example/about/">' in page
     assert "www.rye.example" in run("domain", "list", "rye").output
 
+    refused = run("domain", "add", "rye", "admin.localhost")
+    assert refused.exit_code == 1 and "admin.localhost is one of the platform's own addresses" in refused.output
+    assert run("domain", "add", "rye", "other.localhost").exit_code == 1
+    assert "Usage:" in run("domain", "remove", "--help").output
+    unknown = run("domain", "remove", "rye", "nowhere.example")
+    assert unknown.exit_code == 1 and "no domain called 'nowhere.example' at rye" in unknown.output
+    removed = run("domain", "remove", "rye", "www.rye.example")
+    assert removed.exit_code == 0, removed.output
+    assert "rye's address is http://rye.localhost:8000 again" in removed.output
+    assert "Republished rye" in removed.output
+    page = (tmp_path / "data" / "buckets" / "rye" / "current" / "about" / "index.html").read_text()
+    assert '<link rel="canonical" href="http://rye.localhost:8000/about/">' in page
+    assert "www.rye.example" not in run("domain", "list", "rye").output
+
+
+def test_removing_the_primary_domain_of_an_unpublished_site_says_to_publish(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from tessera.cli import main
+
+    monkeypatch.setenv("TESSERA_DATA_DIR", str(tmp_path / "data"))
+    run = lambda *args: CliRunner().invoke(main, list(args), catch_exceptions=False)
+    run("tenant", "create", "rye", "--name", "Rye", "--from", "studio")
+    run("domain", "add", "rye", "www.rye.example", "--primary")
+    from content.registry import Registry
+
+    registry = Registry(tmp_path / "data" / "platform.db")
+    registry.verify_domain("www.rye.example")
+    registry.close()
+    removed = run("domain", "remove", "rye", "www.rye.example")
+    assert removed.exit_code == 0, removed.output
+    assert "Publish it with `tessera publish rye`" in removed.output
+    assert not (tmp_path / "data" / "buckets" / "rye" / "current").exists()
+    # an unverified or secondary domain never was the address: removing it changes nothing else
+    run("domain", "add", "rye", "shop.rye.example")
+    quiet = run("domain", "remove", "rye", "shop.rye.example")
+    assert quiet.exit_code == 0 and "Removed shop.rye.example from rye." in quiet.output
+    assert "address" not in quiet.output
+
 
 @pytest.mark.skipif(shutil.which("caddy") is None or shutil.which("curl") is None,
                     reason="Debian's caddy and curl are needed (CI installs them)")
-def test_caddy_serves_verified_domains_over_tls_and_refuses_unknown_ones(edge, tmp_path):
+def test_caddy_serves_the_platform_and_verified_domains_over_tls_and_refuses_unknown_ones(edge, tmp_path):
     base, tenants = edge
     api = base.removeprefix("http://")
     tenants.registry.add_domain("bakery", "www.crumb.example")
@@ -110,23 +193,38 @@ def test_caddy_serves_verified_domains_over_tls_and_refuses_unknown_ones(edge, t
            "XDG_CONFIG_HOME": str(tmp_path / "config")}
     proc = subprocess.Popen(["caddy", "run", "--config", str(config), "--adapter", "caddyfile"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    root = tmp_path / "caddy" / "pki" / "authorities" / "local" / "root.crt"
 
-    def curl(host: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["curl", "-sk", "--max-time", "20", "--resolve", f"{host}:{https_port}:127.0.0.1",
-                               "-o", "-", "-w", "\n%{http_code}", f"https://{host}:{https_port}/"],
+    def curl(host: str, path: str = "/") -> subprocess.CompletedProcess:
+        # Certificates are checked against Caddy's own CA (no -k): a handshake that needs -k is a broken site.
+        trust = ["--cacert", str(root)] if root.exists() else ["-k"]
+        return subprocess.run(["curl", "-s", *trust, "--max-time", "20", "--resolve", f"{host}:{https_port}:127.0.0.1",
+                               "-o", "-", "-w", "\n%{http_code}", f"https://{host}:{https_port}{path}"],
                               capture_output=True, text=True)
 
     try:
         deadline = time.monotonic() + 30
         result = curl("www.crumb.example")
-        while not result.stdout.endswith("200") and time.monotonic() < deadline:
+        while not (root.exists() and result.stdout.endswith("200")) and time.monotonic() < deadline:
             time.sleep(0.5)
             result = curl("www.crumb.example")
         assert result.stdout.endswith("200") and "Rye &amp; Crumb" in result.stdout, result
         assert curl("bakery.localhost").stdout.endswith("200")
         refused = curl("unknown.example")
         assert refused.returncode != 0 or not refused.stdout.endswith("200")  # no certificate, no site
+        # The platform's own hosts: ordinary certificates (not on demand), proxied to Tessera.
+        front = curl("localhost")
+        assert front.returncode == 0 and front.stdout.endswith("200") and "<h1>Tessera</h1>" in front.stdout, front
+        health = curl("api.localhost", "/healthz")
+        assert health.returncode == 0 and health.stdout.endswith("200") and '"ok"' in health.stdout, health
+        admin = curl("admin.localhost", "/api/docs")
+        assert admin.returncode == 0, admin  # the handshake verifies: admin.<base> has its certificate
+        body, status = admin.stdout.rsplit("\n", 1)
+        assert status not in ("000", "502") and body, admin  # and Tessera answered
+        plain = subprocess.run(["curl", "-s", "--max-time", "10", "--resolve", f"admin.localhost:{http_port}:127.0.0.1",
+                                "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}",
+                                f"http://admin.localhost:{http_port}/admin/login"], capture_output=True, text=True)
+        assert plain.stdout.startswith("30") and "https://admin.localhost" in plain.stdout, plain
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
-
+        out, _ = proc.communicate(timeout=10)
