@@ -50,17 +50,19 @@ def resolver_for(address: str | None) -> dns.resolver.Resolver:
     return resolver
 
 
-def platform_hosts(base_domain: str) -> tuple[str, str, str]:
-    """The platform's own hosts: the base domain, its admin and its API. They get ordinary certificates."""
+def platform_hosts(base_domain: str, admin_host: str | None = None) -> tuple[str, str, str]:
+    """The platform's own hosts: the base domain, its admin (``TESSERA_ADMIN_HOST``, by default
+    ``admin.<base>``) and its API. They get ordinary certificates."""
     base = base_domain.lower().rstrip(".")
-    return base, f"admin.{base}", f"api.{base}"
+    return base, _normal(admin_host) if admin_host else f"admin.{base}", f"api.{base}"
 
 
 def _normal(name: str) -> str:
     return name.strip().lower().rstrip(".")
 
 
-def add_domain(registry: Registry, slug: str, name: str, base_domain: str, *, primary: bool = False) -> Domain:
+def add_domain(registry: Registry, slug: str, name: str, base_domain: str, *, primary: bool = False,
+               admin_host: str | None = None) -> Domain:
     """Register a custom domain for a tenant, never one of the platform's names.
 
     Everything under the base domain belongs to the platform (its admin, its API, every tenant's
@@ -69,7 +71,7 @@ def add_domain(registry: Registry, slug: str, name: str, base_domain: str, *, pr
     """
     registry.get(slug)
     host, base = _normal(name), base_domain.lower().rstrip(".")
-    if host in platform_hosts(base):
+    if host in platform_hosts(base, admin_host):
         raise InvalidValue("domain", f"{host} is one of the platform's own addresses; add a domain you own, "
                                      "such as shop.example.com")
     if host.endswith("." + base):
@@ -113,12 +115,12 @@ def verify(registry: Registry, slug: str, name: str, resolver: dns.resolver.Reso
     return registry.verify_domain(name)
 
 
-def allowed(registry: Registry, host: str, base_domain: str) -> bool:
+def allowed(registry: Registry, host: str, base_domain: str, admin_host: str | None = None) -> bool:
     """May the TLS proxy get a certificate for ``host`` on demand? Tenant subdomains and verified custom
     domains only: the platform's own hosts have ordinary certificates, and no other name under the base
     domain is anyone's."""
     host, base = _normal(host), base_domain.lower().rstrip(".")
-    if host in platform_hosts(base):
+    if host in platform_hosts(base, admin_host):
         return False
     if host.endswith("." + base):
         label = host[: -len(base) - 1]
@@ -126,7 +128,8 @@ def allowed(registry: Registry, host: str, base_domain: str) -> bool:
     return registry.tenant_for_domain(host) is not None
 
 
-def caddyfile(base_domain: str, api: str, *, local: bool = False, ports: tuple[int, int] | None = None) -> str:
+def caddyfile(base_domain: str, api: str, *, local: bool = False, ports: tuple[int, int] | None = None,
+              admin_host: str | None = None) -> str:
     """A Caddyfile for the whole platform, everything proxied to Tessera at ``api`` (host:port).
 
     The platform's own hosts (the base domain, ``admin.`` and ``api.``) are named, so Caddy gets their
@@ -150,7 +153,7 @@ def caddyfile(base_domain: str, api: str, *, local: bool = False, ports: tuple[i
 }}
 
 # The platform's own hosts: the sign-in and admin, the API. Ordinary certificates, obtained at start.
-{", ".join(platform_hosts(base_domain))} {{
+{", ".join(platform_hosts(base_domain, admin_host))} {{
 {proxy}
 }}
 

@@ -114,7 +114,8 @@ def domains(request: Request, data: Form) -> Response:
     action, name = text(data, "action"), text(data, "domain").lower()
     try:
         if action == "add":
-            added = add_domain(registry, member.tenant.slug, name, services.config.base_domain)
+            added = add_domain(registry, member.tenant.slug, name, services.config.base_domain,
+                               admin_host=services.config.admin_host)
             message = f"Added {added.name}. Create the TXT record shown, then press Verify."
         elif action == "verify":
             checked = verify(registry, member.tenant.slug, name, resolver_for(services.config.dns_resolver))

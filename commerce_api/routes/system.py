@@ -29,7 +29,8 @@ def tls_ask(request: Request, domain: FromQuery[str] = "") -> Response[str]:
     from publish.domains import allowed
 
     services = services_of(request)
-    ok = bool(domain) and allowed(services.db.registry, domain, services.config.base_domain)
+    ok = bool(domain) and allowed(services.db.registry, domain, services.config.base_domain,
+                                          services.config.admin_host)
     return Response("ok" if ok else "unknown domain", status_code=200 if ok else 404, media_type="text/plain")
 
 

@@ -269,7 +269,8 @@ def domain_add(ctx: Context, tenant_slug: str, name: str, primary: bool) -> None
     """Add a custom domain and print the DNS TXT record that proves you own it."""
     from publish.domains import add_domain, challenge
 
-    added = add_domain(ctx.tenants.registry, tenant_slug, name, ctx.settings.base_domain, primary=primary)
+    added = add_domain(ctx.tenants.registry, tenant_slug, name, ctx.settings.base_domain, primary=primary,
+                       admin_host=ctx.settings.admin_host)
     ctx.services.audit.record("domain.added", tenant_id=added.tenant_id, domain=added.name, via="cli")
     console.print(f"Added {added.name} to {tenant_slug}. Create this DNS record, then run "
                   f"`tessera domain verify {tenant_slug} {added.name}`:")
@@ -354,4 +355,5 @@ def caddyfile_command(ctx: Context, local: bool) -> None:
     from publish.domains import caddyfile
 
     settings = ctx.settings
-    click.echo(caddyfile(settings.base_domain, f"{settings.host}:{settings.port}", local=local), nl=False)
+    click.echo(caddyfile(settings.base_domain, f"{settings.host}:{settings.port}", local=local,
+                         admin_host=settings.admin_host), nl=False)

@@ -217,7 +217,7 @@ def import_command(ctx: Context, file: Path, slug: str | None, name: str | None)
     for domain in manifest.get("domains", []):
         try:
             added = add_domain(ctx.tenants.registry, tenant_.slug, domain["name"], ctx.settings.base_domain,
-                               primary=domain["primary"])
+                               primary=domain["primary"], admin_host=ctx.settings.admin_host)
         except RegistryError as exc:
             console.print(f"  domain {escape(str(domain['name']))}: not added ({escape(str(exc))})")
             continue

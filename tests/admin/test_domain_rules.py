@@ -11,18 +11,18 @@ from content.registry import Registry
 def test_platform_names_are_refused_and_removing_the_primary_republishes(admin, dns):
     owner = admin()
     for name in ("admin.localhost", "studio.localhost", "localhost"):
-        refused = owner.post("/admin/settings/domains", {"action": "add", "domain": name})
+        refused = owner.post("/settings/domains", {"action": "add", "domain": name})
         assert "domain: " in httpx.URL(refused.headers["location"]).params["error"], name
-    assert "studio.localhost</" not in owner.get("/admin/settings").text
+    assert "studio.localhost</" not in owner.get("/settings").text
 
-    owner.post("/admin/settings/domains", {"action": "add", "domain": "shop.rye.example"})
+    owner.post("/settings/domains", {"action": "add", "domain": "shop.rye.example"})
     registry = Registry(owner.site["data"] / "platform.db")
     try:
         registry.verify_domain("shop.rye.example")
         registry.set_primary("bakery", "shop.rye.example")
     finally:
         registry.close()
-    removed = owner.post("/admin/settings/domains", {"action": "remove", "domain": "shop.rye.example"})
+    removed = owner.post("/settings/domains", {"action": "remove", "domain": "shop.rye.example"})
     assert "Republishing" in httpx.URL(removed.headers["location"]).params["saved"]
     job = owner.wait_for_job(removed.headers["location"])
     assert job["status"] == "done", job
