@@ -53,9 +53,6 @@ class Pusher:
             return None
         return cls(env.get(USER, ""), env[ROLE] or None, env[SUPERADMIN] == "1")
 
-    def env(self) -> dict[str, str]:
-        return {ROLE: self.role or "", SUPERADMIN: "1" if self.superadmin else "0", USER: self.email}
-
 
 @dataclass(frozen=True)
 class Changed:
