@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from content.errors import ContentError, ContentErrors
+from content.media import MediaError, check_name
 from content.model import Entry, Product
 from content.parse import parse_site
 from content.source import Source
@@ -36,7 +37,7 @@ from .plan import Job, Plan, make_plan
 from .render import Renderer, Settings
 from .theme import css_variables, load_theme, script, stylesheet
 
-VERSION = "build-2"
+VERSION = "build-3"  # build-3: build.json lists the scripts, media types from decoding
 
 
 @dataclass
@@ -101,7 +102,8 @@ def build(config: BuildConfig) -> BuildResult:
     if config.shop and (cart := script(theme, "cart.js")) is not None:
         scripts["cart"] = f"/assets/cart.{_short(cart)}.js"
         static[scripts["cart"].lstrip("/")] = cart
-    image_map = _media(content, config, static, errors)
+    types: dict[str, str] = {}
+    image_map = _media(content, config, static, errors, types=types)
     plan = make_plan(content, now=now, shop=config.shop, renamed=config.renamed)
     errors += plan.errors
     errors += _duplicates(plan.jobs)
@@ -123,7 +125,7 @@ def build(config: BuildConfig) -> BuildResult:
     try:
         records, rendered = _render_all(plan.jobs, global_key, digest, previous, renderer, out_dir, staging,
                                          config)
-        manifest = _finish(staging, static, plan, records, previous_manifest)
+        manifest = _finish(staging, static, types, plan, records, previous_manifest, scripts)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -260,34 +262,37 @@ def _origin(job: Job) -> str:
 
 
 def _media(content, config: BuildConfig, static: dict, errors: list[ContentError],
-           memo: dict | None = None) -> dict[str, imagelib.ImageInfo]:
-    """Image infos and output files for every medium. ``memo`` (kept by a long-lived caller such as
-    the admin's preview) remembers processed images by fingerprint, so they are not read again."""
+           memo: dict | None = None, types: dict[str, str] | None = None) -> dict[str, imagelib.ImageInfo]:
+    """Image infos and output files for every medium, and each file's type (from its decoded format)
+    in ``types``. Anything under media/ that is not a JPEG, PNG or WebP image within the pixel limit
+    is an error: content reaches a repository by push and import too, not only by checked uploads.
+    ``memo`` (kept by a long-lived caller such as the admin's preview) remembers processed images by
+    fingerprint, so they are not read again."""
     out = Path(config.out_dir)
     image_cache = (config.cache_dir or out.parent / f".{out.name}.cache") / "images"
     infos = {}
     for medium in content.media:
-        ext = medium.path.rsplit(".", 1)[-1].lower()
+        try:
+            check_name(medium.path)
+        except MediaError as exc:
+            errors.append(ContentError(medium.path, None, str(exc).removeprefix(medium.path).lstrip(": ")))
+            continue
         key = (image_cache, medium.name, config.source.fingerprint(medium.path)) if memo is not None else None
-        if ext in imagelib.RASTER:
-            if memo is not None and key in memo:
-                info, files = memo[key]
-            else:
-                try:
-                    info, files = imagelib.process(medium.name, config.source.read(medium.path), image_cache)
-                except imagelib.ImageError as exc:
-                    errors.append(ContentError(medium.path, None, str(exc)))
-                    continue
-                if memo is not None:
-                    memo[key] = (info, files)
-            infos[medium.name] = info
-            static.update(files)
+        if memo is not None and key in memo:
+            info, files = memo[key]
         else:
-            data = config.source.read(medium.path)
-            if ext == "svg" and (problem := imagelib.check_svg(data)):
-                errors.append(ContentError(medium.path, None, problem))
+            try:
+                info, files = imagelib.process(medium.name, config.source.read(medium.path), image_cache)
+            except imagelib.ImageError as exc:
+                errors.append(ContentError(medium.path, None, str(exc)))
                 continue
-            static[medium.path] = data
+            if memo is not None:
+                memo[key] = (info, files)
+        infos[medium.name] = info
+        static.update(files)
+        if types is not None:
+            types[f"media/{medium.name}"] = info.media_type
+            types.update({v.url.lstrip("/"): f"image/{v.format}" for v in info.variants})
     return infos
 
 
@@ -374,15 +379,18 @@ def _deps_valid(deps: frozenset, renderer: Renderer) -> bool:
 # -- finishing --------------------------------------------------------------------------------
 
 
-def _finish(staging: Path, static: dict, plan: Plan, records: dict, previous: dict) -> dict:
-    """Stage static files and metadata; returns the new manifest (path → sha256, size, type)."""
+def _finish(staging: Path, static: dict, types: dict[str, str], plan: Plan, records: dict, previous: dict,
+            scripts: dict[str, str]) -> dict:
+    """Stage static files and metadata; returns the new manifest (path → sha256, size, type). A
+    file's type is the one recorded in ``types`` (media: from the decoded image), else by extension."""
     manifest: dict[str, list] = {rel: [sha, size, _type(rel)] for rel, (_, _, sha, size) in records.items()}
     for rel, data in sorted(static.items()):
+        kind = types.get(rel) or _type(rel)
         if isinstance(data, Path) and rel in previous and rel.startswith(("media/", "assets/")) and rel.count(".") >= 2:
-            manifest[rel] = previous[rel]  # a fingerprinted name: same name, same bytes
+            manifest[rel] = [*previous[rel][:2], kind]  # a fingerprinted name: same name, same bytes
             continue
         raw = data.read_bytes() if isinstance(data, Path) else data
-        entry = [hashlib.sha256(raw).hexdigest(), len(raw), _type(rel)]
+        entry = [hashlib.sha256(raw).hexdigest(), len(raw), kind]
         manifest[rel] = entry
         if previous.get(rel) == entry:
             continue  # already in the output, byte for byte
@@ -400,6 +408,8 @@ def _finish(staging: Path, static: dict, plan: Plan, records: dict, previous: di
     write_new(meta / "build.json", _json({
         "catalog_version": plan.catalog_version,
         "next_scheduled": plan.next_scheduled.isoformat() if plan.next_scheduled else None,
+        # The only scripts pages may run: the edge's Content-Security-Policy lists exactly these.
+        "scripts": sorted(scripts.values()),
     }))
     ordered = dict(sorted(manifest.items()))
     write_new(meta / "manifest.json", _json(ordered))

@@ -2,7 +2,9 @@
 
 Each image is decoded once per content hash; derivatives live in the build cache and are copied
 into every build that needs them. Templates get width and height for every ``<img>`` so pages do
-not shift while loading.
+not shift while loading. Only what ``content.media`` accepts is decoded (JPEG, PNG, WebP, within
+its pixel limit, checked on the header first); the original keeps its name and is served with the
+type of its decoded format, whatever its extension says.
 """
 
 from __future__ import annotations
@@ -11,16 +13,16 @@ import hashlib
 import io
 import json
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
+
+from content.media import MEDIA_TYPES, MediaError, open_image
 
 WIDTHS = (480, 960, 1600)
 RASTER = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
-VERSION = "img-1"
-_UNSAFE_SVG = re.compile(rb"<script|\son[a-z]+\s*=|javascript:|<foreignObject|<!ENTITY", re.I)
+VERSION = "img-2"  # img-2: meta.json records the decoded format
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class ImageInfo:
     width: int
     height: int
     variants: tuple[Variant, ...]
+    media_type: str = "image/jpeg"  # of the original, from its decoded format
 
     def srcset(self, fmt: str) -> str:
         return ", ".join(f"{v.url} {v.width}w" for v in self.variants if v.format == fmt)
@@ -66,7 +69,7 @@ def process(name: str, data: bytes, cache_dir: Path) -> tuple[ImageInfo, dict[st
     if meta_path.exists():
         meta = json.loads(meta_path.read_text())
     else:
-        meta = _derive(data, ext, folder)
+        meta = _derive(name, data, ext, folder)
     short = digest[:10]
     files: dict[str, Path] = {f"media/{name}": folder / f"original.{ext}"}
     variants = []
@@ -74,17 +77,22 @@ def process(name: str, data: bytes, cache_dir: Path) -> tuple[ImageInfo, dict[st
         out = f"media/{stem}-{width}.{short}.{file_ext}"
         files[out] = folder / f"{width}.{file_ext}"
         variants.append(Variant("/" + out, width, fmt))
-    info = ImageInfo(name, f"/media/{name}", meta["width"], meta["height"], tuple(variants))
+    info = ImageInfo(name, f"/media/{name}", meta["width"], meta["height"], tuple(variants),
+                     MEDIA_TYPES[meta["format"]])
     return info, files
 
 
-def _derive(data: bytes, ext: str, folder: Path) -> dict:
+def _derive(name: str, data: bytes, ext: str, folder: Path) -> dict:
+    path = f"media/{name}"
     try:
-        image = Image.open(io.BytesIO(data))
-        image.load()
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        image = open_image(path, data)  # the pixel limit, checked on the header
+        image.load()  # then every pixel decodes
+        decoded = image.format
+        ImageOps.exif_transpose(image, in_place=True)  # in place: one copy of up to 40 megapixels, not two
+    except MediaError as exc:
+        raise ImageError(str(exc).removeprefix(path).lstrip(": ")) from None
+    except OSError as exc:
         raise ImageError(f"cannot be read as an image ({exc.__class__.__name__})") from None
-    image = ImageOps.exif_transpose(image)
     width, height = image.size
     folder.mkdir(parents=True, exist_ok=True)
     fmt = RASTER.get(ext, "PNG")
@@ -100,7 +108,7 @@ def _derive(data: bytes, ext: str, folder: Path) -> dict:
         _save(copy, folder / f"{target}.webp", "WEBP")
         variants.append((target, "webp", "webp"))
     _atomic_write(folder / f"original.{ext}", data)
-    meta = {"width": width, "height": height, "variants": variants}
+    meta = {"width": width, "height": height, "variants": variants, "format": decoded}
     _atomic_write(folder / "meta.json", json.dumps(meta).encode())
     return meta
 
@@ -121,9 +129,3 @@ def _atomic_write(path: Path, data: bytes) -> None:
     tmp.write_bytes(data)
     os.replace(tmp, path)
 
-
-def check_svg(data: bytes) -> str | None:
-    """SVG files can carry scripts; refuse any that do rather than publish them."""
-    if _UNSAFE_SVG.search(data):
-        return "is an SVG with scripts or event handlers, which are not allowed; export it again without them"
-    return None

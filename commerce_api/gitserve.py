@@ -1,9 +1,11 @@
 """Git over HTTP: ``/git/<tenant>.git`` served by git's own ``http-backend`` (smart protocol).
 
-Clone and fetch need a member who may read pages; push needs one who may write them. Credentials
-are HTTP Basic: the account's email and password, or any name and a personal API token. A push is
-checked by the repository's pre-receive hook (the content parses and the site builds) before it
-is accepted, and published after.
+Clone and fetch need a member who may read pages; push needs one who may change some of the
+repository's files (``REPOSITORY_WRITES``). Credentials are HTTP Basic: the account's email and
+password, or any name and a personal API token. The repository's pre-receive hook then checks the
+push path by path against the same permissions table (the pusher's role reaches it through the
+environment given to ``git http-backend``, set here and never from the request), checks its images,
+and builds the site before the push is accepted; it is published after.
 """
 
 from __future__ import annotations
@@ -46,11 +48,13 @@ class GitServer:
             return await _reply(send, 401, b"sign in with your email and password, or an API token\n",
                                 {"www-authenticate": 'Basic realm="Tessera"'})
         role = self.services.users.role(user.id, tenant.id)
-        action = "pages:write" if writing else "pages:read"
-        from .auth.permissions import allowed
+        from .auth.permissions import REPOSITORY_WRITES, permitted
 
-        if not allowed(role, action, superadmin=user.is_superadmin):
-            return await _reply(send, 403, f"your role may not {'push to' if writing else 'read'} this site\n".encode())
+        shop = tenant.has("ecommerce")
+        if writing and not any(permitted(role, a, superadmin=user.is_superadmin, shop=shop) for a in REPOSITORY_WRITES):
+            return await _reply(send, 403, f"your role ({role or 'none'}) may not change any of this site's files\n".encode())
+        if not permitted(role, "pages:read", superadmin=user.is_superadmin):
+            return await _reply(send, 403, b"your role may not read this site\n")
         if writing and tenant.suspended:
             return await _reply(send, 403, b"this site is suspended\n")
         body = b""
@@ -64,7 +68,10 @@ class GitServer:
         env = {**os.environ, "GIT_PROJECT_ROOT": str(repo_root), "GIT_HTTP_EXPORT_ALL": "1",
                "PATH_INFO": "/repo.git" + rest, "REQUEST_METHOD": scope["method"], "QUERY_STRING": query,
                "CONTENT_TYPE": headers.get("content-type", ""), "REMOTE_USER": user.email, "REMOTE_ADDR": address,
-               "TESSERA_PUSH_TENANT": slug, "TESSERA_DATA_DIR": str(self.services.config.data_dir)}
+               "TESSERA_PUSH_TENANT": slug, "TESSERA_DATA_DIR": str(self.services.config.data_dir),
+               # Who pushes, for the pre-receive hook (tessera.hooks.Pusher): from the sign-in above only.
+               "TESSERA_PUSH_ROLE": role or "", "TESSERA_PUSH_SUPERADMIN": "1" if user.is_superadmin else "0",
+               "TESSERA_PUSH_USER": user.email}
         if "content-encoding" in headers:
             env["HTTP_CONTENT_ENCODING"] = headers["content-encoding"]
         if "git-protocol" in headers:

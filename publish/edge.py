@@ -3,6 +3,10 @@
 Pretty URLs (``/about/`` → ``about/index.html``, ``/about`` → 301 ``/about/``), the site's own 404
 page, redirects from the build, GET and HEAD, ETag with 304, precompressed ``.br``/``.gz`` siblings
 where present, and security headers on every response. Suspended tenants get a plain page.
+
+Tenants' people write the pages and the media, so nothing they write may run as a script: the
+Content-Security-Policy allows exactly the theme's fingerprinted scripts the build listed, never all
+of the site's origin, and media is served only with an image type (with ``nosniff``).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import html
 import json
 import posixpath
+import re
 import time
 from typing import Callable
 from urllib.parse import unquote
@@ -18,16 +23,40 @@ from content.registry import Registry, Tenant
 
 from .storage import MANIFEST, FileStorage, Storage, cache_control
 
+# The cart script talks to the API on the same host; styles include the theme's :root variables.
+# script-src is filled in per site and host (see ``content_security_policy``).
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src {scripts}; "
+       "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'")
 SECURITY_HEADERS = {
-    # The cart script talks to the API on the same host; styles include the theme's :root variables.
-    "content-security-policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-                               "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; "
-                               "form-action 'self'; object-src 'none'",
+    "content-security-policy": CSP.format(scripts="'none'"),
     "x-content-type-options": "nosniff",
     "referrer-policy": "strict-origin-when-cross-origin",
     "x-frame-options": "DENY",
 }
 PLAIN = "text/html; charset=utf-8"
+MEDIA_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
+_AUTHORITY = re.compile(r"^[a-z0-9.-]+(:[0-9]{1,5})?$")
+
+
+def content_security_policy(scripts: list[str], authority: str) -> str:
+    """The policy with ``script-src`` listing each of the build's scripts by exact URL.
+
+    CSP matches paths only in host sources, so each path is prefixed with the request's host (and
+    port): a site answers on several hosts, and the one the browser used is the one that matches.
+    Without a scheme the source matches the page's own (http, or https and its upgrade).
+    """
+    authority = authority.lower()
+    if not scripts or not _AUTHORITY.match(authority):
+        return CSP.format(scripts="'none'")
+    return CSP.format(scripts=" ".join(f"{authority}{path}" for path in scripts))
+
+
+def served_type(path: str, kind: str) -> str:
+    """Media is served only as the image type the build decoded; anything else there (a release
+    built before media was checked) is an attachment to download, never a page or a script."""
+    if path.startswith("media/") and kind not in MEDIA_TYPES:
+        return "application/octet-stream"
+    return kind
 
 
 def _page(title: str, text: str) -> bytes:
@@ -46,7 +75,7 @@ class Edge:
         self.registry = registry
         self.storage_for = storage_for
         self.base_domain = base_domain.lower()
-        self._manifests: dict[str, tuple[object, dict, list]] = {}
+        self._manifests: dict[str, tuple[object, dict, list, list]] = {}
 
     def tenant_for(self, host: str) -> Tenant | None:
         suffix = "." + self.base_domain
@@ -54,23 +83,28 @@ class Edge:
             return self.registry().find(host[: -len(suffix)])
         return self.registry().tenant_for_domain(host)
 
-    def _site(self, slug: str, storage: Storage) -> tuple[dict, list]:
-        """The live manifest and redirects, re-read only when the live release changes."""
+    def _site(self, slug: str, storage: Storage) -> tuple[dict, list, list]:
+        """The live manifest, redirects and scripts, re-read only when the live release changes."""
         if isinstance(storage, FileStorage):
             try:
                 key: object = storage.current.resolve(strict=True)
             except FileNotFoundError:
-                return {}, []
+                return {}, [], []
         else:
             key = int(time.time() // 5)  # remote buckets: look again every few seconds
         cached = self._manifests.get(slug)
         if cached and cached[0] == key:
-            return cached[1], cached[2]
+            return cached[1], cached[2], cached[3]
         manifest = storage.manifest()
         raw = storage.read("_tessera/redirects.json")
         redirects = json.loads(raw) if raw else []
-        self._manifests[slug] = (key, manifest, redirects)
-        return manifest, redirects
+        raw = storage.read("_tessera/build.json")
+        build = json.loads(raw) if raw else {}
+        # Releases built before the build listed its scripts: the builder alone writes assets/*.js.
+        scripts = build.get("scripts") if "scripts" in build else \
+            sorted("/" + p for p in manifest if p.startswith("assets/") and p.endswith(".js"))
+        self._manifests[slug] = (key, manifest, redirects, scripts)
+        return manifest, redirects, scripts
 
     async def __call__(self, scope, receive, send) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
@@ -92,9 +126,14 @@ class Edge:
         if method not in ("GET", "HEAD"):
             return 405, _page("Not allowed", "This address only serves pages."), {"allow": "GET, HEAD"}
         storage = self.storage_for(tenant.slug)
-        manifest, redirects = self._site(tenant.slug, storage)
+        manifest, redirects, scripts = self._site(tenant.slug, storage)
         if not manifest:
             return 404, _page(tenant.name, "This site has not been published yet."), {"cache-control": "no-store"}
+        status, body, extra = self._file(storage, manifest, redirects, raw_path, headers)
+        return status, body, {**extra, "content-security-policy": content_security_policy(scripts, headers.get("host", ""))}
+
+    def _file(self, storage: Storage, manifest: dict, redirects: list, raw_path: str,
+              headers: dict[str, str]) -> tuple[int, bytes, dict]:
         path = posixpath.normpath(unquote(raw_path))
         path = "/" if path in (".", "/") else path + ("/" if raw_path.endswith("/") and path != "/" else "")
         if ".." in path.split("/") or "\x00" in path:
@@ -115,6 +154,7 @@ class Edge:
             body = storage.read("404.html") or _page("Page not found", "There is nothing at this address.")
             return 404, body, {"content-type": PLAIN, "cache-control": "no-store"}
         sha, _, kind = entry
+        kind = served_type(rel, kind)
         etag = f'"{sha[:32]}"'
         common = {"etag": etag, "cache-control": cache_control(rel), "vary": "Accept-Encoding"}
         if etag in [t.strip() for t in headers.get("if-none-match", "").split(",")]:

@@ -1,7 +1,16 @@
-"""Git hooks of tenant repositories: a push to main must parse and build before git accepts it.
+"""Git hooks of tenant repositories: a push to main must be the pusher's to make, and must parse and
+build, before git accepts it.
 
 Installed as ``hooks/pre-receive`` by ``install``; git runs it with the pushed objects still in
 quarantine, so a rejected push leaves nothing behind. Messages go to the pusher's terminal.
+
+Who pushes comes from the git server (``commerce_api.gitserve``), which signed the person in and put
+their role in the environment git hands to this hook; nothing the client sends can set it. A push
+without it did not come through the git server and is refused.
+
+What a push changes is the tree diff old..new of the branch: exactly what publishing would change.
+Not commit by commit: a merge of main into an editor's work would otherwise be charged with every
+change it brings in from main, and a change undone within the same push is no change to the site.
 """
 
 from __future__ import annotations
@@ -10,11 +19,16 @@ import os
 import stat
 import sys
 import tempfile
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 HOOK = """#!/bin/sh
 exec "{python}" -m tessera.hooks pre-receive
 """
+# Set by the git server for each push; see ``Pusher.from_env``.
+ROLE, SUPERADMIN, USER, TENANT = "TESSERA_PUSH_ROLE", "TESSERA_PUSH_SUPERADMIN", "TESSERA_PUSH_USER", "TESSERA_PUSH_TENANT"
 
 
 def install(repo: Path) -> None:
@@ -27,16 +41,104 @@ def install(repo: Path) -> None:
     hook.chmod(hook.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
 
-def pre_receive(lines: list[str], repo_path: Path) -> int:
+@dataclass(frozen=True)
+class Pusher:
+    email: str
+    role: str | None
+    superadmin: bool
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Pusher | None:
+        if ROLE not in env or SUPERADMIN not in env:
+            return None
+        return cls(env.get(USER, ""), env[ROLE] or None, env[SUPERADMIN] == "1")
+
+
+@dataclass(frozen=True)
+class Changed:
+    path: str
+    status: str  # git's letter: A added, M modified, D deleted, T type changed
+    old: str  # blob ids (all zeros when absent)
+    new: str
+
+
+def changed_paths(repo, old: str, new: str) -> list[Changed]:
+    """Every path whose content differs between the trees of ``old`` and ``new`` (``old`` may be
+    all zeros: a new branch, then everything in ``new`` is new)."""
+    if set(old) == {"0"}:
+        old = repo.git("hash-object", "-t", "tree", "--stdin", input=b"").stdout.decode().strip()  # the empty tree
+    out = repo.git("diff-tree", "-r", "-z", "--no-renames", "--no-commit-id", old, new).stdout.decode()
+    fields = out.split("\0")
+    changes = []
+    for meta, path in zip(fields[0::2], fields[1::2]):
+        _, _, old_blob, new_blob, status = meta.lstrip(":").split()
+        changes.append(Changed(path, status, old_blob, new_blob))
+    return changes
+
+
+def refusals(repo, changes: list[Changed], pusher: Pusher, shop: bool, max_bytes: int | None) -> list[str]:
+    """One message per path the pusher may not change, then per image the admin would refuse."""
+    from commerce_api.auth.permissions import SHOP_ACTIONS, WHAT, permitted, repository_action
+    from content.media import MediaError, check_stored
+
+    problems = []
+    role = pusher.role or "none"
+    for change in changes:
+        action = repository_action(change.path)
+        if not permitted(pusher.role, action, superadmin=pusher.superadmin, shop=shop):
+            fields = _changed_settings(repo, change) if change.path == "site.yaml" else ""
+            reason = "this site's shop (the ecommerce feature) is off" if action in SHOP_ACTIONS and not shop \
+                else f"your role ({role}) may not change {WHAT[action]} ({action})"
+            problems.append(f"{change.path}: {reason}{fields}")
+    if problems:
+        return problems
+    for change in changes:
+        if not change.path.startswith("media/") or change.status == "D" or change.path.endswith((".yaml", ".yml")):
+            continue
+        try:
+            # The header is read, and the pixel limit checked, before anything is decoded.
+            check_stored(change.path, _blob(repo, change.new), max_bytes)
+        except MediaError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def _blob(repo, sha: str) -> bytes:
+    return repo.git("cat-file", "blob", sha).stdout
+
+
+def _changed_settings(repo, change: Changed) -> str:
+    """': payment_instructions, shipping': the top-level settings whose value the change touches."""
+    import yaml
+
+    def load(sha: str) -> dict:
+        try:
+            data = yaml.safe_load(_blob(repo, sha)) if set(sha) != {"0"} else {}
+        except yaml.YAMLError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    before, after = load(change.old), load(change.new)
+    keys = sorted(str(k) for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    return f": {', '.join(keys)}" if keys else ""
+
+
+def pre_receive(lines: list[str], repo_path: Path, env: Mapping[str, str] = os.environ) -> int:
     from builder.build import BuildConfig, build
     from content.errors import ContentErrors, TesseraError
     from content.gitrepo import BRANCH, Repository
 
     from .settings import Settings
 
+    pusher = Pusher.from_env(env)
+    if pusher is None:
+        print("Pushes are accepted only through Tessera's git server (https://<your site's admin host>/git/"
+              "<site>.git), which knows who you are.", file=sys.stderr)
+        return 1
     settings = Settings.from_env()
     repo = Repository(repo_path)
-    slug = os.environ.get("TESSERA_PUSH_TENANT", repo_path.parent.name)
+    slug = env.get(TENANT, repo_path.parent.name)
+    shop, max_bytes = _tenant_facts(settings, slug)
     for line in lines:
         old, new, ref = line.split()
         if ref != f"refs/heads/{BRANCH}":
@@ -45,11 +147,17 @@ def pre_receive(lines: list[str], repo_path: Path) -> int:
         if set(new) == {"0"}:
             print(f"The {BRANCH} branch cannot be deleted.", file=sys.stderr)
             return 1
+        problems = refusals(repo, changed_paths(repo, old, new), pusher, shop, max_bytes)
+        if problems:
+            print(f"Push rejected: {len(problems)} change(s) refused:", file=sys.stderr)
+            for problem in problems:
+                print(f"  {problem}", file=sys.stderr)
+            return 1
         source = repo.source(new)
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 build(BuildConfig(source=source, out_dir=Path(tmp) / "out", themes_dir=settings.themes_dir,
-                                  shop=_has_shop(settings, slug), workers=1))
+                                  shop=shop, workers=1))
         except ContentErrors as exc:
             print(f"Push rejected: {len(exc.errors)} problem(s) in the site's files:", file=sys.stderr)
             for error in exc.errors:
@@ -64,18 +172,26 @@ def pre_receive(lines: list[str], repo_path: Path) -> int:
     return 0
 
 
-def _has_shop(settings, slug: str) -> bool:
-    from content.registry import Registry
+def _tenant_facts(settings, slug: str) -> tuple[bool, int | None]:
+    """Whether the site has its shop, and the largest file its plan takes (as an upload in the admin)."""
+    from content.registry import PLAN_LIMITS, Registry
 
     registry = Registry(settings.data_dir / "platform.db")
     try:
         tenant = registry.find(slug)
-        return bool(tenant and tenant.has("ecommerce"))
+        if tenant is None:
+            return False, None
+        return tenant.has("ecommerce"), PLAN_LIMITS[tenant.plan]["upload"]
     finally:
         registry.close()
 
 
 if __name__ == "__main__":
+    # Images over content.media's pixel limit are refused with a message of ours; Pillow's own warning
+    # about them would only print a server path on the pusher's terminal.
+    from PIL import Image
+
+    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
     if sys.argv[1:] == ["pre-receive"]:
         sys.exit(pre_receive([l for l in sys.stdin.read().splitlines() if l.strip()], Path(os.getcwd())))
     sys.exit(f"unknown hook {sys.argv[1:]}")

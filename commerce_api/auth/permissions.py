@@ -10,7 +10,7 @@ ROLES = ("owner", "admin", "editor", "shop_manager")
 ACTIONS = (
     "pages:read", "pages:write", "media:read", "media:write", "products:read", "products:write",
     "inventory:read", "inventory:write", "orders:read", "orders:write", "users:read", "users:write",
-    "settings:read", "settings:write", "domains:read", "domains:write", "publish",
+    "settings:read", "settings:write", "domains:read", "domains:write", "publish", "theme:write",
 )
 
 _ALL = frozenset(ACTIONS)
@@ -27,6 +27,30 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 # Actions that concern the shop; a tenant without the ecommerce feature has none of them.
 SHOP_ACTIONS = frozenset({"products:read", "products:write", "inventory:read", "inventory:write",
                           "orders:read", "orders:write"})
+
+
+# What changing a file of the site's repository takes, by where it lives (see ``repository_action``).
+# Theme files are templates and styles that run on every page: whoever writes them controls what
+# shoppers' browsers run, so only owners and admins may.
+REPOSITORY_ACTIONS = {"pages/": "pages:write", "posts/": "pages:write", "media/": "media:write",
+                      "products/": "products:write", "theme/": "theme:write"}
+REPOSITORY_WRITES = frozenset({*REPOSITORY_ACTIONS.values(), "settings:write"})
+WHAT = {"pages:write": "pages and posts", "media:write": "media", "products:write": "products",
+        "settings:write": "site settings", "theme:write": "theme files"}
+
+
+def repository_action(path: str) -> str:
+    """The action a change to ``path`` needs. ``site.yaml`` (shipping, tax, payment instructions,
+    redirects, navigation) and any file outside the content folders are the site's settings."""
+    for prefix, action in REPOSITORY_ACTIONS.items():
+        if path.startswith(prefix):
+            return action
+    return "settings:write"
+
+
+def permitted(role: str | None, action: str, *, superadmin: bool = False, shop: bool = True) -> bool:
+    """``allowed``, and shop actions only where the site's ecommerce feature is on (as the guard does)."""
+    return (shop or action not in SHOP_ACTIONS) and allowed(role, action, superadmin=superadmin)
 
 
 def allowed(role: str | None, action: str, *, superadmin: bool = False) -> bool:

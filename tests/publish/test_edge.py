@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+from types import SimpleNamespace
+
 import httpx
 import pytest
+
+from publish.edge import Edge
 
 from tessera.app import make_app
 from tessera.sites import publish_tenant
@@ -68,6 +75,60 @@ def test_security_and_cache_headers(edge):
     asset = get(base, "bakery.localhost", css)
     assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
     assert asset.headers["content-type"] == "text/css; charset=utf-8"
+
+
+def test_media_is_served_with_its_decoded_type_and_nosniff(edge):
+    base, _ = edge
+    photo = get(base, "bakery.localhost", "/media/baguette.jpg")
+    assert photo.status_code == 200 and photo.content[:2] == b"\xff\xd8"
+    assert photo.headers["content-type"] == "image/jpeg" and photo.headers["x-content-type-options"] == "nosniff"
+    page = get(base, "bakery.localhost", "/products/baguette/")
+    webp = re.search(r"/media/baguette-\d+\.[0-9a-f]+\.webp", page.text).group(0)
+    assert get(base, "bakery.localhost", webp).headers["content-type"] == "image/webp"
+
+
+def _directives(response) -> dict[str, str]:
+    policy = response.headers["content-security-policy"]
+    return dict(part.strip().split(" ", 1) for part in policy.split(";"))
+
+
+def test_csp_allows_only_the_themes_own_scripts(edge):
+    base, _ = edge
+    host = f"bakery.localhost:{base.rsplit(':', 1)[1]}"  # as a browser sends it, with the port
+    page = get(base, host, "/products/croissants/")
+    cart = re.search(r'<script defer src="(/assets/cart\.[0-9a-f]{10}\.js)"></script>', page.text).group(1)
+    assert _directives(page)["script-src"] == host + cart  # one exact URL, not the whole origin
+    assert get(base, host, cart).headers["content-type"].startswith("text/javascript")
+    assert _directives(get(base, host, "/no-such-page/"))["script-src"] == host + cart  # the 404 page has the cart
+    studio = get(base, "studio.localhost", "/")  # no shop, no scripts at all
+    assert _directives(studio)["script-src"] == "'none'"
+    assert _directives(get(base, "nobody.localhost", "/"))["script-src"] == "'none'"
+
+
+def test_a_release_from_before_media_was_checked_serves_no_script(tmp_path):
+    """Releases already in buckets may hold anything under media/ and list no scripts in build.json."""
+    files = {"index.html": b"<!doctype html><p>Old</p>", "media/steal.js": b"fetch('/admin/users')",
+             "media/logo.svg": b"<svg onload='alert(1)'/>", "media/shop.jpg": b"\xff\xd8old",
+             "assets/cart.0123456789.js": b"// cart"}
+    kinds = {"html": "text/html; charset=utf-8", "js": "text/javascript; charset=utf-8",
+             "svg": "image/svg+xml; charset=utf-8", "jpg": "image/jpeg"}
+    manifest = {p: [hashlib.sha256(d).hexdigest(), len(d), kinds[p.rsplit(".", 1)[1]]] for p, d in files.items()}
+    bucket = SimpleNamespace(manifest=lambda: manifest, read=lambda path: {
+        **files, "_tessera/build.json": json.dumps({"catalog_version": "x"}).encode()}.get(path))
+    tenant = SimpleNamespace(slug="old", name="Old", suspended=False)
+    registry = SimpleNamespace(find=lambda slug: tenant if slug == "old" else None, tenant_for_domain=lambda h: None)
+    edge = Edge(lambda: registry, lambda slug: bucket, "localhost")
+
+    def fetch(path):
+        return edge.respond("GET", path, "old.localhost", {"host": "old.localhost"})
+
+    for path in ("/media/steal.js", "/media/logo.svg"):
+        status, _, headers = fetch(path)
+        assert status == 200 and headers["content-type"] == "application/octet-stream", path
+    assert fetch("/media/shop.jpg")[2]["content-type"] == "image/jpeg"
+    assert fetch("/assets/cart.0123456789.js")[2]["content-type"].startswith("text/javascript")
+    policy = fetch("/")[2]["content-security-policy"]
+    assert "script-src old.localhost/assets/cart.0123456789.js;" in policy and "'self'" not in policy.split("script-src")[1].split(";")[0]
 
 
 def test_etag_and_head(edge):
