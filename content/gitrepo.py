@@ -212,6 +212,12 @@ class Repository:
             self.git("update-ref", "-m", message, REF, sha, head or "0" * 40)
             return sha
 
+    def changed_paths(self, commit: str) -> list[str]:
+        """Every file a commit changed (against its first parent; all files for the first commit)."""
+        commit = self.resolve(commit)
+        out = self._out("diff-tree", "-r", "--root", "--no-commit-id", "--name-only", "--no-renames", commit)
+        return sorted(line for line in out.splitlines() if line)
+
     def revert(self, commit: str, author: Author, message: str | None = None) -> str:
         """Undo one commit with ``git revert``; a clash with later edits is a ``ConflictError``."""
         commit = self.resolve(commit)

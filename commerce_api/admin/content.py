@@ -16,7 +16,8 @@ from content.errors import ConflictError, ContentErrors, PathError, RepositoryEr
 from content.gitrepo import safe_path
 from publish.preview import PreviewError, preview_html
 
-from ..errors import BadRequest, NotFound
+from ..auth.permissions import repository_action
+from ..errors import BadRequest, Forbidden, NotFound
 from ..security import admin_base, services_of
 from .common import (ENV, Form, Overlay, Rejected, author, back, commit, media_names, page, paged, parse, repo_of,
                      save_base, text, when, who)
@@ -246,15 +247,20 @@ def safe_path_for_history(path: str) -> str:
 
 @post("/admin/revert", opt={"auth": True}, sync_to_thread=True, include_in_schema=False)
 def revert(request: Request, data: Form) -> Response:
+    """Undo a whole commit: allowed only when the role may change every file it touched, as for a
+    git push (undoing an owner's change to prices or theme files is changing them)."""
     path = safe_path_for_history(text(data, "path"))
-    action = "pages:write" if path.startswith(("pages/", "posts/")) else (
-        "products:write" if path.startswith("products/") else "settings:write")
-    if not who(request).can(action):
-        from ..errors import Forbidden
-
-        raise Forbidden(f"your role ({who(request).role}) may not do {action} here", code="forbidden")
+    repo, member = repo_of(request), who(request)
     try:
-        repo_of(request).revert(text(data, "sha"), author(request))
+        touched = repo.changed_paths(text(data, "sha"))
+    except RepositoryError as exc:
+        raise NotFound(str(exc)) from None
+    refused = [f"{p} ({repository_action(p)})" for p in touched if not member.can(repository_action(p))]
+    if refused:
+        raise Forbidden(f"your role ({member.role or 'none'}) may not undo this change: it also changed "
+                        f"{', '.join(refused)}", code="forbidden")
+    try:
+        repo.revert(text(data, "sha"), author(request))
     except ConflictError:
         return back(request, f"/history?path={path}", error="That change cannot be undone automatically: "
                     "later edits touch the same lines.")

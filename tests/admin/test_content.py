@@ -250,3 +250,21 @@ def test_a_save_from_the_conflict_page_overwrites_only_after_merging(admin):
     merged = editor.post("/pages/save", {**mine, "base": shown_base, "theirs": theirs, "merged": "yes",
                                          "body": "Their words. My words."})
     assert merged.status_code == 303 and b"Their words. My words." in owner.repo().read("pages/about.md")
+
+
+def test_undo_needs_the_right_to_change_every_file_the_change_touched(admin):
+    """Undoing a change is changing its files: an editor cannot undo an owner's price change by
+    undoing a commit that also touched a page."""
+    from content.gitrepo import Author
+
+    owner, editor = admin(), admin("bakery", "editor@agency.test")
+    repo = owner.repo()
+    price = repo.read("products/baguette.md").replace(b'price: "2.40"', b'price: "0.01"', 1)
+    sha = repo.write({"pages/about.md": repo.read("pages/about.md") + b"\nNew line.\n", "products/baguette.md": price},
+                     Author("Owner", "owner@bakery.test"), "Prices and about")
+    head = repo.head()
+    refused = editor.post("/revert", {"sha": sha, "path": "pages/about.md"})
+    assert refused.status_code == 403 and "products/baguette.md (products:write)" in refused.text
+    assert repo.head() == head
+    undone = owner.post("/revert", {"sha": sha, "path": "pages/about.md"})
+    assert undone.status_code == 303 and repo.head() != head
