@@ -18,6 +18,7 @@ from content.gitrepo import Author, Repository
 from content.tenants import Tenants
 from tests.browser.conftest import ARGS, CHROMIUM
 from tests.conftest import demo_site
+from tests.publish.test_git_push import git, remote
 from tessera.sites import publish_tenant
 
 BASE = "tessera.test"
@@ -75,7 +76,7 @@ def _sign_in(browser, site, email: str):
     return context, page
 
 
-def test_a_script_on_the_storefront_cannot_act_as_the_signed_in_owner_or_operator(site, browser):
+def test_a_script_on_the_storefront_cannot_act_as_the_signed_in_owner_or_operator(site, browser, tmp_path):
     from commerce_api.platform import PlatformDB
     from commerce_api.audit import Audit
     from commerce_api.auth.users import Users
@@ -87,8 +88,26 @@ def test_a_script_on_the_storefront_cannot_act_as_the_signed_in_owner_or_operato
     bakery = db.registry.find("bakery")
     assert users.role(editor.id, bakery.id) == "editor"
 
-    # The worst case: the override is in the site (an owner added it, or an account was taken over).
     script = EVIL.replace("PORT", str(site["port"])).replace("EDITOR", str(editor.id))
+    # First, as the review found it: the editor pushes the script and the override with git. Refused.
+    work = tmp_path / "work"
+    git("clone", "-q", remote(site["port"], "editor@agency.test", "tessera-demo", slug="bakery"), str(work))
+    (work / "theme" / "templates").mkdir(parents=True)
+    (work / "theme" / "templates" / "page.html").write_text(script)
+    git("add", "-A", cwd=work)
+    git("commit", "-qm", "Nothing to see", cwd=work)
+    pushed = git("push", "origin", "main", cwd=work, check=False)
+    assert pushed.returncode != 0
+    assert "theme/templates/page.html" in pushed.stderr and "theme:write" in pushed.stderr, pushed.stderr
+    git("reset", "-q", "--hard", "origin/main", cwd=work)
+    (work / "media" / "evil.js").write_text("fetch('/admin/users/role', {method: 'POST'})")
+    git("add", "-A", cwd=work)
+    git("commit", "-qm", "A helper script", cwd=work)
+    pushed = git("push", "origin", "main", cwd=work, check=False)
+    assert pushed.returncode != 0 and "media/evil.js" in pushed.stderr, pushed.stderr
+
+    # The worst case next: the override is in the site anyway (an owner added it, or an owner's
+    # account was taken over), and a script runs on the storefront.
     repo = Repository(settings.data_dir / "tenants" / "bakery" / "repo.git")
     repo.write({"theme/templates/page.html": script.encode()}, Author("Owner", "owner@bakery.test"), "Override")
     tenants = Tenants(settings.data_dir, settings.sites_dir)
