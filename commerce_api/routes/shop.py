@@ -191,7 +191,7 @@ def _public(order: dict) -> dict:
     return {k: v for k, v in order.items() if k not in ("notes",)}
 
 
-@post("/api/webhooks/stripe/{tenant_slug:str}", responses=errors(401, 404, body=True, tenant=False), status_code=200, opt={"tenant": False}, sync_to_thread=True,
+@post("/api/webhooks/stripe/{tenant_slug:str}", responses=errors(body=True), status_code=200, opt={"tenant": False}, sync_to_thread=True,
       tags=["payments"],
       summary="Stripe events for one tenant, verified with that tenant's signing secret")
 def stripe_webhook(request: Request, tenant_slug: FromPath[str], body: RawBody) -> dict[str, Any]:
