@@ -55,14 +55,13 @@ def _login(request: Request, email: str, password: str):
     services = services_of(request)
     tenant = require_tenant(request)
     address = _address(request)
-    services.limiter.check(email, address)
+    attempt = services.limiter.begin(email, address)  # counted as a failure unless it succeeds
     user = services.users.check_password(email, password)
     role = services.users.role(user.id, tenant.id) if user else None
     if user is None or (role is None and not user.is_superadmin):
-        services.limiter.failed(email, address)
         services.audit.record("login.failed", tenant_id=tenant.id, address=address, email=email.strip().lower())
         raise Unauthorized(GENERIC_FAILURE, code="invalid_credentials")
-    services.limiter.succeeded(email)
+    services.limiter.succeeded(attempt)
     services.audit.record("login", actor=user.id, tenant_id=tenant.id, address=address)
     return services, tenant, user, role
 
