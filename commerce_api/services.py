@@ -31,6 +31,9 @@ class ApiConfig:
     mail_from: str = "Tessera <no-reply@localhost>"
     themes_dir: Path | None = None
     sites_dir: Path | None = None
+    # /metrics: a bearer token, and/or networks allowed without one (loopback unless configured otherwise)
+    metrics_token: str | None = None
+    metrics_allow: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
 
     def __repr__(self) -> str:  # never print the secret
         return f"ApiConfig(data_dir={str(self.data_dir)!r}, base_domain={self.base_domain!r})"

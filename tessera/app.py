@@ -26,7 +26,8 @@ def api_config(settings: Settings) -> ApiConfig:
                      production=settings.production, port=settings.port,
                      stripe_api_base=settings.stripe_api_base, dns_resolver=settings.dns_resolver,
                      smtp_url=settings.smtp_url, mail_from=settings.mail_from, themes_dir=settings.themes_dir,
-                     sites_dir=settings.sites_dir, trusted_proxies=settings.trusted_proxies)
+                     sites_dir=settings.sites_dir, trusted_proxies=settings.trusted_proxies,
+                     metrics_token=settings.metrics_token, metrics_allow=settings.metrics_allow)
 
 
 def services(settings: Settings) -> Services:
