@@ -41,12 +41,14 @@ class AdminController(Controller):
     path = "/api/admin"
     tags = ["admin"]
 
-    @get("/tenant", responses=errors(), opt={"action": "settings:read"}, sync_to_thread=True, summary="This tenant's registry record")
+    @get("/tenant", responses=errors(),
+         opt={"action": "settings:read"}, sync_to_thread=True, summary="This tenant's registry record")
     def tenant(self, request: Request) -> dict[str, Any]:
         t = _principal(request).tenant
         return {"slug": t.slug, "name": t.name, "status": t.status, "plan": t.plan, "features": sorted(t.features)}
 
-    @patch("/tenant", responses=errors(body=True), opt={"action": "settings:write"}, sync_to_thread=True, summary="Rename the tenant")
+    @patch("/tenant", responses=errors(body=True),
+           opt={"action": "settings:write"}, sync_to_thread=True, summary="Rename the tenant")
     def update_tenant(self, request: Request, data: JSONBody[TenantUpdate]) -> dict[str, Any]:
         principal = _principal(request)
         services = services_of(request)
@@ -55,12 +57,14 @@ class AdminController(Controller):
                               address=_address(request), name=updated.name)
         return {"slug": updated.slug, "name": updated.name}
 
-    @get("/members", responses=errors(), opt={"action": "users:read"}, sync_to_thread=True, summary="People with a role in this tenant")
+    @get("/members", responses=errors(),
+         opt={"action": "users:read"}, sync_to_thread=True, summary="People with a role in this tenant")
     def members(self, request: Request) -> list[dict[str, Any]]:
         services = services_of(request)
         return [{**m.user.public(), "role": m.role} for m in services.users.members(_principal(request).tenant.id)]
 
-    @post("/members", responses=errors(409, body=True), opt={"action": "users:write"}, sync_to_thread=True, summary="Give an existing account a role here")
+    @post("/members", responses=errors(409, body=True),
+          opt={"action": "users:write"}, sync_to_thread=True, summary="Give an existing account a role here")
     def add_member(self, request: Request, data: JSONBody[MemberAdd]) -> dict[str, Any]:
         principal = _principal(request)
         services = services_of(request)
@@ -72,7 +76,8 @@ class AdminController(Controller):
                               address=_address(request), user=user.id, role=role)
         return {**user.public(), "role": role}
 
-    @put("/members/{user_id:int}", responses=errors(409, body=True), opt={"action": "users:write"}, sync_to_thread=True, summary="Change a member's role")
+    @put("/members/{user_id:int}", responses=errors(409, body=True),
+         opt={"action": "users:write"}, sync_to_thread=True, summary="Change a member's role")
     def update_member(self, request: Request, user_id: Id, data: JSONBody[MemberUpdate]) -> dict[str, Any]:
         principal = _principal(request)
         services = services_of(request)
@@ -86,7 +91,8 @@ class AdminController(Controller):
                               address=_address(request), user=user_id, role=role, previous=current)
         return {"id": user_id, "role": role}
 
-    @delete("/members/{user_id:int}", responses=errors(409), status_code=200, opt={"action": "users:write"}, sync_to_thread=True, summary="Remove a member")
+    @delete("/members/{user_id:int}", responses=errors(409),
+            status_code=200, opt={"action": "users:write"}, sync_to_thread=True, summary="Remove a member")
     def remove_member(self, request: Request, user_id: Id) -> dict[str, bool]:
         principal = _principal(request)
         services = services_of(request)
@@ -105,12 +111,14 @@ class AdminController(Controller):
         if "owner" in (role, current) and principal.role != "owner" and not principal.user.is_superadmin:
             raise Forbidden("only an owner can give or take the owner role", code="forbidden")
 
-    @get("/tokens", responses=errors(), opt={"auth": True}, sync_to_thread=True, summary="Your personal API tokens for this tenant")
+    @get("/tokens", responses=errors(),
+         opt={"auth": True}, sync_to_thread=True, summary="Your personal API tokens for this tenant")
     def tokens(self, request: Request) -> list[dict[str, Any]]:
         principal = _principal(request)
         return services_of(request).credentials.api_tokens(principal.user.id, principal.tenant.id)
 
-    @post("/tokens", responses=errors(body=True), opt={"auth": True}, sync_to_thread=True, summary="Create a personal API token (shown once)")
+    @post("/tokens", responses=errors(body=True),
+          opt={"auth": True}, sync_to_thread=True, summary="Create a personal API token (shown once)")
     def create_token(self, request: Request, data: JSONBody[TokenCreate]) -> dict[str, Any]:
         principal = _principal(request)
         services = services_of(request)
@@ -119,7 +127,8 @@ class AdminController(Controller):
                               address=_address(request), token_id=token_id, name=data.name)
         return {"id": token_id, "name": data.name, "token": token}
 
-    @delete("/tokens/{token_id:int}", responses=errors(), status_code=200, opt={"auth": True}, sync_to_thread=True, summary="Revoke one of your API tokens")
+    @delete("/tokens/{token_id:int}", responses=errors(),
+            status_code=200, opt={"auth": True}, sync_to_thread=True, summary="Revoke one of your API tokens")
     def revoke_token(self, request: Request, token_id: Id) -> dict[str, bool]:
         principal = _principal(request)
         services = services_of(request)
@@ -135,12 +144,14 @@ class AdminController(Controller):
         job = services_of(request).queue.enqueue(principal.tenant.slug, actor=principal.user.email)
         return {"job": job.id, "status": job.status}
 
-    @get("/jobs", responses=errors(), opt={"action": "publish"}, sync_to_thread=True, summary="This tenant's background jobs and their logs")
+    @get("/jobs", responses=errors(),
+         opt={"action": "publish"}, sync_to_thread=True, summary="This tenant's background jobs and their logs")
     def jobs(self, request: Request) -> list[dict[str, Any]]:
         jobs = services_of(request).queue.list(_principal(request).tenant.slug)
         return [{"id": j.id, "kind": j.kind, "status": j.status, "by": j.actor, "run_after": j.run_after,
                  "started_at": j.started_at, "finished_at": j.finished_at, "log": j.log} for j in jobs]
 
-    @get("/audit", responses=errors(), opt={"action": "users:read"}, sync_to_thread=True, summary="Security events for this tenant, newest first")
+    @get("/audit", responses=errors(),
+         opt={"action": "users:read"}, sync_to_thread=True, summary="Security events for this tenant, newest first")
     def audit(self, request: Request, limit: Int = 100) -> list[dict[str, Any]]:
         return services_of(request).audit.entries(_principal(request).tenant.id, min(max(limit, 1), 500))

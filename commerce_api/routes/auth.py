@@ -70,14 +70,16 @@ class AuthController(Controller):
     path = "/api/auth"
     tags = ["auth"]
 
-    @post("/login", responses=errors(429, body=True), status_code=200, sync_to_thread=True, summary="Log in to this tenant")
+    @post("/login", responses=errors(429, body=True),
+          status_code=200, sync_to_thread=True, summary="Log in to this tenant")
     def login(self, request: Request, data: JSONBody[LoginBody]) -> TokenPair:
         services, tenant, user, role = _login(request, data.email, data.password)
         return TokenPair(services.credentials.access_token(user.id, tenant.slug, role or "superadmin"),
                          services.credentials.refresh_token(user.id, tenant.id), "Bearer",
                          int(ACCESS_TTL.total_seconds()), role, tenant.slug)
 
-    @post("/refresh", responses=errors(body=True), status_code=200, sync_to_thread=True, summary="Trade a refresh token for new tokens (rotation)")
+    @post("/refresh", responses=errors(body=True),
+          status_code=200, sync_to_thread=True, summary="Trade a refresh token for new tokens (rotation)")
     def refresh(self, request: Request, data: JSONBody[RefreshBody]) -> TokenPair:
         services = services_of(request)
         tenant = require_tenant(request)
@@ -89,7 +91,8 @@ class AuthController(Controller):
         return TokenPair(services.credentials.access_token(user_id, tenant.slug, role or "superadmin"),
                          new_refresh, "Bearer", int(ACCESS_TTL.total_seconds()), role, tenant.slug)
 
-    @post("/logout", responses=errors(body=True), status_code=200, sync_to_thread=True, summary="Revoke the refresh token's session, or end the cookie session")
+    @post("/logout", responses=errors(body=True),
+          status_code=200, sync_to_thread=True, summary="Revoke the refresh token's session, or end the cookie session")
     def logout(self, request: Request, data: JSONBody[LogoutBody | None] = None) -> Response[dict]:
         services = services_of(request)
         principal = principal_of(request)
@@ -105,7 +108,8 @@ class AuthController(Controller):
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 
-    @get("/me", responses=errors(), opt={"auth": True}, sync_to_thread=True, summary="The signed-in user, their role here and their other sites")
+    @get("/me", responses=errors(),
+         opt={"auth": True}, sync_to_thread=True, summary="The signed-in user, their role here and their other sites")
     def me(self, request: Request) -> dict[str, Any]:
         principal: Principal = principal_of(request)  # type: ignore[assignment]
         services = services_of(request)
@@ -118,7 +122,8 @@ class AuthController(Controller):
                 "via": principal.via, "sites": sites,
                 "permissions": sorted(a for a in ACTIONS if principal.can(a))}
 
-    @post("/password", responses=errors(body=True), status_code=200, opt={"auth": True}, sync_to_thread=True, summary="Change password; signs out everywhere")
+    @post("/password", responses=errors(body=True),
+          status_code=200, opt={"auth": True}, sync_to_thread=True, summary="Change password; signs out everywhere")
     def change_password(self, request: Request, data: JSONBody[PasswordBody]) -> dict[str, bool]:
         principal: Principal = principal_of(request)  # type: ignore[assignment]
         services = services_of(request)
@@ -130,7 +135,8 @@ class AuthController(Controller):
                               address=_address(request))
         return {"ok": True}
 
-    @post("/session", responses=errors(429, body=True), status_code=200, sync_to_thread=True, summary="Sign in with a cookie session (the admin UI)")
+    @post("/session", responses=errors(429, body=True),
+          status_code=200, sync_to_thread=True, summary="Sign in with a cookie session (the admin UI)")
     def open_session(self, request: Request,
                      data: Annotated[LoginBody, Body(media_type=RequestEncodingType.URL_ENCODED)]) -> Response[dict]:
         services, tenant, user, role = _login(request, data.email, data.password)

@@ -52,7 +52,8 @@ class StaffShopController(Controller):
     tags = ["admin: shop"]
     opt = {"feature": "ecommerce"}
 
-    @get("/orders", responses=errors(), opt={"action": "orders:read"}, sync_to_thread=True, summary="Orders, newest first, with filters")
+    @get("/orders", responses=errors(),
+         opt={"action": "orders:read"}, sync_to_thread=True, summary="Orders, newest first, with filters")
     def orders(self, request: Request, status: FromQuery[str | None] = None, payment_status: FromQuery[str | None] = None,
                since: FromQuery[str | None] = None, until: FromQuery[str | None] = None,
                limit: Int = 100, offset: Int = 0) -> list[dict[str, Any]]:
@@ -61,7 +62,8 @@ class StaffShopController(Controller):
             return Orders(conn).list(status=status, payment_status=payment_status, since=since, until=until,
                                      limit=min(max(limit, 1), 500), offset=max(offset, 0))
 
-    @get("/orders.csv", responses=errors(), media_type="text/csv", opt={"action": "orders:read"}, sync_to_thread=True, summary="Orders as CSV, with the same filters")
+    @get("/orders.csv", responses=errors(),
+         media_type="text/csv", opt={"action": "orders:read"}, sync_to_thread=True, summary="Orders as CSV, with the same filters")
     def orders_csv(self, request: Request, status: FromQuery[str | None] = None,
                    payment_status: FromQuery[str | None] = None, since: FromQuery[str | None] = None,
                    until: FromQuery[str | None] = None) -> Response[str]:
@@ -80,12 +82,14 @@ class StaffShopController(Controller):
                        
                         headers={"Content-Disposition": 'attachment; filename="orders.csv"'})
 
-    @get("/orders/{number:int}", responses=errors(), opt={"action": "orders:read"}, sync_to_thread=True, summary="One order")
+    @get("/orders/{number:int}", responses=errors(),
+         opt={"action": "orders:read"}, sync_to_thread=True, summary="One order")
     def order(self, request: Request, number: Id) -> dict[str, Any]:
         with services_of(request).databases.connection(_who(request).tenant.slug) as conn:
             return Orders(conn).get(number)
 
-    @post("/orders/{number:int}/status", responses=errors(409, body=True), status_code=200, opt={"action": "orders:write"}, sync_to_thread=True,
+    @post("/orders/{number:int}/status", responses=errors(409, body=True),
+          status_code=200, opt={"action": "orders:write"}, sync_to_thread=True,
           summary="Move an order through its allowed transitions; add tracking or a note")
     def change_status(self, request: Request, number: Id, data: JSONBody[StatusChange]) -> dict[str, Any]:
         who = _who(request)
@@ -93,14 +97,16 @@ class StaffShopController(Controller):
             return Orders(conn).set_status(number, data.status, actor=who.user.email, note=data.note,
                                            tracking_number=data.tracking_number)
 
-    @post("/orders/{number:int}/paid", responses=errors(409), status_code=200, opt={"action": "orders:write"}, sync_to_thread=True,
+    @post("/orders/{number:int}/paid", responses=errors(409),
+          status_code=200, opt={"action": "orders:write"}, sync_to_thread=True,
           summary="Record a manual payment")
     def mark_paid(self, request: Request, number: Id) -> dict[str, Any]:
         who = _who(request)
         with services_of(request).databases.connection(who.tenant.slug) as conn:
             return Orders(conn).mark_paid(number, actor=who.user.email)
 
-    @post("/orders/{number:int}/refund", responses=errors(409), status_code=200, opt={"action": "orders:write"}, sync_to_thread=True,
+    @post("/orders/{number:int}/refund", responses=errors(409),
+          status_code=200, opt={"action": "orders:write"}, sync_to_thread=True,
           summary="Refund a paid order (through Stripe for card payments)")
     def refund(self, request: Request, number: Id) -> dict[str, Any]:
         who = _who(request)
@@ -108,12 +114,14 @@ class StaffShopController(Controller):
             config = services_of(request).config
             return refund_order(conn, who, number, config.stripe_api_base, config.secret_key)
 
-    @get("/stock", responses=errors(), opt={"action": "inventory:read"}, sync_to_thread=True, summary="Stock of every sku")
+    @get("/stock", responses=errors(),
+         opt={"action": "inventory:read"}, sync_to_thread=True, summary="Stock of every sku")
     def stock(self, request: Request) -> list[dict[str, Any]]:
         with services_of(request).databases.connection(_who(request).tenant.slug) as conn:
             return Orders(conn).stock()  # type: ignore[return-value]
 
-    @put("/stock/{sku:str}", responses=errors(409, body=True), opt={"action": "inventory:write"}, sync_to_thread=True, summary="Set a sku's stock on hand")
+    @put("/stock/{sku:str}", responses=errors(409, body=True),
+         opt={"action": "inventory:write"}, sync_to_thread=True, summary="Set a sku's stock on hand")
     def set_stock(self, request: Request, sku: FromPath[str], data: JSONBody[StockLevel]) -> dict[str, Any]:
         who = _who(request)
         services = services_of(request)
