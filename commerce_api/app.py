@@ -7,19 +7,21 @@ import re
 
 from litestar import Litestar, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
-from litestar.openapi import OpenAPIConfig
 
 from content.errors import TesseraError
 
 from .admin import ROUTES as ADMIN_PAGES
 from .admin.common import admin_error_page
-from .errors import ApiError, TooManyRequests, Unauthorized
+from .body import ApiRequest
+from .errors import ApiError, BadRequest, TooManyRequests, Unauthorized
 from .gateway import Gateway, Metrics
+from .openapi import openapi_config, viewer_assets
 from .routes.admin import AdminController
 from .routes.auth import AuthController
 from .routes.catalog import CatalogController
 from .routes.shop import CartController, ShopController, stripe_webhook
 from .routes.staff import StaffShopController
+from .routes.params import INT64_MAX, INT64_MIN
 from .routes.system import healthz, metrics, tls_ask
 from .security import access_guard, admin_base
 from .services import ApiConfig, Services
@@ -44,14 +46,6 @@ def _api_error(request: Request, exc: ApiError) -> Response:
     return _envelope(exc.status, exc.code, exc.message, exc.field, headers)
 
 
-def _package_error(request: Request, exc: TesseraError) -> Response:
-    """Errors from the packages below (registry, content) carry their own status, code and field."""
-    message = str(exc)
-    if request.url.path.startswith("/admin") and "text/html" in request.headers.get("accept", ""):
-        return admin_error_page(request, exc.status, message)
-    return _envelope(exc.status, exc.code, message, getattr(exc, "field", None))
-
-
 def _validation_error(request: Request, exc: ValidationException) -> Response:
     extra = exc.extra if isinstance(exc.extra, list) else []
     first = extra[0] if extra and isinstance(extra[0], dict) else {}
@@ -59,7 +53,7 @@ def _validation_error(request: Request, exc: ValidationException) -> Response:
     message = first.get("message") or "the request body is not valid"
     if field in (None, "data"):  # a body problem: msgspec names the field in its message
         located = _FIELD.search(message)
-        field = located.group(1) or located.group(2) if located else None
+        field = located.group(1) or located.group(2) if located else "body"
     message = re.sub(r"\s*-\s*at `\$[^`]*`", "", message)
     if field:
         message = f"{field}: {message}"
@@ -75,10 +69,44 @@ def _http_error(request: Request, exc: HTTPException) -> Response:
     codes = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
              413: "request_too_large", 415: "unsupported_media_type"}
     status = exc.status_code
-    return _envelope(status, codes.get(status, "http_error"), exc.detail or "request refused")
+    if status >= 500:
+        return _unexpected(request, exc)
+    field = "body" if status in (413, 415) else None
+    return _envelope(status, codes.get(status, "http_error"), exc.detail or "request refused", field)
+
+
+def _content_error(request: Request, exc: TesseraError) -> Response:
+    """Errors from the content package (a tenant name left empty, an unknown plan, a taken slug)
+    carry their own 4xx status and, for a bad value, the field."""
+    if exc.status >= 500:
+        return _unexpected(request, exc)
+    return _api_error(request, _as_api_error(exc))
+
+
+def _as_api_error(exc: TesseraError) -> ApiError:
+    error = ApiError(str(exc), field=getattr(exc, "field", None), code=exc.code)
+    error.status = exc.status
+    return error
+
+
+def _out_of_range(request: Request) -> BadRequest | None:
+    """A number in the path or query string past SQLite's 64-bit range: the parameter to blame.
+
+    Routes bound their numbers (``routes.params``); this covers any route that does not yet, so that
+    an overflow in a query is a 400 naming the parameter rather than a 500."""
+    for name, value in [*request.path_params.items(), *request.query_params.items()]:
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            continue
+        if not INT64_MIN <= number <= INT64_MAX:
+            return BadRequest(f"{name} is out of range: at most {INT64_MAX}", field=name, code="out_of_range")
+    return None
 
 
 def _unexpected(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, OverflowError) and (culprit := _out_of_range(request)) is not None:
+        return _api_error(request, culprit)
     log.exception("unhandled error on %s %s", request.method, request.scope.get("path_template"))
     if request.url.path.startswith("/admin") and "text/html" in request.headers.get("accept", ""):
         return admin_error_page(request, 500, "Something went wrong on our side; it has been logged. "
@@ -91,14 +119,12 @@ def create_app(config: ApiConfig, services: Services | None = None) -> Gateway:
     metrics_store = Metrics()
     app = Litestar(
         route_handlers=[AuthController, AdminController, CatalogController, CartController, ShopController,
-                        StaffShopController, stripe_webhook, healthz, metrics, tls_ask, *ADMIN_PAGES],
+                        StaffShopController, stripe_webhook, healthz, metrics, tls_ask, viewer_assets(), *ADMIN_PAGES],
         guards=[access_guard],
-        exception_handlers={ApiError: _api_error, TesseraError: _package_error, ValidationException: _validation_error,
+        exception_handlers={ApiError: _api_error, TesseraError: _content_error, ValidationException: _validation_error,
                             NotAuthorizedException: _http_error, HTTPException: _http_error, Exception: _unexpected},
-        openapi_config=OpenAPIConfig(
-            title="Tessera API", version="1.0.0", path="/api/docs",
-            description="Every route also answers under /api/tenant/{slug}/... in place of /api/...; "
-                        "the tenant comes from the host, that prefix, or the X-Tenant-ID header."),
+        openapi_config=openapi_config(),
+        request_class=ApiRequest,
         request_max_body_size=config.max_body,
         on_shutdown=[services.close],
         debug=False,

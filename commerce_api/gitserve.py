@@ -105,12 +105,12 @@ class GitServer:
                 return None
             return self.services.users.get(found[0])
         try:
-            self.services.limiter.check(name, address)
+            attempt = self.services.limiter.begin(name, address)  # a failure unless it succeeds
         except TooManyRequests:
             return None
         user = self.services.users.check_password(name, secret)
-        if user is None:
-            self.services.limiter.failed(name, address)
+        if user is not None:
+            self.services.limiter.succeeded(attempt)
         return user
 
 

@@ -31,6 +31,9 @@ class ApiConfig:
     mail_from: str = "Tessera <no-reply@localhost>"
     themes_dir: Path | None = None
     sites_dir: Path | None = None
+    # /metrics: a bearer token, and/or networks allowed without one (loopback unless configured otherwise)
+    metrics_token: str | None = None
+    metrics_allow: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
     admin_hostname: str | None = None  # TESSERA_ADMIN_HOST; default admin.<base domain>
 
     @property

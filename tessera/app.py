@@ -28,7 +28,8 @@ def api_config(settings: Settings) -> ApiConfig:
                      stripe_api_base=settings.stripe_api_base, dns_resolver=settings.dns_resolver,
                      smtp_url=settings.smtp_url, mail_from=settings.mail_from, themes_dir=settings.themes_dir,
                      sites_dir=settings.sites_dir, trusted_proxies=settings.trusted_proxies,
-                     admin_hostname=settings.admin_host or None)
+                     admin_hostname=settings.admin_host or None,
+                     metrics_token=settings.metrics_token, metrics_allow=settings.metrics_allow)
 
 
 def services(settings: Settings) -> Services:

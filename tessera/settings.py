@@ -36,6 +36,8 @@ class Settings:
     dns_resolver: str | None
     smtp_url: str | None
     trusted_proxies: tuple[str, ...]
+    metrics_token: str | None
+    metrics_allow: tuple[str, ...]
     mail_from: str
     demo_password: str
     sites_dir: Path
@@ -89,6 +91,11 @@ class Settings:
             dns_resolver=env.get("TESSERA_DNS_RESOLVER") or None,
             smtp_url=_smtp_url(env.get("TESSERA_SMTP_URL") or None),
             trusted_proxies=_networks(env.get("TESSERA_TRUSTED_PROXIES", "")),
+            metrics_token=env.get("TESSERA_METRICS_TOKEN") or None,
+            # Loopback by default in local mode only: in production a proxy on the same machine would make
+            # every visitor look local, so /metrics stays closed until a token or addresses are set.
+            metrics_allow=_networks(env.get("TESSERA_METRICS_ALLOW", "" if mode == "production" else "127.0.0.1,::1"),
+                                    "TESSERA_METRICS_ALLOW"),
             mail_from=env.get("TESSERA_MAIL_FROM", f"Tessera <no-reply@{env.get('TESSERA_BASE_DOMAIN', 'localhost')}>"),
             demo_password=env.get("TESSERA_DEMO_PASSWORD", "tessera-demo"),
             sites_dir=Path(env.get("TESSERA_SITES_DIR") or ROOT / "sites"),
@@ -110,7 +117,7 @@ def _admin_host(value: str, base_domain: str) -> str:
     return host
 
 
-def _networks(value: str) -> tuple[str, ...]:
+def _networks(value: str, name: str = "TESSERA_TRUSTED_PROXIES") -> tuple[str, ...]:
     import ipaddress
 
     networks = []
@@ -120,7 +127,7 @@ def _networks(value: str) -> tuple[str, ...]:
         try:
             networks.append(str(ipaddress.ip_network(item, strict=False)))
         except ValueError:
-            raise SettingsError(f"TESSERA_TRUSTED_PROXIES must list addresses or networks such as 10.0.0.0/8, "
+            raise SettingsError(f"{name} must list addresses or networks such as 10.0.0.0/8, "
                                 f"not {item!r}") from None
     return tuple(networks)
 

@@ -45,3 +45,16 @@ def test_the_admin_has_a_host_of_its_own(tmp_path):
     moved = Settings.from_env({"TESSERA_DATA_DIR": str(tmp_path), "TESSERA_BASE_DOMAIN": "sites.example",
                                "TESSERA_ADMIN_HOST": "Admin.Example.COM"})
     assert moved.admin_host == "admin.example.com"
+
+
+def test_metrics_are_open_to_loopback_in_local_mode_only(tmp_path):
+    data = {"TESSERA_DATA_DIR": str(tmp_path)}
+    local = Settings.from_env(data)
+    production = Settings.from_env({**data, "TESSERA_ENV": "production", "TESSERA_SECRET_KEY": "k" * 40})
+    assert local.metrics_allow == ("127.0.0.1/32", "::1/128") and local.metrics_token is None
+    assert production.metrics_allow == ()
+    chosen = Settings.from_env({**data, "TESSERA_METRICS_TOKEN": "t0k", "TESSERA_METRICS_ALLOW": "10.0.0.0/8"})
+    assert chosen.metrics_allow == ("10.0.0.0/8",) and chosen.metrics_token == "t0k"
+    assert "t0k" not in repr(chosen)
+    with pytest.raises(SettingsError, match="TESSERA_METRICS_ALLOW"):
+        Settings.from_env({**data, "TESSERA_METRICS_ALLOW": "nowhere"})

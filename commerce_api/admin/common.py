@@ -158,11 +158,13 @@ def paged(items: list, n: int, per_page: int = PER_PAGE) -> tuple[list, dict]:
                                                      "per_page": per_page}
 
 
-def number(form: dict[str, Any], name: str) -> int:
-    """A whole number from a form field; anything else is a 400 naming the field, never a crash."""
+def number(form: dict[str, Any], name: str, *, label: str | None = None) -> int:
+    """A whole number from a form field, 0 up to SQLite's largest integer; anything else is a 400
+    naming the field, never a crash. Only ASCII digits: ``str.isdigit`` also accepts "²" and other
+    digits that ``int`` refuses, and a number past 64 bits would overflow in the database."""
     value = text(form, name)
-    if not value.isdigit():
-        raise BadRequest(f"{name} must be a whole number", field=name)
+    if not (value.isascii() and value.isdigit()) or int(value) > 2**63 - 1:
+        raise BadRequest(f"{label or name} must be a whole number from 0 to {2**63 - 1}", field=name)
     return int(value)
 
 

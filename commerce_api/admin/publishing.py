@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Request, Response, get, post
 
 from ..security import services_of
-from .common import Form, back, number, page, text, who
+from .common import Form, back, number, page, who
 
 
 @post("/admin/publish", opt={"action": "publish"}, sync_to_thread=True, include_in_schema=False)

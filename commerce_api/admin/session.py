@@ -89,15 +89,14 @@ def _platform_login(request: Request, email: str, password: str) -> Response:
     services = services_of(request)
     address = _address(request)
     try:
-        services.limiter.check(email, address)
+        attempt = services.limiter.begin(email, address)  # counted as a failure unless it succeeds
     except ApiError as exc:
         return _login_page(request, exc.status, error=exc.message, email=email)
     user = services.users.check_password(email, password)
     if user is None:
-        services.limiter.failed(email, address)
         services.audit.record("login.failed", address=address, email=email.strip().lower())
         return _login_page(request, 401, error=GENERIC_FAILURE, email=email)
-    services.limiter.succeeded(email)
+    services.limiter.succeeded(attempt)
     tenants = services.db.registry.all()
     if not user.is_superadmin:
         ids = {tenant_id for tenant_id, _ in services.users.memberships(user.id)}

@@ -299,7 +299,7 @@ def stock_save(request: Request, data: Form) -> Response:
             if not key.startswith("on_hand."):
                 continue
             sku, raw = key.removeprefix("on_hand."), text(data, key)
-            if not raw.isdigit():
+            if not (raw.isascii() and raw.isdigit()) or int(raw) > 2**63 - 1:  # "²" passes isdigit; 64-bit column
                 return back(request, f"/products/edit?path={path}", error=f"Stock for {sku} must be a whole number of at least 0")
             if current.get(sku) == int(raw):
                 continue

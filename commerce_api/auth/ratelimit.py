@@ -1,21 +1,56 @@
-"""Login rate limiting: per account and per address, with delays that grow with each failure.
+"""Login rate limiting that slows down the guesser without locking out the account's owner.
 
-The first few failures are free; after that each further attempt must wait twice as long as the
-last (1 s, 2 s, 4 s ... capped at 15 minutes). Failures older than an hour are forgotten, and a
-successful login clears the account's count. Kept in ``platform.db`` so that every API process
-sees the same counts.
+Failures count under three keys, each with its own rule:
+
+    account at one address   5 free, then each attempt waits twice as long as the last
+                             (1 s, 2 s, 4 s ... 15 min): the guesser slows down, the owner elsewhere does not
+    address, any account     20 free, then the same doubling: one machine trying many accounts
+    account, any address     50 free, then one more second per 10 failures, at most a minute: a ceiling for
+                             guesses spread over many addresses that costs the owner a short wait at worst
+
+Checking and counting are one step: ``begin`` records the attempt as a failure in the same
+``BEGIN IMMEDIATE`` transaction that checks the counts, and a successful login takes it back. So 40
+parallel guesses get 5 password checks, not 10. Failures older than an hour are forgotten. Kept in
+``platform.db`` so that every API process sees the same counts.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+
+from content.migrations import immediate
 
 from ..errors import TooManyRequests
 from ..platform import PlatformDB
 
-FREE_ATTEMPTS = 5
+FREE_ATTEMPTS = 5           # per account and address
+ADDRESS_FREE_ATTEMPTS = 20  # per address, whatever the account
+ACCOUNT_FREE_ATTEMPTS = 50  # per account, whatever the address
 MAX_DELAY = 15 * 60
+ACCOUNT_MAX_DELAY = 60
 WINDOW = 60 * 60
+
+
+def _doubling(free: int):
+    def delay(failures: int) -> float:
+        return 0 if failures < free else min(MAX_DELAY, 2 ** min(failures - free, 20))
+    return delay
+
+
+def _slow(failures: int) -> float:
+    if failures < ACCOUNT_FREE_ATTEMPTS:
+        return 0
+    return min(ACCOUNT_MAX_DELAY, 1 + (failures - ACCOUNT_FREE_ATTEMPTS) // 10)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One login attempt in progress: counted as a failure unless ``LoginLimiter.succeeded`` says otherwise."""
+
+    email: str
+    address: str
+    row_ids: tuple[int, ...]
 
 
 class LoginLimiter:
@@ -23,31 +58,35 @@ class LoginLimiter:
         self.db = db
         self.clock = clock
 
-    def check(self, email: str, address: str) -> None:
-        """Raise ``TooManyRequests`` if either key must still wait."""
+    def begin(self, email: str, address: str) -> Attempt:
+        """Raise ``TooManyRequests`` if this account at this address must still wait; otherwise
+        record the attempt (as a failure until it succeeds) and return it."""
         now = self.clock()
-        for key in self._keys(email, address):
-            rows = self.db.conn.execute("SELECT at FROM login_failures WHERE key = ? AND at > ? ORDER BY at",
-                                        (key, now - WINDOW)).fetchall()
-            failures = len(rows)
-            if failures >= FREE_ATTEMPTS:
-                delay = min(MAX_DELAY, 2 ** (failures - FREE_ATTEMPTS))
-                wait = rows[-1]["at"] + delay - now
+        rules = self._rules(email, address)
+        with immediate(self.db.conn) as conn:
+            for key, delay in rules:
+                failures, last = conn.execute("SELECT COUNT(*), MAX(at) FROM login_failures WHERE key = ? AND at > ?",
+                                              (key, now - WINDOW)).fetchone()
+                wait = (last or now) + delay(failures) - now if delay(failures) else 0
                 if wait > 0:
                     raise TooManyRequests(f"too many failed logins; try again in {int(wait) + 1} s",
                                           retry_after=int(wait) + 1)
-
-    def failed(self, email: str, address: str) -> None:
-        now = self.clock()
-        with self.db.conn as conn:
-            conn.executemany("INSERT INTO login_failures (key, at) VALUES (?, ?)",
-                             [(key, now) for key in self._keys(email, address)])
+            ids = tuple(conn.execute("INSERT INTO login_failures (key, at) VALUES (?, ?)", (key, now)).lastrowid
+                        for key, _ in rules)
             conn.execute("DELETE FROM login_failures WHERE at < ?", (now - WINDOW,))
+        return Attempt(email, address, ids)
 
-    def succeeded(self, email: str) -> None:
+    def succeeded(self, attempt: Attempt) -> None:
+        """The password was right: this attempt was no failure, and the account's earlier failures at
+        this address are forgiven. Failures elsewhere stay: the owner's login does not reset a guesser's count."""
+        pair = self._rules(attempt.email, attempt.address)[0][0]
         with self.db.conn as conn:
-            conn.execute("DELETE FROM login_failures WHERE key = ?", (f"account:{email.strip().lower()}",))
+            conn.executemany("DELETE FROM login_failures WHERE id = ?", [(i,) for i in attempt.row_ids])
+            conn.execute("DELETE FROM login_failures WHERE key = ?", (pair,))
 
     @staticmethod
-    def _keys(email: str, address: str) -> list[str]:
-        return [f"account:{(email or '').strip().lower()}", f"address:{address}"]
+    def _rules(email: str, address: str) -> list[tuple[str, object]]:
+        account = (email or "").strip().lower()
+        return [(f"pair:{account}|{address}", _doubling(FREE_ATTEMPTS)),
+                (f"address:{address}", _doubling(ADDRESS_FREE_ATTEMPTS)),
+                (f"account:{account}", _slow)]

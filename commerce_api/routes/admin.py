@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import JSONBody
 from litestar import Controller, Request, delete, get, patch, post, put
 
 from ..auth.users import valid_email, valid_role
 from ..errors import Forbidden, NotFound
 from ..security import Principal, principal_of, services_of
+from ..openapi import errors
 from .auth import _address
+from .params import Id, Int
 
 
 class TokenCreate(msgspec.Struct):
@@ -39,12 +41,14 @@ class AdminController(Controller):
     path = "/api/admin"
     tags = ["admin"]
 
-    @get("/tenant", opt={"action": "settings:read"}, sync_to_thread=True, summary="This tenant's registry record")
+    @get("/tenant", responses=errors(),
+         opt={"action": "settings:read"}, sync_to_thread=True, summary="This tenant's registry record")
     def tenant(self, request: Request) -> dict[str, Any]:
         t = _principal(request).tenant
         return {"slug": t.slug, "name": t.name, "status": t.status, "plan": t.plan, "features": sorted(t.features)}
 
-    @patch("/tenant", opt={"action": "settings:write"}, sync_to_thread=True, summary="Rename the tenant")
+    @patch("/tenant", responses=errors(body=True),
+           opt={"action": "settings:write"}, sync_to_thread=True, summary="Rename the tenant")
     def update_tenant(self, request: Request, data: JSONBody[TenantUpdate]) -> dict[str, Any]:
         principal = _principal(request)
         services = services_of(request)
@@ -53,12 +57,14 @@ class AdminController(Controller):
                               address=_address(request), name=updated.name)
         return {"slug": updated.slug, "name": updated.name}
 
-    @get("/members", opt={"action": "users:read"}, sync_to_thread=True, summary="People with a role in this tenant")
+    @get("/members", responses=errors(),
+         opt={"action": "users:read"}, sync_to_thread=True, summary="People with a role in this tenant")
     def members(self, request: Request) -> list[dict[str, Any]]:
         services = services_of(request)
         return [{**m.user.public(), "role": m.role} for m in services.users.members(_principal(request).tenant.id)]
 
-    @post("/members", opt={"action": "users:write"}, sync_to_thread=True, summary="Give an existing account a role here")
+    @post("/members", responses=errors(409, body=True),
+          opt={"action": "users:write"}, sync_to_thread=True, summary="Give an existing account a role here")
     def add_member(self, request: Request, data: JSONBody[MemberAdd]) -> dict[str, Any]:
         principal = _principal(request)
         services = services_of(request)
@@ -70,8 +76,9 @@ class AdminController(Controller):
                               address=_address(request), user=user.id, role=role)
         return {**user.public(), "role": role}
 
-    @put("/members/{user_id:int}", opt={"action": "users:write"}, sync_to_thread=True, summary="Change a member's role")
-    def update_member(self, request: Request, user_id: FromPath[int], data: JSONBody[MemberUpdate]) -> dict[str, Any]:
+    @put("/members/{user_id:int}", responses=errors(409, body=True),
+         opt={"action": "users:write"}, sync_to_thread=True, summary="Change a member's role")
+    def update_member(self, request: Request, user_id: Id, data: JSONBody[MemberUpdate]) -> dict[str, Any]:
         principal = _principal(request)
         services = services_of(request)
         role = valid_role(data.role)
@@ -84,8 +91,9 @@ class AdminController(Controller):
                               address=_address(request), user=user_id, role=role, previous=current)
         return {"id": user_id, "role": role}
 
-    @delete("/members/{user_id:int}", status_code=200, opt={"action": "users:write"}, sync_to_thread=True, summary="Remove a member")
-    def remove_member(self, request: Request, user_id: FromPath[int]) -> dict[str, bool]:
+    @delete("/members/{user_id:int}", responses=errors(409),
+            status_code=200, opt={"action": "users:write"}, sync_to_thread=True, summary="Remove a member")
+    def remove_member(self, request: Request, user_id: Id) -> dict[str, bool]:
         principal = _principal(request)
         services = services_of(request)
         current = services.users.role(user_id, principal.tenant.id)
@@ -103,12 +111,14 @@ class AdminController(Controller):
         if "owner" in (role, current) and principal.role != "owner" and not principal.user.is_superadmin:
             raise Forbidden("only an owner can give or take the owner role", code="forbidden")
 
-    @get("/tokens", opt={"auth": True}, sync_to_thread=True, summary="Your personal API tokens for this tenant")
+    @get("/tokens", responses=errors(),
+         opt={"auth": True}, sync_to_thread=True, summary="Your personal API tokens for this tenant")
     def tokens(self, request: Request) -> list[dict[str, Any]]:
         principal = _principal(request)
         return services_of(request).credentials.api_tokens(principal.user.id, principal.tenant.id)
 
-    @post("/tokens", opt={"auth": True}, sync_to_thread=True, summary="Create a personal API token (shown once)")
+    @post("/tokens", responses=errors(body=True),
+          opt={"auth": True}, sync_to_thread=True, summary="Create a personal API token (shown once)")
     def create_token(self, request: Request, data: JSONBody[TokenCreate]) -> dict[str, Any]:
         principal = _principal(request)
         services = services_of(request)
@@ -117,8 +127,9 @@ class AdminController(Controller):
                               address=_address(request), token_id=token_id, name=data.name)
         return {"id": token_id, "name": data.name, "token": token}
 
-    @delete("/tokens/{token_id:int}", status_code=200, opt={"auth": True}, sync_to_thread=True, summary="Revoke one of your API tokens")
-    def revoke_token(self, request: Request, token_id: FromPath[int]) -> dict[str, bool]:
+    @delete("/tokens/{token_id:int}", responses=errors(),
+            status_code=200, opt={"auth": True}, sync_to_thread=True, summary="Revoke one of your API tokens")
+    def revoke_token(self, request: Request, token_id: Id) -> dict[str, bool]:
         principal = _principal(request)
         services = services_of(request)
         services.credentials.revoke_api_token(token_id, principal.user.id, principal.tenant.id)
@@ -126,19 +137,21 @@ class AdminController(Controller):
                               address=_address(request), token_id=token_id)
         return {"ok": True}
 
-    @post("/publish", status_code=202, opt={"action": "publish"}, sync_to_thread=True,
+    @post("/publish", responses=errors(), status_code=202, opt={"action": "publish"}, sync_to_thread=True,
           summary="Queue a publish of the latest content; poll /api/admin/jobs for its outcome")
     def publish(self, request: Request) -> dict[str, Any]:
         principal = _principal(request)
         job = services_of(request).queue.enqueue(principal.tenant.slug, actor=principal.user.email)
         return {"job": job.id, "status": job.status}
 
-    @get("/jobs", opt={"action": "publish"}, sync_to_thread=True, summary="This tenant's background jobs and their logs")
+    @get("/jobs", responses=errors(),
+         opt={"action": "publish"}, sync_to_thread=True, summary="This tenant's background jobs and their logs")
     def jobs(self, request: Request) -> list[dict[str, Any]]:
         jobs = services_of(request).queue.list(_principal(request).tenant.slug)
         return [{"id": j.id, "kind": j.kind, "status": j.status, "by": j.actor, "run_after": j.run_after,
                  "started_at": j.started_at, "finished_at": j.finished_at, "log": j.log} for j in jobs]
 
-    @get("/audit", opt={"action": "users:read"}, sync_to_thread=True, summary="Security events for this tenant, newest first")
-    def audit(self, request: Request, limit: FromQuery[int] = 100) -> list[dict[str, Any]]:
+    @get("/audit", responses=errors(),
+         opt={"action": "users:read"}, sync_to_thread=True, summary="Security events for this tenant, newest first")
+    def audit(self, request: Request, limit: Int = 100) -> list[dict[str, Any]]:
         return services_of(request).audit.entries(_principal(request).tenant.id, min(max(limit, 1), 500))

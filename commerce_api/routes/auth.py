@@ -15,6 +15,7 @@ from ..auth.permissions import ACTIONS
 from ..errors import Forbidden, Unauthorized
 from ..security import (SESSION_COOKIE, Principal, admin_base, client_address, on_admin_origin, principal_of,
                         require_tenant, services_of, site_base)
+from ..openapi import errors
 
 GENERIC_FAILURE = "the email or password is wrong"
 
@@ -55,14 +56,13 @@ def _login(request: Request, email: str, password: str):
     services = services_of(request)
     tenant = require_tenant(request)
     address = _address(request)
-    services.limiter.check(email, address)
+    attempt = services.limiter.begin(email, address)  # counted as a failure unless it succeeds
     user = services.users.check_password(email, password)
     role = services.users.role(user.id, tenant.id) if user else None
     if user is None or (role is None and not user.is_superadmin):
-        services.limiter.failed(email, address)
         services.audit.record("login.failed", tenant_id=tenant.id, address=address, email=email.strip().lower())
         raise Unauthorized(GENERIC_FAILURE, code="invalid_credentials")
-    services.limiter.succeeded(email)
+    services.limiter.succeeded(attempt)
     services.audit.record("login", actor=user.id, tenant_id=tenant.id, address=address)
     return services, tenant, user, role
 
@@ -71,14 +71,16 @@ class AuthController(Controller):
     path = "/api/auth"
     tags = ["auth"]
 
-    @post("/login", status_code=200, sync_to_thread=True, summary="Log in to this tenant")
+    @post("/login", responses=errors(429, body=True),
+          status_code=200, sync_to_thread=True, summary="Log in to this tenant")
     def login(self, request: Request, data: JSONBody[LoginBody]) -> TokenPair:
         services, tenant, user, role = _login(request, data.email, data.password)
         return TokenPair(services.credentials.access_token(user.id, tenant.slug, role or "superadmin"),
                          services.credentials.refresh_token(user.id, tenant.id), "Bearer",
                          int(ACCESS_TTL.total_seconds()), role, tenant.slug)
 
-    @post("/refresh", status_code=200, sync_to_thread=True, summary="Trade a refresh token for new tokens (rotation)")
+    @post("/refresh", responses=errors(body=True),
+          status_code=200, sync_to_thread=True, summary="Trade a refresh token for new tokens (rotation)")
     def refresh(self, request: Request, data: JSONBody[RefreshBody]) -> TokenPair:
         services = services_of(request)
         tenant = require_tenant(request)
@@ -90,7 +92,8 @@ class AuthController(Controller):
         return TokenPair(services.credentials.access_token(user_id, tenant.slug, role or "superadmin"),
                          new_refresh, "Bearer", int(ACCESS_TTL.total_seconds()), role, tenant.slug)
 
-    @post("/logout", status_code=200, sync_to_thread=True, summary="Revoke the refresh token's session, or end the cookie session")
+    @post("/logout", responses=errors(body=True),
+          status_code=200, sync_to_thread=True, summary="Revoke the refresh token's session, or end the cookie session")
     def logout(self, request: Request, data: JSONBody[LogoutBody | None] = None) -> Response[dict]:
         services = services_of(request)
         principal = principal_of(request)
@@ -106,7 +109,8 @@ class AuthController(Controller):
         response.delete_cookie(SESSION_COOKIE, path=admin_base(request) or "/")
         return response
 
-    @get("/me", opt={"auth": True}, sync_to_thread=True, summary="The signed-in user, their role here and their other sites")
+    @get("/me", responses=errors(),
+         opt={"auth": True}, sync_to_thread=True, summary="The signed-in user, their role here and their other sites")
     def me(self, request: Request) -> dict[str, Any]:
         principal: Principal = principal_of(request)  # type: ignore[assignment]
         services = services_of(request)
@@ -119,7 +123,8 @@ class AuthController(Controller):
                 "via": principal.via, "sites": sites,
                 "permissions": sorted(a for a in ACTIONS if principal.can(a))}
 
-    @post("/password", status_code=200, opt={"auth": True}, sync_to_thread=True, summary="Change password; signs out everywhere")
+    @post("/password", responses=errors(body=True),
+          status_code=200, opt={"auth": True}, sync_to_thread=True, summary="Change password; signs out everywhere")
     def change_password(self, request: Request, data: JSONBody[PasswordBody]) -> dict[str, bool]:
         principal: Principal = principal_of(request)  # type: ignore[assignment]
         services = services_of(request)
@@ -131,7 +136,8 @@ class AuthController(Controller):
                               address=_address(request))
         return {"ok": True}
 
-    @post("/session", status_code=200, sync_to_thread=True, summary="Sign in with a cookie session (the admin UI)")
+    @post("/session", responses=errors(429, body=True),
+          status_code=200, sync_to_thread=True, summary="Sign in with a cookie session (the admin UI)")
     def open_session(self, request: Request,
                      data: Annotated[LoginBody, Body(media_type=RequestEncodingType.URL_ENCODED)]) -> Response[dict]:
         if not on_admin_origin(request):  # a tenant's site runs its people's scripts: no cookie there
@@ -146,7 +152,7 @@ class AuthController(Controller):
                                    max_age=int(SESSION_TTL.total_seconds())))
         return response
 
-    @delete("/session", status_code=200, sync_to_thread=True, summary="End the cookie session")
+    @delete("/session", responses=errors(), status_code=200, sync_to_thread=True, summary="End the cookie session")
     def close_session(self, request: Request) -> Response[dict]:
         cookie = request.cookies.get(SESSION_COOKIE)
         if cookie:

@@ -10,6 +10,8 @@ from litestar.params import FromPath, FromQuery
 
 from ..errors import NotFound
 from ..security import require_tenant, services_of
+from ..openapi import errors
+from .params import INT64_MAX, Int, OptionalInt
 
 
 def _product(conn, row) -> dict[str, Any]:
@@ -30,12 +32,11 @@ class CatalogController(Controller):
     tags = ["catalog"]
     opt = {"feature": "ecommerce"}
 
-    @get("/", sync_to_thread=False,
+    @get("/", responses=errors(), sync_to_thread=False,
          summary="Published products with live stock; filter by category, featured and price (minor units); paged")
     def products(self, request: Request, category: FromQuery[str | None] = None,
-                 featured: FromQuery[bool | None] = None, min_price: FromQuery[int | None] = None,
-                 max_price: FromQuery[int | None] = None, page: FromQuery[int] = 1,
-                 per_page: FromQuery[int] = 24) -> dict[str, Any]:
+                 featured: FromQuery[bool | None] = None, min_price: OptionalInt = None,
+                 max_price: OptionalInt = None, page: Int = 1, per_page: Int = 24) -> dict[str, Any]:
         tenant = require_tenant(request)
         page, per_page = max(page, 1), min(max(per_page, 1), 100)
         where, params = [], []
@@ -44,7 +45,7 @@ class CatalogController(Controller):
             params.append(int(featured))
         if min_price is not None or max_price is not None:  # any variant in the range qualifies
             where.append("slug IN (SELECT product_slug FROM catalog_variants WHERE price >= ? AND price <= ?)")
-            params += [min_price if min_price is not None else 0, max_price if max_price is not None else 2**62]
+            params += [min_price if min_price is not None else 0, max_price if max_price is not None else INT64_MAX]
         sql = "SELECT * FROM catalog_products" + (" WHERE " + " AND ".join(where) if where else "")
         with services_of(request).databases.connection(tenant.slug) as conn:
             rows = conn.execute(sql + " ORDER BY position, slug", params).fetchall()
@@ -54,7 +55,7 @@ class CatalogController(Controller):
             return {"items": [_product(conn, r) for r in chosen], "page": page, "per_page": per_page,
                     "total": len(rows)}
 
-    @get("/{slug:str}", sync_to_thread=False, summary="One published product with its variants")
+    @get("/{slug:str}", responses=errors(), sync_to_thread=False, summary="One published product with its variants")
     def product(self, request: Request, slug: FromPath[str]) -> dict[str, Any]:
         tenant = require_tenant(request)
         with services_of(request).databases.connection(tenant.slug) as conn:

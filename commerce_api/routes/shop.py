@@ -13,11 +13,13 @@ from content.registry import Tenant
 
 from ..errors import BadRequest, NotFound
 from ..security import require_tenant, services_of
+from ..openapi import errors
 from ..shop import webhooks
 from ..shop.carts import Carts
 from ..shop.orders import CheckoutDetails, Orders
 from ..shop.payments import Manual, payment_settings
 from ..shop.pricing import Rules
+from .params import Id, Int
 
 SHOP = {"feature": "ecommerce"}
 
@@ -77,28 +79,32 @@ class CartController(Controller):
     tags = ["cart"]
     opt = SHOP
 
-    @post("/", sync_to_thread=True, summary="Start a cart; keep its token (it is the only key to the cart)")
+    @post("/", responses=errors(),
+          sync_to_thread=True, summary="Start a cart; keep its token (it is the only key to the cart)")
     def create(self, request: Request) -> dict[str, Any]:
         with services_of(request).databases.connection(require_tenant(request).slug) as conn:
             carts = Carts(conn)
             return carts.view(carts.create())
 
-    @get("/{token:str}", sync_to_thread=True, summary="The cart, repriced from the live catalog")
+    @get("/{token:str}", responses=errors(), sync_to_thread=True, summary="The cart, repriced from the live catalog")
     def view(self, request: Request, token: FromPath[str]) -> dict[str, Any]:
         with services_of(request).databases.connection(require_tenant(request).slug) as conn:
             return Carts(conn).view(token)
 
-    @post("/{token:str}/items", sync_to_thread=True, summary="Add a sku (any price sent is ignored)")
+    @post("/{token:str}/items", responses=errors(409, body=True),
+          sync_to_thread=True, summary="Add a sku (any price sent is ignored)")
     def add(self, request: Request, token: FromPath[str], data: JSONBody[NewItem]) -> dict[str, Any]:
         with services_of(request).databases.connection(require_tenant(request).slug) as conn:
             return Carts(conn).add(token, data.sku, data.quantity)
 
-    @patch("/{token:str}/items/{sku:str}", sync_to_thread=True, summary="Change a line's quantity")
+    @patch("/{token:str}/items/{sku:str}", responses=errors(409, body=True),
+           sync_to_thread=True, summary="Change a line's quantity")
     def change(self, request: Request, token: FromPath[str], sku: FromPath[str], data: JSONBody[Quantity]) -> dict[str, Any]:
         with services_of(request).databases.connection(require_tenant(request).slug) as conn:
             return Carts(conn).set_quantity(token, sku, data.quantity)
 
-    @delete("/{token:str}/items/{sku:str}", status_code=200, sync_to_thread=True, summary="Remove a line")
+    @delete("/{token:str}/items/{sku:str}", responses=errors(409),
+            status_code=200, sync_to_thread=True, summary="Remove a line")
     def remove(self, request: Request, token: FromPath[str], sku: FromPath[str]) -> dict[str, Any]:
         with services_of(request).databases.connection(require_tenant(request).slug) as conn:
             return Carts(conn).remove(token, sku)
@@ -113,7 +119,7 @@ class ShopController(Controller):
     tags = ["shop"]
     opt = SHOP
 
-    @post("/checkout", status_code=201, sync_to_thread=True,
+    @post("/checkout", responses=errors(409, body=True), status_code=201, sync_to_thread=True,
           summary="Place an order from a cart; send an Idempotency-Key header to make retries safe")
     def checkout(self, request: Request, data: JSONBody[CheckoutBody]) -> dict[str, Any]:
         tenant = require_tenant(request)
@@ -147,12 +153,14 @@ class ShopController(Controller):
                     conn.execute("UPDATE idempotency_keys SET response = ? WHERE key = ?", (json.dumps(response), key))
             return response
 
-    @get("/orders/{number:int}", sync_to_thread=True, summary="An order, for the shopper holding its link token")
-    def order(self, request: Request, number: FromPath[int], token: FromQuery[str]) -> dict[str, Any]:
+    @get("/orders/{number:int}", responses=errors(),
+         sync_to_thread=True, summary="An order, for the shopper holding its link token")
+    def order(self, request: Request, number: Id, token: FromQuery[str]) -> dict[str, Any]:
         with services_of(request).databases.connection(require_tenant(request).slug) as conn:
             return _public(Orders(conn).for_shopper(number, token))
 
-    @post("/availability", status_code=200, sync_to_thread=True, summary="Live price and stock for a set of skus")
+    @post("/availability", responses=errors(body=True),
+          status_code=200, sync_to_thread=True, summary="Live price and stock for a set of skus")
     def availability(self, request: Request, data: JSONBody[AvailabilityBody]) -> dict[str, Any]:
         if len(data.skus) > 200:
             raise BadRequest("ask for at most 200 skus at once", field="skus")
@@ -171,8 +179,9 @@ class ShopController(Controller):
             version = conn.execute("SELECT value FROM meta WHERE key = 'catalog_version'").fetchone()
             return {"catalog_version": version["value"] if version else "", "skus": result}
 
-    @get("/search", sync_to_thread=True, summary="Full-text search over name, description and sku, best first")
-    def search(self, request: Request, q: FromQuery[str] = "", limit: FromQuery[int] = 20) -> dict[str, Any]:
+    @get("/search", responses=errors(),
+         sync_to_thread=True, summary="Full-text search over name, description and sku, best first")
+    def search(self, request: Request, q: FromQuery[str] = "", limit: Int = 20) -> dict[str, Any]:
         words = [w for w in "".join(c if c.isalnum() or c in "-_" else " " for c in q).split() if w][:8]
         if not words:
             return {"query": q, "items": []}
@@ -189,7 +198,8 @@ def _public(order: dict) -> dict:
     return {k: v for k, v in order.items() if k not in ("notes",)}
 
 
-@post("/api/webhooks/stripe/{tenant_slug:str}", status_code=200, opt={"tenant": False}, sync_to_thread=True,
+@post("/api/webhooks/stripe/{tenant_slug:str}", responses=errors(body=True),
+      status_code=200, opt={"tenant": False}, sync_to_thread=True,
       tags=["payments"],
       summary="Stripe events for one tenant, verified with that tenant's signing secret")
 def stripe_webhook(request: Request, tenant_slug: FromPath[str], body: RawBody) -> dict[str, Any]:

@@ -12,8 +12,10 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from ..errors import Conflict
 from ..security import Principal, principal_of, services_of
+from ..openapi import errors
 from ..shop.orders import Orders
 from ..shop.payments import payment_settings
+from .params import Count, Id, Int
 
 
 class StatusChange(msgspec.Struct):
@@ -23,7 +25,7 @@ class StatusChange(msgspec.Struct):
 
 
 class StockLevel(msgspec.Struct):
-    on_hand: int
+    on_hand: Count
 
 
 def _who(request: Request) -> Principal:
@@ -50,16 +52,18 @@ class StaffShopController(Controller):
     tags = ["admin: shop"]
     opt = {"feature": "ecommerce"}
 
-    @get("/orders", opt={"action": "orders:read"}, sync_to_thread=True, summary="Orders, newest first, with filters")
+    @get("/orders", responses=errors(),
+         opt={"action": "orders:read"}, sync_to_thread=True, summary="Orders, newest first, with filters")
     def orders(self, request: Request, status: FromQuery[str | None] = None, payment_status: FromQuery[str | None] = None,
                since: FromQuery[str | None] = None, until: FromQuery[str | None] = None,
-               limit: FromQuery[int] = 100, offset: FromQuery[int] = 0) -> list[dict[str, Any]]:
+               limit: Int = 100, offset: Int = 0) -> list[dict[str, Any]]:
         who = _who(request)
         with services_of(request).databases.connection(who.tenant.slug) as conn:
             return Orders(conn).list(status=status, payment_status=payment_status, since=since, until=until,
                                      limit=min(max(limit, 1), 500), offset=max(offset, 0))
 
-    @get("/orders.csv", opt={"action": "orders:read"}, sync_to_thread=True, summary="Orders as CSV, with the same filters")
+    @get("/orders.csv", responses=errors(),
+         media_type="text/csv", opt={"action": "orders:read"}, sync_to_thread=True, summary="Orders as CSV, with the same filters")
     def orders_csv(self, request: Request, status: FromQuery[str | None] = None,
                    payment_status: FromQuery[str | None] = None, since: FromQuery[str | None] = None,
                    until: FromQuery[str | None] = None) -> Response[str]:
@@ -74,43 +78,50 @@ class StaffShopController(Controller):
         for row in rows:
             # A leading =, +, - or @ would be a formula in a spreadsheet: quote it out.
             writer.writerow({k: ("'" + v if isinstance(v, str) and v[:1] in "=+-@" else v) for k, v in row.items()})
-        return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+        return Response(out.getvalue(), media_type="text/csv",  # Litestar adds "; charset=utf-8" to text types
+                       
                         headers={"Content-Disposition": 'attachment; filename="orders.csv"'})
 
-    @get("/orders/{number:int}", opt={"action": "orders:read"}, sync_to_thread=True, summary="One order")
-    def order(self, request: Request, number: FromPath[int]) -> dict[str, Any]:
+    @get("/orders/{number:int}", responses=errors(),
+         opt={"action": "orders:read"}, sync_to_thread=True, summary="One order")
+    def order(self, request: Request, number: Id) -> dict[str, Any]:
         with services_of(request).databases.connection(_who(request).tenant.slug) as conn:
             return Orders(conn).get(number)
 
-    @post("/orders/{number:int}/status", status_code=200, opt={"action": "orders:write"}, sync_to_thread=True,
+    @post("/orders/{number:int}/status", responses=errors(409, body=True),
+          status_code=200, opt={"action": "orders:write"}, sync_to_thread=True,
           summary="Move an order through its allowed transitions; add tracking or a note")
-    def change_status(self, request: Request, number: FromPath[int], data: JSONBody[StatusChange]) -> dict[str, Any]:
+    def change_status(self, request: Request, number: Id, data: JSONBody[StatusChange]) -> dict[str, Any]:
         who = _who(request)
         with services_of(request).databases.connection(who.tenant.slug) as conn:
             return Orders(conn).set_status(number, data.status, actor=who.user.email, note=data.note,
                                            tracking_number=data.tracking_number)
 
-    @post("/orders/{number:int}/paid", status_code=200, opt={"action": "orders:write"}, sync_to_thread=True,
+    @post("/orders/{number:int}/paid", responses=errors(409),
+          status_code=200, opt={"action": "orders:write"}, sync_to_thread=True,
           summary="Record a manual payment")
-    def mark_paid(self, request: Request, number: FromPath[int]) -> dict[str, Any]:
+    def mark_paid(self, request: Request, number: Id) -> dict[str, Any]:
         who = _who(request)
         with services_of(request).databases.connection(who.tenant.slug) as conn:
             return Orders(conn).mark_paid(number, actor=who.user.email)
 
-    @post("/orders/{number:int}/refund", status_code=200, opt={"action": "orders:write"}, sync_to_thread=True,
+    @post("/orders/{number:int}/refund", responses=errors(409),
+          status_code=200, opt={"action": "orders:write"}, sync_to_thread=True,
           summary="Refund a paid order (through Stripe for card payments)")
-    def refund(self, request: Request, number: FromPath[int]) -> dict[str, Any]:
+    def refund(self, request: Request, number: Id) -> dict[str, Any]:
         who = _who(request)
         with services_of(request).databases.connection(who.tenant.slug) as conn:
             config = services_of(request).config
             return refund_order(conn, who, number, config.stripe_api_base, config.secret_key)
 
-    @get("/stock", opt={"action": "inventory:read"}, sync_to_thread=True, summary="Stock of every sku")
+    @get("/stock", responses=errors(),
+         opt={"action": "inventory:read"}, sync_to_thread=True, summary="Stock of every sku")
     def stock(self, request: Request) -> list[dict[str, Any]]:
         with services_of(request).databases.connection(_who(request).tenant.slug) as conn:
             return Orders(conn).stock()  # type: ignore[return-value]
 
-    @put("/stock/{sku:str}", opt={"action": "inventory:write"}, sync_to_thread=True, summary="Set a sku's stock on hand")
+    @put("/stock/{sku:str}", responses=errors(409, body=True),
+         opt={"action": "inventory:write"}, sync_to_thread=True, summary="Set a sku's stock on hand")
     def set_stock(self, request: Request, sku: FromPath[str], data: JSONBody[StockLevel]) -> dict[str, Any]:
         who = _who(request)
         services = services_of(request)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import ipaddress
+import secrets
+
 from litestar import Request, Response, get
 from litestar.params import FromQuery
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import generate_latest
 
-from ..errors import NotFound
-from ..security import services_of
+from ..errors import Forbidden, NotFound, Unauthorized
+from ..openapi import errors
+from ..security import client_address, services_of
 from ..tenancy import host_name
+
+# prometheus_client's CONTENT_TYPE_LATEST ends in "; charset=utf-8", which Litestar adds to text types itself.
+METRICS_TYPE = "text/plain; version=1.0.0"
 
 
 def _platform_only(request: Request) -> None:
@@ -16,7 +23,30 @@ def _platform_only(request: Request) -> None:
         raise NotFound("not found")
 
 
-@get("/healthz", opt={"tenant": False}, tags=["system"], sync_to_thread=True, summary="Liveness and database check")
+def _may_read_metrics(request: Request) -> None:
+    """A bearer token (TESSERA_METRICS_TOKEN) or an address in TESSERA_METRICS_ALLOW: request counts by
+    route and status say what a site is doing, so they are not for anyone who asks."""
+    config = services_of(request).config
+    scheme, _, sent = request.headers.get("authorization", "").partition(" ")
+    if config.metrics_token and scheme.lower() == "bearer" and secrets.compare_digest(sent.encode(),
+                                                                                      config.metrics_token.encode()):
+        return
+    address = client_address(request.scope, config.trusted_proxies)
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        ip = None
+    if ip is not None and any(ip in ipaddress.ip_network(net) for net in config.metrics_allow):
+        return
+    if config.metrics_token:
+        raise Unauthorized("send 'Authorization: Bearer <TESSERA_METRICS_TOKEN>' to read the metrics",
+                           code="invalid_token")
+    raise Forbidden("metrics are open only to the addresses in TESSERA_METRICS_ALLOW, or with TESSERA_METRICS_TOKEN",
+                    code="forbidden")
+
+
+@get("/healthz", responses=errors(404, tenant=False), opt={"tenant": False}, tags=["system"], sync_to_thread=True,
+     summary="Liveness and database check")
 def healthz(request: Request) -> dict[str, str]:
     _platform_only(request)
     services_of(request).db.conn.execute("SELECT 1").fetchone()
@@ -34,8 +64,10 @@ def tls_ask(request: Request, domain: FromQuery[str] = "") -> Response[str]:
     return Response("ok" if ok else "unknown domain", status_code=200 if ok else 404, media_type="text/plain")
 
 
-@get("/metrics", opt={"tenant": False}, tags=["system"], sync_to_thread=True, summary="Prometheus metrics", include_in_schema=False)
+@get("/metrics", opt={"tenant": False}, tags=["system"], sync_to_thread=True, summary="Prometheus metrics",
+     include_in_schema=False)
 def metrics(request: Request) -> Response[bytes]:
     _platform_only(request)
+    _may_read_metrics(request)
     registry = request.app.state.metrics.registry
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(registry), media_type=METRICS_TYPE)

@@ -270,3 +270,23 @@ def test_forwarded_addresses_count_only_from_trusted_proxies():
     assert client_address(scope("10.0.0.2", "not-an-ip"), proxies) == "10.0.0.2"
     assert client_address(scope("10.0.0.2"), proxies) == "10.0.0.2"
     assert client_address(scope("10.0.0.2", "198.51.100.1"), ()) == "10.0.0.2"  # no proxies configured
+
+
+def test_parallel_guesses_get_five_password_checks_not_more(world):
+    """Checking and counting are one step: of 40 guesses at once, 5 are checked (401) and the rest refused
+    (429); a sixth may pass if the burst outlasts the first one-second delay, never ten as before."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    world.clear_login_failures()
+    try:
+        def guess(n: int) -> int:
+            with world.client("gamma") as client:
+                return client.post("/api/auth/login", json={"email": "editor@gamma.test",
+                                                            "password": f"guess number {n}"}).status_code
+
+        with ThreadPoolExecutor(max_workers=40) as pool:
+            statuses = list(pool.map(guess, range(40)))
+        checked = statuses.count(401)
+        assert 5 <= checked <= 6 and statuses.count(429) == 40 - checked, statuses
+    finally:
+        world.clear_login_failures()

@@ -8,7 +8,8 @@ import threading
 import pytest
 
 from commerce_api.auth.permissions import ACTIONS, PERMISSIONS, ROLES, allowed
-from commerce_api.auth.ratelimit import FREE_ATTEMPTS, LoginLimiter
+from commerce_api.auth.ratelimit import (ACCOUNT_FREE_ATTEMPTS, ACCOUNT_MAX_DELAY, ADDRESS_FREE_ATTEMPTS, FREE_ATTEMPTS,
+                                         LoginLimiter)
 from commerce_api.errors import TooManyRequests
 from commerce_api.platform import PlatformDB
 from commerce_api.tenancy import TenantDatabases
@@ -35,20 +36,75 @@ def test_login_delays_grow(tmp_path):
     now = [1000.0]
     limiter = LoginLimiter(PlatformDB(tmp_path / "platform.db"), clock=lambda: now[0])
     for _ in range(FREE_ATTEMPTS):
-        limiter.check("a@x.test", "1.2.3.4")
-        limiter.failed("a@x.test", "1.2.3.4")
+        limiter.begin("a@x.test", "1.2.3.4")  # never succeeded: each stays a failure
     waits = []
     for _ in range(4):
         with pytest.raises(TooManyRequests) as info:
-            limiter.check("a@x.test", "1.2.3.4")
+            limiter.begin("a@x.test", "1.2.3.4")
         waits.append(info.value.retry_after)
         now[0] += info.value.retry_after
-        limiter.check("a@x.test", "1.2.3.4")
-        limiter.failed("a@x.test", "1.2.3.4")
+        limiter.begin("a@x.test", "1.2.3.4")
     assert waits == sorted(waits) and waits[-1] > waits[0]
-    with pytest.raises(TooManyRequests):  # the address is limited too, whatever the account
-        limiter.check("other@x.test", "1.2.3.4")
-    limiter.check("other@x.test", "5.6.7.8")
+
+
+def test_parallel_attempts_are_counted_before_they_are_checked(tmp_path):
+    db = PlatformDB(tmp_path / "platform.db")
+    limiter = LoginLimiter(db, clock=lambda: 1000.0)
+    outcomes: list[str] = []
+    start = threading.Barrier(40)
+
+    def attempt() -> None:
+        start.wait()
+        try:
+            limiter.begin("a@x.test", "1.2.3.4")
+            outcomes.append("checked")
+        except TooManyRequests:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=attempt) for _ in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("checked") == FREE_ATTEMPTS and outcomes.count("refused") == 40 - FREE_ATTEMPTS
+
+
+def test_failures_elsewhere_do_not_lock_the_owner_out(tmp_path):
+    limiter = LoginLimiter(PlatformDB(tmp_path / "platform.db"), clock=lambda: 1000.0)
+    for _ in range(FREE_ATTEMPTS):
+        limiter.begin("owner@x.test", "6.6.6.6")
+    with pytest.raises(TooManyRequests):
+        limiter.begin("owner@x.test", "6.6.6.6")
+    limiter.succeeded(limiter.begin("owner@x.test", "5.6.7.8"))  # the owner, at home
+    limiter.begin("other@x.test", "6.6.6.6")  # the guesser's address may still try another account
+    with pytest.raises(TooManyRequests):  # and the owner's success did not reset the guesser's count
+        limiter.begin("owner@x.test", "6.6.6.6")
+
+
+def test_one_address_trying_many_accounts_is_slowed_down(tmp_path):
+    limiter = LoginLimiter(PlatformDB(tmp_path / "platform.db"), clock=lambda: 1000.0)
+    for n in range(ADDRESS_FREE_ATTEMPTS):
+        limiter.begin(f"user{n}@x.test", "6.6.6.6")
+    with pytest.raises(TooManyRequests):
+        limiter.begin("fresh@x.test", "6.6.6.6")
+    limiter.begin("fresh@x.test", "7.7.7.7")
+
+
+def test_guesses_from_many_addresses_meet_a_ceiling_that_costs_the_owner_a_minute_at_most(tmp_path):
+    now = [1000.0]
+    limiter = LoginLimiter(PlatformDB(tmp_path / "platform.db"), clock=lambda: now[0])
+    for n in range(ACCOUNT_FREE_ATTEMPTS + 400):
+        try:
+            limiter.begin("owner@x.test", f"10.0.{n // 250}.{n % 250}")
+        except TooManyRequests as exc:
+            assert exc.retry_after <= ACCOUNT_MAX_DELAY + 1
+            now[0] += exc.retry_after
+            limiter.begin("owner@x.test", f"10.0.{n // 250}.{n % 250}")
+    with pytest.raises(TooManyRequests) as info:
+        limiter.begin("owner@x.test", "5.6.7.8")
+    assert info.value.retry_after <= ACCOUNT_MAX_DELAY + 1
+    now[0] += info.value.retry_after
+    limiter.succeeded(limiter.begin("owner@x.test", "5.6.7.8"))
 
 
 def test_pool_stays_bounded_with_many_tenants(tmp_path):
