@@ -101,7 +101,8 @@ class Platform:
         body = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Tessera</title>"
                 f"<style>body{{font:18px/1.5 system-ui;max-width:40rem;margin:10vh auto;padding:0 1rem}}</style>"
                 f"</head><body><main><h1>Tessera</h1><p>Sites on this platform:</p><ul>{links}</ul>"
-                f"<p><a href='/api/docs'>API documentation</a></p></main></body></html>").encode()
+                f"<p><a href='{html.escape(self.services.config.admin_origin)}/login'>Sign in to the admin</a> · "
+                f"<a href='/api/docs'>API documentation</a></p></main></body></html>").encode()
         status = 200 if scope["path"] == "/" else 404
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"text/html; charset=utf-8"),
