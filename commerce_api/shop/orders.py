@@ -39,6 +39,7 @@ TRANSITIONS: dict[str, set[str]] = {
 }
 STATUSES = tuple(TRANSITIONS)
 PAYMENT_TTL = {"manual": timedelta(days=3), "stripe": timedelta(hours=1)}
+START_TTL = timedelta(minutes=15)  # an order whose payment never started holds its stock this long
 FIRST_NUMBER = 1001
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
 ADDRESS_FIELDS = {"name": 200, "line1": 200, "line2": 200, "city": 100, "postal_code": 20, "country": 2}
@@ -92,7 +93,12 @@ class Orders:
 
     def checkout(self, cart_token: str, details: CheckoutDetails, *, provider: str,
                  idempotency_key: str | None) -> tuple[dict, str | None, bool]:
-        """Returns (order, the shopper's order token if new, created?)."""
+        """Returns (order, the shopper's order token, created?).
+
+        The idempotency record, holding the shopper's token, commits with the order: a retry after
+        anything that happens later (a failed payment provider, a crash) finds the order and its
+        token, never a half answer. The order holds its stock for ``START_TTL`` until payment starts.
+        """
         rules = Rules.load(self.conn)
         details = validate(details, rules)
         fingerprint = hashlib.sha256(json.dumps([token_hash(cart_token), details.__dict__], sort_keys=True)
@@ -104,7 +110,9 @@ class Orders:
                     if seen["request_hash"] != fingerprint:
                         raise Conflict("this Idempotency-Key was used for a different checkout",
                                        code="idempotency_mismatch")
-                    return self._by_id(seen["order_id"]), None, False
+                    saved = json.loads(seen["response"] or "{}")
+                    token = saved.get("token") or (saved.get("order") or {}).get("token")  # older records
+                    return self._by_id(seen["order_id"]), token, False
             cart = conn.execute("SELECT * FROM carts WHERE token_hash = ?", (token_hash(cart_token),)).fetchone()
             if cart is None:
                 raise NotFound("no such cart", field="cart_token", code="cart_not_found")
@@ -134,7 +142,7 @@ class Orders:
                  priced.shipping, priced.tax, int(priced.tax_inclusive), priced.total, details.shipping_method,
                  json.dumps(details.shipping_address), json.dumps(details.billing_address),
                  self._catalog_version(conn), stamp.isoformat(timespec="seconds"),
-                 stamp.isoformat(timespec="seconds"), (stamp + PAYMENT_TTL[provider]).isoformat(timespec="seconds")))
+                 stamp.isoformat(timespec="seconds"), (stamp + START_TTL).isoformat(timespec="seconds")))
             order_id = cursor.lastrowid
             conn.executemany("INSERT INTO order_lines (order_id, sku, name, title, quantity, unit_price, line_total, "
                              "track_stock) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -144,9 +152,25 @@ class Orders:
                          "VALUES (?, ?, NULL, 'pending', 'shopper')", (order_id, now_iso()))
             conn.execute("UPDATE carts SET ordered_at = ? WHERE id = ?", (now_iso(), cart["id"]))
             if idempotency_key:
-                conn.execute("INSERT INTO idempotency_keys (key, request_hash, order_id, created_at) VALUES (?, ?, ?, ?)",
-                             (idempotency_key, fingerprint, order_id, now_iso()))
+                conn.execute("INSERT INTO idempotency_keys (key, request_hash, order_id, response, created_at) "
+                             "VALUES (?, ?, ?, ?, ?)", (idempotency_key, fingerprint, order_id,
+                                                        json.dumps({"token": shopper_token}), now_iso()))
         return self._by_id(order_id), shopper_token, True
+
+    def payment_started(self, number: int, provider: str, payment: dict, reference: str | None) -> dict:
+        """Record how the shopper pays, once: the first start wins and its provider's payment time
+        begins now. Returns the recorded start (another request's, if that one won)."""
+        expires = (datetime.now(timezone.utc) + PAYMENT_TTL[provider]).isoformat(timespec="seconds")
+        with immediate(self.conn) as conn:
+            conn.execute("UPDATE orders SET payment = ?, provider = ?, provider_ref = COALESCE(?, provider_ref), "
+                         "expires_at = ?, updated_at = ? WHERE number = ? AND payment IS NULL AND status = 'pending'",
+                         (json.dumps(payment), provider, reference, expires, now_iso(), number))
+        return self.payment(number) or payment
+
+    def payment(self, number: int) -> dict | None:
+        """The recorded payment start (redirect or instructions), None while none has succeeded."""
+        row = self.conn.execute("SELECT payment FROM orders WHERE number = ?", (number,)).fetchone()
+        return json.loads(row["payment"]) if row and row["payment"] else None
 
     @staticmethod
     def _reserve(conn: sqlite3.Connection, sku: str, name: str, quantity: int) -> None:
