@@ -43,7 +43,7 @@ class Address(msgspec.Struct):
 class CheckoutBody(msgspec.Struct):
     cart_token: str
     email: str
-    shipping_address: Address
+    shipping_address: Address | None = None  # pickup needs only shipping_address.name
     billing_address: Address | None = None
     shipping_method: str = "delivery"
 
@@ -83,10 +83,11 @@ class CartController(Controller):
             carts = Carts(conn)
             return carts.view(carts.create())
 
-    @get("/{token:str}", sync_to_thread=True, summary="The cart, repriced from the live catalog")
-    def view(self, request: Request, token: FromPath[str]) -> dict[str, Any]:
+    @get("/{token:str}", sync_to_thread=True,
+         summary="The cart, repriced from the live catalog for a shipping method (delivery or pickup)")
+    def view(self, request: Request, token: FromPath[str], shipping_method: FromQuery[str] = "delivery") -> dict[str, Any]:
         with services_of(request).databases.connection(require_tenant(request).slug) as conn:
-            return Carts(conn).view(token)
+            return Carts(conn).view(token, shipping_method)
 
     @post("/{token:str}/items", sync_to_thread=True, summary="Add a sku (any price sent is ignored)")
     def add(self, request: Request, token: FromPath[str], data: JSONBody[NewItem]) -> dict[str, Any]:

@@ -7,8 +7,16 @@ releases the holds of unpaid orders whose time ran out, so a reservation never o
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
+
+from content.errors import ContentErrors
+from content.gitrepo import Repository
+from content.model import Content
+from content.parse import parse_site
+from content.source import Source
 
 from .orders import Orders
+from .pricing import units_left
 
 
 def availability(conn: sqlite3.Connection, skus: list[str]) -> dict:
@@ -23,15 +31,20 @@ def availability(conn: sqlite3.Connection, skus: list[str]) -> dict:
         if row is None:
             result[sku] = None
             continue
-        available = left(row)
+        available = units_left(row)
         result[sku] = {"price": row["price"], "currency": row["currency"], "available": available,
                        "in_stock": available is None or available > 0}
     version = conn.execute("SELECT value FROM meta WHERE key = 'catalog_version'").fetchone()
     return {"catalog_version": version["value"] if version else "", "skus": result}
 
 
-def left(row: sqlite3.Row) -> int | None:
-    """Units left to sell from a row with ``track_stock``, ``on_hand`` and ``reserved`` (None: untracked)."""
-    if not row["track_stock"]:
-        return None
-    return max((row["on_hand"] or 0) - (row["reserved"] or 0), 0)
+def saved_skus(repository: Repository, parse: Callable[[Source], Content] = parse_site) -> frozenset[str]:
+    """Skus of every product in the latest saved content, published or not (draft included)."""
+    source = repository.source()
+    try:
+        products = parse(source).products
+    except ContentErrors:  # saves and pushes are checked, so this is a repository broken by hand
+        return frozenset()
+    finally:
+        source.close()
+    return frozenset(v.sku for p in products for v in p.variants)
