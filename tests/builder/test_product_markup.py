@@ -32,3 +32,16 @@ def test_offers_state_availability_only_when_it_cannot_change(build_site, tmp_pa
 
     untracked = product_ld((out / "products" / "oat-cookies" / "index.html").read_text())
     assert [o["availability"] for o in untracked["offers"]] == ["https://schema.org/InStock"] * 2
+
+
+def test_the_cart_script_and_a_product_page_stay_within_their_budgets(build_site, tmp_path):
+    import gzip
+
+    build_site(ROOT / "sites" / "bakery")
+    out = tmp_path / "out"
+    script = next((out / "assets").glob("cart.*.js")).read_bytes()
+    assert len(gzip.compress(script, 9)) <= 10 * 1024  # the cart script: 10 KB gzipped at most
+    page = out / "products" / "croissants" / "index.html"  # the product with the most variants
+    assets = [p for p in (out / "assets").iterdir() if p.suffix in (".js", ".css")]
+    weight = page.stat().st_size + sum(p.stat().st_size for p in assets)
+    assert weight <= 50 * 1024, f"the product page weighs {weight} bytes before images, uncompressed"
