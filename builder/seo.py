@@ -31,9 +31,12 @@ def breadcrumbs(base_url: str, trail: list[tuple[str, str]]) -> dict:
 
 
 def product(p: Product, base_url: str, url: str, description: str, image: str | None) -> dict:
+    # Pages are static and stock is live (it changes at every sale, between publishes), so a tracked
+    # sku's availability is left out rather than stated wrongly; the page's script shows sold out.
+    # A sku whose stock is not tracked never sells out, so InStock is always true for it.
     offers = [{
         "@type": "Offer", "sku": v.sku, "price": v.price.decimal(), "priceCurrency": v.price.currency,
-        "availability": "https://schema.org/InStock", "url": base_url + url,
+        "url": base_url + url, **({} if v.track_stock else {"availability": "https://schema.org/InStock"}),
     } for v in p.variants]
     data = {"@context": "https://schema.org", "@type": "Product", "name": p.name,
             "description": description, "url": base_url + url,

@@ -290,3 +290,7 @@ CREATE TABLE password_resets (
 );
 CREATE INDEX password_resets_user ON password_resets(user_id, created_at)
 """)
+
+TENANT.add("0005_order_payment", """
+ALTER TABLE orders ADD COLUMN payment TEXT
+""")

@@ -7,7 +7,11 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from commerce_api.shop.orders import Orders
+from content.gitrepo import Author
+from content.tenants import Tenants
 from tessera.cli import main
+from tessera.settings import ROOT
 
 
 def all_commands(group: click.Group, prefix: tuple[str, ...] = ()):
@@ -147,6 +151,13 @@ def test_shop_commands(run, tmp_path):
     assert ok.exit_code == 0 and "sk_test_x" not in ok.output
     assert "sk_test_x" not in run("tenant", "show", "deli").output
     assert run("rollback", "deli").exit_code == 1  # only one deploy so far: a clear error, no traceback
+    # A product saved but never published can be stocked ahead of its first publish.
+    Tenants(tmp_path / "data", ROOT / "sites").repository("deli").write(
+        {"products/spelt.md": b"---\nname: Spelt\nsku: SPELT-1\nprice: '5.20'\n---\nNutty.\n"},
+        Author("Owner", "owner@deli.test"), "Add spelt")
+    assert run("stock", "deli", "SPELT-1", "--set", "4").exit_code == 0
+    assert run("publish", "deli").exit_code == 0
+    assert Orders(Tenants(tmp_path / "data", ROOT / "sites").open_db("deli")).stock("SPELT-1")["available"] == 4
 
 
 # -- every command that takes a TENANT refuses an unknown one the same way -----------------------------

@@ -290,8 +290,11 @@ def stock_save(request: Request, data: Form) -> Response:
     """Set stock on hand for the skus in the form (``on_hand.<sku>``); takes effect at once, audited."""
     member = who(request)
     services = services_of(request)
+    from ..shop.stock import saved_skus
+
     path = _product_path(text(data, "path"))
     changed = []
+    saved = lambda: saved_skus(repo_of(request), lambda source: parse(request, source))  # noqa: E731
     with services.databases.connection(member.tenant.slug) as conn:
         orders_ = Orders(conn)
         current = {s["sku"]: s["on_hand"] for s in orders_.stock()}  # type: ignore[union-attr]
@@ -301,10 +304,10 @@ def stock_save(request: Request, data: Form) -> Response:
             sku, raw = key.removeprefix("on_hand."), text(data, key)
             if not (raw.isascii() and raw.isdigit()) or int(raw) > 2**63 - 1:  # "²" passes isdigit; 64-bit column
                 return back(request, f"/products/edit?path={path}", error=f"Stock for {sku} must be a whole number of at least 0")
-            if current.get(sku) == int(raw):
+            if current.get(sku, 0) == int(raw):
                 continue
-            try:
-                orders_.set_stock(sku, int(raw))
+            try:  # a product saved but not yet published can be stocked ahead of going on sale
+                orders_.set_stock(sku, int(raw), saved_skus=saved)
             except ApiError as exc:
                 return back(request, f"/products/edit?path={path}", error=exc.message)
             services.audit.record("stock.changed", actor=member.user.id, tenant_id=member.tenant.id, sku=sku,

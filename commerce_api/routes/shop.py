@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import msgspec
@@ -14,8 +13,9 @@ from content.registry import Tenant
 from ..errors import BadRequest, NotFound
 from ..security import require_tenant, services_of
 from ..openapi import errors
-from ..shop import webhooks
+from ..shop import stock, webhooks
 from ..shop.carts import Carts
+from ..shop.checkout import place_order, public, retry_payment
 from ..shop.orders import CheckoutDetails, Orders
 from ..shop.payments import Manual, payment_settings
 from ..shop.pricing import Rules
@@ -45,7 +45,7 @@ class Address(msgspec.Struct):
 class CheckoutBody(msgspec.Struct):
     cart_token: str
     email: str
-    shipping_address: Address
+    shipping_address: Address | None = None  # pickup needs only shipping_address.name
     billing_address: Address | None = None
     shipping_method: str = "delivery"
 
@@ -86,10 +86,11 @@ class CartController(Controller):
             carts = Carts(conn)
             return carts.view(carts.create())
 
-    @get("/{token:str}", responses=errors(), sync_to_thread=True, summary="The cart, repriced from the live catalog")
-    def view(self, request: Request, token: FromPath[str]) -> dict[str, Any]:
+    @get("/{token:str}", responses=errors(), sync_to_thread=True,
+         summary="The cart, repriced from the live catalog for a shipping method (delivery or pickup)")
+    def view(self, request: Request, token: FromPath[str], shipping_method: FromQuery[str] = "delivery") -> dict[str, Any]:
         with services_of(request).databases.connection(require_tenant(request).slug) as conn:
-            return Carts(conn).view(token)
+            return Carts(conn).view(token, shipping_method)
 
     @post("/{token:str}/items", responses=errors(409, body=True),
           sync_to_thread=True, summary="Add a sku (any price sent is ignored)")
@@ -127,37 +128,26 @@ class ShopController(Controller):
         if idempotency_key is not None and not 8 <= len(idempotency_key) <= 100:
             raise BadRequest("Idempotency-Key must be 8 to 100 characters", field="Idempotency-Key")
         with services_of(request).databases.connection(tenant.slug) as conn:
-            orders = Orders(conn)
-            orders.expire_unpaid()
             provider = provider_for(request, tenant, conn)
             details = CheckoutDetails(data.email, _address(data.shipping_address), _address(data.billing_address),
                                       data.shipping_method)
             key = f"{tenant.slug}:{idempotency_key}" if idempotency_key else None
-            order, token, created = orders.checkout(data.cart_token, details, provider=provider.name,
-                                                    idempotency_key=key)
-            if not created:
-                saved = conn.execute("SELECT response FROM idempotency_keys WHERE key = ?", (key,)).fetchone()
-                return {**json.loads(saved["response"]), "replayed": True}
-            try:
-                payment = provider.start(order, site_url(request, tenant))
-            except Exception:
-                orders.close_unpaid(order["number"], reason="payment failed", actor="system")
-                raise
-            if payment.reference:
-                with conn:
-                    conn.execute("UPDATE orders SET provider_ref = ? WHERE number = ?", (payment.reference, order["number"]))
-            webhooks.apply_pending(conn, order["number"])
-            response = {"order": {**_public(orders.get(order["number"])), "token": token}, "payment": payment.public()}
-            if key:
-                with conn:
-                    conn.execute("UPDATE idempotency_keys SET response = ? WHERE key = ?", (json.dumps(response), key))
-            return response
+            answer, _ = place_order(conn, provider, data.cart_token, details, idempotency_key=key,
+                                    site_url=site_url(request, tenant))
+            return answer
 
     @get("/orders/{number:int}", responses=errors(),
          sync_to_thread=True, summary="An order, for the shopper holding its link token")
     def order(self, request: Request, number: Id, token: FromQuery[str]) -> dict[str, Any]:
         with services_of(request).databases.connection(require_tenant(request).slug) as conn:
-            return _public(Orders(conn).for_shopper(number, token))
+            return public(Orders(conn).for_shopper(number, token))
+
+    @post("/orders/{number:int}/payment", responses=errors(409), status_code=200, sync_to_thread=True,
+          summary="Pay for an order from its link: the payment already started, or a new attempt")
+    def payment(self, request: Request, number: Id, token: FromQuery[str]) -> dict[str, Any]:
+        tenant = require_tenant(request)
+        with services_of(request).databases.connection(tenant.slug) as conn:
+            return retry_payment(conn, provider_for(request, tenant, conn), number, token, site_url(request, tenant))
 
     @post("/availability", responses=errors(body=True),
           status_code=200, sync_to_thread=True, summary="Live price and stock for a set of skus")
@@ -165,19 +155,7 @@ class ShopController(Controller):
         if len(data.skus) > 200:
             raise BadRequest("ask for at most 200 skus at once", field="skus")
         with services_of(request).databases.connection(require_tenant(request).slug) as conn:
-            result = {}
-            for sku in dict.fromkeys(data.skus):
-                row = conn.execute("SELECT v.price, v.currency, v.track_stock, s.on_hand, s.reserved "
-                                   "FROM catalog_variants v LEFT JOIN stock s ON s.sku = v.sku WHERE v.sku = ?",
-                                   (sku,)).fetchone()
-                if row is None:
-                    result[sku] = None
-                    continue
-                available = None if not row["track_stock"] else max((row["on_hand"] or 0) - (row["reserved"] or 0), 0)
-                result[sku] = {"price": row["price"], "currency": row["currency"], "available": available,
-                               "in_stock": available is None or available > 0}
-            version = conn.execute("SELECT value FROM meta WHERE key = 'catalog_version'").fetchone()
-            return {"catalog_version": version["value"] if version else "", "skus": result}
+            return stock.availability(conn, data.skus)
 
     @get("/search", responses=errors(),
          sync_to_thread=True, summary="Full-text search over name, description and sku, best first")
@@ -192,10 +170,6 @@ class ShopController(Controller):
                 "WHERE catalog_search MATCH ? ORDER BY bm25(catalog_search, 0, 10.0, 2.0, 5.0) LIMIT ?",
                 (match, min(max(limit, 1), 50))).fetchall()
         return {"query": q, "items": [dict(r) for r in rows]}
-
-
-def _public(order: dict) -> dict:
-    return {k: v for k, v in order.items() if k not in ("notes",)}
 
 
 @post("/api/webhooks/stripe/{tenant_slug:str}", responses=errors(body=True),

@@ -10,12 +10,15 @@ import msgspec
 from litestar import Controller, Request, Response, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from content.gitrepo import Repository
+
 from ..errors import Conflict
 from ..security import Principal, principal_of, services_of
 from ..openapi import errors
 from ..shop.orders import Orders
 from ..shop.payments import payment_settings
 from .params import Count, Id, Int
+from ..shop.stock import saved_skus
 
 
 class StatusChange(msgspec.Struct):
@@ -126,6 +129,7 @@ class StaffShopController(Controller):
         who = _who(request)
         services = services_of(request)
         with services.databases.connection(who.tenant.slug) as conn:
-            level = Orders(conn).set_stock(sku, data.on_hand)
+            repo = Repository(services.config.data_dir / "tenants" / who.tenant.slug / "repo.git")
+            level = Orders(conn).set_stock(sku, data.on_hand, saved_skus=lambda: saved_skus(repo))
         services.audit.record("stock.changed", actor=who.user.id, tenant_id=who.tenant.id, sku=sku, on_hand=data.on_hand)
         return level

@@ -10,7 +10,7 @@ from content.migrations import immediate
 from content.registry import now_iso
 
 from ..errors import BadRequest, Conflict, NotFound
-from .pricing import MAX_LINES, MAX_QUANTITY, Quote, quote
+from .pricing import MAX_LINES, MAX_QUANTITY, SHIPPING_METHODS, Quote, quote, stock_notice, units_left
 
 
 def token_hash(token: str) -> str:
@@ -45,9 +45,12 @@ class Carts:
             raise Conflict("this cart has already been checked out; start a new one", code="cart_closed")
         return row
 
-    def view(self, token: str) -> dict:
+    def view(self, token: str, shipping_method: str = "delivery") -> dict:
+        """The cart priced for ``shipping_method``, exactly as checkout with that method will charge."""
+        if shipping_method not in SHIPPING_METHODS:
+            raise BadRequest("shipping_method must be 'delivery' or 'pickup'", field="shipping_method")
         cart = self._cart(token)
-        result = self.quote(cart["id"])
+        result = self.quote(cart["id"], pickup=shipping_method == "pickup")
         changed = [line for line in result.lines if line.previous_price != line.unit_price]
         if changed or result.unavailable:  # once shown, the new prices are the ones the shopper has seen
             with self.conn:
@@ -58,20 +61,24 @@ class Carts:
                     self.conn.execute("DELETE FROM cart_lines WHERE cart_id = ? AND sku = ?", (cart["id"], sku))
         return {"token": token, **result.public()}
 
-    def quote(self, cart_id: int) -> Quote:
+    def quote(self, cart_id: int, *, pickup: bool = False) -> Quote:
         rows = self.conn.execute("SELECT sku, quantity, seen_price FROM cart_lines WHERE cart_id = ? ORDER BY added_at, sku",
                                  (cart_id,)).fetchall()
-        return quote(self.conn, [(r["sku"], r["quantity"], r["seen_price"]) for r in rows])
+        return quote(self.conn, [(r["sku"], r["quantity"], r["seen_price"]) for r in rows], pickup=pickup)
 
     def add(self, token: str, sku: str, quantity: int) -> dict:
         cart = self._cart(token)
         quantity = valid_quantity(quantity)
+        from .orders import Orders  # orders imports this module
+
+        Orders(self.conn).expire_unpaid()  # stock held by orders whose time ran out is for sale again
         variant = self.conn.execute("SELECT price FROM catalog_variants WHERE sku = ?", (sku,)).fetchone()
         if variant is None:
             raise NotFound(f"no product with the sku {sku!r}", field="sku", code="unknown_sku")
         with immediate(self.conn):  # two tabs adding at once must not race on the same line
             current = self.conn.execute("SELECT quantity FROM cart_lines WHERE cart_id = ? AND sku = ?",
                                         (cart["id"], sku)).fetchone()
+            self._require_stock(sku, quantity + (current["quantity"] if current else 0))
             if current is None:
                 count = self.conn.execute("SELECT count(*) FROM cart_lines WHERE cart_id = ?", (cart["id"],)).fetchone()[0]
                 if count >= MAX_LINES:
@@ -85,10 +92,23 @@ class Carts:
             self.conn.execute("UPDATE carts SET updated_at = ? WHERE id = ?", (now_iso(), cart["id"]))
         return self.view(token)
 
+    def _require_stock(self, sku: str, quantity: int) -> None:
+        """Refuse, naming the sku, a line that asks for more than is left (checkout reserves for real)."""
+        row = self.conn.execute("SELECT v.track_stock, p.name, s.on_hand, s.reserved FROM catalog_variants v "
+                                "JOIN catalog_products p ON p.slug = v.product_slug LEFT JOIN stock s ON s.sku = v.sku "
+                                "WHERE v.sku = ?", (sku,)).fetchone()
+        left = units_left(row) if row else None
+        if left is not None and quantity > left:
+            raise Conflict(stock_notice(row["name"], sku, left), field="sku", code="out_of_stock")
+
     def set_quantity(self, token: str, sku: str, quantity: int) -> dict:
         cart = self._cart(token)
         quantity = valid_quantity(quantity)
-        with self.conn:
+        with immediate(self.conn):
+            current = self.conn.execute("SELECT quantity FROM cart_lines WHERE cart_id = ? AND sku = ?",
+                                        (cart["id"], sku)).fetchone()
+            if current is not None and quantity > current["quantity"]:  # lowering is always allowed
+                self._require_stock(sku, quantity)
             cursor = self.conn.execute("UPDATE cart_lines SET quantity = ? WHERE cart_id = ? AND sku = ?",
                                        (quantity, cart["id"], sku))
         if cursor.rowcount == 0:

@@ -19,6 +19,7 @@ import json
 import re
 import secrets
 import sqlite3
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -39,6 +40,7 @@ TRANSITIONS: dict[str, set[str]] = {
 }
 STATUSES = tuple(TRANSITIONS)
 PAYMENT_TTL = {"manual": timedelta(days=3), "stripe": timedelta(hours=1)}
+START_TTL = timedelta(minutes=15)  # an order whose payment never started holds its stock this long
 FIRST_NUMBER = 1001
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
 ADDRESS_FIELDS = {"name": 200, "line1": 200, "line2": 200, "city": 100, "postal_code": 20, "country": 2}
@@ -47,7 +49,7 @@ ADDRESS_FIELDS = {"name": 200, "line1": 200, "line2": 200, "city": 100, "postal_
 @dataclass(frozen=True)
 class CheckoutDetails:
     email: str
-    shipping_address: dict
+    shipping_address: dict | None  # only a name is needed for pickup
     billing_address: dict | None
     shipping_method: str  # "delivery" or "pickup"
 
@@ -58,12 +60,27 @@ def validate(details: CheckoutDetails, rules: Rules) -> CheckoutDetails:
         raise BadRequest("enter a valid email address", field="email", code="invalid_email")
     if details.shipping_method not in ("delivery", "pickup"):
         raise BadRequest("shipping_method must be 'delivery' or 'pickup'", field="shipping_method")
-    shipping = _address(details.shipping_address, "shipping_address")
+    if details.shipping_method == "pickup":  # collected in person: a name to hand it to, no postal address
+        shipping = _collector(details.shipping_address)
+    elif details.shipping_address is None:
+        raise BadRequest("a shipping address is needed for delivery", field="shipping_address", code="required")
+    else:
+        shipping = _address(details.shipping_address, "shipping_address")
     if details.shipping_method == "delivery" and rules.countries and shipping["country"] not in rules.countries:
         raise BadRequest(f"we deliver to {', '.join(rules.countries)} only", field="shipping_address.country",
                          code="country_not_served")
     billing = _address(details.billing_address, "billing_address") if details.billing_address else shipping
     return CheckoutDetails(email, shipping, billing, details.shipping_method)
+
+
+def _collector(value: dict | None) -> dict:
+    raw = (value or {}).get("name", "")
+    name = raw.strip() if isinstance(raw, str) else ""
+    if not name:
+        raise BadRequest("name is required (who collects the order)", field="shipping_address.name", code="required")
+    if len(name) > ADDRESS_FIELDS["name"]:
+        raise BadRequest("name is too long", field="shipping_address.name")
+    return {**dict.fromkeys(ADDRESS_FIELDS, ""), "name": name}
 
 
 def _address(value: object, name: str) -> dict:
@@ -92,7 +109,12 @@ class Orders:
 
     def checkout(self, cart_token: str, details: CheckoutDetails, *, provider: str,
                  idempotency_key: str | None) -> tuple[dict, str | None, bool]:
-        """Returns (order, the shopper's order token if new, created?)."""
+        """Returns (order, the shopper's order token, created?).
+
+        The idempotency record, holding the shopper's token, commits with the order: a retry after
+        anything that happens later (a failed payment provider, a crash) finds the order and its
+        token, never a half answer. The order holds its stock for ``START_TTL`` until payment starts.
+        """
         rules = Rules.load(self.conn)
         details = validate(details, rules)
         fingerprint = hashlib.sha256(json.dumps([token_hash(cart_token), details.__dict__], sort_keys=True)
@@ -104,7 +126,9 @@ class Orders:
                     if seen["request_hash"] != fingerprint:
                         raise Conflict("this Idempotency-Key was used for a different checkout",
                                        code="idempotency_mismatch")
-                    return self._by_id(seen["order_id"]), None, False
+                    saved = json.loads(seen["response"] or "{}")
+                    token = saved.get("token") or (saved.get("order") or {}).get("token")  # older records
+                    return self._by_id(seen["order_id"]), token, False
             cart = conn.execute("SELECT * FROM carts WHERE token_hash = ?", (token_hash(cart_token),)).fetchone()
             if cart is None:
                 raise NotFound("no such cart", field="cart_token", code="cart_not_found")
@@ -134,7 +158,7 @@ class Orders:
                  priced.shipping, priced.tax, int(priced.tax_inclusive), priced.total, details.shipping_method,
                  json.dumps(details.shipping_address), json.dumps(details.billing_address),
                  self._catalog_version(conn), stamp.isoformat(timespec="seconds"),
-                 stamp.isoformat(timespec="seconds"), (stamp + PAYMENT_TTL[provider]).isoformat(timespec="seconds")))
+                 stamp.isoformat(timespec="seconds"), (stamp + START_TTL).isoformat(timespec="seconds")))
             order_id = cursor.lastrowid
             conn.executemany("INSERT INTO order_lines (order_id, sku, name, title, quantity, unit_price, line_total, "
                              "track_stock) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -144,9 +168,25 @@ class Orders:
                          "VALUES (?, ?, NULL, 'pending', 'shopper')", (order_id, now_iso()))
             conn.execute("UPDATE carts SET ordered_at = ? WHERE id = ?", (now_iso(), cart["id"]))
             if idempotency_key:
-                conn.execute("INSERT INTO idempotency_keys (key, request_hash, order_id, created_at) VALUES (?, ?, ?, ?)",
-                             (idempotency_key, fingerprint, order_id, now_iso()))
+                conn.execute("INSERT INTO idempotency_keys (key, request_hash, order_id, response, created_at) "
+                             "VALUES (?, ?, ?, ?, ?)", (idempotency_key, fingerprint, order_id,
+                                                        json.dumps({"token": shopper_token}), now_iso()))
         return self._by_id(order_id), shopper_token, True
+
+    def payment_started(self, number: int, provider: str, payment: dict, reference: str | None) -> dict:
+        """Record how the shopper pays, once: the first start wins and its provider's payment time
+        begins now. Returns the recorded start (another request's, if that one won)."""
+        expires = (datetime.now(timezone.utc) + PAYMENT_TTL[provider]).isoformat(timespec="seconds")
+        with immediate(self.conn) as conn:
+            conn.execute("UPDATE orders SET payment = ?, provider = ?, provider_ref = COALESCE(?, provider_ref), "
+                         "expires_at = ?, updated_at = ? WHERE number = ? AND payment IS NULL AND status = 'pending'",
+                         (json.dumps(payment), provider, reference, expires, now_iso(), number))
+        return self.payment(number) or payment
+
+    def payment(self, number: int) -> dict | None:
+        """The recorded payment start (redirect or instructions), None while none has succeeded."""
+        row = self.conn.execute("SELECT payment FROM orders WHERE number = ?", (number,)).fetchone()
+        return json.loads(row["payment"]) if row and row["payment"] else None
 
     @staticmethod
     def _reserve(conn: sqlite3.Connection, sku: str, name: str, quantity: int) -> None:
@@ -235,12 +275,17 @@ class Orders:
 
     # -- stock ------------------------------------------------------------------------------
 
-    def set_stock(self, sku: str, on_hand: int) -> dict:
+    def set_stock(self, sku: str, on_hand: int, *, saved_skus: Callable[[], Collection[str]] | None = None) -> dict:
+        """Set a sku's units on hand. The sku must be in the published catalog or, through
+        ``saved_skus`` (asked only when it is not published), in the latest saved content, so that
+        an owner can stock a product before it goes on sale."""
         if isinstance(on_hand, bool) or not isinstance(on_hand, int) or on_hand < 0:
             raise BadRequest("on_hand must be a whole number of at least 0", field="on_hand")
+        published = self.conn.execute("SELECT 1 FROM catalog_variants WHERE sku = ?", (sku,)).fetchone()
+        if published is None and (saved_skus is None or sku not in saved_skus()):
+            raise NotFound(f"no product with the sku {sku!r} in the shop or in the saved products; "
+                           "save the product first", field="sku", code="unknown_sku")
         with immediate(self.conn) as conn:
-            if conn.execute("SELECT 1 FROM catalog_variants WHERE sku = ?", (sku,)).fetchone() is None:
-                raise NotFound(f"no product with the sku {sku!r}", field="sku", code="unknown_sku")
             row = conn.execute("SELECT reserved FROM stock WHERE sku = ?", (sku,)).fetchone()
             reserved = row["reserved"] if row else 0
             if on_hand < reserved:
@@ -251,15 +296,19 @@ class Orders:
                          (sku, on_hand, now_iso()))
         return self.stock(sku)
 
+    # Published skus, then skus stocked ahead of their first publish (tracked, since stock was set).
+    _STOCK = ("SELECT * FROM (SELECT v.sku, v.track_stock, COALESCE(s.on_hand, 0) AS on_hand, "
+              "COALESCE(s.reserved, 0) AS reserved, 1 AS published FROM catalog_variants v LEFT JOIN stock s "
+              "ON s.sku = v.sku UNION ALL SELECT s.sku, 1, s.on_hand, s.reserved, 0 FROM stock s "
+              "WHERE s.sku NOT IN (SELECT sku FROM catalog_variants))")
+
     def stock(self, sku: str | None = None) -> dict | list[dict]:
-        query = ("SELECT v.sku, v.track_stock, COALESCE(s.on_hand, 0) AS on_hand, COALESCE(s.reserved, 0) AS reserved "
-                 "FROM catalog_variants v LEFT JOIN stock s ON s.sku = v.sku")
         if sku:
-            row = self.conn.execute(query + " WHERE v.sku = ?", (sku,)).fetchone()
+            row = self.conn.execute(self._STOCK + " WHERE sku = ?", (sku,)).fetchone()
             if row is None:
                 raise NotFound(f"no product with the sku {sku!r}", field="sku", code="unknown_sku")
             return _stock(row)
-        return [_stock(r) for r in self.conn.execute(query + " ORDER BY v.sku")]
+        return [_stock(r) for r in self.conn.execute(self._STOCK + " ORDER BY sku")]
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -317,4 +366,5 @@ class Orders:
 
 def _stock(row: sqlite3.Row) -> dict:
     return {"sku": row["sku"], "track_stock": bool(row["track_stock"]), "on_hand": row["on_hand"],
-            "reserved": row["reserved"], "available": max(row["on_hand"] - row["reserved"], 0)}
+            "reserved": row["reserved"], "available": max(row["on_hand"] - row["reserved"], 0),
+            "published": bool(row["published"])}

@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 MAX_QUANTITY = 99
 MAX_LINES = 50
+SHIPPING_METHODS = ("delivery", "pickup")
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,11 @@ class Line:
     product_url: str
     image: str | None
     previous_price: int | None = None
+    available: int | None = None  # units left to sell; None: stock not tracked
+
+    @property
+    def in_stock(self) -> bool:
+        return self.available is None or self.available >= self.quantity
 
     @property
     def total(self) -> int:
@@ -50,7 +56,8 @@ class Line:
 
     def public(self) -> dict:
         data = {"sku": self.sku, "name": self.name, "title": self.title, "quantity": self.quantity,
-                "unit_price": self.unit_price, "line_total": self.total, "url": self.product_url, "image": self.image}
+                "unit_price": self.unit_price, "line_total": self.total, "url": self.product_url, "image": self.image,
+                "available": self.available, "in_stock": self.in_stock}
         if self.previous_price is not None and self.previous_price != self.unit_price:
             data["previous_unit_price"] = self.previous_price
         return data
@@ -68,12 +75,24 @@ class Quote:
     total: int
     notices: tuple[str, ...] = field(default=())
     unavailable: tuple[str, ...] = field(default=())
+    shipping_method: str = "delivery"
 
     def public(self) -> dict:
         return {"currency": self.currency, "lines": [line.public() for line in self.lines],
-                "subtotal": self.subtotal, "shipping": self.shipping, "tax": self.tax,
+                "subtotal": self.subtotal, "shipping_method": self.shipping_method, "shipping": self.shipping, "tax": self.tax,
                 "tax_inclusive": self.tax_inclusive, "tax_label": self.tax_label, "total": self.total,
                 "notices": list(self.notices), "unavailable": list(self.unavailable)}
+
+
+def units_left(row: sqlite3.Row) -> int | None:
+    """Units left to sell from a row with ``track_stock``, ``on_hand`` and ``reserved`` (None: untracked)."""
+    if not row["track_stock"]:
+        return None
+    return max((row["on_hand"] or 0) - (row["reserved"] or 0), 0)
+
+
+def stock_notice(name: str, sku: str, left: int) -> str:
+    return f"{name} ({sku}) is sold out" if left <= 0 else f"{name} ({sku}): only {left} left"
 
 
 def _round(value: Decimal) -> int:
@@ -86,16 +105,19 @@ def quote(conn: sqlite3.Connection, items: list[tuple[str, int, int | None]], *,
     lines, notices, unavailable = [], [], []
     for sku, quantity, seen in items:
         row = conn.execute(
-            "SELECT v.*, p.name AS product_name, p.url, p.image FROM catalog_variants v "
-            "JOIN catalog_products p ON p.slug = v.product_slug WHERE v.sku = ?", (sku,)).fetchone()
+            "SELECT v.*, p.name AS product_name, p.url, p.image, s.on_hand, s.reserved FROM catalog_variants v "
+            "JOIN catalog_products p ON p.slug = v.product_slug LEFT JOIN stock s ON s.sku = v.sku WHERE v.sku = ?",
+            (sku,)).fetchone()
         if row is None:
             unavailable.append(sku)
             notices.append(f"{sku} is no longer sold and was left out")
             continue
         line = Line(sku, row["product_name"], row["title"], quantity, row["price"], bool(row["track_stock"]),
-                    row["url"], row["image"], seen)
+                    row["url"], row["image"], seen, units_left(row))
         if seen is not None and seen != row["price"]:
             notices.append(f"the price of {row['product_name']} ({sku}) changed")
+        if not line.in_stock:
+            notices.append(stock_notice(line.name, sku, line.available or 0))
         lines.append(line)
     subtotal = sum(line.total for line in lines)
     free = rules.free_over is not None and subtotal >= rules.free_over
@@ -109,4 +131,4 @@ def quote(conn: sqlite3.Connection, items: list[tuple[str, int, int | None]], *,
         tax = _round(taxable * rate)
         total = subtotal + shipping + tax
     return Quote(rules.currency, tuple(lines), subtotal, shipping, tax, rules.tax_inclusive, rules.tax_label, total,
-                 tuple(notices), tuple(unavailable))
+                 tuple(notices), tuple(unavailable), "pickup" if pickup else "delivery")

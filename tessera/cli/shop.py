@@ -29,13 +29,14 @@ def _shop_db(ctx: Context, slug: str):
 def stock_command(ctx: Context, tenant_slug: str, sku: str | None, on_hand: int | None, as_json: bool) -> None:
     """Show stock (on hand, reserved by unpaid orders, available), or set a sku's on-hand quantity."""
     from commerce_api.shop.orders import Orders
+    from commerce_api.shop.stock import saved_skus
 
     tenant, conn = _shop_db(ctx, tenant_slug)
     orders = Orders(conn)
     if on_hand is not None:
         if not sku:
             raise click.UsageError("--set needs a SKU")
-        orders.set_stock(sku, on_hand)
+        orders.set_stock(sku, on_hand, saved_skus=lambda: saved_skus(ctx.tenants.repository(tenant_slug)))
         ctx.services.audit.record("stock.changed", tenant_id=tenant.id, sku=sku, on_hand=on_hand, via="cli")
     rows = [orders.stock(sku)] if sku else orders.stock()
     show_rows([column("sku"), column("on hand", "on_hand"), column("reserved"),

@@ -126,15 +126,20 @@ def test_product_editor_names_bad_fields_then_creates_publishes_and_stocks(admin
     assert 'price: \'4.50\'' in text or 'price: "4.50"' in text or "price: '4.50'" in text
     assert "oat-cookies.jpg" in text and manager.repo().history()[0].email == "shop@bakery.test"
     editor = manager.get("/products/edit?path=products/rye-crackers.md")
-    assert "Publish the product to set its stock." in editor.text
+    assert "Not in the shop yet" in editor.text and 'name="on_hand.RC-1"' in editor.text
+
+    # Stocked before its first publish, so it goes on sale with stock rather than sold out.
+    stocked = manager.post("/stock", {"path": "products/rye-crackers.md", "on_hand.RC-1": "12"})
+    assert "Stock%20updated%20for%20RC-1" in stocked.headers["location"]
+    assert 'value="12"' in manager.get("/products/edit?path=products/rye-crackers.md").text
+    never = manager.post("/stock", {"path": "products/rye-crackers.md", "on_hand.NOT-SAVED": "3"})
+    assert "NOT-SAVED" in httpx.URL(never.headers["location"]).params["error"]
 
     job = manager.publish()
     assert job["status"] == "done", job
     shop = httpx.get(f"http://127.0.0.1:{site['port']}/products/rye-crackers/", headers={"Host": f"bakery.localhost:{site['port']}"})
     assert shop.status_code == 200 and "Rye Crackers" in shop.text
 
-    stocked = manager.post("/stock", {"path": "products/rye-crackers.md", "on_hand.RC-1": "12"})
-    assert "Stock%20updated%20for%20RC-1" in stocked.headers["location"]
     api = httpx.get(f"http://127.0.0.1:{site['port']}/api/products/rye-crackers",
                     headers={"Host": f"bakery.localhost:{site['port']}"}).json()
     assert api["variants"][0]["available"] == 12

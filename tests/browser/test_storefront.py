@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from playwright.sync_api import expect
+
 from commerce_api.shop.orders import Orders
 from content.migrations import connect
 from content.schema import TENANT
@@ -125,3 +127,108 @@ def test_product_page_without_javascript_still_shows_everything(site, browser):
     assert "£16.50" in page.content()
     assert "The basket needs JavaScript" in page.content()
     context.close()
+
+
+def _set_available(site, sku, available):
+    orders = Orders(shop_db(site))
+    orders.set_stock(sku, orders.stock(sku)["reserved"] + available)
+
+
+def test_a_sold_out_product_says_so_and_cannot_be_added(site, page):
+    _set_available(site, "BR-500", 0)
+    try:
+        page.goto(url(site, "bakery", "/products/brioche/"))
+        button = page.get_by_role("button", name="Sold out")
+        button.wait_for()
+        assert button.is_disabled() and page.get_by_role("button", name="Add to basket").count() == 0
+        assert "Sold out" in page.locator("[data-price]").inner_text()
+        # The basket API refuses it too, naming the sku (a page opened before it sold out).
+        refused = page.evaluate("""async () => {
+            const api = document.querySelector('meta[name="tessera:api"]').content.replace(/\\/$/, "");
+            const cart = await (await fetch(api + "/carts", {method: "POST"})).json();
+            const r = await fetch(api + "/carts/" + cart.token + "/items", {method: "POST",
+                headers: {"Content-Type": "application/json"}, body: JSON.stringify({sku: "BR-500", quantity: 1})});
+            return [r.status, (await r.json()).error.message];
+        }""")
+        assert refused[0] == 409 and "BR-500" in refused[1] and "sold out" in refused[1]
+    finally:
+        _set_available(site, "BR-500", 24)
+
+
+def test_a_sold_out_variant_cannot_be_chosen_and_the_rest_still_sells(site, page):
+    _set_available(site, "OC-6", 0)
+    try:
+        page.goto(url(site, "bakery", "/products/oat-cookies/"))
+        first = page.get_by_label("Pack of 6", exact=False)
+        expect(first).to_be_disabled()  # a locator wait: the page's CSP forbids eval-based polling
+        assert page.get_by_label("Pack of 12", exact=False).is_checked()
+        assert "sold out" in page.locator('[data-sku-price="OC-6"]').inner_text()
+        page.get_by_role("button", name="Add to basket").click()
+        page.get_by_role("status").filter(has_text="Added to your basket").wait_for()
+    finally:
+        _set_available(site, "OC-6", 24)
+
+
+def test_the_basket_marks_a_line_that_sold_out_and_offers_no_checkout(site, page):
+    add(page, site, "almond-financiers", None, 1)
+    _set_available(site, "AF-6", 0)
+    try:
+        page.goto(url(site, "bakery", "/cart/"))
+        line = page.locator(".cart-line").filter(has_text="Almond Financiers")
+        line.get_by_text("Sold out").wait_for()
+        assert page.get_by_role("link", name="Go to checkout").count() == 0
+        assert "Remove the sold-out items" in page.locator("[data-cart-body]").inner_text()
+        line.get_by_role("button", name="Remove Almond Financiers").click()
+        page.get_by_text("Your basket is empty.").wait_for()
+    finally:
+        _set_available(site, "AF-6", 24)
+
+
+def test_collect_from_the_shop_shows_and_charges_no_shipping_and_asks_no_address(site, page):
+    add(page, site, "seeded-spelt", None, 1)  # £6.90: under £40, so delivery costs £4.95
+    page.goto(url(site, "bakery", "/checkout/"))
+    totals = page.locator(".totals")
+    totals.get_by_text("Shipping").wait_for()
+    assert "£4.95" in totals.inner_text() and "£11.85" in totals.inner_text()
+    page.get_by_label("Collect from the shop").check()
+    totals.get_by_text("Collection").wait_for()
+    shown = totals.inner_text()
+    assert "£4.95" not in shown and "£6.90" in shown.split("Total")[-1]
+    assert not page.get_by_label("Address", exact=True).is_visible()
+    assert not page.get_by_label("Postcode").is_visible()
+    page.get_by_label("Email").fill("pia@example.test")
+    page.get_by_label("Full name").fill("Pia Collects")
+    page.get_by_role("button", name="Place order").click()
+    page.wait_for_url(re.compile(r"/order/\?number=\d+"))
+    page.locator("[data-order-body]").get_by_text("Thank you! Your order number is").wait_for()
+    number = int(re.search(r"number=(\d+)", page.url).group(1))
+    order = Orders(shop_db(site)).get(number)
+    assert (order["shipping_method"], order["shipping"], order["total"]) == ("pickup", 0, 690)
+    assert order["shipping_address"]["name"] == "Pia Collects"
+    assert "Collection" in page.locator("[data-order-body] .totals").inner_text()
+
+
+def test_a_failed_payment_start_keeps_the_order_and_can_be_tried_again(site, page, monkeypatch):
+    from commerce_api.errors import BadRequest
+    from commerce_api.shop.payments import Manual
+
+    def down(self, order, site_url):
+        raise BadRequest("the payment could not be started: the bank is closed", code="payment_unavailable")
+
+    add(page, site, "sourdough-starter-kit", None, 1)
+    page.goto(url(site, "bakery", "/checkout/"))
+    for label, value in (("Email", "max@example.test"), ("Full name", "Max"), ("Town or city", "Leith"),
+                         ("Postcode", "EH6"), ("Country code (e.g. GB)", "GB")):
+        page.get_by_label(label).fill(value)
+    page.get_by_label("Address", exact=True).fill("3 Mill Lane")
+    monkeypatch.setattr(Manual, "start", down)
+    page.get_by_role("button", name="Place order").click()
+    page.wait_for_url(re.compile(r"/order/\?number=\d+&token="))
+    body = page.locator("[data-order-body]")
+    body.get_by_text("the bank is closed").wait_for()
+    assert "Your order is saved" in body.inner_text()
+    monkeypatch.undo()
+    body.get_by_role("button", name="Try paying again").click()
+    body.get_by_text("Pay by bank transfer").wait_for()
+    number = int(re.search(r"number=(\d+)", page.url).group(1))
+    assert Orders(shop_db(site)).get(number)["status"] == "pending"

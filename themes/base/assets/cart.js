@@ -57,7 +57,8 @@
     var status = $("[data-status]", form);
     form.addEventListener("submit", function (event) {
       event.preventDefault();
-      var chosen = $('input[name="sku"]:checked', form) || $('input[name="sku"]', form);
+      var chosen = $('input[name="sku"]:checked', form) || $('input[name="sku"]:not(:disabled)', form);
+      if (!chosen) return;
       var quantity = parseInt($('input[name="quantity"]', form).value, 10);
       var button = $("button[type=submit]", form);
       button.disabled = true;
@@ -72,7 +73,7 @@
         status.appendChild(document.createTextNode(" "));
         status.appendChild(link);
       }).catch(function (e) { status.textContent = sentence(e.message); })
-        .then(function () { button.disabled = false; });
+        .then(function () { button.disabled = form.hasAttribute("data-sold-out"); });
     });
   });
 
@@ -91,7 +92,21 @@
           if (info && !info.in_stock) { input.disabled = true; if (input.checked) input.checked = false; }
         });
       });
+      $$("form[data-add-to-cart]").forEach(soldOut);
     }).catch(function () {});
+  }
+  /* Static pages cannot know stock: once the live answer is in, offer only what is left. */
+  function soldOut(form) {
+    var left = $$('input[name="sku"]', form).filter(function (i) { return !i.disabled; });
+    var button = $("button[type=submit]", form);
+    if (!left.length) {
+      form.setAttribute("data-sold-out", "");
+      button.disabled = true;
+      button.textContent = "Sold out";
+      $$("[data-price]").forEach(function (p) { if (!$(".sold-out", p)) p.appendChild(el("strong", { "class": "sold-out" }, " Sold out")); });
+    } else if (!$('input[name="sku"]:checked', form) && left[0].type === "radio") {
+      left[0].checked = true;
+    }
   }
 
   /* The basket page. */
@@ -115,6 +130,7 @@
       });
       item.appendChild(qty);
       item.appendChild(el("span", { "class": "line-total" }, money(line.line_total, cart.currency)));
+      if (!line.in_stock) item.appendChild(el("strong", { "class": "sold-out" }, line.available ? "Only " + line.available + " left" : "Sold out"));
       var remove = el("button", { type: "button", "class": "link-button" }, "Remove");
       remove.setAttribute("aria-label", "Remove " + label);
       remove.addEventListener("click", function () {
@@ -125,12 +141,13 @@
     });
     cartBox.appendChild(list);
     cartBox.appendChild(totals(cart));
-    cartBox.appendChild(el("a", { href: "/checkout/", "class": "button" }, "Go to checkout"));
+    if (cart.lines.every(function (l) { return l.in_stock; })) cartBox.appendChild(el("a", { href: "/checkout/", "class": "button" }, "Go to checkout"));
+    else cartBox.appendChild(el("p", { "class": "notice" }, "Remove the sold-out items, or lower their quantity, to check out."));
   }
   function totals(q) {
     var dl = el("dl", { "class": "totals" });
-    [["Subtotal", q.subtotal], ["Shipping", q.shipping], [q.tax_label + (q.tax_inclusive ? " (included)" : ""), q.tax], ["Total", q.total]]
-      .filter(function (row) { return row[0] === "Total" || row[0] === "Subtotal" || row[1] > 0 || row[0] === "Shipping"; })
+    [["Subtotal", q.subtotal], [q.shipping_method === "pickup" ? "Collection" : "Shipping", q.shipping], [q.tax_label + (q.tax_inclusive ? " (included)" : ""), q.tax], ["Total", q.total]]
+      .filter(function (row, i) { return i < 2 || row[0] === "Total" || row[1] > 0; })
       .forEach(function (row) { dl.appendChild(el("dt", {}, row[0])); dl.appendChild(el("dd", {}, money(row[1], q.currency))); });
     return dl;
   }
@@ -150,10 +167,38 @@
   function checkoutForm(cart) {
     checkoutBox.textContent = "";
     if (!cart || !cart.lines.length) { checkoutBox.appendChild(el("p", {}, "Your basket is empty.")); return; }
-    checkoutBox.appendChild(totals(cart));
+    var sums = checkoutBox.appendChild(totals(cart));
     var form = el("form", { novalidate: "" });
     var alert = el("p", { role: "alert", "class": "form-error" });
     form.appendChild(alert);
+    var methods = el("fieldset", {});
+    methods.appendChild(el("legend", {}, "Delivery"));
+    [["delivery", "Deliver to my address"], ["pickup", "Collect from the shop"]].forEach(function (m, i) {
+      var label = el("label", { "class": "variant" });
+      var radio = el("input", { type: "radio", name: "shipping_method", value: m[0] });
+      if (!i) radio.checked = true;
+      radio.addEventListener("change", choose);
+      label.appendChild(radio);
+      label.appendChild(document.createTextNode(" " + m[1]));
+      methods.appendChild(label);
+    });
+    form.appendChild(methods);
+    function method() { return $('input[name="shipping_method"]:checked', form).value; }
+    /* Pickup needs no postal address, and the totals shown are the server's for the chosen method. */
+    function choose() {
+      var pickup = method() === "pickup";
+      FIELDS.forEach(function (f) {
+        if (f[0].indexOf("shipping_address.") || f[0] === "shipping_address.name") return;
+        var input = form.elements[f[0]];
+        input.closest(".field").hidden = pickup;
+        input.required = !pickup && f[0].indexOf("line2") < 0;
+      });
+      call("GET", "/carts/" + encodeURIComponent(token()) + "?shipping_method=" + method()).then(function (c) {
+        var fresh = totals(c);
+        sums.parentNode.replaceChild(fresh, sums);
+        sums = fresh;
+      }).catch(function (e) { alert.textContent = sentence(e.message); });
+    }
     FIELDS.forEach(function (f) {
       var id = "f-" + f[0].replace(/\W/g, "-");
       var wrap = el("div", { "class": "field" });
@@ -164,25 +209,15 @@
       wrap.appendChild(el("span", { id: id + "-error", "class": "field-error" }));
       form.appendChild(wrap);
     });
-    var methods = el("fieldset", {});
-    methods.appendChild(el("legend", {}, "Delivery"));
-    [["delivery", "Deliver to my address"], ["pickup", "Collect from the shop"]].forEach(function (m, i) {
-      var label = el("label", { "class": "variant" });
-      var radio = el("input", { type: "radio", name: "shipping_method", value: m[0] });
-      if (!i) radio.checked = true;
-      label.appendChild(radio);
-      label.appendChild(document.createTextNode(" " + m[1]));
-      methods.appendChild(label);
-    });
-    form.appendChild(methods);
     form.appendChild(el("button", { type: "submit", "class": "button" }, "Place order"));
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       $$(".field-error", form).forEach(function (s) { s.textContent = ""; });
       $$("[aria-invalid]", form).forEach(function (i) { i.removeAttribute("aria-invalid"); });
       alert.textContent = "";
-      var body = { cart_token: token(), shipping_address: {}, shipping_method: $('input[name="shipping_method"]:checked', form).value };
+      var body = { cart_token: token(), shipping_address: {}, shipping_method: method() };
       FIELDS.forEach(function (f) {
+        if (form.elements[f[0]].closest(".field").hidden) return;
         var value = form.elements[f[0]].value;
         if (f[0].indexOf(".") > 0) body.shipping_address[f[0].split(".")[1]] = value; else body[f[0]] = value;
       });
@@ -209,12 +244,39 @@
         } else {
           alert.textContent = sentence(e.message);
         }
-        if (e.error && e.error.code !== "idempotency_mismatch" && !input) sessionStorage.removeItem("tessera-checkout-key");
+        if (e.status && e.status < 500 && e.error.code !== "idempotency_mismatch" && !input) sessionStorage.removeItem("tessera-checkout-key");
       });
     });
     checkoutBox.appendChild(form);
   }
   if (checkoutBox) loadCart().then(checkoutForm).catch(function (e) { announce(e.message); });
+
+  /* How to pay: instructions, or a button that starts (again) a payment that failed or never started. */
+  function pay(order, payment) {
+    var box = el("div", { "class": "payment" });
+    function show(p, go) {
+      box.textContent = "";
+      if (p && p.instructions) { box.appendChild(el("p", { "class": "notice" }, p.instructions)); return; }
+      if (p && p.redirect_url) {
+        if (go) location.href = p.redirect_url;
+        else box.appendChild(el("a", { href: p.redirect_url, "class": "button" }, "Pay now"));
+        return;
+      }
+      if (p && p.status && p.status !== "failed") { box.appendChild(el("p", {}, "Payment: " + p.status + ".")); return; }
+      if (p && p.message) box.appendChild(el("p", { "class": "notice", role: "alert" }, sentence(p.message)));
+      var again = el("button", { type: "button", "class": "button" }, p ? "Try paying again" : "How to pay");
+      again.addEventListener("click", function () {
+        again.disabled = true;
+        call("POST", "/orders/" + order.number + "/payment?token=" + encodeURIComponent(secret)).then(function (r) {
+          sessionStorage.setItem("tessera-payment-" + order.number, JSON.stringify(r));
+          show(r, true);
+        }).catch(function (e) { again.disabled = false; announce(e.message); });
+      });
+      box.appendChild(again);
+    }
+    show(payment);
+    return box;
+  }
 
   /* The order confirmation page. */
   var orderBox = $("[data-order-body]");
@@ -226,7 +288,7 @@
         orderBox.appendChild(el("p", { "class": "lead" }, "Thank you! Your order number is " + order.number + "."));
         var payment = JSON.parse(sessionStorage.getItem("tessera-payment-" + order.number) || "null");
         if (order.payment_status === "paid") orderBox.appendChild(el("p", {}, "We have received your payment."));
-        else if (payment && payment.instructions) orderBox.appendChild(el("p", { "class": "notice" }, payment.instructions));
+        else if (order.status === "pending") orderBox.appendChild(pay(order, payment));
         var list = el("ul", { "class": "cart-lines" });
         order.lines.forEach(function (l) { list.appendChild(el("li", {}, l.quantity + " × " + l.name + (l.title !== l.name ? " – " + l.title : "") + " · " + money(l.line_total, order.currency))); });
         orderBox.appendChild(list);
