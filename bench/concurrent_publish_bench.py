@@ -1,10 +1,12 @@
 """Many tenants' publishes queued at once on a running job runner: count failures and check that
 each tenant's output equals its own clean, sequential build.
 
-    python bench/concurrent_publish_bench.py [TENANTS] [POSTS] [RUNNER_WORKERS]
+    python bench/concurrent_publish_bench.py [TENANTS] [POSTS] [RUNNER_WORKERS] [CPUS]
 
 Tenants alternate between the two starters; each gets POSTS posts of its own (enough pages to make
 the builder render in parallel processes) so that any mix-up between builds shows in the output.
+CPUS makes each build start as many render workers as a machine with that many cores would (builds
+use one per core), which widens any window between two builds' preparations on a small machine.
 """
 
 from __future__ import annotations
@@ -98,6 +100,10 @@ def run(count: int, posts: int, workers: int) -> dict:
 
 
 if __name__ == "__main__":
+    import os
+
     args = [int(a) for a in sys.argv[1:]]
-    count, posts, workers = (args + [30, 80, 2][len(args):])[:3]
+    count, posts, workers, cpus = (args + [30, 80, 2, 0][len(args):])[:4]
+    if cpus:
+        os.cpu_count = lambda: cpus  # BuildConfig.workers defaults to one per core
     print(run(count, posts, workers))
