@@ -83,6 +83,7 @@ def publish_tenant(settings: Settings, tenants: Tenants, slug: str, *, actor: st
                    rollback_of: int | None = None, progress: Callable[[int, int], None] | None = None,
                    ) -> tuple[TenantBuild, Deploy]:
     """Build the tenant at ``commit`` (default: the latest) and publish what changed to its bucket."""
+    tenants.registry.get(slug)  # an unknown tenant is a clear error, before any lock file is opened
     with _publishing(tenants, slug, wait=True):
         _clean_up(settings, tenants, slug)
         built = build_tenant(settings, tenants, slug, commit=commit, progress=progress)

@@ -95,3 +95,11 @@ def test_scheduled_content_is_published_when_due(platform):
     done = runner.run_once()
     assert done.status == "done", done.log
     assert "Launch day" in (live / "blog" / "launch" / "index.html").read_text()
+
+
+def test_publish_of_a_deleted_tenant_fails_with_a_message(platform):
+    settings, _ = platform
+    queue = Queue(settings.data_dir / "platform.db")
+    queue.enqueue("gone", actor="test")
+    job = job_runner(settings).run_once()
+    assert job.status == "failed" and job.log.startswith("publish failed: ") and "gone" in job.log, job.log
