@@ -7,6 +7,7 @@ only when the whole build succeeded (see ``builder.output``), so a failed build 
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import hashlib
 import json
@@ -15,6 +16,7 @@ import multiprocessing
 import os
 import pickle
 import shutil
+import signal
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -32,12 +34,12 @@ from content.source import Source
 from . import images as imagelib
 from . import markdown, urls
 from .errors import BuildErrors
-from .output import META, commit, link_or_copy, recover, staging_dir, write_new
+from .output import META, commit, link_or_copy, locked, recover, scan, staging_dir, write_new
 from .plan import Job, Plan, make_plan
 from .render import Renderer, Settings
 from .theme import css_variables, load_theme, script, stylesheet
 
-VERSION = "build-3"  # build-3: build.json lists the scripts, media types from decoding
+VERSION = "build-3"  # build-3: build.json lists the scripts, media types from decoding, files on disk recorded
 
 
 @dataclass
@@ -72,21 +74,31 @@ class BuildResult:
 
 
 def build(config: BuildConfig) -> BuildResult:
+    """Build ``config.source`` into ``config.out_dir``. Safe next to any other build, in threads or
+    processes: builds of one output folder take turns, builds of different folders share nothing."""
+    out_dir = Path(config.out_dir).resolve()
+    with locked(out_dir):
+        return _build(config, out_dir)
+
+
+def _build(config: BuildConfig, out_dir: Path) -> BuildResult:
     started = time.perf_counter()
     now = config.now or datetime.now(timezone.utc)
-    out_dir = Path(config.out_dir).resolve()
     recover(out_dir)
     memory = config.memory
     if memory is not None and memory.get("saving"):
         memory.pop("saving").join()  # the previous build's caches are on disk before we go on
     state = memory["state"] if memory and "state" in memory else _load(config.cache_dir, "state")
-    if state.get("out_dir") != str(out_dir):
-        state = {}  # the cache describes another output folder
+    on_disk = scan(out_dir)
+    if state.get("out_dir") != str(out_dir) or state.get("files") != on_disk:
+        # The state describes another folder, or the folder is not what the last build left there
+        # (files lost, changed or added since): trust none of it and build clean.
+        state = {}
     signature = _signature(config)
     began = time.time_ns()
     modified_since = getattr(config.source, "modified_since", None)
     racy = modified_since(state["began"]) if modified_since and "began" in state else set()
-    if (not racy and state.get("signature") == signature and (out_dir / META / "manifest.json").exists()
+    if (not racy and state.get("signature") == signature
             and (state.get("next_scheduled") is None or now < state["next_scheduled"])):
         return BuildResult(out_dir, len(state["manifest"]), 0, 0, time.perf_counter() - started,
                            state["catalog_version"], state["next_scheduled"], up_to_date=True)
@@ -117,21 +129,24 @@ def build(config: BuildConfig) -> BuildResult:
     digest = _Digester(parse_cache)
     global_key = digest((VERSION, markdown.VERSION, theme.digest, css_url, scripts, content.site,
                          settings.base_url, config.shop, config.api_base))
-    previous_manifest = state.get("manifest", {}) if out_dir.exists() else {}
+    previous_manifest = state.get("manifest", {})
     previous = state.get("records", {}) if previous_manifest else {}
     staging = staging_dir(out_dir)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        records, rendered = _render_all(plan.jobs, global_key, digest, previous, renderer, out_dir, staging,
+        records, rendered = _render_all(plan.jobs, global_key, digest, previous, renderer, on_disk, staging,
                                          config)
         manifest = _finish(staging, static, types, plan, records, previous_manifest, scripts)
+        # Whatever the folder holds that the new build does not, recorded or not, goes.
+        stale = [p for p in on_disk if p not in manifest and not (staging / p).exists()]
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    commit(staging, out_dir, [p for p in previous_manifest if p not in manifest])
-    new_state = {"out_dir": str(out_dir), "signature": signature, "began": began, "next_scheduled": plan.next_scheduled, "records": records,
-                 "manifest": manifest, "catalog_version": plan.catalog_version}
+    commit(staging, out_dir, stale)
+    new_state = {"out_dir": str(out_dir), "signature": signature, "began": began,
+                 "next_scheduled": plan.next_scheduled, "records": records, "manifest": manifest,
+                 "catalog_version": plan.catalog_version, "files": scan(out_dir)}
     if memory is not None:
         memory.update(state=new_state, parse=parse_cache)
         saver = threading.Thread(target=_save_all, args=(config.cache_dir, new_state, parse_cache), daemon=True)
@@ -298,19 +313,23 @@ def _media(content, config: BuildConfig, static: dict, errors: list[ContentError
 
 # -- rendering --------------------------------------------------------------------------------
 
-_WORKER: dict = {}
+@dataclass(frozen=True)
+class _Work:
+    """One build's rendering: the renderer, where pages go, and what to render (by index)."""
+
+    renderer: Renderer
+    staging: Path
+    todo: list[tuple[Job, bytes]]
 
 
 def _render_all(jobs, global_key: bytes, digest: _Digester, previous: dict, renderer: Renderer,
-                out_dir: Path, staging: Path, config: BuildConfig) -> tuple[dict, int]:
+                on_disk: dict, staging: Path, config: BuildConfig) -> tuple[dict, int]:
     records: dict[str, tuple] = {}
     todo: list[tuple[Job, bytes]] = []
-    out_root = str(out_dir)
     for job in jobs:
         fingerprint = digest.job(global_key, job)
         old = previous.get(job.file)
-        if (old and old[0] == fingerprint and _deps_valid(old[1], renderer)
-                and os.path.exists(os.path.join(out_root, job.file))):
+        if old and old[0] == fingerprint and _deps_valid(old[1], renderer) and job.file in on_disk:
             records[job.file] = old
         else:
             todo.append((job, fingerprint))
@@ -318,47 +337,85 @@ def _render_all(jobs, global_key: bytes, digest: _Digester, previous: dict, rend
     total = len(todo)
     if config.progress:
         config.progress(0, total)
-    # Workers are forked after the renderer is built, so they share it; only indices travel.
-    _WORKER.update(renderer=renderer, staging=staging, todo=todo)
-    try:
-        if config.workers > 1 and total >= 64:
-            size = max(8, total // (config.workers * 8))
-            chunks = [range(i, min(i + size, total)) for i in range(0, total, size)]
-            context = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(max_workers=config.workers, mp_context=context) as pool:
-                results_iter = pool.map(_render_chunk, chunks)
-                for done, (results, chunk_errors) in enumerate(results_iter, start=1):
-                    records.update(results)
-                    errors += chunk_errors
-                    if config.progress:
-                        config.progress(min(done * size, total), total)
-        else:
-            for index in range(total):
-                results, chunk_errors = _render_chunk(range(index, index + 1))
+    work = _Work(renderer, staging, todo)
+    if config.workers > 1 and total >= 64:
+        size = max(8, total // (config.workers * 8))
+        chunks = [range(i, min(i + size, total)) for i in range(0, total, size)]
+        with _pool(work, config.workers) as pool:
+            for done, (results, chunk_errors) in enumerate(pool.map(_render_assigned, chunks), start=1):
                 records.update(results)
                 errors += chunk_errors
                 if config.progress:
-                    config.progress(index + 1, total)
-    finally:
-        _WORKER.clear()
+                    config.progress(min(done * size, total), total)
+    else:
+        for index in range(total):
+            results, chunk_errors = _render_chunk(work, range(index, index + 1))
+            records.update(results)
+            errors += chunk_errors
+            if config.progress:
+                config.progress(index + 1, total)
     if errors:
         raise BuildErrors(errors)
     return records, total
 
 
-def _render_chunk(indices: range) -> tuple[dict, list[ContentError]]:
-    renderer: Renderer = _WORKER["renderer"]
-    staging: Path = _WORKER["staging"]
-    todo: list[tuple[Job, bytes]] = _WORKER["todo"]
+# -- worker processes -------------------------------------------------------------------------
+#
+# Workers are forked after the renderer is built, so they share it without pickling and only
+# indices travel. Each build gets a pool of its own, and its work reaches the workers as the pool
+# initializer's argument, which fork copies into the child as it is at that moment: a build in
+# another thread can neither swap it nor clear it.
+
+_assigned: _Work | None = None  # set in a pool worker only, which serves one build for its life
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _pool(work: _Work, workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_start_worker, initargs=(work, os.getpid()))
+
+
+def _start_worker(work: _Work, parent: int) -> None:
+    global _assigned
+    _die_with_parent(parent)
+    _assigned = work
+
+
+def _render_assigned(indices: range) -> tuple[dict, list[ContentError]]:
+    assert _assigned is not None, "rendering outside a build's worker"
+    return _render_chunk(_assigned, indices)
+
+
+def _die_with_parent(parent: int) -> None:
+    """A worker must not outlive the build that forked it. If the build is killed, nobody tells
+    its workers to stop, and each one holds the other end of its own pipes: they would wait for
+    work forever (and keep the source's git process and every inherited file open)."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux: watch for the parent going away instead
+        threading.Thread(target=_watch_parent, args=(parent,), name="parent-watch", daemon=True).start()
+    else:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # the kernel kills us when the forking thread ends
+    if os.getppid() != parent:  # the parent died before we asked
+        os._exit(1)
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _render_chunk(work: _Work, indices: range) -> tuple[dict, list[ContentError]]:
     results, errors = {}, []
     for index in indices:
-        job, fingerprint = todo[index]
+        job, fingerprint = work.todo[index]
         try:
-            data, deps = renderer.render(job)
+            data, deps = work.renderer.render(job)
         except ContentErrors as exc:
             errors += exc.errors
             continue
-        write_new(staging / job.file, data)
+        write_new(work.staging / job.file, data)
         results[job.file] = (fingerprint, deps, hashlib.sha256(data).hexdigest(), len(data))
     return results, errors
 

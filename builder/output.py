@@ -5,14 +5,20 @@ output changes until every page has rendered. Then a journal listing the moves a
 written (the commit point) and the staged files are renamed into place, deletions last. A crash
 after the journal is rolled forward by ``recover`` at the start of the next build; a crash before
 it leaves the previous output exactly as it was. A first build simply renames the staging folder.
+
+One build at a time writes an output folder (``locked``), so whatever staging folder or journal a
+build finds there was left by a build that died.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 META = "_tessera"  # build metadata inside the output: manifest, catalog, redirects; never served
 
@@ -23,6 +29,40 @@ def staging_dir(out_dir: Path) -> Path:
 
 def journal_path(out_dir: Path) -> Path:
     return out_dir.parent / f".{out_dir.name}.journal"
+
+
+@contextmanager
+def locked(out_dir: Path) -> Iterator[None]:
+    """Hold the output folder for one build, across threads and processes. The kernel drops the
+    lock with the process holding it, so a killed build never blocks the next one."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(out_dir.parent / f".{out_dir.name}.lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            # Unlock explicitly: forked workers of other builds may hold a copy of this descriptor.
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def scan(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every file under ``folder`` (relative path → size, modification time in ns): what is really
+    there, to hold against what the last build recorded. Cheap: no file is read."""
+    found: dict[str, tuple[int, int]] = {}
+    pending = [("", str(folder))]
+    while pending:
+        prefix, path = pending.pop()
+        try:
+            entries = list(os.scandir(path))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                pending.append((f"{prefix}{entry.name}/", entry.path))
+            else:
+                stat = entry.stat(follow_symlinks=False)
+                found[prefix + entry.name] = (stat.st_size, stat.st_mtime_ns)
+    return found
 
 
 def write_new(path: Path, data: bytes) -> None:
@@ -59,15 +99,17 @@ def commit(staging: Path, out_dir: Path, deletions: list[str]) -> None:
 
 
 def recover(out_dir: Path) -> None:
-    """Finish a commit that a crash interrupted, and clear staging folders of dead builds."""
+    """Finish a commit that a crash interrupted, and clear staging folders of dead builds.
+
+    Call it holding ``locked(out_dir)``: then no other build is writing here, and every staging
+    folder is a dead build's, even one whose process id has been given to another process since
+    (after a restart in a container the server often gets its old pid back)."""
     journal = journal_path(out_dir)
     if journal.exists():
         _replay(journal, out_dir)
     if out_dir.parent.exists():
         for stale in out_dir.parent.glob(f".{out_dir.name}.staging-*"):
-            pid = stale.name.rsplit("-", 1)[-1]
-            if not pid.isdigit() or not _alive(int(pid)):
-                shutil.rmtree(stale, ignore_errors=True)
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def _replay(journal: Path, out_dir: Path) -> None:
@@ -100,12 +142,3 @@ def _prune(folder: Path, root: Path) -> None:
             return
         folder = folder.parent
 
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-        return True
-    except OSError:
-        return False

@@ -85,6 +85,19 @@ def publish_build(conn: sqlite3.Connection, storage: Storage, build_dir: Path, *
     return get_deploy(conn, deploy_id)
 
 
+INTERRUPTED = "interrupted: the process publishing it stopped before it finished; the live site did not change"
+
+
+def fail_interrupted(conn: sqlite3.Connection) -> int:
+    """Deploys left 'running' by a process that died are failed, so that nobody waits for them.
+
+    Call it only while no publish of this tenant can be running (``tessera.sites`` holds the
+    tenant's publish lock): a deploy is 'running' only for as long as its process holds that lock."""
+    with conn:
+        return conn.execute("UPDATE deploys SET status = 'failed', finished_at = ?, message = ? "
+                            "WHERE status = 'running'", (now_iso(), INTERRUPTED)).rowcount
+
+
 def get_deploy(conn: sqlite3.Connection, deploy_id: int) -> Deploy:
     row = conn.execute("SELECT * FROM deploys WHERE id = ?", (deploy_id,)).fetchone()
     if row is None:

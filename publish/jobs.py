@@ -4,21 +4,27 @@ Jobs live in ``platform.db`` so the CLI, the API and any number of runner proces
 A job is claimed in a write transaction, so two runners never take the same one, and a tenant
 with a running job is skipped until it finishes. ``run_after`` delays a job: scheduled content
 gets a publish queued for the moment it becomes due.
+
+A failed job's log is written for the site's people (the admin shows it to them): what failed and,
+for content errors, file and line. Tracebacks go to the server's log, never into a job's log.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
-import traceback
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
+from content.errors import TesseraError
 from content.migrations import PerThread, immediate
 from content.registry import now_iso
 from content.schema import PLATFORM
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -86,23 +92,46 @@ class Queue(PerThread):
             self.conn.execute("UPDATE jobs SET status = ?, finished_at = ?, log = ? WHERE id = ?",
                               ("done" if ok else "failed", now_iso(), log[-20000:], job.id))
 
-    def requeue_abandoned(self) -> int:
-        """Jobs left 'running' by a process that died go back to the queue (call at start-up)."""
-        with self.conn:
-            return self.conn.execute("UPDATE jobs SET status = 'queued', started_at = NULL "
-                                     "WHERE status = 'running'").rowcount
+    def requeue_abandoned(self) -> list[str]:
+        """Jobs left 'running' by a process that died go back to the queue (call at start-up);
+        returns their tenants, whose interrupted work needs cleaning up before they run again."""
+        with immediate(self.conn) as conn:
+            tenants = sorted({row["tenant"] for row in conn.execute("SELECT tenant FROM jobs WHERE status = 'running'")})
+            conn.execute("UPDATE jobs SET status = 'queued', started_at = NULL WHERE status = 'running'")
+        return tenants
+
+
+def failure_message(job: Job, exc: Exception) -> str:
+    """What a failed job's log says to the people of its site."""
+    what = "rollback" if job.kind.startswith("rollback:") else job.kind
+    if isinstance(exc, TesseraError):
+        return f"{what} failed: {exc}"
+    return (f"{what} failed because of a problem on the server, not in the site; the live site is "
+            f"unchanged. Try again later; if it keeps failing, give the operators job number {job.id}.")
 
 
 class Runner:
-    """Worker threads that take jobs from the queue until stopped."""
+    """Worker threads that take jobs from the queue until stopped.
 
-    def __init__(self, queue: Queue, execute: Callable[[Job], str], workers: int = 2, poll: float = 1.0) -> None:
+    ``recover(tenant)`` runs at start for each tenant whose job a dead process left running, before
+    any job runs: it finishes or undoes what that job left half done. ``on_finish(job)`` is called
+    with each finished job (tests wait on it instead of polling)."""
+
+    def __init__(self, queue: Queue, execute: Callable[[Job], str], workers: int = 2, poll: float = 1.0, *,
+                 recover: Callable[[str], None] | None = None,
+                 on_finish: Callable[[Job], None] | None = None) -> None:
         self.queue, self.execute, self.workers, self.poll = queue, execute, workers, poll
+        self.recover, self.on_finish = recover, on_finish
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        self.queue.requeue_abandoned()
+        for tenant in self.queue.requeue_abandoned():
+            if self.recover is not None:
+                try:
+                    self.recover(tenant)
+                except Exception:  # the requeued job will meet the same problem and report it
+                    log.exception("cleaning up after %s's interrupted job failed", tenant)
         for n in range(self.workers):
             thread = threading.Thread(target=self._loop, name=f"jobs-{n}", daemon=True)
             thread.start()
@@ -118,11 +147,17 @@ class Runner:
         if job is None:
             return None
         try:
-            log = self.execute(job)
-            self.queue.finish(job, True, log)
-        except Exception:  # the job failed; its log says why, the runner goes on
-            self.queue.finish(job, False, traceback.format_exc())
-        return self.queue.get(job.id)
+            self.queue.finish(job, True, self.execute(job))
+        except Exception as exc:  # the job failed; its log says why, the runner goes on
+            if isinstance(exc, TesseraError):
+                log.warning("job %s (%s of %s) failed: %s", job.id, job.kind, job.tenant, exc)
+            else:
+                log.exception("job %s (%s of %s) failed", job.id, job.kind, job.tenant)
+            self.queue.finish(job, False, failure_message(job, exc))
+        finished = self.queue.get(job.id)
+        if self.on_finish is not None:
+            self.on_finish(finished)
+        return finished
 
     def _loop(self) -> None:
         while not self.stopping.is_set():

@@ -90,6 +90,10 @@ class S3Storage:
             self.puts += 1
         return rel
 
+    def clean(self) -> None:
+        """Nothing to clear: a killed publish leaves only objects that the next publish's diff
+        overwrites or deletes (the manifest, written last, still describes the live site)."""
+
     def remove(self) -> None:
         try:
             paginator = self.client.get_paginator("list_objects_v2")

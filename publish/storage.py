@@ -43,6 +43,7 @@ class Storage(Protocol):
     def manifest(self) -> dict[str, list]: ...
     def apply(self, change: Change, progress: Callable[[str], None] | None = None) -> None: ...
     def read(self, path: str) -> bytes | None: ...
+    def clean(self) -> None: ...  # clear what a killed publish left; only while none runs
     def remove(self) -> None: ...
 
 
@@ -122,6 +123,20 @@ class FileStorage:
             for blob in folder.iterdir():
                 if blob.stat().st_nlink == 1 and not blob.name.startswith("."):
                     blob.unlink()
+
+    def clean(self) -> None:
+        """Remove what a killed publish left: temporary blobs and links, and the release it was
+        assembling (any release newer than the live one never went live)."""
+        for link in self.root.glob(".current.*"):
+            link.unlink(missing_ok=True)
+        for temporary in self.root.glob("blobs/*/.*"):
+            temporary.unlink(missing_ok=True)
+        live = os.readlink(self.current) if self.current.is_symlink() else None
+        live_id = int(Path(live).name) if live else -1
+        releases = self.root / "releases"
+        for release in releases.iterdir() if releases.is_dir() else ():
+            if not release.name.isdigit() or int(release.name) > live_id:
+                shutil.rmtree(release, ignore_errors=True)
 
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)

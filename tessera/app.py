@@ -53,7 +53,7 @@ class Platform:
         self.edge = Edge(lambda: svc.db.registry, storage_for(settings), settings.base_domain)
         self.queue = Queue(settings.data_dir / "platform.db")
         self.git = GitServer(svc, lambda slug: self.queue.enqueue(slug, actor="git push"), _install_hooks)
-        self.runner = Runner(self.queue, lambda job: run_job(settings, job))
+        self.runner = job_runner(settings)
 
     def start_jobs(self) -> None:
         self.runner.start()
@@ -110,9 +110,32 @@ class Platform:
         await send({"type": "http.response.body", "body": body if scope["method"] != "HEAD" else b""})
 
 
-def run_job(settings: Settings, job) -> str:
-    """Execute one queued job; returns its log. A failed publish leaves the live site as it was."""
+def job_runner(settings: Settings, **options) -> Runner:
+    """The runner for queued publishes and rollbacks; at its start it cleans up after the jobs a
+    killed process left running, before they run again. ``options`` go to ``Runner``."""
+    return Runner(Queue(settings.data_dir / "platform.db"), lambda job: run_job(settings, job),
+                  recover=lambda slug: recover_job(settings, slug), **options)
+
+
+def recover_job(settings: Settings, slug: str) -> None:
     from content.tenants import Tenants
+
+    from .sites import recover_tenant
+
+    tenants = Tenants(settings.data_dir, settings.sites_dir)
+    try:
+        recover_tenant(settings, tenants, slug)
+    finally:
+        tenants.close()
+
+
+def run_job(settings: Settings, job) -> str:
+    """Execute one queued job; returns its log. A failed publish leaves the live site as it was.
+
+    Errors the site's people can act on are ``TesseraError``s; the runner puts their message, never
+    a traceback, in the job's log."""
+    from content.tenants import Tenants
+    from publish.errors import PublishError
 
     from .sites import publish_tenant, rollback_tenant
 
@@ -123,7 +146,7 @@ def run_job(settings: Settings, job) -> str:
                                             deploy_id=int(job.kind.partition(":")[2]))
             return f"rolled {job.tenant} back to the site of deploy {job.kind.partition(':')[2]} (now deploy {deploy.id})"
         if job.kind != "publish":
-            raise ValueError(f"unknown job kind {job.kind!r}")
+            raise PublishError(f"unknown job kind {job.kind!r}; jobs are publishes or rollbacks")
         built, deploy = publish_tenant(settings, tenants, job.tenant, actor=job.actor)
         log = (f"published {job.tenant} as deploy {deploy.id}: {_files(deploy.uploaded, 'uploaded')}, "
                f"{_files(deploy.deleted, 'removed')}")

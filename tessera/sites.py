@@ -1,19 +1,29 @@
-"""Building tenants: where their output and caches live, and which address is canonical."""
+"""Building tenants: where their output and caches live, and which address is canonical.
+
+A tenant's publishes take turns (a lock in its folder, held across processes), and each begins by
+clearing what a killed one left: its half-made build, its 'running' deploy, its bucket's temporary
+files. ``recover_tenant`` does the same at a job runner's start.
+"""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import pickle
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from builder.build import BuildConfig, BuildResult, build
 from builder.history import renamed_slugs
+from builder.output import locked, recover
 from content.registry import Tenant
 from content.tenants import Tenants
 from publish.jobs import Queue
-from publish.deploy import Deploy, get_deploy, list_deploys, previous_live, publish_build
+from publish.deploy import Deploy, fail_interrupted, get_deploy, list_deploys, previous_live, publish_build
 from publish.storage import open_storage
 
 from .settings import Settings
@@ -61,7 +71,11 @@ def build_tenant(settings: Settings, tenants: Tenants, slug: str, *, commit: str
     finally:
         source.close()
     history_cache_path.parent.mkdir(parents=True, exist_ok=True)
-    history_cache_path.write_bytes(pickle.dumps(history_cache))
+    # Through a file of this thread's own and a rename: builds of one tenant's other folders (a
+    # preview, the CLI) may save at the same moment, and a killed save must not leave half a file.
+    tmp = history_cache_path.with_name(f".slugs.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_bytes(pickle.dumps(history_cache))
+    os.replace(tmp, history_cache_path)
     return TenantBuild(tenant, source.commit, result)
 
 
@@ -69,13 +83,16 @@ def publish_tenant(settings: Settings, tenants: Tenants, slug: str, *, actor: st
                    rollback_of: int | None = None, progress: Callable[[int, int], None] | None = None,
                    ) -> tuple[TenantBuild, Deploy]:
     """Build the tenant at ``commit`` (default: the latest) and publish what changed to its bucket."""
-    built = build_tenant(settings, tenants, slug, commit=commit, progress=progress)
-    conn = tenants.open_db(slug)
-    try:
-        deploy = publish_build(conn, storage(settings, slug), built.result.out_dir, commit=built.commit,
-                               actor=actor, rollback_of=rollback_of)
-    finally:
-        conn.close()
+    tenants.registry.get(slug)  # an unknown tenant is a clear error, before any lock file is opened
+    with _publishing(tenants, slug, wait=True):
+        _clean_up(settings, tenants, slug)
+        built = build_tenant(settings, tenants, slug, commit=commit, progress=progress)
+        conn = tenants.open_db(slug)
+        try:
+            deploy = publish_build(conn, storage(settings, slug), built.result.out_dir, commit=built.commit,
+                                   actor=actor, rollback_of=rollback_of)
+        finally:
+            conn.close()
     if built.result.next_scheduled:  # scheduled content goes live on time: queue its publish now
         Queue(settings.data_dir / "platform.db").enqueue(slug, actor="schedule", run_after=built.result.next_scheduled)
     return built, deploy
@@ -91,6 +108,47 @@ def rollback_tenant(settings: Settings, tenants: Tenants, slug: str, *, actor: s
     finally:
         conn.close()
     return publish_tenant(settings, tenants, slug, actor=actor, commit=target.commit, rollback_of=target.id)
+
+
+def recover_tenant(settings: Settings, tenants: Tenants, slug: str) -> bool:
+    """Clear what a killed publish of the tenant left, unless a publish is running right now (in
+    another process); returns whether it cleaned up."""
+    if not tenants.folder(slug).is_dir():
+        return False  # deleted since: nothing of it is left to clean
+    with _publishing(tenants, slug, wait=False) as ours:
+        if ours:
+            _clean_up(settings, tenants, slug)
+        return ours
+
+
+@contextmanager
+def _publishing(tenants: Tenants, slug: str, *, wait: bool) -> Iterator[bool]:
+    """The tenant's publish lock; yields False when ``wait`` is off and someone else holds it.
+    The kernel drops it when the holder dies, so a killed publish never blocks the next one."""
+    with open(tenants.folder(slug) / "publish.lock", "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            # Unlock explicitly: forked build workers may hold a copy of this descriptor.
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _clean_up(settings: Settings, tenants: Tenants, slug: str) -> None:
+    """Holding the publish lock: whatever is half done was left by a publish that died."""
+    build_dir = tenants.folder(slug) / "build"
+    with locked(build_dir):
+        recover(build_dir)
+    conn = tenants.open_db(slug)
+    try:
+        fail_interrupted(conn)
+    finally:
+        conn.close()
+    storage(settings, slug).clean()
 
 
 def deploys(tenants: Tenants, slug: str) -> list[Deploy]:

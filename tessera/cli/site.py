@@ -200,15 +200,15 @@ def publish_command(ctx: Context, tenant_slug: str) -> None:
 @handle_errors
 def jobs_command(ctx: Context, tenant_slug: str | None, run: bool, as_json: bool) -> None:
     """List background jobs (publishes after pushes, scheduled publishes), newest first."""
-    from publish.jobs import Queue, Runner
+    from publish.jobs import Queue
 
-    from ..app import run_job
+    from ..app import job_runner
 
     if tenant_slug is not None:
         ctx.tenants.registry.get(tenant_slug)  # an unknown tenant is an error, not an empty list
     queue = Queue(ctx.settings.data_dir / "platform.db")
     if run:
-        runner = Runner(queue, lambda job: run_job(ctx.settings, job))
+        runner = job_runner(ctx.settings)
         while (job := runner.run_once()) is not None:
             console.print(f"job {job.id} {job.status}: {escape(job.log.splitlines()[-1]) if job.log else ''}")
     last_line = lambda row: (row["log"].strip().splitlines() or [""])[-1]  # noqa: E731

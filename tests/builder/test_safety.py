@@ -124,7 +124,8 @@ def test_failed_build_leaves_previous_output_untouched(tmp_path, build_site):
     with pytest.raises(BuildErrors):
         build_site(site, shop=False)
     assert files(tmp_path / "out") == before
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+    # no staging folder or journal left behind; only the output folder's lock file stays
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == [".out.lock"]
 
 
 def test_killed_build_leaves_previous_output_and_next_build_recovers(tmp_path, build_site, monkeypatch):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime, timedelta, timezone
 
+from builder.errors import BuildErrors, ContentError
 from publish.jobs import Queue, Runner
-from tessera.app import run_job
+from tessera.app import job_runner, run_job
 from tessera.sites import publish_tenant
 from tests.publish.conftest import EDITOR
 
@@ -27,27 +29,52 @@ def test_one_job_per_tenant_at_a_time(tmp_path):
     assert queue.get(later.id).status == "queued" and queue.get(b1.id).status == "running"
 
 
-def test_runner_records_failures_and_goes_on(tmp_path):
+def test_runner_records_failures_and_goes_on(tmp_path, caplog):
     queue = Queue(tmp_path / "platform.db")
     queue.enqueue("boom", actor="t")
+    queue.enqueue("broken", actor="t")
     queue.enqueue("fine", actor="t")
 
     def execute(job):
         if job.tenant == "boom":
-            raise RuntimeError("disk full")
+            raise RuntimeError("disk full at /srv/tessera/tenants/boom")
+        if job.tenant == "broken":
+            raise BuildErrors([ContentError("pages/about.md", 5, "links to product:rye, which does not exist")])
         return "published"
 
     runner = Runner(queue, execute)
-    results = {job.tenant: job for job in (runner.run_once(), runner.run_once())}
-    assert results["boom"].status == "failed" and "disk full" in results["boom"].log
+    with caplog.at_level(logging.WARNING, logger="publish.jobs"):
+        results = {job.tenant: job for job in (runner.run_once(), runner.run_once(), runner.run_once())}
     assert results["fine"].status == "done" and results["fine"].log == "published"
+    # The admin shows job logs to the site's owners: a message for people, never a traceback.
+    broken = results["broken"]
+    assert broken.status == "failed"
+    assert broken.log == ("publish failed: 1 problem in the site's files:\n"
+                          "pages/about.md:5: links to product:rye, which does not exist")
+    boom = results["boom"]
+    assert boom.status == "failed" and "Traceback" not in boom.log and "/srv" not in boom.log
+    assert boom.log.startswith("publish failed because of a problem on the server") and str(boom.id) in boom.log
+    # The operators get the traceback in the server's log.
+    (record,) = [r for r in caplog.records if r.exc_info]
+    assert f"job {boom.id}" in record.getMessage() and "disk full" in str(record.exc_info[1])
+
+
+def test_failed_publish_job_names_file_and_line(platform):
+    settings, tenants = platform
+    tenants.repository("studio").write({"pages/about.md": b"---\ntitle: About\n---\nSee [x](page:missing).\n"},
+                                       EDITOR, "Break a link")
+    queue = Queue(settings.data_dir / "platform.db")
+    queue.enqueue("studio", actor="test")
+    job = job_runner(settings).run_once()
+    assert job.status == "failed" and "Traceback" not in job.log
+    assert "pages/about.md:4: links to page:missing" in job.log, job.log
 
 
 def test_abandoned_jobs_go_back_to_the_queue(tmp_path):
     queue = Queue(tmp_path / "platform.db")
     queue.enqueue("a", actor="t")
     queue.claim()  # the process running it dies here
-    assert Queue(tmp_path / "platform.db").requeue_abandoned() == 1
+    assert Queue(tmp_path / "platform.db").requeue_abandoned() == ["a"]
     assert queue.claim().tenant == "a"
 
 
@@ -68,3 +95,11 @@ def test_scheduled_content_is_published_when_due(platform):
     done = runner.run_once()
     assert done.status == "done", done.log
     assert "Launch day" in (live / "blog" / "launch" / "index.html").read_text()
+
+
+def test_publish_of_a_deleted_tenant_fails_with_a_message(platform):
+    settings, _ = platform
+    queue = Queue(settings.data_dir / "platform.db")
+    queue.enqueue("gone", actor="test")
+    job = job_runner(settings).run_once()
+    assert job.status == "failed" and job.log.startswith("publish failed: ") and "gone" in job.log, job.log
