@@ -296,3 +296,16 @@ def test_changing_the_password_signs_out_everywhere(admin):
     assert again.sign_in("owner@studio.test", "studio password two").status_code == 303
     again.get("/")
     again.post("/account/password", {"current_password": "studio password two", "new_password": "tessera-demo"})
+
+
+def test_a_pickup_order_shows_who_collects_not_an_empty_address(admin, site):
+    owner = admin()
+    api, host = f"http://127.0.0.1:{site['port']}", {"Host": f"bakery.localhost:{site['port']}"}
+    cart = httpx.post(f"{api}/api/carts", headers=host).json()
+    httpx.post(f"{api}/api/carts/{cart['token']}/items", headers=host, json={"sku": "AF-6", "quantity": 1})
+    placed = httpx.post(f"{api}/api/checkout", headers={**host, "Idempotency-Key": "admin-pickup-1"}, json={
+        "cart_token": cart["token"], "email": "collector@example.test", "shipping_method": "pickup",
+        "shipping_address": {"name": "Cleo Collector"}})
+    assert placed.status_code == 201, placed.text
+    page = owner.get(f"/orders/{placed.json()['order']['number']}").text
+    assert "Cleo Collector" in page and "Collects from the shop" in page and "<address>" not in page
