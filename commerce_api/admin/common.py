@@ -4,6 +4,7 @@ member, the tenant's repository, and committing files after checking the would-b
 from __future__ import annotations
 
 import hashlib
+import secrets
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -46,27 +47,42 @@ ENV.globals["now_iso"] = now_iso
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
+def admin_html(html: str, status: int, nonce: str) -> Response:
+    """An admin page: never cached, never framed, and only its own inline scripts run (a nonce per
+    page). The preview frame is written with srcdoc, so the tenant's page inherits this policy too."""
+    policy = (f"default-src 'self'; script-src 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
+              "img-src 'self' data:; frame-src 'self'; frame-ancestors 'none'; form-action 'self'; "
+              "base-uri 'none'; object-src 'none'")
+    return Response(html, status_code=status, media_type="text/html",
+                    headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Content-Security-Policy": policy})
+
+
+def new_nonce() -> str:
+    return secrets.token_urlsafe(18)
+
+
 def page(request: Request, template: str, http_status: int = 200, **context: Any) -> Response:
     principal = principal_of(request)
     context.setdefault("section", "")
     context.setdefault("flash", request.query_params.get("saved"))
     context.setdefault("error", request.query_params.get("error"))
     tenants = _switchable(request, principal) if principal else []
+    nonce = new_nonce()
     html = ENV.get_template(template).render(tenant=require_tenant(request), principal=principal,
-                                             switch_to=tenants, root=admin_base(request), **context)
-    return Response(html, status_code=http_status, media_type="text/html",
-                    headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
+                                             switch_to=tenants, root=admin_base(request), nonce=nonce, **context)
+    return admin_html(html, http_status, nonce)
 
 
 def admin_error_page(request: Request, status: int, message: str) -> Response:
     """A readable page for a refused or failed admin request, in the admin's own layout."""
     titles = {400: "That request was not understood", 403: "Not allowed", 404: "Not found", 409: "Conflict",
               413: "Too large", 401: "Sign in again"}
-    html = ENV.get_template("error.html").render(tenant=tenant_of(request), root=admin_base(request),
+    nonce = new_nonce()
+    html = ENV.get_template("error.html").render(tenant=tenant_of(request), root=admin_base(request), nonce=nonce,
                                                  principal=principal_of(request), switch_to=[], section="",
                                                  flash=None, error=None, title=titles.get(status, "Something went wrong"),
                                                  message=message, status=status)
-    return Response(html, status_code=status, media_type="text/html", headers={"Cache-Control": "no-store"})
+    return admin_html(html, status, nonce)
 
 
 def _switchable(request: Request, principal: Principal) -> list[tuple[str, str]]:

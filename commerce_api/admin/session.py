@@ -23,7 +23,7 @@ from content.money import Money
 from ..errors import ApiError, Forbidden, NotFound, Unauthorized
 from ..routes.auth import GENERIC_FAILURE, _address, _login
 from ..security import SESSION_COOKIE, admin_base, require_tenant, services_of, site_base, tenant_of
-from .common import ENV, Form, page, repo_of, text, warm_parse_cache, who
+from .common import ENV, Form, admin_html, new_nonce, page, repo_of, text, warm_parse_cache, who
 
 
 def _start_session(request: Request, user_id: int, tenant_id: int) -> Response:
@@ -42,10 +42,10 @@ def _start_session(request: Request, user_id: int, tenant_id: int) -> Response:
 
 def _platform_page(template: str, status: int = 200, **context: Any) -> Response:
     context.setdefault("error", None)
+    nonce = new_nonce()
     html = ENV.get_template(template).render(tenant=None, principal=None, switch_to=[], section="", flash=None,
-                                             root="", **context)
-    return Response(html, status_code=status, media_type="text/html",
-                    headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
+                                             root="", nonce=nonce, **context)
+    return admin_html(html, status, nonce)
 
 
 # Signing in has no session yet, so its form carries a token that must match a cookie set with it
