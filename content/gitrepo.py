@@ -105,7 +105,7 @@ class Repository:
         repo = cls(path)
         subprocess.run(["git", "init", "--quiet", "--bare", f"--initial-branch={BRANCH}", str(path)],
                        check=True, capture_output=True)
-        repo.git("config", "receive.denyNonFastForwards", "true")
+        repo.harden()
         repo.git("config", "core.logAllRefUpdates", "true")
         with tempfile.TemporaryDirectory() as tmp:
             env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
@@ -115,6 +115,15 @@ class Repository:
         sha = repo._out("commit-tree", tree, "-m", message, env=repo._identity(author))
         repo.git("update-ref", REF, sha, "0" * 40)
         return repo
+
+    def harden(self) -> None:
+        """What git must refuse on a push before any hook runs: rewriting history, and objects that
+        fail git's own checks (a tree naming a folder ``..`` or ``.git``, malformed entries)."""
+        config = (self.path / "config").read_text() if (self.path / "config").exists() else ""
+        if "fsckobjects = true" in config.lower() and "denynonfastforwards = true" in config.lower():
+            return
+        self.git("config", "receive.denyNonFastForwards", "true")
+        self.git("config", "receive.fsckObjects", "true")
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -262,13 +271,20 @@ class GitSource:
         self.repo, self.commit = repo, commit
         self._blobs: dict[str, str] = {}
         self._sizes: dict[str, int] = {}
-        out = repo.git("ls-tree", "-r", "-l", "-z", "--full-tree", commit).stdout.decode()
+        self.refused: list[str] = []  # names no file of a site may have (``..``, ``.git``): never read
+        out = repo.git("ls-tree", "-r", "-l", "-z", "--full-tree", commit).stdout.decode(errors="replace")
         for entry in filter(None, out.split("\0")):
             meta, path = entry.split("\t", 1)
             mode, kind, sha, size = meta.split()
-            if kind == "blob" and mode != "120000":  # symlinks are never followed
-                self._blobs[path] = sha
-                self._sizes[path] = int(size)
+            if kind != "blob" or mode == "120000":  # symlinks are never followed
+                continue
+            try:
+                safe_path(path)
+            except PathError:  # git itself does not stop a crafted tree from naming a folder ".."
+                self.refused.append(path)
+                continue
+            self._blobs[path] = sha
+            self._sizes[path] = int(size)
         self._proc: subprocess.Popen | None = None
 
     def paths(self) -> list[str]:

@@ -44,7 +44,9 @@ def parse_site(source: Source, cache: dict | None = None, fresh: set[str] | None
     fingerprint, parse result and a digest of that result, so that a rebuild parses only the
     files that changed. Paths in ``fresh`` are parsed again whatever the cache says.
     """
-    errors: list[ContentError] = []
+    errors: list[ContentError] = [ContentError(path, None, "this file name is not allowed (a folder called '..' "
+                                               "or '.', or a name git reserves); rename or remove it")
+                                  for path in getattr(source, "refused", ())]
     paths = source.paths()
     infos = source.info()
     site = _parse_site_yaml(source, paths, errors)

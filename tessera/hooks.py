@@ -32,6 +32,9 @@ ROLE, SUPERADMIN, USER, TENANT = "TESSERA_PUSH_ROLE", "TESSERA_PUSH_SUPERADMIN",
 
 
 def install(repo: Path) -> None:
+    from content.gitrepo import Repository
+
+    Repository(Path(repo)).harden()
     hook = Path(repo) / "hooks" / "pre-receive"
     text = HOOK.format(python=sys.executable)
     if hook.exists() and hook.read_text() == text:
@@ -81,7 +84,17 @@ def refusals(repo, changes: list[Changed], pusher: Pusher, shop: bool, max_bytes
     from commerce_api.auth.permissions import SHOP_ACTIONS, WHAT, permitted, repository_action
     from content.media import MediaError, check_stored
 
+    from content.errors import PathError
+    from content.gitrepo import safe_path
+
     problems = []
+    for change in changes:  # names first: a crafted tree can name a folder ".." (git's fsck also refuses it)
+        try:
+            safe_path(change.path)
+        except PathError as exc:
+            problems.append(f"{change.path}: {exc}")
+    if problems:
+        return problems
     role = pusher.role or "none"
     for change in changes:
         action = repository_action(change.path)

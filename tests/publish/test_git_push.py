@@ -39,10 +39,12 @@ def fx_git_site(tmp_path_factory):
         yield settings, tenants, services, port
 
 
-def git(*args, cwd=None, check=True):
+def git(*args, cwd=None, check=True, input_bytes: bytes | None = None):
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_AUTHOR_NAME": "Ed", "GIT_AUTHOR_EMAIL": "ed@studio.test",
            "GIT_COMMITTER_NAME": "Ed", "GIT_COMMITTER_EMAIL": "ed@studio.test"}
-    return subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=check)
+    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, check=check, input=input_bytes)
+    return subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode(errors="replace"),
+                                       done.stderr.decode(errors="replace"))
 
 
 def remote(port, user="ed@studio.test", secret=PASSWORD, slug="studio"):

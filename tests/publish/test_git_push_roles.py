@@ -206,3 +206,68 @@ def test_hook_refuses_a_push_that_did_not_come_through_the_git_server(bakery):
     old, new = _commit_with(repo, "pages/note.md", b"---\ntitle: Note\n---\nHi.\n")
     code, messages, _ = _run_hook(settings, repo, old, new)
     assert code == 1 and "Pushes are accepted only through Tessera's git server" in messages
+
+
+def _crafted_tree(work: Path, entries: list[tuple[str, str, str]]) -> str:
+    """A tree object written byte by byte, as an attacker would: git's own tools refuse such names."""
+    body = b"".join(f"{mode} {name}".encode() + b"\0" + bytes.fromhex(sha) for mode, name, sha in entries)
+    return git("hash-object", "-t", "tree", "--literally", "-w", "--stdin", cwd=work, input_bytes=body).stdout.strip()
+
+
+def test_a_tree_naming_a_folder_dot_dot_is_refused_and_never_written_outside(bakery, tmp_path):
+    """A crafted tree with a folder called ".." under media/ would let a build write an image anywhere
+    (another tenant's live files included). git's own checks refuse it, and so would the hook."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    settings, tenants, port = bakery
+    head = tenants.repository("bakery").head()
+    work = clone(port, EDITOR, tmp_path / "work")
+    image = BytesIO()
+    Image.new("RGB", (8, 8), (200, 0, 0)).save(image, "PNG")
+    target = tmp_path / "escaped"
+    blob = git("hash-object", "-w", "--stdin", cwd=work, input_bytes=image.getvalue()).stdout.strip()
+    inner = _crafted_tree(work, [("100644", "pwned.png", blob)])
+    for name in reversed([*[".."] * 12, *target.parts[1:]]):
+        inner = _crafted_tree(work, [("40000", name, inner)])
+    media = git("rev-parse", "HEAD:media", cwd=work).stdout.strip()
+    listing = git("ls-tree", media, cwd=work).stdout
+    entries = [(line.split()[0], line.split("\t", 1)[1], line.split()[2]) for line in listing.splitlines()]
+    new_media = _crafted_tree(work, sorted([*entries, ("40000", "..", inner)], key=lambda e: e[1]))
+    root = git("ls-tree", "HEAD", cwd=work).stdout.replace(media, new_media)
+    tree = git("mktree", cwd=work, input_bytes=root.encode()).stdout.strip()
+    commit = git("commit-tree", tree, "-p", "HEAD", "-m", "Update photos", cwd=work).stdout.strip()
+    pushed = git("push", "origin", f"{commit}:refs/heads/main", cwd=work, check=False)
+    assert pushed.returncode != 0 and ("hasDotdot" in pushed.stderr or "outside the site" in pushed.stderr), pushed.stderr
+    assert tenants.repository("bakery").head() == head
+    assert not target.exists()
+
+
+def test_a_commit_naming_a_folder_dot_dot_never_builds(tmp_path):
+    """Content can reach a repository other ways than a push (an import, an older installation):
+    the parser names the file and reads nothing through it."""
+    from content.errors import ContentErrors
+    from content.gitrepo import Author, Repository
+    from content.parse import parse_site
+    from tessera.settings import ROOT
+
+    repo = Repository.create(tmp_path / "repo.git", ROOT / "sites" / "studio", Author("A", "a@example.test"))
+    blob = repo.git("hash-object", "-w", "--stdin", input=b"not read").stdout.decode().strip()
+
+    def tree(entries: list[tuple[str, str, str]]) -> str:
+        body = b"".join(f"{m} {n}".encode() + b"\0" + bytes.fromhex(s) for m, n, s in entries)
+        return repo.git("hash-object", "-t", "tree", "--literally", "-w", "--stdin", input=body).stdout.decode().strip()
+
+    escape = tree([("40000", "..", tree([("100644", "x.md", blob)]))])
+    root = repo.git("ls-tree", "HEAD").stdout.decode() + f"040000 tree {escape}\tpages2\n"
+    new_tree = repo.git("mktree", input=root.encode()).stdout.decode().strip()
+    commit = repo.git("commit-tree", new_tree, "-p", "HEAD", "-m", "crafted").stdout.decode().strip()
+    source = repo.source(commit)
+    try:
+        assert "pages2/../x.md" not in source.paths() and source.refused == ["pages2/../x.md"]
+        with pytest.raises(ContentErrors) as caught:
+            parse_site(source)
+        assert any(e.path == "pages2/../x.md" and "not allowed" in e.message for e in caught.value.errors)
+    finally:
+        source.close()
