@@ -294,3 +294,12 @@ CREATE INDEX password_resets_user ON password_resets(user_id, created_at)
 TENANT.add("0005_order_payment", """
 ALTER TABLE orders ADD COLUMN payment TEXT
 """)
+
+PLATFORM.add("0006_login_known_addresses", """
+CREATE TABLE login_known (
+    account TEXT NOT NULL,
+    address TEXT NOT NULL,
+    at REAL NOT NULL,
+    PRIMARY KEY (account, address)
+)
+""")

@@ -6,7 +6,10 @@ Failures count under three keys, each with its own rule:
                              (1 s, 2 s, 4 s ... 15 min): the guesser slows down, the owner elsewhere does not
     address, any account     20 free, then the same doubling: one machine trying many accounts
     account, any address     50 free, then one more second per 10 failures, at most a minute: a ceiling for
-                             guesses spread over many addresses that costs the owner a short wait at worst
+                             guesses spread over many addresses. It does not apply at an address where
+                             the account signed in within the last 30 days, so a guesser rotating
+                             addresses cannot keep the owner out from their usual place; from a new
+                             address it costs the owner a minute at worst
 
 Checking and counting are one step: ``begin`` records the attempt as a failure in the same
 ``BEGIN IMMEDIATE`` transaction that checks the counts, and a successful login takes it back. So 40
@@ -30,6 +33,7 @@ ACCOUNT_FREE_ATTEMPTS = 50  # per account, whatever the address
 MAX_DELAY = 15 * 60
 ACCOUNT_MAX_DELAY = 60
 WINDOW = 60 * 60
+KNOWN_FOR = 30 * 24 * 3600  # an address where the account signed in counts as the owner's for this long
 
 
 def _doubling(free: int):
@@ -64,7 +68,11 @@ class LoginLimiter:
         now = self.clock()
         rules = self._rules(email, address)
         with immediate(self.db.conn) as conn:
+            known = conn.execute("SELECT 1 FROM login_known WHERE account = ? AND address = ? AND at > ?",
+                                 (_account(email), address, now - KNOWN_FOR)).fetchone()
             for key, delay in rules:
+                if known and key.startswith("account:"):
+                    continue
                 failures, last = conn.execute("SELECT COUNT(*), MAX(at) FROM login_failures WHERE key = ? AND at > ?",
                                               (key, now - WINDOW)).fetchone()
                 wait = (last or now) + delay(failures) - now if delay(failures) else 0
@@ -83,10 +91,17 @@ class LoginLimiter:
         with self.db.conn as conn:
             conn.executemany("DELETE FROM login_failures WHERE id = ?", [(i,) for i in attempt.row_ids])
             conn.execute("DELETE FROM login_failures WHERE key = ?", (pair,))
+            conn.execute("INSERT INTO login_known (account, address, at) VALUES (?, ?, ?) "
+                         "ON CONFLICT (account, address) DO UPDATE SET at = excluded.at",
+                         (_account(attempt.email), attempt.address, self.clock()))
 
     @staticmethod
     def _rules(email: str, address: str) -> list[tuple[str, object]]:
-        account = (email or "").strip().lower()
+        account = _account(email)
         return [(f"pair:{account}|{address}", _doubling(FREE_ATTEMPTS)),
                 (f"address:{address}", _doubling(ADDRESS_FREE_ATTEMPTS)),
                 (f"account:{account}", _slow)]
+
+
+def _account(email: str) -> str:
+    return (email or "").strip().lower()

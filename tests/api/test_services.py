@@ -107,6 +107,27 @@ def test_guesses_from_many_addresses_meet_a_ceiling_that_costs_the_owner_a_minut
     limiter.succeeded(limiter.begin("owner@x.test", "5.6.7.8"))
 
 
+def test_a_guesser_rotating_addresses_never_keeps_the_owner_out_of_their_usual_address(tmp_path):
+    """The account-wide ceiling is kept up by a trickle of guesses from ever new addresses; at an
+    address where the owner signed in before, it does not apply (the per-address rules still do)."""
+    now = [1000.0]
+    limiter = LoginLimiter(PlatformDB(tmp_path / "platform.db"), clock=lambda: now[0])
+    limiter.succeeded(limiter.begin("owner@x.test", "5.6.7.8"))  # the owner's usual place
+    for n in range(ACCOUNT_FREE_ATTEMPTS + 300):
+        now[0] += 0.2  # five guesses a second, each from the next address
+        try:
+            limiter.begin("owner@x.test", f"10.1.{n // 250}.{n % 250}")
+        except TooManyRequests:
+            pass
+    with pytest.raises(TooManyRequests):  # the ceiling holds for the guesser's next new address
+        limiter.begin("owner@x.test", "10.9.9.9")
+    limiter.succeeded(limiter.begin("owner@x.test", "5.6.7.8"))  # the owner is not kept waiting
+    for _ in range(FREE_ATTEMPTS):  # and a guesser at the owner's address is still slowed down there
+        limiter.begin("owner@x.test", "5.6.7.8")
+    with pytest.raises(TooManyRequests):
+        limiter.begin("owner@x.test", "5.6.7.8")
+
+
 def test_pool_stays_bounded_with_many_tenants(tmp_path):
     tenants = Tenants(tmp_path, ROOT / "sites")
     for n in range(30):
