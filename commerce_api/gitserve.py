@@ -15,6 +15,7 @@ import base64
 import os
 import re
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -22,6 +23,9 @@ from .auth.credentials import API_TOKEN_PREFIX
 from .errors import TooManyRequests
 from .security import client_address
 from .services import Services
+
+MAX_PUSH_BYTES = 512 * 2**20  # compressed; the largest plan's media uploads stay well under it
+MAX_FETCH_REQUEST_BYTES = 8 * 2**20  # the commits a clone or fetch wants and has
 
 _PATH = re.compile(r"^/git/([a-z0-9-]+)\.git(/.*)$")
 
@@ -57,12 +61,25 @@ class GitServer:
             return await _reply(send, 403, b"your role may not read this site\n")
         if writing and tenant.suspended:
             return await _reply(send, 403, b"this site is suspended\n")
-        body = b""
+        # The body goes to a file, never whole into this process's memory, and has a ceiling: a push
+        # carries at most a plan's worth of media, a fetch only a short list of commits.
+        limit = MAX_PUSH_BYTES if writing else MAX_FETCH_REQUEST_BYTES
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return await _reply(send, 413, f"the request is over {limit // 2**20} MiB; push less at once\n".encode())
+        body = tempfile.TemporaryFile()
+        size = 0
         while True:
             message = await receive()
-            body += message.get("body", b"")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                body.close()
+                return await _reply(send, 413, f"the request is over {limit // 2**20} MiB; push less at once\n".encode())
+            body.write(chunk)
             if not message.get("more_body"):
                 break
+        body.seek(0)
         repo_root = self.services.config.data_dir / "tenants" / slug
         self.prepare(repo_root / "repo.git")
         env = {**os.environ, "GIT_PROJECT_ROOT": str(repo_root), "GIT_HTTP_EXPORT_ALL": "1",
@@ -76,8 +93,9 @@ class GitServer:
             env["HTTP_CONTENT_ENCODING"] = headers["content-encoding"]
         if "git-protocol" in headers:
             env["GIT_PROTOCOL"] = headers["git-protocol"]
-        result = await asyncio.to_thread(subprocess.run, ["git", "http-backend"], input=body, env=env,
-                                         capture_output=True)
+        with body:
+            result = await asyncio.to_thread(subprocess.run, ["git", "http-backend"], stdin=body, env=env,
+                                             capture_output=True)
         head, _, payload = result.stdout.partition(b"\r\n\r\n")
         status, response_headers = 200, {}
         for line in head.decode("latin-1").split("\r\n"):

@@ -97,3 +97,24 @@ def test_api_tokens_and_roles_on_git(git_site, tmp_path):
     refused = git("push", "origin", "main", cwd=viewer, check=False)
     assert refused.returncode != 0  # they may push media, but not pages: the hook names the path
     assert "pages/about.md: your role (shop_manager) may not change pages and posts (pages:write)" in refused.stderr
+
+
+def test_an_oversized_git_request_is_refused_without_reading_it_into_memory(git_site):
+    """A fetch asks for a few commits; a body of hundreds of megabytes is refused, not buffered."""
+    import httpx
+
+    from commerce_api.gitserve import MAX_FETCH_REQUEST_BYTES
+
+    port = git_site[3]
+    auth = ("ed@studio.test", PASSWORD)
+    url = f"http://127.0.0.1:{port}/git/studio.git/git-upload-pack"
+    headers = {"Content-Type": "application/x-git-upload-pack-request"}
+    declared = httpx.post(url, auth=auth, headers=headers, content=b"0" * (MAX_FETCH_REQUEST_BYTES + 1))
+    assert declared.status_code == 413 and "MiB" in declared.text
+
+    def stream():  # no Content-Length: chunked, so the limit must hold while reading
+        for _ in range(MAX_FETCH_REQUEST_BYTES // 2**20 + 2):
+            yield b"0" * 2**20
+
+    chunked = httpx.post(url, auth=auth, headers=headers, content=stream())
+    assert chunked.status_code == 413
