@@ -98,7 +98,9 @@ class Gateway:
         try:
             tenant = None
             if scope["path"].startswith(("/api/", "/admin")) and not scope["path"].startswith("/api/docs"):
-                tenant = self.services.resolver.resolve(headers.get("host"), path_slug, headers.get("x-tenant-id"))
+                # On the admin's origin the path alone names the site (its cookie is scoped to it).
+                header = None if admin_origin else headers.get("x-tenant-id")
+                tenant = self.services.resolver.resolve(headers.get("host"), path_slug, header)
             scope["tessera.tenant"] = tenant
             if origin and tenant is not None and not admin_origin \
                     and origin in self.services.resolver.origins(tenant, self.services.config.port):

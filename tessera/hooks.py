@@ -145,8 +145,8 @@ def pre_receive(lines: list[str], repo_path: Path, env: Mapping[str, str] = os.e
 
     pusher = Pusher.from_env(env)
     if pusher is None:
-        print("Pushes are accepted only through Tessera's git server (https://<your site's admin host>/git/"
-              "<site>.git), which knows who you are.", file=sys.stderr)
+        print("Pushes are accepted only through Tessera's git server, on the site's own address "
+              "(http(s)://<site>.<base domain>/git/<site>.git), which knows who you are.", file=sys.stderr)
         return 1
     settings = Settings.from_env()
     repo = Repository(repo_path)

@@ -114,6 +114,7 @@ def test_demo_twice_is_harmless(run):
     second = run("demo", "--no-serve")
     assert second.exit_code == 0
     assert "Created demo tenant" not in second.output and "owner@bakery.test" in second.output
+    assert "bakery is already live" in second.output  # a second run never republishes over a rollback
     listing = run("tenant", "list").output
     assert "bakery" in listing and "studio" in listing
 

@@ -4,11 +4,12 @@ member, the tenant's repository, and committing files after checking the would-b
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import jinja2
 from litestar import Request, Response
@@ -64,8 +65,9 @@ def new_nonce() -> str:
 def page(request: Request, template: str, http_status: int = 200, **context: Any) -> Response:
     principal = principal_of(request)
     context.setdefault("section", "")
-    context.setdefault("flash", request.query_params.get("saved"))
-    context.setdefault("error", request.query_params.get("error"))
+    vouched = message_is_ours(request)  # a link from elsewhere cannot put words in the admin's mouth
+    context.setdefault("flash", request.query_params.get("saved") if vouched else None)
+    context.setdefault("error", request.query_params.get("error") if vouched else None)
     tenants = _switchable(request, principal) if principal else []
     nonce = new_nonce()
     html = ENV.get_template(template).render(tenant=require_tenant(request), principal=principal,
@@ -146,14 +148,31 @@ def media_names(request: Request) -> list[str]:
 
 def back(request: Request, url: str, *, saved: str = "", error: str = "") -> Response:
     """303 to the admin page ``url`` (``/media``: a path within this tenant's admin) with a message the
-    next page shows (role=status, or role=alert for errors)."""
+    next page shows (role=status, or role=alert for errors). The query is signed: the admin shows
+    messages it wrote itself, never words someone put in a link."""
     url, hash_, fragment = (admin_base(request) + url).partition("#")
     sep = "&" if "?" in url else "?"
     if saved:
         url += f"{sep}saved={quote(saved)}"
     elif error:
         url += f"{sep}error={quote(error)}"
+    query = urlsplit(url).query
+    if query:
+        url += f"&sig={_signature(request, parse_qsl(query, keep_blank_values=True))}"
     return Redirect(url + hash_ + fragment, status_code=303)
+
+
+def _signature(request: Request, pairs: list[tuple[str, str]]) -> str:
+    key = services_of(request).config.secret_key.encode()
+    text = "\0".join(f"{k}={v}" for k, v in sorted(pairs) if k != "sig")
+    return hmac.new(key, b"admin-message\0" + text.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def message_is_ours(request: Request) -> bool:
+    """Whether this page's query (its message, an invitation link) came from ``back``."""
+    pairs = [(k, v) for k, v in request.query_params.multi_items()]
+    sent = request.query_params.get("sig") or ""
+    return bool(sent) and hmac.compare_digest(sent, _signature(request, pairs))
 
 
 def text(form: dict[str, Any], name: str) -> str:

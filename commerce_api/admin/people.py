@@ -12,7 +12,7 @@ from ..mail import MailError, send
 from ..routes.admin import AdminController
 from ..routes.auth import _address
 from ..security import services_of, site_base, tenant_of
-from .common import Form, back, number, page, text, who
+from .common import Form, back, message_is_ours, number, page, text, who
 from .session import _start_session
 
 ROLE_NAMES = {"owner": "Owner", "admin": "Admin", "editor": "Editor", "shop_manager": "Shop manager"}
@@ -25,7 +25,8 @@ def users(request: Request, link: FromQuery[str] = "") -> Response:
     return page(request, "users.html", title="Users and roles", section="users",
                 members=services.users.members(member.tenant.id), invitations=services.invitations.pending(member.tenant.id),
                 roles=[(r, ROLE_NAMES[r]) for r in ROLES if r != "owner" or member.role == "owner" or member.user.is_superadmin],
-                role_names=ROLE_NAMES, can_write=member.can("users:write"), link=link)
+                role_names=ROLE_NAMES, can_write=member.can("users:write"),
+                link=link if message_is_ours(request) else "")
 
 
 @post("/admin/users/invite", opt={"action": "users:write"}, sync_to_thread=True, include_in_schema=False)

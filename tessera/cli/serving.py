@@ -45,6 +45,14 @@ DEMO_TENANTS = (
 )
 
 
+def _live(ctx: Context, slug: str) -> bool:
+    conn = ctx.tenants.open_db(slug)
+    try:
+        return conn.execute("SELECT 1 FROM deploys WHERE status = 'live' LIMIT 1").fetchone() is not None
+    finally:
+        conn.close()
+
+
 def _seed_stock(ctx: Context, slug: str) -> None:
     """Give every demo sku some stock the first time, so the demo shop can sell."""
     from commerce_api.shop.orders import Orders
@@ -97,6 +105,10 @@ def demo(ctx: Context, no_serve: bool) -> None:
             if services.users.role(account.id, tenant.id) != role:
                 services.users.grant(account.id, tenant.id, role)
     for t in ctx.tenants.registry.all():
+        if _live(ctx, t.slug):  # running the demo again never overrides a rollback or a newer publish
+            console.print(f"[bold]{t.slug}[/bold] is already live; publish it from the admin or with "
+                          f"`tessera publish {t.slug}`.")
+            continue
         try:
             _, deploy = publish_tenant(settings, ctx.tenants, t.slug, actor="demo")
             if t.has("ecommerce"):
@@ -110,8 +122,9 @@ def demo(ctx: Context, no_serve: bool) -> None:
         console.print(f"[bold]{escape(t.name)}[/bold] ({t.slug})")
         console.print(f"  site        http://{t.slug}.{settings.base_domain}{port}/")
         console.print(f"  admin       http://admin.{settings.base_domain}{port}/sites/{t.slug}/")
-        console.print(f"  API         http://{t.slug}.{settings.base_domain}{port}/api/products")
-        console.print(f"  content     git clone {escape(str(ctx.tenants.repository(t.slug).path))}")
+        if t.has("ecommerce"):
+            console.print(f"  API         http://{t.slug}.{settings.base_domain}{port}/api/products")
+        console.print(f"  content     git clone http://{t.slug}.{settings.base_domain}{port}/git/{t.slug}.git")
 
     console.print("\n[bold]Logins[/bold] (password: " + settings.demo_password + ")")
     for email, _, superadmin, roles in DEMO_USERS:

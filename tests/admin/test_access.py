@@ -138,6 +138,14 @@ def test_other_sites_may_link_to_the_admin_but_not_post_to_it_or_load_it(admin):
     assert owner.get("/users").text.count("x@example.test") == before.count("x@example.test")
 
 
+def test_on_the_admin_origin_only_the_path_names_the_site(admin):
+    owner = admin()
+    token = next(c.value for c in owner.http.cookies.jar if c.name == "tessera_session")
+    outside = httpx.get(f"http://127.0.0.1:{owner.site['port']}/pages", cookies={"tessera_session": token},
+                        headers={"Host": owner.host, "X-Tenant-ID": "bakery", "Accept": "text/html"})
+    assert outside.status_code == 303 and outside.headers["location"] == "/login"
+
+
 def test_a_session_is_for_its_own_site_only(admin):
     editor = admin("bakery", "editor@agency.test")
     # Same origin, other site: the cookie is not even sent, and no page opens without signing in there.
@@ -192,3 +200,17 @@ def test_only_operators_manage_tenants(admin):
                                                       "features": ["cms"]})
     assert created.status_code == 303 and "Created Petal" in created.headers["location"].replace("%20", " ")
     assert "Petal &amp; Stem" in operator.get("/tenants").text
+
+
+def test_the_admin_shows_only_messages_it_wrote(admin):
+    """A link from elsewhere (an email, a chat) cannot make the admin say "call this number"."""
+    owner = admin()
+    saved = owner.post("/media/alt", {"name": "baguette.jpg", "alt": "A long baguette"})
+    shown = owner.get(saved.headers["location"])
+    assert "Alt text for baguette.jpg saved." in shown.text
+    forged = owner.get("/?error=Your+session+expired,+call+0800+123")
+    assert "0800" not in forged.text
+    tampered = owner.get(saved.headers["location"].replace("saved=Alt", "saved=Call%200800%20Alt"))
+    assert "0800" not in tampered.text
+    link = owner.get("/users?link=https://evil.example/phish")
+    assert "evil.example" not in link.text

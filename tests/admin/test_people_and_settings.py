@@ -217,6 +217,7 @@ def test_tracking_numbers_and_notes_never_change_an_orders_status(admin, site):
     assert "<select" not in form and re.search(r'<button type="submit" name="status" value="">', form)
     owner.post(f"/orders/{pending}/status", {"note": "Called the customer", "tracking_number": ""})
     assert _state(owner, pending).startswith("<p><strong>pending</strong>, payment pending")
+    assert "<li>Called the customer</li>" in owner.get(f"/orders/{pending}").text  # a note is shown, not lost
     owner.post(f"/orders/{pending}/paid")
     owner.post(f"/orders/{pending}/status", {"tracking_number": "RM123456785GB", "note": "", "status": ""})
     assert _state(owner, pending).startswith("<p><strong>processing</strong>, payment paid")
