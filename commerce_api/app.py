@@ -51,7 +51,10 @@ def _validation_error(request: Request, exc: ValidationException) -> Response:
     first = extra[0] if extra and isinstance(extra[0], dict) else {}
     field = first.get("key")
     message = first.get("message") or "the request body is not valid"
-    if field in (None, "data"):  # a body problem: msgspec names the field in its message
+    missing = _MISSING.search(exc.detail or "") if not extra else None
+    if missing:  # a parameter left out of the query, the path or the headers
+        field, message = missing.group(2), f"the {missing.group(1)} parameter is required"
+    elif field in (None, "data"):  # a body problem: msgspec names the field in its message
         located = _FIELD.search(message)
         field = located.group(1) or located.group(2) if located else "body"
     message = re.sub(r"\s*-\s*at `\$[^`]*`", "", message)
@@ -62,6 +65,7 @@ def _validation_error(request: Request, exc: ValidationException) -> Response:
     return _envelope(400, "invalid_request", message, field)
 
 
+_MISSING = re.compile(r"Missing required (query|path|header|cookie) parameter '([^']+)'")
 _FIELD = re.compile(r"at `\$\.([A-Za-z0-9_.\[\]]+)`|required field `([A-Za-z0-9_]+)`")
 
 

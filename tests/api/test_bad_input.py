@@ -81,3 +81,10 @@ def test_a_stock_level_in_range_is_still_accepted(world):
         back = client.put("/api/admin/stock/ALPHA-1", json={"on_hand": 7})
     assert response.status_code == 200 and response.json()["on_hand"] == 2**63 - 1
     assert back.json()["on_hand"] == 7
+
+
+def test_a_missing_query_parameter_is_named(world):
+    with world.client("alpha") as client:
+        response = client.get("/api/orders/5")
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "token" and "token" in response.json()["error"]["message"]
