@@ -20,7 +20,7 @@ from markupsafe import Markup, escape
 
 from content.money import Money
 
-from ..errors import ApiError, Forbidden, NotFound, Unauthorized
+from ..errors import ApiError, Forbidden, NotFound
 from ..routes.auth import GENERIC_FAILURE, _address, _login
 from ..security import SESSION_COOKIE, admin_base, require_tenant, services_of, site_base, tenant_of
 from .common import ENV, Form, admin_html, new_nonce, page, repo_of, text, warm_parse_cache, who
@@ -126,8 +126,8 @@ def handoff(request: Request, code: FromQuery[str] = "") -> Response:
     services = services_of(request)
     tenant = require_tenant(request)
     user_id = services.credentials.take_handoff(code, tenant.id)
-    if user_id is None:
-        raise Unauthorized("that sign-in link has expired or was used; sign in again", code="handoff_expired")
+    if user_id is None:  # the site's own sign-in form, with the reason: never a dead end
+        return _login_page(request, 401, error="That sign-in link has expired or was used: sign in again.")
     services.audit.record("login", actor=user_id, tenant_id=tenant.id, address=_address(request), via="handoff")
     return _start_session(request, user_id, tenant.id)
 

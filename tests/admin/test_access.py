@@ -85,6 +85,7 @@ def test_the_admin_origin_lists_the_sites_of_the_account_and_hands_over_once(adm
     assert "Studio Lumen" in studio.get("/").text
     again = admin("studio", "").http.get(path)
     assert again.status_code == 401 and "expired or was used" in again.text
+    assert 'name="login_token"' in again.text  # the sign-in form itself, not a dead end
     stolen = admin("bakery", "").http.get(path.replace("/sites/studio/", "/sites/bakery/"))
     assert stolen.status_code in (401, 303) and "tessera_session" not in stolen.headers.get("set-cookie", "")
 
