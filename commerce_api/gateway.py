@@ -21,6 +21,7 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from .errors import ApiError, Forbidden, TenantSuspended
+from .security import site_base
 from .services import Services
 from .tenancy import host_name
 
@@ -137,7 +138,7 @@ class Gateway:
         """Rewrite an admin-origin path to the admin's route; returns the tenant the path names."""
         match = _SITES.match(scope["path"])
         slug, rest = (match.group(1), match.group(2) or "/") if match else (None, scope["path"])
-        scope["tessera.admin_base"] = f"/sites/{slug}" if slug else ""
+        scope["tessera.admin_base"] = site_base(slug) if slug else ""
         if not (slug and rest.startswith("/api/")):
             rest = "/admin" + rest
         scope["path"] = rest
@@ -151,7 +152,7 @@ class Gateway:
             tenant = self.services.resolver.resolve(headers.get("host"), None, None)
         except ApiError:
             tenant = None
-        target = self.services.config.admin_origin + (f"/sites/{tenant.slug}" if tenant else "") + rest
+        target = self.services.config.admin_origin + (site_base(tenant.slug) if tenant else "") + rest
         if scope.get("query_string"):
             target += "?" + scope["query_string"].decode("latin-1")
         holder["status"] = 302 if scope["method"] in SAFE else 303

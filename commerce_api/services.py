@@ -43,9 +43,13 @@ class ApiConfig:
 
     @property
     def admin_origin(self) -> str:
+        return self.origin(self.admin_host)
+
+    def origin(self, host: str) -> str:
+        """``host`` as browsers reach it: https in production (behind the TLS proxy), else the port."""
         scheme = "https" if self.production else "http"
         port = "" if self.production or not self.port or self.port in (80, 443) else f":{self.port}"
-        return f"{scheme}://{self.admin_host}{port}"
+        return f"{scheme}://{host}{port}"
 
     def __repr__(self) -> str:  # never print the secret
         return f"ApiConfig(data_dir={str(self.data_dir)!r}, base_domain={self.base_domain!r})"

@@ -59,10 +59,7 @@ def site_url(request: Request, tenant: Tenant) -> str:
     for domain in services.db.registry.domains(tenant.slug):
         if domain.is_primary and domain.verified_at:
             return f"https://{domain.name}"
-    config = services.config
-    scheme = "https" if config.production else "http"
-    port = "" if config.production or not config.port or config.port in (80, 443) else f":{config.port}"
-    return f"{scheme}://{tenant.slug}.{config.base_domain}{port}"
+    return services.config.origin(f"{tenant.slug}.{services.config.base_domain}")
 
 
 def provider_for(request: Request, tenant: Tenant, conn):

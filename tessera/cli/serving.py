@@ -121,7 +121,7 @@ def demo(ctx: Context, no_serve: bool) -> None:
     for t in ctx.tenants.registry.all():
         console.print(f"[bold]{escape(t.name)}[/bold] ({t.slug})")
         console.print(f"  site        http://{t.slug}.{settings.base_domain}{port}/")
-        console.print(f"  admin       http://admin.{settings.base_domain}{port}/sites/{t.slug}/")
+        console.print(f"  admin       http://{settings.admin_host}{port}/sites/{t.slug}/")
         if t.has("ecommerce"):
             console.print(f"  API         http://{t.slug}.{settings.base_domain}{port}/api/products")
         console.print(f"  content     git clone http://{t.slug}.{settings.base_domain}{port}/git/{t.slug}.git")
@@ -130,7 +130,7 @@ def demo(ctx: Context, no_serve: bool) -> None:
     for email, _, superadmin, roles in DEMO_USERS:
         console.print(f"  {email:<20} " + ("platform superadmin" if superadmin else
                                            ", ".join(f"{r} of {s}" for s, r in roles)))
-    console.print(f"\nAdmin       http://admin.{settings.base_domain}{port}/login (pick a site after signing in)")
+    console.print(f"\nAdmin       http://{settings.admin_host}{port}/login (pick a site after signing in)")
     console.print(f"API docs    http://{settings.host}{port}/api/docs")
     console.print(f"Data        {escape(str(settings.data_dir))}")
     if no_serve:
