@@ -18,23 +18,19 @@ from markupsafe import Markup
 
 from content.errors import ContentError
 from content.model import Content, Entry, Product
-from content.money import Money
+from content.money import Money, display
 
 from . import markdown, seo, urls
 from .errors import BuildErrors
 from .images import ImageInfo
 from .plan import Job, Plan
 
-SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$", "JPY": "¥", "CHF": "CHF ", "AUD": "A$", "CAD": "C$"}
 LINK_BUILDERS = {"page": urls.page, "post": urls.post, "product": urls.product, "tag": urls.tag,
                  "category": urls.category}
 
 
 def money(value: Money | None) -> str:
-    if value is None:
-        return ""
-    symbol = SYMBOLS.get(value.currency)
-    return f"{symbol}{value.decimal()}" if symbol else f"{value.decimal()} {value.currency}"
+    return display(value)
 
 
 def long_date(value) -> str:

@@ -15,10 +15,15 @@ class MailError(Exception):
 
 
 def send(smtp_url: str, sender: str, to: str, subject: str, text: str, timeout: float = 10) -> None:
-    url = urlsplit(smtp_url)
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = sender, to, subject
     message.set_content(text)
+    send_message(smtp_url, message, timeout)
+
+
+def send_message(smtp_url: str, message: EmailMessage, timeout: float = 10) -> None:
+    """Hand a composed message to the mail server (its From, To and headers as they are)."""
+    url = urlsplit(smtp_url)
     host, secure = url.hostname or "localhost", url.scheme == "smtps"
     port = url.port or (465 if secure else 25)
     try:

@@ -55,6 +55,14 @@ class ApiConfig:
         return f"ApiConfig(data_dir={str(self.data_dir)!r}, base_domain={self.base_domain!r})"
 
 
+def public_origin(config: ApiConfig, registry, slug: str) -> str:
+    """Where a tenant's site is: its verified primary domain, else its subdomain."""
+    for domain in registry.domains(slug):
+        if domain.is_primary and domain.verified_at:
+            return f"https://{domain.name}"
+    return config.origin(f"{slug}.{config.base_domain}")
+
+
 @dataclass
 class Services:
     config: ApiConfig
@@ -73,9 +81,11 @@ class Services:
     @classmethod
     def build(cls, config: ApiConfig) -> Services:
         db = PlatformDB(config.data_dir / "platform.db")
+        queue = Queue(config.data_dir / "platform.db")
+        databases = TenantDatabases(config.data_dir / "tenants",
+                                    on_events=lambda slug: queue.enqueue(slug, "notify", actor="system"))
         return cls(config, db, Users(db), Credentials(db, config.secret_key), LoginLimiter(db), Audit(db),
-                   Resolver(db, config.base_domain, config.admin_host), TenantDatabases(config.data_dir / "tenants"),
-                   Queue(config.data_dir / "platform.db"), Invitations(db))
+                   Resolver(db, config.base_domain, config.admin_host), databases, queue, Invitations(db))
 
     def parse_lock(self, slug: str):
         """One parse per tenant at a time: a request arriving during a warm-up waits for it and then

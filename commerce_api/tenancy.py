@@ -7,20 +7,23 @@ never a guess. An unknown tenant is a 404.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from content.migrations import connect
 from content.registry import Tenant
 from content.schema import TENANT
 
 from .errors import NotFound, TenantMismatch
+from .notify.outbox import has_new
 from .platform import PlatformDB
 
+log = logging.getLogger(__name__)
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]", "testserver"}
 
 
@@ -87,9 +90,11 @@ class TenantDatabases:
     at a time; the schema is brought up to date the first time a tenant is opened.
     """
 
-    def __init__(self, tenants_root: Path, max_open: int = 64) -> None:
+    def __init__(self, tenants_root: Path, max_open: int = 64,
+                 on_events: Callable[[str], None] | None = None) -> None:
         self.root = Path(tenants_root)
         self.max_open = max_open
+        self.on_events = on_events
         self._idle: OrderedDict[tuple[str, int], sqlite3.Connection] = OrderedDict()
         self._migrated: set[str] = set()
         self._lock = threading.Lock()
@@ -98,6 +103,7 @@ class TenantDatabases:
     @contextmanager
     def connection(self, slug: str) -> Iterator[sqlite3.Connection]:
         conn = self._borrow(slug)
+        changes = conn.total_changes
         try:
             yield conn
         except BaseException:
@@ -105,7 +111,15 @@ class TenantDatabases:
                 conn.rollback()
             raise
         finally:
-            self._give_back(slug, conn)
+            try:
+                # Whatever wrote an event (an order, a payment, a form) gets the notify job queued,
+                # on every way in, without each route having to remember it.
+                if self.on_events and conn.total_changes != changes and not conn.in_transaction and has_new(conn):
+                    self.on_events(slug)
+            except Exception:  # the request's change is committed; the job runner's start-up sweep
+                log.exception("could not queue notifications for %s", slug)  # sends it later
+            finally:
+                self._give_back(slug, conn)
 
     def _borrow(self, slug: str) -> sqlite3.Connection:
         with self._lock:

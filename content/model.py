@@ -58,6 +58,8 @@ class Site:
     redirects: tuple[Redirect, ...] = ()
     payment_instructions: str = ""
     posts_per_page: int = 10
+    email: str = ""  # where replies to the site's emails go (Reply-To), shown in them too
+    low_stock_threshold: int = 3  # staff hear when an order leaves this many units or fewer
 
 
 @dataclass(frozen=True)

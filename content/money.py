@@ -27,6 +27,17 @@ def valid_currency(code: str) -> bool:
     return bool(_CURRENCY.match(code))
 
 
+SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$", "JPY": "¥", "CHF": "CHF ", "AUD": "A$", "CAD": "C$"}
+
+
+def display(value: Money | None) -> str:
+    """As shoppers read a price: £4.95, €12.00, 1200 SEK."""
+    if value is None:
+        return ""
+    symbol = SYMBOLS.get(value.currency)
+    return f"{symbol}{value.decimal()}" if symbol else f"{value.decimal()} {value.currency}"
+
+
 @dataclass(frozen=True, order=True)
 class Money:
     amount: int  # minor units

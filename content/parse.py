@@ -13,6 +13,7 @@ Layout of a site::
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import PurePosixPath
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -26,7 +27,7 @@ from .yamltext import Mapping, decode, load_yaml, split_front_matter
 
 SITE_FIELDS = {"name", "tagline", "description", "theme", "locale", "currency", "timezone",
                "navigation", "theme_settings", "shipping", "tax", "redirects",
-               "payment_instructions", "posts_per_page"}
+               "payment_instructions", "posts_per_page", "email", "low_stock_threshold"}
 ENTRY_FIELDS = {"title", "slug", "status", "published_at", "excerpt", "meta_title",
                 "meta_description", "tags", "aliases", "image", "template"}
 PRODUCT_FIELDS = {"name", "slug", "sku", "price", "compare_price", "images", "status",
@@ -154,7 +155,21 @@ def _parse_site_yaml(source: Source, paths: list[str], errors: list[ContentError
         redirects=_redirects(f, errors),
         payment_instructions=f.text("payment_instructions", max_len=4000),
         posts_per_page=posts_per_page,
+        email=_site_email(f),
+        low_stock_threshold=_or(f.integer("low_stock_threshold", minimum=0), 3),
     )
+
+
+def _or(value: int | None, default: int) -> int:
+    return default if value is None else value
+
+
+def _site_email(f: Fields) -> str:
+    email = f.text("email", max_len=254)
+    if email and not re.fullmatch(r"[^@\s<>\"',;]{1,64}@[^@\s<>\"',;]{1,189}\.[A-Za-z]{2,}", email):
+        f.error("email", f"{email!r} is not an email address such as hello@example.com")
+        return ""
+    return email
 
 
 def _plain(value: object) -> object:

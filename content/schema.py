@@ -303,3 +303,74 @@ CREATE TABLE login_known (
     PRIMARY KEY (account, address)
 )
 """)
+
+TENANT.add("0006_outbox", """
+ALTER TABLE orders ADD COLUMN carrier TEXT NOT NULL DEFAULT '';
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    subject TEXT NOT NULL DEFAULT '',
+    data TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expanded_at TEXT
+);
+CREATE INDEX events_new ON events(id) WHERE expanded_at IS NULL;
+CREATE TABLE deliveries (
+    id INTEGER PRIMARY KEY,
+    event_id INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+    channel TEXT NOT NULL CHECK (channel IN ('email', 'webhook')),
+    recipient TEXT NOT NULL,
+    template TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL CHECK (status IN ('pending', 'sending', 'sent', 'held', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_error TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    claimed_at TEXT,
+    sent_at TEXT,
+    UNIQUE (event_id, channel, recipient, template)
+);
+CREATE INDEX deliveries_due ON deliveries(status, next_attempt_at);
+CREATE TABLE delivery_attempts (
+    id INTEGER PRIMARY KEY,
+    delivery_id INTEGER NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
+    at TEXT NOT NULL,
+    ok INTEGER NOT NULL,
+    status_code INTEGER,
+    duration_ms INTEGER NOT NULL,
+    error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX delivery_attempts_delivery ON delivery_attempts(delivery_id);
+CREATE TABLE webhook_endpoints (
+    id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL,
+    events TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    enabled INTEGER NOT NULL DEFAULT 1,
+    disabled_reason TEXT NOT NULL DEFAULT '',
+    failures INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE form_submissions (
+    id INTEGER PRIMARY KEY,
+    form TEXT NOT NULL,
+    page TEXT NOT NULL DEFAULT '',
+    name TEXT NOT NULL DEFAULT '',
+    email TEXT NOT NULL DEFAULT '',
+    fields TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'new' CHECK (status IN ('new', 'read', 'archived')),
+    created_at TEXT NOT NULL
+);
+CREATE INDEX form_submissions_inbox ON form_submissions(status, id)
+""")
+
+PLATFORM.add("0007_notification_optouts", """
+CREATE TABLE notification_optouts (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    topic TEXT NOT NULL,
+    PRIMARY KEY (user_id, tenant_id, topic)
+)
+""")

@@ -29,7 +29,8 @@ def import_snapshot(conn: sqlite3.Connection, catalog: dict) -> int:
                          [(p["slug"], p["name"], p.get("description", ""), " ".join(v["sku"] for v in p["variants"]))
                           for p in catalog.get("products", [])])
         rules = {"currency": catalog.get("currency", "EUR"), "shipping": catalog.get("shipping") or {},
-                 "tax": catalog.get("tax") or {}, "payment_instructions": catalog.get("payment_instructions", "")}
+                 "tax": catalog.get("tax") or {}, "payment_instructions": catalog.get("payment_instructions", ""),
+                 "email": catalog.get("email", ""), "low_stock_threshold": catalog.get("low_stock_threshold", 3)}
         for key, value in (("catalog_version", catalog.get("version", "")), ("shop_rules", json.dumps(rules))):
             conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
                          "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))

@@ -2,7 +2,9 @@
 
 Jobs live in ``platform.db`` so the CLI, the API and any number of runner processes see one queue.
 A job is claimed in a write transaction, so two runners never take the same one, and a tenant
-with a running job is skipped until it finishes. ``run_after`` delays a job: scheduled content
+with a running job is skipped until it finishes. Jobs run in two lanes: publishing (publishes and
+rollbacks) and notifications (``notify``, sending the outbox), so an email never waits for a long
+build, and each lane still runs one job per tenant at a time. ``run_after`` delays a job: scheduled content
 gets a publish queued for the moment it becomes due.
 
 A failed job's log is written for the site's people (the admin shows it to them): what failed and,
@@ -68,20 +70,24 @@ class Queue(PerThread):
     def get(self, job_id: int) -> Job:
         return Job.from_row(self.conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone())
 
-    def list(self, tenant: str | None = None, limit: int = 50) -> list[Job]:
+    def list(self, tenant: str | None = None, limit: int = 50, *, notify: bool = False) -> list[Job]:
+        """Publishing jobs, newest first (``notify``: the notification lane's instead)."""
+        lane = "(kind = 'notify') = ?"
         if tenant:
-            rows = self.conn.execute("SELECT * FROM jobs WHERE tenant = ? ORDER BY id DESC LIMIT ?", (tenant, limit))
+            rows = self.conn.execute(f"SELECT * FROM jobs WHERE tenant = ? AND {lane} ORDER BY id DESC LIMIT ?",
+                                     (tenant, notify, limit))
         else:
-            rows = self.conn.execute("SELECT * FROM jobs ORDER BY id DESC LIMIT ?", (limit,))
+            rows = self.conn.execute(f"SELECT * FROM jobs WHERE {lane} ORDER BY id DESC LIMIT ?", (notify, limit))
         return [Job.from_row(r) for r in rows]
 
     def claim(self) -> Job | None:
-        """Take the oldest due job whose tenant has nothing running."""
+        """Take the oldest due job whose tenant has nothing running in the job's lane."""
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         with immediate(self.conn) as conn:
             row = conn.execute(
-                "SELECT * FROM jobs WHERE status = 'queued' AND run_after <= ? AND tenant NOT IN "
-                "(SELECT tenant FROM jobs WHERE status = 'running') ORDER BY run_after, id LIMIT 1", (now,)).fetchone()
+                "SELECT * FROM jobs j WHERE status = 'queued' AND run_after <= ? AND NOT EXISTS "
+                "(SELECT 1 FROM jobs r WHERE r.status = 'running' AND r.tenant = j.tenant "
+                "AND (r.kind = 'notify') = (j.kind = 'notify')) ORDER BY run_after, id LIMIT 1", (now,)).fetchone()
             if row is None:
                 return None
             conn.execute("UPDATE jobs SET status = 'running', started_at = ? WHERE id = ?", (now_iso(), row["id"]))

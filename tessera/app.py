@@ -8,6 +8,7 @@ everything else is the edge server, which serves each tenant's live site by Host
 from __future__ import annotations
 
 import html
+import logging
 
 from commerce_api.app import create_app
 from commerce_api.gitserve import GitServer
@@ -57,6 +58,7 @@ class Platform:
 
     def start_jobs(self) -> None:
         self.runner.start()
+        sweep_outboxes(self.settings, self.queue)
 
     def stop_jobs(self) -> None:
         self.runner.stop()
@@ -129,11 +131,86 @@ def recover_job(settings: Settings, slug: str) -> None:
         tenants.close()
 
 
+def notifier(settings: Settings):
+    from commerce_api.notify.deliver import Notifier
+    from commerce_api.platform import PlatformDB
+    from commerce_api.services import public_origin
+
+    config = api_config(settings)
+    db = PlatformDB(settings.data_dir / "platform.db")
+    return Notifier(data_dir=settings.data_dir, themes_dir=settings.themes_dir, secret_key=settings.secret_key,
+                    admin_origin=config.admin_origin, site_url=lambda slug: public_origin(config, db.registry, slug),
+                    smtp_url=settings.smtp_url, mail_from=settings.mail_from, webhook_allow=settings.webhook_allow)
+
+
+def notify(settings: Settings, slug: str) -> str:
+    """Send a tenant's outbox; a retry due later queues this job again for then."""
+    report = notifier(settings).run(slug)
+    if report.retry_at is not None:
+        Queue(settings.data_dir / "platform.db").enqueue(slug, "notify", actor="system", run_after=report.retry_at)
+    return report.log()
+
+
+def sweep_outboxes(settings: Settings, queue: Queue) -> None:
+    """At start: queue the notify job of every tenant whose outbox has work a stopped server left."""
+    from content.migrations import connect
+    from content.schema import TENANT
+    from commerce_api.notify.outbox import has_new
+
+    root = settings.data_dir / "tenants"
+    for path in sorted(root.glob("*/tenant.db")) if root.is_dir() else []:
+        try:
+            conn = connect(path, TENANT)
+            try:
+                waiting = has_new(conn) or conn.execute(
+                    "SELECT 1 FROM deliveries WHERE status IN ('pending', 'sending') LIMIT 1").fetchone() is not None
+            finally:
+                conn.close()
+            if waiting:
+                queue.enqueue(path.parent.name, "notify", actor="system")
+        except Exception:  # one broken database must not keep the others' mail from going out
+            logging.getLogger(__name__).exception("could not look at the outbox of %s", path.parent.name)
+
+
+def publish_failed(settings: Settings, slug: str, job, exc: Exception) -> None:
+    """Tell the site's staff (and webhooks) that a publish failed, with what its log says."""
+    from content.migrations import connect
+    from content.schema import TENANT
+    from commerce_api.notify import outbox
+    from publish.jobs import failure_message
+
+    path = settings.data_dir / "tenants" / slug / "tenant.db"
+    if not path.exists():
+        return
+    conn = connect(path, TENANT)
+    try:
+        with conn:
+            outbox.record(conn, "publish.failed", {"publish": {"job": job.id, "actor": job.actor,
+                                                               "message": failure_message(job, exc)}}, subject=job.id)
+    finally:
+        conn.close()
+    Queue(settings.data_dir / "platform.db").enqueue(slug, "notify", actor="system")
+
+
 def run_job(settings: Settings, job) -> str:
-    """Execute one queued job; returns its log. A failed publish leaves the live site as it was.
+    """Execute one queued job; returns its log. A failed publish leaves the live site as it was,
+    and its site's staff hear of it.
 
     Errors the site's people can act on are ``TesseraError``s; the runner puts their message, never
     a traceback, in the job's log."""
+    if job.kind == "notify":
+        return notify(settings, job.tenant)
+    try:
+        return _publishing_job(settings, job)
+    except Exception as exc:
+        try:
+            publish_failed(settings, job.tenant, job, exc)
+        except Exception:
+            logging.getLogger(__name__).exception("could not record the failed publish of %s", job.tenant)
+        raise
+
+
+def _publishing_job(settings: Settings, job) -> str:
     from content.tenants import Tenants
     from publish.errors import PublishError
 
@@ -146,7 +223,7 @@ def run_job(settings: Settings, job) -> str:
                                             deploy_id=int(job.kind.partition(":")[2]))
             return f"rolled {job.tenant} back to the site of deploy {job.kind.partition(':')[2]} (now deploy {deploy.id})"
         if job.kind != "publish":
-            raise PublishError(f"unknown job kind {job.kind!r}; jobs are publishes or rollbacks")
+            raise PublishError(f"unknown job kind {job.kind!r}; jobs are publishes, rollbacks or notify")
         built, deploy = publish_tenant(settings, tenants, job.tenant, actor=job.actor)
         log = (f"published {job.tenant} as deploy {deploy.id}: {_files(deploy.uploaded, 'uploaded')}, "
                f"{_files(deploy.deleted, 'removed')}")

@@ -38,6 +38,7 @@ class Settings:
     trusted_proxies: tuple[str, ...]
     metrics_token: str | None
     metrics_allow: tuple[str, ...]
+    webhook_allow: tuple[str, ...]  # private networks tenants' webhook endpoints may still reach
     mail_from: str
     demo_password: str
     sites_dir: Path
@@ -96,6 +97,7 @@ class Settings:
             # every visitor look local, so /metrics stays closed until a token or addresses are set.
             metrics_allow=_networks(env.get("TESSERA_METRICS_ALLOW", "" if mode == "production" else "127.0.0.1,::1"),
                                     "TESSERA_METRICS_ALLOW"),
+            webhook_allow=_networks(env.get("TESSERA_WEBHOOK_ALLOW", ""), "TESSERA_WEBHOOK_ALLOW"),
             mail_from=env.get("TESSERA_MAIL_FROM", f"Tessera <no-reply@{env.get('TESSERA_BASE_DOMAIN', 'localhost')}>"),
             demo_password=env.get("TESSERA_DEMO_PASSWORD", "tessera-demo"),
             sites_dir=Path(env.get("TESSERA_SITES_DIR") or ROOT / "sites"),

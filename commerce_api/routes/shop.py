@@ -12,6 +12,7 @@ from content.registry import Tenant
 
 from ..errors import BadRequest, NotFound
 from ..security import require_tenant, services_of
+from ..services import public_origin
 from ..openapi import errors
 from ..shop import stock, webhooks
 from ..shop.carts import Carts
@@ -56,10 +57,7 @@ class AvailabilityBody(msgspec.Struct):
 
 def site_url(request: Request, tenant: Tenant) -> str:
     services = services_of(request)
-    for domain in services.db.registry.domains(tenant.slug):
-        if domain.is_primary and domain.verified_at:
-            return f"https://{domain.name}"
-    return services.config.origin(f"{tenant.slug}.{services.config.base_domain}")
+    return public_origin(services.config, services.db.registry, tenant.slug)
 
 
 def provider_for(request: Request, tenant: Tenant, conn):

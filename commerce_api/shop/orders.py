@@ -27,6 +27,8 @@ from content.migrations import immediate
 from content.registry import now_iso
 
 from ..errors import BadRequest, Conflict, NotFound
+from ..notify import outbox
+from .carriers import carrier_key, carrier_name, tracking_url
 from .carts import token_hash
 from .pricing import Rules, quote
 
@@ -39,6 +41,8 @@ TRANSITIONS: dict[str, set[str]] = {
     "refunded": set(),
 }
 STATUSES = tuple(TRANSITIONS)
+_EVENT_FOR = {"processing": "order.paid", "shipped": "order.shipped", "delivered": "order.delivered",
+              "cancelled": "order.cancelled", "refunded": "order.refunded"}
 PAYMENT_TTL = {"manual": timedelta(days=3), "stripe": timedelta(hours=1)}
 START_TTL = timedelta(minutes=15)  # an order whose payment never started holds its stock this long
 FIRST_NUMBER = 1001
@@ -145,7 +149,11 @@ class Orders:
                 raise BadRequest("the cart is empty", field="cart_token", code="empty_cart")
             for line in sorted(priced.lines, key=lambda l: l.sku):
                 if line.track_stock:
-                    self._reserve(conn, line.sku, line.name, line.quantity)
+                    left = self._reserve(conn, line.sku, line.name, line.quantity)
+                    if left <= rules.low_stock < left + line.quantity:  # this order took it to the threshold
+                        outbox.record(conn, "stock.low", {"sku": line.sku, "name": line.name, "title": line.title,
+                                                          "available": left, "threshold": rules.low_stock},
+                                      subject=line.sku)
             number = conn.execute("SELECT COALESCE(MAX(number), ?) + 1 FROM orders", (FIRST_NUMBER - 1,)).fetchone()[0]
             shopper_token = "ord_" + secrets.token_urlsafe(24)
             stamp = datetime.now(timezone.utc)
@@ -167,6 +175,7 @@ class Orders:
             conn.execute("INSERT INTO order_history (order_id, at, from_status, to_status, actor) "
                          "VALUES (?, ?, NULL, 'pending', 'shopper')", (order_id, now_iso()))
             conn.execute("UPDATE carts SET ordered_at = ? WHERE id = ?", (now_iso(), cart["id"]))
+            outbox.record(conn, "order.placed", {"order": self._event_order(order_id)}, subject=number)
             if idempotency_key:
                 conn.execute("INSERT INTO idempotency_keys (key, request_hash, order_id, response, created_at) "
                              "VALUES (?, ?, ?, ?, ?)", (idempotency_key, fingerprint, order_id,
@@ -189,7 +198,8 @@ class Orders:
         return json.loads(row["payment"]) if row and row["payment"] else None
 
     @staticmethod
-    def _reserve(conn: sqlite3.Connection, sku: str, name: str, quantity: int) -> None:
+    def _reserve(conn: sqlite3.Connection, sku: str, name: str, quantity: int) -> int:
+        """Hold ``quantity`` units; returns the units left to sell."""
         cursor = conn.execute("UPDATE stock SET reserved = reserved + ?, updated_at = ? "
                               "WHERE sku = ? AND on_hand - reserved >= ?", (quantity, now_iso(), sku, quantity))
         if cursor.rowcount == 0:
@@ -197,6 +207,7 @@ class Orders:
             left = row["left"] if row else 0
             raise Conflict(f"{name} ({sku}) is out of stock" + (f": only {left} left" if left > 0 else ""),
                            field="sku", code="out_of_stock")
+        return conn.execute("SELECT on_hand - reserved FROM stock WHERE sku = ?", (sku,)).fetchone()[0]
 
     @staticmethod
     def _catalog_version(conn: sqlite3.Connection) -> str:
@@ -206,9 +217,15 @@ class Orders:
     # -- life cycle -------------------------------------------------------------------------
 
     def set_status(self, number: int, status: str, *, actor: str, note: str = "",
-                   tracking_number: str | None = None, payment_status: str | None = None) -> dict:
+                   tracking_number: str | None = None, carrier: str | None = None,
+                   payment_status: str | None = None) -> dict:
+        """Move an order on (or add tracking, a carrier or a note), with the event that tells people."""
         if status not in TRANSITIONS:
             raise BadRequest(f"{status!r} is not a status; choose one of {', '.join(STATUSES)}", field="status")
+        if tracking_number is not None and len(tracking_number.strip()) > 100:
+            raise BadRequest("the tracking number is too long (at most 100 characters)", field="tracking_number")
+        if carrier is not None and len(carrier.strip()) > 60:
+            raise BadRequest("the carrier's name is too long (at most 60 characters)", field="carrier")
         with immediate(self.conn) as conn:
             order = self._row(conn, number)
             current = order["status"]
@@ -224,11 +241,29 @@ class Orders:
                              (status, payment, now_iso(), order["id"]))
                 conn.execute("INSERT INTO order_history (order_id, at, from_status, to_status, actor, note) "
                              "VALUES (?, ?, ?, ?, ?, ?)", (order["id"], now_iso(), current, status, actor, note))
-            if tracking_number is not None:
+            tracking_changed = False
+            if tracking_number is not None and tracking_number.strip() != (order["tracking_number"] or ""):
                 conn.execute("UPDATE orders SET tracking_number = ? WHERE id = ?", (tracking_number.strip(), order["id"]))
+                tracking_changed = True
+            if carrier is not None and carrier_key(carrier) != order["carrier"]:
+                conn.execute("UPDATE orders SET carrier = ? WHERE id = ?", (carrier_key(carrier), order["id"]))
+                tracking_changed = True
             if note and status == current:
                 conn.execute("UPDATE orders SET notes = notes || ? WHERE id = ?", (f"{note}\n", order["id"]))
+            event = _EVENT_FOR.get(status) if status != current else None
+            if event == "order.paid" and payment != "paid":
+                event = None  # moved on by hand without a payment: nothing to announce
+            if event is None and tracking_changed and current == "shipped" == status:
+                event = "order.shipped"  # tracking added after shipping: tell the shopper the new number
+            if event:
+                outbox.record(conn, event, {"order": self._event_order(order["id"]), "from_status": current,
+                                            "actor_kind": "shopper" if actor == "shopper" else "staff"},
+                              subject=number)
         return self._by_id(order["id"])
+
+    def _event_order(self, order_id: int) -> dict:
+        """The order as events carry it: what its shopper may see, at the moment it changed."""
+        return {k: v for k, v in self._by_id(order_id).items() if k not in ("notes", "history")}
 
     def _stock_effects(self, conn: sqlite3.Connection, order: sqlite3.Row, current: str, new: str) -> None:
         lines = conn.execute("SELECT sku, quantity FROM order_lines WHERE order_id = ? AND track_stock = 1 ORDER BY sku",
@@ -341,6 +376,8 @@ class Orders:
                 "tax_inclusive": bool(row["tax_inclusive"]), "total": row["total"],
                 "shipping_method": row["shipping_method"], "shipping_address": json.loads(row["shipping_address"]),
                 "billing_address": json.loads(row["billing_address"]), "tracking_number": row["tracking_number"],
+                "carrier": row["carrier"], "carrier_name": carrier_name(row["carrier"]),
+                "tracking_url": tracking_url(row["carrier"], row["tracking_number"]),
                 "catalog_version": row["catalog_version"], "created_at": row["created_at"],
                 "expires_at": row["expires_at"], "lines": [dict(l) for l in lines],
                 "history": [dict(h) for h in history], "notes": row["notes"]}

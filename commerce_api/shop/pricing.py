@@ -22,6 +22,8 @@ class Rules:
     tax_inclusive: bool
     tax_label: str
     payment_instructions: str
+    email: str = ""  # the shop's own address: Reply-To of its emails
+    low_stock: int = 3
 
     @classmethod
     def load(cls, conn: sqlite3.Connection) -> Rules:
@@ -30,7 +32,8 @@ class Rules:
         shipping, tax = data.get("shipping") or {}, data.get("tax") or {}
         return cls(data.get("currency", "EUR"), int(shipping.get("flat_rate") or 0), shipping.get("free_over"),
                    tuple(shipping.get("countries") or ()), Decimal(str(tax.get("rate", "0"))),
-                   bool(tax.get("inclusive", True)), tax.get("label", "Tax"), data.get("payment_instructions", ""))
+                   bool(tax.get("inclusive", True)), tax.get("label", "Tax"), data.get("payment_instructions", ""),
+                   data.get("email", ""), int(data.get("low_stock_threshold", 3)))
 
 
 @dataclass(frozen=True)

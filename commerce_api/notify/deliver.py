@@ -1,0 +1,254 @@
+"""The notify job: expand a tenant's new events into deliveries and send what is due.
+
+It runs in the job queue (kind ``notify``), never on a shopper's request: a request that writes an
+event only queues the job (see ``TenantDatabases``'s ``on_events``). After a run, a retry that is
+still due later queues the job again for that moment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import sqlite3
+import time
+from base64 import urlsafe_b64decode, urlsafe_b64encode
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate, parseaddr
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from content.gitrepo import Repository
+from content.migrations import connect
+from content.schema import PLATFORM, TENANT
+
+from ..mail import MailError, send_message
+from ..shop.pricing import Rules
+from . import outbox, recipients
+from .emails import OVERRIDES, EmailTemplateError, Emails, Rendered
+
+log = logging.getLogger("tessera.notify")
+
+# Where staff emails point in the admin, by template (after /sites/<slug>).
+ADMIN_PAGES = {"staff_low_stock": "/products", "staff_publish_failed": "/deploys", "staff_form": "/inbox",
+               "staff_webhook_disabled": "/webhooks"}
+
+
+@dataclass
+class Report:
+    sent: int = 0
+    failed: int = 0
+    held: int = 0
+    retry_at: datetime | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def log(self) -> str:
+        parts = [f"{self.sent} sent"]
+        if self.failed:
+            parts.append(f"{self.failed} failed")
+        if self.held:
+            parts.append(f"{self.held} held: no mail server")
+        if self.retry_at:
+            parts.append(f"next retry at {self.retry_at.isoformat(timespec='seconds')}")
+        return "notifications: " + ", ".join(parts) + "".join(f"; {n}" for n in self.notes)
+
+
+@dataclass(frozen=True)
+class Notifier:
+    data_dir: Path
+    themes_dir: Path
+    secret_key: str
+    admin_origin: str
+    site_url: Callable[[str], str]  # a tenant's public address
+    smtp_url: str | None = None
+    mail_from: str = "Tessera <no-reply@localhost>"
+    webhook_allow: tuple[str, ...] = ()  # networks an endpoint may resolve to despite being private
+
+    # -- the job ------------------------------------------------------------------------------
+
+    def run(self, slug: str, *, now: datetime | None = None) -> Report:
+        report = Report()
+        conn = connect(self.data_dir / "tenants" / slug / "tenant.db", TENANT)
+        platform = connect(self.data_dir / "platform.db", PLATFORM)
+        try:
+            outbox.recover(conn, now=now)
+            site = None
+            for _ in range(3):  # a delivery may raise an event (an endpoint turned off): expand it too
+                shop = self._has_shop(platform, slug)
+                for event in outbox.new_events(conn):
+                    planned = recipients.plan(conn, platform, slug, event, shop=shop)
+                    outbox.expand(conn, event, planned, held=set() if self.smtp_url else {"email"}, now=now)
+                due = outbox.due(conn, now=now, mail=bool(self.smtp_url))
+                if not due:
+                    break
+                site = site or self.site(conn, slug)
+                for delivery in due:
+                    self._deliver(conn, slug, site, delivery, report, now)
+            report.held = outbox.counts(conn).get("held", 0)
+            report.retry_at = outbox.next_due(conn)
+        finally:
+            conn.close()
+            platform.close()
+        return report
+
+    def _deliver(self, conn: sqlite3.Connection, slug: str, site: dict, delivery: outbox.Delivery,
+                 report: Report, now: datetime | None) -> None:
+        if delivery.channel == "email" and not self.smtp_url:
+            outbox.hold(conn, delivery)
+            return
+        if not outbox.claim(conn, delivery, now=now):
+            return  # another run took it
+        started = time.monotonic()
+        if delivery.channel == "email":
+            attempt = self._email(conn, slug, site, delivery, started, report)
+        else:
+            from . import webhooks
+
+            attempt = webhooks.deliver(conn, slug, delivery, allow=self.webhook_allow, now=now)
+        state = outbox.finish(conn, delivery, attempt, now=now)
+        if state == "sent":
+            report.sent += 1
+        elif state == "failed":
+            report.failed += 1
+        if delivery.channel == "webhook":
+            from . import webhooks
+
+            webhooks.after_attempt(conn, delivery, attempt, final=state == "failed", now=now)
+
+    def _email(self, conn: sqlite3.Connection, slug: str, site: dict, delivery: outbox.Delivery, started: float,
+               report: Report) -> outbox.Attempt:
+        try:
+            message = self.compose(conn, slug, site, delivery)
+            send_message(self.smtp_url, message)  # type: ignore[arg-type]
+        except (MailError, EmailTemplateError) as exc:
+            return outbox.Attempt(False, _ms(started), str(exc))
+        except Exception as exc:  # a bug must not stop the other deliveries; the log has the traceback
+            log.exception("email delivery %s of %s failed", delivery.id, slug)
+            return outbox.Attempt(False, _ms(started), f"a problem on the server ({type(exc).__name__})")
+        return outbox.Attempt(True, _ms(started))
+
+    # -- composing ------------------------------------------------------------------------------
+
+    def compose(self, conn: sqlite3.Connection, slug: str, site: dict, delivery: outbox.Delivery) -> EmailMessage:
+        rendered = self.render(conn, slug, site, delivery.template, delivery.event, delivery.recipient)
+        return self.message(slug, site, delivery, rendered)
+
+    def render(self, conn: sqlite3.Connection, slug: str, site: dict, template: str, event: outbox.Event,
+               recipient: str) -> Rendered:
+        emails = Emails(self.themes_dir, site["theme"], site["overrides"])
+        return emails.render(template, self.context(conn, slug, site, template, event, recipient))
+
+    def context(self, conn: sqlite3.Connection, slug: str, site: dict, template: str, event: outbox.Event,
+                recipient: str) -> dict:
+        data = dict(event.data)
+        public_site = {k: site[k] for k in ("name", "url", "email", "locale")}
+        context = {"site": public_site, "event": event.kind, **data}
+        if "order" in data:
+            order = data["order"]
+            rules = Rules.load(conn)
+            context.update(paid=order.get("payment_status") == "paid",
+                           payment_instructions=rules.payment_instructions,
+                           updated=data.get("from_status") == "shipped")
+        if template.startswith("staff_"):
+            page = ADMIN_PAGES.get(template) or (f"/orders/{data['order']['number']}" if "order" in data else "/")
+            rule = recipients.staff_rule(event)
+            context.update(admin_url=f"{self.admin_origin}/sites/{slug}{page}",
+                           unsubscribe_url=self.unsubscribe_url(recipient, slug, rule.topic if rule else ""))
+        return context
+
+    def message(self, slug: str, site: dict, delivery: outbox.Delivery, rendered: Rendered) -> EmailMessage:
+        _, sender = parseaddr(self.mail_from)
+        domain = sender.rpartition("@")[2] or "localhost"
+        message = EmailMessage()
+        message["From"] = formataddr((site["name"], sender))
+        message["To"] = delivery.recipient
+        reply_to = site["email"]
+        if delivery.template == "staff_form":
+            reply_to = delivery.event.data.get("submission", {}).get("email") or reply_to
+        if reply_to:
+            message["Reply-To"] = reply_to
+        message["Subject"] = rendered.subject
+        message["Date"] = formatdate()
+        # The same on every retry of this delivery, so a mail client can tell a repeat from a new email.
+        message["Message-ID"] = f"<{slug}.{delivery.event.id}.{delivery.id}@{domain}>"
+        if delivery.template.startswith("staff_"):
+            rule = recipients.staff_rule(delivery.event)
+            message["Auto-Submitted"] = "auto-generated"
+            if rule:
+                message["List-Unsubscribe"] = f"<{self.unsubscribe_url(delivery.recipient, slug, rule.topic)}>"
+                message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        message.set_content(rendered.text)
+        if rendered.html:
+            message.add_alternative(rendered.html, subtype="html")
+        return message
+
+    # -- the site, as emails show it ------------------------------------------------------------
+
+    def site(self, conn: sqlite3.Connection, slug: str) -> dict:
+        """The site's name, theme, reply address and email template overrides, from its saved content."""
+        settings: dict = {}
+        overrides: dict[str, str] = {}
+        repo = self.data_dir / "tenants" / slug / "repo.git"
+        if repo.exists():
+            source = Repository(repo).source()
+            try:
+                paths = source.paths()
+                if "site.yaml" in paths:
+                    try:
+                        loaded = yaml.safe_load(source.read("site.yaml"))
+                        settings = loaded if isinstance(loaded, dict) else {}
+                    except yaml.YAMLError:
+                        settings = {}
+                for path in paths:
+                    if path.startswith(OVERRIDES):
+                        overrides[path[len(OVERRIDES):]] = source.read(path).decode("utf-8", errors="replace")
+            finally:
+                source.close()
+        rules = Rules.load(conn)
+        name = " ".join(str(settings.get("name") or slug).split())[:200]
+        theme = str(settings.get("theme") or "storefront")
+        if not (self.themes_dir / theme / "templates").is_dir():
+            theme = "base"
+        email = rules.email or str(settings.get("email") or "")
+        return {"name": name, "theme": theme, "email": email if "@" in email and "\n" not in email else "",
+                "locale": str(settings.get("locale") or "en"), "url": self.site_url(slug), "overrides": overrides}
+
+    @staticmethod
+    def _has_shop(platform: sqlite3.Connection, slug: str) -> bool:
+        row = platform.execute("SELECT features FROM tenants WHERE slug = ?", (slug,)).fetchone()
+        return bool(row) and "ecommerce" in json.loads(row["features"])
+
+    # -- unsubscribing --------------------------------------------------------------------------
+
+    def unsubscribe_url(self, email: str, slug: str, topic: str) -> str:
+        return f"{self.admin_origin}/unsubscribe?t={unsubscribe_token(self.secret_key, email, slug, topic)}"
+
+
+def unsubscribe_token(secret_key: str, email: str, slug: str, topic: str) -> str:
+    payload = urlsafe_b64encode(json.dumps([email.lower(), slug, topic]).encode()).decode().rstrip("=")
+    return f"{payload}.{_mac(secret_key, payload)}"
+
+
+def read_unsubscribe_token(secret_key: str, token: str) -> tuple[str, str, str] | None:
+    """(email, site, topic) from a token this installation signed; None for anything else."""
+    payload, _, mac = token.partition(".")
+    if not payload or not hmac.compare_digest(mac, _mac(secret_key, payload)):
+        return None
+    try:
+        email, slug, topic = json.loads(urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (ValueError, TypeError):
+        return None
+    return (email, slug, topic) if topic in recipients.TOPICS else None
+
+
+def _mac(secret_key: str, payload: str) -> str:
+    return hmac.new(secret_key.encode(), b"unsubscribe\0" + payload.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)

@@ -1,0 +1,110 @@
+"""Emails rendered from the theme's ``emails/`` templates, which a site overrides in git.
+
+Each email is ``emails/<name>.txt`` (its first line ``Subject: ...``, then a blank line, then the
+plain-text body) and ``emails/<name>.html`` (extending ``_layout.html``). A site's own
+``theme/emails/<name>.*`` wins over the theme's, which wins over ``base``. The HTML's ``<style>``
+is inlined, since many mail clients drop style sheets, and no image is fetched from elsewhere.
+
+Templates people write run sandboxed (they cannot reach Python's internals), and a site's
+override that fails to render falls back to the theme's own template: a typo in a template never
+costs a shopper their confirmation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import css_inline
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from content.money import Money, display
+
+OVERRIDES = "theme/emails/"
+
+# name: what it is, as the admin lists it
+TEMPLATES: dict[str, str] = {
+    "order_confirmation": "Order confirmation, to the shopper",
+    "order_paid": "Payment received (manual payments), to the shopper",
+    "order_shipped": "Order shipped, with tracking, to the shopper",
+    "order_cancelled": "Order cancelled, to the shopper",
+    "order_refunded": "Order refunded, to the shopper",
+    "staff_new_order": "New order, to staff",
+    "staff_low_stock": "Low stock, to staff",
+    "staff_publish_failed": "Publish failed, to staff",
+    "staff_form": "Form message, to staff",
+    "staff_webhook_disabled": "Webhook endpoint turned off, to the owner",
+}
+
+
+class EmailTemplateError(Exception):
+    """No usable template for an email: the message names the template and the problem."""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str | None
+    note: str = ""  # why a site's own template was not used, if it was not
+
+
+def money(amount: int | None, currency: str) -> str:
+    return "" if amount is None else display(Money(int(amount), currency))
+
+
+def _environment(loaders: list[jinja2.BaseLoader]) -> jinja2.Environment:
+    env = ImmutableSandboxedEnvironment(
+        loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.ChainableUndefined,
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        trim_blocks=True, lstrip_blocks=True, auto_reload=False)
+    env.filters["money"] = money
+    return env
+
+
+class Emails:
+    def __init__(self, themes_dir: Path, theme: str, overrides: dict[str, str] | None = None) -> None:
+        folders = [themes_dir / theme / "emails", themes_dir / "base" / "emails"]
+        theirs = [jinja2.FileSystemLoader([str(f) for f in folders if f.is_dir()])]
+        self.overrides = overrides or {}
+        self.theme_env = _environment(theirs)
+        self.site_env = _environment([jinja2.DictLoader(self.overrides), *theirs]) if self.overrides else None
+
+    def render(self, name: str, context: dict) -> Rendered:
+        if name not in TEMPLATES:
+            raise EmailTemplateError(f"there is no email called {name!r}")
+        if self.site_env is not None and any(k in self.overrides for k in (f"{name}.txt", f"{name}.html",
+                                                                            "_layout.html")):
+            try:
+                return self._render(self.site_env, name, context)
+            except (jinja2.TemplateError, EmailTemplateError) as exc:
+                fallback = self._render(self.theme_env, name, context)
+                return Rendered(fallback.subject, fallback.text, fallback.html,
+                                note=f"the site's own template theme/emails/{name} could not be used "
+                                     f"({_describe(exc)}), so the theme's was sent")
+        try:
+            return self._render(self.theme_env, name, context)
+        except jinja2.TemplateError as exc:
+            raise EmailTemplateError(f"the theme's email template {name} failed: {_describe(exc)}") from None
+
+    @staticmethod
+    def _render(env: jinja2.Environment, name: str, context: dict) -> Rendered:
+        text = env.get_template(f"{name}.txt").render(context)
+        head, _, body = text.lstrip().partition("\n")
+        if not head.lower().startswith("subject:"):
+            raise EmailTemplateError(f"emails/{name}.txt must start with a line 'Subject: ...'")
+        subject = " ".join(head.partition(":")[2].split())[:200]  # one line: no header injection
+        try:
+            html = env.get_template(f"{name}.html").render(context)
+        except jinja2.TemplateNotFound:
+            html = None
+        if html is not None:
+            html = css_inline.inline(html)
+        return Rendered(subject, body.strip() + "\n", html)
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        return f"{exc.name or 'template'} line {exc.lineno}: {exc.message}"
+    return str(exc) or type(exc).__name__
