@@ -35,6 +35,7 @@ class ApiConfig:
     metrics_token: str | None = None
     metrics_allow: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
     admin_hostname: str | None = None  # TESSERA_ADMIN_HOST; default admin.<base domain>
+    webhook_allow: tuple[str, ...] = ()  # TESSERA_WEBHOOK_ALLOW: private networks endpoints may reach
 
     @property
     def admin_host(self) -> str:
@@ -86,6 +87,12 @@ class Services:
                                     on_events=lambda slug: queue.enqueue(slug, "notify", actor="system"))
         return cls(config, db, Users(db), Credentials(db, config.secret_key), LoginLimiter(db), Audit(db),
                    Resolver(db, config.base_domain, config.admin_host), databases, queue, Invitations(db))
+
+    def notifier(self):
+        """What renders and sends the outbox (the admin's previews use it too)."""
+        from .notify.deliver import Notifier
+
+        return Notifier.from_config(self.config, self.db)
 
     def parse_lock(self, slug: str):
         """One parse per tenant at a time: a request arriving during a warm-up waits for it and then

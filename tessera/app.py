@@ -30,7 +30,8 @@ def api_config(settings: Settings) -> ApiConfig:
                      smtp_url=settings.smtp_url, mail_from=settings.mail_from, themes_dir=settings.themes_dir,
                      sites_dir=settings.sites_dir, trusted_proxies=settings.trusted_proxies,
                      admin_hostname=settings.admin_host or None,
-                     metrics_token=settings.metrics_token, metrics_allow=settings.metrics_allow)
+                     metrics_token=settings.metrics_token, metrics_allow=settings.metrics_allow,
+                     webhook_allow=settings.webhook_allow)
 
 
 def services(settings: Settings) -> Services:
@@ -134,13 +135,8 @@ def recover_job(settings: Settings, slug: str) -> None:
 def notifier(settings: Settings):
     from commerce_api.notify.deliver import Notifier
     from commerce_api.platform import PlatformDB
-    from commerce_api.services import public_origin
 
-    config = api_config(settings)
-    db = PlatformDB(settings.data_dir / "platform.db")
-    return Notifier(data_dir=settings.data_dir, themes_dir=settings.themes_dir, secret_key=settings.secret_key,
-                    admin_origin=config.admin_origin, site_url=lambda slug: public_origin(config, db.registry, slug),
-                    smtp_url=settings.smtp_url, mail_from=settings.mail_from, webhook_allow=settings.webhook_allow)
+    return Notifier.from_config(api_config(settings), PlatformDB(settings.data_dir / "platform.db"))
 
 
 def notify(settings: Settings, slug: str) -> str:

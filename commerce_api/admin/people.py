@@ -13,6 +13,7 @@ from ..routes.admin import AdminController
 from ..routes.auth import _address
 from ..security import services_of, site_base, tenant_of
 from .common import Form, back, message_is_ours, number, page, text, who
+from .notifications import email_choices
 from .session import _start_session
 
 ROLE_NAMES = {"owner": "Owner", "admin": "Admin", "editor": "Editor", "shop_manager": "Shop manager"}
@@ -143,7 +144,8 @@ def accept(request: Request, data: Form) -> Response:
 def tokens(request: Request) -> Response:
     member = who(request)
     listed = services_of(request).credentials.api_tokens(member.user.id, member.tenant.id)
-    return page(request, "tokens.html", title="Your account", section="tokens", tokens=listed, new_token=None)
+    return page(request, "tokens.html", title="Your account", section="tokens", tokens=listed, new_token=None,
+                emails=email_choices(request))
 
 
 @post("/admin/tokens/new", opt={"auth": True}, sync_to_thread=True, include_in_schema=False)
@@ -156,6 +158,7 @@ def create_token(request: Request, data: Form) -> Response:
                           address=_address(request), token_id=token_id, name=name)
     listed = services.credentials.api_tokens(member.user.id, member.tenant.id)
     return page(request, "tokens.html", title="Your account", section="tokens", tokens=listed, new_token=token,
+                emails=email_choices(request),
                 flash="Token created. Copy it now: it is not shown again.")
 
 

@@ -17,6 +17,7 @@ from content.money import Money
 from ..errors import ApiError, BadRequest
 from ..routes.staff import refund_order
 from ..security import admin_base, services_of
+from ..shop.carriers import CARRIERS
 from ..shop.orders import STATUSES, TRANSITIONS, Orders
 from .common import (Form, Rejected, back, commit, media_names, page, paged, parse, repo_of, save_base, text, values,
                      who)
@@ -63,7 +64,8 @@ def order_detail(request: Request, number: FromPath[int]) -> Response:
     hidden = {"refunded"} | ({"processing"} if order["status"] == "pending" else set())
     return page(request, "order.html", title=f"Order {number}", section="orders", order=order,
                 money=lambda minor: str(Money(minor, currency)), can_write=who(request).can("orders:write"),
-                next_statuses=sorted(TRANSITIONS[order["status"]] - hidden), status_actions=STATUS_ACTIONS)
+                next_statuses=sorted(TRANSITIONS[order["status"]] - hidden), status_actions=STATUS_ACTIONS,
+                carriers=[name for name, _ in CARRIERS.values()])
 
 
 # What each status button says: an explicit action, never a preselected choice.
@@ -92,11 +94,12 @@ def order_status(request: Request, number: FromPath[int], data: Form) -> Respons
     if status == "cancelled" and order["payment_status"] == "paid" and text(data, "confirm") != "yes":
         return page(request, "cancel.html", title=f"Cancel order {number}?", section="orders", order=order,
                     money=lambda minor: str(Money(minor, order["currency"])),
-                    tracking_number=text(data, "tracking_number"), note=text(data, "note"))
+                    tracking_number=text(data, "tracking_number"), carrier=text(data, "carrier"),
+                    note=text(data, "note"))
     done = "Order updated." if status == order["status"] else f"Order {number} is now {status}."
     return _order_action(request, number, lambda conn, member: Orders(conn).set_status(
         number, status, actor=member.user.email, note=text(data, "note"),
-        tracking_number=text(data, "tracking_number") or None), done)
+        tracking_number=text(data, "tracking_number") or None, carrier=text(data, "carrier") or None), done)
 
 
 @post("/admin/orders/{number:int}/paid", opt={"action": "orders:write", **SHOP}, sync_to_thread=True,

@@ -11,6 +11,7 @@ ACTIONS = (
     "pages:read", "pages:write", "media:read", "media:write", "products:read", "products:write",
     "inventory:read", "inventory:write", "orders:read", "orders:write", "users:read", "users:write",
     "settings:read", "settings:write", "domains:read", "domains:write", "publish", "theme:write",
+    "notifications:read", "notifications:write",
 )
 
 _ALL = frozenset(ACTIONS)
@@ -21,7 +22,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
                          "settings:read", "domains:read", "publish"}),
     "shop_manager": frozenset({"pages:read", "media:read", "media:write", "products:read", "products:write",
                                "inventory:read", "inventory:write", "orders:read", "orders:write",
-                               "settings:read", "publish"}),
+                               "settings:read", "publish", "notifications:read", "notifications:write"}),
 }
 
 # Actions that concern the shop; a tenant without the ecommerce feature has none of them.

@@ -33,6 +33,7 @@ from . import outbox, recipients
 from .emails import OVERRIDES, EmailTemplateError, Emails, Rendered
 
 log = logging.getLogger("tessera.notify")
+THEMES = Path(__file__).resolve().parents[2] / "themes"
 
 # Where staff emails point in the admin, by template (after /sites/<slug>).
 ADMIN_PAGES = {"staff_low_stock": "/products", "staff_publish_failed": "/deploys", "staff_form": "/inbox",
@@ -68,6 +69,15 @@ class Notifier:
     smtp_url: str | None = None
     mail_from: str = "Tessera <no-reply@localhost>"
     webhook_allow: tuple[str, ...] = ()  # networks an endpoint may resolve to despite being private
+
+    @classmethod
+    def from_config(cls, config, db) -> Notifier:
+        """From the API's settings (``ApiConfig``) and ``platform.db`` (for sites' addresses)."""
+        from ..services import public_origin
+
+        return cls(data_dir=config.data_dir, themes_dir=config.themes_dir or THEMES, secret_key=config.secret_key,
+                   admin_origin=config.admin_origin, site_url=lambda slug: public_origin(config, db.registry, slug),
+                   smtp_url=config.smtp_url, mail_from=config.mail_from, webhook_allow=config.webhook_allow)
 
     # -- the job ------------------------------------------------------------------------------
 
@@ -123,20 +133,16 @@ class Notifier:
     def _email(self, conn: sqlite3.Connection, slug: str, site: dict, delivery: outbox.Delivery, started: float,
                report: Report) -> outbox.Attempt:
         try:
-            message = self.compose(conn, slug, site, delivery)
-            send_message(self.smtp_url, message)  # type: ignore[arg-type]
+            rendered = self.render(conn, slug, site, delivery.template, delivery.event, delivery.recipient)
+            send_message(self.smtp_url, self.message(slug, site, delivery, rendered))  # type: ignore[arg-type]
         except (MailError, EmailTemplateError) as exc:
             return outbox.Attempt(False, _ms(started), str(exc))
         except Exception as exc:  # a bug must not stop the other deliveries; the log has the traceback
             log.exception("email delivery %s of %s failed", delivery.id, slug)
             return outbox.Attempt(False, _ms(started), f"a problem on the server ({type(exc).__name__})")
-        return outbox.Attempt(True, _ms(started))
+        return outbox.Attempt(True, _ms(started), rendered.note)  # sent; the note says if an override failed
 
     # -- composing ------------------------------------------------------------------------------
-
-    def compose(self, conn: sqlite3.Connection, slug: str, site: dict, delivery: outbox.Delivery) -> EmailMessage:
-        rendered = self.render(conn, slug, site, delivery.template, delivery.event, delivery.recipient)
-        return self.message(slug, site, delivery, rendered)
 
     def render(self, conn: sqlite3.Connection, slug: str, site: dict, template: str, event: outbox.Event,
                recipient: str) -> Rendered:
@@ -156,9 +162,8 @@ class Notifier:
                            updated=data.get("from_status") == "shipped")
         if template.startswith("staff_"):
             page = ADMIN_PAGES.get(template) or (f"/orders/{data['order']['number']}" if "order" in data else "/")
-            rule = recipients.staff_rule(event)
             context.update(admin_url=f"{self.admin_origin}/sites/{slug}{page}",
-                           unsubscribe_url=self.unsubscribe_url(recipient, slug, rule.topic if rule else ""))
+                           unsubscribe_url=self.unsubscribe_url(recipient, slug, recipients.topic_of(template) or ""))
         return context
 
     def message(self, slug: str, site: dict, delivery: outbox.Delivery, rendered: Rendered) -> EmailMessage:
@@ -176,12 +181,10 @@ class Notifier:
         message["Date"] = formatdate()
         # The same on every retry of this delivery, so a mail client can tell a repeat from a new email.
         message["Message-ID"] = f"<{slug}.{delivery.event.id}.{delivery.id}@{domain}>"
-        if delivery.template.startswith("staff_"):
-            rule = recipients.staff_rule(delivery.event)
+        if topic := recipients.topic_of(delivery.template):
             message["Auto-Submitted"] = "auto-generated"
-            if rule:
-                message["List-Unsubscribe"] = f"<{self.unsubscribe_url(delivery.recipient, slug, rule.topic)}>"
-                message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+            message["List-Unsubscribe"] = f"<{self.unsubscribe_url(delivery.recipient, slug, topic)}>"
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         message.set_content(rendered.text)
         if rendered.html:
             message.add_alternative(rendered.html, subtype="html")

@@ -51,7 +51,12 @@ class Rendered:
 
 
 def money(amount: int | None, currency: str) -> str:
-    return "" if amount is None else display(Money(int(amount), currency))
+    if amount is None or isinstance(amount, jinja2.Undefined) or isinstance(amount, bool):
+        return ""
+    try:
+        return display(Money(int(amount), str(currency)))
+    except (TypeError, ValueError):
+        return ""
 
 
 def _environment(loaders: list[jinja2.BaseLoader]) -> jinja2.Environment:

@@ -37,6 +37,31 @@ STAFF: dict[str, StaffRule] = {
 }
 
 
+def topic_of(template: str) -> str | None:
+    return next((rule.topic for rule in STAFF.values() if rule.template == template), None)
+
+
+def topics_for(role: str | None, *, shop: bool) -> list[str]:
+    """The topics a person with ``role`` hears about on a site (with or without a shop)."""
+    return [t for t in TOPICS if any(r.topic == t and role in r.roles and (shop or not r.shop) for r in STAFF.values())]
+
+
+def opted_out(platform: sqlite3.Connection, user_id: int, tenant_id: int) -> set[str]:
+    rows = platform.execute("SELECT topic FROM notification_optouts WHERE user_id = ? AND tenant_id = ?",
+                            (user_id, tenant_id))
+    return {r["topic"] for r in rows}
+
+
+def set_opted_out(platform: sqlite3.Connection, user_id: int, tenant_id: int, topics: set[str],
+                  among: set[str] | None = None) -> None:
+    """Opt out of ``topics`` (and back in to the rest of ``among``, default every topic)."""
+    with platform:
+        platform.executemany("DELETE FROM notification_optouts WHERE user_id = ? AND tenant_id = ? AND topic = ?",
+                             [(user_id, tenant_id, t) for t in (among if among is not None else set(TOPICS)) - topics])
+        platform.executemany("INSERT OR IGNORE INTO notification_optouts (user_id, tenant_id, topic) VALUES (?, ?, ?)",
+                             [(user_id, tenant_id, t) for t in topics if t in TOPICS])
+
+
 def shopper_template(event: Event) -> str | None:
     """The email an order event sends its shopper, if any.
 

@@ -25,6 +25,7 @@ class StatusChange(msgspec.Struct):
     status: str
     note: str = ""
     tracking_number: str | None = None
+    carrier: str | None = None  # a known carrier's key or name (royal-mail, DHL...) links the tracking
 
 
 class StockLevel(msgspec.Struct):
@@ -98,7 +99,7 @@ class StaffShopController(Controller):
         who = _who(request)
         with services_of(request).databases.connection(who.tenant.slug) as conn:
             return Orders(conn).set_status(number, data.status, actor=who.user.email, note=data.note,
-                                           tracking_number=data.tracking_number)
+                                           tracking_number=data.tracking_number, carrier=data.carrier)
 
     @post("/orders/{number:int}/paid", responses=errors(409),
           status_code=200, opt={"action": "orders:write"}, sync_to_thread=True,

@@ -151,9 +151,9 @@ class Orders:
                 if line.track_stock:
                     left = self._reserve(conn, line.sku, line.name, line.quantity)
                     if left <= rules.low_stock < left + line.quantity:  # this order took it to the threshold
-                        outbox.record(conn, "stock.low", {"sku": line.sku, "name": line.name, "title": line.title,
-                                                          "available": left, "threshold": rules.low_stock},
-                                      subject=line.sku)
+                        outbox.record(conn, "stock.low", {"stock": {
+                            "sku": line.sku, "name": line.name, "title": line.title, "available": left,
+                            "threshold": rules.low_stock}}, subject=line.sku)
             number = conn.execute("SELECT COALESCE(MAX(number), ?) + 1 FROM orders", (FIRST_NUMBER - 1,)).fetchone()[0]
             shopper_token = "ord_" + secrets.token_urlsafe(24)
             stamp = datetime.now(timezone.utc)

@@ -138,8 +138,14 @@ def test_completed_webhook_pays_once_however_often_it_arrives(stripe_shop):
         for _ in range(3):
             replay = hook(client, payload, sign(payload))
             assert replay.json()["duplicate"] is True
+        # Stripe's retry as a new event id for the same payment changes nothing either.
+        again = event("checkout.session.completed", number, f"evt_paid_again_{number}")
+        assert hook(client, again, sign(again)).status_code == 200
     order = Orders(conn).get(number)
     assert order["payment_status"] == "paid" and [h["to_status"] for h in order["history"]] == ["pending", "processing"]
+    # One "paid" event, so one confirmation email and one alert per staff member: never a second.
+    kinds = [r["kind"] for r in conn.execute("SELECT kind FROM events WHERE subject = ? ORDER BY id", (str(number),))]
+    assert kinds == ["order.placed", "order.paid"]
 
 
 @pytest.mark.parametrize("problem", ["unsigned", "wrong_secret", "stale", "tampered"])
