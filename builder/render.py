@@ -165,6 +165,8 @@ class Renderer:
             return ContentError(self._rel(exc.filename or exc.name or "?"), exc.lineno, exc.message or str(exc))
         if isinstance(exc, SecurityError):
             message = f"{str(exc.message or exc).rstrip('.')}: {SANDBOX_HINT}"
+        elif isinstance(exc, jinja2.TemplateNotFound):  # its message is the bare name
+            message = f"there is no template {exc.name!r} in the site's theme/templates/, the theme or base"
         elif isinstance(exc, jinja2.TemplateError):
             message = str(exc.message or exc)
         else:

@@ -89,3 +89,13 @@ def test_urls_offers_the_url_builders_not_their_module(tmp_path, build_site, exp
         build_site(site, shop=False)
     (error,) = info.value.errors
     assert (error.path, error.line) == ("theme/templates/page.html", 4)
+
+
+@pytest.mark.parametrize("name", ["../../../../../etc/passwd", "theme:../../../pyproject.toml", "base:../theme.yaml"])
+def test_templates_include_only_templates(tmp_path, build_site, name):
+    site = write_site(tmp_path / "site", {**BASE, "theme/templates/page.html": override(f'{{% include "{name}" %}}')})
+    with pytest.raises(BuildErrors) as info:
+        build_site(site, shop=False)
+    (error,) = info.value.errors
+    assert str(error) == (f"theme/templates/page.html:4: there is no template {name!r} in the site's theme/templates/, "
+                          "the theme or base")
