@@ -39,7 +39,10 @@ from .plan import Job, Plan, make_plan
 from .render import Renderer, Settings
 from .theme import css_variables, load_theme, script, stylesheet
 
-VERSION = "build-3"  # build-3: build.json lists the scripts, media types from decoding, files on disk recorded
+# build-3: build.json lists the scripts, media types from decoding, files on disk recorded
+# build-4: templates sandboxed; no page rendered before it may be reused (a site's own template may have
+#          run code then, and what it printed must not stay published)
+VERSION = "build-4"
 
 
 @dataclass

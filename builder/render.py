@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
+from jinja2.exceptions import SecurityError
 from markupsafe import Markup
 
 from content.errors import ContentError
@@ -25,6 +26,8 @@ from .errors import BuildErrors
 from .images import ImageInfo
 from .plan import Job, Plan
 
+SANDBOX_HINT = ("theme templates run in a sandbox, which refuses attributes that start with an underscore "
+                "and changes to the site's data (docs/themes.md)")
 LINK_BUILDERS = {"page": urls.page, "post": urls.post, "product": urls.product, "tag": urls.tag,
                  "category": urls.category}
 
@@ -60,7 +63,7 @@ class Renderer:
 
     def __post_init__(self) -> None:
         g = self.env.globals
-        g.update(urls=urls, image=self.image, link=self.link, summary=self.summary, money=money,
+        g.update(urls=urls.for_templates(), image=self.image, link=self.link, summary=self.summary, money=money,
                  media_alt=self.media_alt,
                  site=self.content.site, base_url=self.settings.base_url, shop=self.settings.shop,
                  api_base=self.settings.api_base, css_url=self.settings.css_url,
@@ -144,15 +147,30 @@ class Renderer:
             raise
         except jinja2.TemplateError as exc:
             raise BuildErrors([self._template_error(exc)]) from None
+        except Exception as exc:
+            # Python's own errors raised by a template's expression ({{ 1 // 0 }}, the sandbox's
+            # OverflowError for a huge range) are the template's to fix; anything else is ours.
+            error = self._template_error(exc)
+            if error is None:
+                raise
+            raise BuildErrors([error]) from None
         return text.encode(), frozenset(self.deps)
 
-    def _template_error(self, exc: jinja2.TemplateError) -> ContentError:
+    def _template_error(self, exc: Exception) -> ContentError | None:
         if isinstance(exc, jinja2.TemplateSyntaxError):
             return ContentError(self._rel(exc.filename or exc.name or "?"), exc.lineno, exc.message or str(exc))
+        if isinstance(exc, SecurityError):
+            message = f"{str(exc.message or exc).rstrip('.')}: {SANDBOX_HINT}"
+        elif isinstance(exc, jinja2.TemplateNotFound):  # its message is the bare name
+            message = f"there is no template {exc.name!r} in the site's theme/templates/, the theme or base"
+        elif isinstance(exc, jinja2.TemplateError):
+            message = str(exc.message or exc)
+        else:
+            message = f"{exc} ({type(exc).__name__})"
         for frame in reversed(traceback.extract_tb(exc.__traceback__)):
             if frame.filename.endswith((".html", ".xml", ".txt")):
-                return ContentError(self._rel(frame.filename), frame.lineno, str(exc.message or exc))
-        return ContentError("theme", None, str(exc))
+                return ContentError(self._rel(frame.filename), frame.lineno, message)
+        return ContentError("theme", None, message) if isinstance(exc, jinja2.TemplateError) else None
 
     def _rel(self, filename: str) -> str:
         try:

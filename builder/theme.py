@@ -3,6 +3,13 @@
 Templates resolve tenant overrides (``theme/templates/`` in the site) → the theme → ``base``.
 ``{% extends "theme:post.html" %}`` reaches the theme's version from an override, and
 ``"base:post.html"`` the base's from a theme, so each layer can extend the one below it.
+
+Templates render in Jinja2's immutable sandbox. A site's own templates are written by its owners and
+admins, who are trusted with their site but not with the server: unsandboxed, ``{{ cycler.__init__
+.__globals__.os }}`` would run any Python in the builder, the admin's preview and the git hook, with
+the platform's secret key and every tenant's files in reach. The sandbox refuses attributes that start
+with an underscore and functions' internals, and (immutable) any method that changes a list, dict or
+set: the globals are shared by every page of a build and must read the same on each.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from content.errors import ContentError
 from content.model import Site
@@ -72,7 +80,7 @@ def load_theme(themes_dir: Path, name: str, source: Source) -> Theme:
                             delimiter=":"),
         site_loader, theme_loader, base_loader,
     ])
-    env = jinja2.Environment(
+    env = ImmutableSandboxedEnvironment(
         loader=loader, undefined=jinja2.StrictUndefined, autoescape=jinja2.select_autoescape(
             enabled_extensions=("html", "xml", "j2"), default_for_string=True),
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, auto_reload=False,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from types import SimpleNamespace
 
 RESERVED_PAGE_SLUGS = frozenset({"blog", "products", "cart", "checkout", "order", "assets", "media",
                                  "api", "admin", "tags", "feed", "sitemap", "404"})
@@ -61,3 +62,11 @@ def file_for(url: str) -> str:
     if url.endswith("/"):
         return url.lstrip("/") + "index.html"
     return url.lstrip("/")
+
+
+def for_templates() -> SimpleNamespace:
+    """What templates see as ``urls``: the URL builders and constants, not this module (whose
+    imports, ``re`` among them, a template has no business calling) nor ``slugify``'s cache."""
+    return SimpleNamespace(home=home, page=page, post=post, blog=blog, tag=tag, products=products,
+                           category=category, product=product, slugify=lambda text: slugify(text),
+                           FEED=FEED, CART=CART, CHECKOUT=CHECKOUT, ORDER=ORDER)

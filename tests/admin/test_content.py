@@ -273,3 +273,25 @@ def test_undo_needs_the_right_to_change_every_file_the_change_touched(admin):
     assert repo.head() == head
     undone = owner.post("/revert", {"sha": sha, "path": "pages/about.md"})
     assert undone.status_code == 303 and repo.head() != head
+
+
+def test_preview_cannot_run_code_from_a_theme_template(admin, tmp_path):
+    """A template already in the repository (pushed before templates were sandboxed, or imported)
+    is rendered sandboxed by the preview too: a 422 naming the template, not its code run."""
+    from content.gitrepo import Author
+
+    owner = admin()
+    repo = owner.repo()
+    marker = tmp_path / "pwned"
+    escape = "{{ cycler.__init__.__globals__.os.makedirs(%r) }}" % str(marker)
+    template = f'{{% extends "theme:page.html" %}}\n{{% block main %}}\n{escape}\n{{% endblock %}}\n'
+    author = Author("Test", "test@example.test")
+    repo.write({"theme/templates/page.html": template.encode()}, author, "A template from before the sandbox")
+    try:
+        response = owner.post("/pages/preview", {"path": "pages/about.md", "title": "About", "body": "Hello."})
+    finally:
+        repo.write({"theme/templates/page.html": None}, author, "Remove it")
+    assert response.status_code == 422
+    assert "theme/templates/page.html:3: access to attribute" in response.text
+    assert "sandbox" in response.text
+    assert not marker.exists()

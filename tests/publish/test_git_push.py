@@ -118,3 +118,27 @@ def test_an_oversized_git_request_is_refused_without_reading_it_into_memory(git_
 
     chunked = httpx.post(url, auth=auth, headers=headers, content=stream())
     assert chunked.status_code == 413
+
+
+def test_pushed_template_cannot_run_code_on_the_server(git_site, tmp_path):
+    """Owners may push theme templates, but not Python: the build the push waits for runs them
+    sandboxed and refuses the push with the template's file, line and what the sandbox refused."""
+    _, tenants, services, port = git_site
+    owner = services.users.create("owner@studio.test", PASSWORD)
+    services.users.grant(owner.id, tenants.registry.get("studio").id, "owner")
+    head = tenants.repository("studio").head()
+    marker = tmp_path / "pwned"
+    work = tmp_path / "work"
+    git("clone", "-q", remote(port, "owner@studio.test"), str(work))
+    template = work / "theme" / "templates" / "page.html"
+    template.parent.mkdir(parents=True)
+    escape = "{{ cycler.__init__.__globals__.os.makedirs(%r) }}" % str(marker)
+    template.write_text(f'{{% extends "theme:page.html" %}}\n{{% block main %}}\n{escape}\n{{% endblock %}}\n')
+    git("add", "-A", cwd=work)
+    git("commit", "-qm", "A page template", cwd=work)
+    pushed = git("push", "origin", "main", cwd=work, check=False)
+    assert pushed.returncode != 0
+    assert "theme/templates/page.html:3: access to attribute '__init__'" in pushed.stderr
+    assert "sandbox" in pushed.stderr and "Traceback" not in pushed.stderr
+    assert not marker.exists()
+    assert tenants.repository("studio").head() == head
