@@ -30,7 +30,8 @@ def api_config(settings: Settings) -> ApiConfig:
                      smtp_url=settings.smtp_url, mail_from=settings.mail_from, themes_dir=settings.themes_dir,
                      sites_dir=settings.sites_dir, trusted_proxies=settings.trusted_proxies,
                      admin_hostname=settings.admin_host or None,
-                     metrics_token=settings.metrics_token, metrics_allow=settings.metrics_allow)
+                     metrics_token=settings.metrics_token, metrics_allow=settings.metrics_allow,
+                     webhook_allow=settings.webhook_allow)
 
 
 def services(settings: Settings) -> Services:
