@@ -318,3 +318,20 @@ def test_events_and_limits_when_saved(site):
         webhooks.add(conn, "https://example.com/h", ["*"])
     with pytest.raises(Conflict, match="at most 10"):
         webhooks.add(conn, "https://example.com/h", ["*"])
+
+
+def test_the_documented_check_accepts_our_signatures_and_refuses_forgeries():
+    import re
+
+    text = (ROOT / "docs" / "webhooks.md").read_text()
+    snippet = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    namespace: dict = {}
+    exec(snippet, namespace)  # noqa: S102 (the documentation's own code, run as a receiver would)
+    documented = namespace["verify"]
+    body = b'{"id":"dlv_1","type":"order.paid","data":{}}'
+    header = webhooks.sign("whsec_abc", int(time.time()), body)
+    assert documented("whsec_abc", header, body)
+    assert not documented("whsec_other", header, body)
+    assert not documented("whsec_abc", webhooks.sign("whsec_abc", int(time.time()) - 301, body), body)
+    for name in ("Tessera-Signature", "Tessera-Delivery", "Tessera-Event", webhooks.USER_AGENT):
+        assert name in text
