@@ -151,16 +151,20 @@ def post(url: str, body: bytes, headers: dict[str, str], *, allow: tuple[str, ..
         conn = kind(host, port, ip, timeout=remaining)
         # Per-operation timeouts would let a server dripping a byte every few seconds hold us for
         # ever: one timer shuts the socket at the deadline, whatever stage the exchange is in.
-        timer = threading.Timer(remaining, _shut, (conn,))
+        fired = threading.Event()
+        timer = threading.Timer(remaining, _shut, (conn, fired))
         timer.start()
         try:
             conn.request("POST", path, body=body, headers=headers)
             response = conn.getresponse()
-            return Answer(response.status, response.read(READ_AT_MOST), response.getheader("Location") or "")
+            answer = Answer(response.status, response.read(READ_AT_MOST), response.getheader("Location") or "")
+            if fired.is_set():  # what was read before the cut is half an answer, not an answer
+                raise TimeoutError(f"no answer within {timeout:g} s")
+            return answer
         except (ConnectionRefusedError, socket.timeout) as exc:
             last = exc  # the next address may answer
-        except OSError as exc:
-            if time.monotonic() >= deadline:
+        except (OSError, http.client.HTTPException) as exc:
+            if fired.is_set() or time.monotonic() >= deadline:
                 raise TimeoutError(f"no answer within {timeout:g} s") from None
             raise exc
         finally:
@@ -171,7 +175,8 @@ def post(url: str, body: bytes, headers: dict[str, str], *, allow: tuple[str, ..
     raise last or OSError("could not connect")
 
 
-def _shut(conn: http.client.HTTPConnection) -> None:
+def _shut(conn: http.client.HTTPConnection, fired: threading.Event) -> None:
+    fired.set()
     try:
         if conn.sock is not None:
             conn.sock.shutdown(socket.SHUT_RDWR)

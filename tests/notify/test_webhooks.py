@@ -335,3 +335,36 @@ def test_the_documented_check_accepts_our_signatures_and_refuses_forgeries():
     assert not documented("whsec_abc", webhooks.sign("whsec_abc", int(time.time()) - 301, body), body)
     for name in ("Tessera-Signature", "Tessera-Delivery", "Tessera-Event", webhooks.USER_AGENT):
         assert name in text
+
+
+def test_a_receiver_dripping_its_answer_is_cut_off_at_the_deadline():
+    import socket
+
+    from commerce_api.notify import safe_http
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    stop = threading.Event()
+
+    def drip() -> None:
+        conn, _ = server.accept()
+        conn.recv(65536)
+        try:
+            conn.sendall(b"HTTP/1.1 200 OK\r\n")
+            while not stop.wait(0.2):  # a header byte now and then: each read alone would never time out
+                conn.sendall(b"X")
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    threading.Thread(target=drip, daemon=True).start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(TimeoutError):
+            safe_http.post(f"http://127.0.0.1:{server.getsockname()[1]}/", b"{}", {}, allow=LOOPBACK, timeout=1.0)
+        assert time.monotonic() - started < 3
+    finally:
+        stop.set()
+        server.close()
