@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from commerce_api.notify import webhooks
 from tessera.cli import main
-from tests.notify.test_webhooks import Receiver
+from tests.notify.receiver import Receiver
 
 
 @pytest.fixture(name="run")

@@ -11,7 +11,7 @@ import pytest
 from commerce_api.notify import webhooks
 from tests.admin.conftest import alert, status
 from tests.conftest import demo_site
-from tests.notify.test_webhooks import Receiver
+from tests.notify.receiver import Receiver
 
 
 @pytest.fixture(name="site", scope="module")
