@@ -21,6 +21,7 @@ from .routes.auth import AuthController
 from .routes.catalog import CatalogController
 from .routes.shop import CartController, ShopController, stripe_webhook
 from .routes.staff import StaffShopController
+from .routes.webhooks import WebhooksController
 from .routes.params import INT64_MAX, INT64_MIN
 from .routes.system import healthz, metrics, tls_ask
 from .security import access_guard, admin_base
@@ -123,7 +124,7 @@ def create_app(config: ApiConfig, services: Services | None = None) -> Gateway:
     metrics_store = Metrics()
     app = Litestar(
         route_handlers=[AuthController, AdminController, CatalogController, CartController, ShopController,
-                        StaffShopController, stripe_webhook, healthz, metrics, tls_ask, viewer_assets(), *ADMIN_PAGES],
+                        StaffShopController, WebhooksController, stripe_webhook, healthz, metrics, tls_ask, viewer_assets(), *ADMIN_PAGES],
         guards=[access_guard],
         exception_handlers={ApiError: _api_error, TesseraError: _content_error, ValidationException: _validation_error,
                             NotAuthorizedException: _http_error, HTTPException: _http_error, Exception: _unexpected},

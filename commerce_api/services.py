@@ -35,7 +35,7 @@ class ApiConfig:
     metrics_token: str | None = None
     metrics_allow: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
     admin_hostname: str | None = None  # TESSERA_ADMIN_HOST; default admin.<base domain>
-    webhook_allow: tuple[str, ...] = ()  # TESSERA_WEBHOOK_ALLOW: private networks endpoints may reach
+    webhook_allow: tuple[str, ...] = ()  # TESSERA_WEBHOOK_ALLOW: private networks webhook endpoints may reach
 
     @property
     def admin_host(self) -> str:

@@ -11,7 +11,7 @@ ACTIONS = (
     "pages:read", "pages:write", "media:read", "media:write", "products:read", "products:write",
     "inventory:read", "inventory:write", "orders:read", "orders:write", "users:read", "users:write",
     "settings:read", "settings:write", "domains:read", "domains:write", "publish", "theme:write",
-    "notifications:read", "notifications:write",
+    "notifications:read", "notifications:write", "webhooks:read", "webhooks:write",
 )
 
 _ALL = frozenset(ACTIONS)

@@ -24,6 +24,8 @@ ROUTES = [
     ("GET", "/api/auth/me", None, "login"),
     ("POST", "/api/admin/publish", None, "publish"),
     ("GET", "/api/admin/jobs", None, "publish"),
+    ("GET", "/api/admin/webhooks", None, "webhooks:read"),
+    ("POST", "/api/admin/webhooks", {"url": "https://hooks.example.com/t", "events": ["*"]}, "webhooks:write"),
 ]
 
 
