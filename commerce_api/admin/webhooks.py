@@ -40,7 +40,8 @@ def add(request: Request, data: Form) -> Response:
     try:
         with services.databases.connection(member.tenant.slug) as conn:
             endpoint, secret = webhooks.add(conn, text(data, "url"), values(data, "events"), text(data, "description"),
-                                            member.user.email, allow=services.config.webhook_allow)
+                                            member.user.email, secret_key=services.config.secret_key,
+                                            allow=services.config.webhook_allow)
     except ApiError as exc:
         return back(request, "/webhooks", error=exc.message)
     services.audit.record("webhook.added", actor=member.user.id, tenant_id=member.tenant.id, address=_address(request),

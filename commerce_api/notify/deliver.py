@@ -119,7 +119,8 @@ class Notifier:
         else:
             from . import webhooks
 
-            attempt = webhooks.deliver(conn, slug, delivery, allow=self.webhook_allow, now=now)
+            attempt = webhooks.deliver(conn, slug, delivery, secret_key=self.secret_key, allow=self.webhook_allow,
+                                       now=now)
         state = outbox.finish(conn, delivery, attempt, now=now)
         if state == "sent":
             report.sent += 1

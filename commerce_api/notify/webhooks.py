@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from content.migrations import immediate
 
 from ..errors import BadRequest, Conflict, NotFound
+from ..sealing import InvalidToken, seal, unseal
 from . import outbox, safe_http
 
 log = logging.getLogger("tessera.webhooks")
@@ -45,12 +46,30 @@ USER_AGENT = "Tessera-Webhooks/1"
 # -- endpoints ------------------------------------------------------------------------------------
 
 
+SEALED = b"tessera webhook secrets"
+
+
+def _stored(secret_key: str, secret: str) -> str:
+    """What the database keeps: the secret sealed with the platform's key, after its last four
+    characters (the hint listings show)."""
+    return f"sealed:{secret[-4:]}:{seal(secret_key, SEALED, secret)}"
+
+
+def _secret(secret_key: str, stored: str) -> str:
+    """The signing secret back from the database; raises ``InvalidToken`` under another platform key."""
+    return unseal(secret_key, SEALED, stored.split(":", 2)[2]) if stored.startswith("sealed:") else stored
+
+
+def _hint(stored: str) -> str:
+    return stored.split(":", 2)[1] if stored.startswith("sealed:") else stored[-4:]
+
+
 def _public(row: sqlite3.Row) -> dict[str, Any]:
     """An endpoint as listings show it: the secret only as a hint to tell two apart."""
     return {"id": row["id"], "url": row["url"], "events": json.loads(row["events"]), "description": row["description"],
             "enabled": bool(row["enabled"]), "disabled_reason": row["disabled_reason"], "failures": row["failures"],
             "created_at": row["created_at"], "created_by": row["created_by"],
-            "secret_hint": f"whsec_…{row['secret'][-4:]}"}
+            "secret_hint": f"whsec_…{_hint(row['secret'])}"}
 
 
 def _row(conn: sqlite3.Connection, endpoint_id: int) -> sqlite3.Row | None:
@@ -69,8 +88,9 @@ def get(conn: sqlite3.Connection, endpoint_id: int) -> dict[str, Any]:
 
 
 def add(conn: sqlite3.Connection, url: str, events: list[str], description: str = "", actor: str = "", *,
-        allow: tuple[str, ...] = ()) -> tuple[dict[str, Any], str]:
-    """Add an endpoint; returns it and its signing secret, which is never shown again."""
+        secret_key: str, allow: tuple[str, ...] = ()) -> tuple[dict[str, Any], str]:
+    """Add an endpoint; returns it and its signing secret, which is never shown again (the database
+    keeps it sealed with ``secret_key``, the platform's)."""
     url, events, description = valid_url(url, allow), valid_events(events), valid_description(description)
     secret = "whsec_" + secrets.token_urlsafe(32)
     with immediate(conn):
@@ -79,7 +99,7 @@ def add(conn: sqlite3.Connection, url: str, events: list[str], description: str 
             raise Conflict(f"a site has at most {MAX_ENDPOINTS} webhook endpoints: remove one first",
                            code="too_many_endpoints")
         cursor = conn.execute("INSERT INTO webhook_endpoints (url, events, secret, description, created_at, created_by) "
-                              "VALUES (?, ?, ?, ?, ?, ?)", (url, json.dumps(events), secret, description,
+                              "VALUES (?, ?, ?, ?, ?, ?)", (url, json.dumps(events), _stored(secret_key, secret), description,
                                                             _iso(_now()), actor))
     return get(conn, cursor.lastrowid), secret  # type: ignore[arg-type]
 
@@ -241,10 +261,10 @@ def verify(secret: str, header: str, body: bytes | str, tolerance: int = TOLERAN
     return any(hmac.compare_digest(expected, s) for s in signatures)
 
 
-def delivery_id(secret: str, delivery: int) -> str:
+def delivery_id(key: str, delivery: int) -> str:
     """The id a receiver dedupes on: the same on every retry, unique across sites (it is keyed by the
-    endpoint's secret, so two sites' deliveries number 7 differ), and it reveals nothing."""
-    return "dlv_" + hmac.new(secret.encode(), f"delivery:{delivery}".encode(), hashlib.sha256).hexdigest()[:24]
+    endpoint's stored secret, so two sites' deliveries number 7 differ), and it reveals nothing."""
+    return "dlv_" + hmac.new(key.encode(), f"delivery:{delivery}".encode(), hashlib.sha256).hexdigest()[:24]
 
 
 def payload(slug: str, delivery: outbox.Delivery, public_id: str) -> dict[str, Any]:
@@ -255,8 +275,8 @@ def payload(slug: str, delivery: outbox.Delivery, public_id: str) -> dict[str, A
 # -- delivering -----------------------------------------------------------------------------------
 
 
-def deliver(conn: sqlite3.Connection, slug: str, delivery: outbox.Delivery, *, allow: tuple[str, ...] = (),
-            now: datetime | None = None) -> outbox.Attempt:
+def deliver(conn: sqlite3.Connection, slug: str, delivery: outbox.Delivery, *, secret_key: str,
+            allow: tuple[str, ...] = (), now: datetime | None = None) -> outbox.Attempt:
     """POST one delivery to its endpoint; never raises. The signature's timestamp is the real time of
     sending (what a receiver compares with its clock), whatever ``now`` the outbox schedules by."""
     row = _row(conn, delivery.endpoint_id or 0)
@@ -264,11 +284,16 @@ def deliver(conn: sqlite3.Connection, slug: str, delivery: outbox.Delivery, *, a
         return outbox.Attempt(False, 0, "not sent: the endpoint was removed")
     if not row["enabled"] and delivery.event.kind != "webhook.test":
         return outbox.Attempt(False, 0, "not sent: the endpoint is turned off")
+    try:
+        secret = _secret(secret_key, row["secret"])
+    except InvalidToken:
+        return outbox.Attempt(False, 0, "not sent: the endpoint's secret was sealed with another TESSERA_SECRET_KEY; "
+                                        "remove the endpoint and add it again")
     public_id = delivery_id(row["secret"], delivery.id)
     body = json.dumps(payload(slug, delivery, public_id), separators=(",", ":"), ensure_ascii=False,
                       default=str).encode()
     headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "Tessera-Event": delivery.event.kind,
-               "Tessera-Delivery": public_id, "Tessera-Signature": sign(row["secret"], int(time.time()), body)}
+               "Tessera-Delivery": public_id, "Tessera-Signature": sign(secret, int(time.time()), body)}
     started = time.monotonic()
     try:
         answer = safe_http.post(row["url"], body, headers, allow=allow, timeout=TIMEOUT)

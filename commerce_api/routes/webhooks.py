@@ -42,7 +42,7 @@ class WebhooksController(Controller):
         services = services_of(request)
         with services.databases.connection(who.tenant.slug) as conn:
             endpoint, secret = webhooks.add(conn, data.url, data.events, data.description, who.user.email,
-                                            allow=services.config.webhook_allow)
+                                            secret_key=services.config.secret_key, allow=services.config.webhook_allow)
         services.audit.record("webhook.added", actor=who.user.id, tenant_id=who.tenant.id, address=_address(request),
                               endpoint=endpoint["id"], url=endpoint["url"], events=endpoint["events"])
         return {**endpoint, "secret": secret}

@@ -59,15 +59,9 @@ class StripeKeys:
 
 def _fernet(secret_key: str):
     """Payment keys are sealed with a key derived from TESSERA_SECRET_KEY, never stored in clear."""
-    import base64
+    from ..sealing import fernet
 
-    from cryptography.fernet import Fernet
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
-    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"tessera payment keys").derive(
-        secret_key.encode())
-    return Fernet(base64.urlsafe_b64encode(derived))
+    return fernet(secret_key, b"tessera payment keys")
 
 
 def mask(secret: str) -> str:

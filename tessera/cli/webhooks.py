@@ -33,7 +33,7 @@ def webhooks_add(ctx: Context, tenant_slug: str, url: str, events: tuple[str, ..
     tenant, conn = _open(ctx, tenant_slug)
     try:
         endpoint, secret = webhooks.add(conn, url, list(events), description, "cli",
-                                        allow=ctx.settings.webhook_allow)
+                                        secret_key=ctx.settings.secret_key, allow=ctx.settings.webhook_allow)
     finally:
         conn.close()
     ctx.services.audit.record("webhook.added", tenant_id=tenant.id, endpoint=endpoint["id"], url=endpoint["url"],

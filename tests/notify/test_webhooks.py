@@ -19,6 +19,7 @@ from tessera.settings import ROOT
 from tests.notify.receiver import Receiver
 
 LOOPBACK = ("127.0.0.0/8", "::1/128")
+KEY = "k" * 48
 PAID = {"order": {"number": 7, "provider": "stripe", "payment_status": "paid", "total": 1250, "currency": "EUR"}}
 
 
@@ -46,7 +47,7 @@ def fx_site(tmp_path):
 
 
 def notifier(data_dir, allow=LOOPBACK) -> Notifier:
-    return Notifier(data_dir=data_dir, themes_dir=ROOT / "themes", secret_key="k" * 48,
+    return Notifier(data_dir=data_dir, themes_dir=ROOT / "themes", secret_key=KEY,
                     admin_origin="http://admin.localhost", site_url=lambda slug: f"http://{slug}.localhost",
                     webhook_allow=allow)
 
@@ -81,7 +82,10 @@ def now() -> datetime:
 def test_a_receiver_that_fails_twice_gets_the_event_on_the_third_try_signed(site, receiver):
     data_dir, conn = site
     hook = receiver([500, 502, 200])
-    endpoint, secret = webhooks.add(conn, hook.url, ["order.paid"], "books", "owner@shop.test", allow=LOOPBACK)
+    endpoint, secret = webhooks.add(conn, hook.url, ["order.paid"], "books", "owner@shop.test", secret_key=KEY,
+                                    allow=LOOPBACK)
+    stored = conn.execute("SELECT secret FROM webhook_endpoints WHERE id = ?", (endpoint["id"],)).fetchone()[0]
+    assert secret not in stored and secret[-4:] in endpoint["secret_hint"]  # sealed in the database
     record(conn)
     notify, start = notifier(data_dir), now()
     assert notify.run("bakery", now=start).sent == 0
@@ -187,7 +191,7 @@ def disabled_events(conn) -> list[dict]:
 def test_an_endpoint_failing_for_a_day_is_turned_off_once_and_its_owners_told(site, receiver):
     data_dir, conn = site
     hook = receiver([500])
-    endpoint, _ = webhooks.add(conn, hook.url, ["*"], allow=LOOPBACK)
+    endpoint, _ = webhooks.add(conn, hook.url, ["*"], secret_key=KEY, allow=LOOPBACK)
     record(conn)
     notify = notifier(data_dir)
     start = now()
@@ -222,7 +226,7 @@ def test_an_endpoint_failing_for_a_day_is_turned_off_once_and_its_owners_told(si
 def test_many_failures_in_a_row_for_an_hour_turn_an_endpoint_off_sooner(site, receiver):
     data_dir, conn = site
     hook = receiver([503])
-    endpoint, _ = webhooks.add(conn, hook.url, ["order.paid"], allow=LOOPBACK)
+    endpoint, _ = webhooks.add(conn, hook.url, ["order.paid"], secret_key=KEY, allow=LOOPBACK)
     for _ in range(webhooks.FAILURE_LIMIT):
         record(conn)
     notify, start = notifier(data_dir), now()
@@ -236,7 +240,7 @@ def test_many_failures_in_a_row_for_an_hour_turn_an_endpoint_off_sooner(site, re
 def test_a_removed_endpoint_gets_nothing_more(site, receiver):
     data_dir, conn = site
     hook = receiver([500])
-    endpoint, _ = webhooks.add(conn, hook.url, ["order.paid"], allow=LOOPBACK)
+    endpoint, _ = webhooks.add(conn, hook.url, ["order.paid"], secret_key=KEY, allow=LOOPBACK)
     record(conn)
     notify, start = notifier(data_dir), now()
     notify.run("bakery", now=start)
@@ -266,26 +270,27 @@ def test_a_removed_endpoint_gets_nothing_more(site, receiver):
 def test_a_bad_url_is_refused_when_saved(site, url, message):
     _, conn = site
     with pytest.raises(BadRequest) as refused:
-        webhooks.add(conn, url, ["order.paid"])
+        webhooks.add(conn, url, ["order.paid"], secret_key=KEY)
     assert refused.value.field == "url" and message in refused.value.message
 
 
 def test_events_and_limits_when_saved(site):
     _, conn = site
     with pytest.raises(BadRequest, match="events"):
-        webhooks.add(conn, "https://example.com/h", [])
+        webhooks.add(conn, "https://example.com/h", [], secret_key=KEY)
     with pytest.raises(BadRequest, match="webhook.disabled"):
-        webhooks.add(conn, "https://example.com/h", ["webhook.disabled"])
-    endpoint, secret = webhooks.add(conn, "https://example.com/h", ["order.paid", "order.placed", "order.paid"])
+        webhooks.add(conn, "https://example.com/h", ["webhook.disabled"], secret_key=KEY)
+    endpoint, secret = webhooks.add(conn, "https://example.com/h", ["order.paid", "order.placed", "order.paid"],
+                                    secret_key=KEY)
     assert endpoint["events"] == ["order.placed", "order.paid"]
-    assert webhooks.add(conn, "https://example.com/h", ["order.paid", "*"])[0]["events"] == ["*"]
-    assert webhooks.add(conn, "http://127.0.0.1:9/h", ["*"], allow=LOOPBACK)[0]["url"] == "http://127.0.0.1:9/h"
+    assert webhooks.add(conn, "https://example.com/h", ["order.paid", "*"], secret_key=KEY)[0]["events"] == ["*"]
+    assert webhooks.add(conn, "http://127.0.0.1:9/h", ["*"], secret_key=KEY, allow=LOOPBACK)[0]["url"] == "http://127.0.0.1:9/h"
     listed = json.dumps(webhooks.list_endpoints(conn), ensure_ascii=False)
     assert secret not in listed and f"whsec_…{secret[-4:]}" in listed
     for _ in range(webhooks.MAX_ENDPOINTS - 3):
-        webhooks.add(conn, "https://example.com/h", ["*"])
+        webhooks.add(conn, "https://example.com/h", ["*"], secret_key=KEY)
     with pytest.raises(Conflict, match="at most 10"):
-        webhooks.add(conn, "https://example.com/h", ["*"])
+        webhooks.add(conn, "https://example.com/h", ["*"], secret_key=KEY)
 
 
 def test_the_documented_check_accepts_our_signatures_and_refuses_forgeries():
@@ -336,3 +341,13 @@ def test_a_receiver_dripping_its_answer_is_cut_off_at_the_deadline():
     finally:
         stop.set()
         server.close()
+
+
+def test_a_secret_sealed_under_another_platform_key_is_not_sent_and_says_why(site, receiver):
+    data_dir, conn = site
+    hook = receiver([200])
+    endpoint, _ = webhooks.add(conn, hook.url, ["order.paid"], secret_key="another key" * 4, allow=LOOPBACK)
+    record(conn)
+    notifier(data_dir).run("bakery")
+    [delivery] = webhooks.deliveries(conn, endpoint["id"])
+    assert hook.requests == [] and "sealed with another TESSERA_SECRET_KEY" in delivery["error"]
