@@ -84,3 +84,26 @@ def test_a_failed_publish_records_an_event_for_the_sites_staff(tmp_path, monkeyp
     finally:
         conn.close()
     assert any(j.kind == "notify" and j.status == "queued" for j in queue.list("gamma", notify=True))
+
+
+def test_a_restarted_server_queues_the_outboxes_a_stopped_one_left(tmp_path):
+    """The server died after an order committed and before its notify job was queued: at start the
+    runner finds the event and queues the job, and a site with nothing waiting gets none."""
+    from content.migrations import connect
+    from content.registry import parse_features
+    from content.schema import TENANT
+    from content.tenants import Tenants
+    from tessera.app import sweep_outboxes
+    from tessera.settings import ROOT, Settings
+
+    tenants = Tenants(tmp_path, ROOT / "sites")
+    for slug in ("alpha", "beta"):
+        tenants.create(slug, slug.title(), parse_features("cms"), starter="studio")
+    tenants.close()
+    conn = connect(tmp_path / "tenants" / "alpha" / "tenant.db", TENANT)
+    with conn:
+        outbox.record(conn, "publish.failed", {"publish": {"job": 1, "actor": "x", "message": "failed"}})
+    conn.close()
+    queue = Queue(tmp_path / "platform.db")
+    sweep_outboxes(Settings.from_env({"TESSERA_DATA_DIR": str(tmp_path)}), queue)
+    assert [(j.tenant, j.kind) for j in queue.list(notify=True)] == [("alpha", "notify")]
