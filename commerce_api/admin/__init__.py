@@ -2,7 +2,8 @@
 CSRF tokens and permissions as the API. Forms work without JavaScript; a little script adds live
 preview, drag and drop and live publish progress."""
 
-from . import account, content, media, people, publishing, session, settings, shop, tenants
+from . import account, content, inbox, media, people, publishing, session, settings, shop, tenants
 
 ROUTES = [*session.ROUTES, *content.ROUTES, *shop.ROUTES, *media.ROUTES, *people.ROUTES, *settings.ROUTES,
-          *publishing.ROUTES, *tenants.ROUTES, *account.ROUTES]
+          *publishing.ROUTES, *tenants.ROUTES, *account.ROUTES,
+          *inbox.ROUTES]
