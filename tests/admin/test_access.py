@@ -19,14 +19,14 @@ def menu(response) -> list[str]:
 
 @pytest.mark.parametrize("tenant, email, shown, refused", [
     ("bakery", "owner@bakery.test",
-     ["Dashboard", "Pages and posts", "Media", "Products", "Orders", "Deploys", "Users", "Settings", "Your account"], []),
-    ("bakery", "editor@agency.test", ["Dashboard", "Pages and posts", "Media", "Products", "Deploys", "Settings",
+     ["Dashboard", "Pages and posts", "Media", "Products", "Orders", "Inbox", "Deploys", "Users", "Settings", "Your account"], []),
+    ("bakery", "editor@agency.test", ["Dashboard", "Pages and posts", "Media", "Products", "Inbox", "Deploys", "Settings",
                                       "Your account"], ["/orders", "/users", "/tenants"]),
-    ("bakery", "shop@bakery.test", ["Dashboard", "Pages and posts", "Media", "Products", "Orders", "Deploys",
+    ("bakery", "shop@bakery.test", ["Dashboard", "Pages and posts", "Media", "Products", "Orders", "Inbox", "Deploys",
                                     "Settings", "Your account"], ["/users", "/tenants"]),
-    ("studio", "owner@studio.test", ["Dashboard", "Pages and posts", "Media", "Deploys", "Users", "Settings",
+    ("studio", "owner@studio.test", ["Dashboard", "Pages and posts", "Media", "Inbox", "Deploys", "Users", "Settings",
                                      "Your account"], ["/products", "/orders", "/tenants"]),
-    ("studio", "admin@tessera.test", ["Dashboard", "Pages and posts", "Media", "Deploys", "Users", "Settings",
+    ("studio", "admin@tessera.test", ["Dashboard", "Pages and posts", "Media", "Inbox", "Deploys", "Users", "Settings",
                                       "Your account", "Tenants"], ["/products", "/orders"]),
 ])
 def test_menus_follow_role_and_feature_and_the_server_refuses_the_rest(admin, tenant, email, shown, refused):
