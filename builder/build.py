@@ -117,6 +117,9 @@ def _build(config: BuildConfig, out_dir: Path) -> BuildResult:
     if config.shop and (cart := script(theme, "cart.js")) is not None:
         scripts["cart"] = f"/assets/cart.{_short(cart)}.js"
         static[scripts["cart"].lstrip("/")] = cart
+    if any(e.form for e in (*content.pages, *content.posts)) and (forms := script(theme, "forms.js")) is not None:
+        scripts["forms"] = f"/assets/forms.{_short(forms)}.js"
+        static[scripts["forms"].lstrip("/")] = forms
     types: dict[str, str] = {}
     image_map = _media(content, config, static, errors, types=types)
     plan = make_plan(content, now=now, shop=config.shop, renamed=config.renamed)

@@ -4,28 +4,36 @@ Raw HTML is allowed in the source but goes through an allow-list sanitiser (nh3)
 handlers and ``javascript:`` URLs never reach a page. Links such as ``page:about`` or
 ``product:rye-loaf`` and images in ``media/`` become placeholders that ``resolve`` fills in after
 sanitising, so the expensive part (``render``) depends on the text alone and can be cached.
+
+A paragraph that is only ``{{< form >}}`` marks where the page's form goes: it becomes ``FORM_MARK``
+after sanitising (a comment, which nothing written in Markdown can produce, since the sanitiser
+removes comments), and the renderer puts the theme's form partial there.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 from dataclasses import dataclass
 from typing import Callable
 
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 from mdit_py_plugins.anchors import anchors_plugin
 from mdit_py_plugins.footnote import footnote_plugin
 
 from .errors import ContentError
 
-VERSION = "md-1"  # bump when the renderer's output changes, to invalidate caches
+VERSION = "md-2"  # bump when the renderer's output changes, to invalidate caches
 REF_KINDS = ("page", "post", "product", "category", "tag")
 _REF = re.compile(r"^(page|post|product|category|tag):([A-Za-z0-9._-]*)(#[^\s]*)?$")
 _HREF = re.compile(r'href="tessera:([a-z]+):([^"#]*)(#[^"]*)?"')
 _IMG = re.compile(r'<img src="tessera-media:([^"]+)"([^>]*)>')
 _ATTR = re.compile(r'\s(alt|title)="([^"]*)"')
+SHORTCODE = re.compile(r"^\{\{<\s*form\s*>\}\}$")
+FORM_MARK = "<!--tessera:form-->"
 
 _ALLOWED_TAGS = set(nh3.ALLOWED_TAGS) | {"section"}
 _ALLOWED_ATTRS = {
@@ -59,6 +67,7 @@ class Rendered:
     html: str
     refs: tuple[tuple[str, str, int], ...]  # (kind, slug, line)
     media: tuple[tuple[str, int], ...]  # (name in media/, line)
+    forms: tuple[int, ...] = ()  # lines of {{< form >}} shortcodes, each now FORM_MARK in ``html``
 
 
 def cache_key(body: str) -> str:
@@ -69,10 +78,18 @@ def render(body: str, body_line: int = 1) -> Rendered:
     tokens = _MD.parse(body)
     refs: list[tuple[str, str, int]] = []
     media: list[tuple[str, int]] = []
+    forms: list[int] = []
+    # A marker no one can have written (new each render), swapped for FORM_MARK once sanitised.
+    nonce = "tessera-form-" + secrets.token_hex(16)
     line = body_line
-    for token in tokens:
+    for n, token in enumerate(tokens):
         if token.map:
             line = body_line + token.map[0]
+        if (token.type == "inline" and n and tokens[n - 1].type == "paragraph_open" and tokens[n - 1].level == 0
+                and SHORTCODE.match(token.content.strip())):
+            forms.append(line)
+            token.children = [_text(nonce)]
+            continue
         for child in token.children or ():
             if child.type == "link_open":
                 href = str(child.attrGet("href") or "")
@@ -88,7 +105,15 @@ def render(body: str, body_line: int = 1) -> Rendered:
     html = _MD.renderer.render(tokens, _MD.options, {})
     clean = nh3.clean(html, tags=_ALLOWED_TAGS, attributes=_ALLOWED_ATTRS, url_schemes=_SCHEMES,
                       link_rel=None, filter_style_properties={"text-align"})
-    return Rendered(clean, tuple(refs), tuple(media))
+    if forms:
+        clean = clean.replace(f"<p>{nonce}</p>", FORM_MARK)
+    return Rendered(clean, tuple(refs), tuple(media), tuple(forms))
+
+
+def _text(content: str) -> Token:
+    token = Token("text", "", 0)
+    token.content = content
+    return token
 
 
 def resolve(rendered: Rendered, path: str, link: Callable[[str, str], str | None],

@@ -61,6 +61,8 @@ def make_plan(content: Content, *, now: datetime, shop: bool,
 
     catalog, version = catalog_snapshot(content, products)
     home_entry = next((p for p in pages if p.slug in urls.HOME_SLUGS), None)
+    # Outside the version, which keys the shop's pages: a changed form must not re-render the shop.
+    catalog["forms"] = live_forms(pages, posts, home_entry)
     featured = [p for p in products if p.featured] or products
     jobs = [Job("/", "home.html", "home", (home_entry, tuple(featured[:8]), tuple(posts[:3]), version if shop else ""))]
     jobs += [Job(urls.page(p.slug), "page.html", "page", (p,)) for p in pages if p is not home_entry]
@@ -116,6 +118,20 @@ def _shop_jobs(products: list[Product], version: str) -> list[Job]:
     jobs += [Job(url, f"{name}.html", name, (version,))
              for url, name in ((urls.CART, "cart"), (urls.CHECKOUT, "checkout"), (urls.ORDER, "order"))]
     return jobs
+
+
+def live_forms(pages: list[Entry], posts: list[Entry], home: Entry | None) -> dict:
+    """Each live form, for the API: the fields it accepts and the page that shows it."""
+    forms = {}
+    for entry in (*pages, *posts):
+        if entry.form is None:
+            continue
+        page = "/" if entry is home else urls.page(entry.slug) if entry.kind == "page" else urls.post(entry.slug)
+        form = entry.form
+        forms[form.name] = {"title": form.title, "page": page, "success": form.success,
+                            "fields": [{"name": f.name, "label": f.label, "type": f.type, "required": f.required,
+                                        "options": list(f.options)} for f in form.fields]}
+    return forms
 
 
 def catalog_snapshot(content: Content, products: list[Product]) -> tuple[dict, str]:

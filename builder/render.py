@@ -103,9 +103,27 @@ class Renderer:
         shifted = markdown.Rendered(rendered.html, tuple((k, s, n + shift) for k, s, n in rendered.refs),
                                     tuple((m, n + shift) for m, n in rendered.media))
         out, errors = markdown.resolve(shifted, item.path, self.link, self._inline_image)
+        form = getattr(item, "form", None)
+        lines = [n + shift for n in rendered.forms]
+        if lines and form is None:
+            errors.append(ContentError(item.path, lines[0], "{{< form >}} places a form, but the front matter "
+                                                            "declares none (add form: with at least a name)"))
+        errors += [ContentError(item.path, n, "the form is already placed above; remove this {{< form >}}")
+                   for n in lines[1:]]
         if errors:
             raise BuildErrors(errors)
         return Markup(out)
+
+    def with_form(self, body: Markup, entry: Entry, url: str) -> Markup:
+        """The body with the entry's form where its shortcode is, or after the body; the form's
+        HTML comes from the theme's ``partials/form.html`` alone, never from the Markdown."""
+        if entry.form is None:
+            return Markup(body.replace(markdown.FORM_MARK, ""))
+        form = Markup(self.env.get_template("partials/form.html").render(
+            form=entry.form, action=f"{self.settings.api_base.rstrip('/')}/forms/{entry.form.name}", page_url=url))
+        if markdown.FORM_MARK in body:
+            return Markup(body.replace(markdown.FORM_MARK, form, 1))
+        return Markup(body + form)
 
     def _inline_image(self, name: str, alt: str, title: str) -> str | None:
         info = self.image(name)
@@ -196,14 +214,16 @@ class Renderer:
         org = seo.organization(site.name, self.settings.base_url, logo.src(480) if logo else None)
         meta = self._meta(intro.meta_title or site.name if intro else site.name,
                           intro.meta_description if intro else "", json_ld=[org])
-        return {"meta": meta, "intro": intro, "intro_html": self.body(intro) if intro else "",
+        return {"meta": meta, "intro": intro, "intro_html": self.with_form(self.body(intro), intro, "/") if intro else "",
+                "form_script": bool(intro and intro.form),
                 "featured": featured, "posts": posts, "catalog_version": version}
 
     def _ctx_page(self, page: Entry) -> dict:
         image = self.image(page.image)
         meta = self._meta(page.meta_title or page.title, page.meta_description or self.summary(page),
                           image=image, json_ld=[self._crumbs((page.title, urls.page(page.slug)))])
-        return {"meta": meta, "entry": page, "body": self.body(page), "image_info": image}
+        return {"meta": meta, "entry": page, "body": self.with_form(self.body(page), page, urls.page(page.slug)),
+                "image_info": image, "form_script": page.form is not None}
 
     def _ctx_post(self, post: Entry) -> dict:
         image = self.image(post.image)
@@ -211,7 +231,8 @@ class Renderer:
         meta = self._meta(post.meta_title or post.title, post.meta_description or self.summary(post), "article",
                           image, [seo.article(post, self.settings.base_url, url, image.src(1600) if image else None),
                                   self._crumbs(("Journal", urls.blog()), (post.title, url))])
-        return {"meta": meta, "entry": post, "body": self.body(post), "image_info": image}
+        return {"meta": meta, "entry": post, "body": self.with_form(self.body(post), post, url), "image_info": image,
+                "form_script": post.form is not None}
 
     def _ctx_blog(self, number: int, total: int, posts) -> dict:
         title = "Journal" if number == 1 else f"Journal, page {number} of {total}"
@@ -226,7 +247,8 @@ class Renderer:
                 "next_url": urls.tag(name, number + 1) if number < total else ""}
 
     def _ctx_feed(self, posts) -> dict:
-        return {"posts": posts, "bodies": {p.slug: self.body(p) for p in posts},
+        # Feed readers get the words, not the form.
+        return {"posts": posts, "bodies": {p.slug: Markup(self.body(p).replace(markdown.FORM_MARK, "")) for p in posts},
                 "updated": max((p.updated_at or (p.published_at and p.published_at.isoformat()) or "")
                                for p in posts) or "2000-01-01T00:00:00+00:00"}
 

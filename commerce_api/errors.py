@@ -10,6 +10,7 @@
     │   └── CsrfFailed (403)         a cookie-authenticated form without its CSRF token
     ├── NotFound (404)               unknown tenant or resource
     ├── Conflict (409)               the change clashes with the current state
+    ├── TooLarge (413)               the body is larger than the route accepts (send less)
     └── TooManyRequests (429)        slow down; ``retry_after`` says for how long
 
 Clients always get ``{"error": {"code", "message", "field"}}``; never a traceback.
@@ -67,6 +68,10 @@ class NotFound(ApiError):
 
 class Conflict(ApiError):
     status, code = 409, "conflict"
+
+
+class TooLarge(ApiError):
+    status, code = 413, "request_too_large"
 
 
 class TooManyRequests(ApiError):

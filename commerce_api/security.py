@@ -20,7 +20,7 @@ from litestar.handlers import BaseRouteHandler
 from content.registry import Tenant
 
 from .auth.credentials import API_TOKEN_PREFIX
-from .auth.permissions import SHOP_ACTIONS, allowed
+from .auth.permissions import CMS_ACTIONS, SHOP_ACTIONS, allowed
 from .auth.users import User
 from .errors import CsrfFailed, FeatureDisabled, Forbidden, NotFound, TenantSuspended, Unauthorized
 from .services import Services
@@ -39,6 +39,8 @@ class Principal:
 
     def can(self, action: str) -> bool:
         if action in SHOP_ACTIONS and not self.tenant.has("ecommerce"):
+            return False
+        if action in CMS_ACTIONS and not self.tenant.has("cms"):
             return False
         return allowed(self.role, action, superadmin=self.user.is_superadmin)
 

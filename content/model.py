@@ -13,6 +13,7 @@ from .money import Money
 
 PAGE_STATUSES = ("draft", "published", "archived")
 PRODUCT_STATUSES = ("active", "inactive", "draft")
+FORM_FIELD_TYPES = ("text", "email", "tel", "number", "textarea", "select", "checkbox")
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,31 @@ class Site:
 
 
 @dataclass(frozen=True)
+class FormField:
+    name: str
+    label: str
+    type: str = "text"  # one of FORM_FIELD_TYPES
+    required: bool = False
+    options: tuple[str, ...] = ()  # a select's choices
+
+
+# Every form asks for these, first; a page's front matter adds its own fields after them.
+STANDARD_FORM_FIELDS = (FormField("name", "Your name", "text", True), FormField("email", "Email", "email", True),
+                        FormField("message", "Message", "textarea", True))
+
+
+@dataclass(frozen=True)
+class Form:
+    """A contact or enquiry form a page shows (``form:`` in its front matter)."""
+
+    name: str  # a slug, unique in the site: the API's /api/forms/<name>
+    title: str
+    submit: str
+    success: str
+    fields: tuple[FormField, ...]  # the standard fields, then the page's own
+
+
+@dataclass(frozen=True)
 class Entry:
     """A page or a post."""
 
@@ -83,6 +109,7 @@ class Entry:
     created_by: str | None = None
     updated_by: str | None = None
     updated_at: str | None = None  # ISO 8601, from git
+    form: Form | None = None
 
     def is_live(self, now: datetime) -> bool:
         """Published and due: drafts, archived items and scheduled ones are not live."""

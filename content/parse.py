@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ContentError, ContentErrors
 from .fields import SKU, Fields
+from .forms import parse_form
 from .model import (PAGE_STATUSES, PRODUCT_STATUSES, Content, Entry, Media, NavItem, Product,
                     Redirect, Shipping, Site, Tax, Variant)
 from .money import Money, valid_currency
@@ -29,7 +30,7 @@ SITE_FIELDS = {"name", "tagline", "description", "theme", "locale", "currency", 
                "navigation", "theme_settings", "shipping", "tax", "redirects",
                "payment_instructions", "posts_per_page", "email", "low_stock_threshold"}
 ENTRY_FIELDS = {"title", "slug", "status", "published_at", "excerpt", "meta_title",
-                "meta_description", "tags", "aliases", "image", "template"}
+                "meta_description", "tags", "aliases", "image", "template", "form"}
 PRODUCT_FIELDS = {"name", "slug", "sku", "price", "compare_price", "images", "status",
                   "featured", "weight", "dimensions", "categories", "options", "variants",
                   "track_stock", "excerpt", "meta_title", "meta_description", "aliases"}
@@ -78,6 +79,7 @@ def parse_site(source: Source, cache: dict | None = None, fresh: set[str] | None
     _check_unique(pages, "slug", errors)
     _check_unique(posts, "slug", errors)
     _check_unique(products, "slug", errors)
+    _check_unique_forms([*pages, *posts], errors)
     _check_skus(products, errors)
     _check_images(products, {m.name for m in media}, errors)
     if errors:
@@ -240,10 +242,11 @@ def _redirects(f: Fields, errors: list[ContentError]) -> tuple[Redirect, ...]:
 def _entry(kind: str, path: str, data: Mapping, body: str, body_line: int, zone, errors,
            info: FileInfo) -> Entry:
     f = Fields(data, path, errors, ENTRY_FIELDS)
+    title = f.text("title", required=True, max_len=300)
     return Entry(
         kind=kind, path=path,
         slug=f.slug("slug", PurePosixPath(path).stem),
-        title=f.text("title", required=True, max_len=300),
+        title=title,
         status=f.choice("status", PAGE_STATUSES, "published"),
         published_at=f.moment("published_at", zone),
         excerpt=f.text("excerpt", max_len=1000),
@@ -254,6 +257,7 @@ def _entry(kind: str, path: str, data: Mapping, body: str, body_line: int, zone,
         body=body, body_line=body_line,
         image=f.text("image") or None,
         created_by=info.created_by, updated_by=info.updated_by, updated_at=info.updated_at,
+        form=parse_form(f, title),
     )
 
 
@@ -387,6 +391,18 @@ def _check_unique(items, attr: str, errors: list[ContentError]) -> None:
             errors.append(ContentError(other.path, None, f"{value!r} is also used by {item.path}", attr))
         else:
             seen[value] = item
+
+
+def _check_unique_forms(entries: list[Entry], errors: list[ContentError]) -> None:
+    seen: dict[str, Entry] = {}
+    for entry in entries:
+        if entry.form is None or not entry.form.name:
+            continue
+        other = seen.setdefault(entry.form.name, entry)
+        if other is not entry:
+            name = entry.form.name
+            errors.append(ContentError(entry.path, None, f"{name!r} is also used by {other.path}", "form"))
+            errors.append(ContentError(other.path, None, f"{name!r} is also used by {entry.path}", "form"))
 
 
 def _check_skus(products: list[Product], errors: list[ContentError]) -> None:

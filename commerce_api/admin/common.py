@@ -69,6 +69,7 @@ def page(request: Request, template: str, http_status: int = 200, **context: Any
     context.setdefault("flash", request.query_params.get("saved") if vouched else None)
     context.setdefault("error", request.query_params.get("error") if vouched else None)
     tenants = _switchable(request, principal) if principal else []
+    context.setdefault("inbox_unread", lambda: _unread(request))  # called only where the menu shows the inbox
     nonce = new_nonce()
     html = ENV.get_template(template).render(tenant=require_tenant(request), principal=principal,
                                              switch_to=tenants, root=admin_base(request), nonce=nonce, **context)
@@ -85,6 +86,13 @@ def admin_error_page(request: Request, status: int, message: str) -> Response:
                                                  flash=None, error=None, title=titles.get(status, "Something went wrong"),
                                                  message=message, status=status)
     return admin_html(html, status, nonce)
+
+
+def _unread(request: Request) -> int:
+    from ..forms import Submissions
+
+    with services_of(request).databases.connection(require_tenant(request).slug) as conn:
+        return Submissions(conn).count("new")
 
 
 def _switchable(request: Request, principal: Principal) -> list[tuple[str, str]]:

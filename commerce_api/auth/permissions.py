@@ -11,7 +11,7 @@ ACTIONS = (
     "pages:read", "pages:write", "media:read", "media:write", "products:read", "products:write",
     "inventory:read", "inventory:write", "orders:read", "orders:write", "users:read", "users:write",
     "settings:read", "settings:write", "domains:read", "domains:write", "publish", "theme:write",
-    "notifications:read", "notifications:write", "webhooks:read", "webhooks:write",
+    "notifications:read", "notifications:write", "webhooks:read", "webhooks:write", "forms:read", "forms:write",
 )
 
 _ALL = frozenset(ACTIONS)
@@ -19,15 +19,18 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "owner": _ALL,
     "admin": _ALL,
     "editor": frozenset({"pages:read", "pages:write", "media:read", "media:write", "products:read",
-                         "settings:read", "domains:read", "publish"}),
+                         "settings:read", "domains:read", "publish", "forms:read", "forms:write"}),
     "shop_manager": frozenset({"pages:read", "media:read", "media:write", "products:read", "products:write",
                                "inventory:read", "inventory:write", "orders:read", "orders:write",
-                               "settings:read", "publish", "notifications:read", "notifications:write"}),
+                               "settings:read", "publish", "notifications:read", "notifications:write",
+                               "forms:read", "forms:write"}),
 }
 
 # Actions that concern the shop; a tenant without the ecommerce feature has none of them.
 SHOP_ACTIONS = frozenset({"products:read", "products:write", "inventory:read", "inventory:write",
                           "orders:read", "orders:write"})
+# Actions on what the site's forms receive; a tenant without the cms feature has none of them.
+CMS_ACTIONS = frozenset({"forms:read", "forms:write"})
 
 
 # What changing a file of the site's repository takes, by where it lives (see ``repository_action``).

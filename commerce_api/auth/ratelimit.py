@@ -105,3 +105,31 @@ class LoginLimiter:
 
 def _account(email: str) -> str:
     return (email or "").strip().lower()
+
+
+class Throttle:
+    """At most ``limit`` events per ``window`` seconds under one key (a site's form posts from one
+    address). Counted and recorded in one ``BEGIN IMMEDIATE`` step, like logins, so parallel posts
+    cannot slip past the count. The rows share the login limiter's table (a key and a time), under
+    their own key prefix; the login limiter's hourly sweep forgets them too."""
+
+    def __init__(self, db: PlatformDB, prefix: str, limit: int, window: int, clock=time.time) -> None:
+        self.db, self.prefix, self.limit, self.window, self.clock = db, prefix, limit, window, clock
+
+    def hit(self, key: str, what: str = "attempts") -> None:
+        """Count one event, or raise ``TooManyRequests`` (counting nothing) if the key is at its limit."""
+        now = self.clock()
+        key = f"{self.prefix}:{key}"
+        with immediate(self.db.conn) as conn:
+            count, first = conn.execute("SELECT COUNT(*), MIN(at) FROM login_failures WHERE key = ? AND at > ?",
+                                        (key, now - self.window)).fetchone()
+            if count >= self.limit:
+                wait = int(first + self.window - now) + 1
+                raise TooManyRequests(f"too many {what} from your address; please try again in "
+                                      f"{_minutes(wait)}", retry_after=wait)
+            conn.execute("INSERT INTO login_failures (key, at) VALUES (?, ?)", (key, now))
+            conn.execute("DELETE FROM login_failures WHERE key = ? AND at <= ?", (key, now - self.window))
+
+
+def _minutes(seconds: int) -> str:
+    return f"{seconds} seconds" if seconds < 90 else f"{-(-seconds // 60)} minutes"

@@ -19,17 +19,17 @@ def menu(response) -> list[str]:
 
 @pytest.mark.parametrize("tenant, email, shown, refused", [
     ("bakery", "owner@bakery.test",
-     ["Dashboard", "Pages and posts", "Media", "Products", "Orders", "Deploys", "Notifications", "Users", "Webhooks",
-      "Settings", "Your account"], []),
-    ("bakery", "editor@agency.test", ["Dashboard", "Pages and posts", "Media", "Products", "Deploys", "Settings",
-                                      "Your account"], ["/orders", "/users", "/webhooks", "/tenants", "/notifications"]),
-    ("bakery", "shop@bakery.test", ["Dashboard", "Pages and posts", "Media", "Products", "Orders", "Deploys",
+     ["Dashboard", "Pages and posts", "Media", "Products", "Orders", "Inbox", "Deploys", "Notifications", "Users",
+      "Webhooks", "Settings", "Your account"], []),
+    ("bakery", "editor@agency.test", ["Dashboard", "Pages and posts", "Media", "Products", "Inbox", "Deploys",
+                                      "Settings", "Your account"],
+     ["/orders", "/users", "/webhooks", "/tenants", "/notifications"]),
+    ("bakery", "shop@bakery.test", ["Dashboard", "Pages and posts", "Media", "Products", "Orders", "Inbox", "Deploys",
                                     "Notifications", "Settings", "Your account"], ["/users", "/webhooks", "/tenants"]),
-    ("studio", "owner@studio.test", ["Dashboard", "Pages and posts", "Media", "Deploys", "Notifications", "Users",
-                                     "Webhooks", "Settings", "Your account"], ["/products", "/orders", "/tenants"]),
-    ("studio", "admin@tessera.test", ["Dashboard", "Pages and posts", "Media", "Deploys", "Notifications", "Users",
-                                      "Webhooks",
-                                      "Settings", "Your account", "Tenants"], ["/products", "/orders"]),
+    ("studio", "owner@studio.test", ["Dashboard", "Pages and posts", "Media", "Inbox", "Deploys", "Notifications",
+                                     "Users", "Webhooks", "Settings", "Your account"], ["/products", "/orders", "/tenants"]),
+    ("studio", "admin@tessera.test", ["Dashboard", "Pages and posts", "Media", "Inbox", "Deploys", "Notifications",
+                                      "Users", "Webhooks", "Settings", "Your account", "Tenants"], ["/products", "/orders"]),
 ])
 def test_menus_follow_role_and_feature_and_the_server_refuses_the_rest(admin, tenant, email, shown, refused):
     session = admin(tenant, email)

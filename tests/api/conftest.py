@@ -18,6 +18,10 @@ from tests.conftest import serving
 
 PASSWORD = "correct horse battery"
 ROLES = ("owner", "admin", "editor", "shop_manager")
+# A published form (as a build lists it), so that /api/forms/contact runs past its 404.
+CONTACT_FORM = {"title": "Contact", "page": "/contact/", "success": "Thanks.",
+                "fields": [{"name": n, "label": n.title(), "type": t, "required": True, "options": []}
+                           for n, t in (("name", "text"), ("email", "email"), ("message", "textarea"))]}
 
 
 @dataclass
@@ -79,7 +83,8 @@ def populate(data_dir: Path, port: int) -> tuple[Services, Tenants, ApiConfig]:
         conn = tenants.open_db(slug)
         import_snapshot(conn, {"version": slug, "products": [{"slug": f"{slug}-loaf", "name": name, "url": "/p/",
                                                                 "variants": [{"sku": f"{slug.upper()}-1", "title": name,
-                                                                              "price": 450, "currency": "EUR"}]}]})
+                                                                              "price": 450, "currency": "EUR"}]}],
+                                    "forms": {"contact": CONTACT_FORM}})
         conn.close()
     return services, tenants, config
 

@@ -6,7 +6,7 @@ import pytest
 
 PAGES = {
     "bakery": ["/", "/products/", "/products/category/bread/", "/products/croissants/", "/cart/", "/checkout/",
-               "/order/", "/blog/", "/blog/rye-season/", "/blog/tags/seasonal/", "/about/", "/delivery/",
+               "/order/", "/blog/", "/blog/rye-season/", "/blog/tags/seasonal/", "/about/", "/delivery/", "/wholesale/",
                "/no-such-page/"],
     "studio": ["/", "/blog/", "/blog/photographing-concrete/", "/work/", "/about/", "/contact/", "/no-such-page/"],
 }

@@ -97,11 +97,14 @@ def test_csp_allows_only_the_themes_own_scripts(edge):
     host = f"bakery.localhost:{base.rsplit(':', 1)[1]}"  # as a browser sends it, with the port
     page = get(base, host, "/products/croissants/")
     cart = re.search(r'<script defer src="(/assets/cart\.[0-9a-f]{10}\.js)"></script>', page.text).group(1)
-    assert _directives(page)["script-src"] == host + cart  # one exact URL, not the whole origin
+    wholesale = get(base, host, "/wholesale/")
+    forms = re.search(r'<script defer src="(/assets/forms\.[0-9a-f]{10}\.js)"></script>', wholesale.text).group(1)
+    allowed = f"{host}{cart} {host}{forms}"  # exact URLs, not the whole origin
+    assert _directives(page)["script-src"] == allowed
     assert get(base, host, cart).headers["content-type"].startswith("text/javascript")
-    assert _directives(get(base, host, "/no-such-page/"))["script-src"] == host + cart  # the 404 page has the cart
-    studio = get(base, "studio.localhost", "/")  # no shop, no scripts at all
-    assert _directives(studio)["script-src"] == "'none'"
+    assert _directives(get(base, host, "/no-such-page/"))["script-src"] == allowed  # the 404 page has the cart
+    studio = get(base, "studio.localhost", "/")  # no shop: only the contact form's script
+    assert _directives(studio)["script-src"] == "studio.localhost/assets/" + forms.rsplit("/", 1)[1]
     assert _directives(get(base, "nobody.localhost", "/"))["script-src"] == "'none'"
 
 
