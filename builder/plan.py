@@ -158,7 +158,7 @@ def catalog_snapshot(content: Content, products: list[Product]) -> tuple[dict, s
         "tax": {"rate": str(site.tax.rate), "inclusive": site.tax.inclusive, "label": site.tax.label}
         if site.tax else {"rate": "0", "inclusive": True, "label": "Tax"},
         "payment_instructions": site.payment_instructions,
-        "email": site.email, "low_stock_threshold": site.low_stock_threshold,
+        "email": site.email, "low_stock_threshold": site.low_stock_threshold, "timezone": site.timezone,
     }
     version = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
     return {"version": version, **body}, version

@@ -37,7 +37,8 @@ _MEANING = {
     409: "The change clashes with the current state (an illegal status move, stock below what is reserved, "
          "a reused Idempotency-Key with another cart)",
     413: "The request body is larger than the server accepts",
-    422: "The request is well formed but cannot be carried out as it stands (the site's files would not parse)",
+    422: "The request is well formed but cannot be carried out as it stands (the site's files would not parse, "
+         "a discount code that is not valid, expired or used up: `field` is `code`)",
     429: "Too many attempts: wait for the number of seconds in Retry-After",
 }
 

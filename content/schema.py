@@ -374,3 +374,110 @@ CREATE TABLE notification_optouts (
     PRIMARY KEY (user_id, tenant_id, topic)
 )
 """)
+
+TENANT.add("0007_promotions", """
+CREATE TABLE discounts (
+    id INTEGER PRIMARY KEY,
+    code TEXT UNIQUE COLLATE NOCASE,
+    title TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL CHECK (kind IN ('percent', 'amount', 'free_shipping')),
+    value INTEGER NOT NULL DEFAULT 0,
+    target TEXT NOT NULL DEFAULT 'order' CHECK (target IN ('order', 'products', 'shipping')),
+    products TEXT NOT NULL DEFAULT '[]',
+    categories TEXT NOT NULL DEFAULT '[]',
+    min_subtotal INTEGER NOT NULL DEFAULT 0,
+    min_quantity INTEGER NOT NULL DEFAULT 0,
+    starts_at TEXT,
+    ends_at TEXT,
+    usage_limit INTEGER,
+    per_email_limit INTEGER,
+    combines INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'paused')),
+    uses INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE discount_uses (
+    discount_id INTEGER NOT NULL REFERENCES discounts(id) ON DELETE CASCADE,
+    order_id INTEGER NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
+    email TEXT NOT NULL COLLATE NOCASE,
+    amount INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (discount_id, order_id)
+);
+CREATE INDEX discount_uses_email ON discount_uses(discount_id, email);
+CREATE TABLE cart_discounts (
+    cart_id INTEGER NOT NULL REFERENCES carts(id) ON DELETE CASCADE,
+    code TEXT NOT NULL COLLATE NOCASE,
+    added_at TEXT NOT NULL,
+    PRIMARY KEY (cart_id, code)
+);
+CREATE TABLE code_attempts (
+    key TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX code_attempts_key ON code_attempts(key, at);
+CREATE TABLE order_discounts (
+    order_id INTEGER NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
+    discount_id INTEGER REFERENCES discounts(id) ON DELETE SET NULL,
+    code TEXT,
+    title TEXT NOT NULL,
+    amount INTEGER NOT NULL,
+    shipping INTEGER NOT NULL DEFAULT 0,
+    lines TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX order_discounts_order ON order_discounts(order_id);
+ALTER TABLE order_lines ADD COLUMN discount INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE orders ADD COLUMN discount INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE orders ADD COLUMN gift_card INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE orders ADD COLUMN refunded INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE gift_cards (
+    id INTEGER PRIMARY KEY,
+    code_hash TEXT NOT NULL UNIQUE,
+    code_sealed TEXT NOT NULL,
+    last4 TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    initial INTEGER NOT NULL CHECK (initial > 0),
+    balance INTEGER NOT NULL CHECK (balance >= 0),
+    expires_at TEXT,
+    status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'disabled')),
+    order_id INTEGER REFERENCES orders(id) ON DELETE SET NULL,
+    sku TEXT,
+    recipient TEXT NOT NULL DEFAULT '',
+    note TEXT NOT NULL DEFAULT '',
+    issued_by TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX gift_cards_order ON gift_cards(order_id);
+CREATE TABLE gift_card_ledger (
+    id INTEGER PRIMARY KEY,
+    card_id INTEGER NOT NULL REFERENCES gift_cards(id) ON DELETE CASCADE,
+    order_id INTEGER REFERENCES orders(id) ON DELETE SET NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('issue', 'redeem', 'refund', 'adjust')),
+    amount INTEGER NOT NULL,
+    balance INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX gift_card_ledger_card ON gift_card_ledger(card_id, id);
+CREATE TABLE cart_gift_cards (
+    cart_id INTEGER NOT NULL REFERENCES carts(id) ON DELETE CASCADE,
+    card_id INTEGER NOT NULL REFERENCES gift_cards(id) ON DELETE CASCADE,
+    added_at TEXT NOT NULL,
+    PRIMARY KEY (cart_id, card_id)
+);
+CREATE TABLE refunds (
+    id INTEGER PRIMARY KEY,
+    order_id INTEGER NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
+    amount INTEGER NOT NULL CHECK (amount > 0),
+    provider_amount INTEGER NOT NULL DEFAULT 0,
+    gift_card_amount INTEGER NOT NULL DEFAULT 0,
+    lines TEXT NOT NULL DEFAULT '[]',
+    shipping INTEGER NOT NULL DEFAULT 0,
+    reason TEXT NOT NULL DEFAULT '',
+    provider_ref TEXT,
+    actor TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX refunds_order ON refunds(order_id)
+""")

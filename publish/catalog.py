@@ -30,7 +30,8 @@ def import_snapshot(conn: sqlite3.Connection, catalog: dict) -> int:
                           for p in catalog.get("products", [])])
         rules = {"currency": catalog.get("currency", "EUR"), "shipping": catalog.get("shipping") or {},
                  "tax": catalog.get("tax") or {}, "payment_instructions": catalog.get("payment_instructions", ""),
-                 "email": catalog.get("email", ""), "low_stock_threshold": catalog.get("low_stock_threshold", 3)}
+                 "email": catalog.get("email", ""), "low_stock_threshold": catalog.get("low_stock_threshold", 3),
+                 "timezone": catalog.get("timezone", "UTC")}
         # The live site's forms (name → title, page, fields): what /api/forms/<name> accepts.
         forms = json.dumps(catalog.get("forms") or {}, sort_keys=True)
         for key, value in (("catalog_version", catalog.get("version", "")), ("shop_rules", json.dumps(rules)),

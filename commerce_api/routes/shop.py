@@ -11,7 +11,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, RawBody
 from content.registry import Tenant
 
 from ..errors import BadRequest, NotFound
-from ..security import require_tenant, services_of
+from ..security import client_address, require_tenant, services_of
 from ..services import public_origin
 from ..openapi import errors
 from ..shop import stock, webhooks
@@ -49,6 +49,12 @@ class CheckoutBody(msgspec.Struct):
     shipping_address: Address | None = None  # pickup needs only shipping_address.name
     billing_address: Address | None = None
     shipping_method: str = "delivery"
+    # true: if a code in the cart stopped applying (used up, expired), place the order at full price
+    accept_without_discount: bool = False
+
+
+class CodeBody(msgspec.Struct):
+    code: Any
 
 
 class AvailabilityBody(msgspec.Struct):
@@ -106,6 +112,21 @@ class CartController(Controller):
             return Carts(conn).remove(token, sku)
 
 
+    @post("/{token:str}/discount", responses=errors(404, 422, 429, body=True), status_code=200, sync_to_thread=True,
+          summary="Apply a discount code (case-insensitive); the cart shows what it takes off, or why not")
+    def add_code(self, request: Request, token: FromPath[str], data: JSONBody[CodeBody]) -> dict[str, Any]:
+        services = services_of(request)
+        address = client_address(request.scope, services.config.trusted_proxies)
+        with services.databases.connection(require_tenant(request).slug) as conn:
+            return Carts(conn).apply_code(token, data.code, address=address)
+
+    @delete("/{token:str}/discount", responses=errors(404), status_code=200, sync_to_thread=True,
+            summary="Remove a discount code (code=...), or every code when none is named")
+    def remove_code(self, request: Request, token: FromPath[str], code: FromQuery[str] = "") -> dict[str, Any]:
+        with services_of(request).databases.connection(require_tenant(request).slug) as conn:
+            return Carts(conn).remove_code(token, code or None)
+
+
 def _address(value: Address | None) -> dict | None:
     return msgspec.structs.asdict(value) if value is not None else None
 
@@ -125,7 +146,7 @@ class ShopController(Controller):
         with services_of(request).databases.connection(tenant.slug) as conn:
             provider = provider_for(request, tenant, conn)
             details = CheckoutDetails(data.email, _address(data.shipping_address), _address(data.billing_address),
-                                      data.shipping_method)
+                                      data.shipping_method, data.accept_without_discount)
             key = f"{tenant.slug}:{idempotency_key}" if idempotency_key else None
             answer, _ = place_order(conn, provider, data.cart_token, details, idempotency_key=key,
                                     site_url=site_url(request, tenant))

@@ -3,14 +3,36 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import sqlite3
+import time
+from datetime import datetime, timezone
 
 from content.migrations import immediate
 from content.registry import now_iso
 
-from ..errors import BadRequest, Conflict, NotFound
-from .pricing import MAX_LINES, MAX_QUANTITY, SHIPPING_METHODS, Quote, quote, stock_notice, units_left
+from ..errors import ApiError, BadRequest, Conflict, NotFound, TooManyRequests
+from . import discounts
+from .pricing import MAX_LINES, MAX_QUANTITY, SHIPPING_METHODS, Quote, Rules, quote, stock_notice, units_left
+
+CODE_ATTEMPTS = {"cart": 10, "address": 30}  # failed codes allowed in CODE_WINDOW (an address may be shared)
+CODE_WINDOW = 15 * 60
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,49}$")
+
+
+class UnprocessableCode(ApiError):
+    status = 422
+    code = "invalid_code"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="code")
+
+
+def valid_code(code: object) -> str:
+    if not isinstance(code, str) or not _CODE.match(code.strip()):
+        raise BadRequest("code: letters, digits, - and _ only, at most 50", field="code", code="invalid_code")
+    return code.strip()
 
 
 def token_hash(token: str) -> str:
@@ -61,10 +83,71 @@ class Carts:
                     self.conn.execute("DELETE FROM cart_lines WHERE cart_id = ? AND sku = ?", (cart["id"], sku))
         return {"token": token, **result.public()}
 
-    def quote(self, cart_id: int, *, pickup: bool = False) -> Quote:
+    def quote(self, cart_id: int, *, pickup: bool = False, email: str | None = None) -> Quote:
         rows = self.conn.execute("SELECT sku, quantity, seen_price FROM cart_lines WHERE cart_id = ? ORDER BY added_at, sku",
                                  (cart_id,)).fetchall()
-        return quote(self.conn, [(r["sku"], r["quantity"], r["seen_price"]) for r in rows], pickup=pickup)
+        return quote(self.conn, [(r["sku"], r["quantity"], r["seen_price"]) for r in rows], pickup=pickup,
+                     codes=self.codes(cart_id), email=email)
+
+    def codes(self, cart_id: int) -> list[str]:
+        return [r["code"] for r in self.conn.execute("SELECT code FROM cart_discounts WHERE cart_id = ? "
+                                                     "ORDER BY added_at, code", (cart_id,))]
+
+    # -- discount codes -----------------------------------------------------------------------
+
+    def apply_code(self, token: str, code: object, *, address: str = "") -> dict:
+        """Add a code to the cart. A code that does not exist (or is paused, expired, used up) is
+        refused with the same kind of answer for all, naming the field; failed tries are limited per
+        cart and per address, so codes cannot be guessed. A code whose basket condition is not met
+        yet stays in the cart and applies once it is (the cart says what it needs)."""
+        cart = self._cart(token)
+        code = valid_code(code)
+        keys = (f"cart:{cart['id']}", f"address:{address}" if address else "")
+        self._check_attempts(keys)
+        row = self.conn.execute("SELECT * FROM discounts WHERE code = ?", (code,)).fetchone()
+        if row is None or row["status"] != "active":
+            self._failed_attempt(keys)
+            raise UnprocessableCode(f"{code} is not a valid code")
+        result = self.quote(cart["id"], pickup=False)
+        why = discounts.problem(self.conn, discounts.Discount.from_row(row), [], 0, currency=result.currency,
+                                zone=Rules.load(self.conn).timezone, email=None,
+                                now=datetime.now(timezone.utc))
+        if why is not None and why.kind in discounts.BLOCKING:
+            self._failed_attempt(keys)
+            raise UnprocessableCode(f"{row['code']} {why.text}")
+        with self.conn:
+            self.conn.execute("INSERT OR IGNORE INTO cart_discounts (cart_id, code, added_at) VALUES (?, ?, ?)",
+                              (cart["id"], row["code"], now_iso()))
+        return self.view(token)
+
+    def remove_code(self, token: str, code: str | None = None) -> dict:
+        cart = self._cart(token)
+        with self.conn:
+            if code:
+                cursor = self.conn.execute("DELETE FROM cart_discounts WHERE cart_id = ? AND code = ?",
+                                           (cart["id"], code.strip()))
+                if cursor.rowcount == 0:
+                    raise NotFound(f"{code.strip()[:50]} is not in the cart", field="code", code="not_in_cart")
+            else:
+                self.conn.execute("DELETE FROM cart_discounts WHERE cart_id = ?", (cart["id"],))
+        return self.view(token)
+
+    def _check_attempts(self, keys: tuple[str, ...]) -> None:
+        since = time.time() - CODE_WINDOW
+        for key in filter(None, keys):
+            count = self.conn.execute("SELECT COUNT(*) FROM code_attempts WHERE key = ? AND at > ?",
+                                      (key, since)).fetchone()[0]
+            if count >= CODE_ATTEMPTS[key.partition(":")[0]]:
+                error = TooManyRequests(f"too many codes tried; wait {CODE_WINDOW // 60} minutes and try again",
+                                        CODE_WINDOW)
+                error.field = "code"
+                raise error
+
+    def _failed_attempt(self, keys: tuple[str, ...]) -> None:
+        with self.conn:
+            self.conn.execute("DELETE FROM code_attempts WHERE at < ?", (time.time() - CODE_WINDOW,))
+            self.conn.executemany("INSERT INTO code_attempts (key, at) VALUES (?, ?)",
+                                  [(key, time.time()) for key in keys if key])
 
     def add(self, token: str, sku: str, quantity: int) -> dict:
         cart = self._cart(token)

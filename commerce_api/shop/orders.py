@@ -56,6 +56,9 @@ class CheckoutDetails:
     shipping_address: dict | None  # only a name is needed for pickup
     billing_address: dict | None
     shipping_method: str  # "delivery" or "pickup"
+    # A code that stopped applying since the cart was shown (used up, expired) refuses the checkout
+    # unless the shopper said to go on at full price.
+    accept_without_discount: bool = False
 
 
 def validate(details: CheckoutDetails, rules: Rules) -> CheckoutDetails:
@@ -74,7 +77,7 @@ def validate(details: CheckoutDetails, rules: Rules) -> CheckoutDetails:
         raise BadRequest(f"we deliver to {', '.join(rules.countries)} only", field="shipping_address.country",
                          code="country_not_served")
     billing = _address(details.billing_address, "billing_address") if details.billing_address else shipping
-    return CheckoutDetails(email, shipping, billing, details.shipping_method)
+    return CheckoutDetails(email, shipping, billing, details.shipping_method, bool(details.accept_without_discount))
 
 
 def _collector(value: dict | None) -> dict:
@@ -140,8 +143,16 @@ class Orders:
                 raise Conflict("this cart has already been checked out", field="cart_token", code="cart_closed")
             rows = conn.execute("SELECT sku, quantity FROM cart_lines WHERE cart_id = ? ORDER BY sku",
                                 (cart["id"],)).fetchall()
+            codes = [r["code"] for r in conn.execute("SELECT code FROM cart_discounts WHERE cart_id = ? "
+                                                     "ORDER BY added_at, code", (cart["id"],))]
+            # Discounts are worked out again here, inside the write lock: usage limits are read and
+            # consumed in one transaction, so no two checkouts can both take a code's last use.
             priced = quote(conn, [(r["sku"], r["quantity"], None) for r in rows],
-                           pickup=details.shipping_method == "pickup")
+                           pickup=details.shipping_method == "pickup", codes=codes, email=details.email)
+            lost = [c for c in priced.codes if c["blocking"]]
+            if lost and not details.accept_without_discount:
+                raise Conflict(f"the code {lost[0]['code']} {lost[0]['reason']}; remove it, or check out at the full "
+                               f"price (accept_without_discount)", field="discount", code="discount_unavailable")
             if priced.unavailable:
                 raise Conflict(f"{priced.unavailable[0]} is no longer sold; remove it from the cart", field="sku",
                                code="unavailable")
@@ -159,19 +170,21 @@ class Orders:
             stamp = datetime.now(timezone.utc)
             cursor = conn.execute(
                 "INSERT INTO orders (number, token_hash, email, status, payment_status, provider, currency, subtotal, "
-                "shipping, tax, tax_inclusive, total, shipping_method, shipping_address, billing_address, "
+                "discount, shipping, tax, tax_inclusive, total, shipping_method, shipping_address, billing_address, "
                 "catalog_version, created_at, updated_at, expires_at) "
-                "VALUES (?, ?, ?, 'pending', 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, 'pending', 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (number, token_hash(shopper_token), details.email, provider, priced.currency, priced.subtotal,
-                 priced.shipping, priced.tax, int(priced.tax_inclusive), priced.total, details.shipping_method,
+                 priced.discount, priced.shipping, priced.tax, int(priced.tax_inclusive), priced.total,
+                 details.shipping_method,
                  json.dumps(details.shipping_address), json.dumps(details.billing_address),
                  self._catalog_version(conn), stamp.isoformat(timespec="seconds"),
                  stamp.isoformat(timespec="seconds"), (stamp + START_TTL).isoformat(timespec="seconds")))
             order_id = cursor.lastrowid
             conn.executemany("INSERT INTO order_lines (order_id, sku, name, title, quantity, unit_price, line_total, "
-                             "track_stock) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                             [(order_id, l.sku, l.name, l.title, l.quantity, l.unit_price, l.total, int(l.track_stock))
-                              for l in priced.lines])
+                             "track_stock, discount) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             [(order_id, l.sku, l.name, l.title, l.quantity, l.unit_price, l.total, int(l.track_stock),
+                               l.discount) for l in priced.lines])
+            self._use_discounts(conn, order_id, details.email, priced)
             conn.execute("INSERT INTO order_history (order_id, at, from_status, to_status, actor) "
                          "VALUES (?, ?, NULL, 'pending', 'shopper')", (order_id, now_iso()))
             conn.execute("UPDATE carts SET ordered_at = ? WHERE id = ?", (now_iso(), cart["id"]))
@@ -181,6 +194,24 @@ class Orders:
                              "VALUES (?, ?, ?, ?, ?)", (idempotency_key, fingerprint, order_id,
                                                         json.dumps({"token": shopper_token}), now_iso()))
         return self._by_id(order_id), shopper_token, True
+
+    @staticmethod
+    def _use_discounts(conn: sqlite3.Connection, order_id: int, email: str, priced) -> None:
+        """Consume each applied discount's use and keep it with the order as applied: a later change
+        to the discount never changes a placed order."""
+        stamp = now_iso()
+        for applied in priced.discounts:
+            d = applied.discount
+            taken = conn.execute("UPDATE discounts SET uses = uses + 1, updated_at = ? WHERE id = ? AND status = 'active' "
+                                 "AND (usage_limit IS NULL OR uses < usage_limit)", (stamp, d.id)).rowcount
+            if not taken:  # cannot happen inside this transaction; refuse rather than give it twice
+                raise Conflict(f"the code {d.label} has been used as many times as it may be", field="discount",
+                               code="discount_unavailable")
+            conn.execute("INSERT INTO discount_uses (discount_id, order_id, email, amount, created_at) "
+                         "VALUES (?, ?, ?, ?, ?)", (d.id, order_id, email, applied.amount, stamp))
+            conn.execute("INSERT INTO order_discounts (order_id, discount_id, code, title, amount, shipping, lines) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?)", (order_id, d.id, d.code, d.title or d.label, applied.amount,
+                                                          applied.shipping, json.dumps(applied.lines, sort_keys=True)))
 
     def payment_started(self, number: int, provider: str, payment: dict, reference: str | None) -> dict:
         """Record how the shopper pays, once: the first start wins and its provider's payment time
@@ -366,13 +397,18 @@ class Orders:
         return self._full(row)
 
     def _full(self, row: sqlite3.Row) -> dict:
-        lines = self.conn.execute("SELECT sku, name, title, quantity, unit_price, line_total FROM order_lines "
+        lines = self.conn.execute("SELECT sku, name, title, quantity, unit_price, line_total, discount FROM order_lines "
                                   "WHERE order_id = ? ORDER BY sku", (row["id"],)).fetchall()
+        applied = self.conn.execute("SELECT code, title, amount, shipping, lines FROM order_discounts WHERE order_id = ? "
+                                    "ORDER BY rowid", (row["id"],)).fetchall()
         history = self.conn.execute("SELECT at, from_status, to_status, actor, note FROM order_history "
                                     "WHERE order_id = ? ORDER BY id", (row["id"],)).fetchall()
         return {"number": row["number"], "email": row["email"], "status": row["status"],
                 "payment_status": row["payment_status"], "provider": row["provider"], "currency": row["currency"],
-                "subtotal": row["subtotal"], "shipping": row["shipping"], "tax": row["tax"],
+                "subtotal": row["subtotal"], "discount": row["discount"],
+                "discounts": [{"code": a["code"], "title": a["title"], "amount": a["amount"], "shipping": a["shipping"],
+                               "lines": json.loads(a["lines"])} for a in applied],
+                "shipping": row["shipping"], "tax": row["tax"],
                 "tax_inclusive": bool(row["tax_inclusive"]), "total": row["total"],
                 "shipping_method": row["shipping_method"], "shipping_address": json.loads(row["shipping_address"]),
                 "billing_address": json.loads(row["billing_address"]), "tracking_number": row["tracking_number"],

@@ -15,6 +15,18 @@ API_VERSION = "2024-06-20"
 SIGNATURE_TOLERANCE = 300  # seconds; older events are refused as replays
 
 
+def _line_item(currency: str, line: dict) -> dict:
+    """A line as Stripe's checkout shows it. A discounted line is one item at its discounted total
+    ("2 × Croissants"), since a discount spread in whole cents need not divide by the quantity."""
+    name = f"{line['name']} – {line['title']}" if line["title"] != line["name"] else line["name"]
+    if line.get("discount"):
+        return {"quantity": 1, "price_data": {"currency": currency.lower(),
+                                              "unit_amount": line["line_total"] - line["discount"],
+                                              "product_data": {"name": f"{line['quantity']} × {name} (discounted)"}}}
+    return {"quantity": line["quantity"], "price_data": {"currency": currency.lower(), "unit_amount": line["unit_price"],
+                                                         "product_data": {"name": name}}}
+
+
 class StripeGateway:
     name = "stripe"
 
@@ -26,10 +38,7 @@ class StripeGateway:
                                           max_network_retries=2)
 
     def start(self, order: dict, site_url: str) -> PaymentStart:
-        line_items = [{"quantity": line["quantity"], "price_data": {
-            "currency": order["currency"].lower(), "unit_amount": line["unit_price"],
-            "product_data": {"name": f"{line['name']} – {line['title']}" if line["title"] != line["name"] else line["name"]},
-        }} for line in order["lines"]]
+        line_items = [_line_item(order["currency"], line) for line in order["lines"]]
         if order["shipping"]:
             line_items.append({"quantity": 1, "price_data": {"currency": order["currency"].lower(),
                                                              "unit_amount": order["shipping"],
