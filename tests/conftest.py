@@ -157,3 +157,34 @@ class TinyDNS:
                 self.sock.sendto(response.to_wire(), peer)
             except OSError:  # closed by the fixture while a late retry was in flight
                 return
+
+
+class Mailbox:
+    """What a real SMTP server (aiosmtpd) on loopback received, as a mail client reads it."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+        self.url = ""
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        from email import message_from_bytes, policy
+
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+
+@contextmanager
+def smtp_server():
+    """A mail server for a test module: ``box.url`` is its TESSERA_SMTP_URL, ``box.messages`` its mail."""
+    from aiosmtpd.controller import Controller
+
+    from tests.api.conftest import free_port
+
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    box.url = f"smtp://127.0.0.1:{controller.port}"
+    try:
+        yield box
+    finally:
+        controller.stop()

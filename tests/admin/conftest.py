@@ -5,39 +5,22 @@ from __future__ import annotations
 
 import re
 import time
-from email import message_from_bytes
 
 import httpx
 import pytest
 
 from content.gitrepo import Repository
-from tests.api.conftest import free_port
-from tests.conftest import TinyDNS, demo_site
+from tests.conftest import TinyDNS, demo_site, smtp_server
 
 PASSWORD = "tessera-demo"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 LOGIN_TOKEN = re.compile(r'name="login_token" value="([^"]+)"')
 
 
-class Mailbox:
-    def __init__(self) -> None:
-        self.messages: list = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-
 @pytest.fixture(name="mailbox", scope="module")
 def fx_mailbox():
-    from aiosmtpd.controller import Controller
-
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    box.url = f"smtp://127.0.0.1:{controller.port}"
-    yield box
-    controller.stop()
+    with smtp_server() as box:
+        yield box
 
 
 @pytest.fixture(name="dns", scope="module")

@@ -5,7 +5,6 @@ decides when "the server" sends: that is how a crash between an order and its em
 from __future__ import annotations
 
 from dataclasses import dataclass
-from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
@@ -14,23 +13,11 @@ from commerce_api.app import create_app
 from commerce_api.notify.deliver import Notifier
 from commerce_api.services import Services
 from commerce_api.shop.orders import Orders
-from content.tenants import Tenants
 from publish.catalog import import_snapshot
 from tessera.settings import ROOT
 from tests.api.conftest import World, free_port, populate
 from tests.api.shopping import CATALOG
-from tests.conftest import serving
-
-
-class Mailbox:
-    """Messages as a mail client reads them (headers decoded, parts reachable with get_body)."""
-
-    def __init__(self) -> None:
-        self.messages: list = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
+from tests.conftest import Mailbox, serving, smtp_server
 
 
 @dataclass
@@ -57,14 +44,8 @@ class Shop:
 
 @pytest.fixture(name="mailbox", scope="module")
 def fx_mailbox():
-    from aiosmtpd.controller import Controller
-
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    box.url = f"smtp://127.0.0.1:{controller.port}"
-    yield box
-    controller.stop()
+    with smtp_server() as box:
+        yield box
 
 
 @pytest.fixture(name="shop", scope="module")
