@@ -193,6 +193,10 @@ UNKNOWN_TENANT = {
     ("tenant", "delete"): ["nosuch", "--yes"],
     ("tenant", "payments"): ["nosuch", "--provider", "manual"],
     ("export",): ["nosuch", "out.tar.gz"],
+    ("webhooks", "add"): ["nosuch", "https://hooks.example.com/t", "--event", "order.paid"],
+    ("webhooks", "list"): ["nosuch"],
+    ("webhooks", "remove"): ["nosuch", "1"],
+    ("webhooks", "test"): ["nosuch", "1"],
 }
 
 
@@ -235,6 +239,7 @@ def fx_listed(tmp_path_factory):
     assert cli(data, "user", "create", "ann@deli.test", "--password-stdin", input="a long enough password\n").exit_code == 0
     assert cli(data, "user", "grant", "ann@deli.test", "deli", "owner").exit_code == 0
     assert cli(data, "domain", "add", "deli", "shop.deli.example").exit_code == 0
+    assert cli(data, "webhooks", "add", "deli", "https://hooks.deli.example/orders", "--event", "order.paid").exit_code == 0
     from publish.jobs import Queue
 
     Queue(data / "platform.db").enqueue("deli", actor="test")
@@ -249,6 +254,7 @@ LISTINGS = {
     ("orders",): ["deli"],
     ("stock",): ["deli"],
     ("domain", "list"): ["deli"],
+    ("webhooks", "list"): ["deli"],
 }
 
 
