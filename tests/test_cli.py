@@ -193,6 +193,11 @@ UNKNOWN_TENANT = {
     ("tenant", "delete"): ["nosuch", "--yes"],
     ("tenant", "payments"): ["nosuch", "--provider", "manual"],
     ("export",): ["nosuch", "out.tar.gz"],
+    ("discounts",): ["nosuch"],
+    ("discount", "create"): ["nosuch", "CODE", "--percent", "10"],
+    ("discount", "show"): ["nosuch", "CODE"],
+    ("discount", "pause"): ["nosuch", "CODE"],
+    ("discount", "resume"): ["nosuch", "CODE"],
 }
 
 
