@@ -19,6 +19,7 @@ from .openapi import openapi_config, viewer_assets
 from .routes.admin import AdminController
 from .routes.auth import AuthController
 from .routes.catalog import CatalogController
+from .routes.discounts import DiscountsController
 from .routes.forms import ROUTES as FORM_ROUTES
 from .routes.shop import CartController, ShopController, stripe_webhook
 from .routes.staff import StaffShopController
@@ -125,7 +126,7 @@ def create_app(config: ApiConfig, services: Services | None = None) -> Gateway:
     metrics_store = Metrics()
     app = Litestar(
         route_handlers=[AuthController, AdminController, CatalogController, CartController, ShopController,
-                        StaffShopController, WebhooksController, stripe_webhook, *FORM_ROUTES, healthz, metrics,
+                        StaffShopController, DiscountsController, WebhooksController, stripe_webhook, *FORM_ROUTES, healthz, metrics,
                         tls_ask, viewer_assets(), *ADMIN_PAGES],
         guards=[access_guard],
         exception_handlers={ApiError: _api_error, TesseraError: _content_error, ValidationException: _validation_error,

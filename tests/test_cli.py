@@ -197,6 +197,11 @@ UNKNOWN_TENANT = {
     ("webhooks", "list"): ["nosuch"],
     ("webhooks", "remove"): ["nosuch", "1"],
     ("webhooks", "test"): ["nosuch", "1"],
+    ("discounts",): ["nosuch"],
+    ("discount", "create"): ["nosuch", "CODE", "--percent", "10"],
+    ("discount", "show"): ["nosuch", "CODE"],
+    ("discount", "pause"): ["nosuch", "CODE"],
+    ("discount", "resume"): ["nosuch", "CODE"],
 }
 
 
@@ -239,6 +244,7 @@ def fx_listed(tmp_path_factory):
     assert cli(data, "user", "create", "ann@deli.test", "--password-stdin", input="a long enough password\n").exit_code == 0
     assert cli(data, "user", "grant", "ann@deli.test", "deli", "owner").exit_code == 0
     assert cli(data, "domain", "add", "deli", "shop.deli.example").exit_code == 0
+    assert cli(data, "discount", "create", "deli", "WELCOME", "--percent", "10").exit_code == 0
     assert cli(data, "webhooks", "add", "deli", "https://hooks.deli.example/orders", "--event", "order.paid").exit_code == 0
     from publish.jobs import Queue
 
@@ -255,12 +261,13 @@ LISTINGS = {
     ("stock",): ["deli"],
     ("domain", "list"): ["deli"],
     ("webhooks", "list"): ["deli"],
+    ("discounts",): ["deli"],
 }
 
 
 def test_every_listing_offers_json():
     listings = {path for path, command in COMMANDS if not isinstance(command, click.Group)
-                and (path[-1] == "list" or path in {("deploys",), ("jobs",), ("orders",), ("stock",)})}
+                and (path[-1] == "list" or path in {("deploys",), ("jobs",), ("orders",), ("stock",), ("discounts",)})}
     assert listings == set(LISTINGS)
     for path in LISTINGS:
         command = main

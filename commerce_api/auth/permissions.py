@@ -12,6 +12,7 @@ ACTIONS = (
     "inventory:read", "inventory:write", "orders:read", "orders:write", "users:read", "users:write",
     "settings:read", "settings:write", "domains:read", "domains:write", "publish", "theme:write",
     "notifications:read", "notifications:write", "webhooks:read", "webhooks:write", "forms:read", "forms:write",
+    "discounts:read", "discounts:write",
 )
 
 _ALL = frozenset(ACTIONS)
@@ -23,12 +24,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "shop_manager": frozenset({"pages:read", "media:read", "media:write", "products:read", "products:write",
                                "inventory:read", "inventory:write", "orders:read", "orders:write",
                                "settings:read", "publish", "notifications:read", "notifications:write",
-                               "forms:read", "forms:write"}),
+                               "forms:read", "forms:write", "discounts:read", "discounts:write"}),
 }
 
 # Actions that concern the shop; a tenant without the ecommerce feature has none of them.
 SHOP_ACTIONS = frozenset({"products:read", "products:write", "inventory:read", "inventory:write",
-                          "orders:read", "orders:write"})
+                          "orders:read", "orders:write", "discounts:read", "discounts:write"})
 # Actions on what the site's forms receive; a tenant without the cms feature has none of them.
 CMS_ACTIONS = frozenset({"forms:read", "forms:write"})
 

@@ -67,6 +67,22 @@ def _seed_stock(ctx: Context, slug: str) -> None:
         conn.close()
 
 
+DEMO_CODE = "WELCOME10"  # 10 % off orders of £20.00 or more, to try in the demo shop's basket
+
+
+def _seed_discount(ctx: Context, slug: str) -> None:
+    """The demo shop's welcome code, the first time (running the demo again keeps whatever it became)."""
+    from commerce_api.shop import discounts
+
+    conn = ctx.tenants.open_db(slug)
+    try:
+        if conn.execute("SELECT 1 FROM discounts WHERE code = ?", (DEMO_CODE,)).fetchone() is None:
+            discounts.create(conn, code=DEMO_CODE, title="Welcome: 10 % off", kind="percent",
+                             value=discounts.percent("10"), min_subtotal=2000)
+    finally:
+        conn.close()
+
+
 DEMO_USERS = (
     ("admin@tessera.test", "Platform Admin", True, ()),
     ("owner@bakery.test", "Morag (Rye & Crumb)", False, (("bakery", "owner"),)),
@@ -113,6 +129,7 @@ def demo(ctx: Context, no_serve: bool) -> None:
             _, deploy = publish_tenant(settings, ctx.tenants, t.slug, actor="demo")
             if t.has("ecommerce"):
                 _seed_stock(ctx, t.slug)
+                _seed_discount(ctx, t.slug)
             console.print(f"Published [bold]{t.slug}[/bold]: deploy {deploy.id}, {deploy.uploaded} files uploaded")
         except _Error as exc:
             console.print(f"[red]Could not publish {t.slug}[/red]: {escape(str(exc))}")
@@ -124,6 +141,7 @@ def demo(ctx: Context, no_serve: bool) -> None:
         console.print(f"  admin       http://{settings.admin_host}{port}/sites/{t.slug}/")
         if t.has("ecommerce"):
             console.print(f"  API         http://{t.slug}.{settings.base_domain}{port}/api/products")
+            console.print(f"  try code    {DEMO_CODE} in the basket: 10 % off orders of £20.00 or more")
         console.print(f"  content     git clone http://{t.slug}.{settings.base_domain}{port}/git/{t.slug}.git")
 
     console.print("\n[bold]Logins[/bold] (password: " + settings.demo_password + ")")

@@ -26,6 +26,9 @@ ROUTES = [
     ("GET", "/api/admin/jobs", None, "publish"),
     ("GET", "/api/admin/webhooks", None, "webhooks:read"),
     ("POST", "/api/admin/webhooks", {"url": "https://hooks.example.com/t", "events": ["*"]}, "webhooks:write"),
+    ("GET", "/api/admin/discounts", None, "discounts:read"),
+    ("POST", "/api/admin/discounts", {"title": "Matrix", "kind": "percent", "value": 500, "status": "paused"},
+     "discounts:write"),
 ]
 
 

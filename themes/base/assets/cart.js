@@ -130,6 +130,7 @@
       });
       item.appendChild(qty);
       item.appendChild(el("span", { "class": "line-total" }, money(line.line_total, cart.currency)));
+      if (line.discount) item.appendChild(el("span", { "class": "line-discount" }, "−" + money(line.discount, cart.currency) + " off"));
       if (!line.in_stock) item.appendChild(el("strong", { "class": "sold-out" }, line.available ? "Only " + line.available + " left" : "Sold out"));
       var remove = el("button", { type: "button", "class": "link-button" }, "Remove");
       remove.setAttribute("aria-label", "Remove " + label);
@@ -141,15 +142,59 @@
     });
     cartBox.appendChild(list);
     cartBox.appendChild(totals(cart));
+    cartBox.appendChild(codeForm(cart));
     if (cart.lines.every(function (l) { return l.in_stock; })) cartBox.appendChild(el("a", { href: "/checkout/", "class": "button" }, "Go to checkout"));
     else cartBox.appendChild(el("p", { "class": "notice" }, "Remove the sold-out items, or lower their quantity, to check out."));
   }
+  /* Subtotal, each discount, shipping, tax (when any), total; then what the discounts save. */
   function totals(q) {
     var dl = el("dl", { "class": "totals" });
-    [["Subtotal", q.subtotal], [q.shipping_method === "pickup" ? "Collection" : "Shipping", q.shipping], [q.tax_label + (q.tax_inclusive ? " (included)" : ""), q.tax], ["Total", q.total]]
-      .filter(function (row, i) { return i < 2 || row[0] === "Total" || row[1] > 0; })
-      .forEach(function (row) { dl.appendChild(el("dt", {}, row[0])); dl.appendChild(el("dd", {}, money(row[1], q.currency))); });
-    return dl;
+    var rows = [["Subtotal", q.subtotal]], ship = q.shipping;
+    /* Shipping shows its price before discounts, so that the rows add up to the total. */
+    (q.discounts || []).forEach(function (d) { ship += d.shipping || 0; rows.push(["Discount (" + (d.code || d.title) + ")", -d.amount]); });
+    rows.push([q.shipping_method === "pickup" ? "Collection" : "Shipping", ship]);
+    if (q.tax > 0) rows.push([q.tax_label + (q.tax_inclusive ? " (included)" : ""), q.tax]);
+    rows.push(["Total", q.total]);
+    rows.forEach(function (row) {
+      dl.appendChild(el("dt", {}, row[0]));
+      dl.appendChild(el("dd", {}, (row[1] < 0 ? "−" : "") + money(Math.abs(row[1]), q.currency)));
+    });
+    if (!(q.discount > 0)) return dl;
+    var box = el("div", {});
+    box.appendChild(dl);
+    box.appendChild(el("p", { "class": "saving" }, "You save " + money(q.discount, q.currency) + "."));
+    return box;
+  }
+  /* The basket's discount code: apply one, see each code and why it does not apply, remove it. */
+  function codeForm(cart) {
+    var box = el("form", { "class": "discount-code", novalidate: "" });
+    var path = "/carts/" + encodeURIComponent(token()) + "/discount";
+    var list = el("ul", { "class": "codes" });
+    (cart.codes || []).forEach(function (c) {
+      var li = el("li", {}, c.code + ": " + (c.applied ? "applied" : c.reason) + " ");
+      var remove = el("button", { type: "button", "class": "link-button", "aria-label": "Remove code " + c.code }, "Remove");
+      remove.addEventListener("click", function () {
+        call("DELETE", path + "?code=" + encodeURIComponent(c.code)).then(renderCart).catch(function (e) { announce(e.message); });
+      });
+      li.appendChild(remove);
+      list.appendChild(li);
+    });
+    if (list.firstChild) box.appendChild(list);
+    box.appendChild(el("label", { "for": "discount-code" }, "Discount code"));
+    var input = box.appendChild(el("input", { id: "discount-code", name: "code", autocomplete: "off", maxlength: "50", "aria-describedby": "discount-code-status" }));
+    box.appendChild(el("button", { type: "submit", "class": "button" }, "Apply"));
+    var said = box.appendChild(el("p", { id: "discount-code-status", role: "status" }));
+    box.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (!input.value.trim()) return;
+      call("POST", path, { code: input.value.trim() }).then(function (c) {
+        renderCart(c);
+        var field = $("#discount-code");
+        field.focus();
+        $("#discount-code-status").textContent = c.discount ? "You save " + money(c.discount, c.currency) + "." : "";
+      }).catch(function (e) { input.setAttribute("aria-invalid", "true"); said.textContent = sentence(e.message); input.focus(); });
+    });
+    return box;
   }
   function announce(text) {
     var live = $("[data-announce]") || document.body.appendChild(el("p", { "data-announce": "", role: "alert", "class": "notice" }));
@@ -210,12 +255,13 @@
       form.appendChild(wrap);
     });
     form.appendChild(el("button", { type: "submit", "class": "button" }, "Place order"));
+    var full = false;
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       $$(".field-error", form).forEach(function (s) { s.textContent = ""; });
       $$("[aria-invalid]", form).forEach(function (i) { i.removeAttribute("aria-invalid"); });
       alert.textContent = "";
-      var body = { cart_token: token(), shipping_address: {}, shipping_method: method() };
+      var body = { cart_token: token(), shipping_address: {}, shipping_method: method(), accept_without_discount: full };
       FIELDS.forEach(function (f) {
         if (form.elements[f[0]].closest(".field").hidden) return;
         var value = form.elements[f[0]].value;
@@ -243,6 +289,11 @@
           alert.textContent = "Please check " + (label ? label.textContent : "the marked field") + ": " + sentence(e.message);
         } else {
           alert.textContent = sentence(e.message);
+        }
+        /* A code that stopped applying since the basket: order at the full price only when asked to. */
+        if (e.error && e.error.code === "discount_unavailable") {
+          var ok = alert.appendChild(el("button", { type: "button", "class": "button" }, "Place order without the discount"));
+          ok.addEventListener("click", function () { full = true; form.requestSubmit ? form.requestSubmit() : button.click(); });
         }
         if (e.status && e.status < 500 && e.error.code !== "idempotency_mismatch" && !input) sessionStorage.removeItem("tessera-checkout-key");
       });
@@ -290,7 +341,7 @@
         if (order.payment_status === "paid") orderBox.appendChild(el("p", {}, "We have received your payment."));
         else if (order.status === "pending") orderBox.appendChild(pay(order, payment));
         var list = el("ul", { "class": "cart-lines" });
-        order.lines.forEach(function (l) { list.appendChild(el("li", {}, l.quantity + " × " + l.name + (l.title !== l.name ? " – " + l.title : "") + " · " + money(l.line_total, order.currency))); });
+        order.lines.forEach(function (l) { list.appendChild(el("li", {}, l.quantity + " × " + l.name + (l.title !== l.name ? " – " + l.title : "") + " · " + money(l.line_total, order.currency) + (l.discount ? " (−" + money(l.discount, order.currency) + ")" : ""))); });
         orderBox.appendChild(list);
         orderBox.appendChild(totals(Object.assign({ tax_label: "Tax" }, order)));
       }).catch(function (e) { announce(e.message); });
