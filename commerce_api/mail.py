@@ -22,7 +22,8 @@ def send(smtp_url: str, sender: str, to: str, subject: str, text: str, timeout: 
 
 
 def send_message(smtp_url: str, message: EmailMessage, timeout: float = 10) -> None:
-    """Hand a composed message to the mail server (its From, To and headers as they are)."""
+    """Hand a composed message to the mail server, for exactly the one address in its To (never
+    whatever else a header might be read as)."""
     url = urlsplit(smtp_url)
     host, secure = url.hostname or "localhost", url.scheme == "smtps"
     port = url.port or (465 if secure else 25)
@@ -36,7 +37,8 @@ def send_message(smtp_url: str, message: EmailMessage, timeout: float = 10) -> N
                 client.starttls(context=ssl.create_default_context())
             if url.username:
                 client.login(unquote(url.username), unquote(url.password or ""))
-            client.send_message(message)
+            client.send_message(message, to_addrs=[message["To"].addresses[0].addr_spec]
+                                if hasattr(message["To"], "addresses") else [str(message["To"])])
     except (OSError, smtplib.SMTPException) as exc:
         raise MailError(f"the mail server at {host}:{port} did not take the message ({type(exc).__name__}: "
                         f"{getattr(exc, 'smtp_error', b'') or exc})") from None

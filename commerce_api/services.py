@@ -36,6 +36,10 @@ class ApiConfig:
     metrics_allow: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
     admin_hostname: str | None = None  # TESSERA_ADMIN_HOST; default admin.<base domain>
     webhook_allow: tuple[str, ...] = ()  # TESSERA_WEBHOOK_ALLOW: private networks webhook endpoints may reach
+    # New orders a site takes (each mails its shopper) per address (an IPv6 /64) and per shopper's
+    # email: (how many, in how many seconds). Retries with the same Idempotency-Key count too.
+    orders_per_address: tuple[int, int] = (60, 600)
+    orders_per_email: tuple[int, int] = (10, 3600)
 
     @property
     def admin_host(self) -> str:

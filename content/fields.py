@@ -20,6 +20,16 @@ from .yamltext import Mapping
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# An email address as the platform accepts one anywhere (shoppers, forms, accounts, site settings):
+# plain letters, digits and . _ + ' - before the @, a domain of dot-separated labels. Stricter than
+# RFC 5322 on purpose: no quoting, no %, ?, commas or spaces, so an address can never become two
+# recipients, a header or a mailto: with extra fields.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+EMAIL = re.compile(rf"^[A-Za-z0-9_+'-](?:[A-Za-z0-9._+'-]{{0,62}}[A-Za-z0-9_+'-])?@(?:{_LABEL}\.)+[A-Za-z]{{2,63}}$")
+
+
+def is_email(text: object) -> bool:
+    return isinstance(text, str) and len(text) <= 254 and ".." not in text and bool(EMAIL.match(text))
 
 
 class Fields:

@@ -13,12 +13,11 @@ Layout of a site::
 from __future__ import annotations
 
 import hashlib
-import re
 from pathlib import PurePosixPath
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ContentError, ContentErrors
-from .fields import SKU, Fields
+from .fields import SKU, Fields, is_email
 from .forms import parse_form
 from .model import (PAGE_STATUSES, PRODUCT_STATUSES, Content, Entry, Media, NavItem, Product,
                     Redirect, Shipping, Site, Tax, Variant)
@@ -168,7 +167,7 @@ def _or(value: int | None, default: int) -> int:
 
 def _site_email(f: Fields) -> str:
     email = f.text("email", max_len=254)
-    if email and not re.fullmatch(r"[^@\s<>\"',;]{1,64}@[^@\s<>\"',;]{1,189}\.[A-Za-z]{2,}", email):
+    if email and not is_email(email):
         f.error("email", f"{email!r} is not an email address such as hello@example.com")
         return ""
     return email

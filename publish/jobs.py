@@ -80,12 +80,14 @@ class Queue(PerThread):
             rows = self.conn.execute(f"SELECT * FROM jobs WHERE {lane} ORDER BY id DESC LIMIT ?", (notify, limit))
         return [Job.from_row(r) for r in rows]
 
-    def claim(self) -> Job | None:
-        """Take the oldest due job whose tenant has nothing running in the job's lane."""
+    def claim(self, lane: str | None = None) -> Job | None:
+        """Take the oldest due job whose tenant has nothing running in the job's lane (``lane``:
+        only ``"publish"`` or only ``"notify"`` jobs)."""
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        only = "" if lane is None else f" AND (j.kind = 'notify') = {int(lane == 'notify')}"
         with immediate(self.conn) as conn:
             row = conn.execute(
-                "SELECT * FROM jobs j WHERE status = 'queued' AND run_after <= ? AND NOT EXISTS "
+                "SELECT * FROM jobs j WHERE status = 'queued' AND run_after <= ?" + only + " AND NOT EXISTS "
                 "(SELECT 1 FROM jobs r WHERE r.status = 'running' AND r.tenant = j.tenant "
                 "AND (r.kind = 'notify') = (j.kind = 'notify')) ORDER BY run_after, id LIMIT 1", (now,)).fetchone()
             if row is None:
@@ -117,16 +119,18 @@ def failure_message(job: Job, exc: Exception) -> str:
 
 
 class Runner:
-    """Worker threads that take jobs from the queue until stopped.
+    """Worker threads that take jobs from the queue until stopped: ``workers`` for publishing and
+    ``notify_workers`` of their own for notifications, so neither lane can hold up the other.
 
     ``recover(tenant)`` runs at start for each tenant whose job a dead process left running, before
     any job runs: it finishes or undoes what that job left half done. ``on_finish(job)`` is called
     with each finished job (tests wait on it instead of polling)."""
 
     def __init__(self, queue: Queue, execute: Callable[[Job], str], workers: int = 2, poll: float = 1.0, *,
-                 recover: Callable[[str], None] | None = None,
+                 notify_workers: int = 1, recover: Callable[[str], None] | None = None,
                  on_finish: Callable[[Job], None] | None = None) -> None:
         self.queue, self.execute, self.workers, self.poll = queue, execute, workers, poll
+        self.notify_workers = notify_workers
         self.recover, self.on_finish = recover, on_finish
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
@@ -138,8 +142,9 @@ class Runner:
                     self.recover(tenant)
                 except Exception:  # the requeued job will meet the same problem and report it
                     log.exception("cleaning up after %s's interrupted job failed", tenant)
-        for n in range(self.workers):
-            thread = threading.Thread(target=self._loop, name=f"jobs-{n}", daemon=True)
+        lanes = [("publish", n) for n in range(self.workers)] + [("notify", n) for n in range(self.notify_workers)]
+        for lane, n in lanes:
+            thread = threading.Thread(target=self._loop, args=(lane,), name=f"jobs-{lane}-{n}", daemon=True)
             thread.start()
             self.threads.append(thread)
 
@@ -148,8 +153,8 @@ class Runner:
         for thread in self.threads:
             thread.join(timeout=30)
 
-    def run_once(self) -> Job | None:
-        job = self.queue.claim()
+    def run_once(self, lane: str | None = None) -> Job | None:
+        job = self.queue.claim(lane)
         if job is None:
             return None
         try:
@@ -165,7 +170,7 @@ class Runner:
             self.on_finish(finished)
         return finished
 
-    def _loop(self) -> None:
+    def _loop(self, lane: str | None = None) -> None:
         while not self.stopping.is_set():
-            if self.run_once() is None:
+            if self.run_once(lane) is None:
                 self.stopping.wait(self.poll)

@@ -35,9 +35,12 @@ def outbox_page(request: Request, status: FromQuery[str] = "", n: FromQuery[str]
     services = services_of(request)
     status = status if status in STATUSES else ""
     offset = (max(int(n), 1) - 1) * 100 if n.isdigit() and len(n) < 6 else 0
+    # Webhook deliveries name their endpoints (URLs that are often credentials) and quote their
+    # answers: only people who may see webhooks see them here.
+    channel = None if member.can("webhooks:read") else "email"
     with services.databases.connection(member.tenant.slug) as conn:
-        items = outbox.listing(conn, status=status or None, limit=101, offset=offset)
-        counts = outbox.counts(conn)
+        items = outbox.listing(conn, status=status or None, channel=channel, limit=101, offset=offset)
+        counts = outbox.counts(conn, channel=channel)
         endpoints = {r["id"]: r["url"] for r in conn.execute("SELECT id, url FROM webhook_endpoints")}
         tried = {d.id: outbox.attempts(conn, d.id) for d in items[:100]}
     rows = [{"id": d.id, "when": d.created_at, "kind": d.event.kind, "subject": d.event.subject,
@@ -57,6 +60,9 @@ def resend(request: Request, data: Form) -> Response:
     services = services_of(request)
     delivery_id = number(data, "id")
     with services.databases.connection(member.tenant.slug) as conn:
+        delivery = outbox.get(conn, delivery_id)
+        if delivery is not None and delivery.channel == "webhook" and not member.can("webhooks:write"):
+            return back(request, "/notifications", error="Only people who manage webhooks can send a webhook again.")
         again = outbox.resend(conn, delivery_id)
     if not again:
         return back(request, "/notifications", error="Only a held or failed delivery can be sent again.")

@@ -131,5 +131,21 @@ class Throttle:
             conn.execute("DELETE FROM login_failures WHERE key = ? AND at <= ?", (key, now - self.window))
 
 
+def address_key(address: str) -> str:
+    """The key an address counts under: an IPv6 address by its /64 (one home or one server gets a
+    whole /64, so counting single addresses would let it rotate past any limit)."""
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def _minutes(seconds: int) -> str:
     return f"{seconds} seconds" if seconds < 90 else f"{-(-seconds // 60)} minutes"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from dataclasses import dataclass
 
+from content.fields import is_email
 from content.migrations import immediate
 from content.registry import now_iso
 
@@ -14,7 +14,6 @@ from ..platform import PlatformDB
 from . import passwords
 from .permissions import ROLES
 
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,7 @@ def _user(row: sqlite3.Row) -> User:
 
 def valid_email(email: str) -> str:
     email = (email or "").strip()
-    if not _EMAIL.match(email):
+    if not is_email(email):
         raise BadRequest(f"{email!r} is not an email address", field="email", code="invalid_email")
     return email
 

@@ -7,6 +7,7 @@ still due later queues the job again for that moment.
 
 from __future__ import annotations
 
+import email.policy
 import hashlib
 import hmac
 import json
@@ -34,6 +35,10 @@ from .emails import OVERRIDES, EmailTemplateError, Emails, Rendered
 
 log = logging.getLogger("tessera.notify")
 THEMES = Path(__file__).resolve().parents[2] / "themes"
+RUN_SECONDS = 30  # one site's notify run; the rest waits for its next turn
+# Long header lines are folded at spaces, never turned into encoded words: a List-Unsubscribe URL
+# must reach mail clients as <https://...> to work (RFC 8058).
+MAIL_POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 # Where staff emails point in the admin, by template (after /sites/<slug>).
 ADMIN_PAGES = {"staff_low_stock": "/products", "staff_publish_failed": "/deploys", "staff_form": "/inbox",
@@ -82,9 +87,13 @@ class Notifier:
     # -- the job ------------------------------------------------------------------------------
 
     def run(self, slug: str, *, now: datetime | None = None) -> Report:
+        """One run for one site, within ``RUN_SECONDS``: what is left is picked up by the next run,
+        queued behind other sites' work, so one busy site cannot hold the lane."""
         report = Report()
         conn = connect(self.data_dir / "tenants" / slug / "tenant.db", TENANT)
         platform = connect(self.data_dir / "platform.db", PLATFORM)
+        started = time.monotonic()
+        failing: set[int] = set()  # endpoints that failed in this run: their other deliveries wait
         try:
             outbox.recover(conn, now=now)
             site = None
@@ -98,7 +107,17 @@ class Notifier:
                     break
                 site = site or self.site(conn, slug)
                 for delivery in due:
-                    self._deliver(conn, slug, site, delivery, report, now)
+                    if time.monotonic() - started > RUN_SECONDS:
+                        report.notes.append(f"stopped after {RUN_SECONDS} s; the rest follows")
+                        break
+                    if delivery.endpoint_id in failing:
+                        outbox.defer(conn, delivery, outbox.BACKOFF[0], now=now)
+                        continue
+                    attempt = self._deliver(conn, slug, site, delivery, report, now)
+                    if delivery.channel == "webhook" and attempt is not None and not attempt.ok:
+                        failing.add(delivery.endpoint_id)  # type: ignore[arg-type]
+                if time.monotonic() - started > RUN_SECONDS:
+                    break
             report.held = outbox.counts(conn).get("held", 0)
             report.retry_at = outbox.next_due(conn)
         finally:
@@ -107,12 +126,12 @@ class Notifier:
         return report
 
     def _deliver(self, conn: sqlite3.Connection, slug: str, site: dict, delivery: outbox.Delivery,
-                 report: Report, now: datetime | None) -> None:
+                 report: Report, now: datetime | None) -> outbox.Attempt | None:
         if delivery.channel == "email" and not self.smtp_url:
             outbox.hold(conn, delivery)
-            return
+            return None
         if not outbox.claim(conn, delivery, now=now):
-            return  # another run took it
+            return None  # another run took it
         started = time.monotonic()
         if delivery.channel == "email":
             attempt = self._email(conn, slug, site, delivery, started, report)
@@ -130,6 +149,7 @@ class Notifier:
             from . import webhooks
 
             webhooks.after_attempt(conn, delivery, attempt, final=state == "failed", now=now)
+        return attempt
 
     def _email(self, conn: sqlite3.Connection, slug: str, site: dict, delivery: outbox.Delivery, started: float,
                report: Report) -> outbox.Attempt:
@@ -170,7 +190,7 @@ class Notifier:
     def message(self, slug: str, site: dict, delivery: outbox.Delivery, rendered: Rendered) -> EmailMessage:
         _, sender = parseaddr(self.mail_from)
         domain = sender.rpartition("@")[2] or "localhost"
-        message = EmailMessage()
+        message = EmailMessage(policy=MAIL_POLICY)
         message["From"] = formataddr((site["name"], sender))
         message["To"] = delivery.recipient
         reply_to = site["email"]

@@ -194,6 +194,13 @@ def hold(conn: sqlite3.Connection, delivery: Delivery, reason: str = NO_MAIL_SER
                      "attempts = MAX(attempts - 1, 0) WHERE id = ?", (reason, delivery.id))
 
 
+def defer(conn: sqlite3.Connection, delivery: Delivery, wait: timedelta, *, now: datetime | None = None) -> None:
+    """Leave a due delivery for later without trying it (its endpoint just failed in this run)."""
+    with conn:
+        conn.execute("UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND status = 'pending'",
+                     (_iso((now or _now()) + wait), delivery.id))
+
+
 def give_up(conn: sqlite3.Connection, delivery: Delivery, reason: str) -> None:
     """A delivery that can never succeed (its endpoint was removed, its order is gone)."""
     with conn:
@@ -244,5 +251,7 @@ def attempts(conn: sqlite3.Connection, delivery_id: int) -> list[dict]:
     return [{**dict(r), "ok": bool(r["ok"])} for r in rows]
 
 
-def counts(conn: sqlite3.Connection) -> dict[str, int]:
-    return {r["status"]: r["n"] for r in conn.execute("SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status")}
+def counts(conn: sqlite3.Connection, *, channel: str | None = None) -> dict[str, int]:
+    rows = conn.execute("SELECT status, COUNT(*) AS n FROM deliveries WHERE ? IS NULL OR channel = ? GROUP BY status",
+                        (channel, channel))
+    return {r["status"]: r["n"] for r in rows}

@@ -75,7 +75,12 @@ def why_not(ip: IPAddress, allow: tuple[str, ...] = ()) -> str | None:
         return "an unspecified address"
     if ip.is_private or any(ip in net for net in _ALSO_REFUSED if net.version == ip.version) or not ip.is_global:
         return "a private or reserved address"
+    if ip.version == 6 and ip not in _GLOBAL_UNICAST:  # IPv4-compatible, SIIT, site-local...: never needed
+        return "a reserved address"
     return None
+
+
+_GLOBAL_UNICAST = ipaddress.ip_network("2000::/3")
 
 
 def resolve(host: str, port: int) -> list[IPAddress]:

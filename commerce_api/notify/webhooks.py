@@ -98,17 +98,31 @@ def add(conn: sqlite3.Connection, url: str, events: list[str], description: str 
         if count >= MAX_ENDPOINTS:
             raise Conflict(f"a site has at most {MAX_ENDPOINTS} webhook endpoints: remove one first",
                            code="too_many_endpoints")
-        cursor = conn.execute("INSERT INTO webhook_endpoints (url, events, secret, description, created_at, created_by) "
-                              "VALUES (?, ?, ?, ?, ?, ?)", (url, json.dumps(events), _stored(secret_key, secret), description,
-                                                            _iso(_now()), actor))
+        # Ids only ever grow (a counter in meta, past every id used): deliveries name their endpoint
+        # by id, so a removed endpoint's id must never be given to a new one.
+        last = conn.execute("SELECT value FROM meta WHERE key = 'webhook_endpoint_id'").fetchone()
+        used = conn.execute("SELECT MAX(CAST(substr(recipient, 10) AS INTEGER)) FROM deliveries "
+                            "WHERE channel = 'webhook'").fetchone()[0]
+        new_id = max(int(last[0]) if last else 0, used or 0,
+                     conn.execute("SELECT COALESCE(MAX(id), 0) FROM webhook_endpoints").fetchone()[0]) + 1
+        conn.execute("INSERT INTO meta (key, value) VALUES ('webhook_endpoint_id', ?) "
+                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(new_id),))
+        cursor = conn.execute("INSERT INTO webhook_endpoints (id, url, events, secret, description, created_at, "
+                              "created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                              (new_id, url, json.dumps(events), _stored(secret_key, secret), description,
+                               _iso(_now()), actor))
     return get(conn, cursor.lastrowid), secret  # type: ignore[arg-type]
 
 
 def remove(conn: sqlite3.Connection, endpoint_id: int) -> dict[str, Any]:
-    """Remove an endpoint; its deliveries still waiting are given up when their turn comes."""
+    """Remove an endpoint and give up its deliveries still waiting, at once. Endpoint ids are never
+    used again (see ``add``), so nothing meant for this one can ever reach another."""
     endpoint = get(conn, endpoint_id)
-    with conn:
+    with immediate(conn):
         conn.execute("DELETE FROM webhook_endpoints WHERE id = ?", (endpoint_id,))
+        conn.execute("UPDATE deliveries SET status = 'failed', last_error = 'not sent: the endpoint was removed', "
+                     "claimed_at = NULL WHERE channel = 'webhook' AND recipient = ? AND status IN ('pending', 'held')",
+                     (f"endpoint:{endpoint_id}",))
     return endpoint
 
 
@@ -122,9 +136,17 @@ def enable(conn: sqlite3.Connection, endpoint_id: int) -> dict[str, Any]:
 
 
 def send_test(conn: sqlite3.Connection, endpoint_id: int) -> int:
-    """Queue a ``webhook.test`` event for one endpoint (on or off); returns the event's id."""
+    """Queue a ``webhook.test`` event for one endpoint (on or off); returns the event's id. One at a
+    time: a test still on its way is a 409, so test events cannot pile up in the notify lane."""
     get(conn, endpoint_id)
-    with conn:
+    with immediate(conn):
+        waiting = conn.execute(
+            "SELECT 1 FROM events e WHERE e.kind = 'webhook.test' AND e.subject = ? AND (e.expanded_at IS NULL OR "
+            "EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status IN ('pending', 'sending')))",
+            (str(endpoint_id),)).fetchone()
+        if waiting:
+            raise Conflict("a test event for this endpoint is still on its way; see its delivery log",
+                           code="test_waiting")
         return outbox.record(conn, "webhook.test", {"endpoint_id": endpoint_id}, subject=str(endpoint_id))
 
 
@@ -303,7 +325,7 @@ def deliver(conn: sqlite3.Connection, slug: str, delivery: outbox.Delivery, *, s
         return outbox.Attempt(False, _ms(started), f"no answer within {TIMEOUT:g} s")
     except (OSError, ssl.SSLError, http.client.HTTPException) as exc:
         return outbox.Attempt(False, _ms(started), f"could not reach {urlsplit(row['url']).hostname}: "
-                                                   f"{exc or type(exc).__name__}")
+                                                   f"{printable(str(exc))[:300] or type(exc).__name__}")
     except Exception as exc:  # a bug must not stop the other deliveries; the log has the traceback
         log.exception("webhook delivery %s of %s failed", delivery.id, slug)
         return outbox.Attempt(False, _ms(started), f"a problem on the server ({type(exc).__name__})")
@@ -311,10 +333,11 @@ def deliver(conn: sqlite3.Connection, slug: str, delivery: outbox.Delivery, *, s
     if 200 <= answer.status < 300:
         return outbox.Attempt(True, duration, status_code=answer.status)
     if 300 <= answer.status < 400:
+        location = printable(answer.location or "")[:200]
         return outbox.Attempt(False, duration, f"the endpoint answered {answer.status}, a redirect"
-                                               f"{' to ' + answer.location[:200] if answer.location else ''}; redirects "
+                                               f"{' to ' + location if location else ''}; redirects "
                                                f"are not followed: give the final address", answer.status)
-    snippet = " ".join(answer.body[:300].decode("utf-8", errors="replace").split())
+    snippet = " ".join(printable(answer.body[:300].decode("utf-8", errors="replace")).split())
     return outbox.Attempt(False, duration, f"the endpoint answered {answer.status}{': ' + snippet if snippet else ''}",
                           answer.status)
 
@@ -360,6 +383,12 @@ def _failing_since(conn: sqlite3.Connection, endpoint_id: int) -> datetime | Non
         "(SELECT MAX(b.at) FROM delivery_attempts b JOIN deliveries c ON c.id = b.delivery_id "
         " WHERE c.channel = 'webhook' AND c.recipient = ? AND b.ok = 1), '')", (recipient, recipient)).fetchone()
     return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+
+def printable(text: str) -> str:
+    """An endpoint's words as we show them (admin, CLI, logs): no control characters, so no
+    terminal escape sequences or forged lines."""
+    return "".join(c if c.isprintable() else " " for c in text)
 
 
 def _span(span: timedelta) -> str:

@@ -19,7 +19,7 @@ from litestar.params import FromPath, FromQuery
 
 from content.registry import Tenant
 
-from ..auth.ratelimit import Throttle
+from ..auth.ratelimit import Throttle, address_key
 from ..errors import ApiError, BadRequest, Forbidden, TooLarge
 from ..forms import MAX_BODY, RATE, FormProblems, Submissions, clean, form_of, is_spam
 from ..openapi import errors
@@ -71,7 +71,7 @@ def _receive(services: Services, slug: str, name: str, form: dict, values: dict[
     if is_spam(values):
         return  # answered like a success: a robot learns nothing from the answer
     fields = clean(form, values)
-    Throttle(services.db, "form", *RATE).hit(f"{slug}|{address}", "messages")
+    Throttle(services.db, "form", *RATE).hit(f"{slug}|{address_key(address)}", "messages")
     with services.databases.connection(slug) as conn:
         Submissions(conn).add(name, form, fields)
 

@@ -10,6 +10,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, RawBody
 
 from content.registry import Tenant
 
+from ..auth.ratelimit import Throttle, address_key
 from ..errors import BadRequest, NotFound
 from ..security import client_address, require_tenant, services_of
 from ..services import public_origin
@@ -136,14 +137,22 @@ class ShopController(Controller):
     tags = ["shop"]
     opt = SHOP
 
-    @post("/checkout", responses=errors(409, body=True), status_code=201, sync_to_thread=True,
+    @post("/checkout", responses=errors(409, 429, body=True), status_code=201, sync_to_thread=True,
           summary="Place an order from a cart; send an Idempotency-Key header to make retries safe")
     def checkout(self, request: Request, data: JSONBody[CheckoutBody]) -> dict[str, Any]:
         tenant = require_tenant(request)
         idempotency_key = request.headers.get("idempotency-key")
         if idempotency_key is not None and not 8 <= len(idempotency_key) <= 100:
             raise BadRequest("Idempotency-Key must be 8 to 100 characters", field="Idempotency-Key")
-        with services_of(request).databases.connection(tenant.slug) as conn:
+        services = services_of(request)
+        # Each order mails its shopper: without limits, anyone could make the platform mail anyone.
+        address = client_address(request.scope, services.config.trusted_proxies)
+        Throttle(services.db, "orders", *services.config.orders_per_address).hit(
+            f"{tenant.slug}|{address_key(address)}", "orders")
+        if isinstance(data.email, str) and data.email.strip():
+            Throttle(services.db, "orders-email", *services.config.orders_per_email).hit(
+                f"{tenant.slug}|{data.email.strip().lower()}", "orders for this email address")
+        with services.databases.connection(tenant.slug) as conn:
             provider = provider_for(request, tenant, conn)
             details = CheckoutDetails(data.email, _address(data.shipping_address), _address(data.billing_address),
                                       data.shipping_method, data.accept_without_discount)

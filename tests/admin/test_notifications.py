@@ -10,6 +10,7 @@ from email import message_from_bytes, policy
 import httpx
 
 from commerce_api.notify import outbox
+from commerce_api.shop.orders import Orders
 from content.migrations import connect
 
 ADDRESS = {"name": "Iona Reid", "line1": "4 Shore", "city": "Leith", "postal_code": "EH6 6QW", "country": "GB"}
@@ -63,10 +64,10 @@ def test_the_outbox_lists_deliveries_and_sends_a_held_one_again(admin, site, mai
     # A delivery held while there was no mail server: "Send again" sends it now.
     conn = connect(site["data"] / "tenants" / "bakery" / "tenant.db")
     try:
+        placed = {k: v for k, v in Orders(conn).get(number).items() if k not in ("notes", "history")}
         with conn:
-            event_id = outbox.record(conn, "order.refunded", {"order": {"number": number, "email": "late@example.test",
-                                                                        "currency": "GBP", "total": 100, "lines": [],
-                                                                        "provider": "manual"}}, subject=number)
+            event_id = outbox.record(conn, "order.refunded", {"order": {**placed, "email": "late@example.test"}},
+                                     subject=number)
         event = next(e for e in outbox.new_events(conn) if e.id == event_id)
         outbox.expand(conn, event, [outbox.Planned("email", "late@example.test", "order_refunded")], held={"email"})
         held = next(d for d in outbox.listing(conn, status="held") if d.recipient == "late@example.test")
@@ -80,6 +81,29 @@ def test_the_outbox_lists_deliveries_and_sends_a_held_one_again(admin, site, mai
 
     editor = admin("bakery", "editor@agency.test")
     assert editor.get("/notifications").status_code == 403
+
+
+def test_webhook_deliveries_show_only_to_people_who_may_see_webhooks(admin, site):
+    conn = connect(site["data"] / "tenants" / "bakery" / "tenant.db")
+    try:
+        with conn:
+            endpoint = conn.execute("INSERT INTO webhook_endpoints (url, events, secret, created_at) VALUES "
+                                    "('https://hooks.example.com/T0KEN-in-the-url', '[\"*\"]', 'x', '2026-01-01')").lastrowid
+            event_id = outbox.record(conn, "stock.low", {"stock": {"sku": "BG-1", "name": "Bread", "available": 1,
+                                                                   "threshold": 3}})
+        event = next(e for e in outbox.new_events(conn) if e.id == event_id)
+        outbox.expand(conn, event, [outbox.Planned("webhook", f"endpoint:{endpoint}")])
+        delivery = next(d for d in outbox.listing(conn, channel="webhook") if d.event.id == event_id)
+        with conn:
+            conn.execute("UPDATE deliveries SET status = 'failed' WHERE id = ?", (delivery.id,))
+    finally:
+        conn.close()
+    assert "T0KEN-in-the-url" in admin().get("/notifications").text
+    manager = admin("bakery", "shop@bakery.test")
+    page = manager.get("/notifications")
+    assert page.status_code == 200 and "T0KEN-in-the-url" not in page.text
+    refused = manager.post("/notifications/resend", {"id": str(delivery.id)})
+    assert "error=" in refused.headers["location"]
 
 
 def test_email_previews_show_a_real_order_in_a_sandboxed_frame(admin, site):

@@ -70,7 +70,10 @@ def populate(data_dir: Path, port: int) -> tuple[Services, Tenants, ApiConfig]:
     tenants = Tenants(data_dir, ROOT / "sites")
     for slug, features in (("alpha", "cms,ecommerce"), ("beta", "cms,ecommerce"), ("gamma", "cms")):
         tenants.create(slug, slug.title(), parse_features(features), starter="bakery")
-    config = ApiConfig(data_dir, "localhost", "s" * 48, production=False, port=port)
+    # Many orders from one test address: the per-address and per-email order limits are tested on
+    # their own (test_order_limits.py), with the defaults.
+    config = ApiConfig(data_dir, "localhost", "s" * 48, production=False, port=port,
+                       orders_per_address=(10000, 600), orders_per_email=(10000, 3600))
     services = Services.build(config)
     for slug in ("alpha", "beta", "gamma"):
         tenant = tenants.registry.get(slug)

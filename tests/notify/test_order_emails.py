@@ -67,6 +67,9 @@ def test_an_order_sends_one_confirmation_and_one_alert_per_staff_member(shop):
         assert len(alerts) == 1, address
         assert alerts[0]["Auto-Submitted"] == "auto-generated"
         assert alerts[0]["List-Unsubscribe"].startswith("<http://admin.localhost/unsubscribe?t=")
+        # On the wire as a plain <URL> on one line, as mail clients need it (RFC 8058), not an encoded word.
+        raw = next(r for r in shop.mailbox.raw if f"New order {number}".encode() in r and address.encode() in r)
+        assert re.search(rb"\r\nList-Unsubscribe: <http://admin\.localhost/unsubscribe\?t=[^>\r\n]+>\r\n", raw)
         assert f"http://admin.localhost/sites/alpha/orders/{number}" in body(alerts[0])
     for address in ("admin@alpha.test", "editor@alpha.test"):
         assert subjects(shop, address, number) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -107,3 +108,37 @@ def test_a_restarted_server_queues_the_outboxes_a_stopped_one_left(tmp_path):
     queue = Queue(tmp_path / "platform.db")
     sweep_outboxes(Settings.from_env({"TESSERA_DATA_DIR": str(tmp_path)}), queue)
     assert [(j.tenant, j.kind) for j in queue.list(notify=True)] == [("alpha", "notify")]
+
+
+def test_each_lane_has_workers_of_its_own(tmp_path):
+    """A long publish (or two) never holds up another site's emails, nor the reverse."""
+    import threading
+
+    queue = Queue(tmp_path / "platform.db")
+    release = threading.Event()
+    ran: list[str] = []
+
+    def execute(job):
+        ran.append(f"{job.kind}:{job.tenant}")
+        if job.kind == "publish":
+            release.wait(10)  # both publishing workers busy
+        return "ok"
+
+    from publish.jobs import Runner
+
+    finished = threading.Event()
+    runner = Runner(queue, execute, workers=2, poll=0.05,
+                    on_finish=lambda job: finished.set() if job.kind == "notify" else None)
+    queue.enqueue("alpha", actor="t")
+    queue.enqueue("beta", actor="t")
+    runner.start()
+    try:
+        deadline = time.monotonic() + 5
+        while len(ran) < 2 and time.monotonic() < deadline:  # both publishing workers are busy ...
+            time.sleep(0.01)
+        queue.enqueue("gamma", "notify", actor="system")
+        assert finished.wait(5), ran  # ... and the notify job still runs
+        assert sorted(ran[:2]) == ["publish:alpha", "publish:beta"] and ran[2:] == ["notify:gamma"]
+    finally:
+        release.set()
+        runner.stop()

@@ -138,7 +138,7 @@ def test_forged_tampered_and_late_signatures_fail_the_documented_check():
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "10.1.2.3", "192.168.0.10", "172.16.0.1", "169.254.169.254",
                                   "100.64.0.1", "0.0.0.0", "[::1]", "[::ffff:127.0.0.1]", "[fd00::1]", "[fe80::1]",
-                                  "2130706433", "localhost"])
+                                  "2130706433", "localhost", "[::127.0.0.1]", "[::ffff:0:127.0.0.1]", "[fec0::1]"])
 def test_an_endpoint_inside_the_network_is_refused_at_delivery(site, host):
     data_dir, conn = site
     endpoint = raw_endpoint(conn, f"https://{host}:9/hook")
@@ -232,7 +232,8 @@ def test_many_failures_in_a_row_for_an_hour_turn_an_endpoint_off_sooner(site, re
     notify, start = notifier(data_dir), now()
     notify.run("bakery", now=start)
     assert webhooks.get(conn, endpoint["id"])["enabled"]  # many failures, but only just now: a blip
-    stopped = run_until(notify, conn, start, lambda: not webhooks.get(conn, endpoint["id"])["enabled"])
+    # One try per run while the endpoint fails (its other deliveries wait): many short runs.
+    stopped = run_until(notify, conn, start, lambda: not webhooks.get(conn, endpoint["id"])["enabled"], limit=400)
     assert timedelta(hours=1) <= stopped - start < timedelta(hours=3)
     assert "in a row" in webhooks.get(conn, endpoint["id"])["disabled_reason"] and len(disabled_events(conn)) == 1
 
@@ -249,6 +250,47 @@ def test_a_removed_endpoint_gets_nothing_more(site, receiver):
     assert len(hook.requests) == 1
     [delivery] = outbox.listing(conn, channel="webhook")
     assert delivery.status == "failed" and "removed" in delivery.last_error
+
+
+def test_removing_an_endpoint_gives_up_its_waiting_deliveries_and_its_id_is_never_used_again(site, receiver):
+    data_dir, conn = site
+    old = receiver([500])
+    first, _ = webhooks.add(conn, old.url, ["order.paid"], secret_key=KEY, allow=LOOPBACK)
+    record(conn)
+    notify, start = notifier(data_dir), now()
+    notify.run("bakery", now=start)  # one failed try, a retry waiting
+    webhooks.remove(conn, first["id"])
+    assert outbox.listing(conn, channel="webhook")[0].status == "failed"  # at once, not at its next turn
+    new = receiver([200])
+    second, _ = webhooks.add(conn, new.url, ["stock.low"], secret_key=KEY, allow=LOOPBACK)
+    assert second["id"] > first["id"]
+    notify.run("bakery", now=start + timedelta(hours=1))
+    assert new.requests == [] and webhooks.deliveries(conn, second["id"]) == []
+
+
+def test_one_test_event_at_a_time_and_an_endpoints_answer_is_shown_without_control_characters(site, receiver):
+    data_dir, conn = site
+    hook = receiver([302], headers={"Location": "https://evil.example/\x1b]8;;https://x/\x1b\\CLICK"})
+    endpoint, _ = webhooks.add(conn, hook.url, ["order.paid"], secret_key=KEY, allow=LOOPBACK)
+    webhooks.send_test(conn, endpoint["id"])
+    with pytest.raises(Conflict):
+        webhooks.send_test(conn, endpoint["id"])  # still on its way
+    notifier(data_dir).run("bakery", now=now())
+    [delivery] = webhooks.deliveries(conn, endpoint["id"])
+    assert "redirect" in delivery["error"] and "\x1b" not in delivery["error"]
+    assert webhooks.printable("a\x1b[31mb\nc\x07") == "a [31mb c "
+
+
+def test_an_endpoint_that_fails_waits_while_its_other_deliveries_are_left_for_later(site, receiver):
+    data_dir, conn = site
+    hook = receiver([500])
+    webhooks.add(conn, hook.url, ["order.paid"], secret_key=KEY, allow=LOOPBACK)
+    for _ in range(5):
+        record(conn)
+    notifier(data_dir).run("bakery", now=now())
+    assert len(hook.requests) == 1  # one failure, and the other four wait for the back-off
+    waiting = outbox.listing(conn, channel="webhook")
+    assert sorted(d.attempts for d in waiting) == [0, 0, 0, 0, 1] and all(d.status == "pending" for d in waiting)
 
 
 @pytest.mark.parametrize("url,message", [
