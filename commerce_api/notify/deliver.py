@@ -159,10 +159,10 @@ class Notifier:
         if "order" in data:
             order = data["order"]
             rules = Rules.load(conn)
-            context.update(paid=order.get("payment_status") == "paid",
-                           payment_instructions=rules.payment_instructions,
+            paid = order.get("payment_status") == "paid"
+            context.update(paid=paid, payment_instructions=rules.payment_instructions,
                            updated=data.get("from_status") == "shipped",
-                           gift_cards=self._gift_cards(conn, order, recipient))
+                           gift_cards=self._gift_cards(conn, order, recipient) if paid else [])
         if template.startswith("staff_"):
             page = ADMIN_PAGES.get(template) or (f"/orders/{data['order']['number']}" if "order" in data else "/")
             context.update(admin_url=f"{self.admin_origin}/sites/{slug}{page}",
