@@ -19,15 +19,17 @@ def menu(response) -> list[str]:
 
 @pytest.mark.parametrize("tenant, email, shown, refused", [
     ("bakery", "owner@bakery.test",
-     ["Dashboard", "Pages and posts", "Media", "Products", "Orders", "Inbox", "Deploys", "Notifications", "Users",
-      "Webhooks", "Settings", "Your account"], []),
+     ["Dashboard", "Pages and posts", "Media", "Products", "Orders", "Gift cards", "Inbox", "Deploys", "Notifications",
+      "Users", "Webhooks", "Settings", "Your account"], []),
     ("bakery", "editor@agency.test", ["Dashboard", "Pages and posts", "Media", "Products", "Inbox", "Deploys",
                                       "Settings", "Your account"],
-     ["/orders", "/users", "/webhooks", "/tenants", "/notifications"]),
-    ("bakery", "shop@bakery.test", ["Dashboard", "Pages and posts", "Media", "Products", "Orders", "Inbox", "Deploys",
-                                    "Notifications", "Settings", "Your account"], ["/users", "/webhooks", "/tenants"]),
+     ["/orders", "/gift-cards", "/users", "/webhooks", "/tenants", "/notifications"]),
+    ("bakery", "shop@bakery.test", ["Dashboard", "Pages and posts", "Media", "Products", "Orders", "Gift cards", "Inbox",
+                                    "Deploys", "Notifications", "Settings", "Your account"],
+     ["/users", "/webhooks", "/tenants"]),
     ("studio", "owner@studio.test", ["Dashboard", "Pages and posts", "Media", "Inbox", "Deploys", "Notifications",
-                                     "Users", "Webhooks", "Settings", "Your account"], ["/products", "/orders", "/tenants"]),
+                                     "Users", "Webhooks", "Settings", "Your account"],
+     ["/products", "/orders", "/gift-cards", "/tenants"]),
     ("studio", "admin@tessera.test", ["Dashboard", "Pages and posts", "Media", "Inbox", "Deploys", "Notifications",
                                       "Users", "Webhooks", "Settings", "Your account", "Tenants"], ["/products", "/orders"]),
 ])
