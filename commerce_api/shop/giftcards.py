@@ -19,9 +19,8 @@ import json
 import re
 import secrets
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
-from content.money import Money, display
 from content.registry import now_iso
 
 from ..errors import ApiError, BadRequest, Conflict, NotFound
@@ -374,10 +373,3 @@ def all_cards(conn: sqlite3.Connection, *, last4: str = "", limit: int = 100, of
     rows = conn.execute(_LIST + where + " ORDER BY c.id DESC LIMIT ? OFFSET ?", (*params, limit, offset))
     return [_public(r) for r in rows]
 
-
-def describe(card: dict) -> str:
-    return f"…{card['last4']} ({display(Money(card['balance'], card['currency']))} left)"
-
-
-def expiry(days: int | None, now: datetime | None = None) -> str | None:
-    return stamp((now or datetime.now(timezone.utc)) + timedelta(days=days)) if days else None
