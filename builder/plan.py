@@ -147,6 +147,8 @@ def catalog_snapshot(content: Content, products: list[Product]) -> tuple[dict, s
                           "price": v.price.amount, "compare_price": v.compare_price.amount if v.compare_price else None,
                           "currency": v.price.currency, "track_stock": v.track_stock, "weight": v.weight}
                          for v in p.variants],
+            # Only on gift cards, so that other shops' snapshots (and versions) stay as they were.
+            **({"gift_card": {"valid_months": p.gift_card_months}} if p.gift_card else {}),
         })
     site = content.site
     shipping = site.shipping

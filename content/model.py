@@ -154,6 +154,8 @@ class Product:
     created_by: str | None = None
     updated_by: str | None = None
     updated_at: str | None = None  # ISO 8601, from git
+    gift_card: bool = False  # each variant is an amount; paying for one issues a card with a code
+    gift_card_months: int | None = None  # months a sold card stays valid; None: it never expires
 
     @property
     def skus(self) -> tuple[str, ...]:

@@ -32,7 +32,7 @@ ENTRY_FIELDS = {"title", "slug", "status", "published_at", "excerpt", "meta_titl
                 "meta_description", "tags", "aliases", "image", "template", "form"}
 PRODUCT_FIELDS = {"name", "slug", "sku", "price", "compare_price", "images", "status",
                   "featured", "weight", "dimensions", "categories", "options", "variants",
-                  "track_stock", "excerpt", "meta_title", "meta_description", "aliases"}
+                  "track_stock", "excerpt", "meta_title", "meta_description", "aliases", "gift_card"}
 VARIANT_FIELDS = {"sku", "title", "options", "price", "compare_price", "track_stock", "weight"}
 MEDIA_FIELDS = {"alt", "caption"}
 MAX_FILE = 2 * 1024 * 1024  # Markdown or YAML larger than this is a mistake, not content
@@ -277,7 +277,8 @@ def _product(path: str, data: Mapping, body: str, body_line: int, currency: str,
     sku = f.text("sku") or None
     if sku and not SKU.match(sku):
         f.error("sku", f"{sku!r} is not a valid sku (letters, digits, '.', '_' and '-')")
-    track = f.flag("track_stock", True)
+    gift_card, gift_card_months = _gift_card(f)
+    track = f.flag("track_stock", not gift_card)  # a gift card is a code, not a thing on a shelf
     weight = f.integer("weight")
     name = f.text("name", required=True, max_len=300)
     options = _options(f)
@@ -304,7 +305,26 @@ def _product(path: str, data: Mapping, body: str, body_line: int, currency: str,
         meta_description=f.text("meta_description", max_len=500),
         aliases=_aliases(f), body=body, body_line=body_line, images_line=f.line("images"),
         created_by=info.created_by, updated_by=info.updated_by, updated_at=info.updated_at,
+        gift_card=gift_card, gift_card_months=gift_card_months,
     )
+
+
+def _gift_card(f: Fields) -> tuple[bool, int | None]:
+    """``gift_card: true``, or ``gift_card: {valid_months: 24}`` for cards that expire (where the law allows)."""
+    value = f.data.get("gift_card")
+    if value is None or value is False:
+        return False, None
+    if value is True:
+        return True, None
+    if not isinstance(value, Mapping):
+        f.error("gift_card", "must be true, false or a mapping such as {valid_months: 24}")
+        return False, None
+    g = Fields(value, f.path, f.errors, {"valid_months"})
+    months = g.integer("valid_months", minimum=1)
+    if months is not None and months > 120:
+        g.error("valid_months", "must be at most 120 (ten years)")
+        months = None
+    return True, months
 
 
 def _options(f: Fields) -> tuple[tuple[str, tuple[str, ...]], ...]:

@@ -32,10 +32,14 @@ def import_snapshot(conn: sqlite3.Connection, catalog: dict) -> int:
                  "tax": catalog.get("tax") or {}, "payment_instructions": catalog.get("payment_instructions", ""),
                  "email": catalog.get("email", ""), "low_stock_threshold": catalog.get("low_stock_threshold", 3),
                  "timezone": catalog.get("timezone", "UTC")}
+        # Gift-card skus (sku → how long a sold card stays valid): paying for one issues a card.
+        gift_cards = json.dumps({v["sku"]: {"valid_months": (p["gift_card"] or {}).get("valid_months")}
+                                 for p in catalog.get("products", []) if p.get("gift_card")
+                                 for v in p["variants"]}, sort_keys=True)
         # The live site's forms (name → title, page, fields): what /api/forms/<name> accepts.
         forms = json.dumps(catalog.get("forms") or {}, sort_keys=True)
         for key, value in (("catalog_version", catalog.get("version", "")), ("shop_rules", json.dumps(rules)),
-                           ("forms", forms)):
+                           ("forms", forms), ("gift_cards", gift_cards)):
             conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
                          "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
     return len(catalog.get("products", []))

@@ -29,6 +29,7 @@ from content.migrations import connect
 from content.schema import PLATFORM, TENANT
 
 from ..mail import MailError, send_message
+from ..shop import giftcards
 from ..shop.pricing import Rules
 from . import outbox, recipients
 from .emails import OVERRIDES, EmailTemplateError, Emails, Rendered
@@ -178,14 +179,23 @@ class Notifier:
         if "order" in data:
             order = data["order"]
             rules = Rules.load(conn)
-            context.update(paid=order.get("payment_status") == "paid",
-                           payment_instructions=rules.payment_instructions,
-                           updated=data.get("from_status") == "shipped")
+            paid = order.get("payment_status") == "paid"
+            context.update(paid=paid, payment_instructions=rules.payment_instructions,
+                           updated=data.get("from_status") == "shipped",
+                           gift_cards=self._gift_cards(conn, order, recipient) if paid else [])
         if template.startswith("staff_"):
             page = ADMIN_PAGES.get(template) or (f"/orders/{data['order']['number']}" if "order" in data else "/")
             context.update(admin_url=f"{self.admin_origin}/sites/{slug}{page}",
                            unsubscribe_url=self.unsubscribe_url(recipient, slug, recipients.topic_of(template) or ""))
         return context
+
+    def _gift_cards(self, conn: sqlite3.Connection, order: dict, recipient: str) -> list[dict]:
+        """The live gift cards the order bought, read now (their codes are never in the event, which
+        webhooks also carry); whole codes only in the buyer's own email, the last four elsewhere."""
+        cards = giftcards.bought_by(conn, order["number"], self.secret_key)
+        buyer = recipient.lower() == str(order.get("email") or "").lower()
+        return [{**card, "code": card["code"] if buyer and card["code"] else f"…{card['last4']}"}
+                for card in cards]
 
     def message(self, slug: str, site: dict, delivery: outbox.Delivery, rendered: Rendered) -> EmailMessage:
         _, sender = parseaddr(self.mail_from)

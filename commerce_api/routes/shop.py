@@ -15,7 +15,7 @@ from ..errors import BadRequest, NotFound
 from ..security import client_address, require_tenant, services_of
 from ..services import public_origin
 from ..openapi import errors
-from ..shop import stock, webhooks
+from ..shop import giftcards, stock, webhooks
 from ..shop.carts import Carts
 from ..shop.checkout import place_order, public, retry_payment
 from ..shop.orders import CheckoutDetails, Orders
@@ -128,6 +128,22 @@ class CartController(Controller):
             return Carts(conn).remove_code(token, code or None)
 
 
+    @post("/{token:str}/gift-cards", responses=errors(404, 409, 422, 429, body=True), status_code=200,
+          sync_to_thread=True, summary="Pay part or all of the cart with a gift card (its code); the cart shows "
+                                       "what each card pays and the amount left to pay")
+    def add_gift_card(self, request: Request, token: FromPath[str], data: JSONBody[CodeBody]) -> dict[str, Any]:
+        services = services_of(request)
+        address = client_address(request.scope, services.config.trusted_proxies)
+        with services.databases.connection(require_tenant(request).slug) as conn:
+            return Carts(conn).apply_gift_card(token, data.code, address=address)
+
+    @delete("/{token:str}/gift-cards/{last4:str}", responses=errors(404, 409), status_code=200, sync_to_thread=True,
+            summary="Take a gift card out of the cart, by the last four symbols of its code")
+    def remove_gift_card(self, request: Request, token: FromPath[str], last4: FromPath[str]) -> dict[str, Any]:
+        with services_of(request).databases.connection(require_tenant(request).slug) as conn:
+            return Carts(conn).remove_gift_card(token, last4)
+
+
 def _address(value: Address | None) -> dict | None:
     return msgspec.structs.asdict(value) if value is not None else None
 
@@ -158,14 +174,19 @@ class ShopController(Controller):
                                       data.shipping_method, data.accept_without_discount)
             key = f"{tenant.slug}:{idempotency_key}" if idempotency_key else None
             answer, _ = place_order(conn, provider, data.cart_token, details, idempotency_key=key,
-                                    site_url=site_url(request, tenant))
+                                    site_url=site_url(request, tenant),
+                                    secret_key=services_of(request).config.secret_key)
             return answer
 
     @get("/orders/{number:int}", responses=errors(),
          sync_to_thread=True, summary="An order, for the shopper holding its link token")
     def order(self, request: Request, number: Id, token: FromQuery[str]) -> dict[str, Any]:
-        with services_of(request).databases.connection(require_tenant(request).slug) as conn:
-            return public(Orders(conn).for_shopper(number, token))
+        services = services_of(request)
+        with services.databases.connection(require_tenant(request).slug) as conn:
+            order = public(Orders(conn).for_shopper(number, token))
+            # The gift cards it bought, with their codes: this link is the buyer's own.
+            return {**order, "gift_cards": [{k: card[k] for k in ("code", "amount", "currency", "expires_at")}
+                                             for card in giftcards.bought_by(conn, number, services.config.secret_key)]}
 
     @post("/orders/{number:int}/payment", responses=errors(409), status_code=200, sync_to_thread=True,
           summary="Pay for an order from its link: the payment already started, or a new attempt")

@@ -13,10 +13,12 @@ from content.migrations import immediate
 from content.registry import now_iso
 
 from ..errors import ApiError, BadRequest, Conflict, NotFound, TooManyRequests
-from . import discounts
+from . import discounts, giftcards
 from .pricing import MAX_LINES, MAX_QUANTITY, SHIPPING_METHODS, Quote, Rules, quote, stock_notice, units_left
 
-CODE_ATTEMPTS = {"cart": 10, "address": 30}  # failed codes allowed in CODE_WINDOW (an address may be shared)
+# Failed codes allowed in CODE_WINDOW (an address may be shared); gift cards count on their own.
+CODE_ATTEMPTS = {"cart": 10, "address": 30, "gift-cart": 10, "gift-address": 30}
+MAX_GIFT_CARDS = 5  # per cart
 CODE_WINDOW = 15 * 60
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,49}$")
 
@@ -81,7 +83,14 @@ class Carts:
                                       (line.unit_price, cart["id"], line.sku))
                 for sku in result.unavailable:
                     self.conn.execute("DELETE FROM cart_lines WHERE cart_id = ? AND sku = ?", (cart["id"], sku))
-        return {"token": token, **result.public()}
+        return {"token": token, **result.public(), **self._tender(cart["id"], result)}
+
+    def _tender(self, cart_id: int, result: Quote) -> dict:
+        """The cart's gift cards, what each pays and the amount left to pay (as checkout will spend them)."""
+        if not giftcards.cart_cards(self.conn, cart_id):
+            return {"gift_cards": [], "gift_card": 0, "amount_due": result.total}
+        value = giftcards.gift_value(result.lines, giftcards.gift_card_skus(self.conn))
+        return giftcards.tender(self.conn, cart_id, result.total, result.currency, gift_value=value)
 
     def quote(self, cart_id: int, *, pickup: bool = False, email: str | None = None) -> Quote:
         rows = self.conn.execute("SELECT sku, quantity, seen_price FROM cart_lines WHERE cart_id = ? ORDER BY added_at, sku",
@@ -130,6 +139,38 @@ class Carts:
                     raise NotFound(f"{code.strip()[:50]} is not in the cart", field="code", code="not_in_cart")
             else:
                 self.conn.execute("DELETE FROM cart_discounts WHERE cart_id = ?", (cart["id"],))
+        return self.view(token)
+
+    # -- gift cards -----------------------------------------------------------------------------
+
+    def apply_gift_card(self, token: str, code: object, *, address: str = "") -> dict:
+        """Add a gift card to the cart as a tender. Unknown, disabled, expired and empty cards get one
+        answer (the field ``code``); failed tries are limited per cart and per address."""
+        cart = self._cart(token)
+        keys = (f"gift-cart:{cart['id']}", f"gift-address:{address}" if address else "")
+        self._check_attempts(keys)
+        row = giftcards.find(self.conn, code)
+        if row is None or giftcards.problem(row, Rules.load(self.conn).currency) is not None:
+            self._failed_attempt(keys)
+            raise giftcards.InvalidGiftCard()
+        with self.conn:
+            count = self.conn.execute("SELECT count(*) FROM cart_gift_cards WHERE cart_id = ? AND card_id != ?",
+                                      (cart["id"], row["id"])).fetchone()[0]
+            if count >= MAX_GIFT_CARDS:
+                raise BadRequest(f"a cart takes at most {MAX_GIFT_CARDS} gift cards", field="code",
+                                 code="too_many_gift_cards")
+            self.conn.execute("INSERT OR IGNORE INTO cart_gift_cards (cart_id, card_id, added_at) VALUES (?, ?, ?)",
+                              (cart["id"], row["id"], now_iso()))
+        return self.view(token)
+
+    def remove_gift_card(self, token: str, last4: str) -> dict:
+        cart = self._cart(token)
+        with self.conn:
+            cursor = self.conn.execute("DELETE FROM cart_gift_cards WHERE cart_id = ? AND card_id IN "
+                                       "(SELECT id FROM gift_cards WHERE last4 = ?)",
+                                       (cart["id"], last4.strip().upper()[:4]))
+        if cursor.rowcount == 0:
+            raise NotFound(f"no gift card ending {last4.strip()[:4]} in the cart", field="last4", code="not_in_cart")
         return self.view(token)
 
     def _check_attempts(self, keys: tuple[str, ...]) -> None:

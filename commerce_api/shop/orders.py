@@ -30,6 +30,7 @@ from content.registry import now_iso
 from ..errors import BadRequest, Conflict, NotFound
 from ..notify import outbox
 from .carriers import carrier_key, carrier_name, tracking_url
+from . import giftcards
 from .carts import token_hash
 from .pricing import Rules, quote
 
@@ -115,8 +116,12 @@ class Orders:
     # -- checkout ---------------------------------------------------------------------------
 
     def checkout(self, cart_token: str, details: CheckoutDetails, *, provider: str,
-                 idempotency_key: str | None) -> tuple[dict, str | None, bool]:
+                 idempotency_key: str | None, secret_key: str | None = None) -> tuple[dict, str | None, bool]:
         """Returns (order, the shopper's order token, created?).
+
+        Gift cards in the cart are spent here, in the order they were added; an order they pay in
+        full is paid at once (provider ``gift_card``). Gift cards bought are made here and come to
+        life with the payment; sealing their codes needs the platform's ``secret_key``.
 
         The idempotency record, holding the shopper's token, commits with the order: a retry after
         anything that happens later (a failed payment provider, a crash) finds the order and its
@@ -185,10 +190,22 @@ class Orders:
                              [(order_id, l.sku, l.name, l.title, l.quantity, l.unit_price, l.total, int(l.track_stock),
                                l.discount) for l in priced.lines])
             self._use_discounts(conn, order_id, details.email, priced)
+            skus = giftcards.gift_card_skus(conn)
+            tender = giftcards.spend(conn, cart["id"], order_id, priced.total, priced.currency,
+                                     gift_value=giftcards.gift_value(priced.lines, skus), actor="shopper")
+            if tender:  # paid in full by gift cards: no payment provider is involved
+                conn.execute("UPDATE orders SET gift_card = ?, provider = CASE WHEN ? THEN 'gift_card' ELSE provider END "
+                             "WHERE id = ?", (tender, tender == priced.total, order_id))
+            giftcards.prepare_for_order(conn, order_id, priced.lines, priced.currency, secret_key=secret_key, skus=skus)
             conn.execute("INSERT INTO order_history (order_id, at, from_status, to_status, actor) "
                          "VALUES (?, ?, NULL, 'pending', 'shopper')", (order_id, now_iso()))
             conn.execute("UPDATE carts SET ordered_at = ? WHERE id = ?", (now_iso(), cart["id"]))
             outbox.record(conn, "order.placed", {"order": self._event_order(order_id)}, subject=number)
+            if tender and tender == priced.total:
+                self._move(conn, conn.execute("SELECT * FROM orders WHERE id = ?", (order_id,)).fetchone(),
+                           "processing", actor="shopper", note="paid by gift card", payment_status="paid")
+                outbox.record(conn, "order.paid", {"order": self._event_order(order_id), "from_status": "pending",
+                                                   "actor_kind": "shopper"}, subject=number)
             if idempotency_key:
                 conn.execute("INSERT INTO idempotency_keys (key, request_hash, order_id, response, created_at) "
                              "VALUES (?, ?, ?, ?, ?)", (idempotency_key, fingerprint, order_id,
@@ -264,14 +281,7 @@ class Orders:
                 raise Conflict(f"an order that is {current} cannot become {status}", field="status",
                                code="invalid_transition")
             if status != current:
-                self._stock_effects(conn, order, current, status)
-                payment = payment_status or {"cancelled": "cancelled" if order["payment_status"] == "pending"
-                                             else order["payment_status"],
-                                             "refunded": "refunded"}.get(status, order["payment_status"])
-                conn.execute("UPDATE orders SET status = ?, payment_status = ?, updated_at = ? WHERE id = ?",
-                             (status, payment, now_iso(), order["id"]))
-                conn.execute("INSERT INTO order_history (order_id, at, from_status, to_status, actor, note) "
-                             "VALUES (?, ?, ?, ?, ?, ?)", (order["id"], now_iso(), current, status, actor, note))
+                payment = self._move(conn, order, status, actor=actor, note=note, payment_status=payment_status)
             tracking_changed = False
             if tracking_number is not None and tracking_number.strip() != (order["tracking_number"] or ""):
                 conn.execute("UPDATE orders SET tracking_number = ? WHERE id = ?", (tracking_number.strip(), order["id"]))
@@ -291,6 +301,31 @@ class Orders:
                                             "actor_kind": "shopper" if actor == "shopper" else "staff"},
                               subject=number)
         return self._by_id(order["id"])
+
+    def _move(self, conn: sqlite3.Connection, order: sqlite3.Row, status: str, *, actor: str, note: str,
+              payment_status: str | None) -> str:
+        """The new status with its stock and gift-card effects and its history line; returns the
+        payment status. The caller holds the transaction and records the event."""
+        current = order["status"]
+        self._stock_effects(conn, order, current, status)
+        payment = payment_status or {"cancelled": "cancelled" if order["payment_status"] == "pending"
+                                     else order["payment_status"],
+                                     "refunded": "refunded"}.get(status, order["payment_status"])
+        conn.execute("UPDATE orders SET status = ?, payment_status = ?, updated_at = ? WHERE id = ?",
+                     (status, payment, now_iso(), order["id"]))
+        conn.execute("INSERT INTO order_history (order_id, at, from_status, to_status, actor, note) "
+                     "VALUES (?, ?, ?, ?, ?, ?)", (order["id"], now_iso(), current, status, actor, note))
+        if current == "pending" and status == "processing" and payment == "paid":
+            giftcards.activate_for_order(conn, order["id"], actor)  # the cards it bought come to life
+        elif status in ("cancelled", "refunded"):
+            # What gift cards paid goes back on them (less what a partial refund returned already);
+            # cards the order bought go back with the money.
+            giftcards.refund_to_cards(conn, order["id"], order["gift_card"], actor)
+            if current == "pending":
+                giftcards.drop_unborn(conn, order["id"])
+            else:
+                giftcards.void_bought(conn, order["id"], actor)
+        return payment
 
     def _event_order(self, order_id: int) -> dict:
         """The order as events carry it: what its shopper may see, at the moment it changed."""
@@ -406,6 +441,8 @@ class Orders:
         return {"number": row["number"], "email": row["email"], "status": row["status"],
                 "payment_status": row["payment_status"], "provider": row["provider"], "currency": row["currency"],
                 "subtotal": row["subtotal"], "discount": row["discount"],
+                "gift_card": row["gift_card"], "amount_due": row["total"] - row["gift_card"],
+                "gift_cards_used": giftcards.spent_on(self.conn, row["id"]),
                 "discounts": [{"code": a["code"], "title": a["title"], "amount": a["amount"], "shipping": a["shipping"],
                                "lines": json.loads(a["lines"])} for a in applied],
                 "shipping": row["shipping"], "tax": row["tax"],

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from content.money import Money, display
 from content.registry import Tenant
 
 from ..errors import BadRequest
@@ -45,6 +46,8 @@ class Manual:
 
     def start(self, order: dict, site_url: str) -> PaymentStart:
         text = self.instructions or "We will contact you about payment."
+        if order.get("gift_card"):  # part paid by gift card: say what is left to pay
+            text = f"{text}\n\nAmount due: {display(Money(order['amount_due'], order['currency']))}"
         return PaymentStart("manual", instructions=text)
 
 

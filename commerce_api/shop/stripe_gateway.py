@@ -47,6 +47,10 @@ class StripeGateway:
             line_items.append({"quantity": 1, "price_data": {"currency": order["currency"].lower(),
                                                              "unit_amount": order["tax"],
                                                              "product_data": {"name": "Tax"}}})
+        if order.get("gift_card"):  # gift cards paid part: Stripe charges the rest, as one item
+            line_items = [{"quantity": 1, "price_data": {
+                "currency": order["currency"].lower(), "unit_amount": order["amount_due"],
+                "product_data": {"name": f"Order {order['number']}, after gift card"}}}]
         metadata = {"tenant": self.tenant, "order_number": str(order["number"])}
         try:
             session = self.client.v1.checkout.sessions.create(params={
