@@ -86,7 +86,7 @@ class StripeGateway:
         ``key`` names this one refund: sent as the idempotency key (with the tenant, since tenants
         may share a Stripe account) and kept in the refund's metadata, so a retry never refunds
         twice, even after Stripe has forgotten the key (24 hours), through ``find_refund``."""
-        params: dict = {"payment_intent": payment_intent}
+        params: dict = {"payment_intent": self._payment_intent(payment_intent)}
         if amount is not None:
             params["amount"] = amount
         options: dict = {}
@@ -108,11 +108,22 @@ class StripeGateway:
     def find_refund(self, payment_intent: str, key: str) -> str | None:
         """The id of the refund made for ``key`` on this payment, if Stripe has one."""
         try:
-            found = self.client.v1.refunds.list(params={"payment_intent": payment_intent, "limit": 100})
+            found = self.client.v1.refunds.list(params={"payment_intent": self._payment_intent(payment_intent),
+                                                        "limit": 100})
         except stripe.StripeError:
             raise ProviderUnavailable("Stripe could not be asked about a pending refund; it completes when you "
                                       "try again", code="refund_pending") from None
-        for refund in found.data:
-            if (refund.metadata or {}).get("tessera_refund") == key and refund.status != "failed":
-                return refund.id
+        for refund in (r.to_dict() for r in found.data):
+            if (refund.get("metadata") or {}).get("tessera_refund") == key and refund.get("status") != "failed":
+                return refund["id"]
         return None
+
+    def _payment_intent(self, reference: str) -> str:
+        """An order paid through reconciling keeps its Checkout Session's id: ask Stripe for its payment."""
+        if not reference.startswith("cs_"):
+            return reference
+        try:
+            return self.client.v1.checkout.sessions.retrieve(reference).payment_intent
+        except stripe.StripeError:
+            raise ProviderUnavailable("Stripe could not be asked which payment to refund; try again",
+                                      code="refund_pending") from None
