@@ -408,7 +408,7 @@ class Orders:
         return self._full(row)
 
     def _full(self, row: sqlite3.Row) -> dict:
-        lines = self.conn.execute("SELECT sku, name, title, quantity, unit_price, line_total, discount FROM order_lines "
+        lines = self.conn.execute("SELECT sku, name, title, quantity, unit_price, line_total, discount, track_stock FROM order_lines "
                                   "WHERE order_id = ? ORDER BY sku", (row["id"],)).fetchall()
         applied = self.conn.execute("SELECT code, title, amount, shipping, lines FROM order_discounts WHERE order_id = ? "
                                     "ORDER BY rowid", (row["id"],)).fetchall()
@@ -429,7 +429,8 @@ class Orders:
                 "carrier": row["carrier"], "carrier_name": carrier_name(row["carrier"]),
                 "tracking_url": tracking_url(row["carrier"], row["tracking_number"]),
                 "catalog_version": row["catalog_version"], "created_at": row["created_at"],
-                "expires_at": row["expires_at"], "lines": [dict(l) for l in lines],
+                "expires_at": row["expires_at"],
+                "lines": [{**dict(l), "track_stock": bool(l["track_stock"])} for l in lines],
                 "history": [dict(h) for h in history], "notes": row["notes"],
                 "gift_card": row["gift_card"], "refunded": row["refunded"],
                 "refunds": [_refund(r) for r in refunds]}

@@ -178,6 +178,12 @@ def plan(conn: sqlite3.Connection, order: sqlite3.Row, wanted: list[Wanted], *, 
                 refunded + amount >= order["total"])
 
 
+def preview(conn: sqlite3.Connection, number: int, wanted: list[Wanted], *, amount: int | None = None,
+            shipping: bool = False) -> Plan:
+    """What a refund would come to now, writing nothing (the admin's confirmation page)."""
+    return plan(conn, Orders(conn)._row(conn, number), wanted, amount=amount, shipping=shipping)
+
+
 # -- making a refund --------------------------------------------------------------------------------
 
 
