@@ -8,8 +8,11 @@ so concurrent checkouts for the last units can never oversell and never leave ha
        │                  │             │            │
        └──▶ cancelled ◀───┘             └──▶ refunded ◀┘   (processing → refunded too)
 
-Cancelling an unpaid order releases its reservation; cancelling a paid one restocks it; payment
-converts the reservation into a sale. Every change goes through ``set_status``.
+Cancelling an unpaid order releases its reservation; cancelling a paid one restocks it (less what
+refunds restocked); payment converts the reservation into a sale. Every change goes through
+``set_status`` (or ``move``, inside a caller's transaction). Refunds, in part or in full, are
+``refunds.py``'s: the payment becomes ``partially_refunded``, and the last refund moves the order
+to ``refunded``.
 """
 
 from __future__ import annotations
@@ -304,7 +307,9 @@ class Orders:
 
     def _event_order(self, order_id: int) -> dict:
         """The order as events carry it: what its shopper may see, at the moment it changed."""
-        return {k: v for k, v in self._by_id(order_id).items() if k not in ("notes", "history")}
+        order = {k: v for k, v in self._by_id(order_id).items() if k not in ("notes", "history")}
+        order["refunds"] = [{k: v for k, v in r.items() if k != "actor"} for r in order["refunds"]]  # staff's address
+        return order
 
     def _stock_effects(self, conn: sqlite3.Connection, order: sqlite3.Row, current: str, new: str) -> None:
         lines = conn.execute("SELECT sku, quantity FROM order_lines WHERE order_id = ? AND track_stock = 1 ORDER BY sku",
@@ -408,7 +413,8 @@ class Orders:
         return self._full(row)
 
     def _full(self, row: sqlite3.Row) -> dict:
-        lines = self.conn.execute("SELECT sku, name, title, quantity, unit_price, line_total, discount, track_stock FROM order_lines "
+        lines = self.conn.execute("SELECT sku, name, title, quantity, unit_price, line_total, discount, track_stock "
+                                  "FROM order_lines "
                                   "WHERE order_id = ? ORDER BY sku", (row["id"],)).fetchall()
         applied = self.conn.execute("SELECT code, title, amount, shipping, lines FROM order_discounts WHERE order_id = ? "
                                     "ORDER BY rowid", (row["id"],)).fetchall()

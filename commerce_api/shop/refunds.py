@@ -161,7 +161,8 @@ def plan(conn: sqlite3.Connection, order: sqlite3.Row, wanted: list[Wanted], *, 
         amount = left if full else min(after_worth - before_worth, left)
     if amount <= 0:
         raise Conflict("what was chosen is worth nothing (the lines were free, or what is left has been refunded "
-                       "as an amount); set stock on the product's page instead", field="lines", code="nothing_to_refund")
+                       "as an amount); set stock on the product's page instead", field="lines",
+                       code="nothing_to_refund")
     line_parts = []
     for want in wanted:
         line, had = by_sku[want.sku], units.get(want.sku, 0)
@@ -352,7 +353,8 @@ def refund_to_cards(conn: sqlite3.Connection, order_id: int, amount: int, actor:
         conn.execute("UPDATE gift_cards SET balance = balance + ? WHERE id = ?", (back, card["card_id"]))
         balance = conn.execute("SELECT balance FROM gift_cards WHERE id = ?", (card["card_id"],)).fetchone()[0]
         conn.execute("INSERT INTO gift_card_ledger (card_id, order_id, kind, amount, balance, actor, created_at) "
-                     "VALUES (?, ?, 'refund', ?, ?, ?, ?)", (card["card_id"], order_id, back, balance, actor, now_iso()))
+                     "VALUES (?, ?, 'refund', ?, ?, ?, ?)",
+                     (card["card_id"], order_id, back, balance, actor, now_iso()))
         left -= back
         if not left:
             break
