@@ -10,6 +10,8 @@
     │   └── CsrfFailed (403)         a cookie-authenticated form without its CSRF token
     ├── NotFound (404)               unknown tenant or resource
     ├── Conflict (409)               the change clashes with the current state
+    │   └── ProviderUnavailable (409) the payment provider gave no final answer; the change is kept
+    │                                pending and completes when the request is sent again
     ├── TooLarge (413)               the body is larger than the route accepts (send less)
     └── TooManyRequests (429)        slow down; ``retry_after`` says for how long
 
@@ -68,6 +70,10 @@ class NotFound(ApiError):
 
 class Conflict(ApiError):
     status, code = 409, "conflict"
+
+
+class ProviderUnavailable(Conflict):
+    code = "provider_unavailable"
 
 
 class TooLarge(ApiError):

@@ -160,7 +160,7 @@ def _sales(conn) -> tuple[dict, Markup]:
     today = datetime.now(timezone.utc).date()
     start = today - timedelta(days=29)
     rows = conn.execute("SELECT substr(created_at, 1, 10) AS day, count(*) AS n, sum(total) AS total, "
-                        "max(currency) AS currency FROM orders WHERE payment_status IN ('paid', 'refunded') "
+                        "max(currency) AS currency FROM orders WHERE payment_status IN ('paid', 'partially_refunded', 'refunded') "
                         "AND created_at >= ? GROUP BY day", (start.isoformat(),)).fetchall()
     currency = next((r["currency"] for r in rows if r["currency"]), None) or _shop_currency(conn)
     by_day = {r["day"]: r["total"] or 0 for r in rows}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from typing import Any
 from urllib.parse import quote
 
@@ -12,19 +13,22 @@ from litestar.params import FromPath, FromQuery
 
 from content.errors import ContentErrors, PathError
 from content.gitrepo import safe_path
-from content.money import Money
+from content.money import Money, parse_price
 
 from ..errors import ApiError, BadRequest
-from ..routes.staff import refund_order
+from ..routes.staff import RefundLine, RefundRequest, refund_order
+from ..routes.staff import wanted as refunds_wanted
 from ..security import admin_base, services_of
 from ..shop.carriers import CARRIERS
+from ..shop import refunds
 from ..shop.orders import STATUSES, TRANSITIONS, Orders
-from .common import (Form, Rejected, back, commit, media_names, page, paged, parse, repo_of, save_base, text, values,
-                     who)
+from .common import (Form, Rejected, back, commit, media_names, page, paged, parse, repo_of, save_base, text,
+                     values, who)
+from .common import number as whole_number
 from .content import _preview, front_matter, readable, render_file
 
 SHOP = {"feature": "ecommerce"}
-PAYMENT_STATUSES = ("pending", "paid", "failed", "refunded")
+PAYMENT_STATUSES = ("pending", "paid", "failed", "partially_refunded", "refunded")
 PRODUCT_TEXT = ("name", "slug", "sku", "price", "compare_price", "status", "weight", "excerpt", "meta_title",
                 "meta_description", "categories")
 _NAME = re.compile(r"[^a-z0-9]+")
@@ -62,10 +66,17 @@ def order_detail(request: Request, number: FromPath[int]) -> Response:
         order = Orders(conn).get(number)
     currency = order["currency"]
     hidden = {"refunded"} | ({"processing"} if order["status"] == "pending" else set())
+    taken: dict[str, int] = {}  # units refunded so far, per sku
+    for done in order["refunds"]:
+        for line in done["lines"]:
+            taken[line["sku"]] = taken.get(line["sku"], 0) + line["quantity"]
     return page(request, "order.html", title=f"Order {number}", section="orders", order=order,
                 money=lambda minor: str(Money(minor, currency)), can_write=who(request).can("orders:write"),
                 next_statuses=sorted(TRANSITIONS[order["status"]] - hidden), status_actions=STATUS_ACTIONS,
-                carriers=[name for name, _ in CARRIERS.values()])
+                carriers=[name for name, _ in CARRIERS.values()],
+                refundable=order["payment_status"] in refunds.REFUNDABLE and order["refunded"] < order["total"],
+                open_units={l["sku"]: l["quantity"] - taken.get(l["sku"], 0) for l in order["lines"]},
+                shipping_open=bool(order["shipping"]) and not any(r["shipping"] for r in order["refunds"]))
 
 
 # What each status button says: an explicit action, never a preselected choice.
@@ -111,11 +122,58 @@ def order_paid(request: Request, number: FromPath[int]) -> Response:
 
 @post("/admin/orders/{number:int}/refund", opt={"action": "orders:write", **SHOP}, sync_to_thread=True,
       include_in_schema=False)
-def order_refund(request: Request, number: FromPath[int]) -> Response:
+def order_refund(request: Request, number: FromPath[int], data: Form) -> Response:
+    """Refund everything left (the one-button form), or what the refund form chose: first a page
+    that shows what it comes to and asks again, then the refund itself, once however often sent."""
     config = services_of(request).config
-    return _order_action(request, number, lambda conn, member: refund_order(conn, member, number, config.stripe_api_base,
-                                                                            config.secret_key),
-                         "Refunded in full.")
+    if text(data, "partial") != "yes":
+        return _order_action(request, number, lambda conn, member: refund_order(
+            conn, member, number, config.stripe_api_base, config.secret_key), "Refunded in full.")
+    member = who(request)
+    with services_of(request).databases.connection(member.tenant.slug) as conn:
+        order = Orders(conn).get(number)
+        try:
+            chosen = _refund_form(data, order)
+            plan = refunds.preview(conn, number, refunds_wanted(chosen), amount=chosen.amount,
+                                   shipping=chosen.shipping)
+        except ApiError as exc:
+            return back(request, f"/orders/{number}#refund", error=exc.message)
+    money = lambda minor: str(Money(minor, order["currency"]))  # noqa: E731
+    if text(data, "confirm") != "yes":
+        return page(request, "refund.html", title=f"Refund {money(plan.amount)} of order {number}?", section="orders",
+                    order=order, plan=plan, money=money, form=_refund_fields(data, order),
+                    key=secrets.token_urlsafe(18))
+    key = text(data, "key")
+    return _order_action(request, number, lambda conn, member: refund_order(
+        conn, member, number, config.stripe_api_base, config.secret_key, chosen, f"admin:{key}" if key else None),
+        f"Refunded {money(plan.amount)}.")
+
+
+def _refund_form(data: dict[str, Any], order: dict) -> RefundRequest:
+    """The refund form's fields (``quantity.<sku>``, ``restock.<sku>``, ``shipping``, ``amount``,
+    ``reason``) as the API's refund request; a line left at 0 is not refunded."""
+    lines = []
+    for line in order["lines"]:
+        quantity = whole_number(data, f"quantity.{line['sku']}", label=f"The quantity of {line['sku']}") \
+            if text(data, f"quantity.{line['sku']}") else 0
+        if quantity:
+            lines.append(RefundLine(line["sku"], quantity, bool(text(data, f"restock.{line['sku']}"))))
+    amount = None
+    if text(data, "amount"):
+        try:
+            amount = parse_price(text(data, "amount"), order["currency"]).amount
+        except ValueError as exc:
+            raise BadRequest(f"Amount: {exc}", field="amount") from None
+    chosen = RefundRequest(lines, amount, bool(text(data, "shipping")), text(data, "reason"))
+    if not lines and amount is None and not chosen.shipping:
+        raise BadRequest("Choose what to refund: a quantity of a line, the shipping or an amount", field="lines")
+    return chosen
+
+
+def _refund_fields(data: dict[str, Any], order: dict) -> dict[str, str]:
+    """The chosen fields again, for the confirmation form to send."""
+    names = [f"{kind}.{line['sku']}" for line in order["lines"] for kind in ("quantity", "restock")]
+    return {name: text(data, name) for name in (*names, "shipping", "amount", "reason") if text(data, name)}
 
 
 # -- products -----------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ from .common import Form, back, page, text, values, who
 EVENT_NAMES = {
     "order.placed": "An order is placed", "order.paid": "An order is paid", "order.shipped": "An order ships",
     "order.delivered": "An order is delivered", "order.cancelled": "An order is cancelled",
-    "order.refunded": "An order is refunded", "form.submitted": "Someone sends a form",
+    "order.refunded": "An order is refunded", "order.partially_refunded": "Part of an order is refunded",
+    "form.submitted": "Someone sends a form",
     "stock.low": "Stock runs low", "publish.failed": "A publish fails",
 }
 

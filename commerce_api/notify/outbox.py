@@ -27,7 +27,7 @@ from datetime import datetime, timedelta, timezone
 from content.migrations import immediate
 
 ORDER_EVENTS = ("order.placed", "order.paid", "order.shipped", "order.delivered", "order.cancelled",
-                "order.refunded")
+                "order.refunded", "order.partially_refunded")
 # What a tenant's webhook endpoints may subscribe to.
 PUBLIC_EVENTS = (*ORDER_EVENTS, "form.submitted", "stock.low", "publish.failed")
 EVENTS = (*PUBLIC_EVENTS, "webhook.disabled", "webhook.test")

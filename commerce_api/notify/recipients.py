@@ -78,9 +78,10 @@ def shopper_template(event: Event) -> str | None:
     if event.kind == "order.paid":
         return "order_paid" if manual else "order_confirmation"
     if event.kind == "order.cancelled":
-        told = manual or order.get("payment_status") in ("paid", "refunded")
+        told = manual or order.get("payment_status") in ("paid", "partially_refunded", "refunded")
         return "order_cancelled" if told else None
-    return {"order.shipped": "order_shipped", "order.refunded": "order_refunded"}.get(event.kind)
+    return {"order.shipped": "order_shipped", "order.refunded": "order_refunded",
+            "order.partially_refunded": "order_refunded"}.get(event.kind)
 
 
 def staff_rule(event: Event) -> StaffRule | None:

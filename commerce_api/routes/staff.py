@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post, put
@@ -12,12 +12,15 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from content.gitrepo import Repository
 
-from ..errors import Conflict
+from ..errors import BadRequest
 from ..security import Principal, principal_of, services_of
 from ..openapi import errors
+from ..shop import refunds
 from ..shop.orders import Orders
+from ..shop.pricing import MAX_QUANTITY
+from ..shop.refunds import MAX_REASON, Wanted
 from ..shop.payments import payment_settings
-from .params import Count, Id, Int
+from .params import INT64_MAX, Count, Id, Int
 from ..shop.stock import saved_skus
 
 
@@ -36,19 +39,40 @@ def _who(request: Request) -> Principal:
     return principal_of(request)  # type: ignore[return-value]
 
 
-def refund_order(conn, who: Principal, number: int, stripe_api_base: str | None, secret_key: str) -> dict[str, Any]:
-    """Refund a paid order in full: through Stripe for card payments, as a record for manual ones."""
-    orders = Orders(conn)
-    order = orders.get(number)
-    if order["payment_status"] != "paid":
-        raise Conflict(f"order {number} is not paid, so there is nothing to refund", code="invalid_transition")
+class RefundLine(msgspec.Struct):
+    sku: str
+    quantity: Annotated[int, msgspec.Meta(ge=1, le=MAX_QUANTITY)]
+    restock: bool = False  # put the units back in stock
+
+
+class RefundRequest(msgspec.Struct):
+    """Lines, the shipping, or an amount in minor units (goodwill; with lines, what they are refunded
+    for). Nothing chosen refunds everything left."""
+    lines: list[RefundLine] = msgspec.field(default_factory=list)
+    amount: Annotated[int, msgspec.Meta(ge=1, le=INT64_MAX)] | None = None
+    shipping: bool = False
+    reason: Annotated[str, msgspec.Meta(max_length=MAX_REASON)] = ""
+
+
+def wanted(request: RefundRequest | None) -> list[Wanted]:
+    return [Wanted(line.sku, line.quantity, line.restock) for line in (request.lines if request else [])]
+
+
+def refund_order(conn, who: Principal, number: int, stripe_api_base: str | None, secret_key: str,
+                 request: RefundRequest | None = None, key: str | None = None) -> dict[str, Any]:
+    """Refund a paid order, in part or in full: through Stripe for card payments, as a record for
+    manual ones (see ``shop.refunds``)."""
+    order = Orders(conn).get(number)
+    provider = None
     if order["provider"] == "stripe":
         from ..shop.stripe_gateway import StripeGateway
 
         _, keys = payment_settings(who.tenant, secret_key)
-        ref = conn.execute("SELECT provider_ref FROM orders WHERE number = ?", (number,)).fetchone()[0]
-        StripeGateway(keys, who.tenant.slug, stripe_api_base).refund(ref)
-    return orders.set_status(number, "refunded", actor=who.user.email, note="refunded")
+        if keys is not None:
+            provider = StripeGateway(keys, who.tenant.slug, stripe_api_base)
+    return refunds.refund(conn, number, lines=wanted(request), amount=request.amount if request else None,
+                          shipping=request.shipping if request else False,
+                          reason=request.reason if request else "", actor=who.user.email, provider=provider, key=key)
 
 
 class StaffShopController(Controller):
@@ -109,14 +133,20 @@ class StaffShopController(Controller):
         with services_of(request).databases.connection(who.tenant.slug) as conn:
             return Orders(conn).mark_paid(number, actor=who.user.email)
 
-    @post("/orders/{number:int}/refund", responses=errors(409),
+    @post("/orders/{number:int}/refund", responses=errors(409, body=True),
           status_code=200, opt={"action": "orders:write"}, sync_to_thread=True,
-          summary="Refund a paid order (through Stripe for card payments)")
-    def refund(self, request: Request, number: Id) -> dict[str, Any]:
+          summary="Refund a paid order, in full or in part (lines, shipping or an amount)",
+          description="Without a body, or with nothing chosen, refunds everything left. Card payments are refunded "
+                      "through Stripe, in proportion to what gift cards paid. Send an Idempotency-Key header so "
+                      "that a retried request never refunds twice.")
+    def refund(self, request: Request, number: Id, data: JSONBody[RefundRequest | None] = None) -> dict[str, Any]:
         who = _who(request)
+        idempotency_key = request.headers.get("idempotency-key")
+        if idempotency_key is not None and not 8 <= len(idempotency_key) <= 100:
+            raise BadRequest("Idempotency-Key must be 8 to 100 characters", field="Idempotency-Key")
         with services_of(request).databases.connection(who.tenant.slug) as conn:
             config = services_of(request).config
-            return refund_order(conn, who, number, config.stripe_api_base, config.secret_key)
+            return refund_order(conn, who, number, config.stripe_api_base, config.secret_key, data, idempotency_key)
 
     @get("/stock", responses=errors(),
          opt={"action": "inventory:read"}, sync_to_thread=True, summary="Stock of every sku")

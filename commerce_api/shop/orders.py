@@ -8,8 +8,11 @@ so concurrent checkouts for the last units can never oversell and never leave ha
        │                  │             │            │
        └──▶ cancelled ◀───┘             └──▶ refunded ◀┘   (processing → refunded too)
 
-Cancelling an unpaid order releases its reservation; cancelling a paid one restocks it; payment
-converts the reservation into a sale. Every change goes through ``set_status``.
+Cancelling an unpaid order releases its reservation; cancelling a paid one restocks it (less what
+refunds restocked); payment converts the reservation into a sale. Every change goes through
+``set_status`` (or ``move``, inside a caller's transaction). Refunds, in part or in full, are
+``refunds.py``'s: the payment becomes ``partially_refunded``, and the last refund moves the order
+to ``refunded``.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ _EVENT_FOR = {"processing": "order.paid", "shipped": "order.shipped", "delivered
 PAYMENT_TTL = {"manual": timedelta(days=3), "stripe": timedelta(hours=1)}
 START_TTL = timedelta(minutes=15)  # an order whose payment never started holds its stock this long
 FIRST_NUMBER = 1001
+PENDING = "pending"  # a refund's provider_ref while the payment provider has not confirmed it
 ADDRESS_FIELDS = {"name": 200, "line1": 200, "line2": 200, "city": 100, "postal_code": 20, "country": 2}
 
 
@@ -276,31 +280,41 @@ class Orders:
             raise BadRequest("the carrier's name is too long (at most 60 characters)", field="carrier")
         with immediate(self.conn) as conn:
             order = self._row(conn, number)
-            current = order["status"]
-            if status != current and status not in TRANSITIONS[current]:
-                raise Conflict(f"an order that is {current} cannot become {status}", field="status",
-                               code="invalid_transition")
-            if status != current:
-                payment = self._move(conn, order, status, actor=actor, note=note, payment_status=payment_status)
-            tracking_changed = False
-            if tracking_number is not None and tracking_number.strip() != (order["tracking_number"] or ""):
-                conn.execute("UPDATE orders SET tracking_number = ? WHERE id = ?", (tracking_number.strip(), order["id"]))
-                tracking_changed = True
-            if carrier is not None and carrier_key(carrier) != order["carrier"]:
-                conn.execute("UPDATE orders SET carrier = ? WHERE id = ?", (carrier_key(carrier), order["id"]))
-                tracking_changed = True
-            if note and status == current:
-                conn.execute("UPDATE orders SET notes = notes || ? WHERE id = ?", (f"{note}\n", order["id"]))
-            event = _EVENT_FOR.get(status) if status != current else None
-            if event == "order.paid" and payment != "paid":
-                event = None  # moved on by hand without a payment: nothing to announce
-            if event is None and tracking_changed and current == "shipped" == status:
-                event = "order.shipped"  # tracking added after shipping: tell the shopper the new number
-            if event:
-                outbox.record(conn, event, {"order": self._event_order(order["id"]), "from_status": current,
-                                            "actor_kind": "shopper" if actor == "shopper" else "staff"},
-                              subject=number)
+            self.move(conn, order, status, actor=actor, note=note, tracking_number=tracking_number, carrier=carrier,
+                      payment_status=payment_status)
         return self._by_id(order["id"])
+
+    def move(self, conn: sqlite3.Connection, order: sqlite3.Row, status: str, *, actor: str, note: str = "",
+             tracking_number: str | None = None, carrier: str | None = None, payment_status: str | None = None,
+             event_data: dict | None = None) -> None:
+        """``set_status`` inside the caller's transaction (a refund that completes an order uses it, so
+        that the refund and the status change commit together); ``event_data`` joins the event."""
+        number = order["number"]
+        current = order["status"]
+        if status != current and status not in TRANSITIONS[current]:
+            raise Conflict(f"an order that is {current} cannot become {status}", field="status",
+                           code="invalid_transition")
+        payment = order["payment_status"]
+        if status != current:
+            payment = self._move(conn, order, status, actor=actor, note=note, payment_status=payment_status)
+        tracking_changed = False
+        if tracking_number is not None and tracking_number.strip() != (order["tracking_number"] or ""):
+            conn.execute("UPDATE orders SET tracking_number = ? WHERE id = ?", (tracking_number.strip(), order["id"]))
+            tracking_changed = True
+        if carrier is not None and carrier_key(carrier) != order["carrier"]:
+            conn.execute("UPDATE orders SET carrier = ? WHERE id = ?", (carrier_key(carrier), order["id"]))
+            tracking_changed = True
+        if note and status == current:
+            conn.execute("UPDATE orders SET notes = notes || ? WHERE id = ?", (f"{note}\n", order["id"]))
+        event = _EVENT_FOR.get(status) if status != current else None
+        if event == "order.paid" and payment != "paid":
+            event = None  # moved on by hand without a payment: nothing to announce
+        if event is None and tracking_changed and current == "shipped" == status:
+            event = "order.shipped"  # tracking added after shipping: tell the shopper the new number
+        if event:
+            outbox.record(conn, event, {"order": self._event_order(order["id"]), "from_status": current,
+                                        "actor_kind": "shopper" if actor == "shopper" else "staff",
+                                        **(event_data or {})}, subject=number)
 
     def _move(self, conn: sqlite3.Connection, order: sqlite3.Row, status: str, *, actor: str, note: str,
               payment_status: str | None) -> str:
@@ -329,11 +343,14 @@ class Orders:
 
     def _event_order(self, order_id: int) -> dict:
         """The order as events carry it: what its shopper may see, at the moment it changed."""
-        return {k: v for k, v in self._by_id(order_id).items() if k not in ("notes", "history")}
+        order = {k: v for k, v in self._by_id(order_id).items() if k not in ("notes", "history")}
+        order["refunds"] = [{k: v for k, v in r.items() if k != "actor"} for r in order["refunds"]]  # staff's address
+        return order
 
     def _stock_effects(self, conn: sqlite3.Connection, order: sqlite3.Row, current: str, new: str) -> None:
         lines = conn.execute("SELECT sku, quantity FROM order_lines WHERE order_id = ? AND track_stock = 1 ORDER BY sku",
                              (order["id"],)).fetchall()
+        back = restocked(conn, order["id"])  # units a partial refund already put back
         for line in lines:
             if current == "pending" and new == "processing":  # paid: the reservation becomes a sale
                 conn.execute("UPDATE stock SET on_hand = on_hand - ?, reserved = reserved - ?, updated_at = ? "
@@ -343,7 +360,7 @@ class Orders:
                              (line["quantity"], now_iso(), line["sku"]))
             elif current == "processing" and new == "cancelled":  # paid, not shipped: restock
                 conn.execute("UPDATE stock SET on_hand = on_hand + ?, updated_at = ? WHERE sku = ?",
-                             (line["quantity"], now_iso(), line["sku"]))
+                             (line["quantity"] - back.get(line["sku"], 0), now_iso(), line["sku"]))
 
     def mark_paid(self, number: int, *, actor: str, reference: str | None = None) -> dict:
         """Idempotent: paying a paid order changes nothing; paying a cancelled one is refused."""
@@ -432,12 +449,16 @@ class Orders:
         return self._full(row)
 
     def _full(self, row: sqlite3.Row) -> dict:
-        lines = self.conn.execute("SELECT sku, name, title, quantity, unit_price, line_total, discount FROM order_lines "
+        lines = self.conn.execute("SELECT sku, name, title, quantity, unit_price, line_total, discount, track_stock "
+                                  "FROM order_lines "
                                   "WHERE order_id = ? ORDER BY sku", (row["id"],)).fetchall()
         applied = self.conn.execute("SELECT code, title, amount, shipping, lines FROM order_discounts WHERE order_id = ? "
                                     "ORDER BY rowid", (row["id"],)).fetchall()
         history = self.conn.execute("SELECT at, from_status, to_status, actor, note FROM order_history "
                                     "WHERE order_id = ? ORDER BY id", (row["id"],)).fetchall()
+        refunds = self.conn.execute("SELECT id, amount, provider_amount, gift_card_amount, lines, shipping, reason, "
+                                    "provider_ref, actor, created_at FROM refunds WHERE order_id = ? ORDER BY id",
+                                    (row["id"],)).fetchall()
         return {"number": row["number"], "email": row["email"], "status": row["status"],
                 "payment_status": row["payment_status"], "provider": row["provider"], "currency": row["currency"],
                 "subtotal": row["subtotal"], "discount": row["discount"],
@@ -452,8 +473,11 @@ class Orders:
                 "carrier": row["carrier"], "carrier_name": carrier_name(row["carrier"]),
                 "tracking_url": tracking_url(row["carrier"], row["tracking_number"]),
                 "catalog_version": row["catalog_version"], "created_at": row["created_at"],
-                "expires_at": row["expires_at"], "lines": [dict(l) for l in lines],
-                "history": [dict(h) for h in history], "notes": row["notes"]}
+                "expires_at": row["expires_at"],
+                "lines": [{**dict(l), "track_stock": bool(l["track_stock"])} for l in lines],
+                "history": [dict(h) for h in history], "notes": row["notes"],
+                "gift_card": row["gift_card"], "refunded": row["refunded"],
+                "refunds": [_refund(r) for r in refunds]}
 
     def list(self, *, status: str | None = None, payment_status: str | None = None, since: str | None = None,
              until: str | None = None, limit: int = 100, offset: int = 0) -> list[dict]:
@@ -472,6 +496,26 @@ class Orders:
         rows = self.conn.execute(sql + " ORDER BY number DESC LIMIT ? OFFSET ?", (*params, limit, offset))
         return [{k: r[k] for k in ("number", "email", "status", "payment_status", "currency", "total", "created_at")}
                 for r in rows]
+
+
+def _refund(row: sqlite3.Row) -> dict:
+    pending = row["provider_ref"] == PENDING
+    return {"id": row["id"], "amount": row["amount"], "provider_amount": row["provider_amount"],
+            "gift_card_amount": row["gift_card_amount"], "lines": json.loads(row["lines"]),
+            "shipping": row["shipping"], "reason": row["reason"], "status": "pending" if pending else "done",
+            "provider_ref": None if pending else row["provider_ref"], "actor": row["actor"],
+            "created_at": row["created_at"]}
+
+
+def restocked(conn: sqlite3.Connection, order_id: int) -> dict[str, int]:
+    """Units of each sku that the order's completed refunds put back in stock."""
+    back: dict[str, int] = {}
+    for row in conn.execute("SELECT lines FROM refunds WHERE order_id = ? AND (provider_ref IS NULL OR "
+                            "provider_ref != ?)", (order_id, PENDING)):
+        for line in json.loads(row["lines"]):
+            if line.get("restock"):
+                back[line["sku"]] = back.get(line["sku"], 0) + line["quantity"]
+    return back
 
 
 def _stock(row: sqlite3.Row) -> dict:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import stripe
 
-from ..errors import BadRequest, Unauthorized
+from ..errors import BadRequest, Conflict, ProviderUnavailable, Unauthorized
 from .payments import PaymentStart, StripeKeys
 
 API_VERSION = "2024-06-20"
@@ -83,5 +83,51 @@ class StripeGateway:
             return "paid"
         return "expired" if session.status == "expired" else "open"
 
-    def refund(self, payment_intent: str) -> None:
-        self.client.v1.refunds.create(params={"payment_intent": payment_intent})
+    def refund(self, payment_intent: str, amount: int | None = None, *, key: str | None = None,
+               metadata: dict[str, str] | None = None) -> str:
+        """Refund ``amount`` (None: all that is left) of a payment; returns Stripe's refund id.
+
+        ``key`` names this one refund: sent as the idempotency key (with the tenant, since tenants
+        may share a Stripe account) and kept in the refund's metadata, so a retry never refunds
+        twice, even after Stripe has forgotten the key (24 hours), through ``find_refund``."""
+        params: dict = {"payment_intent": self._payment_intent(payment_intent)}
+        if amount is not None:
+            params["amount"] = amount
+        options: dict = {}
+        if key:
+            params["metadata"] = {**(metadata or {}), "tenant": self.tenant, "tessera_refund": key}
+            options["idempotency_key"] = f"tessera-refund:{self.tenant}:{key}"
+        try:
+            refund = self.client.v1.refunds.create(params=params, options=options)  # type: ignore[arg-type]
+        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError, stripe.IdempotencyError) as exc:
+            # No answer, or not a final one: the refund may or may not exist at Stripe. Asking
+            # again with the same key is safe, so the caller keeps it pending and retries.
+            raise ProviderUnavailable(f"Stripe did not confirm the refund ({type(exc).__name__}); it is kept "
+                                      "pending and completes when you try again", code="refund_pending") from None
+        except stripe.StripeError as exc:
+            raise Conflict(f"Stripe refused the refund: {exc.user_message or 'see the payment in Stripe'}",
+                           code="refund_refused") from None
+        return refund.id
+
+    def find_refund(self, payment_intent: str, key: str) -> str | None:
+        """The id of the refund made for ``key`` on this payment, if Stripe has one."""
+        try:
+            found = self.client.v1.refunds.list(params={"payment_intent": self._payment_intent(payment_intent),
+                                                        "limit": 100})
+        except stripe.StripeError:
+            raise ProviderUnavailable("Stripe could not be asked about a pending refund; it completes when you "
+                                      "try again", code="refund_pending") from None
+        for refund in (r.to_dict() for r in found.data):
+            if (refund.get("metadata") or {}).get("tessera_refund") == key and refund.get("status") != "failed":
+                return refund["id"]
+        return None
+
+    def _payment_intent(self, reference: str) -> str:
+        """An order paid through reconciling keeps its Checkout Session's id: ask Stripe for its payment."""
+        if not reference.startswith("cs_"):
+            return reference
+        try:
+            return self.client.v1.checkout.sessions.retrieve(reference).payment_intent
+        except stripe.StripeError:
+            raise ProviderUnavailable("Stripe could not be asked which payment to refund; try again",
+                                      code="refund_pending") from None

@@ -12,6 +12,7 @@ import sqlite3
 from content.registry import now_iso
 
 from ..errors import NotFound
+from . import refunds
 from .orders import Orders
 
 HANDLED = {"checkout.session.completed", "checkout.session.async_payment_succeeded", "checkout.session.expired",
@@ -59,6 +60,10 @@ def _apply(conn: sqlite3.Connection, event: dict) -> str:
     if kind not in HANDLED:
         return "ignored"
     number = _order_number(event)
+    if number is None and kind == "charge.refunded":  # a charge carries its payment's id, not our metadata
+        row = conn.execute("SELECT number FROM orders WHERE provider = 'stripe' AND provider_ref = ?",
+                           (str(event["data"]["object"].get("payment_intent") or ""),)).fetchone()
+        number = row["number"] if row else None
     if number is None:
         return "no order in the event"
     orders = Orders(conn)
@@ -80,9 +85,11 @@ def _apply(conn: sqlite3.Connection, event: dict) -> str:
         orders.close_unpaid(number, reason="expired" if kind.endswith("expired") else "payment failed", actor="stripe")
         return "closed"
     if kind == "charge.refunded":
-        if order["status"] in ("processing", "shipped", "delivered"):
-            orders.set_status(number, "refunded", actor="stripe", note="refunded in Stripe")
-        return "refunded"
+        # Sent for our own refunds too, partial ones included: only money refunded in Stripe
+        # beyond what the order's refunds account for is recorded, as a refund by "stripe".
+        amount = obj.get("amount_refunded")
+        return refunds.from_provider(conn, number, amount if isinstance(amount, int) else None,
+                                     full=bool(obj.get("refunded")))
     return "ignored"
 
 
