@@ -25,9 +25,9 @@ from content.migrations import immediate
 from content.money import Money, display
 from content.registry import now_iso
 
-from .giftcards import refund_to_cards
 from ..errors import BadRequest, Conflict
 from ..notify import outbox
+from .giftcards import refund_to_cards
 from .orders import PENDING, TRANSITIONS, Orders
 
 REFUNDABLE = ("paid", "partially_refunded")
