@@ -64,3 +64,16 @@ def test_an_ordinary_basket_still_needs_an_address(shop):
         assert client.get(f"/api/carts/{token}").json()["needs_shipping"] is True
         refused = _order(client, token)
     assert refused.status_code == 400 and refused.json()["error"]["field"] == "shipping_address"
+
+
+def test_the_order_page_says_cards_are_to_come_until_the_order_is_paid(shop):
+    world, _ = shop
+    staff = {"Authorization": f"Bearer {world.token('alpha', 'shop_manager')}"}
+    with world.client("alpha") as client:
+        placed = _order(client, cart(client, ("CARD-25", 2))).json()["order"]
+        page = f"/api/orders/{placed['number']}"
+        unpaid = client.get(page, params={"token": placed["token"]}).json()
+        assert (unpaid["gift_cards"], unpaid["gift_cards_to_come"]) == ([], 2)
+        assert client.post(f"/api/admin/orders/{placed['number']}/paid", headers=staff).status_code == 200
+        paid = client.get(page, params={"token": placed["token"]}).json()
+    assert paid["gift_cards_to_come"] == 0 and [c["amount"] for c in paid["gift_cards"]] == [2500, 2500]
