@@ -132,3 +132,26 @@ def test_buying_a_gift_card_asks_no_address_and_shows_the_code_once_paid(site, p
     assert "arrives by email" not in body.inner_text()
     body.get_by_role("button", name=f"Copy code {bought['code']}").click()
     assert page.evaluate("getSelection().toString()") == bought["code"]
+
+
+def test_the_basket_and_checkout_with_a_card_have_no_serious_accessibility_violations(site, browser, staff):
+    from axe_playwright_python.sync_playwright import Axe
+
+    card = issue(staff, 200)
+    context = browser.new_context(bypass_csp=True)  # lets axe-core be injected into our strict-CSP pages
+    page = context.new_page()
+    try:
+        add(page, site, "dark-rye")
+        page.goto(url(site, "bakery", "/cart/"))
+        page.get_by_label("Gift card").fill(card["code"])
+        page.get_by_role("button", name="Use gift card").click()
+        page.get_by_text(f"…{card['last4']}: £2.00 applied").wait_for()
+        for path in ("/cart/", "/checkout/"):
+            page.goto(url(site, "bakery", path))
+            page.locator(".totals").get_by_text("Amount due").wait_for()
+            violations = Axe().run(page).response["violations"]
+            serious = [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in violations
+                       if v["impact"] in ("serious", "critical")]
+            assert serious == [], (path, serious)
+    finally:
+        context.close()
