@@ -184,9 +184,11 @@ class ShopController(Controller):
         services = services_of(request)
         with services.databases.connection(require_tenant(request).slug) as conn:
             order = public(Orders(conn).for_shopper(number, token))
-            # The gift cards it bought, with their codes: this link is the buyer's own.
+            # The gift cards it bought, with their codes: this link is the buyer's own. Cards still
+            # waiting for the payment are only counted (gift_cards_to_come), so the page can say so.
             return {**order, "gift_cards": [{k: card[k] for k in ("code", "amount", "currency", "expires_at")}
-                                             for card in giftcards.bought_by(conn, number, services.config.secret_key)]}
+                                             for card in giftcards.bought_by(conn, number, services.config.secret_key)],
+                    "gift_cards_to_come": giftcards.to_come(conn, number)}
 
     @post("/orders/{number:int}/payment", responses=errors(409), status_code=200, sync_to_thread=True,
           summary="Pay for an order from its link: the payment already started, or a new attempt")

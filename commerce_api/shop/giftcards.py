@@ -291,6 +291,13 @@ def bought_by(conn: sqlite3.Connection, number: int, secret_key: str) -> list[di
     return bought(conn, row["id"], secret_key) if row else []
 
 
+def to_come(conn: sqlite3.Connection, number: int) -> int:
+    """How many cards an unpaid order bought: they come to life, with their codes, with its payment."""
+    return conn.execute("SELECT count(*) FROM gift_cards c JOIN orders o ON o.id = c.order_id WHERE o.number = ? "
+                        "AND NOT EXISTS (SELECT 1 FROM gift_card_ledger l WHERE l.card_id = c.id)",
+                        (number,)).fetchone()[0]
+
+
 def bought(conn: sqlite3.Connection, order_id: int, secret_key: str) -> list[dict]:
     """The live cards an order bought, with their codes: only for the buyer (order page, emails)."""
     rows = conn.execute("SELECT * FROM gift_cards c WHERE order_id = ? AND EXISTS (SELECT 1 FROM gift_card_ledger l "

@@ -75,10 +75,11 @@ def validate(details: CheckoutDetails, rules: Rules) -> CheckoutDetails:
     if details.shipping_method == "pickup":  # collected in person: a name to hand it to, no postal address
         shipping = _collector(details.shipping_address)
     elif details.shipping_address is None:
-        raise BadRequest("a shipping address is needed for delivery", field="shipping_address", code="required")
+        shipping = None  # enough only for a basket of gift cards: checkout asks once it has priced the cart
     else:
         shipping = _address(details.shipping_address, "shipping_address")
-    if details.shipping_method == "delivery" and rules.countries and shipping["country"] not in rules.countries:
+    if shipping and details.shipping_method == "delivery" and rules.countries and \
+            shipping["country"] not in rules.countries:
         raise BadRequest(f"we deliver to {', '.join(rules.countries)} only", field="shipping_address.country",
                          code="country_not_served")
     billing = _address(details.billing_address, "billing_address") if details.billing_address else shipping
@@ -158,6 +159,9 @@ class Orders:
             # consumed in one transaction, so no two checkouts can both take a code's last use.
             priced = quote(conn, [(r["sku"], r["quantity"], None) for r in rows],
                            pickup=details.shipping_method == "pickup", codes=codes, email=details.email)
+            if priced.needs_shipping and details.shipping_address is None:  # gift cards alone go by email
+                raise BadRequest("a shipping address is needed for delivery", field="shipping_address",
+                                 code="required")
             lost = [c for c in priced.codes if c["blocking"]]
             if lost and not details.accept_without_discount:
                 raise Conflict(f"the code {lost[0]['code']} {lost[0]['reason']}; remove it, or check out at the full "

@@ -3,6 +3,8 @@ site's rules: what a cart shows is what checkout charges, and a static page neve
 
     lines (catalog prices) → discounts (automatic and the cart's codes, spread over the lines and
     shipping) → shipping → tax on the discounted amounts → total
+
+Gift cards are sent by email: a basket of nothing else has nothing to ship (``needs_shipping``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from . import discounts
 from .discounts import Applied
+from .giftcards import gift_card_skus
 
 MAX_QUANTITY = 99
 MAX_LINES = 50
@@ -96,13 +99,15 @@ class Quote:
     discount: int = 0  # off the lines and shipping together
     discounts: tuple[Applied, ...] = ()
     codes: tuple[dict, ...] = ()  # each code in the cart, applied or why not
+    needs_shipping: bool = True  # False when every line is a gift card (sent by email)
 
     def public(self) -> dict:
         return {"currency": self.currency, "lines": [line.public() for line in self.lines],
                 "subtotal": self.subtotal, "discount": self.discount,
                 "discounts": [a.public() for a in self.discounts],
                 "codes": [{k: v for k, v in c.items() if k != "blocking"} for c in self.codes],
-                "shipping_method": self.shipping_method, "shipping": self.shipping, "tax": self.tax,
+                "shipping_method": self.shipping_method, "needs_shipping": self.needs_shipping,
+                "shipping": self.shipping, "tax": self.tax,
                 "tax_inclusive": self.tax_inclusive, "tax_label": self.tax_label, "total": self.total,
                 "notices": list(self.notices), "unavailable": list(self.unavailable)}
 
@@ -148,7 +153,9 @@ def quote(conn: sqlite3.Connection, items: list[tuple[str, int, int | None]], *,
     subtotal = sum(line.total for line in lines)
     # Free delivery over the threshold counts the basket before discounts.
     free = rules.free_over is not None and subtotal >= rules.free_over
-    shipping = 0 if (pickup or not lines or free) else rules.flat_rate
+    cards = gift_card_skus(conn)
+    needs_shipping = any(line.sku not in cards for line in lines)
+    shipping = 0 if (pickup or not needs_shipping or free) else rules.flat_rate
     outcome = discounts.evaluate(conn, [discounts.Item(l.sku, l.product, l.categories, l.quantity, l.total)
                                         for l in lines], shipping, list(codes), currency=rules.currency,
                                  zone=rules.timezone, email=email, now=now)
@@ -170,4 +177,4 @@ def quote(conn: sqlite3.Connection, items: list[tuple[str, int, int | None]], *,
             notices.append(f"the code {code['code']} {code['reason']}")
     return Quote(rules.currency, tuple(lines), subtotal, shipping, tax, rules.tax_inclusive, rules.tax_label, total,
                  tuple(notices), tuple(unavailable), "pickup" if pickup else "delivery", discount, outcome.applied,
-                 outcome.codes)
+                 outcome.codes, needs_shipping)

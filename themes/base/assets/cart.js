@@ -143,6 +143,7 @@
     cartBox.appendChild(list);
     cartBox.appendChild(totals(cart));
     cartBox.appendChild(codeForm(cart));
+    cartBox.appendChild(codeForm(cart, true));
     if (cart.lines.every(function (l) { return l.in_stock; })) cartBox.appendChild(el("a", { href: "/checkout/", "class": "button" }, "Go to checkout"));
     else cartBox.appendChild(el("p", { "class": "notice" }, "Remove the sold-out items, or lower their quantity, to check out."));
   }
@@ -155,43 +156,47 @@
     rows.push([q.shipping_method === "pickup" ? "Collection" : "Shipping", ship]);
     if (q.tax > 0) rows.push([q.tax_label + (q.tax_inclusive ? " (included)" : ""), q.tax]);
     rows.push(["Total", q.total]);
+    /* Gift cards are a tender, not a discount: they come after the total. */
+    if (q.gift_card > 0) rows.push(["Gift card", -q.gift_card], ["Amount due", q.amount_due]);
     rows.forEach(function (row) {
       dl.appendChild(el("dt", {}, row[0]));
       dl.appendChild(el("dd", {}, (row[1] < 0 ? "−" : "") + money(Math.abs(row[1]), q.currency)));
     });
-    if (!(q.discount > 0)) return dl;
     var box = el("div", {});
     box.appendChild(dl);
-    box.appendChild(el("p", { "class": "saving" }, "You save " + money(q.discount, q.currency) + "."));
+    if (q.discount > 0) box.appendChild(el("p", { "class": "saving" }, "You save " + money(q.discount, q.currency) + "."));
+    if (q.gift_card > 0 && !q.amount_due) box.appendChild(el("p", { "class": "saving" }, "Your gift card pays for all of it: no payment needed."));
     return box;
   }
-  /* The basket's discount code: apply one, see each code and why it does not apply, remove it. */
-  function codeForm(cart) {
+  /* The basket's discount code, or (gift) a gift card: apply one, see each and what it does or why not, remove it. */
+  function codeForm(cart, gift) {
+    var id = gift ? "gift-card" : "discount-code", cur = cart.currency;
     var box = el("form", { "class": "discount-code", novalidate: "" });
-    var path = "/carts/" + encodeURIComponent(token()) + "/discount";
+    var path = "/carts/" + encodeURIComponent(token()) + (gift ? "/gift-cards" : "/discount");
     var list = el("ul", { "class": "codes" });
-    (cart.codes || []).forEach(function (c) {
-      var li = el("li", {}, c.code + ": " + (c.applied ? "applied" : c.reason) + " ");
-      var remove = el("button", { type: "button", "class": "link-button", "aria-label": "Remove code " + c.code }, "Remove");
+    ((gift ? cart.gift_cards : cart.codes) || []).forEach(function (c) {
+      var name = gift ? "…" + c.last4 : c.code;
+      var li = el("li", {}, name + ": " + (gift ? (c.problem ? "this card " + c.problem : money(c.applied, cur) + " applied (balance " + money(c.balance, cur) + ")")
+        : c.applied ? "applied" : c.reason) + " ");
+      var remove = el("button", { type: "button", "class": "link-button", "aria-label": "Remove " + (gift ? "gift card " : "code ") + name }, "Remove");
       remove.addEventListener("click", function () {
-        call("DELETE", path + "?code=" + encodeURIComponent(c.code)).then(renderCart).catch(function (e) { announce(e.message); });
+        call("DELETE", path + (gift ? "/" + c.last4 : "?code=" + encodeURIComponent(c.code))).then(renderCart).catch(function (e) { announce(e.message); });
       });
       li.appendChild(remove);
       list.appendChild(li);
     });
     if (list.firstChild) box.appendChild(list);
-    box.appendChild(el("label", { "for": "discount-code" }, "Discount code"));
-    var input = box.appendChild(el("input", { id: "discount-code", name: "code", autocomplete: "off", maxlength: "50", "aria-describedby": "discount-code-status" }));
-    box.appendChild(el("button", { type: "submit", "class": "button" }, "Apply"));
-    var said = box.appendChild(el("p", { id: "discount-code-status", role: "status" }));
+    box.appendChild(el("label", { "for": id }, gift ? "Gift card" : "Discount code"));
+    var input = box.appendChild(el("input", { id: id, name: "code", autocomplete: "off", maxlength: gift ? "40" : "50", "aria-describedby": id + "-status" }));
+    box.appendChild(el("button", { type: "submit", "class": "button" }, gift ? "Use gift card" : "Apply"));
+    var said = box.appendChild(el("p", { id: id + "-status", role: "status" }));
     box.addEventListener("submit", function (event) {
       event.preventDefault();
       if (!input.value.trim()) return;
       call("POST", path, { code: input.value.trim() }).then(function (c) {
         renderCart(c);
-        var field = $("#discount-code");
-        field.focus();
-        $("#discount-code-status").textContent = c.discount ? "You save " + money(c.discount, c.currency) + "." : "";
+        $("#" + id).focus();
+        $("#" + id + "-status").textContent = gift ? "Amount due: " + money(c.amount_due, c.currency) + "." : c.discount ? "You save " + money(c.discount, c.currency) + "." : "";
       }).catch(function (e) { input.setAttribute("aria-invalid", "true"); said.textContent = sentence(e.message); input.focus(); });
     });
     return box;
@@ -216,7 +221,9 @@
     var form = el("form", { novalidate: "" });
     var alert = el("p", { role: "alert", "class": "form-error" });
     form.appendChild(alert);
+    var post = cart.needs_shipping !== false;
     var methods = el("fieldset", {});
+    methods.hidden = !post;
     methods.appendChild(el("legend", {}, "Delivery"));
     [["delivery", "Deliver to my address"], ["pickup", "Collect from the shop"]].forEach(function (m, i) {
       var label = el("label", { "class": "variant" });
@@ -228,16 +235,20 @@
       methods.appendChild(label);
     });
     form.appendChild(methods);
+    if (!post) form.appendChild(el("p", { "class": "notice" }, "Gift cards are sent by email: no delivery address needed."));
     function method() { return $('input[name="shipping_method"]:checked', form).value; }
     /* Pickup needs no postal address, and the totals shown are the server's for the chosen method. */
-    function choose() {
+    function fields() {
       var pickup = method() === "pickup";
       FIELDS.forEach(function (f) {
-        if (f[0].indexOf("shipping_address.") || f[0] === "shipping_address.name") return;
-        var input = form.elements[f[0]];
-        input.closest(".field").hidden = pickup;
-        input.required = !pickup && f[0].indexOf("line2") < 0;
+        if (f[0].indexOf("shipping_address.")) return;
+        var input = form.elements[f[0]], hide = !post || (pickup && f[0] !== "shipping_address.name");
+        input.closest(".field").hidden = hide;
+        input.required = !hide && f[0].indexOf("line2") < 0;
       });
+    }
+    function choose() {
+      fields();
       call("GET", "/carts/" + encodeURIComponent(token()) + "?shipping_method=" + method()).then(function (c) {
         var fresh = totals(c);
         sums.parentNode.replaceChild(fresh, sums);
@@ -254,6 +265,7 @@
       wrap.appendChild(el("span", { id: id + "-error", "class": "field-error" }));
       form.appendChild(wrap);
     });
+    fields();
     form.appendChild(el("button", { type: "submit", "class": "button" }, "Place order"));
     var full = false;
     form.addEventListener("submit", function (event) {
@@ -267,6 +279,7 @@
         var value = form.elements[f[0]].value;
         if (f[0].indexOf(".") > 0) body.shipping_address[f[0].split(".")[1]] = value; else body[f[0]] = value;
       });
+      if (!post) delete body.shipping_address;
       var key = sessionStorage.getItem("tessera-checkout-key") || ("co-" + Date.now() + "-" + Math.random().toString(36).slice(2));
       sessionStorage.setItem("tessera-checkout-key", key);
       var button = $("button[type=submit]", form);
@@ -294,6 +307,16 @@
         if (e.error && e.error.code === "discount_unavailable") {
           var ok = alert.appendChild(el("button", { type: "button", "class": "button" }, "Place order without the discount"));
           ok.addEventListener("click", function () { full = true; form.requestSubmit ? form.requestSubmit() : button.click(); });
+        }
+        /* A card spent or disabled since the basket: take out the cards that cannot pay, show the new amount due. */
+        if (e.error && e.error.code === "gift_card_unavailable") {
+          var drop = alert.appendChild(el("button", { type: "button", "class": "button" }, "Remove the gift card"));
+          drop.addEventListener("click", function () {
+            var path = "/carts/" + encodeURIComponent(token());
+            call("GET", path).then(function (c) {
+              return Promise.all(c.gift_cards.filter(function (g) { return g.problem; }).map(function (g) { return call("DELETE", path + "/gift-cards/" + g.last4); }));
+            }).then(function () { alert.textContent = ""; choose(); }).catch(function (e) { alert.textContent = sentence(e.message); });
+          });
         }
         if (e.status && e.status < 500 && e.error.code !== "idempotency_mismatch" && !input) sessionStorage.removeItem("tessera-checkout-key");
       });
@@ -329,6 +352,26 @@
     return box;
   }
 
+  /* The gift cards an order bought: each code once paid, with a button to copy it. */
+  function bought(order) {
+    var box = el("section", { "class": "gift-cards" }), cards = order.gift_cards || [];
+    if (!cards.length && !order.gift_cards_to_come) return box;
+    box.appendChild(el("h2", {}, "Your gift cards"));
+    if (!cards.length) box.appendChild(el("p", { "class": "notice" }, "Your gift card code arrives by email when payment is received, and shows here."));
+    cards.forEach(function (c) {
+      var p = box.appendChild(el("p", {}, money(c.amount, c.currency) + ": "));
+      var code = p.appendChild(el("code", {}, c.code));
+      var copy = p.appendChild(el("button", { type: "button", "class": "link-button", "aria-label": "Copy code " + c.code }, "Copy"));
+      /* Selected as well, so that it can be copied by hand where the clipboard is not offered. */
+      copy.addEventListener("click", function () {
+        getSelection().selectAllChildren(code);
+        if (navigator.clipboard) navigator.clipboard.writeText(c.code).then(function () { copy.textContent = "Copied"; }, function () {});
+      });
+      if (c.expires_at) p.appendChild(document.createTextNode(" Valid until " + new Date(c.expires_at).toLocaleDateString(lang) + "."));
+    });
+    return box;
+  }
+
   /* The order confirmation page. */
   var orderBox = $("[data-order-body]");
   if (orderBox) {
@@ -344,6 +387,8 @@
         order.lines.forEach(function (l) { list.appendChild(el("li", {}, l.quantity + " × " + l.name + (l.title !== l.name ? " – " + l.title : "") + " · " + money(l.line_total, order.currency) + (l.discount ? " (−" + money(l.discount, order.currency) + ")" : ""))); });
         orderBox.appendChild(list);
         orderBox.appendChild(totals(Object.assign({ tax_label: "Tax" }, order)));
+        (order.gift_cards_used || []).forEach(function (g) { orderBox.appendChild(el("p", {}, "Paid with gift card …" + g.last4 + ": " + money(g.amount, order.currency) + ".")); });
+        orderBox.appendChild(bought(order));
       }).catch(function (e) { announce(e.message); });
     } else {
       orderBox.appendChild(el("p", {}, "Open this page from the link in your order confirmation."));
