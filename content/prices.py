@@ -15,9 +15,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import pickle
 import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from .errors import ContentError
@@ -27,6 +29,7 @@ from .money import Money, display
 from .parse import parse_product
 
 WINDOW = timedelta(days=30)
+CACHE = "cache/prices.pickle"  # in a tenant's folder
 _ZERO = "0" * 40
 _SAME = object()  # a commit that did not touch the sku
 _NEVER = datetime.min.replace(tzinfo=timezone.utc)
@@ -308,6 +311,15 @@ def with_lowest(content: Content, priors: dict[str, Prior]) -> Content:
             product = dataclasses.replace(product, variants=tuple(variants), lowest_30d=min(lows))
         products.append(product)
     return dataclasses.replace(content, products=tuple(products))
+
+
+def read_cache(tenant_folder: Path) -> dict:
+    """What the tenant's builds have read of product versions (``tenants/<slug>/cache/prices.pickle``,
+    written only by the platform's builds); empty when there is none yet."""
+    try:
+        return pickle.loads((tenant_folder / CACHE).read_bytes())
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
+        return {}
 
 
 def errors_at(repo: Repository, commit: str, content: Content, now: datetime, *, cache: dict | None = None,

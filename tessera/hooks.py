@@ -188,16 +188,11 @@ def pre_receive(lines: list[str], repo_path: Path, env: Mapping[str, str] = os.e
 def _price_history(repo, old: str, new: str, repo_path: Path):
     """The history the prior price rule reads: the pushed commits are not published yet, so their
     prices count from now, whatever dates their authors gave them."""
-    import pickle
-
-    from content.prices import PriceHistory
+    from content.prices import PriceHistory, read_cache
 
     pending = repo.git("rev-list", new, *(() if set(old) == {"0"} else (f"^{old}",))).stdout.decode().split()
-    try:  # the tenant's builds keep what they read of blobs; the check only reads it
-        cache = pickle.loads((repo_path.parent / "cache" / "prices.pickle").read_bytes())
-    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
-        cache = {}
-    return PriceHistory(repo, new, cache=cache, pending=frozenset(pending))
+    # What the tenant's builds read of product versions; the check only reads it.
+    return PriceHistory(repo, new, cache=read_cache(repo_path.parent), pending=frozenset(pending))
 
 
 def _tenant_facts(settings, slug: str) -> tuple[bool, int | None]:

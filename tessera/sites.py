@@ -19,8 +19,8 @@ from typing import Callable, Iterator
 
 from builder.build import BuildConfig, BuildResult, build
 from builder.history import renamed_slugs
-from content.prices import PriceHistory
 from builder.output import locked, recover
+from content import prices
 from content.registry import Tenant
 from content.tenants import Tenants
 from publish.jobs import Queue
@@ -58,7 +58,7 @@ def build_tenant(settings: Settings, tenants: Tenants, slug: str, *, commit: str
     out_dir = out_dir or folder / "build"
     cache_dir = folder / "cache" / out_dir.name  # build state belongs to one output folder
     history_cache_path = folder / "cache" / "slugs.pickle"
-    prices_cache_path = folder / "cache" / "prices.pickle"
+    prices_cache_path = folder / prices.CACHE
     history_cache = _load_cache(history_cache_path)
     prices_cache = _load_cache(prices_cache_path)
     known_prices = len(prices_cache)
@@ -68,7 +68,7 @@ def build_tenant(settings: Settings, tenants: Tenants, slug: str, *, commit: str
             base_url=base_url(settings, tenants, tenant), shop=tenant.has("ecommerce"),
             api_base="/api", cache_dir=cache_dir, now=now,
             renamed=renamed_slugs(repo, source.commit, history_cache), progress=progress,
-            price_history=PriceHistory(repo, source.commit, cache=prices_cache),
+            price_history=prices.PriceHistory(repo, source.commit, cache=prices_cache),
         ))
     finally:
         source.close()
