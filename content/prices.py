@@ -20,6 +20,7 @@ import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Iterator
 from zoneinfo import ZoneInfo
 
 from .errors import ContentError
@@ -31,7 +32,6 @@ from .parse import parse_product
 WINDOW = timedelta(days=30)
 CACHE = "cache/prices.pickle"  # in a tenant's folder
 _ZERO = "0" * 40
-_SAME = object()  # a commit that did not touch the sku
 _NEVER = datetime.min.replace(tzinfo=timezone.utc)
 
 # (price, compare_price, active) in minor units; None where the sku did not exist.
@@ -54,7 +54,8 @@ class _Commit:
 
 
 class PriceHistory:
-    """The versions of ``products/`` on the first-parent line of ``commit``.
+    """The versions of ``products/`` on the first-parent line of ``commit``, read newest first and only
+    as far back as the reductions being checked need.
 
     ``pending`` names commits (those of a push being checked) that are not published yet: they count
     from ``now`` rather than from their own dates, which their author chose. ``cache`` (blob id and
@@ -65,11 +66,9 @@ class PriceHistory:
                  pending: frozenset[str] = frozenset()) -> None:
         self.repo, self.commit, self.pending = repo, commit, pending
         self.cache = {} if cache is None else cache
-        out = repo.git("log", "--first-parent", "--raw", "--no-renames", "--no-abbrev", "--format=%x00%H %ct",
-                       commit, "--", "products/").stdout
-        # Changes whenever the history that the rule reads does: part of the build's signature.
-        self.key = hashlib.blake2b(out + repr(sorted(pending)).encode(), digest_size=16).hexdigest()
-        self.commits = _parse_log(out.decode(errors="replace"))
+        # The history the rule reads is the commit's ancestry, so the commit names it: part of the
+        # build's signature (a build of the same commit again stays a no-change build).
+        self.key = commit + ":" + hashlib.blake2b(repr(sorted(pending)).encode(), digest_size=8).hexdigest()
         self._tree: dict[str, str] | None = None
         self._proc: subprocess.Popen | None = None
 
@@ -85,27 +84,31 @@ class PriceHistory:
             return {}
         points: dict[str, list[tuple[datetime, Value]]] = {sku: [] for sku in current}
         cursor: dict[str, Value] = dict(current)
-        if pending_content:
-            base = self._base_values(content, set(current), currency)
-            for sku, value in current.items():
-                if base.get(sku) != value:
-                    points[sku].append((now, value))
-                    cursor[sku] = base.get(sku)
-        open_skus = set(current)
         try:
-            for commit in self.commits:
-                if not open_skus:
-                    break
+            if pending_content:
+                base = self._base_values(content, set(current), currency)
+                for sku, value in current.items():
+                    if base.get(sku) != value:
+                        points[sku].append((now, value))
+                        cursor[sku] = base.get(sku)
+            open_skus = set(current)
+            log = self._log()
+            for commit in log:
                 when = now if commit.sha in self.pending else min(commit.time, now)
-                facts = [(self._facts(old, currency), self._facts(new, currency)) for old, new in commit.changes]
-                for sku in list(open_skus):
-                    before = _before(sku, facts)
-                    if before is _SAME:
-                        continue
+                before: dict[str, Value] = {}  # the touched skus' values before the commit (None: added by it)
+                for old, new in commit.changes:
+                    for sku in self._facts(new, currency).keys() & open_skus:
+                        before.setdefault(sku, None)
+                for old, new in commit.changes:
+                    before.update((sku, value) for sku, value in self._facts(old, currency).items() if sku in open_skus)
+                for sku, value in before.items():
                     points[sku].append((when, cursor[sku]))
-                    cursor[sku] = before  # type: ignore[assignment]
+                    cursor[sku] = value
                     if _resolved(points[sku]):
                         open_skus.discard(sku)
+                if not open_skus:
+                    break
+            log.close()  # stops git: the rest of the history is not needed
         finally:
             self.close()
         result = {}
@@ -114,6 +117,73 @@ class PriceHistory:
                 sku_points.append((_NEVER, cursor[sku]))  # before the history began
             result[sku] = _prior(sku_points)
         return result
+
+    def _log(self) -> Iterator[_Commit]:
+        """The commits that changed products/, newest first. Read from git only as far as needed and
+        only where an earlier walk has not been: each commit's changes and the next commit down the
+        line are kept in the cache, so a build after one more commit reads one commit from git."""
+        start, skip = self.commit, False
+        while True:
+            prev = None
+            known = False
+            stream = self._git_log(start)
+            try:
+                for sha, stamp, changes in stream:
+                    if skip:  # the commit git restarts from: already given
+                        skip, prev = False, sha
+                        continue
+                    if prev is not None:
+                        self.cache[("log", prev)][2] = sha
+                    entry = self.cache.setdefault(("log", sha), [stamp, changes, None])
+                    yield _Commit(sha, datetime.fromtimestamp(entry[0], timezone.utc), entry[1])
+                    prev = sha
+                    if entry[2] is not None:
+                        known = True
+                        break
+                else:
+                    if prev is not None:
+                        self.cache[("log", prev)][2] = ""  # the end of the history
+                    return
+            finally:
+                stream.close()
+            while known:  # follow what an earlier walk read
+                after = self.cache[("log", prev)][2]
+                if after == "":
+                    return
+                if after is None:
+                    start, skip = prev, True
+                    break
+                entry = self.cache[("log", after)]
+                yield _Commit(after, datetime.fromtimestamp(entry[0], timezone.utc), entry[1])
+                prev = after
+
+    def _git_log(self, start: str) -> Iterator[tuple[str, int, list[tuple[str, str]]]]:
+        proc = subprocess.Popen(["git", "log", "--first-parent", "--raw", "--no-renames", "--no-abbrev",
+                                 "--format=%x00%H %ct", start, "--", "products/"],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                env={**os.environ, "GIT_DIR": str(self.repo.path), "LC_ALL": "C"})
+        assert proc.stdout is not None
+        try:
+            current: tuple[str, int, list[tuple[str, str]]] | None = None
+            for raw in proc.stdout:
+                line = raw.decode(errors="replace").rstrip("\n")
+                if line.startswith("\0"):
+                    if current is not None:
+                        yield current
+                    sha, stamp = line[1:].split()
+                    current = (sha, int(stamp), [])
+                elif line.startswith(":") and current is not None:
+                    meta, _, path = line.partition("\t")
+                    fields = meta.split()
+                    if _is_product(path):
+                        current[2].append((fields[2], fields[3]))
+            if current is not None:
+                yield current
+        finally:
+            proc.stdout.close()
+            if proc.poll() is None:
+                proc.kill()  # the rest of the history is not needed
+            proc.wait()
 
     def _base_values(self, content: Content, skus: set[str], currency: str) -> dict[str, Value]:
         """The skus' values in ``commit``'s own tree (where a pending change starts from)."""
@@ -168,23 +238,6 @@ class PriceHistory:
             self._proc = None
 
 
-def _parse_log(text: str) -> list[_Commit]:
-    commits = []
-    for chunk in filter(None, text.split("\0")):
-        header, _, rest = chunk.partition("\n")
-        sha, stamp = header.split()
-        changes = []
-        for line in rest.splitlines():
-            if not line.startswith(":"):
-                continue
-            meta, _, path = line.partition("\t")
-            fields = meta.split()
-            if _is_product(path):
-                changes.append((fields[2], fields[3]))
-        commits.append(_Commit(sha, datetime.fromtimestamp(int(stamp), timezone.utc), changes))
-    return commits
-
-
 def _is_product(path: str) -> bool:
     folder, _, name = path.partition("/")
     return folder == "products" and name.endswith(".md") and "/" not in name
@@ -201,16 +254,6 @@ def _shows_reduction(value: Value) -> bool:
 
 def _on_sale(value: Value) -> bool:
     return value is not None and value[2]
-
-
-def _before(sku: str, facts: list[tuple[dict, dict]]) -> object:
-    """The sku's value before a commit, given the values in each changed file before and after it."""
-    for old, _ in facts:
-        if sku in old:
-            return old[sku]
-    if any(sku in new for _, new in facts):
-        return None  # added by this commit
-    return _SAME
 
 
 def _segments(points: list[tuple[datetime, Value]]) -> list[tuple[datetime, datetime | None, Value]]:

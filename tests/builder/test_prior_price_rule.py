@@ -192,3 +192,24 @@ def test_the_lowest_price_stays_out_of_json_ld(history: History, tmp_path: Path)
     json_ld = json.loads(page.split('application/ld+json">', 1)[1].split("</script>", 1)[0])
     assert json_ld["offers"]["price"] == "9.00"
     assert "10.00" not in json.dumps(json_ld)
+
+
+def test_a_walk_that_reuses_earlier_walks_reads_the_same_history(history: History) -> None:
+    """Walks keep each commit they read (and the next one down the line) in the cache; a later walk,
+    from a newer commit, that follows them must see exactly what a walk from scratch sees."""
+    from content.parse import parse_site
+
+    cache: dict = {}
+    steps = [(60, "loaf", "10.00", None), (50, "bun", "2.00", None), (45, "loaf", "8.00", None),
+             (33, "bun", "1.50", "2.00"), (25, "loaf", "10.00", None), (12, "loaf", "9.00", "10.00"),
+             (8, "bun", "2.00", None), (3, "loaf", "7.00", "10.00"), (1, "bun", "1.80", "2.00")]
+    for days, name, price, compare in steps:
+        text = loaf(price, compare).replace(b"LOAF", name.upper().encode()).replace(b"Rye Loaf", name.encode())
+        commit = history.commit(NOW - days * DAY, {f"products/{name}.md": text})
+        source = history.repo.source(commit)
+        content = parse_site(source)
+        source.close()
+        fresh = PriceHistory(history.repo, commit).priors(content, NOW)
+        assert PriceHistory(history.repo, commit, cache=cache).priors(content, NOW) == fresh
+        assert PriceHistory(history.repo, commit, cache=cache).priors(content, NOW) == fresh
+    assert fresh["LOAF"].lowest == 800 and fresh["BUN"].lowest == 150
