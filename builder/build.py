@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from content import prices
 from content.errors import ContentError, ContentErrors
 from content.media import MediaError, check_name
 from content.model import Entry, Product
@@ -42,7 +43,8 @@ from .theme import css_variables, load_theme, script, stylesheet
 # build-3: build.json lists the scripts, media types from decoding, files on disk recorded
 # build-4: templates sandboxed; no page rendered before it may be reused (a site's own template may have
 #          run code then, and what it printed must not stay published)
-VERSION = "build-4"
+# build-5: products and variants carry compare_line and lowest_30d (the prior price rule)
+VERSION = "build-5"
 
 
 @dataclass
@@ -58,6 +60,9 @@ class BuildConfig:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     theme: str | None = None
     renamed: dict[str, list[str]] | None = None
+    # The repository's price history, for the prior price rule (``prior_price_rule`` in site.yaml);
+    # None for a folder without history, where the rule cannot be applied.
+    price_history: prices.PriceHistory | None = None
     progress: Callable[[int, int], None] | None = None
     # A dict a long-lived caller (the dev server, a build worker) keeps between builds: caches
     # stay in memory and are written to disk in the background instead of reloaded each time.
@@ -109,6 +114,10 @@ def _build(config: BuildConfig, out_dir: Path) -> BuildResult:
     parse_cache = memory["parse"] if memory and "parse" in memory else _load(config.cache_dir, "parse")
     content = parse_site(config.source, cache=parse_cache if config.cache_dir else None, fresh=racy)
     errors: list[ContentError] = []
+    if content.site.prior_price_rule and config.shop and config.price_history is not None:
+        priors = config.price_history.priors(content, now)
+        errors += prices.check(content, priors)
+        content = prices.with_lowest(content, priors)
     theme = load_theme(config.themes_dir, config.theme or content.site.theme, config.source)
     css = stylesheet(theme, config.source)
     css_url = f"/assets/site.{_short(css)}.css"
@@ -214,7 +223,8 @@ def _signature(config: BuildConfig) -> str:
     """Changes whenever any input of the build could have: files, themes, settings."""
     digest = hashlib.blake2b(digest_size=20)
     digest.update(repr((VERSION, config.base_url, config.shop, config.api_base, config.theme,
-                        sorted((config.renamed or {}).items()))).encode())
+                        sorted((config.renamed or {}).items()),
+                        config.price_history.key if config.price_history is not None else None)).encode())
     for path in config.source.paths():
         digest.update(f"{path}\0{config.source.fingerprint(path)}\n".encode())
     for path in sorted(Path(config.themes_dir).rglob("*")):

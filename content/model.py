@@ -61,6 +61,9 @@ class Site:
     posts_per_page: int = 10
     email: str = ""  # where replies to the site's emails go (Reply-To), shown in them too
     low_stock_threshold: int = 3  # staff hear when an order leaves this many units or fewer
+    # A "was" price must be the lowest price charged in the 30 days before the reduction (EU Omnibus
+    # directive, Art. 6a PID); checked against the repository's history (builder.prices).
+    prior_price_rule: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,10 @@ class Variant:
     compare_price: Money | None
     track_stock: bool
     weight: int | None
+    compare_line: int = 0  # the line of the compare_price that applies (the variant's own or the product's)
+    # Set by the builder from git history, never by parsing: the lowest price charged in the 30 days
+    # before this variant's reduction began (None when it shows no reduction, or nothing is known).
+    lowest_30d: Money | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +163,8 @@ class Product:
     updated_at: str | None = None  # ISO 8601, from git
     gift_card: bool = False  # each variant is an amount; paying for one issues a card with a code
     gift_card_months: int | None = None  # months a sold card stays valid; None: it never expires
+    compare_line: int = 0  # the line of compare_price in the file (0: none)
+    lowest_30d: Money | None = None  # set by the builder: the lowest of its reduced variants' ``lowest_30d``
 
     @property
     def skus(self) -> tuple[str, ...]:

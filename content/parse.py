@@ -27,7 +27,7 @@ from .yamltext import Mapping, decode, load_yaml, split_front_matter
 
 SITE_FIELDS = {"name", "tagline", "description", "theme", "locale", "currency", "timezone",
                "navigation", "theme_settings", "shipping", "tax", "redirects",
-               "payment_instructions", "posts_per_page", "email", "low_stock_threshold"}
+               "payment_instructions", "posts_per_page", "email", "low_stock_threshold", "prior_price_rule"}
 ENTRY_FIELDS = {"title", "slug", "status", "published_at", "excerpt", "meta_title",
                 "meta_description", "tags", "aliases", "image", "template", "form"}
 PRODUCT_FIELDS = {"name", "slug", "sku", "price", "compare_price", "images", "status",
@@ -100,6 +100,24 @@ def _parse_item(source: Source, path: str, folder: str, site: Site, zone, info: 
     return item, errors
 
 
+def parse_product(path: str, raw: bytes, currency: str) -> Product | None:
+    """One product file's bytes (an earlier version, from git history) parsed on their own, or None
+    when they have errors: a version that did not parse was never published."""
+    errors: list[ContentError] = []
+    try:
+        data, body, body_line = _read_markdown_bytes(raw, path)
+    except ContentErrors:
+        return None
+    product = _product(path, data, body, body_line, currency, errors, FileInfo())
+    return None if errors else product
+
+
+def _read_markdown_bytes(raw: bytes, path: str) -> tuple[Mapping, str, int]:
+    if len(raw) > MAX_FILE:
+        raise ContentError(path, None, f"is larger than {MAX_FILE // 1024} KiB").as_exception()
+    return split_front_matter(decode(raw, path), path)
+
+
 def _check_images(products: list[Product], media_names: set[str], errors: list[ContentError]) -> None:
     for product in products:
         for image in product.images:
@@ -109,10 +127,7 @@ def _check_images(products: list[Product], media_names: set[str], errors: list[C
 
 
 def _read_markdown(source: Source, path: str) -> tuple[Mapping, str, int]:
-    raw = source.read(path)
-    if len(raw) > MAX_FILE:
-        raise ContentError(path, None, f"is larger than {MAX_FILE // 1024} KiB").as_exception()
-    return split_front_matter(decode(raw, path), path)
+    return _read_markdown_bytes(source.read(path), path)
 
 
 def _parse_site_yaml(source: Source, paths: list[str], errors: list[ContentError]) -> Site:
@@ -158,6 +173,7 @@ def _parse_site_yaml(source: Source, paths: list[str], errors: list[ContentError
         posts_per_page=posts_per_page,
         email=_site_email(f),
         low_stock_threshold=_or(f.integer("low_stock_threshold", minimum=0), 3),
+        prior_price_rule=f.flag("prior_price_rule"),
     )
 
 
@@ -274,6 +290,7 @@ def _product(path: str, data: Mapping, body: str, body_line: int, currency: str,
     images = f.text_list("images")
     price = f.price("price", currency, required=True) or Money(0, currency)
     compare = f.price("compare_price", currency)
+    compare_line = f.line("compare_price") if compare else 0
     sku = f.text("sku") or None
     if sku and not SKU.match(sku):
         f.error("sku", f"{sku!r} is not a valid sku (letters, digits, '.', '_' and '-')")
@@ -282,11 +299,11 @@ def _product(path: str, data: Mapping, body: str, body_line: int, currency: str,
     weight = f.integer("weight")
     name = f.text("name", required=True, max_len=300)
     options = _options(f)
-    variants = _variants(f, options, price, compare, track, weight, currency, errors)
+    variants = _variants(f, options, price, compare, compare_line, track, weight, currency, errors)
     if not variants:
         if not sku:
             f.error("sku", "is required for a product without variants", data.line)
-        variants = (Variant(sku or "", name, (), price, compare, track, weight),)
+        variants = (Variant(sku or "", name, (), price, compare, track, weight, compare_line),)
     dims = f.mapping("dimensions") or {}
     dimensions = []
     if dims:
@@ -305,7 +322,7 @@ def _product(path: str, data: Mapping, body: str, body_line: int, currency: str,
         meta_description=f.text("meta_description", max_len=500),
         aliases=_aliases(f), body=body, body_line=body_line, images_line=f.line("images"),
         created_by=info.created_by, updated_by=info.updated_by, updated_at=info.updated_at,
-        gift_card=gift_card, gift_card_months=gift_card_months,
+        gift_card=gift_card, gift_card_months=gift_card_months, compare_line=compare_line,
     )
 
 
@@ -338,7 +355,7 @@ def _options(f: Fields) -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple(result)
 
 
-def _variants(f: Fields, options, price: Money, compare: Money | None, track: bool,
+def _variants(f: Fields, options, price: Money, compare: Money | None, compare_line: int, track: bool,
               weight: int | None, currency: str, errors) -> tuple[Variant, ...]:
     declared = dict(options)
     result = []
@@ -360,10 +377,12 @@ def _variants(f: Fields, options, price: Money, compare: Money | None, track: bo
         if declared and missing:
             g.error("options", f"does not choose a value for {', '.join(missing)}", item.line)
         title = g.text("title") or " / ".join(v for _, v in pairs) or sku
+        own_compare = g.price("compare_price", currency)
         result.append(Variant(sku, title, tuple(pairs),
                               g.price("price", currency) or price,
-                              g.price("compare_price", currency) or compare,
-                              g.flag("track_stock", track), g.integer("weight") or weight))
+                              own_compare or compare,
+                              g.flag("track_stock", track), g.integer("weight") or weight,
+                              g.line("compare_price") if own_compare else compare_line))
     combos: dict[tuple, Variant] = {}
     for variant in result:
         if variant.options and variant.options in combos:

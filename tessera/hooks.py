@@ -170,7 +170,7 @@ def pre_receive(lines: list[str], repo_path: Path, env: Mapping[str, str] = os.e
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 build(BuildConfig(source=source, out_dir=Path(tmp) / "out", themes_dir=settings.themes_dir,
-                                  shop=shop, workers=1))
+                                  shop=shop, workers=1, price_history=_price_history(repo, old, new, repo_path)))
         except ContentErrors as exc:
             print(f"Push rejected: {len(exc.errors)} problem(s) in the site's files:", file=sys.stderr)
             for error in exc.errors:
@@ -183,6 +183,16 @@ def pre_receive(lines: list[str], repo_path: Path, env: Mapping[str, str] = os.e
             source.close()
     print("Checked: the site builds. Publishing after the push.", file=sys.stderr)
     return 0
+
+
+def _price_history(repo, old: str, new: str, repo_path: Path):
+    """The history the prior price rule reads: the pushed commits are not published yet, so their
+    prices count from now, whatever dates their authors gave them."""
+    from content.prices import PriceHistory, read_cache
+
+    pending = repo.git("rev-list", new, *(() if set(old) == {"0"} else (f"^{old}",))).stdout.decode().split()
+    # What the tenant's builds read of product versions; the check only reads it.
+    return PriceHistory(repo, new, cache=read_cache(repo_path.parent), pending=frozenset(pending))
 
 
 def _tenant_facts(settings, slug: str) -> tuple[bool, int | None]:

@@ -20,6 +20,7 @@ from typing import Callable, Iterator
 from builder.build import BuildConfig, BuildResult, build
 from builder.history import renamed_slugs
 from builder.output import locked, recover
+from content import prices
 from content.registry import Tenant
 from content.tenants import Tenants
 from publish.jobs import Queue
@@ -57,26 +58,40 @@ def build_tenant(settings: Settings, tenants: Tenants, slug: str, *, commit: str
     out_dir = out_dir or folder / "build"
     cache_dir = folder / "cache" / out_dir.name  # build state belongs to one output folder
     history_cache_path = folder / "cache" / "slugs.pickle"
-    try:
-        history_cache = pickle.loads(history_cache_path.read_bytes())
-    except (FileNotFoundError, EOFError, pickle.UnpicklingError):
-        history_cache = {}
+    prices_cache_path = folder / prices.CACHE
+    history_cache = _load_cache(history_cache_path)
+    prices_cache = _load_cache(prices_cache_path)
+    known_prices = len(prices_cache)
     try:
         result = build(BuildConfig(
             source=source, out_dir=out_dir, themes_dir=settings.themes_dir,
             base_url=base_url(settings, tenants, tenant), shop=tenant.has("ecommerce"),
             api_base="/api", cache_dir=cache_dir, now=now,
             renamed=renamed_slugs(repo, source.commit, history_cache), progress=progress,
+            price_history=prices.PriceHistory(repo, source.commit, cache=prices_cache),
         ))
     finally:
         source.close()
-    history_cache_path.parent.mkdir(parents=True, exist_ok=True)
+    _save_cache(history_cache_path, history_cache)
+    if len(prices_cache) != known_prices:  # blobs never change: only new ones need saving
+        _save_cache(prices_cache_path, prices_cache)
+    return TenantBuild(tenant, source.commit, result)
+
+
+def _load_cache(path: Path) -> dict:
+    try:
+        return pickle.loads(path.read_bytes())
+    except (FileNotFoundError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
+        return {}
+
+
+def _save_cache(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     # Through a file of this thread's own and a rename: builds of one tenant's other folders (a
     # preview, the CLI) may save at the same moment, and a killed save must not leave half a file.
-    tmp = history_cache_path.with_name(f".slugs.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_bytes(pickle.dumps(history_cache))
-    os.replace(tmp, history_cache_path)
-    return TenantBuild(tenant, source.commit, result)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_bytes(pickle.dumps(data))
+    os.replace(tmp, path)
 
 
 def publish_tenant(settings: Settings, tenants: Tenants, slug: str, *, actor: str, commit: str | None = None,

@@ -21,6 +21,7 @@ from typing_extensions import Annotated
 from content.errors import ConflictError, ContentErrors, RepositoryError
 from content.gitrepo import Author, Repository
 from content.parse import parse_site
+from content.prices import errors_at, read_cache
 from content.registry import now_iso
 
 from ..errors import BadRequest
@@ -234,7 +235,8 @@ def commit(request: Request, changes: dict[str, bytes | None], message: str, bas
     repo = repo_of(request)
     source = Overlay(repo.source(), changes)
     try:
-        parse(request, source)
+        content = parse(request, source)
+        prior_price_errors(request, repo, source.base.commit, content, changes)
     except ContentErrors as exc:
         mine = [str(e) for e in exc.errors if e.path in changes or _describes(e.path, changes)]
         if mine:
@@ -250,6 +252,20 @@ def commit(request: Request, changes: dict[str, bytes | None], message: str, bas
                                  "head": exc.head}, exc.head) from None
     except RepositoryError as exc:
         raise BadRequest(str(exc)) from None
+
+
+def prior_price_errors(request: Request, repo: Repository, head: str, content, changes: dict) -> None:
+    """The prior price rule (``content.prices``) on the would-be site: the save counts from now. A change
+    to site.yaml (turning the rule on) answers for every product; other saves for their own files."""
+    tenant = require_tenant(request)
+    if not tenant.has("ecommerce"):
+        return
+    folder = services_of(request).config.data_dir / "tenants" / tenant.slug
+    errors = errors_at(repo, head, content, datetime.now(timezone.utc), cache=read_cache(folder), pending_content=True)
+    if "site.yaml" in changes and errors:
+        raise Rejected(422, [str(e) for e in errors])
+    if errors:
+        raise ContentErrors(errors)
 
 
 def save_base(form: dict[str, Any]) -> str:

@@ -30,12 +30,27 @@ def check(ctx: Context, tenant_slug: str | None, source: Path | None) -> None:
     if source is not None:
         content = parse_site(DirSource(source))
         where = escape(str(source))
+        if content.site.prior_price_rule:
+            console.print("[yellow]note[/yellow] prior_price_rule is on, but a folder has no history of the prices "
+                          "charged: compare_price is not checked here (it is when the tenant builds or is pushed to)")
     else:
-        repo_source = ctx.tenants.repository(ctx.tenants.registry.get(tenant_slug).slug).source()
+        from datetime import datetime, timezone
+
+        from content.errors import ContentErrors
+        from content.prices import errors_at, read_cache
+
+        tenant = ctx.tenants.registry.get(tenant_slug)
+        repo = ctx.tenants.repository(tenant.slug)
+        repo_source = repo.source()
         try:
             content = parse_site(repo_source)
         finally:
             repo_source.close()
+        if tenant.has("ecommerce"):  # without the shop no price is shown, so none is claimed
+            errors = errors_at(repo, repo_source.commit, content, datetime.now(timezone.utc),
+                               cache=read_cache(ctx.tenants.folder(tenant.slug)))
+            if errors:
+                raise ContentErrors(errors)
         where = tenant_slug
     console.print(f"[green]ok[/green] {where}: {len(content.pages)} pages, {len(content.posts)} posts, "
                   f"{len(content.products)} products, {len(content.media)} media files")
