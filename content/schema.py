@@ -481,3 +481,11 @@ CREATE TABLE refunds (
 );
 CREATE INDEX refunds_order ON refunds(order_id)
 """)
+
+TENANT.add("0008_shown_once", """
+CREATE TABLE shown_once (
+    token TEXT PRIMARY KEY,
+    sealed TEXT NOT NULL,
+    expires_at REAL NOT NULL
+)
+""")

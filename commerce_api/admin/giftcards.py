@@ -16,6 +16,7 @@ from ..routes.params import Id
 from ..security import services_of
 from ..shop import giftcards
 from ..shop.pricing import Rules
+from . import once
 from .common import Form, back, page, text, who
 
 SHOP = {"feature": "ecommerce"}
@@ -51,13 +52,14 @@ def issue(request: Request, data: Form) -> Response:
                                           recipient=text(data, "recipient"), note=text(data, "note"),
                                           expires_at=expiry(text(data, "expires_at"), rules.timezone),
                                           secret_key=services.config.secret_key)
+            token = once.stash(conn, services.config.secret_key, code)
     except ApiError as exc:
         return back(request, "/gift-cards", error=exc.message)
     services.audit.record("gift_card.issued", actor=member.user.id, tenant_id=member.tenant.id,
                           address=_address(request), card=card["id"], last4=card["last4"], amount=card["initial"])
-    # The whole code on this answer only: never in a redirect's URL, and never shown to staff again.
-    return _card_page(request, card["id"], code=code,
-                      flash="Gift card issued. Copy its code now and give it to its recipient: it is not shown again.")
+    # A redirect (reloading never issues a second card); the page shows the code once (admin/once.py).
+    return back(request, f"/gift-cards/{card['id']}?shown={token}",
+                saved="Gift card issued. Copy its code now and give it to its recipient: it is not shown again.")
 
 
 def _card_page(request: Request, card_id: int, *, code: str = "", **context) -> Response:
@@ -74,8 +76,13 @@ def _card_page(request: Request, card_id: int, *, code: str = "", **context) -> 
 
 @get("/admin/gift-cards/{card_id:int}", opt={"action": "orders:read", **SHOP}, sync_to_thread=True,
      include_in_schema=False)
-def card(request: Request, card_id: Id) -> Response:
-    return _card_page(request, card_id)
+def card(request: Request, card_id: Id, shown: FromQuery[str] = "") -> Response:
+    code = ""
+    if shown:
+        services = services_of(request)
+        with services.databases.connection(who(request).tenant.slug) as conn:
+            code = once.take(conn, services.config.secret_key, shown)
+    return _card_page(request, card_id, code=code)
 
 
 @post("/admin/gift-cards/{card_id:int}/status", opt={"action": "orders:write", **SHOP}, sync_to_thread=True,

@@ -4,12 +4,14 @@ send a test event, turn an endpoint back on, remove it (after asking)."""
 from __future__ import annotations
 
 from litestar import Request, Response, get, post
+from litestar.params import FromQuery
 
 from ..errors import ApiError
 from ..notify import outbox, webhooks
 from ..routes.auth import _address
 from ..routes.params import Id
 from ..security import services_of
+from . import once
 from .common import Form, back, page, text, values, who
 
 EVENT_NAMES = {
@@ -43,13 +45,14 @@ def add(request: Request, data: Form) -> Response:
             endpoint, secret = webhooks.add(conn, text(data, "url"), values(data, "events"), text(data, "description"),
                                             member.user.email, secret_key=services.config.secret_key,
                                             allow=services.config.webhook_allow)
+            token = once.stash(conn, services.config.secret_key, secret)
     except ApiError as exc:
         return back(request, "/webhooks", error=exc.message)
     services.audit.record("webhook.added", actor=member.user.id, tenant_id=member.tenant.id, address=_address(request),
                           endpoint=endpoint["id"], url=endpoint["url"], events=endpoint["events"])
-    # Shown on this answer only (never in a redirect's URL, never stored anywhere it can be read back).
-    return _endpoint_page(request, endpoint["id"], secret=secret,
-                          flash="Endpoint added. Copy its signing secret now: it is not shown again.")
+    # A redirect (reloading never adds a second endpoint); the page shows the secret once (admin/once.py).
+    return back(request, f"/webhooks/{endpoint['id']}?shown={token}",
+                saved="Endpoint added. Copy its signing secret now: it is not shown again.")
 
 
 def _endpoint_page(request: Request, endpoint_id: int, *, secret: str = "", confirming: bool = False,
@@ -65,8 +68,13 @@ def _endpoint_page(request: Request, endpoint_id: int, *, secret: str = "", conf
 
 @get("/admin/webhooks/{endpoint_id:int}", opt={"action": "webhooks:read"}, sync_to_thread=True,
      include_in_schema=False)
-def endpoint(request: Request, endpoint_id: Id) -> Response:
-    return _endpoint_page(request, endpoint_id)
+def endpoint(request: Request, endpoint_id: Id, shown: FromQuery[str] = "") -> Response:
+    secret = ""
+    if shown:
+        services = services_of(request)
+        with services.databases.connection(who(request).tenant.slug) as conn:
+            secret = once.take(conn, services.config.secret_key, shown)
+    return _endpoint_page(request, endpoint_id, secret=secret)
 
 
 @post("/admin/webhooks/{endpoint_id:int}/test", opt={"action": "webhooks:write"}, sync_to_thread=True,

@@ -151,13 +151,16 @@ def quote(conn: sqlite3.Connection, items: list[tuple[str, int, int | None]], *,
             notices.append(stock_notice(line.name, sku, line.available or 0))
         lines.append(line)
     subtotal = sum(line.total for line in lines)
-    # Free delivery over the threshold counts the basket before discounts.
-    free = rules.free_over is not None and subtotal >= rules.free_over
     cards = gift_card_skus(conn)
-    needs_shipping = any(line.sku not in cards for line in lines)
+    # Gift cards are money, not goods: they count towards neither free delivery nor any discount
+    # (its conditions included), so a £50 card is always worth £50.
+    goods = [line for line in lines if line.sku not in cards]
+    # Free delivery over the threshold counts the goods before discounts.
+    free = rules.free_over is not None and sum(line.total for line in goods) >= rules.free_over
+    needs_shipping = bool(goods)
     shipping = 0 if (pickup or not needs_shipping or free) else rules.flat_rate
     outcome = discounts.evaluate(conn, [discounts.Item(l.sku, l.product, l.categories, l.quantity, l.total)
-                                        for l in lines], shipping, list(codes), currency=rules.currency,
+                                        for l in goods], shipping, list(codes), currency=rules.currency,
                                  zone=rules.timezone, email=email, now=now)
     off = outcome.lines
     lines = [replace(line, discount=off.get(line.sku, 0)) for line in lines]

@@ -39,12 +39,15 @@ def test_staff_issue_a_card_see_the_code_once_and_disable_it(site, admin):
     owner = admin()
     issued = owner.post("/gift-cards/new", {"amount": "15.00", "recipient": "raffle@example.test",
                                             "note": "Summer fair raffle", "expires_at": ""})
-    assert issued.status_code == 200, alert(issued)
+    assert issued.status_code == 303, alert(issued)  # a redirect: reloading the page issues nothing
+    shown_at = issued.headers["location"]
+    issued = owner.get(shown_at)
     assert "not shown again" in status(issued)
     code = re.search(r'<code class="copy">([A-Z0-9-]{19})</code>', issued.text).group(1)
     card_id = re.search(r'/gift-cards/(\d+)/status"', issued.text).group(1)
     page = owner.get(f"/gift-cards/{card_id}")
     assert code not in page.text and f"…{code[-4:]}" in page.text and "Summer fair raffle" in page.text
+    assert code not in owner.get(shown_at).text  # the code is shown once: the same link shows it no more
     assert "15.00 GBP" in page.text and ">issue<" in page.text  # the ledger's first line
     assert code not in owner.get("/gift-cards").text
     found = owner.get("/gift-cards", params={"q": code[-4:]})

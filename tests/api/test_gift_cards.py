@@ -320,3 +320,19 @@ def test_twenty_checkouts_spending_one_card_never_overdraw_it(shop, staff):
     assert detail["balance"] == 0 == sum(l["amount"] for l in detail["ledger"])
     assert len([l for l in detail["ledger"] if l["kind"] == "redeem"]) == 12
     ledger_sums(conn)
+
+
+def test_gift_cards_are_money_not_goods_for_discounts_and_free_delivery(shop):
+    from commerce_api.shop import discounts
+
+    world, conn = shop
+    discounts.create(conn, code="TENOFF", kind="percent", value=1000)
+    discounts.create(conn, code="BIGBASKET", kind="amount", value=500, min_subtotal=3000)  # 57.20 with the cards
+    with world.client("alpha") as client:
+        token = cart(client, ("RYE", 1), ("VOUCHER-25", 2))  # 7.20 of bread and 50.00 of cards
+        client.post(f"/api/carts/{token}/discount", json={"code": "TENOFF"})
+        view = client.post(f"/api/carts/{token}/discount", json={"code": "BIGBASKET"}).json()
+    lines = {l["sku"]: l["discount"] for l in view["lines"]}
+    assert lines == {"RYE": 72, "VOUCHER-25": 0}  # 10 % of the bread only: the card stays worth 25.00
+    assert {c["code"]: c["reason"] for c in view["codes"]}["BIGBASKET"] == "needs a basket of at least £30.00"
+    assert view["shipping"] == 495  # 57.20 in the basket (free over 40.00), but only 7.20 of goods
