@@ -31,7 +31,8 @@ def api_config(settings: Settings) -> ApiConfig:
                      sites_dir=settings.sites_dir, trusted_proxies=settings.trusted_proxies,
                      admin_hostname=settings.admin_host or None,
                      metrics_token=settings.metrics_token, metrics_allow=settings.metrics_allow,
-                     webhook_allow=settings.webhook_allow)
+                     webhook_allow=settings.webhook_allow, orders_per_address=settings.orders_per_address,
+                     orders_per_email=settings.orders_per_email)
 
 
 def services(settings: Settings) -> Services:

@@ -39,6 +39,8 @@ class Settings:
     metrics_token: str | None
     metrics_allow: tuple[str, ...]
     webhook_allow: tuple[str, ...]  # private networks tenants' webhook endpoints may still reach
+    orders_per_address: tuple[int, int]  # new orders a site takes from one address: (how many, seconds)
+    orders_per_email: tuple[int, int]  # ... and for one shopper's email address
     mail_from: str
     demo_password: str
     sites_dir: Path
@@ -98,6 +100,8 @@ class Settings:
             metrics_allow=_networks(env.get("TESSERA_METRICS_ALLOW", "" if mode == "production" else "127.0.0.1,::1"),
                                     "TESSERA_METRICS_ALLOW"),
             webhook_allow=_networks(env.get("TESSERA_WEBHOOK_ALLOW", ""), "TESSERA_WEBHOOK_ALLOW"),
+            orders_per_address=_rate(env.get("TESSERA_ORDERS_PER_ADDRESS", "60/600"), "TESSERA_ORDERS_PER_ADDRESS"),
+            orders_per_email=_rate(env.get("TESSERA_ORDERS_PER_EMAIL", "10/3600"), "TESSERA_ORDERS_PER_EMAIL"),
             mail_from=env.get("TESSERA_MAIL_FROM", f"Tessera <no-reply@{env.get('TESSERA_BASE_DOMAIN', 'localhost')}>"),
             demo_password=env.get("TESSERA_DEMO_PASSWORD", "tessera-demo"),
             sites_dir=Path(env.get("TESSERA_SITES_DIR") or ROOT / "sites"),
@@ -117,6 +121,14 @@ def _admin_host(value: str, base_domain: str) -> str:
         raise SettingsError(f"TESSERA_ADMIN_HOST {host!r} would be a tenant's subdomain; use admin{suffix} "
                             f"or a host outside {base_domain}")
     return host
+
+
+def _rate(value: str, name: str) -> tuple[int, int]:
+    """``60/600``: at most 60 in 600 seconds."""
+    count, _, seconds = value.strip().partition("/")
+    if not (count.isdigit() and seconds.isdigit() and int(count) > 0 and int(seconds) > 0):
+        raise SettingsError(f"{name} must look like 60/600 (at most 60 in 600 seconds), not {value!r}")
+    return int(count), int(seconds)
 
 
 def _networks(value: str, name: str = "TESSERA_TRUSTED_PROXIES") -> tuple[str, ...]:

@@ -28,6 +28,8 @@ def test_production_refuses_a_missing_secret(tmp_path):
     ({"TESSERA_SMTP_URL": "mail.example.com:25"}, "TESSERA_SMTP_URL"),
     ({"TESSERA_ADMIN_HOST": "bakery.localhost"}, "TESSERA_ADMIN_HOST"),  # a tenant's subdomain
     ({"TESSERA_ADMIN_HOST": "https://admin.example.com/"}, "TESSERA_ADMIN_HOST"),
+    ({"TESSERA_ORDERS_PER_ADDRESS": "60"}, "TESSERA_ORDERS_PER_ADDRESS"),
+    ({"TESSERA_ORDERS_PER_EMAIL": "0/60"}, "TESSERA_ORDERS_PER_EMAIL"),
 ])
 def test_malformed_settings_name_the_variable(tmp_path, env, name):
     with pytest.raises(SettingsError, match=name):
@@ -58,3 +60,14 @@ def test_metrics_are_open_to_loopback_in_local_mode_only(tmp_path):
     assert "t0k" not in repr(chosen)
     with pytest.raises(SettingsError, match="TESSERA_METRICS_ALLOW"):
         Settings.from_env({**data, "TESSERA_METRICS_ALLOW": "nowhere"})
+
+
+def test_order_limits_reach_the_api(tmp_path):
+    from tessera.app import api_config
+
+    settings = Settings.from_env({"TESSERA_DATA_DIR": str(tmp_path), "TESSERA_ORDERS_PER_ADDRESS": "5/60",
+                                  "TESSERA_ORDERS_PER_EMAIL": "2/30"})
+    config = api_config(settings)
+    assert config.orders_per_address == (5, 60) and config.orders_per_email == (2, 30)
+    default = api_config(Settings.from_env({"TESSERA_DATA_DIR": str(tmp_path)}))
+    assert default.orders_per_address == (60, 600) and default.orders_per_email == (10, 3600)
