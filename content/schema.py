@@ -489,3 +489,7 @@ CREATE TABLE shown_once (
     expires_at REAL NOT NULL
 )
 """)
+
+TENANT.add("0009_orders_expiry_index", """
+CREATE INDEX orders_expiry ON orders(status, payment_status, expires_at)
+""")

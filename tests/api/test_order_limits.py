@@ -57,3 +57,16 @@ def test_address_keys():
 def test_an_email_address_is_one_plain_address(strict, email):
     answer = order(strict, email, f"192.0.2.{50 + len(email)}")
     assert answer.status_code == 400 and answer.json()["error"]["field"] == "email"
+
+
+def test_expiring_unpaid_orders_reads_only_the_expired_ones(tmp_path):
+    """Every cart write first releases expired unpaid orders: that must be an index range, not a
+    scan of every pending order (a busy shop has thousands waiting for payment)."""
+    from content.migrations import connect
+    from content.schema import TENANT
+
+    conn = connect(tmp_path / "tenant.db", TENANT)
+    plan = " ".join(row[3] for row in conn.execute(
+        "EXPLAIN QUERY PLAN SELECT number FROM orders WHERE status = 'pending' AND payment_status = 'pending' "
+        "AND expires_at < ?", ("2026-01-01",)))
+    assert "USING INDEX orders_expiry (status=? AND payment_status=? AND expires_at<?)" in plan
