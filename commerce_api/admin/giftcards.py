@@ -77,12 +77,7 @@ def _card_page(request: Request, card_id: int, *, code: str = "", **context) -> 
 @get("/admin/gift-cards/{card_id:int}", opt={"action": "orders:read", **SHOP}, sync_to_thread=True,
      include_in_schema=False)
 def card(request: Request, card_id: Id, shown: FromQuery[str] = "") -> Response:
-    code = ""
-    if shown:
-        services = services_of(request)
-        with services.databases.connection(who(request).tenant.slug) as conn:
-            code = once.take(conn, services.config.secret_key, shown)
-    return _card_page(request, card_id, code=code)
+    return _card_page(request, card_id, code=once.shown(request, shown))
 
 
 @post("/admin/gift-cards/{card_id:int}/status", opt={"action": "orders:write", **SHOP}, sync_to_thread=True,

@@ -5,6 +5,7 @@ unsubscribe link those emails carry."""
 from __future__ import annotations
 
 import json
+from html import escape
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -12,6 +13,7 @@ from litestar.params import FromQuery
 
 from content.registry import now_iso
 
+from ..errors import NotFound
 from ..notify import outbox, recipients
 from ..notify.deliver import read_unsubscribe_token
 from ..notify.emails import TEMPLATES, EmailTemplateError
@@ -107,9 +109,9 @@ def email_preview(request: Request, template: FromQuery[str] = "", order: FromQu
     with services_of(request).databases.connection(member.tenant.slug) as conn:
         try:
             rendered, _ = _render(request, conn, template, int(order) if order.isdigit() and len(order) < 10 else None)
-            body = rendered.html or f"<pre>{_escape(rendered.text)}</pre>"
+            body = rendered.html or f"<pre>{escape(rendered.text)}</pre>"
         except EmailTemplateError as exc:
-            body = f"<p>{_escape(str(exc))}</p>"
+            body = f"<p>{escape(str(exc))}</p>"
     return Response(body, media_type="text/html", headers={
         "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"})
@@ -133,7 +135,7 @@ def _preview_data(conn, template: str, order_number: int | None) -> tuple[dict, 
             try:
                 order = orders.get(order_number)
                 return {"order": {k: v for k, v in order.items() if k not in ("notes", "history")}}, False
-            except Exception:
+            except NotFound:  # an order number that is not this shop's: show the sample instead
                 pass
         return {"order": SAMPLE_ORDER}, True
     if kind == "stock.low":
@@ -171,12 +173,6 @@ SAMPLE_ORDER = {
     "lines": [{"sku": "SAMPLE-1", "name": "Sample product", "title": "Sample product", "quantity": 2,
                "unit_price": 1200, "line_total": 2400}],
 }
-
-
-def _escape(text: str) -> str:
-    import html
-
-    return html.escape(text)
 
 
 # -- each person's staff emails -------------------------------------------------------------------

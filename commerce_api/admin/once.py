@@ -12,7 +12,10 @@ import secrets
 import sqlite3
 import time
 
+from litestar import Request
+
 from ..sealing import InvalidToken, seal, unseal
+from ..security import require_tenant, services_of
 
 KEEP = 600
 PURPOSE = b"tessera shown once"
@@ -39,3 +42,12 @@ def take(conn: sqlite3.Connection, secret_key: str, token: str) -> str:
         return unseal(secret_key, PURPOSE, row["sealed"])
     except InvalidToken:
         return ""
+
+
+def shown(request: Request, token: str) -> str:
+    """For the page a create form redirected to: its secret, once (``?shown=<token>``)."""
+    if not token:
+        return ""
+    services = services_of(request)
+    with services.databases.connection(require_tenant(request).slug) as conn:
+        return take(conn, services.config.secret_key, token)

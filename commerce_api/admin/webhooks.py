@@ -6,7 +6,7 @@ from __future__ import annotations
 from litestar import Request, Response, get, post
 from litestar.params import FromQuery
 
-from ..errors import ApiError
+from ..errors import ApiError, Conflict
 from ..notify import outbox, webhooks
 from ..routes.auth import _address
 from ..routes.params import Id
@@ -69,19 +69,17 @@ def _endpoint_page(request: Request, endpoint_id: int, *, secret: str = "", conf
 @get("/admin/webhooks/{endpoint_id:int}", opt={"action": "webhooks:read"}, sync_to_thread=True,
      include_in_schema=False)
 def endpoint(request: Request, endpoint_id: Id, shown: FromQuery[str] = "") -> Response:
-    secret = ""
-    if shown:
-        services = services_of(request)
-        with services.databases.connection(who(request).tenant.slug) as conn:
-            secret = once.take(conn, services.config.secret_key, shown)
-    return _endpoint_page(request, endpoint_id, secret=secret)
+    return _endpoint_page(request, endpoint_id, secret=once.shown(request, shown))
 
 
 @post("/admin/webhooks/{endpoint_id:int}/test", opt={"action": "webhooks:write"}, sync_to_thread=True,
       include_in_schema=False)
 def send_test(request: Request, endpoint_id: Id) -> Response:
-    with services_of(request).databases.connection(who(request).tenant.slug) as conn:
-        webhooks.send_test(conn, endpoint_id)
+    try:
+        with services_of(request).databases.connection(who(request).tenant.slug) as conn:
+            webhooks.send_test(conn, endpoint_id)
+    except Conflict as exc:  # one test at a time
+        return back(request, f"/webhooks/{endpoint_id}", error=exc.message[:1].upper() + exc.message[1:] + ".")
     return back(request, f"/webhooks/{endpoint_id}", saved="Test event queued: it appears below once sent "
                                                             "(reload in a moment).")
 

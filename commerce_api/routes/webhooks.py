@@ -64,7 +64,7 @@ class WebhooksController(Controller):
                               endpoint=endpoint_id, url=removed["url"])
         return {"ok": True}
 
-    @post("/{endpoint_id:int}/test", responses=errors(), status_code=202, opt={"action": "webhooks:write"},
+    @post("/{endpoint_id:int}/test", responses=errors(409), status_code=202, opt={"action": "webhooks:write"},
           sync_to_thread=True, summary="Send the endpoint a webhook.test event (even when it is turned off)")
     def test(self, request: Request, endpoint_id: Id) -> dict[str, Any]:
         with services_of(request).databases.connection(_who(request).tenant.slug) as conn:

@@ -31,6 +31,8 @@ def test_an_owner_adds_lists_tests_and_removes_an_endpoint(world):
 
         tested = client.post(f"/api/admin/webhooks/{endpoint['id']}/test")
         assert tested.status_code == 202 and tested.json()["status"] == "queued"
+        again = client.post(f"/api/admin/webhooks/{endpoint['id']}/test")  # no job runner here: still waiting
+        assert again.status_code == 409 and again.json()["error"]["code"] == "test_waiting"
         with world.services.databases.connection("alpha") as conn:
             event = conn.execute("SELECT kind, data FROM events WHERE id = ?", (tested.json()["event"],)).fetchone()
         assert event["kind"] == "webhook.test" and json.loads(event["data"]) == {"endpoint_id": endpoint["id"]}
