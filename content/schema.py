@@ -493,3 +493,32 @@ CREATE TABLE shown_once (
 TENANT.add("0009_orders_expiry_index", """
 CREATE INDEX orders_expiry ON orders(status, payment_status, expires_at)
 """)
+
+TENANT.add("0010_shipping_tax", """
+ALTER TABLE catalog_variants ADD COLUMN weight INTEGER;
+ALTER TABLE catalog_variants ADD COLUMN tax_category TEXT NOT NULL DEFAULT 'standard';
+ALTER TABLE orders ADD COLUMN shipping_option TEXT;
+ALTER TABLE orders ADD COLUMN shipping_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE orders ADD COLUMN shipping_estimate TEXT NOT NULL DEFAULT '';
+ALTER TABLE orders ADD COLUMN pickup TEXT;
+ALTER TABLE orders ADD COLUMN vat_number TEXT;
+ALTER TABLE orders ADD COLUMN tax_note TEXT NOT NULL DEFAULT '';
+CREATE TABLE order_tax_lines (
+    id INTEGER PRIMARY KEY,
+    order_id INTEGER NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
+    jurisdiction TEXT NOT NULL,
+    category TEXT NOT NULL,
+    rate TEXT NOT NULL,
+    base INTEGER NOT NULL,
+    amount INTEGER NOT NULL,
+    note TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX order_tax_lines_order ON order_tax_lines(order_id);
+CREATE TABLE pickup_bookings (
+    order_id INTEGER PRIMARY KEY REFERENCES orders(id) ON DELETE CASCADE,
+    location TEXT NOT NULL,
+    slot_start TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX pickup_bookings_slot ON pickup_bookings(location, slot_start)
+""")
