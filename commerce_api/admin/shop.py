@@ -22,6 +22,7 @@ from ..security import admin_base, services_of
 from ..shop.carriers import CARRIERS
 from ..shop import refunds
 from ..shop.orders import STATUSES, TRANSITIONS, Orders
+from . import tax_queries
 from .common import (Form, Rejected, back, commit, media_names, page, paged, parse, repo_of, save_base, text,
                      values, who)
 from .common import number as whole_number
@@ -50,8 +51,10 @@ def orders(request: Request, status: FromQuery[str] = "", payment: FromQuery[str
     with services_of(request).databases.connection(who(request).tenant.slug) as conn:
         rows = Orders(conn).list(status=status or None, payment_status=payment or None, since=since or None,
                                  until=end, limit=200)
+        delivery = tax_queries.delivery_names(conn, [row["number"] for row in rows])
     for row in rows:
         row["total_text"] = str(Money(row["total"], row["currency"]))
+        row["delivery"] = delivery.get(row["number"], "")
     from urllib.parse import urlencode
 
     csv = admin_base(request) + "/api/admin/orders.csv?" + urlencode({k: v for k, v in {"status": status, "payment_status": payment,
@@ -64,13 +67,14 @@ def orders(request: Request, status: FromQuery[str] = "", payment: FromQuery[str
 def order_detail(request: Request, number: FromPath[int]) -> Response:
     with services_of(request).databases.connection(who(request).tenant.slug) as conn:
         order = Orders(conn).get(number)
+        details = tax_queries.order_details(conn, number)
     currency = order["currency"]
     hidden = {"refunded"} | ({"processing"} if order["status"] == "pending" else set())
     taken: dict[str, int] = {}  # units refunded so far, per sku
     for done in order["refunds"]:
         for line in done["lines"]:
             taken[line["sku"]] = taken.get(line["sku"], 0) + line["quantity"]
-    return page(request, "order.html", title=f"Order {number}", section="orders", order=order,
+    return page(request, "order.html", title=f"Order {number}", section="orders", order=order, details=details,
                 money=lambda minor: str(Money(minor, currency)), can_write=who(request).can("orders:write"),
                 next_statuses=sorted(TRANSITIONS[order["status"]] - hidden), status_actions=STATUS_ACTIONS,
                 carriers=[name for name, _ in CARRIERS.values()],
