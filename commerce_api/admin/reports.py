@@ -39,7 +39,10 @@ def _load(request: Request, year: str) -> tuple[int, list[int], list[tax_queries
 
 
 def place(jurisdiction: str) -> str:
-    """"Germany (DE)", "US-NY" as stored when the country is not one the table names."""
+    """"Germany (DE)", "US-NY" as stored when the country is not one the table names. A shop on one
+    rate records no country for a collection from the shop."""
+    if not jurisdiction:
+        return "No country recorded"
     country = jurisdiction.split("-", 1)[0]
     return f"{NAMES[country]} ({jurisdiction})" if country in NAMES else jurisdiction
 

@@ -1,5 +1,5 @@
 """Reads of the tax lines and delivery choices that checkout stored on orders, for the admin's tax
-report and order pages. Read-only: a placed order's tax is what was charged, never recomputed here.
+report and orders list. Read-only: a placed order's tax is what was charged, never recomputed here.
 
 Orders placed before shipping zones and tax by region (migration 0010) have no tax lines and null
 delivery fields: every reader here answers for them with empty values, not errors."""
@@ -87,22 +87,6 @@ def report(conn: sqlite3.Connection, year: int, zone: ZoneInfo) -> list[Month]:
             totals[row.currency] = (base + row.base, amount + row.amount)
         result.append(Month(month, rows, totals))
     return result
-
-
-def order_details(conn: sqlite3.Connection, number: int) -> dict:
-    """How an order is delivered and taxed: the option chosen, the pickup slot, the buyer's VAT number,
-    the tax note and tax lines. Empty for orders placed before these were recorded."""
-    row = conn.execute("SELECT id, shipping_option, shipping_name, shipping_estimate, pickup, vat_number, tax_note "
-                       "FROM orders WHERE number = ?", (number,)).fetchone()
-    if row is None:
-        return {"option": None, "name": "", "estimate": "", "pickup": None, "vat_number": "", "tax_note": "",
-                "tax_lines": []}
-    lines = conn.execute("SELECT jurisdiction, category, rate, base, amount, note FROM order_tax_lines "
-                         "WHERE order_id = ? ORDER BY id", (row["id"],)).fetchall()
-    return {"option": row["shipping_option"], "name": row["shipping_name"] or "",
-            "estimate": row["shipping_estimate"] or "", "pickup": _pickup(row["pickup"]),
-            "vat_number": row["vat_number"] or "", "tax_note": row["tax_note"] or "",
-            "tax_lines": [dict(line) for line in lines]}
 
 
 def delivery_names(conn: sqlite3.Connection, numbers: list[int]) -> dict[int, str]:
