@@ -17,6 +17,7 @@ import pytest
 
 from content.migrations import connect
 from tests.admin.conftest import Admin, alert
+from tests.admin.test_shipping_tax_settings import flat_rate
 
 TENANT_DB = ("tenants", "bakery", "tenant.db")
 # One box of almond financiers (8.50) delivered (4.95): 13.45 with 20 % VAT inside, 2.24 of it tax.
@@ -57,6 +58,7 @@ EXPORT_LINES = [("US", "standard", "0", 800, 0, "export")]
 
 @pytest.fixture(name="orders", scope="module")
 def fx_orders(site):
+    flat_rate(site)  # the numbers below are the flat rate's, whatever the starter ships with
     owner = Admin(site, "bakery", "owner@bakery.test")
     saved = owner.post("/settings/tax/save", {"rate": "20", "prices_include_tax": "1", "shipping": "1", "label": "VAT"})
     assert saved.status_code == 303, alert(saved) or saved.text
