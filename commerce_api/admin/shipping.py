@@ -111,8 +111,9 @@ def start_zones(request: Request, data: Form) -> Response:
     except Rejected as exc:
         return _page(request, exc.status, yaml_text=new.decode(), conflict=exc.conflict, base=text(data, "base"),
                      errors=exc.errors or ["Someone saved the settings at the same moment: press the button again."])
-    return back(request, "/settings/shipping", saved=f"Zones started in {PATH}: one zone with the flat rate, and "
-                                                     "collection from the shop. Publish to put it live.")
+    return back(request, "/settings/shipping", saved=f"Zones started in {PATH} with the flat rate. Collection from "
+                                                     "the shop is off until you give it an address and opening hours "
+                                                     "(an example is in the file). Publish to put it live.")
 
 
 def _home_country(site: dict[str, Any]) -> str | None:

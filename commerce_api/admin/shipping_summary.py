@@ -116,25 +116,27 @@ def _pickup(place: Mapping, money) -> dict[str, Any]:
 
 def from_legacy(site: Mapping, *, country: str | None = None) -> bytes:
     """site.yaml's ``shipping:`` block (flat rate, free over, countries) as the shipping.yaml that charges
-    the same: one zone with one method, and the collection from the shop that legacy shops offered.
-    The collection point has no opening hours, so shoppers choose no slot, as before; its address is
-    the site's name until someone writes the real one (``country`` is where tax is due on it)."""
+    the same: one zone with one method. Collection from the shop, which flat-rate shops offered without
+    an address or opening hours, cannot be written without them (a pickup point needs both): it comes
+    as a commented example to fill in, and the page says that collection is off until then."""
     legacy = site.get("shipping") if isinstance(site.get("shipping"), Mapping) else {}
     method: dict[str, Any] = {"name": "Delivery", "id": "delivery", "price": _decimal_text(legacy.get("flat_rate"))}
     if legacy.get("free_over") not in (None, ""):
         method["free_over"] = _decimal_text(legacy.get("free_over"))
     countries = [str(c).upper() for c in _list_of_any(legacy.get("countries"))] or ["*"]
-    pickup: dict[str, Any] = {"name": "Collect from the shop", "id": "shop",
-                              "address": _text(site.get("name")) or "The shop"}
-    if country:
-        pickup["country"] = country
-    pickup["hours"] = {}
-    data = {"zones": [{"name": "Standard delivery", "id": "standard", "countries": countries, "methods": [method]}],
-            "pickup": [pickup]}
+    data = {"zones": [{"name": "Standard delivery", "id": "standard", "countries": countries, "methods": [method]}]}
+    name = (_text(site.get("name")) or "The shop").replace('"', "'")
     head = ("# Shipping zones, local delivery and pickup: see docs/shipping-and-tax.md for every key.\n"
-            "# Started from the flat rate in site.yaml. The collection point has no opening hours yet\n"
-            "# (shoppers pick no time slot): add hours, e.g. `mon: \"09:00-17:00\"`, to offer slots.\n")
-    return (head + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)).encode()
+            "# Started from the flat rate in site.yaml.\n")
+    pickup = ("\n# Collection from the shop needs its address and opening hours: until they are here, shoppers\n"
+              "# cannot choose to collect. Remove the # signs, then fill in the address, country and hours.\n"
+              "# pickup:\n"
+              "#   - name: Collect from the shop\n"
+              "#     id: shop\n"
+              f"#     address: \"{name}, street, town\"\n"
+              f"#     country: {country or 'GB'}\n"
+              "#     hours: {mon: \"09:00-17:00\", sat: \"09:00-13:00\"}\n")
+    return (head + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100) + pickup).encode()
 
 
 def _money(currency: str):

@@ -141,11 +141,14 @@ def test_starting_zones_writes_the_same_rules_as_shipping_yaml_in_one_commit(adm
     assert repo.read("shipping.yaml") is None
     started = owner.post("/settings/shipping/start", {"base": repo.head()})
     assert started.status_code == 303, started.text
-    assert "Zones started" in status(owner.get(started.headers["location"]))
-    data = yaml.safe_load(repo.read("shipping.yaml"))
-    assert data["zones"] == [{"name": "Standard delivery", "id": "standard", "countries": ["GB", "IE"],
-                              "methods": [{"name": "Delivery", "id": "delivery", "price": "3.50", "free_over": "30.00"}]}]
-    assert [p["id"] for p in data["pickup"]] == ["shop"] and data["pickup"][0]["hours"] == {}
+    assert "Collection from the shop is off until" in status(owner.get(started.headers["location"]))
+    written = repo.read("shipping.yaml").decode()
+    assert yaml.safe_load(written) == {"zones": [{
+        "name": "Standard delivery", "id": "standard", "countries": ["GB", "IE"],
+        "methods": [{"name": "Delivery", "id": "delivery", "price": "3.50", "free_over": "30.00"}]}]}
+    pickup = yaml.safe_load("\n".join(line.removeprefix("# ") for line in written.splitlines()
+                                      if line.startswith(("# pickup", "#   ", "#     "))))
+    assert pickup["pickup"][0]["country"] == "GB" and pickup["pickup"][0]["hours"]["mon"] == "09:00-17:00"
     assert "shipping" not in site_yaml(owner) and "redirects" in site_yaml(owner)
     last = repo.history()[0]
     assert last.message == "Start shipping zones from the flat rate"
@@ -155,7 +158,7 @@ def test_starting_zones_writes_the_same_rules_as_shipping_yaml_in_one_commit(adm
     assert 'name="flat_rate"' not in page.text and "Start zones" not in page.text
     assert textarea(page, "yaml") == repo.read("shipping.yaml").decode()
     assert "Standard delivery" in page.text and "£3.50" in page.text and "free over £30.00" in page.text
-    assert "Collect from the shop" in page.text and "shoppers choose no time slot" in page.text
+    assert "No collection points." in page.text
     again = owner.post("/settings/shipping/start", {})
     assert again.status_code == 303 and "exists already" in again.headers["location"].replace("%20", " ")
 
@@ -264,12 +267,10 @@ def test_tax_settings_keep_the_files_own_rates_and_keys():
 
 
 def test_the_legacy_flat_rate_as_shipping_yaml():
-    site = {"name": "Rye & Crumb", "shipping": {"flat_rate": 4.95, "countries": ["gb"]}, "tax": {"origin": "GB"}}
-    data = yaml.safe_load(shipping_summary.from_legacy(site, country="GB"))
-    assert data == {"zones": [{"name": "Standard delivery", "id": "standard", "countries": ["GB"],
-                               "methods": [{"name": "Delivery", "id": "delivery", "price": "4.95"}]}],
-                    "pickup": [{"name": "Collect from the shop", "id": "shop", "address": "Rye & Crumb",
-                                "country": "GB", "hours": {}}]}
+    site = {"name": 'Rye "&" Crumb', "shipping": {"flat_rate": 4.95, "countries": ["gb"]}, "tax": {"origin": "DE"}}
+    written = shipping_summary.from_legacy(site, country="DE").decode()
+    assert yaml.safe_load(written) == {"zones": [{"name": "Standard delivery", "id": "standard", "countries": ["GB"],
+                                                  "methods": [{"name": "Delivery", "id": "delivery", "price": "4.95"}]}]}
+    assert "#     address: \"Rye '&' Crumb, street, town\"" in written and "#     country: DE" in written
     nothing = yaml.safe_load(shipping_summary.from_legacy({}))
     assert nothing["zones"][0]["countries"] == ["*"] and nothing["zones"][0]["methods"][0]["price"] == "0"
-    assert "country" not in nothing["pickup"][0]
