@@ -186,8 +186,11 @@ def choose(rules: Rules, method: str, destination: Destination | None, items: li
     """
     cfg = rules.shipping
     if method == "delivery" and (destination is None or not destination.country):
-        first = zones.first_delivery(cfg, items, rules.currency)
-        return (first, True, None) if first else (None, False, "no delivery method takes this basket")
+        first, reasons = zones.first_delivery(cfg, items, rules.currency)
+        if first is None:  # nothing posts this basket: collecting it may still do
+            first = next(iter(zones.options(cfg, None, items, rules.currency).available), None)
+        return (first, True, None) if first else (None, False, "; ".join(dict.fromkeys(reasons)) or
+                                                  "this shop has no delivery method")
     found = zones.options(cfg, destination, items, rules.currency)
     if method in SHIPPING_METHODS:
         kinds = ("delivery", "local") if method == "delivery" else ("pickup",)
