@@ -219,6 +219,7 @@ def test_an_address_outside_the_local_area_cannot_use_the_van(zoned):
             "shipping_address": {"name": "Ada", "line1": "1 Road", "city": "London", "postal_code": "SW1A 1AA",
                                  "country": "GB"}})
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "shipping_unavailable"
+    assert refused.json()["error"]["message"] == "Bakery van does not deliver to SW1A 1AA"
 
 
 def test_before_an_address_the_cart_estimates_with_the_first_method_or_else_pickup(zoned):
