@@ -185,3 +185,20 @@ def test_an_export_outside_the_eu_pays_the_price_without_german_vat(eu):
     order = placed.json()["order"]
     assert (order["tax"], order["tax_note"], order["total"]) == (0, "export", 10000 + 2000)
     assert order["shipping_address"]["region"] == "NY"
+
+
+def test_refunding_a_whole_export_order_returns_what_was_paid(eu):
+    from commerce_api.shop import refunds
+
+    world, conn = eu
+    with world.client("beta") as client:
+        token = cart(client, ("PRINT", 1), ("BOOK", 1))
+        placed = _checkout(client, token, shipping_method="world/air", shipping_address={**ADDRESS, "country": "CH"})
+    order = placed.json()["order"]
+    assert order["total"] < 11900 + 5350 + 2380  # German VAT taken out of the prices
+    Orders(conn).mark_paid(order["number"], actor="staff@example.test")
+    half = refunds.preview(conn, order["number"], [refunds.Wanted("PRINT", 1)])
+    whole = refunds.preview(conn, order["number"], [refunds.Wanted("PRINT", 1), refunds.Wanted("BOOK", 1)],
+                            shipping=True)
+    assert half.amount == order["total"] * 11900 // (11900 + 5350 + 2380)
+    assert whole.amount == order["total"]
