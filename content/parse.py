@@ -223,7 +223,7 @@ def _navigation(f: Fields, errors: list[ContentError]) -> tuple[NavItem, ...]:
 
 def _shipping(f: Fields, currency: str, errors: list[ContentError]) -> Shipping | None:
     data = f.mapping("shipping")
-    if data is None:
+    if not data:  # an empty block (the admin's settings form wrote one when its fields were empty) sets nothing
         return None
     g = Fields(data, f.path, errors, {"flat_rate", "free_over", "countries"})
     rate = g.price("flat_rate", currency, required=True) or Money(0, currency)

@@ -244,3 +244,10 @@ def test_the_legacy_block_alone_still_works(scratch_site):
         "site.yaml": "name: S\ncurrency: GBP\nshipping:\n  flat_rate: '4.95'\n  free_over: '40'\n  countries: [GB]\n"})))
     assert content.shipping is None
     assert content.site.shipping.flat_rate == Money(495, "GBP") and content.site.shipping.countries == ("GB",)
+
+
+def test_an_empty_legacy_block_sets_nothing_and_does_not_clash(scratch_site):
+    content = parse_site(DirSource(scratch_site({
+        "site.yaml": "name: S\ncurrency: GBP\nshipping: {}\n",
+        "shipping.yaml": "zones:\n  - name: UK\n    countries: [GB]\n    methods: [{name: Post, price: '3'}]\n"})))
+    assert content.site.shipping is None and content.shipping.zones[0].id == "uk"
