@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from content import shipping as shipping_rules
+from content import tax as tax_rules
 from content.errors import ContentError
 from content.model import Content, Entry, Product
 
@@ -145,25 +147,33 @@ def catalog_snapshot(content: Content, products: list[Product]) -> tuple[dict, s
             "description": seo.summary(p.excerpt, p.body, 300),
             "variants": [{"sku": v.sku, "title": v.title, "options": dict(v.options),
                           "price": v.price.amount, "compare_price": v.compare_price.amount if v.compare_price else None,
-                          "currency": v.price.currency, "track_stock": v.track_stock, "weight": v.weight}
+                          "currency": v.price.currency, "track_stock": v.track_stock, "weight": v.weight,
+                          "tax_category": v.tax_category}
                          for v in p.variants],
             # Only on gift cards, so that other shops' snapshots (and versions) stay as they were.
             **({"gift_card": {"valid_months": p.gift_card_months}} if p.gift_card else {}),
         })
     site = content.site
-    shipping = site.shipping
     body = {
         "currency": site.currency, "products": items,
-        "shipping": {"flat_rate": shipping.flat_rate.amount if shipping else 0,
-                     "free_over": shipping.free_over.amount if shipping and shipping.free_over else None,
-                     "countries": list(shipping.countries) if shipping else []},
-        "tax": {"rate": str(site.tax.rate), "inclusive": site.tax.inclusive, "label": site.tax.label}
-        if site.tax else {"rate": "0", "inclusive": True, "label": "Tax"},
+        "shipping": _shipping(content),
+        "tax": tax_rules.snapshot(site.tax),
         "payment_instructions": site.payment_instructions,
         "email": site.email, "low_stock_threshold": site.low_stock_threshold, "timezone": site.timezone,
     }
     version = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
     return {"version": version, **body}, version
+
+
+def _shipping(content: Content) -> dict:
+    """shipping.yaml normalised, else the legacy object (the commerce API converts it, as it does for
+    catalogs published before shipping.yaml existed)."""
+    if content.shipping is not None:
+        return shipping_rules.snapshot(content.shipping)
+    legacy = content.site.shipping
+    return {"flat_rate": legacy.flat_rate.amount if legacy else 0,
+            "free_over": legacy.free_over.amount if legacy and legacy.free_over else None,
+            "countries": list(legacy.countries) if legacy else []}
 
 
 def _redirects(content: Content, pages, posts, products, renamed: dict[str, list[str]],

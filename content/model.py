@@ -6,7 +6,7 @@ Built by ``content.parse``; read by the builder, the API's catalog import and th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from .money import Money
@@ -31,16 +31,109 @@ class Redirect:
 
 @dataclass(frozen=True)
 class Shipping:
+    """site.yaml's legacy ``shipping:`` block: one flat rate (``shipping.yaml`` replaces it)."""
+
     flat_rate: Money
     free_over: Money | None
     countries: tuple[str, ...]
+    line: int = field(default=0, compare=False)  # where the block is in site.yaml
+
+
+TAX_CATEGORIES = ("standard", "reduced", "zero")
 
 
 @dataclass(frozen=True)
 class Tax:
-    rate: Decimal  # percent, e.g. Decimal("7")
-    inclusive: bool
+    rate: Decimal  # percent, e.g. Decimal("7"); legacy: used only without ``origin``
+    inclusive: bool  # prices as written include tax (``prices_include_tax``)
     label: str
+    origin: str | None = None  # the country the shop sells from; None: the legacy one-rate rules
+    oss: bool = False  # EU one-stop shop: the buyer's country's VAT inside the EU
+    shipping: bool = True  # delivery charges are taxed too, pro rata to the goods' rates
+    # "GB" or "US-NY" → category → percent: the shop's own rates, over the starter table's
+    rates: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Excludes:
+    """What a shipping method or pickup location cannot take: product slugs and categories."""
+
+    products: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Band:
+    """One price band: ``limit`` is grams (``up_to``, inclusive) or minor units (``from``, inclusive)."""
+
+    limit: int
+    price: Money
+
+
+@dataclass(frozen=True)
+class ShippingMethod:
+    id: str  # unique within its zone; the option's id is "zone/method"
+    name: str
+    price: Money | None  # None when bands give the price
+    free_over: Money | None = None
+    min_order: Money | None = None
+    estimate: str = ""
+    weight_bands: tuple[Band, ...] = ()
+    subtotal_bands: tuple[Band, ...] = ()
+    excludes: Excludes = Excludes()
+
+
+@dataclass(frozen=True)
+class ShippingZone:
+    id: str
+    name: str
+    countries: tuple[str, ...]  # two-letter codes, or ("*",) for everywhere else
+    postcodes: tuple[str, ...]
+    exclude_postcodes: tuple[str, ...]
+    methods: tuple[ShippingMethod, ...]
+
+
+@dataclass(frozen=True)
+class LocalDelivery:
+    id: str
+    name: str
+    countries: tuple[str, ...]
+    postcodes: tuple[str, ...]
+    exclude_postcodes: tuple[str, ...]
+    price: Money
+    min_order: Money | None = None
+    free_over: Money | None = None
+    estimate: str = ""
+    excludes: Excludes = Excludes()
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class PickupLocation:
+    id: str
+    name: str
+    address: str
+    country: str
+    price: Money
+    hours: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]  # (weekday, (("08:00", "16:00"), ...)), in WEEKDAYS order
+    slot_minutes: int = 60
+    capacity: int | None = None  # orders per slot; None: no limit
+    preparation_minutes: int = 0
+    cutoff: str | None = None  # "HH:MM" local time
+    closed: tuple[date, ...] = ()
+    days_ahead: int = 7
+    excludes: Excludes = Excludes()
+
+
+@dataclass(frozen=True)
+class ShippingRules:
+    """``shipping.yaml``: zones with methods, local delivery and pickup locations."""
+
+    zones: tuple[ShippingZone, ...] = ()
+    local_delivery: tuple[LocalDelivery, ...] = ()
+    pickup: tuple[PickupLocation, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -132,6 +225,7 @@ class Variant:
     # Set by the builder from git history, never by parsing: the lowest price charged in the 30 days
     # before this variant's reduction began (None when it shows no reduction, or nothing is known).
     lowest_30d: Money | None = None
+    tax_category: str = "standard"  # one of TAX_CATEGORIES: the variant's own, else the product's
 
 
 @dataclass(frozen=True)
@@ -165,6 +259,7 @@ class Product:
     gift_card_months: int | None = None  # months a sold card stays valid; None: it never expires
     compare_line: int = 0  # the line of compare_price in the file (0: none)
     lowest_30d: Money | None = None  # set by the builder: the lowest of its reduced variants' ``lowest_30d``
+    tax_category: str = "standard"  # gift cards are always "zero": a voucher is taxed when spent
 
     @property
     def skus(self) -> tuple[str, ...]:
@@ -194,6 +289,7 @@ class Content:
     posts: tuple[Entry, ...]
     products: tuple[Product, ...]
     media: tuple[Media, ...]
+    shipping: ShippingRules | None = None  # shipping.yaml; None: site.yaml's legacy block (or nothing)
 
     def page(self, slug: str) -> Entry | None:
         return next((p for p in self.pages if p.slug == slug), None)

@@ -3,6 +3,7 @@
 Layout of a site::
 
     site.yaml            name, theme, locale, currency, navigation, shipping, tax, redirects
+    shipping.yaml        shipping zones, local delivery, pickup (``content.shipping``; optional)
     pages/*.md           pages (Markdown with YAML front matter)
     posts/*.md           blog posts
     products/*.md        products (description in the body)
@@ -20,8 +21,10 @@ from .errors import ContentError, ContentErrors
 from .fields import SKU, Fields, is_email
 from .forms import parse_form
 from .model import (PAGE_STATUSES, PRODUCT_STATUSES, Content, Entry, Media, NavItem, Product,
-                    Redirect, Shipping, Site, Tax, Variant)
+                    Redirect, Shipping, Site, Variant)
 from .money import Money, valid_currency
+from .shipping import parse_shipping
+from .tax import parse_tax, tax_category
 from .source import FileInfo, Source
 from .yamltext import Mapping, decode, load_yaml, split_front_matter
 
@@ -32,8 +35,9 @@ ENTRY_FIELDS = {"title", "slug", "status", "published_at", "excerpt", "meta_titl
                 "meta_description", "tags", "aliases", "image", "template", "form"}
 PRODUCT_FIELDS = {"name", "slug", "sku", "price", "compare_price", "images", "status",
                   "featured", "weight", "dimensions", "categories", "options", "variants",
-                  "track_stock", "excerpt", "meta_title", "meta_description", "aliases", "gift_card"}
-VARIANT_FIELDS = {"sku", "title", "options", "price", "compare_price", "track_stock", "weight"}
+                  "track_stock", "excerpt", "meta_title", "meta_description", "aliases", "gift_card",
+                  "tax_category"}
+VARIANT_FIELDS = {"sku", "title", "options", "price", "compare_price", "track_stock", "weight", "tax_category"}
 MEDIA_FIELDS = {"alt", "caption"}
 MAX_FILE = 2 * 1024 * 1024  # Markdown or YAML larger than this is a mistake, not content
 
@@ -81,10 +85,11 @@ def parse_site(source: Source, cache: dict | None = None, fresh: set[str] | None
     _check_unique_forms([*pages, *posts], errors)
     _check_skus(products, errors)
     _check_images(products, {m.name for m in media}, errors)
+    shipping = parse_shipping(source, paths, site.currency, site.shipping, products, errors)
     if errors:
         raise ContentErrors(errors)
     posts.sort(key=lambda p: (p.published_at is not None, p.published_at, p.slug), reverse=True)
-    return Content(site, tuple(pages), tuple(posts), tuple(products), tuple(media))
+    return Content(site, tuple(pages), tuple(posts), tuple(products), tuple(media), shipping)
 
 
 def _parse_item(source: Source, path: str, folder: str, site: Site, zone, info: FileInfo):
@@ -167,7 +172,7 @@ def _parse_site_yaml(source: Source, paths: list[str], errors: list[ContentError
         navigation=_navigation(f, errors),
         theme_settings=_plain(theme_settings),
         shipping=_shipping(f, currency, errors),
-        tax=_tax(f, errors),
+        tax=parse_tax(f),
         redirects=_redirects(f, errors),
         payment_instructions=f.text("payment_instructions", max_len=4000),
         posts_per_page=posts_per_page,
@@ -218,7 +223,7 @@ def _navigation(f: Fields, errors: list[ContentError]) -> tuple[NavItem, ...]:
 
 def _shipping(f: Fields, currency: str, errors: list[ContentError]) -> Shipping | None:
     data = f.mapping("shipping")
-    if data is None:
+    if not data:  # an empty block (the admin's settings form wrote one when its fields were empty) sets nothing
         return None
     g = Fields(data, f.path, errors, {"flat_rate", "free_over", "countries"})
     rate = g.price("flat_rate", currency, required=True) or Money(0, currency)
@@ -226,18 +231,7 @@ def _shipping(f: Fields, currency: str, errors: list[ContentError]) -> Shipping 
     for country in countries:
         if len(country) != 2 or not country.isalpha() or not country.isupper():
             g.error("countries", f"{country!r} is not a two-letter country code such as DE")
-    return Shipping(rate, g.price("free_over", currency), countries)
-
-
-def _tax(f: Fields, errors: list[ContentError]) -> Tax | None:
-    data = f.mapping("tax")
-    if data is None:
-        return None
-    g = Fields(data, f.path, errors, {"rate", "inclusive", "label"})
-    rate = g.number("rate")
-    if rate is not None and rate > 100:
-        g.error("rate", "must be a percentage between 0 and 100")
-    return Tax(rate or 0, g.flag("inclusive", True), g.text("label", "VAT"))
+    return Shipping(rate, g.price("free_over", currency), countries, f.line("shipping"))
 
 
 def _redirects(f: Fields, errors: list[ContentError]) -> tuple[Redirect, ...]:
@@ -299,11 +293,14 @@ def _product(path: str, data: Mapping, body: str, body_line: int, currency: str,
     weight = f.integer("weight")
     name = f.text("name", required=True, max_len=300)
     options = _options(f)
-    variants = _variants(f, options, price, compare, compare_line, track, weight, currency, errors)
+    # A gift card is a voucher: its tax is charged when it is spent, never when it is sold.
+    category = "zero" if gift_card else tax_category(f)
+    variants = _variants(f, options, price, compare, compare_line, track, weight, currency, errors, category,
+                         forced=gift_card)
     if not variants:
         if not sku:
             f.error("sku", "is required for a product without variants", data.line)
-        variants = (Variant(sku or "", name, (), price, compare, track, weight, compare_line),)
+        variants = (Variant(sku or "", name, (), price, compare, track, weight, compare_line, tax_category=category),)
     dims = f.mapping("dimensions") or {}
     dimensions = []
     if dims:
@@ -322,7 +319,7 @@ def _product(path: str, data: Mapping, body: str, body_line: int, currency: str,
         meta_description=f.text("meta_description", max_len=500),
         aliases=_aliases(f), body=body, body_line=body_line, images_line=f.line("images"),
         created_by=info.created_by, updated_by=info.updated_by, updated_at=info.updated_at,
-        gift_card=gift_card, gift_card_months=gift_card_months, compare_line=compare_line,
+        gift_card=gift_card, gift_card_months=gift_card_months, compare_line=compare_line, tax_category=category,
     )
 
 
@@ -356,7 +353,7 @@ def _options(f: Fields) -> tuple[tuple[str, tuple[str, ...]], ...]:
 
 
 def _variants(f: Fields, options, price: Money, compare: Money | None, compare_line: int, track: bool,
-              weight: int | None, currency: str, errors) -> tuple[Variant, ...]:
+              weight: int | None, currency: str, errors, category: str = "standard", forced: bool = False) -> tuple[Variant, ...]:
     declared = dict(options)
     result = []
     for item in _items(f, "variants", errors):
@@ -382,7 +379,8 @@ def _variants(f: Fields, options, price: Money, compare: Money | None, compare_l
                               g.price("price", currency) or price,
                               own_compare or compare,
                               g.flag("track_stock", track), g.integer("weight") or weight,
-                              g.line("compare_price") if own_compare else compare_line))
+                              g.line("compare_price") if own_compare else compare_line,
+                              tax_category="zero" if forced else tax_category(g, category)))
     combos: dict[tuple, Variant] = {}
     for variant in result:
         if variant.options and variant.options in combos:

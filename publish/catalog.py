@@ -19,6 +19,7 @@ def import_snapshot(conn: sqlite3.Connection, catalog: dict) -> int:
                          (product["slug"], product["name"], product["url"], product.get("image"),
                           json.dumps(product.get("categories", [])), int(product.get("featured", False)), position))
             for variant in product["variants"]:
+                # Snapshots from before weights and tax categories were published have neither.
                 conn.execute("INSERT INTO catalog_variants (sku, product_slug, title, options, price, compare_price, "
                              "currency, track_stock, weight, tax_category) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                              (variant["sku"], product["slug"], variant["title"], json.dumps(variant.get("options", {})),

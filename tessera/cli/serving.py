@@ -41,7 +41,7 @@ def serve(ctx: Context) -> None:
 
 DEMO_TENANTS = (
     ("bakery", "Rye & Crumb Bakery", "cms,ecommerce", "bakery"),
-    ("studio", "Studio Lumen", "cms", "studio"),
+    ("studio", "Studio Lumen", "cms,ecommerce", "studio"),
 )
 
 
@@ -67,7 +67,7 @@ def _seed_stock(ctx: Context, slug: str) -> None:
         conn.close()
 
 
-DEMO_CODE = "WELCOME10"  # 10 % off orders of £20.00 or more, to try in the demo shop's basket
+DEMO_CODE = "WELCOME10"  # 10 % off orders of 20.00 or more (in the shop's currency), to try in the basket
 
 
 def _seed_discount(ctx: Context, slug: str) -> None:
@@ -141,7 +141,7 @@ def demo(ctx: Context, no_serve: bool) -> None:
         console.print(f"  admin       http://{settings.admin_host}{port}/sites/{t.slug}/")
         if t.has("ecommerce"):
             console.print(f"  API         http://{t.slug}.{settings.base_domain}{port}/api/products")
-            console.print(f"  try code    {DEMO_CODE} in the basket: 10 % off orders of £20.00 or more")
+            console.print(f"  try code    {DEMO_CODE} in the basket: 10 % off orders of 20.00 or more")
         console.print(f"  content     git clone http://{t.slug}.{settings.base_domain}{port}/git/{t.slug}.git")
 
     console.print("\n[bold]Logins[/bold] (password: " + settings.demo_password + ")")

@@ -29,12 +29,12 @@ def menu(response) -> list[str]:
                                     "Gift cards", "Reports", "Inbox", "Deploys", "Notifications", "Settings",
                                     "Your account"],
      ["/users", "/webhooks", "/tenants"]),
-    ("studio", "owner@studio.test", ["Dashboard", "Pages and posts", "Media", "Inbox", "Deploys", "Notifications",
-                                     "Users", "Webhooks", "Settings", "Your account"],
-     ["/products", "/orders", "/gift-cards", "/tenants", "/discounts", "/reports/tax", "/settings/shipping",
-      "/settings/tax"]),
-    ("studio", "admin@tessera.test", ["Dashboard", "Pages and posts", "Media", "Inbox", "Deploys", "Notifications",
-                                      "Users", "Webhooks", "Settings", "Your account", "Tenants"], ["/products", "/orders"]),
+    ("studio", "owner@studio.test",  # the studio sells prints: its owner sees the shop too
+     ["Dashboard", "Pages and posts", "Media", "Products", "Orders", "Discounts", "Gift cards", "Inbox", "Deploys",
+      "Notifications", "Users", "Webhooks", "Settings", "Your account"], ["/tenants"]),
+    ("studio", "admin@tessera.test",
+     ["Dashboard", "Pages and posts", "Media", "Products", "Orders", "Discounts", "Gift cards", "Inbox", "Deploys",
+      "Notifications", "Users", "Webhooks", "Settings", "Your account", "Tenants"], []),
 ])
 def test_menus_follow_role_and_feature_and_the_server_refuses_the_rest(admin, tenant, email, shown, refused):
     session = admin(tenant, email)
@@ -222,3 +222,14 @@ def test_the_admin_shows_only_messages_it_wrote(admin):
     assert "0800" not in tampered.text
     link = owner.get("/users?link=https://evil.example/phish")
     assert "evil.example" not in link.text
+
+
+def test_a_site_without_a_shop_has_no_shop_pages(admin):
+    operator = admin("bakery", "admin@tessera.test")
+    created = operator.post("/tenants/create", {"slug": "quill", "name": "Quill Press", "starter": "studio",
+                                                "features": ["cms"]})
+    assert created.status_code == 303
+    session = admin("quill", "admin@tessera.test")
+    assert "Reports" not in menu(session.get("/"))
+    for path in ("/products", "/orders", "/reports/tax", "/reports/tax.csv", "/settings/shipping", "/settings/tax"):
+        assert session.get(path).status_code in (403, 404), path

@@ -105,6 +105,10 @@ def test_editors_and_shops_without_ecommerce_have_no_discounts(admin):
     refused = editor.post("/discounts/save", {"code": "EDITOR", "kind": "percent", "value": "50"})
     assert refused.status_code == 403
     assert editor.post("/discounts/1/pause").status_code == 403
-    studio = admin("studio", "owner@studio.test")
-    assert ">Discounts<" not in studio.get("/").text
-    assert studio.get("/discounts").status_code == 403
+    operator = admin("bakery", "admin@tessera.test")  # both demo sites have shops: make one without
+    created = operator.post("/tenants/create", {"slug": "folio-only", "name": "Folio only", "starter": "studio",
+                                                "features": ["cms"]})
+    assert created.status_code == 303
+    shopless = admin("folio-only", "admin@tessera.test")
+    assert ">Discounts<" not in shopless.get("/").text
+    assert shopless.get("/discounts").status_code == 403

@@ -94,7 +94,7 @@ def test_settings_are_a_commit_and_bad_values_are_refused(admin):
     form = {"name": "Rye & Crumb", "tagline": "Bread", "theme": "storefront", "colour_primary": "#112233",
             "colour_accent": "#c98a2e", "colour_background": "#fbf7f1", "colour_text": "#2b211a", "logo": "bakery-front.jpg",
             "payment_instructions": "Pay by transfer.", "message": "New colours"}
-    bad = owner.post("/settings/site", {**form, "name": ""})  # shipping and tax: test_shipping_tax_settings.py
+    bad = owner.post("/settings/site", {**form, "name": ""})  # shipping: shipping.yaml (test_shipping_content_check.py)
     assert "site.yaml" in httpx.URL(bad.headers["location"]).params["error"]
     assert owner.repo().head() == head
     assert "primary colour must look like #" in httpx.URL(owner.post("/settings/site", {
@@ -103,7 +103,7 @@ def test_settings_are_a_commit_and_bad_values_are_refused(admin):
     assert done.status_code == 303 and "saved" in done.headers["location"]
     saved = owner.repo().read("site.yaml").decode()
     assert "primary: '#112233'" in saved and "Pay by transfer." in saved
-    assert "redirects:" in saved and "navigation:" in saved and "flat_rate:" in saved  # keys the form does not show are kept
+    assert "redirects:" in saved and "navigation:" in saved and "tax:" in saved  # keys the form does not show are kept
     assert owner.repo().history()[0].message == "New colours"
 
 

@@ -8,7 +8,8 @@ PAGES = {
     "bakery": ["/", "/products/", "/products/category/bread/", "/products/croissants/", "/cart/", "/checkout/",
                "/order/", "/blog/", "/blog/rye-season/", "/blog/tags/seasonal/", "/about/", "/delivery/", "/wholesale/",
                "/no-such-page/"],
-    "studio": ["/", "/blog/", "/blog/photographing-concrete/", "/work/", "/about/", "/contact/", "/no-such-page/"],
+    "studio": ["/", "/products/", "/products/harbour-at-dawn-print/", "/blog/", "/blog/photographing-concrete/", "/work/",
+               "/about/", "/contact/", "/no-such-page/"],
 }
 CASES = [(tenant, path) for tenant, paths in PAGES.items() for path in paths]
 

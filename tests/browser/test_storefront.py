@@ -111,12 +111,23 @@ def test_field_errors_appear_next_to_the_field(site, page):
 
 
 def test_a_site_without_a_shop_has_no_cart(site, page):
-    page.goto(url(site, "studio", "/"))
+    from content.registry import parse_features
+    from content.tenants import Tenants
+    from tessera.settings import ROOT
+    from tessera.sites import publish_tenant
+
+    tenants = Tenants(site["settings"].data_dir, ROOT / "sites")  # both demo sites have shops: make one without
+    try:
+        tenants.create("folio-only", "Folio only", parse_features("cms"), starter="studio")
+        publish_tenant(site["settings"], tenants, "folio-only", actor="test")
+    finally:
+        tenants.close()
+    page.goto(url(site, "folio-only", "/"))
     assert "Studio Lumen" in page.title()
     assert page.locator("script[src*='cart.']").count() == 0
     assert page.locator("[data-cart-count]").count() == 0
-    assert page.goto(url(site, "studio", "/products/")).status == 404
-    assert page.goto(url(site, "studio", "/cart/")).status == 404
+    assert page.goto(url(site, "folio-only", "/products/")).status == 404
+    assert page.goto(url(site, "folio-only", "/cart/")).status == 404
 
 
 def test_product_page_without_javascript_still_shows_everything(site, browser):

@@ -26,7 +26,11 @@ def test_bakery_has_shop_with_variants():
     prices = {v.sku: v.price for v in croissants.variants}
     assert prices["CR-8-R"] == Money(1650, "GBP")
     assert prices["CR-4-R"] == Money(900, "GBP")  # inherits the product price
-    assert content.site.shipping.free_over == Money(4000, "GBP")
+    assert content.site.shipping is None  # shipping.yaml replaces site.yaml's legacy block
+    assert [z.id for z in content.shipping.zones] == ["uk"]
+    assert content.shipping.local_delivery[0].min_order == Money(1500, "GBP")
+    leith = content.shipping.pickup[0]
+    assert (leith.slot_minutes, leith.cutoff) == (30, "14:00") and leith.capacity and leith.closed
 
 
 def test_scratch_site_values(scratch_site):

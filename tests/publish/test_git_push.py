@@ -142,3 +142,18 @@ def test_pushed_template_cannot_run_code_on_the_server(git_site, tmp_path):
     assert "sandbox" in pushed.stderr and "Traceback" not in pushed.stderr
     assert not marker.exists()
     assert tenants.repository("studio").head() == head
+
+
+def test_a_broken_shipping_yaml_is_rejected_with_its_line(git_site, tmp_path):
+    _, tenants, _, port = git_site
+    head = tenants.repository("other").head()
+    work = tmp_path / "work"
+    git("clone", "-q", remote(port, "owner@other.test", slug="other"), str(work))
+    shipping = work / "shipping.yaml"
+    shipping.write_text(shipping.read_text().replace('thu: "14:00-18:00"', 'thu: "2pm-6pm"'))
+    git("commit", "-qam", "Thursday hours", cwd=work)
+    pushed = git("push", "origin", "main", cwd=work, check=False)
+    assert pushed.returncode != 0
+    line = shipping.read_text().splitlines().index('      thu: "2pm-6pm"') + 1
+    assert f"shipping.yaml:{line}: hours: thu: '2pm-6pm' is not a range of times such as \"08:00-16:00\"" in pushed.stderr
+    assert tenants.repository("other").head() == head
