@@ -30,11 +30,11 @@ def menu(response) -> list[str]:
                                     "Your account"],
      ["/users", "/webhooks", "/tenants"]),
     ("studio", "owner@studio.test",  # the studio sells prints: its owner sees the shop too
-     ["Dashboard", "Pages and posts", "Media", "Products", "Orders", "Discounts", "Gift cards", "Inbox", "Deploys",
-      "Notifications", "Users", "Webhooks", "Settings", "Your account"], ["/tenants"]),
+     ["Dashboard", "Pages and posts", "Media", "Products", "Orders", "Discounts", "Gift cards", "Reports", "Inbox",
+      "Deploys", "Notifications", "Users", "Webhooks", "Settings", "Your account"], ["/tenants"]),
     ("studio", "admin@tessera.test",
-     ["Dashboard", "Pages and posts", "Media", "Products", "Orders", "Discounts", "Gift cards", "Inbox", "Deploys",
-      "Notifications", "Users", "Webhooks", "Settings", "Your account", "Tenants"], []),
+     ["Dashboard", "Pages and posts", "Media", "Products", "Orders", "Discounts", "Gift cards", "Reports", "Inbox",
+      "Deploys", "Notifications", "Users", "Webhooks", "Settings", "Your account", "Tenants"], []),
 ])
 def test_menus_follow_role_and_feature_and_the_server_refuses_the_rest(admin, tenant, email, shown, refused):
     session = admin(tenant, email)

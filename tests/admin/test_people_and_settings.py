@@ -168,7 +168,7 @@ def test_orders_filter_by_payment_and_date_and_refund(admin, site):
     api = f"http://127.0.0.1:{site['port']}"
     host = {"Host": f"bakery.localhost:{site['port']}"}
     cart = httpx.post(f"{api}/api/carts", headers=host).json()
-    httpx.post(f"{api}/api/carts/{cart['token']}/items", headers=host, json={"sku": "AF-6", "quantity": 1})
+    httpx.post(f"{api}/api/carts/{cart['token']}/items", headers=host, json={"sku": "CB-4", "quantity": 1})
     order = httpx.post(f"{api}/api/checkout", headers={**host, "Idempotency-Key": "admin-refund-1"}, json={
         "cart_token": cart["token"], "email": "shopper@example.test",
         "shipping_address": {"name": "Ann Shopper", "line1": "1 Main St", "city": "Leith", "postal_code": "EH6 6AA",
@@ -196,7 +196,7 @@ def test_orders_filter_by_payment_and_date_and_refund(admin, site):
 def _order(site, key: str) -> int:
     api, host = f"http://127.0.0.1:{site['port']}", {"Host": f"bakery.localhost:{site['port']}"}
     cart = httpx.post(f"{api}/api/carts", headers=host).json()
-    httpx.post(f"{api}/api/carts/{cart['token']}/items", headers=host, json={"sku": "AF-6", "quantity": 1})
+    httpx.post(f"{api}/api/carts/{cart['token']}/items", headers=host, json={"sku": "CB-4", "quantity": 1})
     return httpx.post(f"{api}/api/checkout", headers={**host, "Idempotency-Key": key}, json={
         "cart_token": cart["token"], "email": "shopper@example.test",
         "shipping_address": {"name": "Ann Shopper", "line1": "1 Main St", "city": "Leith", "postal_code": "EH6 6AA",
@@ -306,9 +306,12 @@ def test_a_pickup_order_shows_who_collects_not_an_empty_address(admin, site):
     api, host = f"http://127.0.0.1:{site['port']}", {"Host": f"bakery.localhost:{site['port']}"}
     cart = httpx.post(f"{api}/api/carts", headers=host).json()
     httpx.post(f"{api}/api/carts/{cart['token']}/items", headers=host, json={"sku": "AF-6", "quantity": 1})
+    options = httpx.get(f"{api}/api/carts/{cart['token']}/shipping-options", headers=host).json()["options"]
+    slot = next(o for o in options if o["id"] == "pickup/leith")["slots"][0]
     placed = httpx.post(f"{api}/api/checkout", headers={**host, "Idempotency-Key": "admin-pickup-1"}, json={
-        "cart_token": cart["token"], "email": "collector@example.test", "shipping_method": "pickup",
-        "shipping_address": {"name": "Cleo Collector"}})
+        "cart_token": cart["token"], "email": "collector@example.test", "shipping_method": "pickup/leith",
+        "pickup_slot": slot["start"], "shipping_address": {"name": "Cleo Collector"}})
     assert placed.status_code == 201, placed.text
     page = owner.get(f"/orders/{placed.json()['order']['number']}").text
-    assert "Cleo Collector" in page and "Collects from the shop" in page and "<address>" not in page
+    assert "Cleo Collector" in page and "Rye &amp; Crumb, Leith" in page and slot["label"] in page
+    assert "<address>" not in page
