@@ -234,3 +234,19 @@ def test_a_failed_payment_start_keeps_the_order_and_can_be_tried_again(site, pag
     body.get_by_text("Pay by bank transfer").wait_for()
     number = int(re.search(r"number=(\d+)", page.url).group(1))
     assert Orders(shop_db(site)).get(number)["status"] == "pending"
+
+
+def test_changing_the_basket_from_the_keyboard_keeps_the_focus_in_the_basket(site, page):
+    add(page, site, "baguette", "Single", 1)
+    add(page, site, "brioche", None, 1)
+    page.goto(url(site, "bakery", "/cart/"))
+    quantity = page.get_by_label("Quantity of Baguette Tradition – Single")
+    quantity.press("ArrowUp")  # the basket is drawn anew with the new quantity
+    line = page.locator(".cart-line").filter(has_text="Baguette Tradition")
+    expect(line.locator(".line-total")).to_have_text("£4.80")
+    expect(quantity).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Remove Baguette Tradition – Single")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(line).to_have_count(0)
+    assert page.evaluate("document.querySelector('[data-cart-body]').contains(document.activeElement)")

@@ -133,7 +133,7 @@
       item.appendChild(el("span", { "class": "line-total" }, money(line.line_total, cart.currency)));
       if (line.discount) item.appendChild(el("span", { "class": "line-discount" }, "−" + money(line.discount, cart.currency) + " off"));
       if (!line.in_stock) item.appendChild(el("strong", { "class": "sold-out" }, line.available ? "Only " + line.available + " left" : "Sold out"));
-      var remove = el("button", { type: "button", "class": "link-button" }, "Remove");
+      var remove = el("button", { type: "button", "class": "link-button", id: "rm-" + line.sku }, "Remove");
       remove.setAttribute("aria-label", "Remove " + label);
       remove.addEventListener("click", function () {
         call("DELETE", "/carts/" + encodeURIComponent(token()) + "/items/" + encodeURIComponent(line.sku)).then(renderCart);
@@ -148,7 +148,8 @@
     if (cart.lines.every(function (l) { return l.in_stock; })) cartBox.appendChild(el("a", { href: "/checkout/", "class": "button" }, "Go to checkout"));
     else cartBox.appendChild(el("p", { "class": "notice" }, "Remove the sold-out items, or lower their quantity, to check out."));
     /* The basket is drawn anew: the field being edited keeps the focus (a keyboard user stays where they were). */
-    if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
+    var back = focused && (document.getElementById(focused) || $("input, button, a", cartBox));
+    if (back) back.focus();
   }
   /* Subtotal, each discount, shipping, tax (when any), total; then what the discounts save. */
   function totals(q) {
