@@ -312,20 +312,26 @@
       show();
     }
     /* Asked again when where-to changes (the postcode as it is typed, after a pause); only the newest answer counts. */
+    var WHERE = ["shipping_address.country", "shipping_address.postal_code", "shipping_address.region", "vat_number"];
     function refresh(force) {
       clearTimeout(timer);
       var p = new URLSearchParams();
-      ["country", "postal_code", "region"].forEach(function (k) { var v = input("shipping_address." + k).value.trim(); if (v) p.set(k, v); });
-      if (input("vat_number").value.trim()) p.set("vat_number", input("vat_number").value.trim());
+      WHERE.forEach(function (n) { var v = input(n).value.trim(); if (v) p.set(n.split(".").pop(), v); });
       if (!post || (force !== true && String(p) === last)) return Promise.resolve();
       var n = ++asked;
       last = String(p);
       return call("GET", "/carts/" + encodeURIComponent(token()) + "/shipping-options?" + p).then(function (data) {
-        if (n === asked) offer(data);
+        if (n !== asked) return;
+        /* Where-to is fine now: an error it had is gone. */
+        WHERE.forEach(function (n) {
+          var i = input(n);
+          if (i.hasAttribute("aria-invalid")) { i.removeAttribute("aria-invalid"); document.getElementById(i.id + "-error").textContent = alert.textContent = ""; }
+        });
+        offer(data);
       }).catch(function (e) { if (n === asked) { last = null; mark(e); } });
     }
     input("shipping_address.postal_code").addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(refresh, 400); });
-    ["shipping_address.country", "shipping_address.postal_code", "shipping_address.region", "vat_number"].forEach(function (n) {
+    WHERE.forEach(function (n) {
       input(n).addEventListener("change", function () { refresh(); });
     });
     /* An API error goes next to the field it names (an option's error next to the options), and the alert says which. */
