@@ -20,10 +20,11 @@ def import_snapshot(conn: sqlite3.Connection, catalog: dict) -> int:
                           json.dumps(product.get("categories", [])), int(product.get("featured", False)), position))
             for variant in product["variants"]:
                 conn.execute("INSERT INTO catalog_variants (sku, product_slug, title, options, price, compare_price, "
-                             "currency, track_stock) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                             "currency, track_stock, weight, tax_category) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                              (variant["sku"], product["slug"], variant["title"], json.dumps(variant.get("options", {})),
                               variant["price"], variant.get("compare_price"), variant["currency"],
-                              int(variant.get("track_stock", True))))
+                              int(variant.get("track_stock", True)), variant.get("weight"),
+                              variant.get("tax_category") or "standard"))
         conn.execute("DELETE FROM catalog_search")
         conn.executemany("INSERT INTO catalog_search (slug, name, description, skus) VALUES (?, ?, ?, ?)",
                          [(p["slug"], p["name"], p.get("description", ""), " ".join(v["sku"] for v in p["variants"]))

@@ -16,7 +16,7 @@ from ..security import client_address, require_tenant, services_of
 from ..services import public_origin
 from ..openapi import errors
 from ..shop import giftcards, stock, webhooks
-from ..shop.carts import Carts
+from ..shop.carts import Carts, destination
 from ..shop.checkout import place_order, public, retry_payment
 from ..shop.orders import CheckoutDetails, Orders
 from ..shop.payments import Manual, payment_settings
@@ -42,6 +42,7 @@ class Address(msgspec.Struct):
     city: str = ""
     postal_code: str = ""
     country: str = ""
+    region: str = ""  # a state or province, where tax depends on it
 
 
 class CheckoutBody(msgspec.Struct):
@@ -49,7 +50,10 @@ class CheckoutBody(msgspec.Struct):
     email: str
     shipping_address: Address | None = None  # pickup needs only shipping_address.name
     billing_address: Address | None = None
+    # a shipping option's id from shipping-options; "delivery" or "pickup" take the first of that kind
     shipping_method: str = "delivery"
+    pickup_slot: str | None = None  # the chosen slot's start, as shipping-options lists it
+    vat_number: str | None = None  # a business buyer's EU VAT number: reverse charge when well-formed
     # true: if a code in the cart stopped applying (used up, expired), place the order at full price
     accept_without_discount: bool = False
 
@@ -89,10 +93,24 @@ class CartController(Controller):
             return carts.view(carts.create())
 
     @get("/{token:str}", responses=errors(), sync_to_thread=True,
-         summary="The cart, repriced from the live catalog for a shipping method (delivery or pickup)")
-    def view(self, request: Request, token: FromPath[str], shipping_method: FromQuery[str] = "delivery") -> dict[str, Any]:
+         summary="The cart, repriced from the live catalog for a shipping option (an id from shipping-options, or "
+                 "delivery or pickup) to an address (country, postal_code, region) and a VAT number")
+    def view(self, request: Request, token: FromPath[str], shipping_method: FromQuery[str] = "delivery",
+             country: FromQuery[str] = "", postal_code: FromQuery[str] = "", region: FromQuery[str] = "",
+             vat_number: FromQuery[str] = "") -> dict[str, Any]:
+        where = destination(country, postal_code, region)
         with services_of(request).databases.connection(require_tenant(request).slug) as conn:
-            return Carts(conn).view(token, shipping_method)
+            return Carts(conn).view(token, shipping_method, where, vat_number or None)
+
+    @get("/{token:str}/shipping-options", responses=errors(), sync_to_thread=True,
+         summary="The ways this cart can reach an address (local delivery, the zone's methods, pickup with its free "
+                 "slots), each with its price and the cart's total; without a country, pickup only")
+    def shipping_options(self, request: Request, token: FromPath[str], country: FromQuery[str] = "",
+                         postal_code: FromQuery[str] = "", region: FromQuery[str] = "",
+                         vat_number: FromQuery[str] = "") -> dict[str, Any]:
+        where = destination(country, postal_code, region)
+        with services_of(request).databases.connection(require_tenant(request).slug) as conn:
+            return Carts(conn).shipping_options(token, where, vat_number or None)
 
     @post("/{token:str}/items", responses=errors(409, body=True),
           sync_to_thread=True, summary="Add a sku (any price sent is ignored)")
@@ -171,7 +189,8 @@ class ShopController(Controller):
         with services.databases.connection(tenant.slug) as conn:
             provider = provider_for(request, tenant, conn)
             details = CheckoutDetails(data.email, _address(data.shipping_address), _address(data.billing_address),
-                                      data.shipping_method, data.accept_without_discount)
+                                      data.shipping_method, data.accept_without_discount, data.pickup_slot,
+                                      data.vat_number)
             key = f"{tenant.slug}:{idempotency_key}" if idempotency_key else None
             answer, _ = place_order(conn, provider, data.cart_token, details, idempotency_key=key,
                                     site_url=site_url(request, tenant),

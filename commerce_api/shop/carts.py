@@ -14,7 +14,11 @@ from content.registry import now_iso
 
 from ..errors import ApiError, BadRequest, Conflict, NotFound, TooManyRequests
 from . import discounts, giftcards
-from .pricing import MAX_LINES, MAX_QUANTITY, SHIPPING_METHODS, Quote, Rules, quote, stock_notice, units_left
+from . import pickup
+from . import shipping as zones
+from .pricing import (MAX_LINES, MAX_QUANTITY, Quote, Rules, catalog_lines, quote, shipped_items, stock_notice,
+                      units_left)
+from .shipping import Destination
 
 # Failed codes allowed in CODE_WINDOW (an address may be shared); gift cards count on their own.
 CODE_ATTEMPTS = {"cart": 10, "address": 30, "gift-cart": 10, "gift-address": 30}
@@ -35,6 +39,29 @@ def valid_code(code: object) -> str:
     if not isinstance(code, str) or not _CODE.match(code.strip()):
         raise BadRequest("code: letters, digits, - and _ only, at most 50", field="code", code="invalid_code")
     return code.strip()
+
+
+def valid_method(value: object) -> str:
+    """A shipping option's id (``zone/method``, ``local/x``, ``pickup/x``) or the word delivery or pickup."""
+    if not isinstance(value, str) or not re.fullmatch(r"[a-z0-9][a-z0-9/_-]{0,120}", value.strip()):
+        raise BadRequest("shipping_method must be a shipping option's id (see shipping-options), or 'delivery' or "
+                         "'pickup'", field="shipping_method", code="unknown_shipping_option")
+    return value.strip()
+
+
+def destination(country: str | None, postal_code: str | None = None, region: str | None = None) -> Destination | None:
+    """Where to send, from query or body fields; None without a country."""
+    code = (country or "").strip().upper()
+    if not code:
+        return None
+    if len(code) != 2 or not code.isalpha():
+        raise BadRequest("country must be a two-letter code such as GB", field="country", code="invalid_country")
+    postcode, area = (postal_code or "").strip(), (region or "").strip()
+    if len(postcode) > 20:
+        raise BadRequest("postal_code is too long", field="postal_code")
+    if len(area) > 100:
+        raise BadRequest("region is too long", field="region")
+    return Destination(code, postcode, area)
 
 
 def token_hash(token: str) -> str:
@@ -69,12 +96,13 @@ class Carts:
             raise Conflict("this cart has already been checked out; start a new one", code="cart_closed")
         return row
 
-    def view(self, token: str, shipping_method: str = "delivery") -> dict:
-        """The cart priced for ``shipping_method``, exactly as checkout with that method will charge."""
-        if shipping_method not in SHIPPING_METHODS:
-            raise BadRequest("shipping_method must be 'delivery' or 'pickup'", field="shipping_method")
+    def view(self, token: str, shipping_method: str = "delivery", destination: Destination | None = None,
+             vat_number: str | None = None) -> dict:
+        """The cart priced for ``shipping_method`` (an option's id, or delivery/pickup) to
+        ``destination``, exactly as checkout with the same choice will charge."""
+        method = valid_method(shipping_method)
         cart = self._cart(token)
-        result = self.quote(cart["id"], pickup=shipping_method == "pickup")
+        result = self.quote(cart["id"], method=method, destination=destination, vat_number=vat_number)
         changed = [line for line in result.lines if line.previous_price != line.unit_price]
         if changed or result.unavailable:  # once shown, the new prices are the ones the shopper has seen
             with self.conn:
@@ -85,6 +113,46 @@ class Carts:
                     self.conn.execute("DELETE FROM cart_lines WHERE cart_id = ? AND sku = ?", (cart["id"], sku))
         return {"token": token, **result.public(), **self._tender(cart["id"], result)}
 
+    def shipping_options(self, token: str, destination: Destination | None, vat_number: str | None = None,
+                         now: datetime | None = None) -> dict:
+        """Every way this cart can reach ``destination`` (None: pickup only), each priced with the
+        whole cart as checkout would charge it; pickup points list their free slots."""
+        cart = self._cart(token)
+        rules = Rules.load(self.conn)
+        rows = self._rows(cart["id"])
+        lines, _, _ = catalog_lines(self.conn, rows)
+        goods = shipped_items(lines, giftcards.gift_card_skus(self.conn))
+        answer = {"country": destination.country if destination else None,
+                  "postal_code": zones.normalise_postcode(destination.postal_code, destination.country)
+                  if destination else None, "needs_shipping": bool(goods), "options": [], "unavailable": [],
+                  "reason": None}
+        if not goods:
+            return answer
+        found = zones.options(rules.shipping, destination, goods, rules.currency)
+        now = now or datetime.now(timezone.utc)
+        codes = self.codes(cart["id"])
+        for option in found.available:
+            priced = quote(self.conn, rows, option=option, destination=destination, vat_number=vat_number,
+                           codes=codes)
+            entry = {**option.public(), "quote": {
+                "shipping": priced.shipping, "discount": priced.discount, "tax": priced.tax, "total": priced.total,
+                "tax_lines": [t.public() for t in priced.tax_lines], "tax_note": priced.tax_note,
+                "tax_removed": priced.tax_removed}}
+            if option.kind == "pickup":
+                location = option.location or {}
+                entry["slots"] = [s.public() for s in pickup.slots(
+                    location, rules.timezone, now, pickup.booked(self.conn, option.id, now))]
+                if location.get("hours") and not entry["slots"]:
+                    answer["unavailable"].append({"id": option.id, "name": option.name,
+                                                  "reason": f"{option.name} has no collection times left in the "
+                                                            f"next {location.get('days_ahead') or 7} days"})
+                    continue
+            answer["options"].append(entry)
+        answer["unavailable"] += [r.public() for r in found.refused]
+        if not answer["options"]:
+            answer["reason"] = "; ".join(u["reason"] for u in answer["unavailable"]) or found.reason
+        return answer
+
     def _tender(self, cart_id: int, result: Quote) -> dict:
         """The cart's gift cards, what each pays and the amount left to pay (as checkout will spend them)."""
         if not giftcards.cart_cards(self.conn, cart_id):
@@ -92,10 +160,13 @@ class Carts:
         value = giftcards.gift_value(result.lines, giftcards.gift_card_skus(self.conn))
         return giftcards.tender(self.conn, cart_id, result.total, result.currency, gift_value=value)
 
-    def quote(self, cart_id: int, *, pickup: bool = False, email: str | None = None) -> Quote:
-        rows = self.conn.execute("SELECT sku, quantity, seen_price FROM cart_lines WHERE cart_id = ? ORDER BY added_at, sku",
-                                 (cart_id,)).fetchall()
-        return quote(self.conn, [(r["sku"], r["quantity"], r["seen_price"]) for r in rows], pickup=pickup,
+    def _rows(self, cart_id: int) -> list[tuple[str, int, int | None]]:
+        return [(r["sku"], r["quantity"], r["seen_price"]) for r in self.conn.execute(
+            "SELECT sku, quantity, seen_price FROM cart_lines WHERE cart_id = ? ORDER BY added_at, sku", (cart_id,))]
+
+    def quote(self, cart_id: int, *, method: str = "delivery", destination: Destination | None = None,
+              vat_number: str | None = None, email: str | None = None) -> Quote:
+        return quote(self.conn, self._rows(cart_id), method=method, destination=destination, vat_number=vat_number,
                      codes=self.codes(cart_id), email=email)
 
     def codes(self, cart_id: int) -> list[str]:
@@ -117,7 +188,7 @@ class Carts:
         if row is None or row["status"] != "active":
             self._failed_attempt(keys)
             raise UnprocessableCode(f"{code} is not a valid code")
-        result = self.quote(cart["id"], pickup=False)
+        result = self.quote(cart["id"])
         why = discounts.problem(self.conn, discounts.Discount.from_row(row), [], 0, currency=result.currency,
                                 zone=Rules.load(self.conn).timezone, email=None,
                                 now=datetime.now(timezone.utc))

@@ -32,10 +32,13 @@ from content.registry import now_iso
 
 from ..errors import BadRequest, Conflict, NotFound
 from ..notify import outbox
+from content.eu_vat import normalise_vat_number, vat_number_country
+
 from .carriers import carrier_key, carrier_name, tracking_url
-from . import giftcards
-from .carts import token_hash
+from . import giftcards, pickup
+from .carts import token_hash, valid_method
 from .pricing import Rules, quote
+from .shipping import Destination
 
 TRANSITIONS: dict[str, set[str]] = {
     "pending": {"processing", "cancelled"},
@@ -53,6 +56,7 @@ START_TTL = timedelta(minutes=15)  # an order whose payment never started holds 
 FIRST_NUMBER = 1001
 PENDING = "pending"  # a refund's provider_ref while the payment provider has not confirmed it
 ADDRESS_FIELDS = {"name": 200, "line1": 200, "line2": 200, "city": 100, "postal_code": 20, "country": 2}
+OPTIONAL_FIELDS = ("line2", "region")  # region: a state or province, where tax depends on it
 
 
 @dataclass(frozen=True)
@@ -60,30 +64,47 @@ class CheckoutDetails:
     email: str
     shipping_address: dict | None  # only a name is needed for pickup
     billing_address: dict | None
-    shipping_method: str  # "delivery" or "pickup"
+    shipping_method: str  # a shipping option's id, or "delivery"/"pickup" for the first of that kind
     # A code that stopped applying since the cart was shown (used up, expired) refuses the checkout
     # unless the shopper said to go on at full price.
     accept_without_discount: bool = False
+    pickup_slot: str | None = None  # the chosen slot's start, as shipping-options lists it
+    vat_number: str | None = None  # a business buyer's: reverse charge inside the EU when it is well-formed
+
+    @property
+    def pickup(self) -> bool:
+        return self.shipping_method == "pickup" or self.shipping_method.startswith("pickup/")
+
+    def destination(self) -> Destination | None:
+        address = self.shipping_address if self.shipping_address and self.shipping_address.get("country") \
+            else self.billing_address
+        if not address or not address.get("country"):
+            return None
+        return Destination(address["country"], address.get("postal_code", ""), address.get("region", ""))
 
 
 def validate(details: CheckoutDetails, rules: Rules) -> CheckoutDetails:
     email = (details.email or "").strip()
     if not is_email(email):
         raise BadRequest("enter a valid email address", field="email", code="invalid_email")
-    if details.shipping_method not in ("delivery", "pickup"):
-        raise BadRequest("shipping_method must be 'delivery' or 'pickup'", field="shipping_method")
-    if details.shipping_method == "pickup":  # collected in person: a name to hand it to, no postal address
+    method = valid_method(details.shipping_method)
+    details = CheckoutDetails(email, details.shipping_address, details.billing_address, method,
+                              bool(details.accept_without_discount), details.pickup_slot, details.vat_number)
+    if details.pickup:  # collected in person: a name to hand it to, no postal address
         shipping = _collector(details.shipping_address)
     elif details.shipping_address is None:
         shipping = None  # enough only for a basket of gift cards: checkout asks once it has priced the cart
     else:
         shipping = _address(details.shipping_address, "shipping_address")
-    if shipping and details.shipping_method == "delivery" and rules.countries and \
-            shipping["country"] not in rules.countries:
-        raise BadRequest(f"we deliver to {', '.join(rules.countries)} only", field="shipping_address.country",
-                         code="country_not_served")
     billing = _address(details.billing_address, "billing_address") if details.billing_address else shipping
-    return CheckoutDetails(email, shipping, billing, details.shipping_method, bool(details.accept_without_discount))
+    vat = None
+    if details.vat_number is not None and str(details.vat_number).strip():
+        vat = normalise_vat_number(str(details.vat_number))
+        if len(vat) > 20 or vat_number_country(vat) is None:
+            raise BadRequest("enter an EU VAT number with its country prefix, such as DE123456789 (only its form is "
+                             "checked)", field="vat_number", code="invalid_vat_number")
+    slot = details.pickup_slot.strip() if isinstance(details.pickup_slot, str) and details.pickup_slot.strip() else None
+    return CheckoutDetails(email, shipping, billing, method, details.accept_without_discount, slot, vat)
 
 
 def _collector(value: dict | None) -> dict:
@@ -100,10 +121,10 @@ def _address(value: object, name: str) -> dict:
     if not isinstance(value, dict):
         raise BadRequest(f"{name} must be an object with name, line1, city, postal_code and country", field=name)
     clean = {}
-    for key, limit in ADDRESS_FIELDS.items():
+    for key, limit in {**ADDRESS_FIELDS, "region": 100}.items():
         raw = value.get(key, "")
         text = raw.strip() if isinstance(raw, str) else None
-        if text is None or (not text and key != "line2"):
+        if text is None or (not text and key not in OPTIONAL_FIELDS):
             raise BadRequest(f"{key.replace('_', ' ')} is required", field=f"{name}.{key}", code="required")
         if len(text) > limit:
             raise BadRequest(f"{key.replace('_', ' ')} is too long", field=f"{name}.{key}")
@@ -157,11 +178,19 @@ class Orders:
                                                      "ORDER BY added_at, code", (cart["id"],))]
             # Discounts are worked out again here, inside the write lock: usage limits are read and
             # consumed in one transaction, so no two checkouts can both take a code's last use.
-            priced = quote(conn, [(r["sku"], r["quantity"], None) for r in rows],
-                           pickup=details.shipping_method == "pickup", codes=codes, email=details.email)
+            priced = quote(conn, [(r["sku"], r["quantity"], None) for r in rows], method=details.shipping_method,
+                           destination=details.destination(), vat_number=details.vat_number, codes=codes,
+                           email=details.email)
             if priced.needs_shipping and details.shipping_address is None:  # gift cards alone go by email
                 raise BadRequest("a shipping address is needed for delivery", field="shipping_address",
                                  code="required")
+            if priced.needs_shipping and priced.option is None:
+                country = (details.shipping_address or {}).get("country", "")
+                if not details.pickup and _no_zone(priced.shipping_problem, country):
+                    raise BadRequest(priced.shipping_problem or "", field="shipping_address.country",
+                                     code="country_not_served")
+                raise Conflict(priced.shipping_problem or "that shipping option does not apply", field="shipping_method",
+                               code="shipping_unavailable")
             lost = [c for c in priced.codes if c["blocking"]]
             if lost and not details.accept_without_discount:
                 raise Conflict(f"the code {lost[0]['code']} {lost[0]['reason']}; remove it, or check out at the full "
@@ -183,12 +212,15 @@ class Orders:
             stamp = datetime.now(timezone.utc)
             cursor = conn.execute(
                 "INSERT INTO orders (number, token_hash, email, status, payment_status, provider, currency, subtotal, "
-                "discount, shipping, tax, tax_inclusive, total, shipping_method, shipping_address, billing_address, "
+                "discount, shipping, tax, tax_inclusive, total, shipping_method, shipping_option, shipping_name, "
+                "shipping_estimate, vat_number, tax_note, shipping_address, billing_address, "
                 "catalog_version, created_at, updated_at, expires_at) "
-                "VALUES (?, ?, ?, 'pending', 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, 'pending', 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (number, token_hash(shopper_token), details.email, provider, priced.currency, priced.subtotal,
                  priced.discount, priced.shipping, priced.tax, int(priced.tax_inclusive), priced.total,
-                 details.shipping_method,
+                 priced.shipping_method, priced.option.id if priced.option else None,
+                 priced.option.name if priced.option else "", priced.option.estimate if priced.option else "",
+                 details.vat_number, priced.tax_note,
                  json.dumps(details.shipping_address), json.dumps(details.billing_address),
                  self._catalog_version(conn), stamp.isoformat(timespec="seconds"),
                  stamp.isoformat(timespec="seconds"), (stamp + START_TTL).isoformat(timespec="seconds")))
@@ -197,6 +229,13 @@ class Orders:
                              "track_stock, discount) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                              [(order_id, l.sku, l.name, l.title, l.quantity, l.unit_price, l.total, int(l.track_stock),
                                l.discount) for l in priced.lines])
+            conn.executemany("INSERT INTO order_tax_lines (order_id, jurisdiction, category, rate, base, amount, note) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             [(order_id, t.jurisdiction, t.category, t.public()["rate"], t.base, t.amount, t.note)
+                              for t in priced.tax_lines])
+            if priced.option is not None and priced.option.kind == "pickup":
+                held = pickup.book(conn, priced.option.location or {}, details.pickup_slot, rules.timezone, order_id)
+                conn.execute("UPDATE orders SET pickup = ? WHERE id = ?", (json.dumps(held), order_id))
             self._use_discounts(conn, order_id, details.email, priced)
             skus = giftcards.gift_card_skus(conn)
             tender = giftcards.spend(conn, cart["id"], order_id, priced.total, priced.currency,
@@ -336,6 +375,8 @@ class Orders:
         if current == "pending" and status == "processing" and payment == "paid":
             giftcards.activate_for_order(conn, order["id"], actor)  # the cards it bought come to life
         elif status in ("cancelled", "refunded"):
+            if status == "cancelled":
+                pickup.release(conn, order["id"])  # the slot's place goes back
             # What gift cards paid goes back on them (less what a partial refund returned already);
             # cards the order bought go back with the money.
             giftcards.refund_to_cards(conn, order["id"], order["gift_card"], actor)
@@ -472,7 +513,15 @@ class Orders:
                                "lines": json.loads(a["lines"])} for a in applied],
                 "shipping": row["shipping"], "tax": row["tax"],
                 "tax_inclusive": bool(row["tax_inclusive"]), "total": row["total"],
-                "shipping_method": row["shipping_method"], "shipping_address": json.loads(row["shipping_address"]),
+                "shipping_method": row["shipping_method"],
+                "shipping_option": {"id": row["shipping_option"], "kind": _kind(row), "name": row["shipping_name"],
+                                    "estimate": row["shipping_estimate"]} if row["shipping_option"] else None,
+                "pickup": json.loads(row["pickup"]) if row["pickup"] else None,
+                "vat_number": row["vat_number"], "tax_note": row["tax_note"],
+                "tax_lines": [dict(t) for t in self.conn.execute(
+                    "SELECT jurisdiction, category, rate, base, amount, note FROM order_tax_lines WHERE order_id = ? "
+                    "ORDER BY id", (row["id"],))],
+                "shipping_address": json.loads(row["shipping_address"]),
                 "billing_address": json.loads(row["billing_address"]), "tracking_number": row["tracking_number"],
                 "carrier": row["carrier"], "carrier_name": carrier_name(row["carrier"]),
                 "tracking_url": tracking_url(row["carrier"], row["tracking_number"]),
@@ -500,6 +549,16 @@ class Orders:
         rows = self.conn.execute(sql + " ORDER BY number DESC LIMIT ? OFFSET ?", (*params, limit, offset))
         return [{k: r[k] for k in ("number", "email", "status", "payment_status", "currency", "total", "created_at")}
                 for r in rows]
+
+
+def _kind(row: sqlite3.Row) -> str:
+    prefix = (row["shipping_option"] or "").split("/", 1)[0]
+    return prefix if prefix in ("local", "pickup") else "delivery"
+
+
+def _no_zone(problem: str | None, country: str) -> bool:
+    """The refusal was that no zone covers the country (a 400 on the address, not a 409 on the option)."""
+    return bool(problem and country and problem.startswith(f"we do not deliver to {country}"))
 
 
 def _refund(row: sqlite3.Row) -> dict:

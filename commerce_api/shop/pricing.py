@@ -1,10 +1,12 @@
 """Prices, discounts, shipping and tax, computed on the server from the published catalog and the
 site's rules: what a cart shows is what checkout charges, and a static page never decides a price.
 
-    lines (catalog prices) → discounts (automatic and the cart's codes, spread over the lines and
-    shipping) → shipping → tax on the discounted amounts → total
+    lines (catalog prices) → shipping option (zones, local delivery, pickup: shipping.py)
+      → discounts (automatic and the cart's codes, spread over the lines and shipping)
+      → tax on the discounted amounts where the goods go (tax.py) → total
 
-Gift cards are sent by email: a basket of nothing else has nothing to ship (``needs_shipping``).
+Gift cards are sent by email: a basket of nothing else has nothing to ship (``needs_shipping``),
+and they carry no tax (a voucher is taxed when it is spent).
 """
 
 from __future__ import annotations
@@ -13,40 +15,46 @@ import json
 import sqlite3
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
 
-from . import discounts
+from content.eu_vat import vat_number_country
+
+from ..errors import BadRequest
+from . import discounts, shipping as zones
 from .discounts import Applied
 from .giftcards import gift_card_skus
+from .shipping import Destination, Option
+from .tax import Place, TaxLine, TaxRules, charge, place
 
 MAX_QUANTITY = 99
 MAX_LINES = 50
-SHIPPING_METHODS = ("delivery", "pickup")
+SHIPPING_METHODS = ("delivery", "pickup")  # the words that still choose the first option of a kind
 
 
 @dataclass(frozen=True)
 class Rules:
     currency: str
-    flat_rate: int
-    free_over: int | None
-    countries: tuple[str, ...]
-    tax_rate: Decimal
-    tax_inclusive: bool
-    tax_label: str
+    shipping: dict  # zones, local delivery and pickup (shipping.config)
+    tax: TaxRules
     payment_instructions: str
     email: str = ""  # the shop's own address: Reply-To of its emails
     low_stock: int = 3
-    timezone: str = "UTC"  # the shop's: discounts start and end in it
+    timezone: str = "UTC"  # the shop's: discounts start and end in it, pickup slots are in it
+
+    @property
+    def tax_inclusive(self) -> bool:
+        return self.tax.inclusive
+
+    @property
+    def tax_label(self) -> str:
+        return self.tax.label
 
     @classmethod
     def load(cls, conn: sqlite3.Connection) -> Rules:
         row = conn.execute("SELECT value FROM meta WHERE key = 'shop_rules'").fetchone()
         data = json.loads(row["value"]) if row else {}
-        shipping, tax = data.get("shipping") or {}, data.get("tax") or {}
-        return cls(data.get("currency", "EUR"), int(shipping.get("flat_rate") or 0), shipping.get("free_over"),
-                   tuple(shipping.get("countries") or ()), Decimal(str(tax.get("rate", "0"))),
-                   bool(tax.get("inclusive", True)), tax.get("label", "Tax"), data.get("payment_instructions", ""),
-                   data.get("email", ""), int(data.get("low_stock_threshold", 3)), data.get("timezone") or "UTC")
+        return cls(data.get("currency", "EUR"), zones.config(data.get("shipping")), TaxRules.from_raw(data.get("tax")),
+                   data.get("payment_instructions", ""), data.get("email", ""),
+                   int(data.get("low_stock_threshold", 3)), data.get("timezone") or "UTC")
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,8 @@ class Line:
     product: str = ""  # the product's slug (discounts target products and categories)
     categories: frozenset[str] = frozenset()
     discount: int = 0  # this line's share of the discounts applied
+    weight: int = 0  # grams, one unit
+    tax_category: str = "standard"
 
     @property
     def in_stock(self) -> bool:
@@ -95,11 +105,18 @@ class Quote:
     total: int
     notices: tuple[str, ...] = field(default=())
     unavailable: tuple[str, ...] = field(default=())
-    shipping_method: str = "delivery"
+    shipping_method: str = "delivery"  # the option's kind as checkout always named it: delivery or pickup
     discount: int = 0  # off the lines and shipping together
     discounts: tuple[Applied, ...] = ()
     codes: tuple[dict, ...] = ()  # each code in the cart, applied or why not
     needs_shipping: bool = True  # False when every line is a gift card (sent by email)
+    option: Option | None = None  # the shipping option priced (None: nothing to ship, or none applies)
+    shipping_estimated: bool = False  # no address yet: the first zone's first method, as a guide
+    shipping_problem: str | None = None  # why the chosen option does not apply
+    tax_lines: tuple[TaxLine, ...] = ()
+    tax_note: str = ""  # "reverse charge" or "export" for a zero-rated sale
+    tax_removed: int = 0  # the origin's tax taken out of tax-inclusive prices for a zero-rated sale
+    place: Place | None = None
 
     def public(self) -> dict:
         return {"currency": self.currency, "lines": [line.public() for line in self.lines],
@@ -107,8 +124,14 @@ class Quote:
                 "discounts": [a.public() for a in self.discounts],
                 "codes": [{k: v for k, v in c.items() if k != "blocking"} for c in self.codes],
                 "shipping_method": self.shipping_method, "needs_shipping": self.needs_shipping,
+                "shipping_option": self.option.id if self.option else None,
+                "shipping_name": self.option.name if self.option else "",
+                "shipping_estimate": self.option.estimate if self.option else "",
+                "shipping_estimated": self.shipping_estimated, "shipping_problem": self.shipping_problem,
                 "shipping": self.shipping, "tax": self.tax,
                 "tax_inclusive": self.tax_inclusive, "tax_label": self.tax_label, "total": self.total,
+                "tax_lines": [line.public() for line in self.tax_lines], "tax_note": self.tax_note,
+                "tax_removed": self.tax_removed,
                 "notices": list(self.notices), "unavailable": list(self.unavailable)}
 
 
@@ -123,16 +146,11 @@ def stock_notice(name: str, sku: str, left: int) -> str:
     return f"{name} ({sku}) is sold out" if left <= 0 else f"{name} ({sku}): only {left} left"
 
 
-def _round(value: Decimal) -> int:
-    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
-def quote(conn: sqlite3.Connection, items: list[tuple[str, int, int | None]], *, pickup: bool = False,
-          codes: list[str] | tuple[str, ...] = (), email: str | None = None, now: datetime | None = None) -> Quote:
-    """Price ``(sku, quantity, price the shopper last saw)`` lines from the catalog, with the
-    automatic discounts and the cart's ``codes`` (checked against ``email`` when it is known)."""
-    rules = Rules.load(conn)
+def catalog_lines(conn: sqlite3.Connection, items: list[tuple[str, int, int | None]]
+                  ) -> tuple[list[Line], list[str], list[str]]:
+    """``(sku, quantity, price the shopper last saw)`` priced from the catalog: (lines, notices, unavailable)."""
     lines, notices, unavailable = [], [], []
+    cards = gift_card_skus(conn)
     for sku, quantity, seen in items:
         row = conn.execute(
             "SELECT v.*, p.name AS product_name, p.url, p.image, p.categories, s.on_hand, s.reserved "
@@ -144,21 +162,84 @@ def quote(conn: sqlite3.Connection, items: list[tuple[str, int, int | None]], *,
             continue
         line = Line(sku, row["product_name"], row["title"], quantity, row["price"], bool(row["track_stock"]),
                     row["url"], row["image"], seen, units_left(row), row["product_slug"],
-                    frozenset(json.loads(row["categories"] or "[]")))
+                    frozenset(json.loads(row["categories"] or "[]")), weight=row["weight"] or 0,
+                    tax_category="zero" if sku in cards else (row["tax_category"] or "standard"))
         if seen is not None and seen != row["price"]:
             notices.append(f"the price of {row['product_name']} ({sku}) changed")
         if not line.in_stock:
             notices.append(stock_notice(line.name, sku, line.available or 0))
         lines.append(line)
+    return lines, notices, unavailable
+
+
+def shipped_items(lines: list[Line], cards: set[str] | frozenset[str]) -> list[zones.Item]:
+    return [zones.Item(l.product, l.name, l.categories, l.total, l.weight * l.quantity) for l in lines
+            if l.sku not in cards]
+
+
+def choose(rules: Rules, method: str, destination: Destination | None, items: list[zones.Item]
+           ) -> tuple[Option | None, bool, str | None]:
+    """The option ``method`` names for ``destination`` and these goods: (option, estimated?, why not).
+
+    ``method`` is an option's id, or ``delivery``/``pickup`` for the first option of that kind
+    (delivery before an address is known: the first zone's first method, as an estimate).
+    """
+    cfg = rules.shipping
+    if method == "delivery" and (destination is None or not destination.country):
+        first = zones.first_delivery(cfg, items, rules.currency)
+        return (first, True, None) if first else (None, False, "no delivery method takes this basket")
+    found = zones.options(cfg, destination, items, rules.currency)
+    if method in SHIPPING_METHODS:
+        kinds = ("delivery", "local") if method == "delivery" else ("pickup",)
+        for kind in kinds:
+            option = next((o for o in found.available if o.kind == kind), None)
+            if option:
+                return option, False, None
+        if method == "pickup":
+            refused = [r.reason for r in found.refused if r.id.startswith("pickup/")]
+            return None, False, "; ".join(refused) or "this shop does not offer collection"
+        refused = [r.reason for r in found.refused if not r.id.startswith("pickup/")]
+        return None, False, found.no_zone or "; ".join(refused) or "no delivery method takes this basket"
+    option = found.get(method)
+    if option:
+        return option, False, None
+    if not known(cfg, method):
+        raise BadRequest(f"{method!r} is not one of this shop's shipping options", field="shipping_method",
+                         code="unknown_shipping_option")
+    refused = next((r.reason for r in found.refused if r.id == method), None)
+    return None, False, refused or found.no_zone or found.reason or f"{method} does not deliver to this address"
+
+
+def known(cfg: dict, option_id: str) -> bool:
+    ids = {m["id"] for z in cfg["zones"] for m in z.get("methods") or ()}
+    ids |= {a["id"] for a in cfg["local_delivery"]} | {p["id"] for p in cfg["pickup"]}
+    return option_id in ids
+
+
+def quote(conn: sqlite3.Connection, items: list[tuple[str, int, int | None]], *, method: str = "delivery",
+          destination: Destination | None = None, vat_number: str | None = None,
+          codes: list[str] | tuple[str, ...] = (), email: str | None = None, now: datetime | None = None,
+          option: Option | None = None) -> Quote:
+    """Price ``(sku, quantity, price the shopper last saw)`` lines from the catalog, sent by the
+    shipping option ``method`` names to ``destination``, with the automatic discounts and the cart's
+    ``codes`` (checked against ``email`` when it is known) and the tax of where the goods go.
+    ``option``, when given, is the option already chosen (shipping-options prices each one)."""
+    rules = Rules.load(conn)
+    lines, notices, unavailable = catalog_lines(conn, items)
     subtotal = sum(line.total for line in lines)
     cards = gift_card_skus(conn)
     # Gift cards are money, not goods: they count towards neither free delivery nor any discount
     # (its conditions included), so a £50 card is always worth £50.
     goods = [line for line in lines if line.sku not in cards]
-    # Free delivery over the threshold counts the goods before discounts.
-    free = rules.free_over is not None and sum(line.total for line in goods) >= rules.free_over
     needs_shipping = bool(goods)
-    shipping = 0 if (pickup or not needs_shipping or free) else rules.flat_rate
+    estimated, problem = False, None
+    if needs_shipping and option is None:
+        option, estimated, problem = choose(rules, method, destination, shipped_items(goods, cards))
+    if not needs_shipping:
+        option = None
+    if problem:
+        notices.append(problem)
+    shipping = option.price if option else 0
     outcome = discounts.evaluate(conn, [discounts.Item(l.sku, l.product, l.categories, l.quantity, l.total)
                                         for l in goods], shipping, list(codes), currency=rules.currency,
                                  zone=rules.timezone, email=email, now=now)
@@ -166,18 +247,24 @@ def quote(conn: sqlite3.Connection, items: list[tuple[str, int, int | None]], *,
     lines = [replace(line, discount=off.get(line.sku, 0)) for line in lines]
     shipping -= outcome.shipping
     discount = sum(off.values()) + outcome.shipping
-    # Discounts lower what tax is charged on: the tax shown is that of the discounted amounts.
-    taxable = Decimal(subtotal - sum(off.values()) + shipping)
-    rate = rules.tax_rate / 100
-    if rules.tax_inclusive:
-        tax = _round(taxable - taxable / (1 + rate)) if rate else 0
-        total = int(taxable)
+    # Tax where the goods go: the pickup point for a collection, else the address (or the shop's own country).
+    if option is not None and option.kind == "pickup" and option.location and option.location.get("country"):
+        country, region = option.location["country"], ""
     else:
-        tax = _round(taxable * rate)
-        total = int(taxable) + tax
+        country, region = (destination.country, destination.region) if destination else ("", "")
+    vat_country = vat_number_country(vat_number) if vat_number else None
+    if vat_number and vat_country is None:
+        notices.append(f"{vat_number} is not a valid EU VAT number, so VAT is charged")
+    where = place(rules.tax, country or None, region, vat_country)
+    # Discounts lower what tax is charged on: the tax shown is that of the discounted amounts.
+    taxed = charge(rules.tax, where, [(l.tax_category, l.total - l.discount) for l in lines if l.sku not in cards],
+                   shipping)
+    total = taxed.total + sum(l.total for l in lines if l.sku in cards)
     for code in outcome.codes:
         if not code["applied"]:
             notices.append(f"the code {code['code']} {code['reason']}")
-    return Quote(rules.currency, tuple(lines), subtotal, shipping, tax, rules.tax_inclusive, rules.tax_label, total,
-                 tuple(notices), tuple(unavailable), "pickup" if pickup else "delivery", discount, outcome.applied,
-                 outcome.codes, needs_shipping)
+    kind = "pickup" if option is not None and option.kind == "pickup" else \
+        ("pickup" if method == "pickup" else "delivery")
+    return Quote(rules.currency, tuple(lines), subtotal, shipping, taxed.tax, rules.tax.inclusive, rules.tax.label,
+                 total, tuple(notices), tuple(unavailable), kind, discount, outcome.applied, outcome.codes,
+                 needs_shipping, option, estimated, problem, taxed.lines, taxed.note, taxed.removed, where)
