@@ -159,7 +159,8 @@
     (q.discounts || []).forEach(function (d) { ship += d.shipping || 0; rows.push(["Discount (" + (d.code || d.title) + ")", -d.amount]); });
     rows.push([q.shipping_method === "pickup" ? "Collection" : "Shipping", ship]);
     /* A zero-rated sale (reverse charge, export) says so rather than showing no tax at all. */
-    if (q.tax > 0 || q.tax_note) rows.push([q.tax_label + (q.tax_note ? " (" + q.tax_note + ")" : q.tax_inclusive ? " (included)" : ""), q.tax]);
+    /* (With prices that include tax, such a sale takes the tax out of them: a row that is subtracted.) */
+    if (q.tax > 0 || q.tax_note) rows.push([q.tax_label + (q.tax_note ? " (" + q.tax_note + ")" : q.tax_inclusive ? " (included)" : ""), -q.tax_removed || q.tax]);
     rows.push(["Total", q.total]);
     /* Gift cards are a tender, not a discount: they come after the total. */
     if (q.gift_card > 0) rows.push(["Gift card", -q.gift_card], ["Amount due", q.amount_due]);
@@ -245,7 +246,7 @@
   function checkoutForm(cart) {
     checkoutBox.textContent = "";
     if (!cart || !cart.lines.length) { checkoutBox.appendChild(el("p", {}, "Your basket is empty.")); return; }
-    var form = el("form", { novalidate: "" }), post = cart.needs_shipping !== false, found = { options: [] }, asked = 0, last, timer, full = false;
+    var form = el("form", { novalidate: "" }), post = cart.needs_shipping !== false, found = { options: [] }, asked = 0, drawn = 0, last, timer, full = false;
     var alert = form.appendChild(el("p", { role: "alert", "class": "form-error" })), fields = {};
     function input(name) { return form.elements[name]; }
     var box = el("fieldset", { "class": "options", hidden: "" });
@@ -289,9 +290,14 @@
       slots.forEach(function (s) { select.appendChild(el("option", { value: s.start }, s.label + (s.left != null && s.left <= 3 ? " (" + s.left + " left)" : ""))); });
       select.value = was;
       if (select.selectedIndex < 0) select.selectedIndex = 0;
-      var q = Object.assign({}, cart, o && o.quote, { shipping_method: pickup ? "pickup" : "delivery" });
-      sums.replaceChild(totals(q), sums.firstChild);
+      var n = ++drawn, q = Object.assign({}, cart, o && o.quote, { shipping_method: pickup ? "pickup" : "delivery" });
+      /* Discounts and gift cards depend on the option too: then the cart priced for it says what each does. */
+      if (!o || !(cart.codes.length || cart.discounts.length || cart.gift_card)) return draw(q);
+      var p = where();
+      p.set("shipping_method", o.id);
+      call("GET", "/carts/" + encodeURIComponent(token()) + "?" + p).then(function (c) { if (n === drawn) draw(c); }).catch(mark);
     }
+    function draw(q) { sums.replaceChild(totals(q), sums.firstChild); }
     /* The options as listed now: the one chosen stays chosen (and focused, if it was) when it is still offered. */
     function offer(data) {
       var was = chosen(), focused = list.contains(document.activeElement);
@@ -313,10 +319,14 @@
     }
     /* Asked again when where-to changes (the postcode as it is typed, after a pause); only the newest answer counts. */
     var WHERE = ["shipping_address.country", "shipping_address.postal_code", "shipping_address.region", "vat_number"];
-    function refresh(force) {
-      clearTimeout(timer);
+    function where() {
       var p = new URLSearchParams();
       WHERE.forEach(function (n) { var v = input(n).value.trim(); if (v) p.set(n.split(".").pop(), v); });
+      return p;
+    }
+    function refresh(force) {
+      clearTimeout(timer);
+      var p = where();
       if (!post || (force !== true && String(p) === last)) return Promise.resolve();
       var n = ++asked;
       last = String(p);
