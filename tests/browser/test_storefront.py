@@ -184,32 +184,6 @@ def test_the_basket_marks_a_line_that_sold_out_and_offers_no_checkout(site, page
         _set_available(site, "AF-6", 24)
 
 
-def test_collect_from_the_shop_shows_and_charges_no_shipping_and_asks_no_address(site, page):
-    add(page, site, "seeded-spelt", None, 1)  # £6.90: under £40, so delivery costs £4.95
-    page.goto(url(site, "bakery", "/checkout/"))
-    totals = page.locator(".totals")
-    totals.get_by_text("Shipping").wait_for()
-    assert "£4.95" in totals.inner_text() and "£11.85" in totals.inner_text()
-    page.get_by_label("Collect from the shop").check()
-    totals.get_by_text("Collection").wait_for()
-    shown = totals.inner_text()
-    assert "£4.95" not in shown and "£6.90" in shown.split("Total")[-1]
-    assert not page.get_by_label("Address", exact=True).is_visible()
-    assert not page.get_by_label("Town or city").is_visible()
-    assert page.get_by_label("Postcode").is_visible()  # where the shopper is still decides what is offered
-    assert not page.get_by_label("Collection time").is_visible()  # a shop without hours: no slot to choose
-    page.get_by_label("Email").fill("pia@example.test")
-    page.get_by_label("Full name").fill("Pia Collects")
-    page.get_by_role("button", name="Place order").click()
-    page.wait_for_url(re.compile(r"/order/\?number=\d+"))
-    page.locator("[data-order-body]").get_by_text("Thank you! Your order number is").wait_for()
-    number = int(re.search(r"number=(\d+)", page.url).group(1))
-    order = Orders(shop_db(site)).get(number)
-    assert (order["shipping_method"], order["shipping"], order["total"]) == ("pickup", 0, 690)
-    assert order["shipping_address"]["name"] == "Pia Collects"
-    assert "Collection" in page.locator("[data-order-body] .totals").inner_text()
-
-
 def test_a_failed_payment_start_keeps_the_order_and_can_be_tried_again(site, page, monkeypatch):
     from commerce_api.errors import BadRequest
     from commerce_api.shop.payments import Manual
