@@ -246,7 +246,7 @@
   function checkoutForm(cart) {
     checkoutBox.textContent = "";
     if (!cart || !cart.lines.length) { checkoutBox.appendChild(el("p", {}, "Your basket is empty.")); return; }
-    var form = el("form", { novalidate: "" }), post = cart.needs_shipping !== false, found = { options: [] }, asked = 0, drawn = 0, last, timer, full = false;
+    var form = el("form", { novalidate: "" }), post = cart.needs_shipping !== false, found = { options: [] }, asked = 0, drawn = 0, wrong, last, timer, full = false;
     var alert = form.appendChild(el("p", { role: "alert", "class": "form-error" })), fields = {};
     function input(name) { return form.elements[name]; }
     var box = el("fieldset", { "class": "options", hidden: "" });
@@ -332,13 +332,12 @@
       last = String(p);
       return call("GET", "/carts/" + encodeURIComponent(token()) + "/shipping-options?" + p).then(function (data) {
         if (n !== asked) return;
-        /* Where-to is fine now: an error it had is gone. */
-        WHERE.forEach(function (n) {
-          var i = input(n);
-          if (i.hasAttribute("aria-invalid")) { i.removeAttribute("aria-invalid"); document.getElementById(i.id + "-error").textContent = alert.textContent = ""; }
-        });
+        /* Where-to is fine now: the error listing the options gave is gone (an error from placing the order stays). */
+        if (wrong && wrong !== alert) { wrong.removeAttribute("aria-invalid"); document.getElementById(wrong.getAttribute("aria-describedby")).textContent = ""; }
+        if (wrong) alert.textContent = "";
+        wrong = null;
         offer(data);
-      }).catch(function (e) { if (n === asked) { last = null; mark(e); } });
+      }).catch(function (e) { if (n === asked) { last = null; wrong = mark(e) || alert; } });
     }
     input("shipping_address.postal_code").addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(refresh, 400); });
     WHERE.forEach(function (n) {
@@ -365,6 +364,7 @@
       $$(".field-error", form).forEach(function (s) { s.textContent = ""; });
       $$("[aria-invalid]", form).forEach(function (i) { i.removeAttribute("aria-invalid"); });
       alert.textContent = "";
+      wrong = null;
       var o = chosen(), pickup = o && o.kind === "pickup", vat = input("vat_number").value.trim();
       var body = { cart_token: token(), email: input("email").value, accept_without_discount: full };
       if (post) {
