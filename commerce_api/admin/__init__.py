@@ -2,9 +2,9 @@
 CSRF tokens and permissions as the API. Forms work without JavaScript; a little script adds live
 preview, drag and drop and live publish progress."""
 
-from . import (account, content, discounts, giftcards, inbox, media, notifications, people, publishing, session,
-               settings, shop, tenants, webhooks)
+from . import (account, content, discounts, giftcards, inbox, media, notifications, people, publishing, reports,
+               session, settings, shipping, shop, tax, tenants, webhooks)
 
 ROUTES = [*session.ROUTES, *content.ROUTES, *shop.ROUTES, *media.ROUTES, *people.ROUTES, *settings.ROUTES,
-          *publishing.ROUTES, *tenants.ROUTES, *account.ROUTES, *inbox.ROUTES, *notifications.ROUTES,
-          *webhooks.ROUTES, *discounts.ROUTES, *giftcards.ROUTES]
+          *shipping.ROUTES, *tax.ROUTES, *reports.ROUTES, *publishing.ROUTES, *tenants.ROUTES, *account.ROUTES,
+          *inbox.ROUTES, *notifications.ROUTES, *webhooks.ROUTES, *discounts.ROUTES, *giftcards.ROUTES]

@@ -1,5 +1,6 @@
-"""Settings: the site (name, theme, colours, logo, shipping, tax: a commit to site.yaml), domains
-(the DNS record to create, verify, primary) and payments (Stripe keys are write-only)."""
+"""Settings: the site (name, theme, colours, logo, payment instructions: a commit to site.yaml),
+domains (the DNS record to create, verify, primary) and payments (Stripe keys are write-only).
+Shipping and tax have pages of their own (shipping.py, tax.py): this form never writes them."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from publish.domains import DomainError, add_domain, challenge, remove_domain, r
 
 from ..security import services_of
 from ..shop.payments import StripeKeys, mask, seal_payments, stripe_keys
-from .common import Form, Rejected, back, commit, media_names, page, repo_of, text, values, who
+from .common import Form, Rejected, back, commit, media_names, page, repo_of, text, who
 
 COLOURS = ("primary", "accent", "background", "text")
 UNSET_COLOUR = "#000000"
@@ -50,10 +51,9 @@ def settings_page(request: Request) -> Response:
     payments = (member.tenant.settings or {}).get("payments") or {}
     domains = [{"name": d.name, "primary": d.is_primary, "verified": bool(d.verified_at), "record": challenge(d)}
                for d in services.db.registry.domains(member.tenant.slug)] if member.can("domains:read") else []
-    return page(request, "settings.html", title="Settings", section="settings", site=site, themes=_themes(request),
-                colours={c: (theme_settings.get("colors") or {}).get(c, "") for c in COLOURS},
-                logo=theme_settings.get("logo", ""), media=media, shipping=site.get("shipping") or {},
-                tax=site.get("tax") or {}, domains=domains,
+    return page(request, "settings.html", title="Settings", section="settings", sub="site", site=site,
+                themes=_themes(request), colours={c: (theme_settings.get("colors") or {}).get(c, "") for c in COLOURS},
+                logo=theme_settings.get("logo", ""), media=media, domains=domains,
                 payments=_shown(payments, services.config.secret_key),
                 subdomain=f"{member.tenant.slug}.{services.config.base_domain}",
                 can_write=member.can("settings:write"), can_domains=member.can("domains:write"))
@@ -84,26 +84,12 @@ def save_site(request: Request, data: Form) -> Response:
         theme_settings["logo"] = logo
     else:
         theme_settings.pop("logo", None)
-    if who(request).tenant.has("ecommerce"):
-        site["shipping"] = {k: v for k, v in {
-            "flat_rate": text(data, "flat_rate"), "free_over": text(data, "free_over"),
-            "countries": [c.strip().upper() for c in text(data, "countries").split(",") if c.strip()]}.items() if v}
-        rate = text(data, "tax_rate")
-        site["tax"] = {"rate": _number(rate), "inclusive": bool(values(data, "tax_inclusive")),
-                       "label": text(data, "tax_label") or "VAT"}
     new = yaml.safe_dump(site, sort_keys=False, allow_unicode=True, width=100).encode()
     try:
         commit(request, {"site.yaml": new}, text(data, "message") or "Update site settings")
     except Rejected as exc:
         return back(request, "/settings", error="Not saved: " + "; ".join(exc.errors or ["someone saved at the same moment"]))
     return back(request, "/settings", saved="Site settings saved. Publish to put them live.")
-
-
-def _number(value: str) -> Any:
-    try:
-        return int(value) if value.isdigit() else float(value) if value else 0
-    except ValueError:
-        return value  # the parser names the field and line
 
 
 @post("/admin/settings/domains", opt={"action": "domains:write"}, sync_to_thread=True, include_in_schema=False)

@@ -22,6 +22,7 @@ from ..security import admin_base, services_of
 from ..shop.carriers import CARRIERS
 from ..shop import refunds
 from ..shop.orders import STATUSES, TRANSITIONS, Orders
+from . import tax_queries
 from .common import (Form, Rejected, back, commit, media_names, page, paged, parse, repo_of, save_base, text,
                      values, who)
 from .common import number as whole_number
@@ -50,8 +51,10 @@ def orders(request: Request, status: FromQuery[str] = "", payment: FromQuery[str
     with services_of(request).databases.connection(who(request).tenant.slug) as conn:
         rows = Orders(conn).list(status=status or None, payment_status=payment or None, since=since or None,
                                  until=end, limit=200)
+        delivery = tax_queries.delivery_names(conn, [row["number"] for row in rows])
     for row in rows:
         row["total_text"] = str(Money(row["total"], row["currency"]))
+        row["delivery"] = delivery.get(row["number"], "")
     from urllib.parse import urlencode
 
     csv = admin_base(request) + "/api/admin/orders.csv?" + urlencode({k: v for k, v in {"status": status, "payment_status": payment,
@@ -70,13 +73,25 @@ def order_detail(request: Request, number: FromPath[int]) -> Response:
     for done in order["refunds"]:
         for line in done["lines"]:
             taken[line["sku"]] = taken.get(line["sku"], 0) + line["quantity"]
-    return page(request, "order.html", title=f"Order {number}", section="orders", order=order,
+    return page(request, "order.html", title=f"Order {number}", section="orders", order=order, details=delivery_of(order),
                 money=lambda minor: str(Money(minor, currency)), can_write=who(request).can("orders:write"),
                 next_statuses=sorted(TRANSITIONS[order["status"]] - hidden), status_actions=STATUS_ACTIONS,
                 carriers=[name for name, _ in CARRIERS.values()],
                 refundable=order["payment_status"] in refunds.REFUNDABLE and order["refunded"] < order["total"],
                 open_units={l["sku"]: l["quantity"] - taken.get(l["sku"], 0) for l in order["lines"]},
                 shipping_open=bool(order["shipping"]) and not any(r["shipping"] for r in order["refunds"]))
+
+
+def delivery_of(order: dict) -> dict[str, Any]:
+    """How the order goes and is taxed, with every field present: orders placed before shipping zones
+    and tax by region have no option, pickup, VAT number or tax lines (null or missing)."""
+    option = order.get("shipping_option") or {}
+    pickup = order.get("pickup")
+    return {"name": option.get("name") or "", "estimate": option.get("estimate") or "",
+            "pickup": {k: str(pickup.get(k) or "") for k in ("name", "address", "start", "end", "label")}
+            if isinstance(pickup, dict) else None,
+            "vat_number": order.get("vat_number") or "", "tax_note": order.get("tax_note") or "",
+            "tax_lines": order.get("tax_lines") or []}
 
 
 # What each status button says: an explicit action, never a preselected choice.

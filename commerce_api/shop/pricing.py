@@ -186,8 +186,11 @@ def choose(rules: Rules, method: str, destination: Destination | None, items: li
     """
     cfg = rules.shipping
     if method == "delivery" and (destination is None or not destination.country):
-        first = zones.first_delivery(cfg, items, rules.currency)
-        return (first, True, None) if first else (None, False, "no delivery method takes this basket")
+        first, reasons = zones.first_delivery(cfg, items, rules.currency)
+        if first is None:  # nothing posts this basket: collecting it may still do
+            first = next(iter(zones.options(cfg, None, items, rules.currency).available), None)
+        return (first, True, None) if first else (None, False, "; ".join(dict.fromkeys(reasons)) or
+                                                  "this shop has no delivery method")
     found = zones.options(cfg, destination, items, rules.currency)
     if method in SHIPPING_METHODS:
         kinds = ("delivery", "local") if method == "delivery" else ("pickup",)
@@ -203,17 +206,22 @@ def choose(rules: Rules, method: str, destination: Destination | None, items: li
     option = found.get(method)
     if option:
         return option, False, None
-    if not known(cfg, method):
+    name = known(cfg, method)
+    if name is None:
         raise BadRequest(f"{method!r} is not one of this shop's shipping options", field="shipping_method",
                          code="unknown_shipping_option")
     refused = next((r.reason for r in found.refused if r.id == method), None)
-    return None, False, refused or found.no_zone or found.reason or f"{method} does not deliver to this address"
+    if refused or found.no_zone:
+        return None, False, refused or found.no_zone
+    where = f" {destination.postal_code}" if destination and destination.postal_code else ""
+    return None, False, f"{name} does not deliver to{where or ' this address'}" if destination else \
+        f"{name} needs a delivery address"
 
 
-def known(cfg: dict, option_id: str) -> bool:
-    ids = {m["id"] for z in cfg["zones"] for m in z.get("methods") or ()}
-    ids |= {a["id"] for a in cfg["local_delivery"]} | {p["id"] for p in cfg["pickup"]}
-    return option_id in ids
+def known(cfg: dict, option_id: str) -> str | None:
+    """The name of the option ``option_id`` names in the shop's rules, None when there is none."""
+    rules = [m for z in cfg["zones"] for m in z.get("methods") or ()] + cfg["local_delivery"] + cfg["pickup"]
+    return next((r["name"] for r in rules if r["id"] == option_id), None)
 
 
 def quote(conn: sqlite3.Connection, items: list[tuple[str, int, int | None]], *, method: str = "delivery",

@@ -79,9 +79,13 @@ def worth(order: sqlite3.Row, lines: list[sqlite3.Row], units: dict[str, int], s
     base = sum(_net(line) for line in lines) + order["shipping"]
     net = sum(_net(line) * min(units.get(line["sku"], 0), line["quantity"]) // line["quantity"]
               for line in lines if line["quantity"]) + (order["shipping"] if shipping else 0)
-    if order["tax_inclusive"] or not order["tax"] or base <= 0:
+    if base <= 0:
         return net
-    return net + order["tax"] * net // base
+    if order["tax_inclusive"]:
+        # A zero-rated sale (export, reverse charge) took the home tax out of the prices: the total
+        # is below the lines' sum, and each part is worth its share of what was paid.
+        return net if order["total"] >= base else order["total"] * net // base
+    return net + order["tax"] * net // base if order["tax"] else net
 
 
 def _done(conn: sqlite3.Connection, order_id: int) -> tuple[dict[str, int], bool, int, int]:

@@ -236,13 +236,16 @@ def options(cfg: dict, dest: Destination | None, items: Iterable[Item], currency
     return Choice(tuple(available), tuple(refused), reason, no_zone)
 
 
-def first_delivery(cfg: dict, items: Iterable[Item], currency: str) -> Option | None:
-    """Before an address is known: the first zone's first method that takes these goods (an estimate)."""
+def first_delivery(cfg: dict, items: Iterable[Item], currency: str) -> tuple[Option | None, list[str]]:
+    """Before an address is known: the first zone's first method that takes these goods (an
+    estimate), or None and why each method refused them."""
     items = tuple(items)
-    for zone in cfg["zones"]:
+    reasons = []
+    for zone in cfg["zones"][:1]:  # the first zone is the shop's home: the others are elsewhere
         for method in zone.get("methods") or ():
             price, why = _price(method, items, currency)
             if why is None:
                 return Option(method["id"], "delivery", method["name"], price, zone["name"],
-                              method.get("estimate") or "", method.get("free_over"), method.get("min_order"))
-    return None
+                              method.get("estimate") or "", method.get("free_over"), method.get("min_order")), []
+            reasons.append(why)
+    return None, reasons

@@ -47,7 +47,10 @@ class StripeGateway:
             line_items.append({"quantity": 1, "price_data": {"currency": order["currency"].lower(),
                                                              "unit_amount": order["tax"],
                                                              "product_data": {"name": "Tax"}}})
-        if order.get("gift_card"):  # gift cards paid part: Stripe charges the rest, as one item
+        charged = sum(item["quantity"] * item["price_data"]["unit_amount"] for item in line_items)
+        # Gift cards paid part, or a zero-rated sale took tax out of prices that include it: Stripe
+        # charges what is due, as one item.
+        if order.get("gift_card") or charged != order["amount_due"]:
             line_items = [{"quantity": 1, "price_data": {
                 "currency": order["currency"].lower(), "unit_amount": order["amount_due"],
                 "product_data": {"name": f"Order {order['number']}, after gift card"}}}]

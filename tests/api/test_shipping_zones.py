@@ -219,3 +219,13 @@ def test_an_address_outside_the_local_area_cannot_use_the_van(zoned):
             "shipping_address": {"name": "Ada", "line1": "1 Road", "city": "London", "postal_code": "SW1A 1AA",
                                  "country": "GB"}})
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "shipping_unavailable"
+    assert refused.json()["error"]["message"] == "Bakery van does not deliver to SW1A 1AA"
+
+
+def test_before_an_address_the_cart_estimates_with_the_first_method_or_else_pickup(zoned):
+    with zoned.client("beta") as client:
+        bread = client.get(f"/api/carts/{cart(client, ('RYE', 1))}").json()
+        assert (bread["shipping_option"], bread["shipping"], bread["shipping_estimated"]) == ("uk/tracked-48", 395, True)
+        cake = client.get(f"/api/carts/{cart(client, ('CAKE', 1))}").json()
+    # The cake cannot be posted and this shop has no pickup point: the cart says so.
+    assert cake["shipping_option"] is None and cake["shipping_problem"] == "Tracked 48 cannot take Celebration cake (cakes)"
