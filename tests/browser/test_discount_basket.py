@@ -39,7 +39,7 @@ def test_apply_the_demo_code_and_see_the_saving_on_the_confirmation(site, page):
     page.get_by_label("Address", exact=True).fill("2 Mill Lane")
     page.get_by_label("Town or city").fill("Leith")
     page.get_by_label("Postcode").fill("EH6 6AA")
-    page.get_by_label("Country code (e.g. GB)").fill("GB")
+    page.get_by_label("Country", exact=True).select_option("GB")
     page.get_by_role("button", name="Place order").click()
     page.wait_for_url(re.compile(r"/order/\?number=\d+"))
     confirmation = page.locator("[data-order-body]")

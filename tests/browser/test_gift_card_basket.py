@@ -39,7 +39,7 @@ def address(page, email: str) -> None:
     page.get_by_label("Address", exact=True).fill("4 Mill Lane")
     page.get_by_label("Town or city").fill("Leith")
     page.get_by_label("Postcode").fill("EH6 6AA")
-    page.get_by_label("Country code (e.g. GB)").fill("GB")
+    page.get_by_label("Country", exact=True).select_option("GB")
 
 
 def test_a_card_pays_part_of_a_loaf_in_the_basket_and_at_checkout(site, page, staff):

@@ -51,7 +51,7 @@ def test_browse_add_change_and_check_out(site, page):
     page.get_by_label("Address", exact=True).fill("1 Mill Lane")
     page.get_by_label("Town or city").fill("Leith")
     page.get_by_label("Postcode").fill("EH6 6AA")
-    page.get_by_label("Country code (e.g. GB)").fill("GB")
+    page.get_by_label("Country", exact=True).select_option("GB")
     page.get_by_role("button", name="Place order").click()
     page.wait_for_url(re.compile(r"/order/\?number=\d+"))
     confirmation = page.locator("[data-order-body]")
@@ -89,7 +89,7 @@ def test_sold_out_while_in_the_basket_is_refused_naming_the_sku(site, page):
     Orders(shop_db(site)).set_stock("DR-1000", Orders(shop_db(site)).stock("DR-1000")["reserved"] + 1)
     page.goto(url(site, "bakery", "/checkout/"))
     for label, value in (("Email", "sam@example.test"), ("Full name", "Sam"), ("Town or city", "Leith"),
-                         ("Postcode", "EH6"), ("Country code (e.g. GB)", "GB")):
+                         ("Postcode", "EH6")):
         page.get_by_label(label).fill(value)
     page.get_by_label("Address", exact=True).fill("2 Mill Lane")
     page.get_by_role("button", name="Place order").click()
@@ -195,30 +195,6 @@ def test_the_basket_marks_a_line_that_sold_out_and_offers_no_checkout(site, page
         _set_available(site, "AF-6", 24)
 
 
-def test_collect_from_the_shop_shows_and_charges_no_shipping_and_asks_no_address(site, page):
-    add(page, site, "seeded-spelt", None, 1)  # £6.90: under £40, so delivery costs £4.95
-    page.goto(url(site, "bakery", "/checkout/"))
-    totals = page.locator(".totals")
-    totals.get_by_text("Shipping").wait_for()
-    assert "£4.95" in totals.inner_text() and "£11.85" in totals.inner_text()
-    page.get_by_label("Collect from the shop").check()
-    totals.get_by_text("Collection").wait_for()
-    shown = totals.inner_text()
-    assert "£4.95" not in shown and "£6.90" in shown.split("Total")[-1]
-    assert not page.get_by_label("Address", exact=True).is_visible()
-    assert not page.get_by_label("Postcode").is_visible()
-    page.get_by_label("Email").fill("pia@example.test")
-    page.get_by_label("Full name").fill("Pia Collects")
-    page.get_by_role("button", name="Place order").click()
-    page.wait_for_url(re.compile(r"/order/\?number=\d+"))
-    page.locator("[data-order-body]").get_by_text("Thank you! Your order number is").wait_for()
-    number = int(re.search(r"number=(\d+)", page.url).group(1))
-    order = Orders(shop_db(site)).get(number)
-    assert (order["shipping_method"], order["shipping"], order["total"]) == ("pickup", 0, 690)
-    assert order["shipping_address"]["name"] == "Pia Collects"
-    assert "Collection" in page.locator("[data-order-body] .totals").inner_text()
-
-
 def test_a_failed_payment_start_keeps_the_order_and_can_be_tried_again(site, page, monkeypatch):
     from commerce_api.errors import BadRequest
     from commerce_api.shop.payments import Manual
@@ -229,7 +205,7 @@ def test_a_failed_payment_start_keeps_the_order_and_can_be_tried_again(site, pag
     add(page, site, "sourdough-starter-kit", None, 1)
     page.goto(url(site, "bakery", "/checkout/"))
     for label, value in (("Email", "max@example.test"), ("Full name", "Max"), ("Town or city", "Leith"),
-                         ("Postcode", "EH6"), ("Country code (e.g. GB)", "GB")):
+                         ("Postcode", "EH6")):
         page.get_by_label(label).fill(value)
     page.get_by_label("Address", exact=True).fill("3 Mill Lane")
     monkeypatch.setattr(Manual, "start", down)
@@ -243,3 +219,19 @@ def test_a_failed_payment_start_keeps_the_order_and_can_be_tried_again(site, pag
     body.get_by_text("Pay by bank transfer").wait_for()
     number = int(re.search(r"number=(\d+)", page.url).group(1))
     assert Orders(shop_db(site)).get(number)["status"] == "pending"
+
+
+def test_changing_the_basket_from_the_keyboard_keeps_the_focus_in_the_basket(site, page):
+    add(page, site, "baguette", "Single", 1)
+    add(page, site, "brioche", None, 1)
+    page.goto(url(site, "bakery", "/cart/"))
+    quantity = page.get_by_label("Quantity of Baguette Tradition – Single")
+    quantity.press("ArrowUp")  # the basket is drawn anew with the new quantity
+    line = page.locator(".cart-line").filter(has_text="Baguette Tradition")
+    expect(line.locator(".line-total")).to_have_text("£4.80")
+    expect(quantity).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Remove Baguette Tradition – Single")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(line).to_have_count(0)
+    assert page.evaluate("document.querySelector('[data-cart-body]').contains(document.activeElement)")
