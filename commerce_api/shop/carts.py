@@ -150,7 +150,8 @@ class Carts:
             answer["options"].append(entry)
         answer["unavailable"] += [r.public() for r in found.refused]
         if not answer["options"]:
-            answer["reason"] = "; ".join(u["reason"] for u in answer["unavailable"]) or found.reason
+            answer["reason"] = "; ".join([found.no_zone] * bool(found.no_zone) +
+                                         [u["reason"] for u in answer["unavailable"]]) or found.reason
         return answer
 
     def _tender(self, cart_id: int, result: Quote) -> dict:

@@ -229,3 +229,20 @@ def test_before_an_address_the_cart_estimates_with_the_first_method_or_else_pick
         cake = client.get(f"/api/carts/{cart(client, ('CAKE', 1))}").json()
     # The cake cannot be posted and this shop has no pickup point: the cart says so.
     assert cake["shipping_option"] is None and cake["shipping_problem"] == "Tracked 48 cannot take Celebration cake (cakes)"
+
+
+def test_nowhere_to_send_says_so_before_why_pickup_will_not_do(world):
+    conn = world.tenants.open_db("beta")
+    import_snapshot(conn, {**ZONED, "version": "zoned-no-world", "shipping": {
+        **CONFIG, "zones": CONFIG["zones"][:4], "pickup": [{
+            "id": "pickup/leith", "name": "Leith", "address": "1 Shore", "country": "GB", "price": 0, "hours": {},
+            "exclude_products": [], "exclude_categories": ["bread"]}]}})
+    try:
+        with world.client("beta") as client:
+            token = cart(client, ("RYE", 1))
+            answer = client.get(f"/api/carts/{token}/shipping-options", params={"country": "US"}).json()
+    finally:
+        import_snapshot(conn, ZONED)
+        conn.close()
+    assert answer["options"] == []
+    assert answer["reason"] == "we do not deliver to US; Leith cannot take Dark Rye (bread)"
