@@ -239,6 +239,7 @@ def commit(request: Request, changes: dict[str, bytes | None], message: str, bas
         prior_price_errors(request, repo, source.base.commit, content, changes)
     except ContentErrors as exc:
         mine = [str(e) for e in exc.errors if e.path in changes or _describes(e.path, changes)]
+        mine += _broken_by(request, repo, exc.errors, changes)
         if mine:
             raise Rejected(422, mine) from None
     finally:
@@ -252,6 +253,27 @@ def commit(request: Request, changes: dict[str, bytes | None], message: str, bas
                                  "head": exc.head}, exc.head) from None
     except RepositoryError as exc:
         raise BadRequest(str(exc)) from None
+
+
+# Files that name other files' contents: deleting a product, or a category, can break them.
+_DEPENDENT = ("shipping.yaml",)
+
+
+def _broken_by(request: Request, repo: Repository, errors, changes: dict) -> list[str]:
+    """Errors the change causes in files it does not touch (shipping.yaml excluding a product that
+    the change deletes): new ones reject the save, ones that were there before do not."""
+    found = [e for e in errors if e.path in _DEPENDENT and e.path not in changes]
+    if not found:
+        return []
+    base = repo.source()
+    try:
+        parse(request, base)
+        before: set[str] = set()
+    except ContentErrors as exc:
+        before = {str(e) for e in exc.errors}
+    finally:
+        base.close()
+    return [f"{e} (this change would break {e.path}: change it there first)" for e in found if str(e) not in before]
 
 
 def prior_price_errors(request: Request, repo: Repository, head: str, content, changes: dict) -> None:

@@ -26,3 +26,18 @@ def test_a_settings_save_beside_shipping_yaml_with_the_legacy_block_is_refused(a
     done = owner.post("/settings/site", form)
     assert "saved" in done.headers["location"], done.headers["location"]
     assert repo.head() != head
+
+
+def test_a_product_save_that_would_break_shipping_yaml_is_refused(admin):
+    """shipping.yaml keeps cakes out of the post: taking the last cake out of that category would
+    make every later publish fail, so the save says so instead."""
+    manager = admin("bakery", "shop@bakery.test")
+    head = manager.repo().head()
+    refused = manager.post("/products/save", {
+        "path": "products/almond-financiers.md", "name": "Almond Financiers", "sku": "AF-6", "price": "8.50",
+        "categories": "sweet", "images": ["almond-financiers.jpg"], "track_stock": "1", "body": "Small cakes.",
+        "message": "Financiers are just sweet"})
+    assert refused.status_code == 422
+    assert "shipping.yaml" in refused.text and "no product is in the category" in refused.text
+    assert "this change would break shipping.yaml" in refused.text
+    assert manager.repo().head() == head
