@@ -8,6 +8,7 @@ grow during the day but nobody can be followed from one day to the next.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections import Counter
 from datetime import date, timedelta
@@ -15,6 +16,9 @@ from typing import Any, Iterable, NamedTuple
 
 from content.migrations import immediate
 
+from ..errors import InvalidRange
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 MAX_DAYS = 731  # the longest range a report covers: two years, day by day
 
 
@@ -81,6 +85,25 @@ def forget_visitors(conn: sqlite3.Connection, *, before: str) -> int:
     return conn.execute("DELETE FROM analytics_visitors WHERE day < ?", (before,)).rowcount
 
 
+def report_range(since: str | None, until: str | None, *, today: date, days: int = 30) -> tuple[date, date]:
+    """The dates a report covers: ``until`` defaults to today, ``since`` to ``days`` days up to it."""
+    def parse(text: str, name: str) -> date:
+        try:
+            if _DATE.fullmatch(text.strip()):
+                return date.fromisoformat(text.strip())
+        except ValueError:
+            pass
+        raise InvalidRange(name, f"{name} must be a date such as {today.isoformat()}, not {text[:40]!r}")
+
+    end = parse(until, "to") if until else today
+    start = parse(since, "from") if since else end - timedelta(days=days - 1)
+    if start > end:
+        raise InvalidRange("from", f"from ({start}) is after to ({end}); give the earlier date first")
+    if (end - start).days >= MAX_DAYS:
+        raise InvalidRange("from", f"a report covers at most {MAX_DAYS} days; shorten the range")
+    return start, end
+
+
 def traffic(conn: sqlite3.Connection, since: date, until: date, *, limit: int = 20) -> dict[str, Any]:
     """Views and visitors per day (every day of the range, zeros included), the top pages,
     referrers, devices, browsers and countries, from ``since`` to ``until`` inclusive.
@@ -88,7 +111,7 @@ def traffic(conn: sqlite3.Connection, since: date, until: date, *, limit: int = 
     ``visitors`` is unique within a day; over a range it is the sum of the days (the same person
     on two days counts twice, since nothing links their two days)."""
     if until < since:
-        raise ValueError("the range ends before it starts")
+        raise InvalidRange("from", f"from ({since}) is after to ({until}); give the earlier date first")
     span = (since.isoformat(), until.isoformat())
     stored = {row["day"]: row for row in conn.execute(
         "SELECT day, views, visitors FROM analytics_days WHERE day BETWEEN ? AND ? ORDER BY day", span)}
