@@ -11,7 +11,7 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, Request, get
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 
 from publish.analytics import traffic
 from publish.analytics.rollups import report_range
@@ -20,9 +20,9 @@ from ..openapi import errors
 from ..security import principal_of, services_of
 from .params import Int
 
-DateParam = Annotated[str | None, Parameter(query="from", description="First day, YYYY-MM-DD (UTC); "
+DateParam = Annotated[str | None, QueryParameter(name="from", description="First day, YYYY-MM-DD (UTC); "
                                                                       "default: 29 days before `to`")]
-ToParam = Annotated[str | None, Parameter(query="to", description="Last day, YYYY-MM-DD (UTC), included; "
+ToParam = Annotated[str | None, QueryParameter(name="to", description="Last day, YYYY-MM-DD (UTC), included; "
                                                                   "default: today")]
 
 
