@@ -63,7 +63,10 @@ class Hit(NamedTuple):
     visitor: bytes
 
 
-def client_address(scope: Mapping[str, Any], headers: Mapping[str, str], trusted: tuple[str, ...]) -> str:
+Networks = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+
+def client_address(scope: Mapping[str, Any], headers: Mapping[str, str], trusted: Networks) -> str:
     """The visitor's address: the peer, or behind a trusted proxy the nearest X-Forwarded-For hop
     that is not one (the same rule as the API's ``commerce_api.security.client_address``)."""
     peer = (scope.get("client") or ("unknown",))[0]
@@ -82,9 +85,9 @@ def _ip(address: str):
         return None
 
 
-def _within(address: str, networks: tuple[str, ...]) -> bool:
+def _within(address: str, networks: Networks) -> bool:
     ip = _ip(address)
-    return ip is not None and any(ip in ipaddress.ip_network(net) for net in networks)
+    return ip is not None and any(ip in net for net in networks)
 
 
 def referrer_host(referer: str, own_host: str) -> str | None:
@@ -120,6 +123,7 @@ class Counter:
         self.root = Path(tenants_root)
         self.clock = clock
         self._ignore = tuple(ipaddress.ip_network(net) for net in config.ignore)
+        self._trusted = tuple(ipaddress.ip_network(net) for net in config.trusted_proxies)
         self._lock = threading.Lock()  # the buffer and the salt
         self._flush_lock = threading.Lock()  # one flush at a time; owns the connections and the classifier
         self._flushed = threading.Condition()
@@ -148,11 +152,9 @@ class Counter:
         if not ua or not headers.get("accept-language") or "text/html" not in headers.get("accept", "") \
                 or is_prefetch(headers):
             return False
-        address = client_address(scope, headers, self.config.trusted_proxies)
-        if self._ignore:
-            ip = _ip(address)
-            if ip is not None and any(ip in net for net in self._ignore):
-                return False
+        address = client_address(scope, headers, self._trusted)
+        if self._ignore and _within(address, self._ignore):
+            return False
         country = None
         if self.config.country_header:
             code = headers.get(self.config.country_header, "").strip().upper()

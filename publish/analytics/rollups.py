@@ -38,34 +38,40 @@ def store(conn: sqlite3.Connection, views: Iterable[View], *, today: str) -> int
     """Add ``views`` to the rollups and delete visitor hashes of days before ``today``, in one
     transaction. Returns the number of views added."""
     days: Counter = Counter()
-    day_visitors: Counter = Counter()
     pages: Counter = Counter()
-    page_visitors: Counter = Counter()
     referrers: Counter = Counter()
     devices: Counter = Counter()
     countries: Counter = Counter()
+    seen: dict[tuple[str, str], set[bytes]] = {}  # (day, path or '' for the site) -> visitor hashes
     count = 0
+    for view in views:
+        count += 1
+        days[view.day] += 1
+        pages[view.day, view.path] += 1
+        seen.setdefault((view.day, ""), set()).add(view.visitor)
+        seen.setdefault((view.day, view.path), set()).add(view.visitor)
+        if view.referrer:
+            referrers[view.day, view.referrer] += 1
+        devices[view.day, view.device, view.browser] += 1
+        if view.country:
+            countries[view.day, view.country] += 1
     with immediate(conn):
-        remember = "INSERT OR IGNORE INTO analytics_visitors (day, path, visitor) VALUES (?, ?, ?)"
-        for view in views:
-            count += 1
-            days[view.day] += 1
-            day_visitors[view.day] += conn.execute(remember, (view.day, "", view.visitor)).rowcount
-            pages[view.day, view.path] += 1
-            page_visitors[view.day, view.path] += conn.execute(remember, (view.day, view.path, view.visitor)).rowcount
-            if view.referrer:
-                referrers[view.day, view.referrer] += 1
-            devices[view.day, view.device, view.browser] += 1
-            if view.country:
-                countries[view.day, view.country] += 1
+        # New visitors of each day and page: the hashes not yet in the day's set. One executemany per
+        # set (SQLite's loop, not Python's), counted by how many rows it added.
+        new: dict[tuple[str, str], int] = {}
+        for (day, path), visitors in seen.items():
+            before = conn.total_changes
+            conn.executemany("INSERT OR IGNORE INTO analytics_visitors (day, path, visitor) VALUES (?, ?, ?)",
+                             [(day, path, v) for v in visitors])
+            new[day, path] = conn.total_changes - before
         conn.executemany(
             "INSERT INTO analytics_days (day, views, visitors) VALUES (?, ?, ?) ON CONFLICT (day) DO UPDATE "
             "SET views = views + excluded.views, visitors = visitors + excluded.visitors",
-            [(day, n, day_visitors[day]) for day, n in days.items()])
+            [(day, n, new[day, ""]) for day, n in days.items()])
         conn.executemany(
             "INSERT INTO analytics_pages (day, path, views, visitors) VALUES (?, ?, ?, ?) ON CONFLICT (day, path) "
             "DO UPDATE SET views = views + excluded.views, visitors = visitors + excluded.visitors",
-            [(day, path, n, page_visitors[day, path]) for (day, path), n in pages.items()])
+            [(day, path, n, new[day, path]) for (day, path), n in pages.items()])
         conn.executemany(
             "INSERT INTO analytics_referrers (day, host, views) VALUES (?, ?, ?) ON CONFLICT (day, host) "
             "DO UPDATE SET views = views + excluded.views", [(*key, n) for key, n in referrers.items()])
