@@ -20,7 +20,7 @@ from litestar.handlers import BaseRouteHandler
 from content.registry import Tenant
 
 from .auth.credentials import API_TOKEN_PREFIX
-from .auth.permissions import CMS_ACTIONS, SHOP_ACTIONS, allowed
+from .auth.permissions import ANALYTICS_ACTIONS, CMS_ACTIONS, SHOP_ACTIONS, allowed
 from .auth.users import User
 from .errors import CsrfFailed, FeatureDisabled, Forbidden, NotFound, TenantSuspended, Unauthorized
 from .services import Services
@@ -41,6 +41,8 @@ class Principal:
         if action in SHOP_ACTIONS and not self.tenant.has("ecommerce"):
             return False
         if action in CMS_ACTIONS and not self.tenant.has("cms"):
+            return False
+        if action in ANALYTICS_ACTIONS and not self.tenant.has("analytics"):
             return False
         return allowed(self.role, action, superadmin=self.user.is_superadmin)
 

@@ -522,3 +522,47 @@ CREATE TABLE pickup_bookings (
 );
 CREATE INDEX pickup_bookings_slot ON pickup_bookings(location, slot_start)
 """)
+
+# Page views counted at the edge (publish.analytics), as daily rollups: nothing here names a person.
+# analytics_visitors holds the day's keyed visitor hashes ('' path: the whole site) only so that a
+# visitor counts once a day; the key (a random daily salt) is never written anywhere, and the rows
+# of a day are deleted once it is over.
+TENANT.add("0011_analytics", """
+CREATE TABLE analytics_days (
+    day TEXT PRIMARY KEY,
+    views INTEGER NOT NULL,
+    visitors INTEGER NOT NULL
+);
+CREATE TABLE analytics_pages (
+    day TEXT NOT NULL,
+    path TEXT NOT NULL,
+    views INTEGER NOT NULL,
+    visitors INTEGER NOT NULL,
+    PRIMARY KEY (day, path)
+) WITHOUT ROWID;
+CREATE TABLE analytics_referrers (
+    day TEXT NOT NULL,
+    host TEXT NOT NULL,
+    views INTEGER NOT NULL,
+    PRIMARY KEY (day, host)
+) WITHOUT ROWID;
+CREATE TABLE analytics_devices (
+    day TEXT NOT NULL,
+    device TEXT NOT NULL,
+    browser TEXT NOT NULL,
+    views INTEGER NOT NULL,
+    PRIMARY KEY (day, device, browser)
+) WITHOUT ROWID;
+CREATE TABLE analytics_countries (
+    day TEXT NOT NULL,
+    country TEXT NOT NULL,
+    views INTEGER NOT NULL,
+    PRIMARY KEY (day, country)
+) WITHOUT ROWID;
+CREATE TABLE analytics_visitors (
+    day TEXT NOT NULL,
+    path TEXT NOT NULL,
+    visitor BLOB NOT NULL,
+    PRIMARY KEY (day, path, visitor)
+) WITHOUT ROWID
+""")

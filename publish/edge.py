@@ -21,6 +21,7 @@ from urllib.parse import unquote
 
 from content.registry import Registry, Tenant
 
+from .analytics import Counter
 from .storage import MANIFEST, FileStorage, Storage, cache_control
 
 # The cart script talks to the API on the same host; styles include the theme's :root variables.
@@ -71,10 +72,11 @@ def _page(title: str, text: str) -> bytes:
 
 class Edge:
     def __init__(self, registry: Callable[[], Registry], storage_for: Callable[[str], Storage],
-                 base_domain: str) -> None:
+                 base_domain: str, counter: Counter | None = None) -> None:
         self.registry = registry
         self.storage_for = storage_for
         self.base_domain = base_domain.lower()
+        self.counter = counter  # page views, for tenants with the analytics feature (see publish.analytics)
         self._manifests: dict[str, tuple[object, dict, list, list]] = {}
 
     def tenant_for(self, host: str) -> Tenant | None:
@@ -109,16 +111,22 @@ class Edge:
     async def __call__(self, scope, receive, send) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         host = headers.get("host", "").split(":")[0].lower().rstrip(".")
-        status, body, extra = self.respond(scope["method"], scope["path"], host, headers)
+        tenant = self.tenant_for(host)
+        status, body, extra = self._respond(tenant, scope["method"], scope["path"], headers)
         response_headers = {**SECURITY_HEADERS, **extra}
         response_headers.setdefault("content-type", PLAIN)
+        if self.counter is not None and tenant is not None:
+            self.counter.offer(tenant, scope, host, headers, status, response_headers["content-type"])
         response_headers["content-length"] = str(len(body))
         await send({"type": "http.response.start", "status": status,
                     "headers": [(k.encode(), v.encode()) for k, v in response_headers.items()]})
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
 
     def respond(self, method: str, raw_path: str, host: str, headers: dict[str, str]) -> tuple[int, bytes, dict]:
-        tenant = self.tenant_for(host)
+        return self._respond(self.tenant_for(host), method, raw_path, headers)
+
+    def _respond(self, tenant: Tenant | None, method: str, raw_path: str,
+                 headers: dict[str, str]) -> tuple[int, bytes, dict]:
         if tenant is None:
             return 404, _page("No site here", "There is no site at this address."), {"cache-control": "no-store"}
         if tenant.suspended:

@@ -4,6 +4,7 @@
     └── PublishError                 a publish could not finish; the live site is unchanged
         ├── StorageError             the bucket refused or could not be reached (check credentials, endpoint)
         └── DeployNotFound           no deploy with that id (see `tessera deploys TENANT`)
+    InvalidRange (TesseraError)      a report's dates are not YYYY-MM-DD, end before they start or span too long
 """
 
 from __future__ import annotations
@@ -22,3 +23,12 @@ class StorageError(PublishError):
 class DeployNotFound(PublishError):
     code = "not_found"
     status = 404
+
+
+class InvalidRange(TesseraError):
+    code = "bad_request"
+    status = 400
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field

@@ -14,6 +14,7 @@ from commerce_api.app import create_app
 from commerce_api.gitserve import GitServer
 from commerce_api.services import ApiConfig, Services
 from commerce_api.tenancy import host_name
+from publish.analytics import AnalyticsConfig, Counter
 from publish.edge import Edge
 from publish.jobs import Queue, Runner
 from publish.storage import open_storage
@@ -35,6 +36,13 @@ def api_config(settings: Settings) -> ApiConfig:
                      orders_per_email=settings.orders_per_email)
 
 
+def analytics_config(settings: Settings, admin_host: str) -> AnalyticsConfig:
+    views, seconds = settings.analytics_flush
+    return AnalyticsConfig(country_header=settings.analytics_country_header, ignore=settings.analytics_ignore,
+                           trusted_proxies=settings.trusted_proxies, admin_host=admin_host,
+                           flush_views=views, flush_seconds=seconds)
+
+
 def services(settings: Settings) -> Services:
     return Services.build(api_config(settings))
 
@@ -53,7 +61,8 @@ class Platform:
         self.settings = settings
         self.services = svc
         self.api = create_app(api_config(settings), svc)
-        self.edge = Edge(lambda: svc.db.registry, storage_for(settings), settings.base_domain)
+        self.counter = Counter(analytics_config(settings, svc.config.admin_host), settings.data_dir / "tenants")
+        self.edge = Edge(lambda: svc.db.registry, storage_for(settings), settings.base_domain, self.counter)
         self.queue = Queue(settings.data_dir / "platform.db")
         self.git = GitServer(svc, lambda slug: self.queue.enqueue(slug, actor="git push"), _install_hooks)
         self.runner = job_runner(settings)
@@ -64,6 +73,7 @@ class Platform:
 
     def stop_jobs(self) -> None:
         self.runner.stop()
+        self.counter.close()  # write the page views still in memory
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":

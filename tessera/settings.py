@@ -46,6 +46,9 @@ class Settings:
     sites_dir: Path
     themes_dir: Path
     admin_host: str = ""
+    analytics_country_header: str = ""  # the proxy's header with the visitor's country (CF-IPCountry); "" reads none
+    analytics_ignore: tuple[str, ...] = ()  # the operator's own addresses, never counted as visitors
+    analytics_flush: tuple[int, int] = (1000, 5)  # page views are written after this many views or seconds
 
     @property
     def production(self) -> bool:
@@ -107,6 +110,10 @@ class Settings:
             sites_dir=Path(env.get("TESSERA_SITES_DIR") or ROOT / "sites"),
             themes_dir=Path(env.get("TESSERA_THEMES_DIR") or ROOT / "themes"),
             admin_host=_admin_host(env.get("TESSERA_ADMIN_HOST", ""), base_domain),
+            analytics_country_header=_header(env.get("TESSERA_ANALYTICS_COUNTRY_HEADER", ""),
+                                             "TESSERA_ANALYTICS_COUNTRY_HEADER"),
+            analytics_ignore=_networks(env.get("TESSERA_ANALYTICS_IGNORE", ""), "TESSERA_ANALYTICS_IGNORE"),
+            analytics_flush=_rate(env.get("TESSERA_ANALYTICS_FLUSH", "1000/5"), "TESSERA_ANALYTICS_FLUSH"),
         )
 
 
@@ -121,6 +128,14 @@ def _admin_host(value: str, base_domain: str) -> str:
         raise SettingsError(f"TESSERA_ADMIN_HOST {host!r} would be a tenant's subdomain; use admin{suffix} "
                             f"or a host outside {base_domain}")
     return host
+
+
+def _header(value: str, name: str) -> str:
+    """An HTTP header name, lower-cased as the edge reads headers; empty for none."""
+    value = value.strip().lower()
+    if value and not re.fullmatch(r"[a-z0-9-]+", value):
+        raise SettingsError(f"{name} must be a header name such as CF-IPCountry, not {value!r}")
+    return value
 
 
 def _rate(value: str, name: str) -> tuple[int, int]:

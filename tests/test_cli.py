@@ -202,6 +202,7 @@ UNKNOWN_TENANT = {
     ("discount", "show"): ["nosuch", "CODE"],
     ("discount", "pause"): ["nosuch", "CODE"],
     ("discount", "resume"): ["nosuch", "CODE"],
+    ("report",): ["nosuch"],
 }
 
 

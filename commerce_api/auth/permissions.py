@@ -12,7 +12,7 @@ ACTIONS = (
     "inventory:read", "inventory:write", "orders:read", "orders:write", "users:read", "users:write",
     "settings:read", "settings:write", "domains:read", "domains:write", "publish", "theme:write",
     "notifications:read", "notifications:write", "webhooks:read", "webhooks:write", "forms:read", "forms:write",
-    "discounts:read", "discounts:write",
+    "discounts:read", "discounts:write", "analytics:read",
 )
 
 _ALL = frozenset(ACTIONS)
@@ -20,11 +20,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "owner": _ALL,
     "admin": _ALL,
     "editor": frozenset({"pages:read", "pages:write", "media:read", "media:write", "products:read",
-                         "settings:read", "domains:read", "publish", "forms:read", "forms:write"}),
+                         "settings:read", "domains:read", "publish", "forms:read", "forms:write", "analytics:read"}),
     "shop_manager": frozenset({"pages:read", "media:read", "media:write", "products:read", "products:write",
                                "inventory:read", "inventory:write", "orders:read", "orders:write",
                                "settings:read", "publish", "notifications:read", "notifications:write",
-                               "forms:read", "forms:write", "discounts:read", "discounts:write"}),
+                               "forms:read", "forms:write", "discounts:read", "discounts:write", "analytics:read"}),
 }
 
 # Actions that concern the shop; a tenant without the ecommerce feature has none of them.
@@ -32,6 +32,8 @@ SHOP_ACTIONS = frozenset({"products:read", "products:write", "inventory:read", "
                           "orders:read", "orders:write", "discounts:read", "discounts:write"})
 # Actions on what the site's forms receive; a tenant without the cms feature has none of them.
 CMS_ACTIONS = frozenset({"forms:read", "forms:write"})
+# Traffic reports; a tenant without the analytics feature has none.
+ANALYTICS_ACTIONS = frozenset({"analytics:read"})
 
 
 # What changing a file of the site's repository takes, by where it lives (see ``repository_action``).

@@ -68,7 +68,7 @@ def free_port() -> int:
 def populate(data_dir: Path, port: int) -> tuple[Services, Tenants, ApiConfig]:
     """Three tenants (two with a shop), a user per role in each, and a one-product catalog."""
     tenants = Tenants(data_dir, ROOT / "sites")
-    for slug, features in (("alpha", "cms,ecommerce"), ("beta", "cms,ecommerce"), ("gamma", "cms")):
+    for slug, features in (("alpha", "cms,ecommerce,analytics"), ("beta", "cms,ecommerce"), ("gamma", "cms")):
         tenants.create(slug, slug.title(), parse_features(features), starter="bakery")
     # Many orders from one test address: the per-address and per-email order limits are tested on
     # their own (test_order_limits.py), with the defaults.

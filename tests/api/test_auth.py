@@ -29,6 +29,7 @@ ROUTES = [
     ("GET", "/api/admin/discounts", None, "discounts:read"),
     ("POST", "/api/admin/discounts", {"title": "Matrix", "kind": "percent", "value": 500, "status": "paused"},
      "discounts:write"),
+    ("GET", "/api/admin/reports/traffic", None, "analytics:read"),
 ]
 
 
