@@ -26,6 +26,7 @@ from content.registry import now_iso
 
 from ..errors import BadRequest
 from ..security import Principal, admin_base, principal_of, require_tenant, services_of, tenant_of
+from . import report_common
 
 ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
                          autoescape=True, undefined=jinja2.StrictUndefined)
@@ -46,6 +47,7 @@ def when(value: str | None) -> str:
 
 ENV.filters["when"] = when
 ENV.globals["now_iso"] = now_iso
+ENV.globals["reports_for"] = report_common.visible  # the "Reports" menu entry opens the first one
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 

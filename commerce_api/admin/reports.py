@@ -1,5 +1,6 @@
-"""Reports → Tax: base and tax per month, jurisdiction and rate from the tax lines of paid orders, for
-a year, on a page and as CSV with the same numbers (decimal amounts with their currency)."""
+"""Reports: ``/admin/reports`` opens the first report a person may see; Reports → Tax: base and tax
+per month, jurisdiction and rate from the tax lines of paid orders, for a year, on a page and as CSV
+with the same numbers (decimal amounts with their currency). Traffic is in ``traffic.py``."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from litestar.params import FromQuery
 
 from content.money import Money
 
-from ..errors import BadRequest
+from ..errors import BadRequest, Forbidden
 from ..security import services_of
 from . import tax_queries
-from .common import page, who
+from .common import back, page, who
+from .report_common import cell, visible
 from .tax import NAMES
 
 REPORT = {"action": "orders:read", "feature": "ecommerce"}
@@ -59,7 +61,8 @@ def tax_report(request: Request, year: FromQuery[str] = "") -> Response:
         for currency, (base, amount) in month.totals.items():
             before = totals.get(currency, (0, 0))
             totals[currency] = (before[0] + base, before[1] + amount)
-    return page(request, "tax_report.html", title=f"Tax report {chosen}", section="reports", year=chosen,
+    return page(request, "tax_report.html", title=f"Tax report {chosen}", section="reports", sub="tax",
+                reports=visible(who(request)), year=chosen,
                 years=sorted({*years, chosen}, reverse=True), months=months, totals=totals, any_tax=bool(years),
                 money=lambda minor, currency: str(Money(minor, currency)), place=place, month_name=month_name)
 
@@ -80,9 +83,16 @@ def tax_report_csv(request: Request, year: FromQuery[str] = "") -> Response:
                              "Cache-Control": "no-store"})
 
 
-def _cell(value: str) -> str:
-    """A leading =, +, - or @ would be a formula in a spreadsheet: quote it out (as orders.csv does)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+_cell = cell  # a leading =, +, - or @ would be a formula in a spreadsheet: quoted out (as orders.csv does)
 
 
-ROUTES = [tax_report, tax_report_csv]
+@get("/admin/reports", opt={"auth": True}, sync_to_thread=True, include_in_schema=False)
+def reports_home(request: Request) -> Response:
+    """The "Reports" menu entry's page: the first report this person may open."""
+    reports = visible(who(request))
+    if not reports:
+        raise Forbidden("no report is open to your role on this site", code="forbidden")
+    return back(request, reports[0][2])
+
+
+ROUTES = [reports_home, tax_report, tax_report_csv]

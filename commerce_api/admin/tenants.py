@@ -1,6 +1,9 @@
-"""The platform operator's tenants page (superadmins only): create, suspend, resume, features, plan."""
+"""The platform operator's tenants page (superadmins only): create, suspend, resume, features, plan,
+and each site's views and visitors over the last 30 days with the total across sites."""
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
 
 from litestar import Request, Response, get, post
 
@@ -9,7 +12,10 @@ from content.registry import FEATURES, PLANS, parse_features
 
 from ..errors import Forbidden
 from ..security import services_of
+from . import traffic_queries
 from .common import Form, back, page, text, values, who
+
+TRAFFIC_DAYS = 30
 
 
 def _operator(request: Request) -> None:
@@ -20,8 +26,18 @@ def _operator(request: Request) -> None:
 @get("/admin/tenants", opt={"auth": True}, sync_to_thread=True, include_in_schema=False)
 def tenants(request: Request) -> Response:
     _operator(request)
-    return page(request, "tenants.html", title="Tenants", section="tenants",
-                tenants=services_of(request).db.registry.all(), features=FEATURES, plans=PLANS)
+    services = services_of(request)
+    everyone = services.db.registry.all()
+    until = datetime.now(timezone.utc).date()
+    since = until - timedelta(days=TRAFFIC_DAYS - 1)
+    traffic: dict[str, tuple[int, int]] = {}  # slug → (views, visitors), for sites that count
+    for tenant in everyone:
+        if tenant.has("analytics"):
+            with services.databases.connection(tenant.slug) as conn:
+                traffic[tenant.slug] = traffic_queries.totals(conn, since, until)
+    total = (sum(v for v, _ in traffic.values()), sum(v for _, v in traffic.values()))
+    return page(request, "tenants.html", title="Tenants", section="tenants", tenants=everyone, features=FEATURES,
+                plans=PLANS, traffic=traffic, traffic_total=total, since=since, until=until)
 
 
 @post("/admin/tenants/update", opt={"auth": True}, sync_to_thread=True, include_in_schema=False)

@@ -106,7 +106,8 @@ def report_range(since: str | None, until: str | None, *, today: date, days: int
     if start > end:
         raise InvalidRange("from", f"from ({start}) is after to ({end}); give the earlier date first")
     if (end - start).days >= MAX_DAYS:
-        raise InvalidRange("from", f"a report covers at most {MAX_DAYS} days; shorten the range")
+        raise InvalidRange("from", f"from ({start}) to ({end}) is {(end - start).days + 1} days; a report covers at "
+                                   f"most {MAX_DAYS} days: choose a later from or an earlier to")
     return start, end
 
 
