@@ -48,6 +48,10 @@ def deploy_words(deploy: dict[str, Any]) -> str:
     return f"{short_day(deploy['day'])} — {what} {deploy['short']}{message}"
 
 
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def country_name(code: str) -> str:
     return f"{NAMES[code]} ({code})" if code in NAMES else code
 
@@ -62,9 +66,11 @@ def traffic_report(request: Request) -> Response:
         marks.setdefault(deploy["day"], deploy_words(deploy))
     if report["totals"]["views"]:
         busiest = max(report["days"], key=lambda d: d["views"])
-        summary = (f"{report['totals']['views']} views by {report['totals']['visitors']} visitors over {span.words()}; "
-                   f"the busiest day was {date.fromisoformat(busiest['day']):%-d %b} with {busiest['views']} views"
-                   + (f"; {len(report['deploys'])} deploys went live." if report["deploys"] else "."))
+        totals = report["totals"]
+        summary = (f"{plural(totals['views'], 'view')} by {plural(totals['visitors'], 'visitor')} over {span.words()}; "
+                   f"the busiest day was {date.fromisoformat(busiest['day']):%-d %b} with "
+                   f"{plural(busiest['views'], 'view')}"
+                   + (f"; {plural(len(report['deploys']), 'deploy')} went live." if report["deploys"] else "."))
         chart = daily("traffic-chart", span.days, Series("Views", [d["views"] for d in report["days"]]),
                       line=Series("Visitors", [d["visitors"] for d in report["days"]]), marks=marks,
                       title=f"Views and visitors per day, {span.words()}", summary=summary)
