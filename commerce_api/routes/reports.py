@@ -1,13 +1,14 @@
-"""``/api/admin/reports``: the site's traffic, counted at the edge (see docs/analytics.md).
+"""``/api/admin/reports``: the site's traffic, counted at the edge, and its sales (see docs/analytics.md).
 
-The numbers come from ``publish.analytics.traffic``, the same function the CLI's ``tessera report``
-and the admin's reports read, so every way in shows the same figures.
+The numbers come from ``publish.analytics.traffic`` and ``shop.sales.sales``, the same functions the
+CLI's ``tessera report`` and the admin's reports read, so every way in shows the same figures.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import Controller, Request, get
@@ -18,6 +19,7 @@ from publish.analytics.rollups import report_range
 
 from ..openapi import errors
 from ..security import principal_of, services_of
+from ..shop.sales import sales, shop_zone
 from .params import Int
 
 DateParam = Annotated[str | None, QueryParameter(name="from", description="First day, YYYY-MM-DD (UTC); "
@@ -91,3 +93,94 @@ class ReportsController(Controller):
         with services_of(request).databases.connection(principal_of(request).tenant.slug) as conn:  # type: ignore[union-attr]
             report = traffic(conn, start, end, limit=min(max(limit, 1), 100))
         return msgspec.convert(report, Traffic)
+
+
+SalesFrom = Annotated[str | None, QueryParameter(name="from", description="First day, YYYY-MM-DD, in the shop's "
+                                                                        "time zone; default: 29 days before `to`")]
+SalesTo = Annotated[str | None, QueryParameter(name="to", description="Last day, YYYY-MM-DD, included, in the "
+                                                                    "shop's time zone; default: today there")]
+
+
+class SalesTotals(msgspec.Struct):
+    revenue: int  # the counted orders' totals, minor units
+    orders: int
+    average_order: int
+    refunded: int  # refunds made in the range, whenever their order was placed
+    discounts: int
+    tax: int
+    shipping: int
+    net_revenue: int  # revenue - refunded
+
+
+class SalesDay(msgspec.Struct):
+    day: str
+    revenue: int
+    orders: int
+    average_order: int
+    refunded: int
+
+
+class ProductSales(msgspec.Struct):
+    product: str  # the product's slug (the sku, for a sku no longer in the catalog)
+    name: str
+    units: int
+    revenue: int  # what its lines charged, after discounts
+
+
+class CategorySales(msgspec.Struct):
+    category: str
+    units: int
+    revenue: int
+
+
+class DiscountUse(msgspec.Struct):
+    code: str | None  # None for an automatic discount
+    title: str
+    uses: int
+    amount: int
+
+
+class TaxCollected(msgspec.Struct):
+    jurisdiction: str
+    rate: str  # percent, as charged ("20", "5.5")
+    base: int
+    amount: int
+
+
+class Funnel(msgspec.Struct):
+    product_views: int  # views of product pages (0 when the analytics feature is off)
+    carts: int
+    checkouts: int  # orders placed, paid or not
+    paid: int
+
+
+class Sales(msgspec.Struct):
+    currency: str
+    since: str = msgspec.field(name="from")
+    until: str = msgspec.field(name="to")
+    totals: SalesTotals
+    days: list[SalesDay]  # every day of the range, zeros included
+    products: list[ProductSales]
+    categories: list[CategorySales]
+    discounts: list[DiscountUse]
+    tax: list[TaxCollected]
+    funnel: Funnel
+
+
+class SalesReportController(Controller):
+    path = "/api/admin/reports"
+    tags = ["admin: reports"]
+    opt = {"feature": "ecommerce"}
+
+    @get("/sales", responses=errors(), opt={"action": "orders:read"}, sync_to_thread=True,
+         summary="Revenue, orders and refunds per day, sales by product, category, discount and tax rate, and the funnel",
+         description="Days are the shop's days (its time zone). Counted orders are paid ones (also when refunded "
+                     "since), never cancelled ones, on the day they were placed; refunds count on the day they were "
+                     "made. Money is in minor units of `currency`. At most 731 days.")
+    def sales(self, request: Request, since: SalesFrom = None, until: SalesTo = None) -> Sales:
+        tenant = principal_of(request).tenant  # type: ignore[union-attr]
+        with services_of(request).databases.connection(tenant.slug) as conn:
+            zone = shop_zone(conn)
+            start, end = report_range(since, until, today=datetime.now(ZoneInfo(zone)).date())
+            report = sales(conn, start, end, zone, views=tenant.has("analytics"))
+        return msgspec.convert(report, Sales)

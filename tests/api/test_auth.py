@@ -30,6 +30,7 @@ ROUTES = [
     ("POST", "/api/admin/discounts", {"title": "Matrix", "kind": "percent", "value": 500, "status": "paused"},
      "discounts:write"),
     ("GET", "/api/admin/reports/traffic", None, "analytics:read"),
+    ("GET", "/api/admin/reports/sales", None, "orders:read"),
 ]
 
 
