@@ -98,8 +98,19 @@ def test_a_site_nobody_visited_shows_its_empty_state(visited, page):
     assert page.get_by_role("img").count() == 0
 
 
+def test_sales_with_no_orders_yet_says_so_and_shows_the_funnel_from_the_visits(visited, page):
+    sign_in(page, visited)
+    page.goto(admin(visited, "/reports/traffic"))
+    page.get_by_role("navigation", name="Reports").get_by_role("link", name="Sales").click()
+    page.get_by_role("heading", name="Sales", level=1).wait_for()
+    assert page.get_by_role("status").filter(has_text="No paid orders in this range yet").is_visible()
+    funnel = page.get_by_role("table").filter(has=page.get_by_role("rowheader", name="Product pages viewed"))
+    assert funnel.get_by_role("row", name=re.compile(r"Product pages viewed 2")).is_visible()  # the croissants, twice
+
+
 REPORT_PAGES = [("traffic", "bakery", "/reports/traffic?days=90"), ("traffic-empty", "studio", "/reports/traffic"),
-                ("tax", "bakery", "/reports/tax"), ("operators", "bakery", "/tenants")]
+                ("sales", "bakery", "/reports/sales"), ("tax", "bakery", "/reports/tax"),
+                ("operators", "bakery", "/tenants")]
 
 
 @pytest.mark.parametrize("name, slug, path", REPORT_PAGES, ids=[n for n, _, _ in REPORT_PAGES])
