@@ -129,6 +129,9 @@ def _build(config: BuildConfig, out_dir: Path) -> BuildResult:
     if any(e.form for e in (*content.pages, *content.posts)) and (forms := script(theme, "forms.js")) is not None:
         scripts["forms"] = f"/assets/forms.{_short(forms)}.js"
         static[scripts["forms"].lstrip("/")] = forms
+    if content.site.analytics_beacon and (beacon := script(theme, "beacon.js")) is not None:
+        scripts["beacon"] = f"/assets/beacon.{_short(beacon)}.js"
+        static[scripts["beacon"].lstrip("/")] = beacon
     types: dict[str, str] = {}
     image_map = _media(content, config, static, errors, types=types)
     plan = make_plan(content, now=now, shop=config.shop, renamed=config.renamed)
@@ -483,6 +486,8 @@ def _finish(staging: Path, static: dict, types: dict[str, str], plan: Plan, reco
         "next_scheduled": plan.next_scheduled.isoformat() if plan.next_scheduled else None,
         # The only scripts pages may run: the edge's Content-Security-Policy lists exactly these.
         "scripts": sorted(scripts.values()),
+        # The pages send a beacon for each view (site.yaml's analytics.beacon): the edge counts none.
+        "beacon": "beacon" in scripts,
     }))
     ordered = dict(sorted(manifest.items()))
     write_new(meta / "manifest.json", _json(ordered))

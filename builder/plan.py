@@ -65,6 +65,8 @@ def make_plan(content: Content, *, now: datetime, shop: bool,
     home_entry = next((p for p in pages if p.slug in urls.HOME_SLUGS), None)
     # Outside the version, which keys the shop's pages: a changed form must not re-render the shop.
     catalog["forms"] = live_forms(pages, posts, home_entry)
+    # Whether pages report their own views (behind a CDN): the API accepts their beacons only then.
+    catalog["analytics"] = {"beacon": content.site.analytics_beacon}
     featured = [p for p in products if p.featured] or products
     jobs = [Job("/", "home.html", "home", (home_entry, tuple(featured[:8]), tuple(posts[:3]), version if shop else ""))]
     jobs += [Job(urls.page(p.slug), "page.html", "page", (p,)) for p in pages if p is not home_entry]

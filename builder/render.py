@@ -279,7 +279,8 @@ class Renderer:
         return {"meta": self._meta("Your order"), "catalog_version": version}
 
     def _ctx_404(self) -> dict:
-        return {"meta": self._meta("Page not found")}
+        # not_found: no view beacon here, as the edge counts no 404 either
+        return {"meta": self._meta("Page not found"), "not_found": True}
 
     def _ctx_redirect(self, target: str) -> dict:
         absolute = target if target.startswith(("http://", "https://")) else self.settings.base_url + target

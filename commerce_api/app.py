@@ -22,6 +22,7 @@ from .routes.catalog import CatalogController
 from .routes.discounts import DiscountsController
 from .routes.forms import ROUTES as FORM_ROUTES
 from .routes.giftcards import GiftCardController
+from .routes.analytics import page_view
 from .routes.reports import ReportsController, SalesReportController
 from .routes.shop import CartController, ShopController, stripe_webhook
 from .routes.staff import StaffShopController
@@ -129,7 +130,7 @@ def create_app(config: ApiConfig, services: Services | None = None) -> Gateway:
     app = Litestar(
         route_handlers=[AuthController, AdminController, CatalogController, CartController, ShopController,
                         StaffShopController, DiscountsController, GiftCardController, WebhooksController,
-                        ReportsController, SalesReportController, stripe_webhook, *FORM_ROUTES, healthz, metrics, tls_ask, viewer_assets(),
+                        ReportsController, SalesReportController, page_view, stripe_webhook, *FORM_ROUTES, healthz, metrics, tls_ask, viewer_assets(),
                         *ADMIN_PAGES],
         guards=[access_guard],
         exception_handlers={ApiError: _api_error, TesseraError: _content_error, ValidationException: _validation_error,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from publish.analytics import Counter
 from publish.jobs import Queue
 
 from .audit import Audit
@@ -80,6 +81,9 @@ class Services:
     databases: TenantDatabases
     queue: Queue
     invitations: Invitations
+    # The edge's page-view counter (publish.analytics.Counter), set by whoever serves the edge
+    # beside the API (tessera.app.Platform); None for the API alone. Beacons count through it.
+    page_views: Counter | None = None
     _parse_caches: dict = field(default_factory=dict, repr=False)
     _parse_locks: dict = field(default_factory=dict, repr=False)
 

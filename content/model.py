@@ -157,6 +157,9 @@ class Site:
     # A "was" price must be the lowest price charged in the 30 days before the reduction (EU Omnibus
     # directive, Art. 6a PID); checked against the repository's history (builder.prices).
     prior_price_rule: bool = False
+    # Behind a CDN that caches pages, the edge does not see every view: the pages then report their
+    # own with a beacon (``analytics: {beacon: true}``) and the edge counts none of them.
+    analytics_beacon: bool = False
 
 
 @dataclass(frozen=True)

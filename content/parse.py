@@ -30,7 +30,8 @@ from .yamltext import Mapping, decode, load_yaml, split_front_matter
 
 SITE_FIELDS = {"name", "tagline", "description", "theme", "locale", "currency", "timezone",
                "navigation", "theme_settings", "shipping", "tax", "redirects",
-               "payment_instructions", "posts_per_page", "email", "low_stock_threshold", "prior_price_rule"}
+               "payment_instructions", "posts_per_page", "email", "low_stock_threshold", "prior_price_rule",
+               "analytics"}
 ENTRY_FIELDS = {"title", "slug", "status", "published_at", "excerpt", "meta_title",
                 "meta_description", "tags", "aliases", "image", "template", "form"}
 PRODUCT_FIELDS = {"name", "slug", "sku", "price", "compare_price", "images", "status",
@@ -179,7 +180,16 @@ def _parse_site_yaml(source: Source, paths: list[str], errors: list[ContentError
         email=_site_email(f),
         low_stock_threshold=_or(f.integer("low_stock_threshold", minimum=0), 3),
         prior_price_rule=f.flag("prior_price_rule"),
+        analytics_beacon=_analytics(f, errors),
     )
+
+
+def _analytics(f: Fields, errors: list[ContentError]) -> bool:
+    """``analytics: {beacon: true}``: the site is behind a CDN, so its pages report their views."""
+    data = f.mapping("analytics")
+    if not data:
+        return False
+    return Fields(data, f.path, errors, {"beacon"}).flag("beacon")
 
 
 def _or(value: int | None, default: int) -> int:

@@ -40,8 +40,10 @@ def import_snapshot(conn: sqlite3.Connection, catalog: dict) -> int:
                                  for v in p["variants"]}, sort_keys=True)
         # The live site's forms (name → title, page, fields): what /api/forms/<name> accepts.
         forms = json.dumps(catalog.get("forms") or {}, sort_keys=True)
+        # Whether the live pages report their views by beacon (what /api/analytics/view accepts).
+        analytics = json.dumps({"beacon": bool((catalog.get("analytics") or {}).get("beacon"))})
         for key, value in (("catalog_version", catalog.get("version", "")), ("shop_rules", json.dumps(rules)),
-                           ("forms", forms), ("gift_cards", gift_cards)):
+                           ("forms", forms), ("gift_cards", gift_cards), ("analytics", analytics)):
             conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
                          "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
     return len(catalog.get("products", []))

@@ -78,6 +78,9 @@ class Edge:
         self.base_domain = base_domain.lower()
         self.counter = counter  # page views, for tenants with the analytics feature (see publish.analytics)
         self._manifests: dict[str, tuple[object, dict, list, list]] = {}
+        # Sites whose live pages report their own views by beacon (behind a CDN): the edge counts
+        # none of their pages, so that no view counts twice.
+        self._beacons: dict[str, bool] = {}
 
     def tenant_for(self, host: str) -> Tenant | None:
         suffix = "." + self.base_domain
@@ -106,6 +109,7 @@ class Edge:
         scripts = build.get("scripts") if "scripts" in build else \
             sorted("/" + p for p in manifest if p.startswith("assets/") and p.endswith(".js"))
         self._manifests[slug] = (key, manifest, redirects, scripts)
+        self._beacons[slug] = bool(build.get("beacon"))
         return manifest, redirects, scripts
 
     async def __call__(self, scope, receive, send) -> None:
@@ -115,7 +119,7 @@ class Edge:
         status, body, extra = self._respond(tenant, scope["method"], scope["path"], headers)
         response_headers = {**SECURITY_HEADERS, **extra}
         response_headers.setdefault("content-type", PLAIN)
-        if self.counter is not None and tenant is not None:
+        if self.counter is not None and tenant is not None and not self._beacons.get(tenant.slug):
             self.counter.offer(tenant, scope, host, headers, status, response_headers["content-type"])
         response_headers["content-length"] = str(len(body))
         await send({"type": "http.response.start", "status": status,

@@ -147,10 +147,24 @@ class Counter:
         if not tenant.has("analytics") or status != 200 or scope.get("method") != "GET" \
                 or not content_type.startswith("text/html") or host == self.config.admin_host:
             return False
-        ua = headers.get("user-agent", "")
         # A browser navigating asks for HTML and names its languages; scripts and most bots do neither.
-        if not ua or not headers.get("accept-language") or "text/html" not in headers.get("accept", "") \
-                or is_prefetch(headers):
+        if "text/html" not in headers.get("accept", "") or is_prefetch(headers):
+            return False
+        return self._keep(tenant, scope, host, headers, scope.get("path", "/"), headers.get("referer", ""))
+
+    def offer_beacon(self, tenant, scope: Mapping[str, Any], host: str, headers: Mapping[str, str],
+                     path: str, referrer: str) -> bool:
+        """Keep a view a page reported itself (the beacon of a site behind a CDN, which the edge
+        does not count): the same rules but those only a navigation can meet (``Accept: text/html``).
+        ``path`` and ``referrer`` are the page's, as its script read them; True when kept."""
+        if not tenant.has("analytics") or host == self.config.admin_host or is_prefetch(headers):
+            return False
+        return self._keep(tenant, scope, host, headers, path, referrer)
+
+    def _keep(self, tenant, scope: Mapping[str, Any], host: str, headers: Mapping[str, str],
+              path: str, referrer: str) -> bool:
+        ua = headers.get("user-agent", "")
+        if not ua or not headers.get("accept-language"):
             return False
         address = client_address(scope, headers, self._trusted)
         if self._ignore and _within(address, self._ignore):
@@ -168,8 +182,8 @@ class Counter:
             if len(self._buffer) >= self.config.max_buffer:
                 self.dropped += 1
                 return False
-            self._buffer.append(Hit(tenant.slug, day, page_path(scope.get("path", "/")),
-                                    headers.get("referer", "")[:2048], host, ua[:512], country, visitor))
+            self._buffer.append(Hit(tenant.slug, day, page_path(path), referrer[:2048], host, ua[:512], country,
+                                    visitor))
             full = len(self._buffer) >= self.config.flush_views
             started = self._thread is not None
         if not started:

@@ -40,8 +40,8 @@ def serve(ctx: Context) -> None:
 # -- demo -------------------------------------------------------------------------------------
 
 DEMO_TENANTS = (
-    ("bakery", "Rye & Crumb Bakery", "cms,ecommerce", "bakery"),
-    ("studio", "Studio Lumen", "cms,ecommerce", "studio"),
+    ("bakery", "Rye & Crumb Bakery", "cms,ecommerce,analytics", "bakery"),
+    ("studio", "Studio Lumen", "cms,ecommerce,analytics", "studio"),
 )
 
 

@@ -60,11 +60,13 @@ class Site:
         return httpx.request(method, self.base + path, headers=sent, follow_redirects=False, timeout=10)
 
     def counter(self, clock: Clock, **options) -> Counter:
-        """A fresh counter on the edge (so each test starts from an empty buffer), with ``clock``."""
+        """A fresh counter on the edge and the API's beacon (so each test starts from an empty buffer),
+        with ``clock``."""
         config = analytics_config(self.settings, "admin.localhost")
         config = type(config)(**{**config.__dict__, "flush_views": 10**6, "flush_seconds": 3600, **options})
         counter = Counter(config, self.settings.data_dir / "tenants", clock=clock)
         self.platform.edge.counter = counter
+        self.platform.services.page_views = counter  # beacons count through the same counter
         return counter
 
     def db(self, slug: str = "bakery"):

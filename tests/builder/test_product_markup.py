@@ -45,3 +45,24 @@ def test_the_cart_script_and_a_product_page_stay_within_their_budgets(build_site
     assets = [p for p in (out / "assets").iterdir() if p.suffix in (".js", ".css")]
     weight = page.stat().st_size + sum(p.stat().st_size for p in assets)
     assert weight <= 50 * 1024, f"the product page weighs {weight} bytes before images, uncompressed"
+
+
+def test_the_view_beacon_is_tiny_loaded_only_when_asked_and_keeps_the_page_within_budget(build_site, tmp_path):
+    import gzip
+
+    site = tmp_path / "site"
+    shutil.copytree(ROOT / "sites" / "bakery", site)
+    build_site(site)
+    assert not list((tmp_path / "out" / "assets").glob("beacon.*.js"))  # counted at the edge: no script
+    (site / "site.yaml").write_text((site / "site.yaml").read_text() + "analytics:\n  beacon: true\n")
+    build_site(site)
+    out = tmp_path / "out"
+    beacon = next((out / "assets").glob("beacon.*.js"))
+    assert len(gzip.compress(beacon.read_bytes(), 9)) <= 512  # one sendBeacon, nothing more
+    page = out / "products" / "croissants" / "index.html"
+    assert f'src="/assets/{beacon.name}"' in page.read_text()
+    assets = [p for p in (out / "assets").iterdir() if p.suffix in (".js", ".css")]
+    weight = page.stat().st_size + sum(p.stat().st_size for p in assets)
+    assert weight <= 50 * 1024, f"the product page weighs {weight} bytes before images, uncompressed"
+    assert json.loads((out / "_tessera" / "build.json").read_text())["beacon"] is True
+    assert json.loads((out / "_tessera" / "catalog.json").read_text())["analytics"] == {"beacon": True}
