@@ -193,7 +193,8 @@ class _Reader:
             g.errors.append(ContentError(PATH, g.data.line, "is required: two-letter codes such as [GB]"
                                          + (', or ["*"] for everywhere else' if everywhere else ""), "countries"))
             return ()
-        codes = g.text_list("countries")
+        _unquoted(g, "countries")
+        codes = tuple(c for c in g.text_list("countries") if c not in ("True", "False"))
         if not codes and isinstance(g.data.get("countries"), (list, str)):
             g.error("countries", "must list at least one country")
         for code in codes:
@@ -208,7 +209,8 @@ class _Reader:
 
     def postcodes(self, g: Fields, key: str) -> tuple[str, ...]:
         result = []
-        for pattern in g.text_list(key):
+        _unquoted(g, key)
+        for pattern in (p for p, raw in zip(g.text_list(key), _raw_list(g, key)) if isinstance(raw, str)):
             pattern = normalise_postcode(pattern)
             if not _POSTCODE.match(pattern):
                 g.error(key, f"{pattern!r} is not a postcode or pattern (letters, digits, spaces and * ? [ ], "
@@ -425,3 +427,19 @@ def _amount(value: Money | None) -> int | None:
 
 def _excluded(excludes: Excludes) -> dict:
     return {"exclude_products": list(excludes.products), "exclude_categories": list(excludes.categories)}
+
+
+def _raw_list(g: Fields, key: str) -> list:
+    value = g.data.get(key)
+    return [value] if isinstance(value, str) else (value if isinstance(value, list) else [])
+
+
+def _unquoted(g: Fields, key: str) -> None:
+    """YAML reads NO (Norway) as false and 02134 as the number 1116: name the entry and say to quote it."""
+    for raw in _raw_list(g, key):
+        if isinstance(raw, bool):
+            g.error(key, f"{'NO' if raw is False else 'YES/ON'} was read as a yes/no value: write the code in "
+                         'quotes, such as "NO"')
+        elif isinstance(raw, (int, float)) or type(raw).__name__ == "Decimal":
+            g.error(key, f"{raw} was read as a number (leading zeros are lost): write it in quotes, such as "
+                         '"02134"')

@@ -66,7 +66,9 @@ def load_yaml(text: str, path: str, line_offset: int = 0) -> object:
     loader = _Loader(text)
     loader.line_offset = line_offset
     try:
-        return loader.get_single_data()
+        data = loader.get_single_data()
+        _refuse_aliases(data, path)
+        return data
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 + line_offset if mark else None
@@ -76,6 +78,28 @@ def load_yaml(text: str, path: str, line_offset: int = 0) -> object:
         raise ContentError(path, None, f"invalid YAML: {exc}").as_exception() from None
     finally:
         loader.dispose()
+
+
+def _refuse_aliases(data: object, path: str) -> None:
+    """A YAML alias (``*name``) repeats a value without writing it out again: ten nested aliases in a
+    short file stand for billions of items, and every reader after this one (checks, messages,
+    the builder) would expand them. Content never needs them, so a repeated list, mapping or long
+    text is refused where it is used again."""
+    seen: set[int] = set()
+    stack: list[tuple[object, int | None]] = [(data, getattr(data, "line", None))]
+    while stack:
+        value, line = stack.pop()
+        if isinstance(value, (dict, list)) or (isinstance(value, str) and len(value) > 64):
+            if id(value) in seen:
+                raise ContentError(path, line, "repeats a value with a YAML alias (*name): write the value out "
+                                               "where it is needed instead").as_exception()
+            seen.add(id(value))
+        if isinstance(value, Mapping):
+            stack.extend((v, value.line_of(k)) for k, v in value.items())
+        elif isinstance(value, dict):
+            stack.extend((v, line) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, line) for v in value)
 
 
 def decode(data: bytes, path: str) -> str:

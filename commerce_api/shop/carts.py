@@ -9,6 +9,7 @@ import sqlite3
 import time
 from datetime import datetime, timezone
 
+from content import countries
 from content.migrations import immediate
 from content.registry import now_iso
 
@@ -43,19 +44,28 @@ def valid_code(code: object) -> str:
 
 def valid_method(value: object) -> str:
     """A shipping option's id (``zone/method``, ``local/x``, ``pickup/x``) or the word delivery or pickup."""
-    if not isinstance(value, str) or not re.fullmatch(r"[a-z0-9][a-z0-9/_-]{0,120}", value.strip()):
+    if not isinstance(value, str) or not re.fullmatch(r"[a-z0-9][a-z0-9/_-]{0,450}", value.strip()):
         raise BadRequest("shipping_method must be a shipping option's id (see shipping-options), or 'delivery' or "
                          "'pickup'", field="shipping_method", code="unknown_shipping_option")
     return value.strip()
 
 
+def country_code(value: str, field: str) -> str:
+    """An ISO 3166 country code (any case) in capitals; anything else is a 400 naming ``field``:
+    tax depends on the country, so a made-up one must never pass for an export."""
+    code = value.strip().upper() if value.isascii() else value
+    if countries.problem(code) is not None:
+        raise BadRequest(f"{value[:20]!r} is not a country code; use two letters such as GB or DE", field=field,
+                         code="invalid_country")
+    return code
+
+
 def destination(country: str | None, postal_code: str | None = None, region: str | None = None) -> Destination | None:
     """Where to send, from query or body fields; None without a country."""
-    code = (country or "").strip().upper()
+    code = (country or "").strip()
     if not code:
         return None
-    if len(code) != 2 or not code.isalpha():
-        raise BadRequest("country must be a two-letter code such as GB", field="country", code="invalid_country")
+    code = country_code(code, "country")
     postcode, area = (postal_code or "").strip(), (region or "").strip()
     if len(postcode) > 20:
         raise BadRequest("postal_code is too long", field="postal_code")
@@ -148,10 +158,11 @@ class Carts:
                                                             f"next {location.get('days_ahead') or 7} days"})
                     continue
             answer["options"].append(entry)
+        if found.no_zone:  # said even when a pickup point is left, so the shopper knows why
+            answer["unavailable"].insert(0, {"id": None, "name": "Delivery", "reason": found.no_zone})
         answer["unavailable"] += [r.public() for r in found.refused]
         if not answer["options"]:
-            answer["reason"] = "; ".join([found.no_zone] * bool(found.no_zone) +
-                                         [u["reason"] for u in answer["unavailable"]]) or found.reason
+            answer["reason"] = "; ".join(u["reason"] for u in answer["unavailable"]) or found.reason
         return answer
 
     def _tender(self, cart_id: int, result: Quote) -> dict:

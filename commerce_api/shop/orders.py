@@ -36,7 +36,7 @@ from content.eu_vat import normalise_vat_number, vat_number_country
 
 from .carriers import carrier_key, carrier_name, tracking_url
 from . import giftcards, pickup
-from .carts import token_hash, valid_method
+from .carts import country_code, token_hash, valid_method
 from .pricing import Rules, quote
 from .shipping import Destination
 
@@ -55,7 +55,7 @@ PAYMENT_TTL = {"manual": timedelta(days=3), "stripe": timedelta(hours=1)}
 START_TTL = timedelta(minutes=15)  # an order whose payment never started holds its stock this long
 FIRST_NUMBER = 1001
 PENDING = "pending"  # a refund's provider_ref while the payment provider has not confirmed it
-ADDRESS_FIELDS = {"name": 200, "line1": 200, "line2": 200, "city": 100, "postal_code": 20, "country": 2}
+ADDRESS_FIELDS = {"name": 200, "line1": 200, "line2": 200, "city": 100, "postal_code": 20, "country": 40}
 OPTIONAL_FIELDS = ("line2", "region")  # region: a state or province, where tax depends on it
 
 
@@ -129,9 +129,7 @@ def _address(value: object, name: str) -> dict:
         if len(text) > limit:
             raise BadRequest(f"{key.replace('_', ' ')} is too long", field=f"{name}.{key}")
         clean[key] = text
-    clean["country"] = clean["country"].upper()
-    if not clean["country"].isalpha() or len(clean["country"]) != 2:
-        raise BadRequest("country must be a two-letter code such as GB", field=f"{name}.country")
+    clean["country"] = country_code(clean["country"], f"{name}.country")
     return clean
 
 
@@ -281,6 +279,10 @@ class Orders:
         """Record how the shopper pays, once: the first start wins and its provider's payment time
         begins now. Returns the recorded start (another request's, if that one won)."""
         expires = (datetime.now(timezone.utc) + PAYMENT_TTL[provider]).isoformat(timespec="seconds")
+        row = self.conn.execute("SELECT pickup FROM orders WHERE number = ?", (number,)).fetchone()
+        slot = (json.loads(row["pickup"]) or {}).get("start") if row and row["pickup"] else None
+        if slot:  # an unpaid collection holds its place until the slot begins at the latest
+            expires = min(expires, datetime.fromisoformat(slot).isoformat(timespec="seconds"))
         with immediate(self.conn) as conn:
             conn.execute("UPDATE orders SET payment = ?, provider = ?, provider_ref = COALESCE(?, provider_ref), "
                          "expires_at = ?, updated_at = ? WHERE number = ? AND payment IS NULL AND status = 'pending'",
@@ -375,8 +377,7 @@ class Orders:
         if current == "pending" and status == "processing" and payment == "paid":
             giftcards.activate_for_order(conn, order["id"], actor)  # the cards it bought come to life
         elif status in ("cancelled", "refunded"):
-            if status == "cancelled":
-                pickup.release(conn, order["id"])  # the slot's place goes back
+            pickup.release(conn, order["id"])  # the slot's place goes back
             # What gift cards paid goes back on them (less what a partial refund returned already);
             # cards the order bought go back with the money.
             giftcards.refund_to_cards(conn, order["id"], order["gift_card"], actor)

@@ -19,6 +19,7 @@ from content.registry import now_iso
 from ..errors import BadRequest, Conflict
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MAX_SLOTS = 400  # per location and listing; checkout looks as far as the slot chosen, no further
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,10 @@ def booked(conn: sqlite3.Connection, location: str, since: datetime) -> dict[str
 
 
 def slots(location: dict, zone: str, now: datetime, taken: dict[str, int] | None = None, *,
-          include_full: bool = False) -> list[Slot]:
-    """The slots a shopper may choose at ``now``, full ones left out unless ``include_full``."""
+          include_full: bool = False, limit: int = 0) -> list[Slot]:
+    """The slots a shopper may choose at ``now``, full ones left out unless ``include_full``; at
+    most ``limit`` (``MAX_SLOTS`` by default: a list nobody could scroll is of no use)."""
+    limit = limit or MAX_SLOTS
     hours = location.get("hours") or {}
     if not hours:
         return []
@@ -74,16 +77,19 @@ def slots(location: dict, zone: str, now: datetime, taken: dict[str, int] | None
         if offset == 0 and cutoff is not None and local_now.time() >= cutoff:
             continue
         for opens, closes in hours.get(DAYS[day.weekday()], ()):
-            start = datetime.combine(day, _clock(opens), tz)
-            last = datetime.combine(day, _clock(closes), tz)
+            # Step in absolute time: on the nights clocks change, wall-clock steps would make an
+            # hour that does not exist, or one that happens twice.
+            start = datetime.combine(day, _clock(opens), tz).astimezone(timezone.utc)
+            last = datetime.combine(day, _clock(closes), tz).astimezone(timezone.utc)
             while start + step <= last:
                 end = start + step
                 if start >= earliest:
-                    key = start.astimezone(timezone.utc).isoformat()
+                    key = start.isoformat()
                     left = None if capacity is None else max(int(capacity) - taken.get(key, 0), 0)
                     if include_full or left is None or left > 0:
-                        found.append(Slot(start.astimezone(timezone.utc), end.astimezone(timezone.utc),
-                                          _label(start, end), left))
+                        found.append(Slot(start, end, _label(start.astimezone(tz), end.astimezone(tz)), left))
+                        if len(found) >= limit:
+                            return found
                 start = end
     return found
 
@@ -104,7 +110,7 @@ def book(conn: sqlite3.Connection, location: dict, chosen: str | None, zone: str
     except (TypeError, ValueError):
         raise BadRequest("pickup_slot must be one of the slots listed for the location", field="pickup_slot",
                          code="invalid_slot") from None
-    every = slots(location, zone, now, booked(conn, location["id"], now), include_full=True)
+    every = slots(location, zone, now, booked(conn, location["id"], now), include_full=True, limit=20_000)
     slot = next((s for s in every if s.key == wanted), None)
     if slot is None:
         raise BadRequest("that collection time is not available (past, closed, or outside the opening hours); "

@@ -256,8 +256,8 @@ def quote(conn: sqlite3.Connection, items: list[tuple[str, int, int | None]], *,
     shipping -= outcome.shipping
     discount = sum(off.values()) + outcome.shipping
     # Tax where the goods go: the pickup point for a collection, else the address (or the shop's own country).
-    if option is not None and option.kind == "pickup" and option.location and option.location.get("country"):
-        country, region = option.location["country"], ""
+    if option is not None and option.kind == "pickup":  # handed over at the counter: never an export
+        country, region = (option.location or {}).get("country") or rules.tax.origin or "", ""
     else:
         country, region = (destination.country, destination.region) if destination else ("", "")
     vat_country = vat_number_country(vat_number) if vat_number else None

@@ -15,7 +15,7 @@ def test_a_false_was_price_is_refused_on_save(admin):
                "Show the lowest price of the 30 days before a reduction")
     head = repo.head()
     form = {"path": "products/almond-financiers.md", "base": head, "name": "Almond Financiers", "sku": "AF-6",
-            "categories": "sweet", "track_stock": "1", "images": ["almond-financiers.jpg"], "weight": "240",
+            "categories": "sweet, cakes", "track_stock": "1", "images": ["almond-financiers.jpg"], "weight": "240",
             "body": "Small almond cakes.", "message": "Financiers on offer"}
     refused = owner.post("/products/save", {**form, "price": "7.50", "compare_price": "9.00"})
     assert refused.status_code == 422

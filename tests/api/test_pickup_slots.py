@@ -145,3 +145,16 @@ def test_twenty_shoppers_racing_for_five_places_get_exactly_five(counter):
     with world.client("beta") as client:
         listed = client.get(f"/api/carts/{cart(client, ('CAKE', 1))}/shipping-options").json()["options"][0]["slots"]
     assert next(s for s in listed if s["start"] == slot["start"])["left"] == 1
+
+
+def test_an_unpaid_collection_holds_its_place_until_the_slot_begins_at_the_latest(counter):
+    world, conn = counter
+    with world.client("beta") as client:
+        token = cart(client, ("CAKE", 1))
+        slot = _tomorrow_slot(client, token)
+        placed = client.post("/api/checkout", json={
+            "cart_token": token, "email": "ada@example.test", "shipping_method": "pickup/leith",
+            "pickup_slot": slot["start"], "shipping_address": {"name": "Ada Baker"}})
+    order = placed.json()["order"]
+    # Manual payment waits three days; this slot starts in about a day and a half.
+    assert datetime.fromisoformat(order["expires_at"]) == datetime.fromisoformat(slot["start"])

@@ -246,3 +246,20 @@ def test_nowhere_to_send_says_so_before_why_pickup_will_not_do(world):
         conn.close()
     assert answer["options"] == []
     assert answer["reason"] == "we do not deliver to US; Leith cannot take Dark Rye (bread)"
+
+
+def test_an_address_no_zone_covers_says_so_even_when_pickup_is_left(world):
+    conn = world.tenants.open_db("beta")
+    import_snapshot(conn, {**ZONED, "version": "zoned-pickup", "shipping": {
+        **CONFIG, "zones": CONFIG["zones"][:4], "pickup": [{
+            "id": "pickup/leith", "name": "Leith", "address": "1 Shore", "country": "GB", "price": 0, "hours": {},
+            "exclude_products": [], "exclude_categories": []}]}})
+    try:
+        with world.client("beta") as client:
+            answer = client.get(f"/api/carts/{cart(client, ('RYE', 1))}/shipping-options",
+                                params={"country": "US"}).json()
+    finally:
+        import_snapshot(conn, ZONED)
+        conn.close()
+    assert [o["id"] for o in answer["options"]] == ["pickup/leith"] and answer["reason"] is None
+    assert answer["unavailable"][0] == {"id": None, "name": "Delivery", "reason": "we do not deliver to US"}
