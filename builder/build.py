@@ -54,6 +54,7 @@ class BuildConfig:
     themes_dir: Path
     base_url: str = "http://localhost:8000"
     shop: bool = True
+    analytics: bool = True  # the tenant's analytics feature: without it pages never load the beacon
     api_base: str = "/api"
     cache_dir: Path | None = None
     now: datetime | None = None
@@ -129,7 +130,7 @@ def _build(config: BuildConfig, out_dir: Path) -> BuildResult:
     if any(e.form for e in (*content.pages, *content.posts)) and (forms := script(theme, "forms.js")) is not None:
         scripts["forms"] = f"/assets/forms.{_short(forms)}.js"
         static[scripts["forms"].lstrip("/")] = forms
-    if content.site.analytics_beacon and (beacon := script(theme, "beacon.js")) is not None:
+    if config.analytics and content.site.analytics_beacon and (beacon := script(theme, "beacon.js")) is not None:
         scripts["beacon"] = f"/assets/beacon.{_short(beacon)}.js"
         static[scripts["beacon"].lstrip("/")] = beacon
     types: dict[str, str] = {}
@@ -225,7 +226,7 @@ class _Digester:
 def _signature(config: BuildConfig) -> str:
     """Changes whenever any input of the build could have: files, themes, settings."""
     digest = hashlib.blake2b(digest_size=20)
-    digest.update(repr((VERSION, config.base_url, config.shop, config.api_base, config.theme,
+    digest.update(repr((VERSION, config.base_url, config.shop, config.analytics, config.api_base, config.theme,
                         sorted((config.renamed or {}).items()),
                         config.price_history.key if config.price_history is not None else None)).encode())
     for path in config.source.paths():

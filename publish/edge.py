@@ -119,15 +119,32 @@ class Edge:
         status, body, extra = self._respond(tenant, scope["method"], scope["path"], headers)
         response_headers = {**SECURITY_HEADERS, **extra}
         response_headers.setdefault("content-type", PLAIN)
+        served = response_headers.pop("x-tessera-served", None)  # which file answered: never sent
         if self.counter is not None and tenant is not None and not self._beacons.get(tenant.slug):
-            self.counter.offer(tenant, scope, host, headers, status, response_headers["content-type"])
+            self.counter.offer(tenant, scope, host, headers, status, response_headers["content-type"], served)
         response_headers["content-length"] = str(len(body))
         await send({"type": "http.response.start", "status": status,
                     "headers": [(k.encode(), v.encode()) for k, v in response_headers.items()]})
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
 
     def respond(self, method: str, raw_path: str, host: str, headers: dict[str, str]) -> tuple[int, bytes, dict]:
-        return self._respond(self.tenant_for(host), method, raw_path, headers)
+        status, body, extra = self._respond(self.tenant_for(host), method, raw_path, headers)
+        extra.pop("x-tessera-served", None)
+        return status, body, extra
+
+    def page_of(self, slug: str, raw_path: str) -> str | None:
+        """The live page ``raw_path`` names at ``slug`` (``/about/index.html`` for ``/about/``), or None
+        when the site has no such page: what a beacon may count."""
+        path = posixpath.normpath(unquote(raw_path))
+        path = "/" if path in (".", "/") else path + ("/" if raw_path.endswith("/") and path != "/" else "")
+        if ".." in path.split("/") or "\x00" in path:
+            return None
+        rel = path.lstrip("/")
+        rel = rel + "index.html" if rel == "" or rel.endswith("/") else rel
+        manifest, _, _ = self._site(slug, self.storage_for(slug))
+        if rel not in manifest or not rel.endswith(".html") or rel == "404.html" or rel.startswith("_tessera/"):
+            return None
+        return "/" + rel
 
     def _respond(self, tenant: Tenant | None, method: str, raw_path: str,
                  headers: dict[str, str]) -> tuple[int, bytes, dict]:
@@ -168,9 +185,10 @@ class Edge:
         sha, _, kind = entry
         kind = served_type(rel, kind)
         etag = f'"{sha[:32]}"'
-        common = {"etag": etag, "cache-control": cache_control(rel), "vary": "Accept-Encoding"}
+        common = {"etag": etag, "cache-control": cache_control(rel), "vary": "Accept-Encoding",
+                  "x-tessera-served": "/" + rel}
         if etag in [t.strip() for t in headers.get("if-none-match", "").split(",")]:
-            return 304, b"", common
+            return 304, b"", {**common, "content-type": kind}  # a page opened again is a view too
         accept = headers.get("accept-encoding", "")
         for encoding, suffix in (("br", ".br"), ("gzip", ".gz")):
             if encoding in accept and f"{rel}{suffix}" in manifest:

@@ -64,6 +64,7 @@ class Platform:
         self.counter = Counter(analytics_config(settings, svc.config.admin_host), settings.data_dir / "tenants")
         self.edge = Edge(lambda: svc.db.registry, storage_for(settings), settings.base_domain, self.counter)
         svc.page_views = self.counter  # beacons from sites behind a CDN count through the edge's counter
+        self.counter.pages = self.edge.page_of
         self.queue = Queue(settings.data_dir / "platform.db")
         self.git = GitServer(svc, lambda slug: self.queue.enqueue(slug, actor="git push"), _install_hooks)
         self.runner = job_runner(settings)

@@ -66,6 +66,7 @@ def build_tenant(settings: Settings, tenants: Tenants, slug: str, *, commit: str
         result = build(BuildConfig(
             source=source, out_dir=out_dir, themes_dir=settings.themes_dir,
             base_url=base_url(settings, tenants, tenant), shop=tenant.has("ecommerce"),
+            analytics=tenant.has("analytics"),
             api_base="/api", cache_dir=cache_dir, now=now,
             renamed=renamed_slugs(repo, source.commit, history_cache), progress=progress,
             price_history=prices.PriceHistory(repo, source.commit, cache=prices_cache),

@@ -14,6 +14,7 @@ from typing import Any, Iterable
 from litestar import Request, Response
 
 from content.money import Money
+from content.spreadsheet import cell  # noqa: F401  (the reports' CSV cells)
 from publish.analytics.rollups import report_range
 
 from ..errors import BadRequest
@@ -76,15 +77,6 @@ def span_of(request: Request, today: date | None = None) -> Span:
 def money(minor: int, currency: str) -> Decimal:
     """An amount for a CSV cell: a decimal number (its currency in a column of its own)."""
     return Decimal(Money(minor, currency).decimal())
-
-
-def cell(value: Any) -> Any:
-    """A text cell that starts with = + - or @ (or a tab or carriage return before one) would run as a
-    formula in a spreadsheet: a leading apostrophe makes it text. Numbers (ints, decimal amounts) are
-    written as they are."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 def csv_response(filename: str, header: list[str], rows: Iterable[Iterable[Any]]) -> Response:

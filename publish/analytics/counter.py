@@ -36,6 +36,7 @@ from .rollups import View, forget_visitors, store
 log = logging.getLogger(__name__)
 EPOCH = date(1970, 1, 1)
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
+MAX_OPEN = 32  # tenant databases kept open between flushes, the most recently written
 UNKNOWN_COUNTRIES = frozenset({"XX", "T1", "ZZ"})  # proxies' "unknown" and "Tor" codes
 
 
@@ -136,21 +137,31 @@ class Counter:
         self._agents: Agents | None = None
         self._conns: dict[str, tuple[int, sqlite3.Connection]] = {}
         self._swept = ""
+        # (slug, path) → the live page it names, or None (set by whoever serves the edge): a beacon
+        # counts only pages the site has.
+        self.pages: Callable[[str, str], str | None] | None = None
         self.flushes = 0
         self.dropped = 0
 
     # -- the request side ----------------------------------------------------------------------
 
     def offer(self, tenant, scope: Mapping[str, Any], host: str, headers: Mapping[str, str],
-              status: int, content_type: str) -> bool:
-        """Keep this response as a page view if it is one a person asked for; True when kept."""
-        if not tenant.has("analytics") or status != 200 or scope.get("method") != "GET" \
+              status: int, content_type: str, served: str | None = None) -> bool:
+        """Keep this response as a page view if it is one a person asked for; True when kept.
+
+        ``served`` is the file that answered (``/about/index.html``): a view counts under it, never
+        under the address as typed, so ``//about/`` and ``/x/../about/`` are ``/about/`` and nobody can
+        add rows by spelling a page differently. A 304 of a page (someone opening it again) counts."""
+        if not tenant.has("analytics") or status not in (200, 304) or scope.get("method") != "GET" \
                 or not content_type.startswith("text/html") or host == self.config.admin_host:
+            return False
+        served = served or scope.get("path", "/")
+        if served == "/404.html":  # the not-found page, opened by its own name
             return False
         # A browser navigating asks for HTML and names its languages; scripts and most bots do neither.
         if "text/html" not in headers.get("accept", "") or is_prefetch(headers):
             return False
-        return self._keep(tenant, scope, host, headers, scope.get("path", "/"), headers.get("referer", ""))
+        return self._keep(tenant, scope, host, headers, served, headers.get("referer", ""))
 
     def offer_beacon(self, tenant, scope: Mapping[str, Any], host: str, headers: Mapping[str, str],
                      path: str, referrer: str) -> bool:
@@ -159,6 +170,16 @@ class Counter:
         ``path`` and ``referrer`` are the page's, as its script read them; True when kept."""
         if not tenant.has("analytics") or host == self.config.admin_host or is_prefetch(headers):
             return False
+        # Only the site's own pages may report themselves: another site could otherwise make its
+        # visitors' browsers send views (a text/plain beacon needs no CORS preflight).
+        origin = headers.get("origin", "")
+        if headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none") or \
+                (origin and (urlsplit(origin).hostname or "") != host):
+            return False
+        if self.pages is not None:  # only pages the live site has, under the name the edge would count
+            path = self.pages(tenant.slug, path)
+            if path is None:
+                return False
         return self._keep(tenant, scope, host, headers, path, referrer)
 
     def _keep(self, tenant, scope: Mapping[str, Any], host: str, headers: Mapping[str, str],
@@ -295,14 +316,18 @@ class Counter:
             inode = path.stat().st_ino
         except FileNotFoundError:
             inode = None
-        cached = self._conns.get(slug)
+        cached = self._conns.pop(slug, None)
         if cached and cached[0] == inode:
+            self._conns[slug] = cached  # most recently used last
             return cached[1]
         if cached:
             cached[1].close()
-            del self._conns[slug]
         if inode is None:
             return None
+        while len(self._conns) >= MAX_OPEN:  # the least recently written site's goes first
+            _, (_, oldest) = next(iter(self._conns.items()))
+            oldest.close()
+            del self._conns[next(iter(self._conns))]
         conn = connect(path, TENANT)
         self._conns[slug] = (inode, conn)
         return conn

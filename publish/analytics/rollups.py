@@ -56,6 +56,9 @@ def store(conn: sqlite3.Connection, views: Iterable[View], *, today: str) -> int
         if view.country:
             countries[view.day, view.country] += 1
     with immediate(conn):
+        pages = _capped(conn, pages, "analytics_pages", "path", MAX_PATHS)
+        referrers = _capped(conn, referrers, "analytics_referrers", "host", MAX_REFERRERS)
+        seen = _capped_seen(conn, seen, pages)
         # New visitors of each day and page: the hashes not yet in the day's set. One executemany per
         # set (SQLite's loop, not Python's), counted by how many rows it added.
         new: dict[tuple[str, str], int] = {}
@@ -86,20 +89,60 @@ def store(conn: sqlite3.Connection, views: Iterable[View], *, today: str) -> int
     return count
 
 
+OTHER = "(other)"
+MAX_PATHS = 2000  # distinct pages a day; more are counted together as OTHER
+MAX_REFERRERS = 100  # distinct referring hosts a day
+
+
+def _capped(conn: sqlite3.Connection, counts: Counter, table: str, column: str, limit: int) -> Counter:
+    """``counts`` ((day, key) → views) with keys past a day's ``limit`` of distinct keys folded into
+    OTHER: whatever anyone sends, a day's rows stay bounded."""
+    result: Counter = Counter()
+    known: dict[str, set[str]] = {}
+    for (day, key), n in sorted(counts.items()):
+        if day not in known:
+            known[day] = {r[0] for r in conn.execute(f"SELECT {column} FROM {table} WHERE day = ?", (day,))}
+        keys = known[day]
+        if key not in keys:
+            if len(keys) >= limit - 1:
+                key = OTHER
+            keys.add(key)
+        result[day, key] += n
+    return result
+
+
+def _capped_seen(conn: sqlite3.Connection, seen: dict, pages: Counter) -> dict:
+    """Visitor hashes follow their page into OTHER when it was folded there."""
+    kept = {(day, path) for day, path in pages}
+    result: dict[tuple[str, str], set[bytes]] = {}
+    for (day, path), visitors in seen.items():
+        key = (day, path) if path == "" or (day, path) in kept else (day, OTHER)
+        result.setdefault(key, set()).update(visitors)
+    return result
+
+
 def forget_visitors(conn: sqlite3.Connection, *, before: str) -> int:
     """Delete the visitor hashes of days before ``before``: those days' counts are final."""
     return conn.execute("DELETE FROM analytics_visitors WHERE day < ?", (before,)).rowcount
 
 
+EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)  # far from the calendar's ends, where arithmetic overflows
+
+
 def report_range(since: str | None, until: str | None, *, today: date, days: int = 30) -> tuple[date, date]:
     """The dates a report covers: ``until`` defaults to today, ``since`` to ``days`` days up to it."""
     def parse(text: str, name: str) -> date:
+        day = None
         try:
             if _DATE.fullmatch(text.strip()):
-                return date.fromisoformat(text.strip())
+                day = date.fromisoformat(text.strip())
         except ValueError:
             pass
-        raise InvalidRange(name, f"{name} must be a date such as {today.isoformat()}, not {text[:40]!r}")
+        if day is None:
+            raise InvalidRange(name, f"{name} must be a date such as {today.isoformat()}, not {text[:40]!r}")
+        if not EARLIEST <= day <= LATEST:
+            raise InvalidRange(name, f"{name} must be a date between {EARLIEST} and {LATEST}")
+        return day
 
     end = parse(until, "to") if until else today
     start = parse(since, "from") if since else end - timedelta(days=days - 1)

@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from content.money import Money
+from content.spreadsheet import cell
 
 from .base import Context, console, handle_errors, main, pass_ctx
 
@@ -98,9 +99,16 @@ def report_command(ctx: Context, tenant_slug: str, since: str | None, until: str
         _print_sales(tenant.name, sold, zone)
 
 
+class _SafeWriter(csv.DictWriter):
+    """Cells that would run as spreadsheet formulas (a referrer like ``=HYPERLINK(...)``) become text."""
+
+    def writerow(self, rowdict):  # type: ignore[override]
+        return super().writerow({k: cell(v) for k, v in rowdict.items()})
+
+
 def _csv(visits: dict | None, sold: dict | None) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, CSV_COLUMNS, lineterminator="\n")
+    writer = _SafeWriter(out, CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for key, _, columns in TABLES if visits is not None else ():
         for row in visits[key]:  # type: ignore[index]

@@ -67,6 +67,7 @@ class Site:
         counter = Counter(config, self.settings.data_dir / "tenants", clock=clock)
         self.platform.edge.counter = counter
         self.platform.services.page_views = counter  # beacons count through the same counter
+        counter.pages = self.platform.edge.page_of  # as tessera.app wires it
         return counter
 
     def db(self, slug: str = "bakery"):

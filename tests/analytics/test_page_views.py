@@ -97,16 +97,17 @@ def test_what_is_not_a_persons_page_view(site, clock, case):
     assert views(site) == 1
 
 
-def test_a_revalidation_and_an_asset_are_not_views(site, clock):
+def test_an_asset_and_its_revalidation_are_not_views_but_a_page_opened_again_is(site, clock):
     counter = site.counter(clock)
     first = site.visit("/")
     stylesheet = re.search(r'rel="stylesheet" href="([^"]+)"', first.text).group(1)
-    assert site.visit("/", If_None_Match=first.headers["etag"]).status_code == 304
+    assert site.visit("/", If_None_Match=first.headers["etag"]).status_code == 304  # the page again: a view
     asset = site.visit(stylesheet, Accept="text/css,*/*;q=0.1")
     assert asset.status_code == 200 and asset.headers["content-type"].startswith("text/css")
+    assert site.visit(stylesheet, If_None_Match=asset.headers["etag"]).status_code == 304
     assert site.visit(stylesheet).status_code == 200  # even asked for like a page: not HTML, not a view
     counter.flush()
-    assert views(site) == 1 and report(site)["pages"] == [{"path": "/", "views": 1, "visitors": 1}]
+    assert views(site) == 2 and report(site)["pages"] == [{"path": "/", "views": 2, "visitors": 1}]
 
 
 def test_a_visitor_counts_once_a_day_and_anew_the_next_day(site, clock):
