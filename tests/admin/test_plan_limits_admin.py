@@ -187,3 +187,24 @@ def test_operators_edit_plans_and_every_site_on_them_follows(admin, registry):
     finally:
         operator.post("/plans/save", form)
     assert plans.get_plan(registry, "starter").limits == starter.limits
+
+
+def test_undoing_a_removal_at_the_limit_is_refused_and_nothing_is_written(admin, registry):
+    from content.gitrepo import Author
+
+    owner = admin()
+    repo = owner.repo()
+    extra = {"pages/opening.md": b"---\ntitle: Opening\n---\nSoon.\n"}
+    repo.write(extra, Author("Owner", "owner@bakery.test"), "Add opening")
+    removal = repo.write({"pages/opening.md": None}, Author("Owner", "owner@bakery.test"), "Remove opening")
+    _at_the_limit(registry, owner)
+    head = repo.head()
+    refused = owner.post("/revert", {"sha": removal, "path": "pages/opening.md"})
+    assert refused.status_code == 303
+    message = httpx.URL(refused.headers["location"]).params["error"]
+    assert message.startswith("That change cannot be undone: This site's limit is") and "pages and posts" in message
+    assert repo.head() == head and repo.read("pages/opening.md") is None
+    plans.set_overrides(registry, "bakery", {}, actor=None)
+    assert owner.post("/revert", {"sha": removal, "path": "pages/opening.md"}).status_code == 303
+    assert repo.read("pages/opening.md") is not None
+    repo.write({"pages/opening.md": None}, Author("Owner", "owner@bakery.test"), "Remove opening again")
