@@ -20,13 +20,9 @@ from .schema import PLATFORM
 
 FEATURES = ("cms", "ecommerce", "analytics")
 STATUSES = ("active", "trial", "suspended")
+# The plans every installation starts with; plans are rows of the ``plans`` table (``content.plans``),
+# which the operator edits. A tenant's plan must name one of those rows.
 PLANS = ("starter", "business", "agency")
-# What each plan allows: the largest single upload and the media library in all, in bytes.
-PLAN_LIMITS = {
-    "starter": {"upload": 5 * 2**20, "media": 200 * 2**20},
-    "business": {"upload": 20 * 2**20, "media": 2 * 2**30},
-    "agency": {"upload": 50 * 2**20, "media": 10 * 2**30},
-}
 RESERVED_SLUGS = frozenset({
     "www", "api", "admin", "app", "assets", "static", "cdn", "mail", "smtp", "imap", "ftp",
     "git", "login", "auth", "account", "accounts", "billing", "dashboard", "status", "help",
@@ -112,9 +108,13 @@ class Tenant:
     settings: dict = field(hash=False, compare=False)
     created_at: str = ""
     updated_at: str = ""
+    # The features the tenant's plan includes (None: not read, e.g. a row from an archive).
+    plan_features: frozenset[str] | None = field(default=None, compare=False)
 
     def has(self, feature: str) -> bool:
-        return feature in self.features
+        """Whether the feature is on: the operator turned it on for this tenant AND its plan includes
+        it. A plan without a feature hides it; the tenant's own list (and the data) stays as it was."""
+        return feature in self.features and (self.plan_features is None or feature in self.plan_features)
 
     @property
     def suspended(self) -> bool:
@@ -122,9 +122,16 @@ class Tenant:
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Tenant:
+        plan_features = row["plan_features"] if "plan_features" in row.keys() else None
         return cls(row["id"], row["slug"], row["name"], row["status"], row["plan"],
                    frozenset(json.loads(row["features"])), json.loads(row["settings"]),
-                   row["created_at"], row["updated_at"])
+                   row["created_at"], row["updated_at"],
+                   frozenset(json.loads(plan_features)) if plan_features is not None else None)
+
+
+# Every read of a tenant carries its plan's features, so that ``Tenant.has`` answers for both.
+_TENANTS = ("SELECT tenants.*, plans.features AS plan_features FROM tenants "
+            "LEFT JOIN plans ON plans.name = tenants.plan")
 
 
 class Registry:
@@ -141,7 +148,7 @@ class Registry:
     def add(self, slug: str, name: str, features: frozenset[str], *, plan: str = "starter",
             status: str = "active", settings: dict | None = None) -> Tenant:
         validate_slug(slug)
-        _choice("plan", plan, PLANS)
+        self._plan_name(plan)
         _choice("status", status, STATUSES)
         name = validate_name(name)
         stamp = now_iso()
@@ -157,7 +164,7 @@ class Registry:
         return self.get(slug)
 
     def find(self, slug: str) -> Tenant | None:
-        row = self.conn.execute("SELECT * FROM tenants WHERE slug = ?", (slug,)).fetchone()
+        row = self.conn.execute(f"{_TENANTS} WHERE tenants.slug = ?", (slug,)).fetchone()
         return Tenant.from_row(row) if row else None
 
     def get(self, slug: str) -> Tenant:
@@ -167,19 +174,22 @@ class Registry:
         return tenant
 
     def all(self) -> list[Tenant]:
-        return [Tenant.from_row(r) for r in self.conn.execute("SELECT * FROM tenants ORDER BY slug")]
+        return [Tenant.from_row(r) for r in self.conn.execute(f"{_TENANTS} ORDER BY tenants.slug")]
 
     def update(self, slug: str, *, name: str | None = None, features: frozenset[str] | None = None,
                plan: str | None = None, status: str | None = None,
-               settings: dict | None = None) -> Tenant:
+               settings: dict | None = None, actor: int | None = None, note: str = "",
+               via: str = "admin") -> Tenant:
+        """Change a tenant's row. A change of plan also writes its history row and its audit entry, in
+        the same transaction: there is no way to move a tenant between plans that leaves no trace."""
         tenant = self.get(slug)
         changes: dict[str, object] = {}
         if name is not None:
             changes["name"] = validate_name(name)
         if features is not None:
             changes["features"] = json.dumps(sorted(features))
-        if plan is not None:
-            changes["plan"] = _choice("plan", plan, PLANS)
+        if plan is not None and plan != tenant.plan:
+            changes["plan"] = self._plan_name(plan)
         if status is not None:
             changes["status"] = _choice("status", status, STATUSES)
         if settings is not None:
@@ -190,7 +200,24 @@ class Registry:
             with self.conn:
                 self.conn.execute(f"UPDATE tenants SET {assignments} WHERE id = ?",
                                   (*changes.values(), tenant.id))
+                if "plan" in changes:
+                    self._record_plan_change(tenant, str(changes["plan"]), changes["updated_at"], actor, note, via)
         return self.get(slug)
+
+    def _plan_name(self, plan: str) -> str:
+        names = [r[0] for r in self.conn.execute("SELECT name FROM plans ORDER BY position, name")]
+        if plan not in names:
+            raise InvalidValue("plan", f"{plan!r} is not one of {', '.join(names)}")
+        return plan
+
+    def _record_plan_change(self, tenant: Tenant, plan: str, at: object, actor: int | None, note: str,
+                            via: str) -> None:
+        note = " ".join(str(note or "").split())[:500]
+        self.conn.execute("INSERT INTO plan_changes (tenant_id, at, from_plan, to_plan, actor_user_id, note) "
+                          "VALUES (?, ?, ?, ?, ?, ?)", (tenant.id, at, tenant.plan, plan, actor, note))
+        detail = {"from": tenant.plan, "to": plan, "note": note, "via": via}
+        self.conn.execute("INSERT INTO audit_log (at, actor_user_id, tenant_id, event, detail) VALUES (?, ?, ?, ?, ?)",
+                          (at, actor, tenant.id, "plan.changed", json.dumps(detail, sort_keys=True)))
 
     def remove(self, slug: str) -> None:
         tenant = self.get(slug)
@@ -219,12 +246,12 @@ class Registry:
     def tenant_for_domain(self, name: str) -> Tenant | None:
         """The tenant serving a verified custom domain, if any."""
         row = self.conn.execute(
-            "SELECT tenants.* FROM domains JOIN tenants ON tenants.id = domains.tenant_id "
+            f"{_TENANTS} JOIN domains ON tenants.id = domains.tenant_id "
             "WHERE domains.name = ? AND domains.verified_at IS NOT NULL", (name.lower(),)).fetchone()
         return Tenant.from_row(row) if row else None
 
     def by_id(self, tenant_id: int) -> Tenant | None:
-        row = self.conn.execute("SELECT * FROM tenants WHERE id = ?", (tenant_id,)).fetchone()
+        row = self.conn.execute(f"{_TENANTS} WHERE tenants.id = ?", (tenant_id,)).fetchone()
         return Tenant.from_row(row) if row else None
 
     def verify_domain(self, name: str) -> Domain:

@@ -566,3 +566,55 @@ CREATE TABLE analytics_visitors (
     PRIMARY KEY (day, path, visitor)
 ) WITHOUT ROWID
 """)
+
+
+# Plans as data: what each plan includes and allows (limits as JSON, null = unlimited), seeded from the
+# three plans that were constants until now, and every change of a tenant's plan with who made it and why.
+# The seed is written here, not read from content.plans: a shipped step must never change its output.
+_MB, _GB = 2**20, 2**30
+_SEED_FEATURES = ["analytics", "cms", "custom_domains", "ecommerce", "forms", "git", "webhooks"]
+_SEED_PLANS = [
+    ("starter", "Starter", 1, {
+        "products": 50, "pages_and_posts": 100, "media_bytes": 200 * _MB, "upload_bytes": 5 * _MB,
+        "staff_seats": 3, "custom_domains": 1, "orders_per_month": 500, "publishes_per_day": 50,
+        "api_requests_per_minute": 600}),
+    ("business", "Business", 2, {
+        "products": 500, "pages_and_posts": 1000, "media_bytes": 2 * _GB, "upload_bytes": 20 * _MB,
+        "staff_seats": 10, "custom_domains": 5, "orders_per_month": 5000, "publishes_per_day": 200,
+        "api_requests_per_minute": 3000}),
+    ("agency", "Agency", 3, {
+        "products": None, "pages_and_posts": None, "media_bytes": 10 * _GB, "upload_bytes": 50 * _MB,
+        "staff_seats": 50, "custom_domains": 25, "orders_per_month": None, "publishes_per_day": 1000,
+        "api_requests_per_minute": 12000}),
+]
+
+
+def _plans(conn) -> None:
+    import json
+
+    conn.execute("""
+        CREATE TABLE plans (
+            name TEXT PRIMARY KEY,
+            title TEXT NOT NULL,
+            features TEXT NOT NULL DEFAULT '[]',
+            limits TEXT NOT NULL DEFAULT '{}',
+            position INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT
+        )""")
+    conn.execute("""
+        CREATE TABLE plan_changes (
+            id INTEGER PRIMARY KEY,
+            tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            from_plan TEXT,
+            to_plan TEXT NOT NULL,
+            actor_user_id INTEGER,
+            note TEXT NOT NULL DEFAULT ''
+        )""")
+    conn.execute("CREATE INDEX plan_changes_tenant ON plan_changes(tenant_id, id)")
+    for name, title, position, limits in _SEED_PLANS:
+        conn.execute("INSERT INTO plans (name, title, features, limits, position) VALUES (?, ?, ?, ?, ?)",
+                     (name, title, json.dumps(_SEED_FEATURES), json.dumps(limits), position))
+
+
+PLATFORM.add("0008_plans", _plans)

@@ -21,11 +21,20 @@ from .errors import InvalidValue, TenantExists, TenantNotFound
 from .gitrepo import Author, Repository
 from .migrations import connect
 from .parse import parse_site
+from .plans import LimitReached, Plan, cheapest_lifting, counts, get_plan
 from .registry import Registry, Tenant, validate_name, validate_slug
 from .schema import TENANT
 from .source import DirSource
 
 PLATFORM_AUTHOR = Author("Tessera", "platform@tessera.invalid")
+
+
+def _within_plan(registry: Registry, plan: Plan, paths: list[str]) -> None:
+    """A new tenant's starter content must fit its plan: adding it all is adding past a limit otherwise."""
+    for key, count in counts(paths).items():
+        limit = plan.limits.get(key)
+        if limit is not None and count > limit:
+            raise LimitReached(key, limit, 0, count, plan, cheapest_lifting(registry, key, count))
 
 
 def starters(sites_dir: Path) -> list[str]:
@@ -65,8 +74,11 @@ class Tenants:
         if self.registry.find(slug) is not None or self.folder(slug).exists():
             raise TenantExists(f"a tenant with the slug {slug!r} already exists")
         starter_dir = self._starter(starter) if starter else None
+        plan_ = get_plan(self.registry, plan)  # an unknown plan is refused before anything is staged
         if starter_dir is not None:
-            parse_site(DirSource(starter_dir))  # a broken starter never becomes a tenant
+            source = DirSource(starter_dir)
+            parse_site(source)  # a broken starter never becomes a tenant
+            _within_plan(self.registry, plan_, source.paths())
         staging = self.root / f".staging-{slug}-{secrets.token_hex(4)}"
         moved = False
         try:

@@ -161,6 +161,7 @@ def pre_receive(lines: list[str], repo_path: Path, env: Mapping[str, str] = os.e
             print(f"The {BRANCH} branch cannot be deleted.", file=sys.stderr)
             return 1
         problems = refusals(repo, changed_paths(repo, old, new), pusher, shop, max_bytes)
+        problems = problems or limit_problems(settings, slug, repo, old, new)
         if problems:
             print(f"Push rejected: {len(problems)} change(s) refused:", file=sys.stderr)
             for problem in problems:
@@ -197,16 +198,41 @@ def _price_history(repo, old: str, new: str, repo_path: Path):
 
 def _tenant_facts(settings, slug: str) -> tuple[bool, int | None]:
     """Whether the site has its shop, and the largest file its plan takes (as an upload in the admin)."""
-    from content.registry import PLAN_LIMITS, Registry
+    from content.plans import UPLOAD_CEILING, limits_for
+    from content.registry import Registry
 
     registry = Registry(settings.data_dir / "platform.db")
     try:
         tenant = registry.find(slug)
         if tenant is None:
             return False, None
-        return tenant.has("ecommerce"), PLAN_LIMITS[tenant.plan]["upload"]
+        upload = limits_for(registry, tenant)["upload_bytes"]
+        return tenant.has("ecommerce"), UPLOAD_CEILING if upload is None else upload
     finally:
         registry.close()
+
+
+def limit_problems(settings, slug: str, repo, old: str, new: str) -> list[str]:
+    """One message per limit of the site's plan that the push would add past (products, pages and
+    posts), counted on the branch before and after the push. A push that removes or edits, or adds
+    within the limit, passes, even on a site that is over a limit after a downgrade."""
+    from content.plans import over_limits
+    from content.registry import Registry
+
+    registry = Registry(settings.data_dir / "platform.db")
+    try:
+        tenant = registry.find(slug)
+        if tenant is None:
+            return []
+        before = [] if set(old) == {"0"} else _tree_paths(repo, old)
+        return [f"{exc.key}: {exc}" for exc in over_limits(registry, tenant, before, _tree_paths(repo, new))]
+    finally:
+        registry.close()
+
+
+def _tree_paths(repo, commit: str) -> list[str]:
+    out = repo.git("ls-tree", "-r", "-z", "--name-only", commit).stdout.decode()
+    return [path for path in out.split("\0") if path]
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from litestar.params import Body
 from litestar.response import Redirect
 from typing_extensions import Annotated
 
+from content import plans
 from content.errors import ConflictError, ContentErrors, RepositoryError
 from content.gitrepo import Author, Repository
 from content.parse import parse_site
@@ -47,6 +48,7 @@ def when(value: str | None) -> str:
 
 ENV.filters["when"] = when
 ENV.globals["now_iso"] = now_iso
+ENV.globals["limit_amount"] = plans.amount  # "50 products", "200 MB of media", "unlimited"
 ENV.globals["reports_for"] = report_common.visible  # the "Reports" menu entry opens the first one
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
@@ -233,10 +235,16 @@ class Rejected(Exception):
 def commit(request: Request, changes: dict[str, bytes | None], message: str, base: str | None = None) -> str:
     """Commit ``changes`` (path → bytes, None deletes) as the signed-in member, after checking that the
     site with these changes still parses. Errors in the changed files reject the save; errors that were
-    already elsewhere do not block it. Returns the new commit."""
+    already elsewhere do not block it. A save that would add past a limit of the site's plan (products,
+    pages and posts) is refused (403) before anything is written. Returns the new commit."""
     repo = repo_of(request)
     source = Overlay(repo.source(), changes)
     try:
+        try:
+            plans.check_paths(services_of(request).db.registry, require_tenant(request), source.base.paths(),
+                              source.paths())
+        except plans.LimitReached as exc:
+            raise Rejected(403, [str(exc)]) from None
         content = parse(request, source)
         prior_price_errors(request, repo, source.base.commit, content, changes)
     except ContentErrors as exc:

@@ -12,6 +12,7 @@ import yaml
 from litestar import Request, Response, get, post
 from litestar.params import FromQuery
 
+from content import plans
 from content.errors import ConflictError, ContentErrors, PathError, RepositoryError
 from content.gitrepo import safe_path
 from publish.preview import PreviewError, preview_html
@@ -260,6 +261,10 @@ def revert(request: Request, data: Form) -> Response:
         raise Forbidden(f"your role ({member.role or 'none'}) may not undo this change: it also changed "
                         f"{', '.join(refused)}", code="forbidden")
     try:
+        _undo_within_limits(request, repo, text(data, "sha"))
+    except plans.LimitReached as exc:
+        return back(request, f"/history?path={path}", error=f"That change cannot be undone: {exc}")
+    try:
         repo.revert(text(data, "sha"), author(request))
     except ConflictError:
         return back(request, f"/history?path={path}", error="That change cannot be undone automatically: "
@@ -267,6 +272,23 @@ def revert(request: Request, data: Form) -> Response:
     except RepositoryError as exc:
         raise NotFound(str(exc)) from None
     return back(request, f"/history?path={path}", saved="Change undone.")
+
+
+def _undo_within_limits(request: Request, repo, sha: str) -> None:
+    """Undoing a removal adds the file back: held to the plan's limits like any other addition."""
+    sha = repo.resolve(sha)
+    out = repo.git("diff-tree", "-r", "-z", "--no-commit-id", "--name-status", "--no-renames", f"{sha}^1", sha,
+                   check=False).stdout.decode()
+    fields = [f for f in out.split("\0") if f]
+    added = {path for status, path in zip(fields[0::2], fields[1::2]) if status == "A"}
+    removed = {path for status, path in zip(fields[0::2], fields[1::2]) if status == "D"}
+    source = repo.source()
+    try:
+        before = source.paths()
+    finally:
+        source.close()
+    plans.check_paths(services_of(request).db.registry, who(request).tenant, before,
+                      (set(before) - added) | removed)
 
 
 ROUTES = [pages, edit_form, save, preview, history, revert]

@@ -16,14 +16,20 @@ from typing_extensions import Annotated
 
 from content.errors import ContentErrors
 from content.media import MediaError, check_image, thumbnail
-from content.registry import PLAN_LIMITS
+from content import plans
 
 from ..errors import BadRequest, NotFound
 from ..security import services_of
 from .common import Form, Rejected, back, commit, page, parse, repo_of, text, who
 
 Upload = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
-LARGEST_UPLOAD = max(limits["upload"] for limits in PLAN_LIMITS.values())
+LARGEST_UPLOAD = plans.UPLOAD_CEILING  # what any plan may allow; the site's own limit is checked per file
+
+
+def _limits(request: Request) -> dict[str, int | None]:
+    limits = plans.limits_for(services_of(request).db.registry, who(request).tenant)
+    upload = limits["upload_bytes"]
+    return {**limits, "upload_bytes": LARGEST_UPLOAD if upload is None else min(upload, LARGEST_UPLOAD)}
 
 
 def _name(value: str) -> str:
@@ -67,7 +73,7 @@ def _library(request: Request) -> tuple[list[dict], int]:
 @get("/admin/media", opt={"action": "media:read"}, sync_to_thread=True, include_in_schema=False)
 def library(request: Request) -> Response:
     items, total = _library(request)
-    limits = PLAN_LIMITS[who(request).tenant.plan]
+    limits = _limits(request)
     return page(request, "media.html", title="Media", section="media", items=items, total=total, limits=limits,
                 can_write=who(request).can("media:write"))
 
@@ -76,7 +82,7 @@ def library(request: Request) -> Response:
       request_max_body_size=LARGEST_UPLOAD + 64 * 1024)
 def upload(request: Request, data: Upload) -> Response:
     member = who(request)
-    limits = PLAN_LIMITS[member.tenant.plan]
+    limits = _limits(request)
     files = data.get("file")
     files = [f for f in (files if isinstance(files, list) else [files]) if isinstance(f, UploadFile) and f.filename]
     alt = text(data, "alt")
@@ -85,24 +91,23 @@ def upload(request: Request, data: Upload) -> Response:
     if not alt:
         return back(request, "/media", error="Describe the image in the alt text: people who cannot see it rely on it.")
     _, total = _library(request)
+    before = total
     repo = repo_of(request)
     changes: dict[str, bytes | None] = {}
     try:
         for upload_ in files:
             body = upload_.file.read()
-            checked = check_image(upload_.filename, body, limits["upload"])
+            checked = check_image(upload_.filename, body, limits["upload_bytes"])
             name = checked.name
             stem, ext = name.rsplit(".", 1)
             n = 2
             while repo.read(f"media/{name}") is not None or f"media/{name}" in changes:
                 name, n = f"{stem}-{n}.{ext}", n + 1
             total += len(body)
-            if total > limits["media"]:
-                raise MediaError(f"the media library would hold {total / 2**20:.0f} MB; this plan allows "
-                                 f"{limits['media'] / 2**20:.0f} MB")
+            plans.check(services_of(request).db.registry, member.tenant, "media_bytes", before, total, limits)
             changes[f"media/{name}"] = body
             changes[f"media/{name}.yaml"] = yaml.safe_dump({"alt": alt}, allow_unicode=True).encode()
-    except MediaError as exc:
+    except (MediaError, plans.LimitReached) as exc:
         return back(request, "/media", error=str(exc))
     names = [p.removeprefix("media/") for p in changes if not p.endswith(".yaml")]
     try:

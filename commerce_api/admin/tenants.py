@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from litestar import Request, Response, get, post
 
 from content.errors import RegistryError
-from content.registry import FEATURES, PLANS, parse_features
+from content.registry import FEATURES, parse_features
 
 from ..errors import Forbidden
 from ..security import services_of
@@ -37,7 +37,7 @@ def tenants(request: Request) -> Response:
                 traffic[tenant.slug] = traffic_queries.totals(conn, since, until)
     total = (sum(v for v, _ in traffic.values()), sum(v for _, v in traffic.values()))
     return page(request, "tenants.html", title="Tenants", section="tenants", tenants=everyone, features=FEATURES,
-                plans=PLANS, traffic=traffic, traffic_total=total, since=since, until=until)
+                traffic=traffic, traffic_total=total, since=since, until=until)
 
 
 @post("/admin/tenants/update", opt={"auth": True}, sync_to_thread=True, include_in_schema=False)
@@ -49,8 +49,10 @@ def update(request: Request, data: Form) -> Response:
         if action in ("suspend", "resume"):
             updated = services.db.registry.update(slug, status="suspended" if action == "suspend" else "active")
         else:
+            # The plan is changed on the tenant's plan page (with a note); a plan sent here still
+            # goes through the registry, which records it in the history like any change.
             updated = services.db.registry.update(slug, features=parse_features(values(data, "features")),
-                                                  plan=text(data, "plan"))
+                                                  plan=text(data, "plan") or None, actor=who(request).user.id)
     except RegistryError as exc:
         return back(request, "/tenants", error=str(exc))
     services.audit.record("tenant.updated", actor=who(request).user.id, tenant_id=updated.id, status=updated.status,

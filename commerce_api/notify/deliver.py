@@ -254,8 +254,11 @@ class Notifier:
 
     @staticmethod
     def _has_shop(platform: sqlite3.Connection, slug: str) -> bool:
-        row = platform.execute("SELECT features FROM tenants WHERE slug = ?", (slug,)).fetchone()
-        return bool(row) and "ecommerce" in json.loads(row["features"])
+        # On only where the tenant and its plan both have it (as ``Tenant.has``).
+        row = platform.execute("SELECT tenants.features, plans.features AS plan_features FROM tenants "
+                               "LEFT JOIN plans ON plans.name = tenants.plan WHERE slug = ?", (slug,)).fetchone()
+        return bool(row) and "ecommerce" in json.loads(row["features"]) and (
+            row["plan_features"] is None or "ecommerce" in json.loads(row["plan_features"]))
 
     # -- unsubscribing --------------------------------------------------------------------------
 

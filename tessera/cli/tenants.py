@@ -91,15 +91,17 @@ def _print_tenant(ctx: Context, t: Tenant, *, as_json: bool = False) -> None:
 @click.argument("slug")
 @click.option("--name", help="New display name.")
 @click.option("--features", help="Replace the features with this comma-separated list.")
-@click.option("--plan", type=click.Choice(PLANS))
+@click.option("--plan", type=click.Choice(PLANS), help="Move the tenant to this plan (kept in its plan history).")
+@click.option("--note", default="", help="Why the plan changes, shown in the tenant's plan history.")
 @click.option("--status", type=click.Choice(STATUSES))
 @pass_ctx
 @handle_errors
 def tenant_update(ctx: Context, slug: str, name: str | None, features: str | None,
-                  plan: str | None, status: str | None) -> None:
-    """Change a tenant's name, features, plan or status."""
+                  plan: str | None, note: str, status: str | None) -> None:
+    """Change a tenant's name, features, plan or status. A smaller plan removes nothing: what is over
+    its limits stays, and only adding more is refused."""
     updated = ctx.tenants.registry.update(slug, name=name, features=_features_option(features),
-                                          plan=plan, status=status)
+                                          plan=plan, status=status, note=note, via="cli")
     ctx.services.audit.record("tenant.updated", tenant_id=updated.id, via="cli", name=name, features=features,
                               plan=plan, status=status)
     console.print(f"Updated tenant [bold]{updated.slug}[/bold].")

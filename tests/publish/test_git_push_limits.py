@@ -1,0 +1,136 @@
+"""A push that would add past a limit of the site's plan is refused by the pre-receive hook, naming the
+limit and the plan that lifts it, and nothing of it lands; edits, removals and renames pass, also on a
+site that is over a limit. Real pushes over HTTP with the stock git client."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from content import plans
+from tests.api.conftest import free_port
+from tests.conftest import serving
+from tests.publish.test_git_push import PASSWORD, git, remote
+
+OWNER = "owner@bakery.test"
+PRODUCT = "---\nname: Seed loaf\nsku: SEED-1\nprice: \"4.10\"\n---\nSeeds.\n"
+PAGE = "---\ntitle: Opening hours\n---\nEvery day.\n"
+
+
+@pytest.fixture(name="bakery", scope="module")
+def fx_bakery(tmp_path_factory):
+    from commerce_api.services import Services
+    from content.registry import parse_features
+    from content.tenants import Tenants
+    from tessera.app import api_config, make_app
+    from tessera.settings import ROOT, Settings
+
+    port = free_port()
+    settings = Settings.from_env({"TESSERA_DATA_DIR": str(tmp_path_factory.mktemp("gitlimits")),
+                                  "TESSERA_PORT": str(port)})
+    tenants = Tenants(settings.data_dir, ROOT / "sites")
+    tenants.create("bakery", "Bakery", parse_features("cms,ecommerce"), starter="bakery")
+    services = Services.build(api_config(settings))
+    user = services.users.create(OWNER, PASSWORD)
+    services.users.grant(user.id, tenants.registry.get("bakery").id, "owner")
+    # The bakery starter holds 11 products and 7 pages and posts: the site is exactly at both limits.
+    plans.set_overrides(tenants.registry, "bakery", {"products": 11, "pages_and_posts": 7}, actor=None)
+    with serving(make_app(settings), port):
+        yield tenants, port
+
+
+def _push(port, tmp_path: Path, change) -> tuple[object, Path]:
+    work = tmp_path / "work"
+    git("clone", "-q", remote(port, OWNER, slug="bakery"), str(work))
+    change(work)
+    git("add", "-A", cwd=work)
+    git("commit", "-qm", "change", cwd=work)
+    return git("push", "origin", "main", cwd=work, check=False), work
+
+
+def add_product(work: Path) -> None:
+    (work / "products" / "seed-loaf.md").write_text(PRODUCT)
+
+
+def add_page(work: Path) -> None:
+    (work / "pages" / "hours.md").write_text(PAGE)
+
+
+def add_post(work: Path) -> None:
+    (work / "posts" / "hours.md").write_text(PAGE)
+
+
+def add_both(work: Path) -> None:
+    add_product(work)
+    add_page(work)
+
+
+@pytest.mark.parametrize("change,named", [
+    (add_product, ["products: This site's limit is 11 products (set for it by the platform's operator)"]),
+    (add_page, ["pages_and_posts: This site's limit is 7 pages and posts"]),
+    (add_post, ["pages_and_posts: This site's limit is 7 pages and posts"]),
+    (add_both, ["products:", "pages_and_posts:"]),
+])
+def test_adding_past_a_limit_is_refused_and_nothing_lands(bakery, tmp_path, change, named):
+    tenants, port = bakery
+    head = tenants.repository("bakery").head()
+    pushed, _ = _push(port, tmp_path, change)
+    assert pushed.returncode != 0
+    assert "Push rejected" in pushed.stderr and "Traceback" not in pushed.stderr
+    for words in named:
+        assert words in pushed.stderr
+    assert "platform's operator" in pushed.stderr
+    assert tenants.repository("bakery").head() == head
+
+
+def test_the_message_names_the_plan_that_lifts_it(bakery, tmp_path):
+    tenants, port = bakery
+    plans.set_overrides(tenants.registry, "bakery", {"pages_and_posts": 7}, actor=None)
+    starter = plans.get_plan(tenants.registry, "starter")
+    plans.update_plan(tenants.registry, "starter", title="Starter", features=starter.features,
+                      limits={**starter.limits, "products": 11}, actor=None)
+    try:
+        pushed, _ = _push(port, tmp_path, add_product)
+        assert ("products: Your Starter plan allows 11 products; the site has 11, and this would make 12. "
+                "Business allows 500 products") in pushed.stderr
+    finally:
+        plans.update_plan(tenants.registry, "starter", title="Starter", features=starter.features,
+                          limits=starter.limits, actor=None)
+        plans.set_overrides(tenants.registry, "bakery", {"products": 11, "pages_and_posts": 7}, actor=None)
+
+
+def edit_product(work: Path) -> None:
+    rye = work / "products" / "dark-rye.md"
+    rye.write_text(rye.read_text().replace("name: Dark Rye", "name: Dark Rye Loaf"))
+
+
+def rename_product(work: Path) -> None:
+    (work / "products" / "oat-cookies.md").rename(work / "products" / "oat-biscuits.md")
+
+
+@pytest.mark.parametrize("change", [edit_product, rename_product])
+def test_editing_and_renaming_at_the_limit_pass(bakery, tmp_path, change):
+    tenants, port = bakery
+    head = tenants.repository("bakery").head()
+    pushed, _ = _push(port, tmp_path, change)
+    assert pushed.returncode == 0, pushed.stderr
+    assert tenants.repository("bakery").head() != head
+
+
+def test_over_a_limit_after_a_downgrade_removing_passes_and_adding_does_not(bakery, tmp_path):
+    tenants, port = bakery
+    plans.set_overrides(tenants.registry, "bakery", {"products": 5, "pages_and_posts": 7}, actor=None)
+    try:
+        def remove(name: str):
+            return lambda work: (work / "products" / name).unlink()
+
+        removed, _ = _push(port, tmp_path / "a", remove("baguette.md"))
+        assert removed.returncode == 0, removed.stderr  # 10 products on a limit of 5: fewer is fine
+        swapped, _ = _push(port, tmp_path / "b", lambda work: (remove("seeded-spelt.md")(work), add_product(work)))
+        assert swapped.returncode == 0, swapped.stderr  # one out, one in: no more than before
+        refused, _ = _push(port, tmp_path / "c", lambda work: (work / "products" / "more.md").write_text(
+            PRODUCT.replace("SEED-1", "SEED-2")))
+        assert refused.returncode != 0 and "the site has 10, and this would make 11" in refused.stderr
+    finally:
+        plans.set_overrides(tenants.registry, "bakery", {"products": 11, "pages_and_posts": 7}, actor=None)
