@@ -3,7 +3,8 @@
     TesseraError (content.errors)
     └── PublishError                 a publish could not finish; the live site is unchanged
         ├── StorageError             the bucket refused or could not be reached (check credentials, endpoint)
-        └── DeployNotFound           no deploy with that id (see `tessera deploys TENANT`)
+        ├── DeployNotFound           no deploy with that id (see `tessera deploys TENANT`)
+        └── NotRetryable             a job that is not failed (or does not exist) cannot be retried
     InvalidRange (TesseraError)      a report's dates are not YYYY-MM-DD, end before they start or span too long
 """
 
@@ -23,6 +24,11 @@ class StorageError(PublishError):
 class DeployNotFound(PublishError):
     code = "not_found"
     status = 404
+
+
+class NotRetryable(PublishError):
+    code = "conflict"
+    status = 409
 
 
 class InvalidRange(TesseraError):

@@ -26,6 +26,8 @@ from content.migrations import PerThread, immediate
 from content.registry import now_iso
 from content.schema import PLATFORM
 
+from .errors import NotRetryable
+
 log = logging.getLogger(__name__)
 
 
@@ -99,6 +101,43 @@ class Queue(PerThread):
         with self.conn:
             self.conn.execute("UPDATE jobs SET status = ?, finished_at = ?, log = ? WHERE id = ?",
                               ("done" if ok else "failed", now_iso(), log[-20000:], job.id))
+
+    def retry(self, job_id: int) -> Job:
+        """A failed job goes back to the queue, due at once, as it was queued (same tenant, kind and
+        number); its failure is returned with it for the caller's audit entry and cleared from the row.
+        Anything but a failed job is refused (``NotRetryable``): a job is never run twice at once."""
+        with immediate(self.conn) as conn:
+            row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise NotRetryable(f"there is no job {job_id}; the health page lists the failed ones")
+            if row["status"] != "failed":
+                raise NotRetryable(f"job {job_id} is {row['status']}, not failed: only failed jobs are retried")
+            conn.execute("UPDATE jobs SET status = 'queued', run_after = ?, started_at = NULL, finished_at = NULL, "
+                         "log = '' WHERE id = ?", (now_iso(), job_id))
+        return Job.from_row(row)
+
+    def health(self, now: datetime | None = None) -> dict:
+        """What the operator's health page shows of the queue: jobs due and waiting (per lane), the
+        age in seconds of the oldest due job (0 with none), jobs running and jobs scheduled later."""
+        moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat(timespec="seconds")
+        row = self.conn.execute(
+            "SELECT sum(status = 'queued' AND run_after <= :now AND kind != 'notify') AS publish_due, "
+            "sum(status = 'queued' AND run_after <= :now AND kind = 'notify') AS notify_due, "
+            "sum(status = 'queued' AND run_after > :now) AS scheduled, sum(status = 'running') AS running, "
+            "min(CASE WHEN status = 'queued' AND run_after <= :now THEN run_after END) AS oldest "
+            "FROM jobs WHERE status IN ('queued', 'running')", {"now": moment}).fetchone()
+        oldest = row["oldest"]
+        age = 0 if oldest is None else max(0, int((datetime.fromisoformat(moment)
+                                                   - datetime.fromisoformat(oldest)).total_seconds()))
+        return {"publish_due": row["publish_due"] or 0, "notify_due": row["notify_due"] or 0,
+                "due": (row["publish_due"] or 0) + (row["notify_due"] or 0), "scheduled": row["scheduled"] or 0,
+                "running": row["running"] or 0, "oldest_due": oldest, "oldest_age_seconds": age}
+
+    def failed(self, since: str | None = None, limit: int = 50) -> list[Job]:
+        """Failed jobs, newest first (``since``: finished at or after this ISO moment)."""
+        rows = self.conn.execute("SELECT * FROM jobs WHERE status = 'failed' AND coalesce(finished_at, created_at) >= ? "
+                                 "ORDER BY id DESC LIMIT ?", (since or "", limit))
+        return [Job.from_row(r) for r in rows]
 
     def requeue_abandoned(self) -> list[str]:
         """Jobs left 'running' by a process that died go back to the queue (call at start-up);
