@@ -134,9 +134,9 @@ class Queue(PerThread):
                 "running": row["running"] or 0, "oldest_due": oldest, "oldest_age_seconds": age}
 
     def failed(self, since: str | None = None, limit: int = 50) -> list[Job]:
-        """Failed jobs, newest first (``since``: finished at or after this ISO moment)."""
+        """Failed jobs, latest failure first (``since``: finished at or after this ISO moment)."""
         rows = self.conn.execute("SELECT * FROM jobs WHERE status = 'failed' AND coalesce(finished_at, created_at) >= ? "
-                                 "ORDER BY id DESC LIMIT ?", (since or "", limit))
+                                 "ORDER BY coalesce(finished_at, created_at) DESC, id DESC LIMIT ?", (since or "", limit))
         return [Job.from_row(r) for r in rows]
 
     def requeue_abandoned(self) -> list[str]:

@@ -294,3 +294,17 @@ def test_retry_requeues_a_failed_job_and_is_audited(admin, fleet):
     assert without.status_code == 403
     with sqlite3.connect(fleet / "platform.db") as conn:  # let the runner forget the held tenant
         conn.execute("DELETE FROM jobs WHERE id IN (?, ?)", (running, job))
+
+
+def test_the_api_error_rate_comes_from_the_exported_request_counter():
+    from commerce_api.admin.console import api_errors
+    from commerce_api.gateway import Metrics
+
+    metrics = Metrics()
+    for status, times in [(200, 90), (404, 6), (500, 3), (503, 1)]:
+        for _ in range(times):
+            metrics.observe("GET", "/api/cart" if status != 503 else "/api/checkout", status, 0.01)
+    rate = api_errors(metrics.registry)
+    assert (rate["total"], rate["client"], rate["server"]) == (100, 6, 4)
+    assert rate["server_rate"] == 0.04 and rate["routes"] == [("GET /api/cart", 3), ("GET /api/checkout", 1)]
+    assert api_errors(Metrics().registry)["server_rate"] == 0.0  # no requests yet: no division by zero
