@@ -56,6 +56,12 @@ class FeatureDisabled(Forbidden):
     code = "feature_disabled"
 
 
+class PlanLimit(Forbidden):
+    """The shop's plan allows no more of this (orders this month): said for the shopper, with the limit
+    named in ``field`` for the shop's people (their admin's audit log has the plan's own words)."""
+    code = "plan_limit"
+
+
 class TenantSuspended(Forbidden):
     code = "tenant_suspended"
 

@@ -30,6 +30,7 @@ class Limit:
     noun: str  # "products", in sentences: "allows 50 products"
     unit: str = "count"  # "count" or "bytes"
     enforced: bool = False  # refused at every way in (the others are shown, and enforced later)
+    otherwise: str = ""  # the message's last words when "remove some ... first" makes no sense
 
 
 LIMITS = (
@@ -37,10 +38,13 @@ LIMITS = (
     Limit("pages_and_posts", "Pages and posts", "pages and posts", enforced=True),
     Limit("media_bytes", "Media storage", "of media", "bytes", enforced=True),
     Limit("upload_bytes", "Largest upload", "per upload", "bytes", enforced=True),
-    Limit("staff_seats", "Staff seats", "staff seats"),
-    Limit("custom_domains", "Custom domains", "custom domains"),
-    Limit("orders_per_month", "Orders per month", "orders a month"),
-    Limit("publishes_per_day", "Publishes per day", "publishes a day"),
+    Limit("staff_seats", "Staff seats", "staff seats", enforced=True,
+          otherwise="or remove someone's role (or withdraw an invitation) first"),
+    Limit("custom_domains", "Custom domains", "custom domains", enforced=True),
+    Limit("orders_per_month", "Orders per month", "orders a month", enforced=True,
+          otherwise="the shop takes orders again on the 1st of next month"),
+    Limit("publishes_per_day", "Publishes per day", "publishes a day", enforced=True,
+          otherwise="or publish again tomorrow (the day starts at midnight UTC)"),
     Limit("api_requests_per_minute", "API requests per minute", "API requests a minute"),
 )
 BY_KEY = {limit.key: limit for limit in LIMITS}
@@ -101,7 +105,9 @@ class LimitReached(TesseraError):
             message += f". {lifts.title} allows {amount(key, lifts.limits[key])}: ask the platform's operator to move the site to it"
         else:
             message += ". No plan allows more: ask the platform's operator"
-        super().__init__(f"{message}, or remove some {noun.removeprefix('of ')} first.")
+        otherwise = BY_KEY[key].otherwise or f"or remove some {noun.removeprefix('of ')} first"
+        separator = "; " if otherwise.startswith("the ") else ", "
+        super().__init__(f"{message}{separator}{otherwise}.")
 
 
 def _quantity(key: str, value: int) -> str:
@@ -275,12 +281,37 @@ def usage(registry: Registry, tenant: Tenant, source, tenant_db: sqlite3.Connect
                                                 (tenant.id,)).fetchone()[0]
     used["custom_domains"] = registry.conn.execute("SELECT COUNT(*) FROM domains WHERE tenant_id = ?",
                                                    (tenant.id,)).fetchone()[0]
-    month, day = now.strftime("%Y-%m-01"), now.strftime("%Y-%m-%d")
-    used["orders_per_month"] = tenant_db.execute("SELECT COUNT(*) FROM orders WHERE created_at >= ?",
-                                                 (month,)).fetchone()[0]
-    used["publishes_per_day"] = tenant_db.execute("SELECT COUNT(*) FROM deploys WHERE started_at >= ?",
-                                                  (day,)).fetchone()[0]
+    used["orders_per_month"] = orders_this_month(tenant_db, now)
+    used["publishes_per_day"] = publishes_today(tenant_db, now)
     return used
+
+
+# -- the counted limits that are not files: seats, domains, orders, publishes ------------------------
+
+
+def orders_this_month(tenant_db: sqlite3.Connection, now: datetime | None = None) -> int:
+    """Orders placed since the start of the calendar month (UTC), whatever became of them since."""
+    month = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime("%Y-%m-01")
+    return tenant_db.execute("SELECT COUNT(*) FROM orders WHERE created_at >= ?", (month,)).fetchone()[0]
+
+
+def publishes_today(tenant_db: sqlite3.Connection, now: datetime | None = None) -> int:
+    """Publishes since midnight (UTC). A rollback is not counted: going back to what was live is never
+    held to a limit, so a site can always undo a bad publish."""
+    day = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime("%Y-%m-%d")
+    return tenant_db.execute("SELECT COUNT(*) FROM deploys WHERE started_at >= ? AND rollback_of IS NULL",
+                             (day,)).fetchone()[0]
+
+
+def check_one_more(registry: Registry, tenant: Tenant, key: str, used: int) -> None:
+    """Refuse (``LimitReached``) adding one more of ``key`` to the ``used`` the site has."""
+    check(registry, tenant, key, used, used + 1)
+
+
+def check_publish(registry: Registry, tenant: Tenant, tenant_db: sqlite3.Connection,
+                  now: datetime | None = None) -> None:
+    """Refuse a publish past the day's ``publishes_per_day`` (rollbacks always pass)."""
+    check_one_more(registry, tenant, "publishes_per_day", publishes_today(tenant_db, now))
 
 
 def over(limits: dict[str, int | None], used: dict[str, int | None]) -> dict[str, int]:

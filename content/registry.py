@@ -13,9 +13,10 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from .errors import InvalidSlug, InvalidValue, TenantExists, TenantNotFound
-from .migrations import connect
+from .migrations import connect, immediate
 from .schema import PLATFORM
 
 FEATURES = ("cms", "ecommerce", "analytics")
@@ -226,13 +227,19 @@ class Registry:
 
     # -- domains ----------------------------------------------------------------------------
 
-    def add_domain(self, slug: str, name: str, *, primary: bool = False) -> Domain:
+    def add_domain(self, slug: str, name: str, *, primary: bool = False,
+                   within: Callable[[Tenant, int], None] | None = None) -> Domain:
+        """``within(tenant, domains it has)`` may refuse the addition (the plan's limit): it is called
+        in the write transaction, so two additions at once cannot both take the last one."""
         tenant = self.get(slug)
         name = name.strip().lower().rstrip(".")
         if not _DOMAIN.match(name):
             raise InvalidValue("domain", f"{name!r} is not a domain name such as shop.example.com")
         try:
-            with self.conn:
+            with immediate(self.conn):
+                if within is not None:
+                    within(tenant, self.conn.execute("SELECT COUNT(*) FROM domains WHERE tenant_id = ?",
+                                                     (tenant.id,)).fetchone()[0])
                 if primary:
                     self.conn.execute("UPDATE domains SET is_primary = 0 WHERE tenant_id = ?", (tenant.id,))
                 self.conn.execute(

@@ -14,6 +14,7 @@ import dns.exception
 import dns.resolver
 
 from content.errors import InvalidValue, TenantNotFound
+from content import plans
 from content.registry import Domain, Registry
 
 from .errors import PublishError
@@ -62,12 +63,15 @@ def _normal(name: str) -> str:
 
 
 def add_domain(registry: Registry, slug: str, name: str, base_domain: str, *, primary: bool = False,
-               admin_host: str | None = None) -> Domain:
+               admin_host: str | None = None, within_plan: bool = True) -> Domain:
     """Register a custom domain for a tenant, never one of the platform's names.
 
     Everything under the base domain belongs to the platform (its admin, its API, every tenant's
     subdomain): a tenant that could claim ``admin.<base>`` or a neighbour's subdomain would be served
     there, and the TLS proxy would vouch for it.
+
+    Past the plan's ``custom_domains`` the addition is refused (``plans.LimitReached``), unless
+    ``within_plan`` is False (restoring a site as it was exported).
     """
     registry.get(slug)
     host, base = _normal(name), base_domain.lower().rstrip(".")
@@ -77,7 +81,10 @@ def add_domain(registry: Registry, slug: str, name: str, base_domain: str, *, pr
     if host.endswith("." + base):
         raise InvalidValue("domain", f"{host} is under the platform's domain {base}: every tenant already has "
                                      f"its {slug}.{base} address; add a domain you own, such as shop.example.com")
-    return registry.add_domain(slug, host, primary=primary)
+    def within(tenant, used: int) -> None:
+        plans.check_one_more(registry, tenant, "custom_domains", used)
+
+    return registry.add_domain(slug, host, primary=primary, within=within if within_plan else None)
 
 
 def remove_domain(registry: Registry, slug: str, name: str) -> Domain:

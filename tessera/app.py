@@ -66,8 +66,27 @@ class Platform:
         svc.page_views = self.counter  # beacons from sites behind a CDN count through the edge's counter
         self.counter.pages = self.edge.page_of
         self.queue = Queue(settings.data_dir / "platform.db")
-        self.git = GitServer(svc, lambda slug: self.queue.enqueue(slug, actor="git push"), _install_hooks)
+        self.git = GitServer(svc, self._publish_pushed, _install_hooks)
         self.runner = job_runner(settings)
+
+    def _publish_pushed(self, slug: str) -> None:
+        """A push landed: queue its publish, unless the plan's publishes of the day are used up. The
+        commit stays (the pre-receive hook told the pusher); the audit log records why nothing was published."""
+        from content.tenants import Tenants
+
+        from .sites import publish_refusal
+
+        tenants = Tenants(self.settings.data_dir, self.settings.sites_dir)
+        try:
+            tenant = tenants.registry.get(slug)
+            refused = publish_refusal(tenants, tenant)
+        finally:
+            tenants.close()
+        if refused is not None:
+            self.services.audit.record("publish.skipped", tenant_id=tenant.id, via="git push", limit=refused.key,
+                                       reason=str(refused))
+            return
+        self.queue.enqueue(slug, actor="git push")
 
     def start_jobs(self) -> None:
         self.runner.start()

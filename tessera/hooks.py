@@ -182,8 +182,29 @@ def pre_receive(lines: list[str], repo_path: Path, env: Mapping[str, str] = os.e
             return 1
         finally:
             source.close()
+    refused = publish_refused(settings, slug)
+    if refused:
+        # The commit lands either way: only the publish waits (for tomorrow, or a larger plan).
+        print(f"Checked: the site builds. Your push is accepted, but the site is NOT published: {refused} "
+              "Publish from the admin or push again when it is allowed.", file=sys.stderr)
+        return 0
     print("Checked: the site builds. Publishing after the push.", file=sys.stderr)
     return 0
+
+
+def publish_refused(settings, slug: str) -> str:
+    """Why the publish after this push will not happen (the plan's publishes of the day), or ""."""
+    from content.tenants import Tenants
+
+    from .sites import publish_refusal
+
+    tenants = Tenants(settings.data_dir, settings.sites_dir)
+    try:
+        tenant = tenants.registry.find(slug)
+        refused = publish_refusal(tenants, tenant) if tenant is not None else None
+        return str(refused) if refused is not None else ""
+    finally:
+        tenants.close()
 
 
 def _price_history(repo, old: str, new: str, repo_path: Path):

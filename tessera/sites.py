@@ -20,7 +20,7 @@ from typing import Callable, Iterator
 from builder.build import BuildConfig, BuildResult, build
 from builder.history import renamed_slugs
 from builder.output import locked, recover
-from content import prices
+from content import plans, prices
 from content.registry import Tenant
 from content.tenants import Tenants
 from publish.jobs import Queue
@@ -98,9 +98,17 @@ def _save_cache(path: Path, data: dict) -> None:
 def publish_tenant(settings: Settings, tenants: Tenants, slug: str, *, actor: str, commit: str | None = None,
                    rollback_of: int | None = None, progress: Callable[[int, int], None] | None = None,
                    ) -> tuple[TenantBuild, Deploy]:
-    """Build the tenant at ``commit`` (default: the latest) and publish what changed to its bucket."""
-    tenants.registry.get(slug)  # an unknown tenant is a clear error, before any lock file is opened
+    """Build the tenant at ``commit`` (default: the latest) and publish what changed to its bucket.
+
+    A publish past the plan's ``publishes_per_day`` is refused (``plans.LimitReached``) before anything
+    is built, counted under the tenant's publish lock so that two publishes cannot both take the last
+    one; a rollback (``rollback_of``) is never refused."""
+    tenant = tenants.registry.get(slug)  # an unknown tenant is a clear error, before any lock file is opened
     with _publishing(tenants, slug, wait=True):
+        if rollback_of is None:
+            refused = publish_refusal(tenants, tenant)
+            if refused is not None:
+                raise refused
         _clean_up(settings, tenants, slug)
         built = build_tenant(settings, tenants, slug, commit=commit, progress=progress)
         conn = tenants.open_db(slug)
@@ -112,6 +120,18 @@ def publish_tenant(settings: Settings, tenants: Tenants, slug: str, *, actor: st
     if built.result.next_scheduled:  # scheduled content goes live on time: queue its publish now
         Queue(settings.data_dir / "platform.db").enqueue(slug, actor="schedule", run_after=built.result.next_scheduled)
     return built, deploy
+
+
+def publish_refusal(tenants: Tenants, tenant: Tenant) -> plans.LimitReached | None:
+    """Why one more publish of the tenant today would be refused by its plan, or None."""
+    conn = tenants.open_db(tenant.slug)
+    try:
+        plans.check_publish(tenants.registry, tenant, conn)
+    except plans.LimitReached as exc:
+        return exc
+    finally:
+        conn.close()
+    return None
 
 
 def rollback_tenant(settings: Settings, tenants: Tenants, slug: str, *, actor: str,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from litestar import Request, Response, get, post
 from litestar.params import FromQuery
 
+from content import plans
+
 from ..auth.permissions import ROLES
 from ..auth.users import valid_email, valid_role
 from ..errors import ApiError, Forbidden, Unauthorized
@@ -37,8 +39,15 @@ def invite(request: Request, data: Form) -> Response:
     try:
         email, role = valid_email(text(data, "email")), valid_role(text(data, "role"))
         AdminController._may_assign(member, role)
+        invited = services.users.find(email)
+        if invited is None or services.users.role(invited.id, member.tenant.id) is None:
+            # Each open invitation is a seat promised: count them, or the site could invite past its plan.
+            others = [i for i in services.invitations.pending(member.tenant.id) if i["email"].lower() != email.lower()]
+            services.users.check_seat(member.tenant.id, also=len(others))
     except ApiError as exc:
         return back(request, "/users", error=exc.message)
+    except plans.LimitReached as exc:
+        return back(request, "/users", error=str(exc))
     invitation_id, token = services.invitations.create(member.tenant.id, email, role, member.user.id)
     link = f"{services_of(request).config.admin_origin}{site_base(member.tenant.slug)}/invite?token={token}"
     services.audit.record("invitation.created", actor=member.user.id, tenant_id=member.tenant.id,
@@ -84,6 +93,8 @@ def change_role(request: Request, data: Form) -> Response:
             services.users.grant(user_id, member.tenant.id, role)  # type: ignore[arg-type]
     except ApiError as exc:
         return back(request, "/users", error=exc.message)
+    except plans.LimitReached as exc:  # not for a role change: only a new member takes a seat
+        return back(request, "/users", error=str(exc))
     services.audit.record("role.revoked" if remove else "role.changed", actor=member.user.id, tenant_id=member.tenant.id,
                           address=_address(request), user=user_id, role=role, previous=current)
     return back(request, "/users", saved="Removed." if remove else "Role changed.")
@@ -116,10 +127,17 @@ def accept(request: Request, data: Form) -> Response:
     password = str(data.get("password", ""))
     exists = services.users.find(found["email"]) is not None
 
-    def again(message: str) -> Response:
-        return page(request, "invite.html", 422, title="Accept invitation", invitation=found, token=token,
+    def again(message: str, status: int = 422) -> Response:
+        return page(request, "invite.html", status, title="Accept invitation", invitation=found, token=token,
                     exists=exists, role_name=ROLE_NAMES[found["role"]], errors=[message])
 
+    account = services.users.find(found["email"])
+    joining = account is None or services.users.role(account.id, tenant.id) is None  # type: ignore[union-attr]
+    try:
+        if joining:  # the seats may have filled up since the invitation: refuse before any account is made
+            services.users.check_seat(tenant.id)  # type: ignore[union-attr]
+    except plans.LimitReached as exc:
+        return again(f"This invitation cannot be accepted now: {exc} Ask the person who invited you.", 403)
     if exists:
         user = services.users.check_password(found["email"], password)
         if user is None:
@@ -130,7 +148,10 @@ def accept(request: Request, data: Form) -> Response:
         except ApiError as exc:
             return again(exc.message)
     if services.users.role(user.id, tenant.id) != "owner":  # type: ignore[union-attr]
-        services.users.grant(user.id, tenant.id, found["role"])  # type: ignore[union-attr]
+        try:  # counted again as the seat is taken: another invitation may have taken the last one
+            services.users.grant(user.id, tenant.id, found["role"])  # type: ignore[union-attr]
+        except plans.LimitReached as exc:
+            return again(f"This invitation cannot be accepted now: {exc} Ask the person who invited you.", 403)
     services.invitations.accept(found["id"])
     services.audit.record("invitation.accepted", actor=user.id, tenant_id=tenant.id, address=_address(request),  # type: ignore[union-attr]
                           role=found["role"])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from litestar import Request, Response, get, post
 
+from content import plans
+
 from ..security import services_of
 from .common import Form, back, number, page, who
 
@@ -11,7 +13,13 @@ from .common import Form, back, number, page, who
 @post("/admin/publish", opt={"action": "publish"}, sync_to_thread=True, include_in_schema=False)
 def publish_now(request: Request) -> Response:
     member = who(request)
-    job = services_of(request).queue.enqueue(member.tenant.slug, actor=member.user.email)
+    services = services_of(request)
+    with services.databases.connection(member.tenant.slug) as conn:
+        try:  # refused here at once; the job would be refused too (publish_tenant checks under its lock)
+            plans.check_publish(services.db.registry, member.tenant, conn)
+        except plans.LimitReached as exc:
+            return back(request, "/", error=str(exc))
+    job = services.queue.enqueue(member.tenant.slug, actor=member.user.email)
     return back(request, "/", saved=f"Publishing (job {job.id}); the site updates in a moment.")
 
 

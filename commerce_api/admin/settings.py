@@ -11,6 +11,7 @@ import yaml
 from litestar import Request, Response, get, post
 
 from content.errors import RegistryError
+from content.plans import LimitReached
 from publish.domains import DomainError, add_domain, challenge, remove_domain, resolver_for, verify
 
 from ..security import services_of
@@ -118,7 +119,7 @@ def domains(request: Request, data: Form) -> Response:
                 message += _republish(services, member)
         else:
             return back(request, "/settings", error="Unknown domain action.")
-    except (RegistryError, DomainError) as exc:
+    except (RegistryError, DomainError, LimitReached) as exc:
         return back(request, "/settings#domains", error=str(exc))
     services.audit.record(f"domain.{action}", actor=member.user.id, tenant_id=member.tenant.id, domain=name)
     return back(request, "/settings#domains", saved=message)

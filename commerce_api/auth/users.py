@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from content import plans
 from content.fields import is_email
 from content.migrations import immediate
 from content.registry import now_iso
@@ -111,16 +112,33 @@ class Users:
                                    (user_id, tenant_id)).fetchone()
         return row["role"] if row else None
 
-    def grant(self, user_id: int, tenant_id: int, role: str) -> None:
+    def grant(self, user_id: int, tenant_id: int, role: str, *, within_plan: bool = True) -> None:
+        """Give a role here, or change it. A new member takes a staff seat: past the plan's
+        ``staff_seats`` that is refused (``LimitReached``), counted in the same write transaction so
+        that two grants at once cannot both take the last seat. ``within_plan=False`` only for
+        restoring a site as it was exported."""
         valid_role(role)
+        tenant = self.db.registry.by_id(tenant_id) if within_plan else None  # opened before the transaction
         with immediate(self.db.conn) as conn:
             current = conn.execute("SELECT role FROM memberships WHERE user_id = ? AND tenant_id = ?",
                                    (user_id, tenant_id)).fetchone()
+            if current is None and tenant is not None:
+                plans.check_one_more(self.db.registry, tenant, "staff_seats", self.seats_taken(tenant_id, conn))
             if current and current["role"] == "owner" and role != "owner":
                 self._keep_an_owner(conn, tenant_id, user_id)
             conn.execute("INSERT INTO memberships (user_id, tenant_id, role, created_at) VALUES (?, ?, ?, ?) "
                          "ON CONFLICT (user_id, tenant_id) DO UPDATE SET role = excluded.role",
                          (user_id, tenant_id, role, now_iso()))
+
+    def seats_taken(self, tenant_id: int, conn: sqlite3.Connection | None = None) -> int:
+        return (conn or self.db.conn).execute("SELECT COUNT(*) FROM memberships WHERE tenant_id = ?",
+                                              (tenant_id,)).fetchone()[0]
+
+    def check_seat(self, tenant_id: int, *, also: int = 0) -> None:
+        """Refuse (``LimitReached``) one more member, with ``also`` seats promised (open invitations)."""
+        tenant = self.db.registry.by_id(tenant_id)
+        if tenant is not None:
+            plans.check_one_more(self.db.registry, tenant, "staff_seats", self.seats_taken(tenant_id) + also)
 
     def revoke(self, user_id: int, tenant_id: int) -> None:
         with immediate(self.db.conn) as conn:

@@ -10,6 +10,8 @@ from litestar import Controller, Request, delete, get, patch, post, put
 
 from ..auth.users import valid_email, valid_role
 from ..errors import Forbidden, NotFound
+from content import plans
+
 from ..security import Principal, principal_of, services_of
 from ..openapi import errors
 from .auth import _address
@@ -141,7 +143,10 @@ class AdminController(Controller):
           summary="Queue a publish of the latest content; poll /api/admin/jobs for its outcome")
     def publish(self, request: Request) -> dict[str, Any]:
         principal = _principal(request)
-        job = services_of(request).queue.enqueue(principal.tenant.slug, actor=principal.user.email)
+        services = services_of(request)
+        with services.databases.connection(principal.tenant.slug) as conn:  # 403 limit_reached past the day's
+            plans.check_publish(services.db.registry, principal.tenant, conn)
+        job = services.queue.enqueue(principal.tenant.slug, actor=principal.user.email)
         return {"job": job.id, "status": job.status}
 
     @get("/jobs", responses=errors(),

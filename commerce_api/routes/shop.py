@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, RawBody
 
+from content import plans
 from content.registry import Tenant
 
 from ..auth.ratelimit import Throttle, address_key
-from ..errors import BadRequest, NotFound
+from ..errors import BadRequest, NotFound, PlanLimit
 from ..security import client_address, require_tenant, services_of
 from ..services import public_origin
 from ..openapi import errors
@@ -64,6 +66,21 @@ class CodeBody(msgspec.Struct):
 
 class AvailabilityBody(msgspec.Struct):
     skus: list[str]
+
+
+def _within_plan(services, tenant: Tenant, used: int) -> None:
+    """Refuse an order past the plan's ``orders_per_month``: the shopper reads that the shop takes no
+    more orders this month; the shop's people find the plan's own words in their audit log (once a month)."""
+    try:
+        plans.check_one_more(services.db.registry, tenant, "orders_per_month", used)
+    except plans.LimitReached as exc:
+        month = datetime.now(timezone.utc).strftime("%Y-%m-01")
+        seen = services.db.conn.execute("SELECT 1 FROM audit_log WHERE tenant_id = ? AND event = 'order.refused' "
+                                        "AND at >= ?", (tenant.id, month)).fetchone()
+        if seen is None:
+            services.audit.record("order.refused", tenant_id=tenant.id, limit=exc.key, reason=str(exc))
+        raise PlanLimit("This shop cannot take more orders this month. Nothing was charged or reserved; "
+                        "please try again next month or contact the shop.", field=exc.key) from None
 
 
 def site_url(request: Request, tenant: Tenant) -> str:
@@ -171,7 +188,7 @@ class ShopController(Controller):
     tags = ["shop"]
     opt = SHOP
 
-    @post("/checkout", responses=errors(409, 429, body=True), status_code=201, sync_to_thread=True,
+    @post("/checkout", responses=errors(403, 409, 429, body=True), status_code=201, sync_to_thread=True,
           summary="Place an order from a cart; send an Idempotency-Key header to make retries safe")
     def checkout(self, request: Request, data: JSONBody[CheckoutBody]) -> dict[str, Any]:
         tenant = require_tenant(request)
@@ -194,7 +211,8 @@ class ShopController(Controller):
             key = f"{tenant.slug}:{idempotency_key}" if idempotency_key else None
             answer, _ = place_order(conn, provider, data.cart_token, details, idempotency_key=key,
                                     site_url=site_url(request, tenant),
-                                    secret_key=services_of(request).config.secret_key)
+                                    secret_key=services_of(request).config.secret_key,
+                                    within_plan=lambda used: _within_plan(services, tenant, used))
             return answer
 
     @get("/orders/{number:int}", responses=errors(),

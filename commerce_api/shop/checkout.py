@@ -9,6 +9,8 @@ failure is never an error response: the order exists, so the shopper gets it, wi
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import logging
 import sqlite3
 
@@ -26,12 +28,14 @@ def public(order: dict) -> dict:
 
 
 def place_order(conn: sqlite3.Connection, provider: Provider, cart_token: str, details: CheckoutDetails, *,
-                idempotency_key: str | None, site_url: str, secret_key: str | None = None) -> tuple[dict, bool]:
+                idempotency_key: str | None, site_url: str, secret_key: str | None = None,
+                within_plan: Callable[[int], None] | None = None) -> tuple[dict, bool]:
     """Returns (the answer, created?): the order with its token, and the payment to make."""
     orders = Orders(conn)
     orders.expire_unpaid()
     order, token, created = orders.checkout(cart_token, details, provider=provider.name,
-                                            idempotency_key=idempotency_key, secret_key=secret_key)
+                                            idempotency_key=idempotency_key, secret_key=secret_key,
+                                            within_plan=within_plan)
     payment = start_payment(conn, provider, order["number"], site_url)
     answer = {"order": {**public(orders.get(order["number"])), "token": token}, "payment": payment}
     return (answer, True) if created else ({**answer, "replayed": True}, False)

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta, timezone
 
 from content.fields import is_email
 from content.migrations import immediate
+from content.plans import orders_this_month
 from content.registry import now_iso
 
 from ..errors import BadRequest, Conflict, NotFound
@@ -140,7 +141,8 @@ class Orders:
     # -- checkout ---------------------------------------------------------------------------
 
     def checkout(self, cart_token: str, details: CheckoutDetails, *, provider: str,
-                 idempotency_key: str | None, secret_key: str | None = None) -> tuple[dict, str | None, bool]:
+                 idempotency_key: str | None, secret_key: str | None = None,
+                 within_plan: Callable[[int], None] | None = None) -> tuple[dict, str | None, bool]:
         """Returns (order, the shopper's order token, created?).
 
         Gift cards in the cart are spent here, in the order they were added; an order they pay in
@@ -150,6 +152,11 @@ class Orders:
         The idempotency record, holding the shopper's token, commits with the order: a retry after
         anything that happens later (a failed payment provider, a crash) finds the order and its
         token, never a half answer. The order holds its stock for ``START_TTL`` until payment starts.
+
+        ``within_plan(orders this month)`` may refuse a new order (the plan's ``orders_per_month``): it
+        runs in the write transaction before anything is reserved, so a refusal leaves nothing behind
+        and two checkouts cannot both take the month's last order. A retried checkout that already
+        placed its order still gets it.
         """
         rules = Rules.load(self.conn)
         details = validate(details, rules)
@@ -165,6 +172,8 @@ class Orders:
                     saved = json.loads(seen["response"] or "{}")
                     token = saved.get("token") or (saved.get("order") or {}).get("token")  # older records
                     return self._by_id(seen["order_id"]), token, False
+            if within_plan is not None:
+                within_plan(orders_this_month(conn))
             cart = conn.execute("SELECT * FROM carts WHERE token_hash = ?", (token_hash(cart_token),)).fetchone()
             if cart is None:
                 raise NotFound("no such cart", field="cart_token", code="cart_not_found")

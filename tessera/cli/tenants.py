@@ -219,7 +219,7 @@ def import_command(ctx: Context, file: Path, slug: str | None, name: str | None)
     for domain in manifest.get("domains", []):
         try:
             added = add_domain(ctx.tenants.registry, tenant_.slug, domain["name"], ctx.settings.base_domain,
-                               primary=domain["primary"], admin_host=ctx.settings.admin_host)
+                               primary=domain["primary"], admin_host=ctx.settings.admin_host, within_plan=False)
         except RegistryError as exc:
             console.print(f"  domain {escape(str(domain['name']))}: not added ({escape(str(exc))})")
             continue
@@ -228,7 +228,7 @@ def import_command(ctx: Context, file: Path, slug: str | None, name: str | None)
     for member in manifest.get("members", []):
         account = ctx.services.users.find(member["email"])
         if account is not None:
-            ctx.services.users.grant(account.id, tenant_.id, member["role"])
+            ctx.services.users.grant(account.id, tenant_.id, member["role"], within_plan=False)
         else:
             missing.append(f"{member['email']} ({member['role']})")
     if missing:

@@ -90,8 +90,9 @@ def fx_served(tmp_path_factory):
                                   "TESSERA_ANALYTICS_IGNORE": "198.51.100.0/24",
                                   "TESSERA_ANALYTICS_COUNTRY_HEADER": "CF-IPCountry"})
     tenants = Tenants(settings.data_dir, ROOT / "sites")
-    tenants.create("bakery", "Bakery", parse_features("cms,ecommerce,analytics"), starter="bakery")
-    tenants.create("studio", "Studio", parse_features("cms"), starter="studio")
+    # Business: a member per role is four staff, past the Starter plan's three seats.
+    tenants.create("bakery", "Bakery", parse_features("cms,ecommerce,analytics"), starter="bakery", plan="business")
+    tenants.create("studio", "Studio", parse_features("cms"), starter="studio", plan="business")
     publish_tenant(settings, tenants, "bakery", actor="test")
     publish_tenant(settings, tenants, "studio", actor="test")
     platform = make_app(settings)

@@ -69,7 +69,8 @@ def populate(data_dir: Path, port: int) -> tuple[Services, Tenants, ApiConfig]:
     """Three tenants (two with a shop), a user per role in each, and a one-product catalog."""
     tenants = Tenants(data_dir, ROOT / "sites")
     for slug, features in (("alpha", "cms,ecommerce,analytics"), ("beta", "cms,ecommerce"), ("gamma", "cms")):
-        tenants.create(slug, slug.title(), parse_features(features), starter="bakery")
+        # Business: a member per role is four staff, past the Starter plan's three seats.
+        tenants.create(slug, slug.title(), parse_features(features), starter="bakery", plan="business")
     # Many orders from one test address: the per-address and per-email order limits are tested on
     # their own (test_order_limits.py), with the defaults.
     config = ApiConfig(data_dir, "localhost", "s" * 48, production=False, port=port,
