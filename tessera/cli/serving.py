@@ -108,8 +108,7 @@ def demo(ctx: Context, no_serve: bool) -> None:
     settings = ctx.settings
     for slug, name, features, starter in DEMO_TENANTS:
         if ctx.tenants.registry.find(slug) is None:
-            # The demo shows a working shop with room to try things (staff, domains): Business plan.
-            ctx.tenants.create(slug, name, parse_features(features), starter=starter, plan="business")
+            ctx.tenants.create(slug, name, parse_features(features), starter=starter)
             console.print(f"Created demo tenant [bold]{slug}[/bold] from sites/{starter}.")
     services = ctx.services
     for email, name, superadmin, roles in DEMO_USERS:
