@@ -10,6 +10,8 @@ from urllib.parse import urlencode
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 
+from content.spreadsheet import cell
+
 from ..forms import FILTERS, Submissions
 from ..security import admin_base, services_of
 from .common import PER_PAGE, back, page, who
@@ -72,15 +74,10 @@ def inbox_csv(request: Request, status: FromQuery[str] = "all") -> Response:
     writer.writerow(["id", "created_at", "form", "page", "status", "name", "email", *names])
     for row in rows:
         values = {f["name"]: f["value"] for f in row["fields"]}
-        writer.writerow([_cell(v) for v in (row["id"], row["created_at"], row["form"], row["page"], row["status"],
+        writer.writerow([cell(v) for v in (row["id"], row["created_at"], row["form"], row["page"], row["status"],
                                              row["name"], row["email"], *(values.get(n, "") for n in names))])
     return Response(out.getvalue(), media_type="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="inbox.csv"', "Cache-Control": "no-store"})
-
-
-def _cell(value: object) -> object:
-    """A cell a spreadsheet will not run: a leading =, +, -, @ (or tab, return) would make it a formula."""
-    return "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 ROUTES = [inbox, inbox_csv, message, archive, unarchive]

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 from litestar import Request, Response
 
 from content.money import Money
-from content.spreadsheet import cell  # noqa: F401  (the reports' CSV cells)
+from content.spreadsheet import cell
 from publish.analytics.rollups import report_range
 
 from ..errors import BadRequest

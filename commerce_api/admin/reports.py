@@ -12,12 +12,13 @@ from litestar import Request, Response, get
 from litestar.params import FromQuery
 
 from content.money import Money
+from content.spreadsheet import cell
 
 from ..errors import BadRequest, Forbidden
 from ..security import services_of
 from . import tax_queries
 from .common import back, page, who
-from .report_common import cell, visible
+from .report_common import visible
 from .tax import NAMES
 
 REPORT = {"action": "orders:read", "feature": "ecommerce"}

@@ -11,6 +11,7 @@ from litestar import Controller, Request, Response, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from content.gitrepo import Repository
+from content.spreadsheet import cell
 
 from ..errors import BadRequest
 from ..security import Principal, principal_of, services_of
@@ -105,7 +106,7 @@ class StaffShopController(Controller):
         writer.writeheader()
         for row in rows:
             # A leading =, +, - or @ would be a formula in a spreadsheet: quote it out.
-            writer.writerow({k: ("'" + v if isinstance(v, str) and v[:1] in "=+-@" else v) for k, v in row.items()})
+            writer.writerow({k: cell(v) for k, v in row.items()})
         return Response(out.getvalue(), media_type="text/csv",  # Litestar adds "; charset=utf-8" to text types
                        
                         headers={"Content-Disposition": 'attachment; filename="orders.csv"'})
