@@ -14,6 +14,7 @@ from .auth.invitations import Invitations
 from .auth.ratelimit import LoginLimiter
 from .auth.users import Users
 from .platform import PlatformDB
+from .quota import RequestQuota
 from .tenancy import Resolver, TenantDatabases
 
 
@@ -84,6 +85,8 @@ class Services:
     # The edge's page-view counter (publish.analytics.Counter), set by whoever serves the edge
     # beside the API (tessera.app.Platform); None for the API alone. Beacons count through it.
     page_views: Counter | None = None
+    # The plan's api_requests_per_minute, counted per site by the gateway (``quota.py``).
+    quota: RequestQuota = field(default=None, repr=False)  # type: ignore[assignment]
     _parse_caches: dict = field(default_factory=dict, repr=False)
     _parse_locks: dict = field(default_factory=dict, repr=False)
 
@@ -95,6 +98,10 @@ class Services:
                                     on_events=lambda slug: queue.enqueue(slug, "notify", actor="system"))
         return cls(config, db, Users(db), Credentials(db, config.secret_key), LoginLimiter(db), Audit(db),
                    Resolver(db, config.base_domain, config.admin_host), databases, queue, Invitations(db))
+
+    def __post_init__(self) -> None:
+        if self.quota is None:
+            self.quota = RequestQuota(lambda: self.db.registry)
 
     def notifier(self):
         """What renders and sends the outbox (the admin's previews use it too)."""

@@ -45,7 +45,7 @@ LIMITS = (
           otherwise="the shop takes orders again on the 1st of next month"),
     Limit("publishes_per_day", "Publishes per day", "publishes a day", enforced=True,
           otherwise="or publish again tomorrow (the day starts at midnight UTC)"),
-    Limit("api_requests_per_minute", "API requests per minute", "API requests a minute"),
+    Limit("api_requests_per_minute", "API requests per minute", "API requests a minute", enforced=True),
 )
 BY_KEY = {limit.key: limit for limit in LIMITS}
 
@@ -317,7 +317,8 @@ def check_publish(registry: Registry, tenant: Tenant, tenant_db: sqlite3.Connect
 def over(limits: dict[str, int | None], used: dict[str, int | None]) -> dict[str, int]:
     """By how much each limit is exceeded (after a downgrade, or an override lowered)."""
     return {key: used[key] - limit for key, limit in limits.items()  # type: ignore[operator]
-            if limit is not None and used.get(key) is not None and used[key] > limit and key != "upload_bytes"}
+            if limit is not None and used.get(key) is not None and used[key] > limit
+            and key not in ("upload_bytes", "api_requests_per_minute")}
 
 
 def history(registry: Registry, tenant: Tenant) -> list[dict]:

@@ -74,7 +74,7 @@ def tenant_plan(request: Request, slug: FromQuery[str]) -> Response:
     source = Repository(services.config.data_dir / "tenants" / tenant.slug / "repo.git").source()
     try:
         with services.databases.connection(tenant.slug) as conn:
-            rows, over = usage_rows(registry, tenant, source, conn)
+            rows, over = usage_rows(registry, tenant, source, conn, services.quota)
     finally:
         source.close()
     own = plans.overrides(tenant)

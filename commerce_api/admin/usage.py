@@ -12,10 +12,13 @@ from ..security import services_of
 from .common import page, repo_of, who
 
 
-def usage_rows(registry, tenant, source, conn) -> tuple[list[dict], dict[str, int]]:
-    """One row per limit: its label, the limit, the use and by how much it is over (0 when not)."""
+def usage_rows(registry, tenant, source, conn, quota=None) -> tuple[list[dict], dict[str, int]]:
+    """One row per limit: its label, the limit, the use and by how much it is over (0 when not).
+    API requests are counted by the serving process (``quota``): the last 60 seconds'."""
     limits = plans.limits_for(registry, tenant)
     used = plans.usage(registry, tenant, source, conn)
+    if quota is not None:
+        used["api_requests_per_minute"] = quota.used(tenant)
     over = plans.over(limits, used)
     own = plans.overrides(tenant)
     rows = [{"key": limit.key, "label": limit.label, "unit": limit.unit, "limit": limits[limit.key],
@@ -33,7 +36,7 @@ def usage_page(request: Request) -> Response:
     source = repo_of(request).source()
     try:
         with services.databases.connection(tenant.slug) as conn:
-            rows, over = usage_rows(registry, tenant, source, conn)
+            rows, over = usage_rows(registry, tenant, source, conn, services.quota)
     finally:
         source.close()
     return page(request, "usage.html", title="Plan and usage", section="settings", sub="usage", rows=rows,
