@@ -239,6 +239,7 @@ def run_job(settings: Settings, job) -> str:
 
 
 def _publishing_job(settings: Settings, job) -> str:
+    from content.plans import LimitReached
     from content.tenants import Tenants
     from publish.errors import PublishError
 
@@ -252,7 +253,15 @@ def _publishing_job(settings: Settings, job) -> str:
             return f"rolled {job.tenant} back to the site of deploy {job.kind.partition(':')[2]} (now deploy {deploy.id})"
         if job.kind != "publish":
             raise PublishError(f"unknown job kind {job.kind!r}; jobs are publishes, rollbacks or notify")
-        built, deploy = publish_tenant(settings, tenants, job.tenant, actor=job.actor)
+        try:
+            built, deploy = publish_tenant(settings, tenants, job.tenant, actor=job.actor)
+        except LimitReached as exc:
+            if job.actor != "schedule":
+                raise
+            # Scheduled content still goes live, on the first day the plan allows another publish.
+            retry = next_day(job.tenant)
+            Queue(settings.data_dir / "platform.db").enqueue(job.tenant, actor="schedule", run_after=retry)
+            raise PublishError(f"{exc} The scheduled publish runs again on {_when(retry)}.") from None
         log = (f"published {job.tenant} as deploy {deploy.id}: {_files(deploy.uploaded, 'uploaded')}, "
                f"{_files(deploy.deleted, 'removed')}")
         if built.result.next_scheduled:
@@ -260,6 +269,17 @@ def _publishing_job(settings: Settings, job) -> str:
         return log
     finally:
         tenants.close()
+
+
+def next_day(slug: str, now=None):
+    """Just after the next midnight UTC, spread over ten minutes by the site's slug, so that the sites
+    refused today do not all come back in the same second."""
+    import hashlib
+    from datetime import datetime, timedelta, timezone
+
+    now = now or datetime.now(timezone.utc)
+    midnight = datetime.combine(now.astimezone(timezone.utc).date() + timedelta(days=1), datetime.min.time(), timezone.utc)
+    return midnight + timedelta(seconds=int.from_bytes(hashlib.blake2b(slug.encode(), digest_size=4).digest(), "big") % 600)
 
 
 def _files(n: int, done: str) -> str:

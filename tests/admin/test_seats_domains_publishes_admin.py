@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import re
 import sqlite3
+from datetime import datetime, timezone
 
 import httpx
 import pytest
@@ -16,6 +17,7 @@ from click.testing import CliRunner
 from content import plans
 from content.registry import Registry
 from publish.jobs import Queue
+from tessera.app import next_day
 from tessera.cli import main
 
 
@@ -112,10 +114,20 @@ def test_publishes_a_day_hold_in_the_admin_the_cli_and_scheduled_publishes(admin
     assert by_cli.exit_code == 1 and f"limit is {today} publishes a day" in " ".join(by_cli.output.split())
 
     # A scheduled publish that comes due past the limit is skipped, and its job says why.
+    queue.conn.execute("DELETE FROM jobs WHERE tenant = 'bakery' AND status = 'queued'")  # the site's own schedule
+    queue.conn.commit()
     job = queue.enqueue("bakery", actor="schedule")
     done = owner.wait_for_job(f"job {job.id}")
     assert done["status"] == "failed" and f"limit is {today} publishes a day" in done["log"]
     assert plans.publishes_today(tenant_db) == today
+    # ... and comes back just after midnight UTC, so the scheduled content still goes live.
+    retry = next_day("bakery")
+    assert f"The scheduled publish runs again on {retry.strftime('%-d %b %Y, %H:%M UTC')}" in done["log"]
+    again = [j for j in queue.list("bakery", limit=1000) if j.status == "queued" and j.actor == "schedule"]
+    assert [j.run_after for j in again] == [retry.isoformat(timespec="seconds")]
+    assert retry.hour == 0 and retry.minute < 10 and retry > datetime.now(timezone.utc)
+    queue.conn.execute("DELETE FROM jobs WHERE id = ?", (again[0].id,))
+    queue.conn.commit()
 
     plans.set_overrides(registry, "bakery", {"publishes_per_day": today + 1}, actor=None)
     assert owner.publish()["status"] == "done"
