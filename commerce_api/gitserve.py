@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Callable
 
 from .auth.credentials import API_TOKEN_PREFIX
+from content.plans import FeatureOff, check_feature
+
 from .errors import TooManyRequests
 from .security import client_address
 from .services import Services
@@ -59,6 +61,13 @@ class GitServer:
             return await _reply(send, 403, f"your role ({role or 'none'}) may not change any of this site's files\n".encode())
         if not permitted(role, "pages:read", superadmin=user.is_superadmin):
             return await _reply(send, 403, b"your role may not read this site\n")
+        if not tenant.has("git"):
+            try:
+                check_feature(self.services.db.registry, tenant, "git")
+                refusal = "git access is off for this site"
+            except FeatureOff as exc:
+                refusal = str(exc)
+            return await _reply(send, 403, f"{refusal} Edit the site in the admin meanwhile.\n".encode())
         if writing and tenant.suspended:
             return await _reply(send, 403, b"this site is suspended\n")
         # The body goes to a file, never whole into this process's memory, and has a ceiling: a push

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 
+from content.plans import FeatureOff, check_feature
 from content.registry import Tenant
 
 from .auth.credentials import API_TOKEN_PREFIX
-from .auth.permissions import ANALYTICS_ACTIONS, CMS_ACTIONS, SHOP_ACTIONS, allowed
+from .auth.permissions import ANALYTICS_ACTIONS, CMS_ACTIONS, PLAN_FEATURE_ACTIONS, SHOP_ACTIONS, allowed
 from .auth.users import User
 from .errors import CsrfFailed, FeatureDisabled, Forbidden, NotFound, TenantSuspended, Unauthorized
 from .services import Services
@@ -43,6 +44,8 @@ class Principal:
         if action in CMS_ACTIONS and not self.tenant.has("cms"):
             return False
         if action in ANALYTICS_ACTIONS and not self.tenant.has("analytics"):
+            return False
+        if action in PLAN_FEATURE_ACTIONS and not self.tenant.has(PLAN_FEATURE_ACTIONS[action]):
             return False
         return allowed(self.role, action, superadmin=self.user.is_superadmin)
 
@@ -164,6 +167,15 @@ def _timestamp(iso: str) -> int:
     return int(datetime.fromisoformat(iso).timestamp())
 
 
+def feature_off(services: Services, tenant: Tenant, feature: str) -> FeatureDisabled:
+    """The refusal of a feature that is off: in the plan's words when the plan leaves it out."""
+    try:
+        check_feature(services.db.registry, tenant, feature)
+    except FeatureOff as exc:
+        return FeatureDisabled(str(exc), field=feature)
+    return FeatureDisabled(f"the {feature.replace('_', ' ')} feature is off for this site", field=feature)
+
+
 async def access_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
     opt = handler.opt
     services = services_of(connection)
@@ -175,10 +187,13 @@ async def access_guard(connection: ASGIConnection, handler: BaseRouteHandler) ->
     if (tenant.suspended and path.startswith("/admin") and connection.scope.get("method") not in SAFE_METHODS
             and not path.startswith(("/admin/log", "/admin/switch"))):
         raise TenantSuspended("this site is suspended: it can be read but not changed")
-    feature = opt.get("feature")
-    if feature and not tenant.has(feature):
-        raise FeatureDisabled(f"the {feature} feature is off for this site", code="feature_disabled")
+    features = opt.get("feature") or ()
+    for feature in (features,) if isinstance(features, str) else features:
+        if not tenant.has(feature):
+            raise feature_off(services, tenant, feature)
     action = opt.get("action")
+    if action in PLAN_FEATURE_ACTIONS and not tenant.has(PLAN_FEATURE_ACTIONS[action]):
+        raise feature_off(services, tenant, PLAN_FEATURE_ACTIONS[action])
     needs_member = bool(opt.get("auth") or action)
     try:
         principal = authenticate(connection, services, tenant)

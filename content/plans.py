@@ -110,6 +110,38 @@ class LimitReached(TesseraError):
         super().__init__(f"{message}{separator}{otherwise}.")
 
 
+FEATURE_NAMES = {"cms": "the CMS", "ecommerce": "the shop", "analytics": "analytics", "custom_domains": "custom domains",
+                 "git": "git access", "webhooks": "webhooks", "forms": "forms"}
+
+
+class FeatureOff(TesseraError):
+    """The site's plan does not include this feature: its data is kept, but it is hidden and refused."""
+
+    code = "feature_disabled"
+    status = 403
+
+    def __init__(self, feature: str, plan: Plan, lifts: Plan | None) -> None:
+        self.feature, self.field = feature, feature
+        name = FEATURE_NAMES.get(feature, feature)
+        message = f"Your {plan.title} plan does not include {name}."
+        if lifts is not None:
+            message += f" {lifts.title} includes it: ask the platform's operator to move the site to it."
+        else:
+            message += " Ask the platform's operator."
+        super().__init__(message)
+
+
+def check_feature(registry: Registry, tenant: Tenant, feature: str) -> None:
+    """Refuse (``FeatureOff``) what needs a feature the site's plan does not include."""
+    if tenant.has(feature):
+        return
+    plan = get_plan(registry, tenant.plan)
+    if feature in plan.features:
+        return  # on in the plan but off for the site: the operator's choice, not the plan's
+    lifts = next((p for p in all_plans(registry) if feature in p.features and p.position > plan.position), None)
+    raise FeatureOff(feature, plan, lifts)
+
+
 def _quantity(key: str, value: int) -> str:
     """The number alone ("50"), or the size ("199 MB"), without the limit's noun."""
     return amount(key, value).removesuffix(f" {BY_KEY[key].noun}") if BY_KEY[key].unit == "bytes" else str(value)

@@ -113,9 +113,12 @@ class Tenant:
     plan_features: frozenset[str] | None = field(default=None, compare=False)
 
     def has(self, feature: str) -> bool:
-        """Whether the feature is on: the operator turned it on for this tenant AND its plan includes
-        it. A plan without a feature hides it; the tenant's own list (and the data) stays as it was."""
-        return feature in self.features and (self.plan_features is None or feature in self.plan_features)
+        """Whether the feature is on. For ``FEATURES`` (cms, ecommerce, analytics): the operator turned it
+        on for this tenant AND its plan includes it. For the features only plans carry (custom domains,
+        git, webhooks, forms): its plan includes it. A plan without a feature hides it; the tenant's own
+        list and the feature's data stay as they were."""
+        in_plan = self.plan_features is None or feature in self.plan_features
+        return in_plan and (feature in self.features or feature not in FEATURES)
 
     @property
     def suspended(self) -> bool:

@@ -82,6 +82,7 @@ def add_domain(registry: Registry, slug: str, name: str, base_domain: str, *, pr
         raise InvalidValue("domain", f"{host} is under the platform's domain {base}: every tenant already has "
                                      f"its {slug}.{base} address; add a domain you own, such as shop.example.com")
     def within(tenant, used: int) -> None:
+        plans.check_feature(registry, tenant, "custom_domains")
         plans.check_one_more(registry, tenant, "custom_domains", used)
 
     return registry.add_domain(slug, host, primary=primary, within=within if within_plan else None)

@@ -34,6 +34,9 @@ SHOP_ACTIONS = frozenset({"products:read", "products:write", "inventory:read", "
 CMS_ACTIONS = frozenset({"forms:read", "forms:write"})
 # Traffic reports; a tenant without the analytics feature has none.
 ANALYTICS_ACTIONS = frozenset({"analytics:read"})
+# Actions that need a feature of the site's plan (``Tenant.has``): without it they are hidden and refused.
+PLAN_FEATURE_ACTIONS = {"webhooks:read": "webhooks", "webhooks:write": "webhooks", "forms:read": "forms",
+                        "forms:write": "forms", "domains:write": "custom_domains"}
 
 
 # What changing a file of the site's repository takes, by where it lives (see ``repository_action``).

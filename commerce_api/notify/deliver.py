@@ -26,6 +26,7 @@ import yaml
 
 from content.gitrepo import Repository
 from content.migrations import connect
+from content.registry import FEATURES
 from content.schema import PLATFORM, TENANT
 
 from ..mail import MailError, send_message
@@ -99,9 +100,11 @@ class Notifier:
             outbox.recover(conn, now=now)
             site = None
             for _ in range(3):  # a delivery may raise an event (an endpoint turned off): expand it too
-                shop = self._has_shop(platform, slug)
+                shop, webhooks_on = self._has(platform, slug, "ecommerce"), self._has(platform, slug, "webhooks")
                 for event in outbox.new_events(conn):
                     planned = recipients.plan(conn, platform, slug, event, shop=shop)
+                    if not webhooks_on:  # the plan's webhooks are off: endpoints are kept, nothing is sent
+                        planned = [p for p in planned if p.channel != "webhook"]
                     outbox.expand(conn, event, planned, held=set() if self.smtp_url else {"email"}, now=now)
                 due = outbox.due(conn, now=now, mail=bool(self.smtp_url))
                 if not due:
@@ -253,12 +256,15 @@ class Notifier:
                 "locale": str(settings.get("locale") or "en"), "url": self.site_url(slug), "overrides": overrides}
 
     @staticmethod
-    def _has_shop(platform: sqlite3.Connection, slug: str) -> bool:
-        # On only where the tenant and its plan both have it (as ``Tenant.has``).
+    def _has(platform: sqlite3.Connection, slug: str, feature: str) -> bool:
+        """``Tenant.has`` for a site of this run (the feature on for the site and its plan)."""
         row = platform.execute("SELECT tenants.features, plans.features AS plan_features FROM tenants "
                                "LEFT JOIN plans ON plans.name = tenants.plan WHERE slug = ?", (slug,)).fetchone()
-        return bool(row) and "ecommerce" in json.loads(row["features"]) and (
-            row["plan_features"] is None or "ecommerce" in json.loads(row["plan_features"]))
+        if row is None:
+            return False
+        plan = row["plan_features"]
+        return (plan is None or feature in json.loads(plan)) and (feature in json.loads(row["features"])
+                                                                 or feature not in FEATURES)
 
     # -- unsubscribing --------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from ..security import client_address, principal_of, require_tenant, services_of
 from ..services import Services
 from .params import Int
 
-CMS = {"feature": "cms"}
+CMS = {"feature": ("cms", "forms")}
 _SENT = "The message was sent."
 
 

@@ -157,3 +157,47 @@ def test_a_broken_shipping_yaml_is_rejected_with_its_line(git_site, tmp_path):
     line = shipping.read_text().splitlines().index('      thu: "2pm-6pm"') + 1
     assert f"shipping.yaml:{line}: hours: thu: '2pm-6pm' is not a range of times such as \"08:00-16:00\"" in pushed.stderr
     assert tenants.repository("other").head() == head
+
+
+def test_a_plan_without_git_refuses_clones_and_pushes_naming_the_plan(git_site, tmp_path):
+    from content import plans
+
+    _, tenants, _, port = git_site
+    registry = tenants.registry
+    starter = plans.get_plan(registry, "starter")
+    work = tmp_path / "work"
+    git("clone", "-q", remote(port), str(work))
+    plans.update_plan(registry, "starter", title=starter.title, features=starter.features - {"git"},
+                      limits=starter.limits, actor=None)
+    try:
+        refused = git("clone", "-q", remote(port), str(tmp_path / "again"), check=False)
+        assert refused.returncode != 0 and "403" in refused.stderr
+        (work / "pages" / "about.md").write_text((work / "pages" / "about.md").read_text() + "\nMore.\n")
+        git("commit", "-qam", "More", cwd=work)
+        head = tenants.repository("studio").head()
+        pushed = git("push", "origin", "main", cwd=work, check=False)
+        assert pushed.returncode != 0 and tenants.repository("studio").head() == head
+    finally:
+        plans.update_plan(registry, "starter", title=starter.title, features=starter.features,
+                          limits=starter.limits, actor=None)
+    assert git("push", "origin", "main", cwd=work).returncode == 0
+
+
+def test_the_refusal_of_git_says_why(git_site):
+    import httpx
+
+    from content import plans
+
+    _, tenants, _, port = git_site
+    registry = tenants.registry
+    starter = plans.get_plan(registry, "starter")
+    plans.update_plan(registry, "starter", title=starter.title, features=starter.features - {"git"},
+                      limits=starter.limits, actor=None)
+    try:
+        answer = httpx.get(f"http://127.0.0.1:{port}/git/studio.git/info/refs?service=git-upload-pack",
+                           auth=("ed@studio.test", PASSWORD))
+        assert answer.status_code == 403
+        assert answer.text.startswith("Your Starter plan does not include git access. Business includes it")
+    finally:
+        plans.update_plan(registry, "starter", title=starter.title, features=starter.features,
+                          limits=starter.limits, actor=None)
