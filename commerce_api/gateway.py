@@ -8,7 +8,7 @@
   ever shares an origin, and so cookies, with the admin;
 - resolves the request's tenant once (a 400 or 404 here never reaches a handler);
 - answers CORS preflights and adds CORS headers for the tenant's own origins only;
-- refuses writes to a suspended tenant, and API requests past the plan's requests per minute;
+- refuses writes to a suspended tenant;
 - counts requests and their latency by route template and status for ``/metrics``.
 """
 
@@ -21,7 +21,6 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from .errors import ApiError, Forbidden, TenantSuspended, TooManyRequests
-from .quota import counted
 from .security import site_base
 from .services import Services
 from .tenancy import host_name
@@ -112,8 +111,6 @@ class Gateway:
                 return
             if tenant is not None and tenant.suspended and method not in SAFE and not scope["path"].startswith(("/api/auth/", "/admin")):  # the admin refuses with a page of its own
                 raise TenantSuspended("this site is suspended: it can be read but not changed")
-            if tenant is not None and not admin_origin and counted(scope["path"]):
-                self.services.quota.take(tenant)
         except ApiError as exc:
             await self._error(send, exc, cors, status_holder)
             self._observe(method, scope, status_holder["status"], started)

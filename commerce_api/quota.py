@@ -1,13 +1,15 @@
-"""The plan's ``api_requests_per_minute``: how many API requests a site's visitors and scripts may
-make in a minute, counted per site in the serving process and refused with a 429 past the limit.
+"""The plan's ``api_requests_per_minute``: how many requests a site's API credentials (API tokens and
+access tokens: its scripts, apps and integrations) may make in a minute, counted per site in the
+serving process and refused with a 429 past the limit.
+
+Counted after the credential is checked, so nobody without one can use up a site's minute. Shoppers'
+anonymous requests (the basket, checkout, the catalog) are not counted, as no storefront API of a
+shop platform is: a busy sale must never be turned away by the plan; they have their own limits per
+address and email. The admin's own pages and scripts (signed-in staff) are not counted either.
 
 A sliding window over two fixed minutes (the previous minute's count weighted by how much of it is
 still inside the last 60 seconds, plus this minute's): smooth at the minute's edge, two integers per
 site, no lock held across a request.
-
-Not counted, because refusing them would break the site rather than slow a script: payment
-providers' webhooks, page-view beacons, and the admin's own pages and scripts (its staff are
-signed in, and their work is limited by the other limits).
 """
 
 from __future__ import annotations
@@ -22,13 +24,8 @@ from content.registry import Registry, Tenant
 
 from .errors import TooManyRequests
 
-EXEMPT = ("/api/webhooks/", "/api/billing/webhook", "/api/analytics/", "/api/docs", "/api/health")
 PLAN_TTL = 5.0  # seconds an operator's plan edit takes to reach a running server
 MAX_SITES = 10_000  # counters kept; the oldest go first (a site idle for two minutes has nothing to keep)
-
-
-def counted(path: str) -> bool:
-    return path.startswith("/api/") and not path.startswith(EXEMPT)
 
 
 class RequestQuota:

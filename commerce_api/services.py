@@ -85,7 +85,7 @@ class Services:
     # The edge's page-view counter (publish.analytics.Counter), set by whoever serves the edge
     # beside the API (tessera.app.Platform); None for the API alone. Beacons count through it.
     page_views: Counter | None = None
-    # The plan's api_requests_per_minute, counted per site by the gateway (``quota.py``).
+    # The plan's api_requests_per_minute, counted per site by the access guard (``quota.py``).
     quota: RequestQuota = field(default=None, repr=False)  # type: ignore[assignment]
     _parse_caches: dict = field(default_factory=dict, repr=False)
     _parse_locks: dict = field(default_factory=dict, repr=False)

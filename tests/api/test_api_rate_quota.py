@@ -1,6 +1,7 @@
-"""The plan's API requests per minute, over real HTTP: past the limit a site's API answers 429 with
-Retry-After and an error naming the limit; other sites, payment webhooks and the admin are not held
-to it; the window slides, so the site is served again once the requests age out."""
+"""The plan's API requests per minute, over real HTTP: past the limit a site's API credentials get 429
+with Retry-After and an error naming the limit; shoppers without a credential, other sites, payment
+webhooks and the admin are not held to it; the window slides, so the site is served again once the
+requests age out."""
 
 from __future__ import annotations
 
@@ -30,8 +31,13 @@ def fx_quota(world):
     world.services.quota = before
 
 
+def _token(world, slug: str = "alpha"):
+    return world.client(slug, headers={"Authorization": f"Bearer {world.token(slug, 'owner')}"})
+
+
 def test_past_the_limit_the_api_answers_429_naming_the_limit(world, quota):
-    with world.client("alpha") as alpha, world.client("beta") as beta:
+    _token(world).close(), _token(world, "beta").close()  # sign in before the count starts
+    with _token(world) as alpha, _token(world, "beta") as beta, world.client("alpha") as shopper:
         for _ in range(5):
             assert alpha.get("/api/products").status_code == 200
         refused = alpha.get("/api/products")
@@ -42,7 +48,13 @@ def test_past_the_limit_the_api_answers_429_naming_the_limit(world, quota):
         assert refused.headers["retry-after"] == "59"  # the minute turns in 59 s; nothing older to slide out
         assert "try again in 59 seconds" in error["message"]
         # Writes are refused the same way, before anything is written.
-        assert alpha.post("/api/carts", json={}).status_code == 429
+        assert alpha.post("/api/admin/webhooks", json={"url": "https://hooks.example.com/x", "events": ["order.paid"]}).status_code == 429
+        conn = world.tenants.open_db("alpha")
+        assert conn.execute("SELECT count(*) FROM webhook_endpoints WHERE url = 'https://hooks.example.com/x'").fetchone()[0] == 0
+        conn.close()
+        # Shoppers carry no credential: the shop keeps selling.
+        assert shopper.get("/api/products").status_code == 200
+        assert shopper.post("/api/carts", json={}).status_code == 201
         # Another site has its own count.
         assert beta.get("/api/products").status_code == 200
         # Payment providers' webhooks are never refused for the site's traffic (here: a bad signature).
@@ -53,7 +65,8 @@ def test_past_the_limit_the_api_answers_429_naming_the_limit(world, quota):
 
 
 def test_the_window_slides_and_the_site_is_served_again(world, quota):
-    with world.client("alpha") as alpha:
+    _token(world).close()
+    with _token(world) as alpha:
         for _ in range(5):
             assert alpha.get("/api/products").status_code == 200
         assert alpha.get("/api/products").status_code == 429
