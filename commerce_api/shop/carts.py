@@ -111,7 +111,10 @@ class Carts:
         """The cart priced for ``shipping_method`` (an option's id, or delivery/pickup) to
         ``destination``, exactly as checkout with the same choice will charge."""
         method = valid_method(shipping_method)
-        cart = self._cart(token)
+        return self._view(self._cart(token), token, method, destination, vat_number)
+
+    def _view(self, cart: sqlite3.Row, token: str, method: str = "delivery", destination: Destination | None = None,
+              vat_number: str | None = None) -> dict:
         result = self.quote(cart["id"], method=method, destination=destination, vat_number=vat_number)
         changed = [line for line in result.lines if line.previous_price != line.unit_price]
         if changed or result.unavailable:  # once shown, the new prices are the ones the shopper has seen
@@ -279,13 +282,12 @@ class Carts:
         from .orders import Orders  # orders imports this module
 
         Orders(self.conn).expire_unpaid()  # stock held by orders whose time ran out is for sale again
-        variant = self.conn.execute("SELECT price FROM catalog_variants WHERE sku = ?", (sku,)).fetchone()
-        if variant is None:
-            raise NotFound(f"no product with the sku {sku!r}", field="sku", code="unknown_sku")
         with immediate(self.conn):  # two tabs adding at once must not race on the same line
             current = self.conn.execute("SELECT quantity FROM cart_lines WHERE cart_id = ? AND sku = ?",
                                         (cart["id"], sku)).fetchone()
-            self._require_stock(sku, quantity + (current["quantity"] if current else 0))
+            variant = self._require_stock(sku, quantity + (current["quantity"] if current else 0))
+            if variant is None:
+                raise NotFound(f"no product with the sku {sku!r}", field="sku", code="unknown_sku")
             if current is None:
                 count = self.conn.execute("SELECT count(*) FROM cart_lines WHERE cart_id = ?", (cart["id"],)).fetchone()[0]
                 if count >= MAX_LINES:
@@ -297,16 +299,18 @@ class Carts:
                 self.conn.execute("UPDATE cart_lines SET quantity = ? WHERE cart_id = ? AND sku = ?",
                                   (total, cart["id"], sku))
             self.conn.execute("UPDATE carts SET updated_at = ? WHERE id = ?", (now_iso(), cart["id"]))
-        return self.view(token)
+        return self._view(cart, token)
 
-    def _require_stock(self, sku: str, quantity: int) -> None:
-        """Refuse, naming the sku, a line that asks for more than is left (checkout reserves for real)."""
-        row = self.conn.execute("SELECT v.track_stock, p.name, s.on_hand, s.reserved FROM catalog_variants v "
+    def _require_stock(self, sku: str, quantity: int) -> sqlite3.Row | None:
+        """Refuse, naming the sku, a line that asks for more than is left (checkout reserves for real).
+        Returns the variant's row (its price, its stock), None when the catalog has no such sku."""
+        row = self.conn.execute("SELECT v.price, v.track_stock, p.name, s.on_hand, s.reserved FROM catalog_variants v "
                                 "JOIN catalog_products p ON p.slug = v.product_slug LEFT JOIN stock s ON s.sku = v.sku "
                                 "WHERE v.sku = ?", (sku,)).fetchone()
         left = units_left(row) if row else None
         if left is not None and quantity > left:
             raise Conflict(stock_notice(row["name"], sku, left), field="sku", code="out_of_stock")
+        return row
 
     def set_quantity(self, token: str, sku: str, quantity: int) -> dict:
         cart = self._cart(token)

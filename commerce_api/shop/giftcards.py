@@ -20,6 +20,9 @@ import re
 import secrets
 import sqlite3
 from datetime import datetime, timezone
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Mapping
 
 from content.registry import now_iso
 
@@ -118,10 +121,16 @@ def issue(conn: sqlite3.Connection, amount: int, currency: str, actor: str, *, o
     return card_id, code
 
 
-def gift_card_skus(conn: sqlite3.Connection) -> dict[str, dict]:
-    """Skus of the published gift-card products → ``{"valid_months": n | None}``."""
+def gift_card_skus(conn: sqlite3.Connection) -> Mapping[str, dict]:
+    """Skus of the published gift-card products → ``{"valid_months": n | None}`` (read-only: shared by
+    every request while the published catalog stays the same)."""
     row = conn.execute("SELECT value FROM meta WHERE key = 'gift_cards'").fetchone()
-    return json.loads(row["value"]) if row else {}
+    return _skus(row["value"]) if row else MappingProxyType({})
+
+
+@lru_cache(maxsize=256)
+def _skus(raw: str) -> Mapping[str, dict]:
+    return MappingProxyType(json.loads(raw))
 
 
 def prepare_for_order(conn: sqlite3.Connection, order_id: int, lines, currency: str, *, secret_key: str | None,

@@ -15,6 +15,8 @@ import json
 import sqlite3
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Mapping
+from functools import lru_cache
 
 from content.eu_vat import vat_number_country
 
@@ -50,11 +52,22 @@ class Rules:
 
     @classmethod
     def load(cls, conn: sqlite3.Connection) -> Rules:
+        """The shop's published rules. Parsed once per published version (by its text) and then shared
+        by every request: nothing may change a Rules or its shipping config."""
         row = conn.execute("SELECT value FROM meta WHERE key = 'shop_rules'").fetchone()
-        data = json.loads(row["value"]) if row else {}
+        return _rules(row["value"] if row else "{}")
+
+    @classmethod
+    def parse(cls, raw: str) -> Rules:
+        data = json.loads(raw)
         return cls(data.get("currency", "EUR"), zones.config(data.get("shipping")), TaxRules.from_raw(data.get("tax")),
                    data.get("payment_instructions", ""), data.get("email", ""),
                    int(data.get("low_stock_threshold", 3)), data.get("timezone") or "UTC")
+
+
+@lru_cache(maxsize=256)
+def _rules(raw: str) -> Rules:
+    return Rules.parse(raw)
 
 
 @dataclass(frozen=True)
@@ -146,11 +159,11 @@ def stock_notice(name: str, sku: str, left: int) -> str:
     return f"{name} ({sku}) is sold out" if left <= 0 else f"{name} ({sku}): only {left} left"
 
 
-def catalog_lines(conn: sqlite3.Connection, items: list[tuple[str, int, int | None]]
-                  ) -> tuple[list[Line], list[str], list[str]]:
+def catalog_lines(conn: sqlite3.Connection, items: list[tuple[str, int, int | None]],
+                  cards: Mapping[str, dict] | None = None) -> tuple[list[Line], list[str], list[str]]:
     """``(sku, quantity, price the shopper last saw)`` priced from the catalog: (lines, notices, unavailable)."""
     lines, notices, unavailable = [], [], []
-    cards = gift_card_skus(conn)
+    cards = gift_card_skus(conn) if cards is None else cards
     for sku, quantity, seen in items:
         row = conn.execute(
             "SELECT v.*, p.name AS product_name, p.url, p.image, p.categories, s.on_hand, s.reserved "
@@ -233,9 +246,9 @@ def quote(conn: sqlite3.Connection, items: list[tuple[str, int, int | None]], *,
     ``codes`` (checked against ``email`` when it is known) and the tax of where the goods go.
     ``option``, when given, is the option already chosen (shipping-options prices each one)."""
     rules = Rules.load(conn)
-    lines, notices, unavailable = catalog_lines(conn, items)
-    subtotal = sum(line.total for line in lines)
     cards = gift_card_skus(conn)
+    lines, notices, unavailable = catalog_lines(conn, items, cards)
+    subtotal = sum(line.total for line in lines)
     # Gift cards are money, not goods: they count towards neither free delivery nor any discount
     # (its conditions included), so a £50 card is always worth £50.
     goods = [line for line in lines if line.sku not in cards]
