@@ -125,11 +125,12 @@ def gift_card_skus(conn: sqlite3.Connection) -> Mapping[str, dict]:
     """Skus of the published gift-card products → ``{"valid_months": n | None}`` (read-only: shared by
     every request while the published catalog stays the same)."""
     row = conn.execute("SELECT value FROM meta WHERE key = 'gift_cards'").fetchone()
-    return _skus(row["value"]) if row else MappingProxyType({})
+    return skus_from(row["value"]) if row else MappingProxyType({})
 
 
 @lru_cache(maxsize=256)
-def _skus(raw: str) -> Mapping[str, dict]:
+def skus_from(raw: str) -> Mapping[str, dict]:
+    """The published gift-card skus from their JSON, parsed once per version and shared (read-only)."""
     return MappingProxyType(json.loads(raw))
 
 

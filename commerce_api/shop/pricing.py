@@ -23,7 +23,7 @@ from content.eu_vat import vat_number_country
 from ..errors import BadRequest
 from . import discounts, shipping as zones
 from .discounts import Applied
-from .giftcards import gift_card_skus
+from .giftcards import skus_from, gift_card_skus
 from .shipping import Destination, Option
 from .tax import Place, TaxLine, TaxRules, charge, place
 
@@ -68,6 +68,12 @@ class Rules:
 @lru_cache(maxsize=256)
 def _rules(raw: str) -> Rules:
     return Rules.parse(raw)
+
+
+def published(conn: sqlite3.Connection) -> tuple[Rules, Mapping[str, dict]]:
+    """The shop's rules and its gift-card skus, in one read (every price quote needs both)."""
+    found = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('shop_rules', 'gift_cards')").fetchall())
+    return _rules(found.get("shop_rules", "{}")), skus_from(found["gift_cards"]) if "gift_cards" in found else skus_from("{}")
 
 
 @dataclass(frozen=True)
@@ -245,8 +251,7 @@ def quote(conn: sqlite3.Connection, items: list[tuple[str, int, int | None]], *,
     shipping option ``method`` names to ``destination``, with the automatic discounts and the cart's
     ``codes`` (checked against ``email`` when it is known) and the tax of where the goods go.
     ``option``, when given, is the option already chosen (shipping-options prices each one)."""
-    rules = Rules.load(conn)
-    cards = gift_card_skus(conn)
+    rules, cards = published(conn)
     lines, notices, unavailable = catalog_lines(conn, items, cards)
     subtotal = sum(line.total for line in lines)
     # Gift cards are money, not goods: they count towards neither free delivery nor any discount
