@@ -393,3 +393,28 @@ def test_a_secret_sealed_under_another_platform_key_is_not_sent_and_says_why(sit
     notifier(data_dir).run("bakery")
     [delivery] = webhooks.deliveries(conn, endpoint["id"])
     assert hook.requests == [] and "sealed with another TESSERA_SECRET_KEY" in delivery["error"]
+
+
+def test_a_plan_without_webhooks_sends_nothing_and_keeps_the_endpoint(site, receiver):
+    from content import plans
+    from content.registry import Registry
+
+    data_dir, conn = site
+    hook = receiver([200, 200])
+    webhooks.add(conn, hook.url, ["order.paid"], secret_key=KEY, allow=LOOPBACK)
+    registry = Registry(data_dir / "platform.db")
+    starter = plans.get_plan(registry, "starter")
+    plans.update_plan(registry, "starter", title=starter.title, features=starter.features - {"webhooks"},
+                      limits=starter.limits, actor=None)
+    record(conn)
+    notify, start = notifier(data_dir), now()
+    notify.run("bakery", now=start)
+    notify.run("bakery", now=start + timedelta(minutes=5))
+    assert hook.requests == [] and outbox.listing(conn, channel="webhook") == []
+    assert len(webhooks.list_endpoints(conn)) == 1  # the endpoint is kept
+    plans.update_plan(registry, "starter", title=starter.title, features=starter.features,
+                      limits=starter.limits, actor=None)
+    record(conn)
+    notify.run("bakery", now=start + timedelta(minutes=6))
+    assert len(hook.requests) == 1  # back in the plan: the next event is delivered
+    registry.close()
