@@ -28,24 +28,26 @@ class Limit:
     key: str
     label: str  # "Products", for tables
     noun: str  # "products", in sentences: "allows 50 products"
+    one: str  # "product", in sentences about one: "allows 1 product"
     unit: str = "count"  # "count" or "bytes"
     enforced: bool = False  # refused at every way in (the others are shown, and enforced later)
     otherwise: str = ""  # the message's last words when "remove some ... first" makes no sense
 
 
 LIMITS = (
-    Limit("products", "Products", "products", enforced=True),
-    Limit("pages_and_posts", "Pages and posts", "pages and posts", enforced=True),
-    Limit("media_bytes", "Media storage", "of media", "bytes", enforced=True),
-    Limit("upload_bytes", "Largest upload", "per upload", "bytes", enforced=True),
-    Limit("staff_seats", "Staff seats", "staff seats", enforced=True,
+    Limit("products", "Products", "products", "product", enforced=True),
+    Limit("pages_and_posts", "Pages and posts", "pages and posts", "page or post", enforced=True),
+    Limit("media_bytes", "Media storage", "of media", "of media", "bytes", enforced=True),
+    Limit("upload_bytes", "Largest upload", "per upload", "per upload", "bytes", enforced=True),
+    Limit("staff_seats", "Staff seats", "staff seats", "staff seat", enforced=True,
           otherwise="or remove someone's role (or withdraw an invitation) first"),
-    Limit("custom_domains", "Custom domains", "custom domains", enforced=True),
-    Limit("orders_per_month", "Orders per month", "orders a month", enforced=True,
+    Limit("custom_domains", "Custom domains", "custom domains", "custom domain", enforced=True),
+    Limit("orders_per_month", "Orders per month", "orders a month", "order a month", enforced=True,
           otherwise="the shop takes orders again on the 1st of next month"),
-    Limit("publishes_per_day", "Publishes per day", "publishes a day", enforced=True,
+    Limit("publishes_per_day", "Publishes per day", "publishes a day", "publish a day", enforced=True,
           otherwise="or publish again tomorrow (the day starts at midnight UTC)"),
-    Limit("api_requests_per_minute", "API requests per minute", "API requests a minute", enforced=True),
+    Limit("api_requests_per_minute", "API requests per minute", "API requests a minute", "API request a minute",
+          enforced=True),
 )
 BY_KEY = {limit.key: limit for limit in LIMITS}
 
@@ -63,7 +65,7 @@ def amount(key: str, value: int | None) -> str:
         else:
             size = f"{value / 2**10:.0f} KB" if value >= 2**10 else f"{value} bytes"
         return f"{size} {limit.noun}"
-    return f"{value} {limit.noun}"
+    return f"{value} {limit.one if value == 1 else limit.noun}"
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,12 @@ def check_feature(registry: Registry, tenant: Tenant, feature: str) -> None:
 
 def _quantity(key: str, value: int) -> str:
     """The number alone ("50"), or the size ("199 MB"), without the limit's noun."""
-    return amount(key, value).removesuffix(f" {BY_KEY[key].noun}") if BY_KEY[key].unit == "bytes" else str(value)
+    return bare(key, value) if BY_KEY[key].unit == "bytes" else str(value)
+
+
+def bare(key: str, value: int) -> str:
+    """An amount without its noun, for a column that names the thing: "12", "199 MB"."""
+    return amount(key, value).removesuffix(f" {BY_KEY[key].one if value == 1 else BY_KEY[key].noun}")
 
 
 # -- plans --------------------------------------------------------------------------------------

@@ -137,7 +137,7 @@ def shown(key: str, value: int | None) -> str:
     """A use or limit in a table cell: "12", "199 MB", "unlimited" (the column names the thing)."""
     if value is None:
         return "unlimited"
-    return plans.amount(key, value).removesuffix(f" {plans.BY_KEY[key].noun}")
+    return plans.bare(key, value)
 
 
 # -- sorting ------------------------------------------------------------------------------------

@@ -85,10 +85,10 @@ def test_custom_domains_hold_in_the_admin_and_the_cli(admin, registry, cli):
     first = owner.post("/settings/domains", {"action": "add", "domain": "one.rye.example"})
     assert "Added one.rye.example" in said(first, "saved")
     second = owner.post("/settings/domains", {"action": "add", "domain": "two.rye.example"})
-    assert ("Your Starter plan allows 1 custom domains; the site has 1, and this would make 2. Business allows 5 "
+    assert ("Your Starter plan allows 1 custom domain; the site has 1, and this would make 2. Business allows 5 "
             "custom domains") in said(second)
     by_cli = cli("domain", "add", "bakery", "two.rye.example")
-    assert by_cli.exit_code == 1 and "allows 1 custom domains" in " ".join(by_cli.output.split())
+    assert by_cli.exit_code == 1 and "allows 1 custom domain" in " ".join(by_cli.output.split())
     assert [d.name for d in registry.domains("bakery")] == ["one.rye.example"]
     # Removing passes, and then there is room again.
     owner.post("/settings/domains", {"action": "remove", "domain": "one.rye.example"})

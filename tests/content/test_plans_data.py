@@ -197,3 +197,26 @@ def test_usage_counts_what_the_repository_and_databases_hold(tenants, settings):
     plans.set_overrides(registry, "acme", {"products": 4, "orders_per_month": 1}, actor=None)
     assert plans.over(plans.limits_for(registry, registry.get("acme")), used) == {"products": 7, "orders_per_month": 1}
     db.close()
+
+
+@pytest.mark.parametrize("key,one", [
+    ("products", "1 product"), ("pages_and_posts", "1 page or post"), ("staff_seats", "1 staff seat"),
+    ("custom_domains", "1 custom domain"), ("orders_per_month", "1 order a month"),
+    ("publishes_per_day", "1 publish a day"), ("api_requests_per_minute", "1 API request a minute"),
+])
+def test_amounts_read_well_in_the_singular(key, one):
+    assert plans.amount(key, 1) == one
+    assert plans.amount(key, 2) == one.replace("1 ", "2 ", 1).replace(plans.BY_KEY[key].one, plans.BY_KEY[key].noun)
+    assert plans.amount(key, 0) == f"0 {plans.BY_KEY[key].noun}"
+
+
+def test_a_limit_of_one_reads_well_in_the_refusal(tmp_path):
+    registry = Registry(tmp_path / "platform.db")
+    tenant = registry.add("acme", "Acme", frozenset({"cms"}), plan="starter")
+    with pytest.raises(plans.LimitReached) as caught:
+        plans.check(registry, tenant, "custom_domains", 1, 2)
+    assert str(caught.value).startswith("Your Starter plan allows 1 custom domain; the site has 1, and this would "
+                                        "make 2. Business allows 5 custom domains")
+    own = plans.set_overrides(registry, "acme", {"publishes_per_day": 1}, actor=None)
+    with pytest.raises(plans.LimitReached, match=r"^This site's limit is 1 publish a day \(set"):
+        plans.check(registry, own, "publishes_per_day", 1, 2)
