@@ -9,6 +9,7 @@ and a crash mid-save leaves the branch where it was.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import subprocess
@@ -16,7 +17,7 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .errors import ConflictError, PathError, RepositoryError
 from .source import FileInfo
@@ -24,6 +25,13 @@ from .source import FileInfo
 BRANCH = "main"
 REF = f"refs/heads/{BRANCH}"
 COMMITTER = ("Tessera", "cms@tessera.invalid")
+# Called under the write lock with the files before (the real latest version) and after a change; raises
+# to refuse it. What depends on the whole site (a plan's limits) can only be decided there: checked
+# before the lock, two saves at one below a limit would both pass.
+Check = Callable[[list[str], list[str]], None]
+# When each file of the latest asked-for version was added (``Repository.added_at``), kept next to the
+# repository so that every process (the admin, the push hook) reads the history once per version.
+ADDED_CACHE = "tessera-added.json"
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,14 @@ def safe_path(path: str) -> str:
     if any(p.lower() in (".git", ".gitmodules") for p in parts):
         raise PathError(f"{path!r} is a reserved name")
     return pure.as_posix()
+
+
+def _safe(path: str) -> bool:
+    try:
+        safe_path(path)
+    except PathError:
+        return False
+    return True
 
 
 class Repository:
@@ -180,11 +196,13 @@ class Repository:
     # -- writing ----------------------------------------------------------------------------
 
     def write(self, changes: dict[str, bytes | None], author: Author, message: str,
-              base: str | None = None) -> str:
+              base: str | None = None, check: Check | None = None) -> str:
         """Commit several files at once (``None`` deletes one); returns the new commit.
 
         With ``base``, refuses with ``ConflictError`` when any of the files changed between
         ``base`` and the latest version; changes to other files are kept, never overwritten.
+        With ``check``, calls it under the lock with the paths before and after (see ``Check``);
+        whatever it raises refuses the save, and nothing is written.
         """
         changes = {safe_path(p): data for p, data in changes.items()}
         if not changes:
@@ -200,6 +218,10 @@ class Repository:
                     if before != now:
                         theirs = self.git("cat-file", "blob", now).stdout if now else None
                         raise ConflictError(path, base=base, head=head, theirs=theirs, yours=data)
+            if check is not None:
+                before = self.paths(head) if head else []
+                kept = set(before) - {p for p, data in changes.items() if data is None}
+                check(before, sorted(kept | {p for p, data in changes.items() if data is not None}))
             with tempfile.TemporaryDirectory() as tmp:
                 env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
                 if head:
@@ -227,8 +249,48 @@ class Repository:
         out = self._out("diff-tree", "-r", "--root", "--no-commit-id", "--name-only", "--no-renames", commit)
         return sorted(line for line in out.splitlines() if line)
 
-    def revert(self, commit: str, author: Author, message: str | None = None) -> str:
-        """Undo one commit with ``git revert``; a clash with later edits is a ``ConflictError``."""
+    def paths(self, commit: str) -> list[str]:
+        """Every file of a commit, sorted: what ``GitSource.paths`` lists (no symlinks, no unsafe names)."""
+        out = self.git("ls-tree", "-r", "-z", "--full-tree", commit).stdout.decode(errors="replace")
+        found = []
+        for entry in filter(None, out.split("\0")):
+            meta, path = entry.split("\t", 1)
+            mode, kind = meta.split()[:2]
+            if kind == "blob" and mode != "120000" and _safe(path):
+                found.append(path)
+        return sorted(found)
+
+    def added_at(self, commit: str) -> dict[str, int]:
+        """path → the place in history (1 = the first commit, higher = later) of the commit that added
+        the file as it is now, for every file that history up to ``commit`` shows added (a file removed
+        and added again: the later add). Read from git once per commit, then from ``ADDED_CACHE``."""
+        cache = self.path / ADDED_CACHE
+        try:
+            stored = json.loads(cache.read_text())
+            if stored["commit"] == commit:
+                return stored["added"]
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # none yet, another version's, or damaged: read the history again
+        # Every commit, newest first (a commit always before its parents), with the files it added;
+        # commits in the same second keep their order, which a timestamp would not.
+        out = self.git("log", "--topo-order", "--no-renames", "--diff-filter=A", "--name-only", "-z",
+                       "--format=%x1e", commit).stdout.decode(errors="replace")
+        chunks = out.split("\x1e")[1:]
+        added: dict[str, int] = {}
+        for place, chunk in zip(range(len(chunks), 0, -1), chunks):  # the first add seen is the latest
+            for path in filter(None, chunk.lstrip("\0\n").split("\0")):
+                added.setdefault(path, place)
+        try:
+            with tempfile.NamedTemporaryFile("w", dir=self.path, prefix=".added-", delete=False) as handle:
+                json.dump({"commit": commit, "added": added}, handle)
+            os.replace(handle.name, cache)  # readers see the old file or the new one, never half of one
+        except OSError:
+            pass  # a cache that cannot be written costs time, not correctness
+        return added
+
+    def revert(self, commit: str, author: Author, message: str | None = None, check: Check | None = None) -> str:
+        """Undo one commit with ``git revert``; a clash with later edits is a ``ConflictError``. With
+        ``check``, as for ``write``: called under the lock before the branch moves."""
         commit = self.resolve(commit)
         parents = self._out("rev-list", "--parents", "-n", "1", commit).split()[1:]
         if not parents:
@@ -250,6 +312,8 @@ class Repository:
                 if message:
                     self.git("commit", "--amend", "--quiet", "-m", message, env=env)
                 sha = self._out("rev-parse", "HEAD", env=env)
+                if check is not None:
+                    check(self.paths(head), self.paths(sha))
                 self.git("update-ref", "-m", f"revert {commit[:10]}", REF, sha, head)
                 return sha
             finally:

@@ -270,18 +270,108 @@ def check(registry: Registry, tenant: Tenant, key: str, before: int, after: int,
 COUNTED = ("products", "pages_and_posts")
 
 
+def counted(path: str) -> str | None:
+    """The counted limit a file is one of ("products", "pages_and_posts"), as the parser reads the site
+    (``folder/name.md``), or None."""
+    folder, _, name = path.partition("/")
+    if "/" in name or not name.endswith(".md"):
+        return None
+    if folder == "products":
+        return "products"
+    return "pages_and_posts" if folder in ("pages", "posts") else None
+
+
 def counts(paths: Iterable[str]) -> dict[str, int]:
     """Products and pages/posts among a site's files, as the parser reads them (``folder/name.md``)."""
     found = {"products": 0, "pages_and_posts": 0}
     for path in paths:
-        folder, _, name = path.partition("/")
-        if "/" in name or not name.endswith(".md"):
-            continue
-        if folder == "products":
-            found["products"] += 1
-        elif folder in ("pages", "posts"):
-            found["pages_and_posts"] += 1
+        key = counted(path)
+        if key is not None:
+            found[key] += 1
     return found
+
+
+# -- over a limit: the newest items are read-only ------------------------------------------------
+
+
+def read_only_paths(registry: Registry, tenant: Tenant, repository_or_source,
+                    paths: Iterable[str] | None = None) -> dict[str, str]:
+    """path → limit key of every file that is read-only because the site holds more than its limit
+    (after a downgrade, or a limit lowered): per limit, the oldest ``limit`` files (by the commit that
+    added them, ties by path) stay editable, the newer ones can be read, published and removed, not
+    changed. Empty for a site within its limits, without reading any history.
+
+    ``repository_or_source``: a ``Repository`` (its latest version) or a ``GitSource`` (its commit).
+    ``paths``: the files the site will hold, when that differs from the version's own (a push that
+    also removes files: what it removes makes room first). The history is read once per version
+    (``Repository.added_at``), so a large site pays for it once per commit, not once per request."""
+    if hasattr(repository_or_source, "commit"):
+        repo, commit = repository_or_source.repo, repository_or_source.commit
+    else:
+        repo, commit = repository_or_source, repository_or_source.head()
+    if commit is None:
+        return {}
+    present = sorted(paths) if paths is not None else repo.paths(commit)
+    limits = limits_for(registry, tenant)
+    groups: dict[str, list[str]] = {key: [] for key in COUNTED}
+    for path in present:
+        key = counted(path)
+        if key is not None:
+            groups[key].append(path)
+    over = {key: limits[key] for key in COUNTED if limits.get(key) is not None and len(groups[key]) > limits[key]}
+    if not over:
+        return {}
+    added = repo.added_at(commit)
+    newest = float("inf")  # a file the history does not show added (new in this change): the newest of all
+    found: dict[str, str] = {}
+    for key, limit in over.items():
+        ordered = sorted(groups[key], key=lambda p: (added.get(p, newest), p))
+        found.update(dict.fromkeys(ordered[limit:], key))
+    return found
+
+
+class ReadOnly(LimitReached):
+    """The file is one of those over the site's limit: it can be read and removed, not changed. The
+    message names the limit and the plan that lifts it."""
+
+    def __init__(self, path: str, key: str, limit: int, used: int, plan: Plan, lifts: Plan | None,
+                 overridden: bool = False) -> None:
+        self.key, self.limit, self.current, self.after = key, limit, used, used
+        self.plan, self.lifts, self.field, self.path = plan, lifts, key, path
+        noun = BY_KEY[key].noun
+        allows = (f"this site's limit is {amount(key, limit)} (set for it by the platform's operator)"
+                  if overridden else f"your {plan.title} plan allows {amount(key, limit)}")
+        message = (f"{path} is read-only: {allows} and the site has {used}, so only the {limit} oldest can be "
+                   f"changed. ")
+        if overridden:
+            message += "Ask the platform's operator to raise the limit"
+        elif lifts is not None:
+            message += f"{lifts.title} allows {amount(key, lifts.limits[key])}: ask the platform's operator to move the site to it"
+        else:
+            message += "No plan allows more: ask the platform's operator"
+        # Not LimitReached's sentence (nothing is added here); still a LimitReached, so every way in
+        # that answers a limit already answers this one.
+        TesseraError.__init__(self, f"{message}, or remove some {noun} first (removing this one is allowed).")
+
+
+def read_only_error(registry: Registry, tenant: Tenant, path: str, key: str, used: int) -> ReadOnly:
+    plan, overridden = get_plan(registry, tenant.plan), key in overrides(tenant)
+    lifts = None if overridden else cheapest_lifting(registry, key, used)
+    return ReadOnly(path, key, limits_for(registry, tenant)[key], used, plan, lifts, overridden)  # type: ignore[arg-type]
+
+
+def check_read_only(registry: Registry, tenant: Tenant, repository_or_source, changed: Iterable[str],
+                    after: Iterable[str]) -> None:
+    """Refuse (``ReadOnly``) a change to a file that is read-only once the change lands (``after``: the
+    files the site will hold, so removing newer ones in the same change makes room first). ``changed``:
+    the files the change edits; added and removed ones are not asked about (the limit check counts
+    additions, and removing is always allowed)."""
+    after = list(after)
+    locked = read_only_paths(registry, tenant, repository_or_source, paths=after)
+    for path in sorted(changed):
+        if path in locked:
+            key = locked[path]
+            raise read_only_error(registry, tenant, path, key, counts(after)[key])
 
 
 def check_paths(registry: Registry, tenant: Tenant, before: Iterable[str], after: Iterable[str]) -> None:

@@ -236,13 +236,15 @@ def commit(request: Request, changes: dict[str, bytes | None], message: str, bas
     """Commit ``changes`` (path → bytes, None deletes) as the signed-in member, after checking that the
     site with these changes still parses. Errors in the changed files reject the save; errors that were
     already elsewhere do not block it. A save that would add past a limit of the site's plan (products,
-    pages and posts) is refused (403) before anything is written. Returns the new commit."""
+    pages and posts), or change a file that is read-only because the site is over such a limit, is
+    refused (403) and nothing is written: checked first for a quick answer, then again under the
+    repository's lock against the version the save lands on. Returns the new commit."""
     repo = repo_of(request)
     source = Overlay(repo.source(), changes)
+    check = plan_check(request, changes)
     try:
         try:
-            plans.check_paths(services_of(request).db.registry, require_tenant(request), source.base.paths(),
-                              source.paths())
+            check(source.base.paths(), source.paths())
         except plans.LimitReached as exc:
             raise Rejected(403, [str(exc)]) from None
         content = parse(request, source)
@@ -255,7 +257,9 @@ def commit(request: Request, changes: dict[str, bytes | None], message: str, bas
     finally:
         source.base.close()
     try:
-        return repo.write(changes, author(request), message, base=base or None)
+        return repo.write(changes, author(request), message, base=base or None, check=check)
+    except plans.LimitReached as exc:  # someone else's save landed first and took the last place
+        raise Rejected(403, [str(exc)]) from None
     except ConflictError as exc:
         first = next(iter(changes))
         raise Rejected(409, [], {"theirs": (exc.theirs or b"(deleted)").decode(errors="replace"),
@@ -263,6 +267,22 @@ def commit(request: Request, changes: dict[str, bytes | None], message: str, bas
                                  "head": exc.head}, exc.head) from None
     except RepositoryError as exc:
         raise BadRequest(str(exc)) from None
+
+
+def plan_check(request: Request, changes: dict[str, bytes | None]):
+    """The plan's say on a change, as ``Repository.write`` calls it under its lock (``gitrepo.Check``):
+    no addition past a counted limit, no change to a file that is read-only over one."""
+    registry, tenant, repo = services_of(request).db.registry, require_tenant(request), repo_of(request)
+
+    def check(before: list[str], after: list[str]) -> None:
+        plans.check_paths(registry, tenant, before, after)
+        present = set(before)
+        edited = [path for path, data in changes.items()
+                  if data is not None and path in present and plans.counted(path)]
+        if edited:
+            plans.check_read_only(registry, tenant, repo, edited, after)
+
+    return check
 
 
 # Files that name other files' contents: deleting a product, or a category, can break them.

@@ -20,8 +20,8 @@ from publish.preview import PreviewError, preview_html
 from ..auth.permissions import repository_action
 from ..errors import BadRequest, Forbidden, NotFound
 from ..security import admin_base, services_of
-from .common import (ENV, Form, Overlay, Rejected, author, back, commit, media_names, page, paged, parse, repo_of,
-                     save_base, text, when, who)
+from .common import (ENV, Form, Overlay, Rejected, author, back, commit, media_names, page, paged, parse, plan_check,
+                     repo_of, save_base, text, when, who)
 
 FIELDS = ("title", "slug", "status", "published_at", "excerpt", "meta_title", "meta_description", "tags")
 _NAME = re.compile(r"[^a-z0-9]+")
@@ -261,11 +261,9 @@ def revert(request: Request, data: Form) -> Response:
         raise Forbidden(f"your role ({member.role or 'none'}) may not undo this change: it also changed "
                         f"{', '.join(refused)}", code="forbidden")
     try:
-        _undo_within_limits(request, repo, text(data, "sha"))
-    except plans.LimitReached as exc:
+        repo.revert(text(data, "sha"), author(request), check=plan_check(request, _undone(repo, text(data, "sha"))))
+    except plans.LimitReached as exc:  # undoing a removal adds the file back; undoing an edit changes it
         return back(request, f"/history?path={path}", error=f"That change cannot be undone: {exc}")
-    try:
-        repo.revert(text(data, "sha"), author(request))
     except ConflictError:
         return back(request, f"/history?path={path}", error="That change cannot be undone automatically: "
                     "later edits touch the same lines.")
@@ -274,21 +272,14 @@ def revert(request: Request, data: Form) -> Response:
     return back(request, f"/history?path={path}", saved="Change undone.")
 
 
-def _undo_within_limits(request: Request, repo, sha: str) -> None:
-    """Undoing a removal adds the file back: held to the plan's limits like any other addition."""
+def _undone(repo, sha: str) -> dict[str, bytes | None]:
+    """What undoing a commit changes, in the shape of a save's changes (path → content, None when the
+    undo removes the file): its limits are checked as a save's are."""
     sha = repo.resolve(sha)
     out = repo.git("diff-tree", "-r", "-z", "--no-commit-id", "--name-status", "--no-renames", f"{sha}^1", sha,
                    check=False).stdout.decode()
     fields = [f for f in out.split("\0") if f]
-    added = {path for status, path in zip(fields[0::2], fields[1::2]) if status == "A"}
-    removed = {path for status, path in zip(fields[0::2], fields[1::2]) if status == "D"}
-    source = repo.source()
-    try:
-        before = source.paths()
-    finally:
-        source.close()
-    plans.check_paths(services_of(request).db.registry, who(request).tenant, before,
-                      (set(before) - added) | removed)
+    return {path: None if status == "A" else b"" for status, path in zip(fields[0::2], fields[1::2])}
 
 
 ROUTES = [pages, edit_form, save, preview, history, revert]

@@ -208,3 +208,54 @@ def test_undoing_a_removal_at_the_limit_is_refused_and_nothing_is_written(admin,
     assert owner.post("/revert", {"sha": removal, "path": "pages/opening.md"}).status_code == 303
     assert repo.read("pages/opening.md") is not None
     repo.write({"pages/opening.md": None}, Author("Owner", "owner@bakery.test"), "Remove opening again")
+
+
+def _waiting_on(lock_file) -> int:
+    """How many processes or threads wait for the flock on ``lock_file`` (Linux lists them in /proc/locks)."""
+    import os
+
+    inode = os.stat(lock_file).st_ino
+    lines = open("/proc/locks").read().splitlines()
+    return sum(1 for line in lines if "->" in line and line.split()[-3].endswith(f":{inode}"))
+
+
+def test_two_saves_at_one_below_the_limit_cannot_both_pass(admin, registry):
+    """The count is checked under the repository's write lock, against the version the save lands on:
+    two saves that both start at one below the limit leave the site at the limit, not past it."""
+    import fcntl
+    import threading
+    import time
+
+    first, second = admin(), admin()
+    counts = _counts(first)
+    plans.set_overrides(registry, "bakery", {"products": counts["products"] + 1}, actor=None)
+    lock_file = first.repo().path / "tessera.lock"
+    answers: dict[str, httpx.Response] = {}
+
+    def save(client, name: str) -> None:
+        answers[name] = client.post("/products/save", {**PRODUCT, "name": name, "sku": name.upper().replace(" ", "-")})
+
+    with open(lock_file, "a+b") as held:
+        # Both saves reach the repository while it is held, so both have done whatever they check first.
+        fcntl.flock(held, fcntl.LOCK_EX)
+        threads = [threading.Thread(target=save, args=(c, n)) for c, n in ((first, "Race One"), (second, "Race Two"))]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 60
+        while _waiting_on(lock_file) < 2:
+            assert time.monotonic() < deadline, "the two saves never reached the repository's lock"
+            time.sleep(0.05)
+        fcntl.flock(held, fcntl.LOCK_UN)
+    for thread in threads:
+        thread.join(60)
+    try:
+        assert sorted(a.status_code for a in answers.values()) == [303, 403], {n: alert(a) for n, a in answers.items()}
+        refused = next(a for a in answers.values() if a.status_code == 403)
+        assert f"the site has {counts['products'] + 1}, and this would make {counts['products'] + 2}" in alert(refused)
+        assert _counts(first)["products"] == counts["products"] + 1
+    finally:
+        from content.gitrepo import Author
+
+        added = [p for p in ("products/race-one.md", "products/race-two.md") if first.repo().read(p) is not None]
+        if added:
+            first.repo().write(dict.fromkeys(added), Author("Test", "test@tessera.test"), "Remove the race's products")

@@ -164,3 +164,38 @@ def test_plain_git_clone_and_push_work(repo, tmp_path):
     assert repo.read("pages/about.md") == b"---\ntitle: From git\n---\n"
     info = repo.source().info()["pages/about.md"]
     assert (info.created_by, info.updated_by) == ("Alice", "Gita")
+
+
+def test_a_check_under_the_lock_sees_the_real_latest_files_and_can_refuse(repo):
+    """Twelve saves at once, each allowed only while the site has fewer than three pages: the check
+    runs under the lock against what the save lands on, so exactly the room there was is taken."""
+    class Full(Exception):
+        pass
+
+    def at_most_three_pages(before: list[str], after: list[str]) -> None:
+        if sum(p.startswith("pages/") for p in after) > 3:
+            raise Full(after)
+
+    answers = []
+
+    def save(n: int) -> None:
+        try:
+            answers.append(repo.write({f"pages/p{n}.md": b"x\n"}, ALICE, f"p{n}", check=at_most_three_pages))
+        except Full:
+            answers.append(None)
+
+    threads = [threading.Thread(target=save, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(a is not None for a in answers) == 2  # about.md and two more
+    assert sum(p.startswith("pages/") for p in repo.source().paths()) == 3
+    seen = []
+    head = repo.head()
+    with pytest.raises(Full):
+        repo.write({"pages/one-more.md": b"x\n", "pages/about.md": None, "pages/p99.md": b"y\n"}, ALICE, "more",
+                   check=lambda before, after: seen.append((before, after)) or at_most_three_pages(before, after))
+    assert repo.head() == head  # nothing written
+    before, after = seen[0]
+    assert "pages/about.md" in before and "pages/about.md" not in after and "pages/one-more.md" in after
