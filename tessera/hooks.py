@@ -235,9 +235,11 @@ def _tenant_facts(settings, slug: str) -> tuple[bool, int | None]:
 
 def limit_problems(settings, slug: str, repo, old: str, new: str) -> list[str]:
     """One message per limit of the site's plan that the push would add past (products, pages and
-    posts), counted on the branch before and after the push. A push that removes or edits, or adds
-    within the limit, passes, even on a site that is over a limit after a downgrade."""
-    from content.plans import over_limits
+    posts), counted on the branch before and after the push, then one per file it changes that is
+    read-only because the site is over such a limit (the newest ones; what the push removes makes room
+    first). A push that removes, edits what is editable, or adds within the limit passes, even on a
+    site that is over a limit after a downgrade."""
+    from content.plans import counts, over_limits, read_only_error, read_only_paths
     from content.registry import Registry
 
     registry = Registry(settings.data_dir / "platform.db")
@@ -246,7 +248,23 @@ def limit_problems(settings, slug: str, repo, old: str, new: str) -> list[str]:
         if tenant is None:
             return []
         before = [] if set(old) == {"0"} else _tree_paths(repo, old)
-        return [f"{exc.key}: {exc}" for exc in over_limits(registry, tenant, before, _tree_paths(repo, new))]
+        after = _tree_paths(repo, new)
+        problems = [f"{exc.key}: {exc}" for exc in over_limits(registry, tenant, before, after)]
+        if problems or not before:
+            return problems
+        source = repo.source(old)  # the order of the files is the history's before the push
+        try:
+            locked = read_only_paths(registry, tenant, source, paths=after)
+        finally:
+            source.close()
+        if not locked:
+            return []
+        used = counts(after)
+        for change in changed_paths(repo, old, new):
+            if change.status in ("M", "T") and change.path in locked:
+                exc = read_only_error(registry, tenant, change.path, locked[change.path], used[locked[change.path]])
+                problems.append(f"{exc.key}: {exc}")
+        return problems
     finally:
         registry.close()
 

@@ -269,6 +269,24 @@ def commit(request: Request, changes: dict[str, bytes | None], message: str, bas
         raise BadRequest(str(exc)) from None
 
 
+def read_only(request: Request) -> dict[str, str]:
+    """path → limit of the site's files that are read-only because it is over that limit (usually none)."""
+    return plans.read_only_paths(services_of(request).db.registry, require_tenant(request), repo_of(request))
+
+
+def read_only_note(request: Request, path: str) -> str:
+    """Why this file can be read and removed but not changed, in the plan's words; "" when it can be."""
+    registry, tenant, repo = services_of(request).db.registry, require_tenant(request), repo_of(request)
+    head = repo.head()
+    if head is None:
+        return ""
+    locked = plans.read_only_paths(registry, tenant, repo)
+    if path not in locked:
+        return ""
+    key = locked[path]
+    return str(plans.read_only_error(registry, tenant, path, key, plans.counts(repo.paths(head))[key]))
+
+
 def plan_check(request: Request, changes: dict[str, bytes | None]):
     """The plan's say on a change, as ``Repository.write`` calls it under its lock (``gitrepo.Check``):
     no addition past a counted limit, no change to a file that is read-only over one."""

@@ -21,7 +21,7 @@ from ..auth.permissions import repository_action
 from ..errors import BadRequest, Forbidden, NotFound
 from ..security import admin_base, services_of
 from .common import (ENV, Form, Overlay, Rejected, author, back, commit, media_names, page, paged, parse, plan_check,
-                     repo_of, save_base, text, when, who)
+                     read_only, read_only_note, repo_of, save_base, text, when, who)
 
 FIELDS = ("title", "slug", "status", "published_at", "excerpt", "meta_title", "meta_description", "tags")
 _NAME = re.compile(r"[^a-z0-9]+")
@@ -39,14 +39,15 @@ def pages(request: Request, q: FromQuery[str] = "", status: FromQuery[str] = "",
         items, problem = (), f"The site has {len(exc.errors)} problem(s): {exc.errors[0]}"
     finally:
         source.close()
-    entries = []
+    entries, locked = [], read_only(request)
     for entry in items:
         shown = "scheduled" if entry.status == "published" and entry.published_at and entry.published_at > now \
             else entry.status
         if (status and shown != status) or (q and q.lower() not in (entry.title + " " + entry.body).lower()):
             continue
         entries.append({"path": entry.path, "title": entry.title, "kind": entry.kind, "shown_status": shown,
-                        "published_at": entry.published_at, "updated_by": entry.updated_by})
+                        "published_at": entry.published_at, "updated_by": entry.updated_by,
+                        "read_only": entry.path in locked})
     entries.sort(key=lambda e: (e["kind"], e["title"].lower()))
     shown, paging = paged(entries, n)
     return page(request, "pages.html", title="Pages and posts", section="pages", q=q, status=status,
@@ -137,6 +138,7 @@ def _editor(request: Request, http_status: int = 200, **context: Any) -> Respons
     context.setdefault("conflict", None)
     context.setdefault("message", "")
     context.setdefault("kind", "page")
+    context.setdefault("read_only", read_only_note(request, context["path"]) if context.get("exists") else "")
     return page(request, "edit.html", http_status, title="Edit" if context.get("exists") else "New",
                 section="pages", media=media_names(request), **context)
 
@@ -175,6 +177,24 @@ def save(request: Request, data: Form) -> Response:
                        exists=not new_file, kind=text(data, "kind"), fields=_fields(new.decode()), message=message,
                        errors=exc.errors, conflict=exc.conflict)
     return back(request, f"/pages/edit?path={path}", saved=_schedule(request, path) or "Saved. Publish to put it live.")
+
+
+@post("/admin/pages/remove", opt={"action": "pages:write"}, sync_to_thread=True, include_in_schema=False)
+def remove(request: Request, data: Form) -> Response:
+    """Remove a page or post (a commit; the site loses it at the next publish). Always allowed by the
+    plan: it is how a site over its limit gets back under it."""
+    path = editable(text(data, "path"))
+    return remove_file(request, path, "/pages", f"/pages/edit?path={quote(path)}")
+
+
+def remove_file(request: Request, path: str, listing: str, form: str) -> Response:
+    if repo_of(request).read(path) is None:
+        raise NotFound(f"{path} is not in the site (removed already?)")
+    try:
+        commit(request, {path: None}, f"Remove {path}")
+    except Rejected as exc:
+        return back(request, form, error=f"{path} was not removed: {'; '.join(exc.errors) or 'someone saved it meanwhile'}")
+    return back(request, listing, saved=f"Removed {path}. Publish to take it off the site.")
 
 
 def _schedule(request: Request, path: str) -> str | None:
@@ -282,4 +302,4 @@ def _undone(repo, sha: str) -> dict[str, bytes | None]:
     return {path: None if status == "A" else b"" for status, path in zip(fields[0::2], fields[1::2])}
 
 
-ROUTES = [pages, edit_form, save, preview, history, revert]
+ROUTES = [pages, edit_form, save, remove, preview, history, revert]

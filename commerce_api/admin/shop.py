@@ -23,10 +23,10 @@ from ..shop.carriers import CARRIERS
 from ..shop import refunds
 from ..shop.orders import STATUSES, TRANSITIONS, Orders
 from . import tax_queries
-from .common import (Form, Rejected, back, commit, media_names, page, paged, parse, repo_of, save_base, text,
-                     values, who)
+from .common import (Form, Rejected, back, commit, media_names, page, paged, parse, read_only, read_only_note, repo_of,
+                     save_base, text, values, who)
 from .common import number as whole_number
-from .content import _preview, front_matter, readable, render_file
+from .content import _preview, front_matter, readable, remove_file, render_file
 
 SHOP = {"feature": "ecommerce"}
 PAYMENT_STATUSES = ("pending", "paid", "failed", "partially_refunded", "refunded")
@@ -216,7 +216,7 @@ def products(request: Request, q: FromQuery[str] = "", n: FromQuery[int] = 1) ->
         source.close()
     with services_of(request).databases.connection(who(request).tenant.slug) as conn:
         stock = {s["sku"]: s for s in Orders(conn).stock()}  # type: ignore[union-attr]
-    rows = []
+    rows, locked = [], read_only(request)
     for product in items:
         skus = [v.sku for v in product.variants]
         if q and q.lower() not in " ".join([product.name, product.excerpt, *skus, *product.categories]).lower():
@@ -224,7 +224,8 @@ def products(request: Request, q: FromQuery[str] = "", n: FromQuery[int] = 1) ->
         known = [stock[s] for s in skus if s in stock]
         rows.append({"path": product.path, "name": product.name, "status": product.status, "price": str(product.price),
                      "skus": ", ".join(skus), "variants": len(product.variants),
-                     "available": sum(s["available"] for s in known) if known else None})
+                     "available": sum(s["available"] for s in known) if known else None,
+                     "read_only": product.path in locked})
     shown, paging = paged(rows, n)
     return page(request, "products.html", title="Products", section="products", rows=shown, q=q, error=problem,
                 paging=paging, more=f"{admin_base(request)}/products?q={quote(q)}", can_write=who(request).can("products:write"))
@@ -291,13 +292,15 @@ def _product_editor(request: Request, http_status: int = 200, **context: Any) ->
     context.setdefault("errors", [])
     context.setdefault("conflict", None)
     context.setdefault("message", "")
+    context.setdefault("read_only", read_only_note(request, context["path"]) if context.get("exists") else "")
     media = media_names(request)
     skus = _skus(context["fields"])
     with services_of(request).databases.connection(member.tenant.slug) as conn:
         levels = {s["sku"]: s for s in Orders(conn).stock()}  # type: ignore[union-attr]
     stock = [{**levels[sku], "unpublished": False} if sku in levels else {"sku": sku, "unpublished": True} for sku in skus]
     return page(request, "product.html", http_status, title="Edit product" if context.get("exists") else "New product",
-                section="products", media=media, stock=stock, can_write=member.can("products:write"),
+                section="products", media=media, stock=stock,
+                can_write=member.can("products:write") and not context["read_only"],
                 can_stock=member.can("inventory:write"), **context)
 
 
@@ -349,6 +352,14 @@ def product_save(request: Request, data: Form) -> Response:
     return back(request, f"/products/edit?path={path}", saved="Saved. Publish to put it in the shop.")
 
 
+@post("/admin/products/remove", opt={"action": "products:write", **SHOP}, sync_to_thread=True, include_in_schema=False)
+def product_remove(request: Request, data: Form) -> Response:
+    """Remove a product's file (orders and stock keep their records). Always allowed by the plan: it is
+    how a shop over its limit gets back under it."""
+    path = _product_path(text(data, "path"))
+    return remove_file(request, path, "/products", f"/products/edit?path={quote(path)}")
+
+
 @post("/admin/products/preview", opt={"action": "products:read", **SHOP}, sync_to_thread=True, include_in_schema=False)
 def product_preview(request: Request, data: Form) -> Response:
     repo = repo_of(request)
@@ -393,5 +404,5 @@ def stock_save(request: Request, data: Form) -> Response:
                 saved=f"Stock updated for {', '.join(changed)}." if changed else "Stock unchanged.")
 
 
-ROUTES = [orders, order_detail, order_status, order_paid, order_refund, products, product_form, product_save,
+ROUTES = [orders, order_detail, order_status, order_paid, order_refund, products, product_form, product_save, product_remove,
           product_preview, stock_save]

@@ -9,7 +9,22 @@ from litestar import Request, Response, get
 from content import plans
 
 from ..security import services_of
-from .common import page, repo_of, who
+from .common import page, read_only, repo_of, who
+
+# What being over each limit means for the site, shown beside it on the usage page. Nothing is ever
+# removed or unpublished: only adding more is refused (and, for content, changing the newest).
+OVER = {
+    "products": "The newest ones are read-only: they stay in the shop and can be removed, not changed. No product "
+                "can be added.",
+    "pages_and_posts": "The newest ones are read-only: they stay published and can be removed, not changed. No page "
+                       "or post can be added.",
+    "media_bytes": "Every file stays published; nothing can be uploaded.",
+    "staff_seats": "Everyone keeps their access and role; nobody can be invited or given a role.",
+    "custom_domains": "Every domain keeps serving the site; no domain can be added.",
+    "orders_per_month": "Orders placed stay; the shop takes no more orders this month.",
+    "publishes_per_day": "What is live stays live; the site cannot be published again today.",
+}
+SHOWN = 50  # read-only items listed per limit; the rest are counted
 
 
 def usage_rows(registry, tenant, source, conn, quota=None) -> tuple[list[dict], dict[str, int]]:
@@ -39,8 +54,11 @@ def usage_page(request: Request) -> Response:
             rows, over = usage_rows(registry, tenant, source, conn, services.quota)
     finally:
         source.close()
+    locked: dict[str, list[str]] = {key: [] for key in plans.COUNTED}
+    for path, key in sorted(read_only(request).items()):
+        locked[key].append(path)
     return page(request, "usage.html", title="Plan and usage", section="settings", sub="usage", rows=rows,
-                over=over, plan=plans.get_plan(registry, tenant.plan), plans_list=plans.all_plans(registry),
+                over=over, over_means=OVER, read_only=locked, shown=SHOWN, plan=plans.get_plan(registry, tenant.plan), plans_list=plans.all_plans(registry),
                 history=plans.history(registry, tenant), plan_features=plans.PLAN_FEATURES)
 
 

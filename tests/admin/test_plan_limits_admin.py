@@ -259,3 +259,65 @@ def test_two_saves_at_one_below_the_limit_cannot_both_pass(admin, registry):
         added = [p for p in ("products/race-one.md", "products/race-two.md") if first.repo().read(p) is not None]
         if added:
             first.repo().write(dict.fromkeys(added), Author("Test", "test@tessera.test"), "Remove the race's products")
+
+
+def _badged(listing: str) -> list[str]:
+    """The paths of a list's rows that carry the read-only badge."""
+    rows = re.findall(r"<tr>(.*?)</tr>", listing, re.S)
+    return sorted(html.unescape(re.search(r'edit\?path=([^"]+)"', row).group(1)).replace("%2F", "/")
+                  for row in rows if ">read-only</span>" in row)
+
+
+def test_over_a_limit_the_newest_items_are_read_only_at_every_admin_page(admin, registry):
+    from content.gitrepo import Author
+
+    owner = admin()
+    repo = owner.repo()
+    counts = _counts(owner)
+    tenant = plans.set_overrides(registry, "bakery", {"products": counts["products"] - 2,
+                                                      "pages_and_posts": counts["pages_and_posts"] - 1}, actor=None)
+    locked = plans.read_only_paths(registry, tenant, repo)
+    products = sorted(p for p, key in locked.items() if key == "products")
+    [page_path] = [p for p, key in locked.items() if key == "pages_and_posts"]
+    assert len(products) == 2
+    editable = next(p for p in repo.paths(repo.head()) if plans.counted(p) == "products" and p not in locked)
+
+    # The lists mark them; the forms show them read-only, saying why and what lifts it.
+    assert _badged(owner.get("/products").text) == products
+    assert _badged(owner.get("/pages").text) == [page_path]
+    form = owner.get(f"/products/edit?path={products[0]}")
+    assert form.status_code == 200 and '<fieldset class="plain" disabled>' in form.text
+    note = " ".join(html.unescape(re.sub(r"<[^>]+>", "", re.search(r'id="read-only-note">(.*?)</p>', form.text,
+                                                                  re.S).group(1))).split())
+    assert note.startswith(f"Read-only. {products[0]} is read-only: this site's limit is {counts['products'] - 2} "
+                           f"products (set for it by the platform's operator) and the site has {counts['products']}")
+    assert ">Save</button>" not in form.text and "Remove this product" in form.text
+    assert ">Save</button>" not in owner.get(f"/pages/edit?path={page_path}").text
+    assert ">Save</button>" in owner.get(f"/products/edit?path={editable}").text
+
+    # Saving one anyway is refused with the same words, and nothing is written.
+    head = repo.head()
+    text_ = repo.read(products[0]).decode()
+    refused = owner.post("/products/save", {"path": products[0], "base": head, "name": "Changed",
+                                            "sku": re.search(r"sku: (\S+)", text_).group(1), "price": "9.99",
+                                            "body": "x", "message": "Try"})
+    assert refused.status_code == 403 and f"{products[0]} is read-only" in alert(refused)
+    refused_page = owner.post("/pages/save", {"path": page_path, "base": head, "title": "Changed", "body": "x",
+                                              "message": "Try"})
+    assert refused_page.status_code == 403 and f"{page_path} is read-only" in alert(refused_page)
+    assert repo.head() == head
+
+    # The usage page lists them; an editable one still saves; removing a read-only one is allowed.
+    usage = owner.get("/settings/usage").text
+    over = re.search(r'<ul id="over-list">(.*?)</section>', usage, re.S).group(1)
+    assert all(p in over for p in (*products, page_path)) and "can be removed, not changed" in over
+    original = repo.read(products[1])
+    try:
+        removed = owner.post("/products/remove", {"path": products[1]})
+        assert removed.status_code == 303 and "Removed" in httpx.URL(removed.headers["location"]).params["saved"]
+        assert repo.read(products[1]) is None
+        assert plans.read_only_paths(registry, registry.get("bakery"), repo) == {products[0]: "products",
+                                                                                 page_path: "pages_and_posts"}
+    finally:
+        if repo.read(products[1]) is None:
+            repo.write({products[1]: original}, Author("Test", "test@tessera.test"), "Put it back")

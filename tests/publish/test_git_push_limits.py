@@ -134,3 +134,43 @@ def test_over_a_limit_after_a_downgrade_removing_passes_and_adding_does_not(bake
         assert refused.returncode != 0 and "the site has 10, and this would make 11" in refused.stderr
     finally:
         plans.set_overrides(tenants.registry, "bakery", {"products": 11, "pages_and_posts": 7}, actor=None)
+
+
+def test_over_a_limit_a_push_that_changes_a_read_only_file_is_refused_naming_it(bakery, tmp_path):
+    """After a downgrade the newest products are read-only: a push may remove them, not change them;
+    removing newer ones in the same push makes room for the change."""
+    tenants, port = bakery
+    repo = tenants.repository("bakery")
+    used = plans.counts(repo.paths(repo.head()))["products"]
+    tenant = plans.set_overrides(tenants.registry, "bakery", {"products": used - 2, "pages_and_posts": 100}, actor=None)
+    try:
+        added = repo.added_at(repo.head())
+        locked = sorted(plans.read_only_paths(tenants.registry, tenant, repo), key=lambda p: (added.get(p), p))
+        assert len(locked) == 2  # the older of the two first
+        # One whose removal breaks nothing else (shipping.yaml names the only category of the cakes).
+        editable = next(p for p in repo.paths(repo.head()) if plans.counted(p) == "products" and p not in locked
+                        and b"cake" not in repo.read(p))
+
+        def touch(path: str):
+            return lambda work: (work / path).write_text((work / path).read_text() + "\nMore.\n")
+
+        head = repo.head()
+        refused, _ = _push(port, tmp_path / "a", touch(locked[0]))
+        assert refused.returncode != 0 and "Traceback" not in refused.stderr
+        assert (f"products: {locked[0]} is read-only: this site's limit is {used - 2} products (set for it by the "
+                f"platform's operator) and the site has {used}, so only the {used - 2} oldest can be changed") \
+            in " ".join(refused.stderr.split())
+        assert "removing this one is allowed" in " ".join(refused.stderr.split())
+        assert repo.head() == head
+        fine, _ = _push(port, tmp_path / "b", touch(editable))
+        assert fine.returncode == 0, fine.stderr
+        # Removing an older one in the same push makes room: the older read-only one may then be changed.
+        both, _ = _push(port, tmp_path / "c", lambda work: ((work / editable).unlink(), touch(locked[0])(work)))
+        assert both.returncode == 0, both.stderr
+        assert repo.read(editable) is None and repo.read(locked[0]).endswith(b"More.\n")
+        again, _ = _push(port, tmp_path / "d", touch(locked[1]))  # the newest is still over the limit
+        assert again.returncode != 0 and f"products: {locked[1]} is read-only" in again.stderr
+        gone, _ = _push(port, tmp_path / "e", lambda work: (work / locked[1]).unlink())
+        assert gone.returncode == 0, gone.stderr  # removing a read-only one always passes
+    finally:
+        plans.set_overrides(tenants.registry, "bakery", {"products": 11, "pages_and_posts": 7}, actor=None)
