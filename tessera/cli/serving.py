@@ -39,9 +39,11 @@ def serve(ctx: Context) -> None:
 
 # -- demo -------------------------------------------------------------------------------------
 
+# The bakery is a shop with three staff on Business (room to invite someone and add a domain); the
+# studio shows the Starter plan and its limits.
 DEMO_TENANTS = (
-    ("bakery", "Rye & Crumb Bakery", "cms,ecommerce,analytics", "bakery"),
-    ("studio", "Studio Lumen", "cms,ecommerce,analytics", "studio"),
+    ("bakery", "Rye & Crumb Bakery", "cms,ecommerce,analytics", "bakery", "business"),
+    ("studio", "Studio Lumen", "cms,ecommerce,analytics", "studio", "starter"),
 )
 
 
@@ -106,9 +108,9 @@ def demo(ctx: Context, no_serve: bool) -> None:
     from ..sites import publish_tenant
 
     settings = ctx.settings
-    for slug, name, features, starter in DEMO_TENANTS:
+    for slug, name, features, starter, plan in DEMO_TENANTS:
         if ctx.tenants.registry.find(slug) is None:
-            ctx.tenants.create(slug, name, parse_features(features), starter=starter)
+            ctx.tenants.create(slug, name, parse_features(features), starter=starter, plan=plan)
             console.print(f"Created demo tenant [bold]{slug}[/bold] from sites/{starter}.")
     services = ctx.services
     for email, name, superadmin, roles in DEMO_USERS:
@@ -137,6 +139,7 @@ def demo(ctx: Context, no_serve: bool) -> None:
     console.print()
     for t in ctx.tenants.registry.all():
         console.print(f"[bold]{escape(t.name)}[/bold] ({t.slug})")
+        console.print(f"  plan        {t.plan} (its limits: Settings → Plan and usage in the admin)")
         console.print(f"  site        http://{t.slug}.{settings.base_domain}{port}/")
         console.print(f"  admin       http://{settings.admin_host}{port}/sites/{t.slug}/")
         if t.has("ecommerce"):

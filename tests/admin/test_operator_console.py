@@ -53,8 +53,8 @@ def _failed_delivery(conn, n: int, *, at: datetime) -> None:
 
 @pytest.fixture(name="fleet", scope="module")
 def fx_fleet(site):
-    """Two more tenants beside the demo's bakery and studio (one of them suspended, one whose name
-    would be a spreadsheet formula), with orders, failed deliveries and failed jobs in known places."""
+    """Two more tenants beside the demo's bakery (moved to Starter) and studio (one of them suspended, one
+    whose name would be a spreadsheet formula), with orders, failed deliveries and failed jobs in known places."""
     from content.tenants import Tenants
 
     data = site["data"]
@@ -63,6 +63,8 @@ def fx_fleet(site):
         store.create("corner", "Corner Shop", frozenset({"cms", "ecommerce"}), starter=None, plan="business")
         store.create("dormant", "=HYPERLINK(\"http://evil.test\")", frozenset({"cms"}), starter=None,
                      status="suspended")
+        # The bakery on Starter and the corner shop on Business, whatever plan the demo gives the bakery.
+        store.registry.update("bakery", plan="starter")
     finally:
         store.close()
     dbs = TenantDatabases(data / "tenants")

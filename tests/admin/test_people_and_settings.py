@@ -7,17 +7,13 @@ import re
 
 import httpx
 
-from content import plans
 from content.gitrepo import Repository
-from content.registry import Registry
 from tests.admin.conftest import alert, status
 
 
 def test_an_invitation_is_mailed_and_its_link_works_once(admin, mailbox, site):
-    # The demo bakery's three staff fill its Starter plan's seats (the seat limit: test_staff_seat_limits.py).
-    registry = Registry(site["data"] / "platform.db")
-    plans.set_overrides(registry, "bakery", {"staff_seats": 4}, actor=None)
-    registry.close()
+    # The demo bakery is on Business: its three staff leave room to invite someone (the seat limit itself:
+    # test_seats_domains_publishes_admin.py).
     owner = admin()
     sent = owner.post("/users/invite", {"email": "new.baker@example.test", "role": "editor"})
     assert sent.status_code == 303 and "Invitation%20sent" in sent.headers["location"]
