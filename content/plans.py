@@ -309,10 +309,10 @@ def read_only_paths(registry: Registry, tenant: Tenant, repository_or_source,
         repo, commit = repository_or_source.repo, repository_or_source.commit
     else:
         repo, commit = repository_or_source, repository_or_source.head()
-    if commit is None:
-        return {}
-    present = sorted(paths) if paths is not None else repo.paths(commit)
     limits = limits_for(registry, tenant)
+    if commit is None or all(limits.get(key) is None for key in COUNTED):
+        return {}  # unlimited: nothing to list
+    present = sorted(paths) if paths is not None else repo.paths(commit)
     groups: dict[str, list[str]] = {key: [] for key in COUNTED}
     for path in present:
         key = counted(path)
