@@ -313,13 +313,16 @@ def test_over_a_limit_the_newest_items_are_read_only_at_every_admin_page(admin, 
     usage = owner.get("/settings/usage").text
     over = re.search(r'<ul id="over-list">(.*?)</section>', usage, re.S).group(1)
     assert all(p in over for p in (*products, page_path)) and "can be removed, not changed" in over
-    original = repo.read(products[1])
+    original, page_text = repo.read(products[1]), repo.read(page_path)
     try:
+        gone = owner.post("/pages/remove", {"path": page_path})
+        assert gone.status_code == 303 and repo.read(page_path) is None
+        assert owner.post("/pages/remove", {"path": page_path}).status_code == 404  # not there any more
         removed = owner.post("/products/remove", {"path": products[1]})
         assert removed.status_code == 303 and "Removed" in httpx.URL(removed.headers["location"]).params["saved"]
         assert repo.read(products[1]) is None
-        assert plans.read_only_paths(registry, registry.get("bakery"), repo) == {products[0]: "products",
-                                                                                 page_path: "pages_and_posts"}
+        assert plans.read_only_paths(registry, registry.get("bakery"), repo) == {products[0]: "products"}
     finally:
-        if repo.read(products[1]) is None:
-            repo.write({products[1]: original}, Author("Test", "test@tessera.test"), "Put it back")
+        back = {p: data for p, data in ((products[1], original), (page_path, page_text)) if repo.read(p) is None}
+        if back:
+            repo.write(back, Author("Test", "test@tessera.test"), "Put them back")

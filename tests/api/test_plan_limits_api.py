@@ -69,7 +69,7 @@ def test_a_publish_past_the_day_s_publishes_is_refused_and_nothing_is_queued(wor
     assert refused.status_code == 403, refused.text
     error = refused.json()["error"]
     assert error["code"] == "limit_reached" and error["field"] == "publishes_per_day"
-    assert f"This site's limit is {today} publishes a day" in error["message"]
+    assert f"This site's limit is {plans.amount('publishes_per_day', today)}" in error["message"]
     assert "publish again tomorrow" in error["message"]
     assert world.services.queue.list("alpha") == jobs_before
 
@@ -98,7 +98,7 @@ def test_an_order_past_the_month_s_orders_is_refused_with_nothing_reserved(shop,
     # The shop's people read the plan's own words in their audit log, once a month.
     entries = [e for e in world.services.audit.entries(world.tenants.registry.get("alpha").id)
                if e["event"] == "order.refused"]
-    assert len(entries) == 1 and f"This site's limit is {this_month} orders a month" in entries[0]["detail"]["reason"]
+    assert len(entries) == 1 and f"This site's limit is {plans.amount('orders_per_month', this_month)}" in entries[0]["detail"]["reason"]
     limited(orders_per_month=this_month + 1)
     with world.client("alpha") as client:
         assert checkout(client, token, key="month-limit-third").status_code == 201
