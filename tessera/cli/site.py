@@ -186,7 +186,9 @@ def dev(ctx: Context, tenant_slug: str | None, source: Path | None, port: int | 
 
         repo = tenants.repository(tenant_slug).path
         watched = [repo, settings.themes_dir]
-        ignored = [repo / "objects", repo / "logs", repo / "worktrees", repo / "tessera.lock"]
+        # Git's own files and ours (the write lock; when files were added, and its temporary files, "prefix")
+        ignored = [repo / "objects", repo / "logs", repo / "worktrees", repo / "tessera.lock", repo / "tessera-added",
+                   repo / ".added-"]
     serve(rebuild, out, watched, ignored, settings.host, port, console.print)
 
 
