@@ -19,6 +19,7 @@ from publish.edge import Edge
 from publish.jobs import Queue, Runner
 from publish.storage import open_storage
 
+from .housekeeping import Housekeeper
 from .settings import Settings
 
 API_PREFIXES = ("/api/", "/healthz", "/metrics", "/admin")
@@ -68,6 +69,7 @@ class Platform:
         self.queue = Queue(settings.data_dir / "platform.db")
         self.git = GitServer(svc, self._publish_pushed, _install_hooks)
         self.runner = job_runner(settings)
+        self.housekeeper = Housekeeper(settings)
 
     def _publish_pushed(self, slug: str) -> None:
         """A push landed: queue its publish, unless the plan's publishes of the day are used up. The
@@ -90,9 +92,11 @@ class Platform:
 
     def start_jobs(self) -> None:
         self.runner.start()
+        self.housekeeper.start()
         sweep_outboxes(self.settings, self.queue)
 
     def stop_jobs(self) -> None:
+        self.housekeeper.stop()
         self.runner.stop()
         self.counter.close()  # write the page views still in memory
 

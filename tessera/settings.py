@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from content.errors import InvalidValue
+from content.retention import Retention
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -49,6 +52,7 @@ class Settings:
     analytics_country_header: str = ""  # the proxy's header with the visitor's country (CF-IPCountry); "" reads none
     analytics_ignore: tuple[str, ...] = ()  # the operator's own addresses, never counted as visitors
     analytics_flush: tuple[int, int] = (1000, 5)  # page views are written after this many views or seconds
+    retention: Retention = Retention()  # how long finished jobs, old sessions, the outbox and the audit log are kept
 
     @property
     def production(self) -> bool:
@@ -114,6 +118,7 @@ class Settings:
                                              "TESSERA_ANALYTICS_COUNTRY_HEADER"),
             analytics_ignore=_networks(env.get("TESSERA_ANALYTICS_IGNORE", ""), "TESSERA_ANALYTICS_IGNORE"),
             analytics_flush=_rate(env.get("TESSERA_ANALYTICS_FLUSH", "1000/5"), "TESSERA_ANALYTICS_FLUSH"),
+            retention=_retention(env.get("TESSERA_RETENTION", "")),
         )
 
 
@@ -128,6 +133,13 @@ def _admin_host(value: str, base_domain: str) -> str:
         raise SettingsError(f"TESSERA_ADMIN_HOST {host!r} would be a tenant's subdomain; use admin{suffix} "
                             f"or a host outside {base_domain}")
     return host
+
+
+def _retention(value: str) -> Retention:
+    try:
+        return Retention.parse(value)
+    except InvalidValue as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def _header(value: str, name: str) -> str:
