@@ -10,8 +10,9 @@ publishes once. Then, --runs times each, over real HTTP:
         timed from the push command's start.
 
 It prints p50 and p95 of each beside the targets (p50 < 1 s, p95 < 2 s) and, for every run, the
-stages from the deploy's recorded timings (tenant.db `deploys.timings`): the request(s), queue wait,
-lock and clean-up, build, upload, release, the switch, and the first byte of the new page after it.
+stages from the deploy's recorded timings (tenant.db `deploys.timings`): the request(s) (Save and
+Publish, or the push with its pre-receive check), queue wait, lock and clean-up, build, plan (diff
+and compression), upload, release, the switch, and the first byte of the new page after it.
 
     .venv/bin/python bench/save_to_live_bench.py [--pages 10000] [--runs 10] [--work DIR]
 """
@@ -46,7 +47,7 @@ EMAIL = "owner@big.test"
 PASSWORD = "a long benchmark password"
 TARGET_P50, TARGET_P95 = 1.0, 2.0
 POLL = 0.005  # seconds between two looks at the edge
-STAGES = ("request", "publish", "rest", "queue", "lock", "build", "upload", "release", "switch", "first byte")
+STAGES = ("request", "publish", "rest", "queue", "lock", "build", "plan", "upload", "release", "switch", "first byte")
 
 
 def free_port() -> int:
@@ -160,14 +161,22 @@ def wait_idle(work: Path, timeout: float = 1800) -> None:
     raise SystemExit("the publish at start did not finish")
 
 
-def last_deploy(work: Path) -> dict:
-    conn = sqlite3.connect(work / "data" / "tenants" / SLUG / "tenant.db")
-    conn.row_factory = sqlite3.Row
-    try:
-        row = conn.execute("SELECT * FROM deploys WHERE status = 'live' ORDER BY id DESC LIMIT 1").fetchone()
-        return dict(row) if row else {}
-    finally:
-        conn.close()
+def last_deploy(work: Path, after: int = -1, timeout: float = 120) -> dict:
+    """The newest deploy, once it is newer than ``after`` and finished (a deploy's row says live only
+    after the catalog import, which follows the switch that the edge already shows)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        conn = sqlite3.connect(work / "data" / "tenants" / SLUG / "tenant.db")
+        conn.row_factory = sqlite3.Row
+        try:
+            row = conn.execute("SELECT * FROM deploys ORDER BY id DESC LIMIT 1").fetchone()
+        finally:
+            conn.close()
+        if row is not None and row["id"] > after and row["status"] != "running":
+            return dict(row)
+        if time.monotonic() > deadline:
+            return dict(row) if row else {}
+        time.sleep(0.02)
 
 
 def stages(started: float, requested: float, seen: float, deploy: dict) -> dict[str, float]:
@@ -176,10 +185,10 @@ def stages(started: float, requested: float, seen: float, deploy: dict) -> dict[
     if "started" not in t:  # a server that records no timings: its deploy's duration only
         publish = deploy.get("seconds") or 0.0
         return {"request": requested - started, "publish": publish, "rest": seen - requested - publish}
+    before_switch = sum(t.get(k, 0) for k in ("lock", "build", "plan", "upload", "release"))
     return {"request": requested - started, "queue": t["started"] - requested, "lock": t.get("lock", 0),
-            "build": t.get("build", 0), "upload": t.get("upload", 0), "release": t.get("release", 0),
-            "switch": t["switched"] - (t["started"] + t.get("lock", 0) + t.get("build", 0) + t.get("upload", 0)
-                                       + t.get("release", 0)),
+            "build": t.get("build", 0), "plan": t.get("plan", 0), "upload": t.get("upload", 0),
+            "release": t.get("release", 0), "switch": t["switched"] - t["started"] - before_switch,
             "first byte": seen - t["switched"]}
 
 
@@ -191,6 +200,7 @@ def run_saves(work: Path, server: Server, edge: httpx.Client, runs: int) -> list
         path = f"posts/post-{number}.md"
         fields, body = front_matter((work / "starters" / "tessera" / path).read_text())
         word = f"saveword{time.time_ns()}"
+        before = last_deploy(work).get("id", -1)
         started = time.time()
         admin.post("/pages/save", {"path": path, "title": fields["title"], "published_at": fields["published_at"],
                                    "tags": fields["tags"].strip("[]"), "status": "published",
@@ -198,7 +208,7 @@ def run_saves(work: Path, server: Server, edge: httpx.Client, runs: int) -> list
         admin.post("/publish", {})
         requested = time.time()
         seen = wait_for(edge, f"/blog/post-{number}/", word)
-        results.append((seen - started, stages(started, requested, seen, last_deploy(work))))
+        results.append((seen - started, stages(started, requested, seen, last_deploy(work, before))))
         print(f"  save {n + 1:>2}: {seen - started:6.3f} s  " + _stages_line(results[-1][1]), flush=True)
     return results
 
@@ -216,12 +226,13 @@ def run_pushes(work: Path, server: Server, edge: httpx.Client, runs: int) -> lis
         word = f"pushword{time.time_ns()}"
         post.write_text(post.read_text() + f"\nPushed with {word}.\n")
         subprocess.run(["git", "commit", "-qam", "Benchmark push"], cwd=clone, check=True, env=git_env)
+        before = last_deploy(work).get("id", -1)
         started = time.time()
         subprocess.run(["git", "push", "-q", "origin", "main"], cwd=clone, check=True, env=git_env,
                        stderr=subprocess.DEVNULL)
         requested = time.time()
         seen = wait_for(edge, f"/blog/post-{number}/", word)
-        results.append((seen - started, stages(started, requested, seen, last_deploy(work))))
+        results.append((seen - started, stages(started, requested, seen, last_deploy(work, before))))
         print(f"  push {n + 1:>2}: {seen - started:6.3f} s  " + _stages_line(results[-1][1]), flush=True)
     return results
 
