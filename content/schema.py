@@ -618,3 +618,9 @@ def _plans(conn) -> None:
 
 
 PLATFORM.add("0008_plans", _plans)
+
+# Where a deploy's time went (seconds per stage, and the moment the release went live), as JSON:
+# what bench/save_to_live_bench.py reads to split Save-to-live into its stages.
+TENANT.add("0012_deploy_timings", """
+ALTER TABLE deploys ADD COLUMN timings TEXT NOT NULL DEFAULT '{}'
+""")

@@ -22,6 +22,7 @@ from urllib.parse import unquote
 from content.registry import Registry, Tenant
 
 from .analytics import Counter
+from .compress import is_sibling
 from .storage import MANIFEST, FileStorage, Storage, cache_control
 
 # The cart script talks to the API on the same host; styles include the theme's :root variables.
@@ -172,8 +173,8 @@ class Edge:
             if rule["from"] in candidates:
                 return rule["status"], b"", {"location": rule["to"], "cache-control": "public, max-age=300"}
         rel = path.lstrip("/")
-        if rel.startswith("_tessera/") or rel == MANIFEST:
-            rel = "\0"
+        if rel.startswith("_tessera/") or rel == MANIFEST or is_sibling(rel, manifest):
+            rel = "\0"  # metadata, and compressed forms (served only as a file's encoding), are not pages
         if rel == "" or rel.endswith("/"):
             rel += "index.html"
         elif rel not in manifest and f"{rel}/index.html" in manifest:

@@ -70,6 +70,9 @@ class Platform:
         self.git = GitServer(svc, self._publish_pushed, _install_hooks)
         self.runner = job_runner(settings)
         self.housekeeper = Housekeeper(settings)
+        # A publish queued here (Save, Publish, a push) starts at once, not at the runner's next poll.
+        self.queue.listeners.append(self.runner.wake)
+        svc.queue.listeners.append(self.runner.wake)
 
     def _publish_pushed(self, slug: str) -> None:
         """A push landed: queue its publish, unless the plan's publishes of the day are used up. The

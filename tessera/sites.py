@@ -11,6 +11,7 @@ import fcntl
 import os
 import pickle
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -103,6 +104,8 @@ def publish_tenant(settings: Settings, tenants: Tenants, slug: str, *, actor: st
     A publish past the plan's ``publishes_per_day`` is refused (``plans.LimitReached``) before anything
     is built, counted under the tenant's publish lock so that two publishes cannot both take the last
     one; a rollback (``rollback_of``) is never refused."""
+    timings = {"started": time.time()}  # recorded with the deploy: where Save-to-live's time goes
+    mark = time.perf_counter()
     tenant = tenants.registry.get(slug)  # an unknown tenant is a clear error, before any lock file is opened
     with _publishing(tenants, slug, wait=True):
         if rollback_of is None:
@@ -110,11 +113,14 @@ def publish_tenant(settings: Settings, tenants: Tenants, slug: str, *, actor: st
             if refused is not None:
                 raise refused
         _clean_up(settings, tenants, slug)
+        timings["lock"] = time.perf_counter() - mark
+        mark = time.perf_counter()
         built = build_tenant(settings, tenants, slug, commit=commit, progress=progress)
+        timings["build"] = time.perf_counter() - mark
         conn = tenants.open_db(slug)
         try:
             deploy = publish_build(conn, storage(settings, slug), built.result.out_dir, commit=built.commit,
-                                   actor=actor, rollback_of=rollback_of)
+                                   actor=actor, rollback_of=rollback_of, timings=timings)
         finally:
             conn.close()
     if built.result.next_scheduled:  # scheduled content goes live on time: queue its publish now
