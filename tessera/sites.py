@@ -51,7 +51,8 @@ class TenantBuild:
 
 def build_tenant(settings: Settings, tenants: Tenants, slug: str, *, commit: str | None = None,
                  out_dir: Path | None = None, now: datetime | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> TenantBuild:
+                 progress: Callable[[int, int], None] | None = None,
+                 price_history: prices.PriceHistory | None = None) -> TenantBuild:
     tenant = tenants.registry.get(slug)
     folder = tenants.folder(slug)
     repo = tenants.repository(slug)
@@ -70,7 +71,7 @@ def build_tenant(settings: Settings, tenants: Tenants, slug: str, *, commit: str
             analytics=tenant.has("analytics"),
             api_base="/api", cache_dir=cache_dir, now=now,
             renamed=renamed_slugs(repo, source.commit, history_cache), progress=progress,
-            price_history=prices.PriceHistory(repo, source.commit, cache=prices_cache),
+            price_history=price_history or prices.PriceHistory(repo, source.commit, cache=prices_cache),
         ))
     finally:
         source.close()
@@ -178,6 +179,13 @@ def _publishing(tenants: Tenants, slug: str, *, wait: bool) -> Iterator[bool]:
         finally:
             # Unlock explicitly: forked build workers may hold a copy of this descriptor.
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def publishing(tenants: Tenants, slug: str) -> Iterator[None]:
+    """Hold the tenant's publish lock (waiting for it), for work that must not interleave with a publish."""
+    with _publishing(tenants, slug, wait=True):
+        yield
 
 
 def _clean_up(settings: Settings, tenants: Tenants, slug: str) -> None:
