@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from publish.analytics import Counter
 from publish.jobs import Queue
+from publish.storage import Storage
 
 from .audit import Audit
 from .auth.credentials import Credentials
@@ -84,6 +86,9 @@ class Services:
     # The edge's page-view counter (publish.analytics.Counter), set by whoever serves the edge
     # beside the API (tessera.app.Platform); None for the API alone. Beacons count through it.
     page_views: Counter | None = None
+    # A tenant's bucket by slug (publish.storage), set by the composition root that knows the storage
+    # settings; deleting a tenant from the admin removes its bucket through it. None for the API alone.
+    storages: Callable[[str], Storage] | None = None
     _parse_caches: dict = field(default_factory=dict, repr=False)
     _parse_locks: dict = field(default_factory=dict, repr=False)
 
