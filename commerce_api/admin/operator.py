@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
+import anyio
 from litestar import Request, Response, get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect, Stream
@@ -47,8 +48,14 @@ def what_goes(services: Services, tenant: Tenant) -> dict[str, int]:
             "domains": len(services.db.registry.domains(tenant.slug))}
 
 
-@get("/admin/tenants/delete", opt={"auth": True}, sync_to_thread=True, include_in_schema=False)
-def delete_form(request: Request, slug: FromQuery[str]) -> Response:
+@get("/admin/tenants/delete", opt={"auth": True}, include_in_schema=False)
+async def delete_form(request: Request, slug: FromQuery[str]) -> Response:
+    # An async handler that moves the work to a thread itself: a sync_to_thread handler sharing its path with
+    # another one (the POST below) is wrapped twice by Litestar 2.25 and answers with a coroutine (a 500).
+    return await anyio.to_thread.run_sync(_delete_page, request, slug)
+
+
+def _delete_page(request: Request, slug: str) -> Response:
     _operator(request)
     services = services_of(request)
     tenant = services.db.registry.get(slug)
@@ -97,7 +104,7 @@ def _chunks(path: Path) -> Iterator[bytes]:
 
 
 @post("/admin/tenants/delete", opt={"auth": True}, sync_to_thread=True, include_in_schema=False)
-def delete(request: Request, data: Form) -> Response:
+def delete_tenant(request: Request, data: Form) -> Response:
     _operator(request)
     services = services_of(request)
     slug = text(data, "slug")
@@ -172,4 +179,4 @@ def support_end(request: Request) -> Response:
     return response
 
 
-ROUTES = [delete_form, export, delete, support_start, support_end]
+ROUTES = [delete_form, export, delete_tenant, support_start, support_end]
