@@ -17,6 +17,7 @@ from litestar.response import Redirect, Stream
 
 from content import plans
 from content.errors import RegistryError
+from content.gitrepo import Repository
 from content.registry import Tenant, validate_reason
 from content.tenants import Tenants
 
@@ -36,7 +37,7 @@ def _store(services: Services) -> Tenants:
 
 def what_goes(services: Services, tenant: Tenant) -> dict[str, int]:
     """What deleting the tenant removes, counted where it lives."""
-    source = _store(services).repository(tenant.slug).source()
+    source = Repository(services.config.data_dir / "tenants" / tenant.slug / "repo.git").source()
     try:
         counted = plans.counts(source.paths())
     finally:
@@ -133,7 +134,6 @@ def remove_tenant(services: Services, slug: str) -> None:
         store.delete(slug)
     finally:
         store.close()
-    services.databases.forget(slug)
     if services.storages is not None:
         services.storages(slug).remove()
 
