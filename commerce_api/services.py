@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from publish.analytics import Counter
 from publish.jobs import Queue
+from publish.storage import Storage
 
 from .audit import Audit
 from .auth.credentials import Credentials
@@ -87,6 +89,9 @@ class Services:
     page_views: Counter | None = None
     # The plan's api_requests_per_minute, counted per site by the access guard (``quota.py``).
     quota: RequestQuota = field(default=None, repr=False)  # type: ignore[assignment]
+    # A tenant's bucket by slug (publish.storage), set by the composition root that knows the storage
+    # settings; deleting a tenant from the admin removes its bucket through it. None for the API alone.
+    storages: Callable[[str], Storage] | None = None
     _parse_caches: dict = field(default_factory=dict, repr=False)
     _parse_locks: dict = field(default_factory=dict, repr=False)
 

@@ -624,3 +624,10 @@ PLATFORM.add("0008_plans", _plans)
 TENANT.add("0012_deploy_timings", """
 ALTER TABLE deploys ADD COLUMN timings TEXT NOT NULL DEFAULT '{}'
 """)
+
+# Read-only support sessions: an operator looking at a tenant's admin on its people's behalf. The reason is
+# shown on every page of the session and kept in the audit log; the session refuses every write.
+PLATFORM.add("0010_support", """
+ALTER TABLE sessions ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN support_reason TEXT
+""")

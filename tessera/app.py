@@ -65,6 +65,7 @@ class Platform:
         self.counter = Counter(analytics_config(settings, svc.config.admin_host), settings.data_dir / "tenants")
         self.edge = Edge(lambda: svc.db.registry, storage_for(settings), settings.base_domain, self.counter)
         svc.page_views = self.counter  # beacons from sites behind a CDN count through the edge's counter
+        svc.storages = storage_for(settings)  # the admin's tenant deletion removes the bucket too
         self.counter.pages = self.edge.page_of
         self.queue = Queue(settings.data_dir / "platform.db")
         self.git = GitServer(svc, self._publish_pushed, _install_hooks)
