@@ -277,9 +277,13 @@ class Registry:
                           (at, actor, tenant.id, "plan.changed", json.dumps(detail, sort_keys=True)))
 
     def remove(self, slug: str) -> None:
+        """Remove the tenant's row (its domains, members and sessions go with it) and its jobs still
+        waiting: a queued publish of a tenant that is gone would only fail, and a new tenant given the
+        same slug must not inherit it."""
         tenant = self.get(slug)
         with self.conn:
             self.conn.execute("DELETE FROM tenants WHERE id = ?", (tenant.id,))
+            self.conn.execute("DELETE FROM jobs WHERE tenant = ? AND status = 'queued'", (slug,))
 
     # -- domains ----------------------------------------------------------------------------
 
