@@ -138,3 +138,18 @@ def test_compressed_forms_are_made_once_per_content(platform, monkeypatch):
     for rel, (_, size, _) in manifest.items():
         if rel.endswith((".br", ".gz")) and rel[:-3] in manifest:
             assert size < manifest[rel[:-3]][1], rel
+
+
+def test_each_encoding_has_its_own_etag(platform):
+    settings, tenants = platform
+    publish_tenant(settings, tenants, "bakery", actor="test")
+    edge = Edge(lambda: tenants.registry, lambda slug: storage(settings, slug), "localhost")
+    _, _, plain = edge.respond("GET", "/delivery/", "bakery.localhost", {"accept-encoding": ""})
+    _, _, br = edge.respond("GET", "/delivery/", "bakery.localhost", {"accept-encoding": "br"})
+    _, _, gz = edge.respond("GET", "/delivery/", "bakery.localhost", {"accept-encoding": "gzip"})
+    assert len({plain["etag"], br["etag"], gz["etag"]}) == 3
+    # A revalidation is answered 304 only for the representation the tag names.
+    assert edge.respond("GET", "/delivery/", "bakery.localhost",
+                        {"accept-encoding": "br", "if-none-match": br["etag"]})[0] == 304
+    assert edge.respond("GET", "/delivery/", "bakery.localhost",
+                        {"accept-encoding": "", "if-none-match": br["etag"]})[0] == 200
