@@ -121,6 +121,12 @@ class Tenant:
     def suspended(self) -> bool:
         return self.status == "suspended"
 
+    @property
+    def suspension(self) -> dict | None:
+        """Why the site is suspended ({"reason", "at", "by": "operator" | "billing", "actor"}), if it is."""
+        record = self.settings.get("suspension")
+        return record if self.suspended and isinstance(record, dict) else None
+
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Tenant:
         plan_features = row["plan_features"] if "plan_features" in row.keys() else None
@@ -203,6 +209,29 @@ class Registry:
                                   (*changes.values(), tenant.id))
                 if "plan" in changes:
                     self._record_plan_change(tenant, str(changes["plan"]), changes["updated_at"], actor, note, via)
+        return self.get(slug)
+
+    def suspend(self, slug: str, reason: str, *, by: str = "operator", actor: int | None = None) -> Tenant:
+        """Suspend the site with a reason its staff are shown; ``by`` says who may lift it (a payment lifts
+        only a suspension by "billing"). The status and the record are one write."""
+        tenant = self.get(slug)
+        reason = " ".join(str(reason or "").split())
+        if not 1 <= len(reason) <= 500:
+            raise InvalidValue("reason", "a suspension needs a reason of 1-500 characters, shown to the site's staff")
+        _choice("by", by, ("operator", "billing"))
+        record = {"reason": reason, "at": now_iso(), "by": by, "actor": actor}
+        with self.conn:
+            self.conn.execute("UPDATE tenants SET status = 'suspended', settings = ?, updated_at = ? WHERE id = ?",
+                              (json.dumps({**tenant.settings, "suspension": record}), record["at"], tenant.id))
+        return self.get(slug)
+
+    def resume(self, slug: str) -> Tenant:
+        """Lift a suspension: the site is active again and its suspension record is removed."""
+        tenant = self.get(slug)
+        settings = {k: v for k, v in tenant.settings.items() if k != "suspension"}
+        with self.conn:
+            self.conn.execute("UPDATE tenants SET status = 'active', settings = ?, updated_at = ? WHERE id = ?",
+                              (json.dumps(settings), now_iso(), tenant.id))
         return self.get(slug)
 
     def _plan_name(self, plan: str) -> str:

@@ -33,7 +33,10 @@ def api_config(settings: Settings) -> ApiConfig:
                      admin_hostname=settings.admin_host or None,
                      metrics_token=settings.metrics_token, metrics_allow=settings.metrics_allow,
                      webhook_allow=settings.webhook_allow, orders_per_address=settings.orders_per_address,
-                     orders_per_email=settings.orders_per_email)
+                     orders_per_email=settings.orders_per_email,
+                     billing_stripe_key=settings.billing_stripe_key,
+                     billing_webhook_secret=settings.billing_webhook_secret,
+                     billing_grace_days=settings.billing_grace_days, billing_trial_days=settings.billing_trial_days)
 
 
 def analytics_config(settings: Settings, admin_host: str) -> AnalyticsConfig:
