@@ -203,6 +203,7 @@ UNKNOWN_TENANT = {
     ("discount", "pause"): ["nosuch", "CODE"],
     ("discount", "resume"): ["nosuch", "CODE"],
     ("report",): ["nosuch"],
+    ("billing", "status"): ["nosuch"],
 }
 
 

@@ -200,12 +200,12 @@ class Billing:
         return done
 
     def sweep(self) -> list[str]:
-        """The daily pass: past-due sites beyond the grace are suspended, downgrades due are applied, even
-        when no event comes. Stripe is asked first; when it cannot be, what we stored decides."""
+        """The daily pass over every subscription not ended: past-due sites beyond the grace are suspended,
+        downgrades due are applied, and an event Stripe never delivered is caught up, even when no event
+        comes. Stripe is asked first (one read a site a day); when it cannot be, what we stored decides."""
         report = []
-        rows = self.registry.conn.execute(
-            "SELECT * FROM subscriptions WHERE state IN ('past_due', 'trialing', 'active') "
-            "AND (state = 'past_due' OR pending_plan IS NOT NULL)").fetchall()
+        rows = self.registry.conn.execute("SELECT * FROM subscriptions WHERE state != 'canceled' "
+                                          "ORDER BY tenant_id").fetchall()
         for row in rows:
             tenant = self.registry.by_id(row["tenant_id"])
             if tenant is None or not row["subscription_id"]:
@@ -214,7 +214,8 @@ class Billing:
                 outcome = self.sync(row["subscription_id"])
             except BillingError:
                 outcome = self.apply({"id": row["subscription_id"], "customer": row["customer_id"],
-                                      "status": row["state"], "current_period_end": _epoch(row["current_period_end"]),
+                                      "status": "past_due" if row["state"] == "suspended" else row["state"],
+                                      "current_period_end": _epoch(row["current_period_end"]),
                                       "trial_end": _epoch(row["trial_end"])}) + " (Stripe unreachable: stored state)"
             report.append(f"{tenant.slug}: {outcome}")
         return report
