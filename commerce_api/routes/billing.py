@@ -18,7 +18,7 @@ from ..openapi import errors
 from ..security import services_of
 
 
-@post("/api/billing/webhook", responses=errors(404, 409, body=True, tenant=False), status_code=200,
+@post("/api/billing/webhook", responses=errors(409, body=True), status_code=200,
       opt={"tenant": False}, sync_to_thread=True, tags=["billing"],
       summary="The platform operator's Stripe Billing events (subscriptions and invoices of tenants' plans)")
 def billing_webhook(request: Request, body: RawBody) -> dict[str, Any]:
