@@ -44,6 +44,16 @@ class ApiConfig:
     # email: (how many, in how many seconds). Retries with the same Idempotency-Key count too.
     orders_per_address: tuple[int, int] = (60, 600)
     orders_per_email: tuple[int, int] = (10, 3600)
+    # The operator's Stripe account, billing tenants for their plans (commerce_api.billing): on only
+    # when both secrets are set. Never printed (see __repr__).
+    billing_stripe_key: str | None = None
+    billing_webhook_secret: str | None = None
+    billing_grace_days: int = 7
+    billing_trial_days: int = 14
+
+    @property
+    def billing(self) -> bool:
+        return bool(self.billing_stripe_key and self.billing_webhook_secret)
 
     @property
     def admin_host(self) -> str:

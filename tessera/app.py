@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import logging
+from datetime import datetime, timedelta, timezone
 
 from commerce_api.app import create_app
 from commerce_api.gitserve import GitServer
@@ -34,7 +35,10 @@ def api_config(settings: Settings) -> ApiConfig:
                      admin_hostname=settings.admin_host or None,
                      metrics_token=settings.metrics_token, metrics_allow=settings.metrics_allow,
                      webhook_allow=settings.webhook_allow, orders_per_address=settings.orders_per_address,
-                     orders_per_email=settings.orders_per_email)
+                     orders_per_email=settings.orders_per_email,
+                     billing_stripe_key=settings.billing_stripe_key,
+                     billing_webhook_secret=settings.billing_webhook_secret,
+                     billing_grace_days=settings.billing_grace_days, billing_trial_days=settings.billing_trial_days)
 
 
 def analytics_config(settings: Settings, admin_host: str) -> AnalyticsConfig:
@@ -98,6 +102,7 @@ class Platform:
         self.runner.start()
         self.housekeeper.start()
         sweep_outboxes(self.settings, self.queue)
+        schedule_billing_sweep(self.settings, self.queue)
 
     def stop_jobs(self) -> None:
         self.housekeeper.stop()
@@ -208,6 +213,35 @@ def sweep_outboxes(settings: Settings, queue: Queue) -> None:
             logging.getLogger(__name__).exception("could not look at the outbox of %s", path.parent.name)
 
 
+BILLING_SWEEP = "billing.sweep"
+# The queue's jobs name a tenant; the platform's own jobs name this reserved slug, which no tenant can have.
+PLATFORM_JOBS = "platform"
+
+
+def schedule_billing_sweep(settings: Settings, queue: Queue, *, after: timedelta = timedelta(0)) -> None:
+    """Queue the daily billing sweep (when billing is on). A sweep already queued by then is reused, so
+    a restart does not start a second daily chain."""
+    if settings.billing:
+        queue.enqueue(PLATFORM_JOBS, BILLING_SWEEP, actor="system",
+                      run_after=datetime.now(timezone.utc) + after if after else None)
+
+
+def billing_sweep(settings: Settings) -> str:
+    """Run the sweep, then queue the next one a day later."""
+    from commerce_api.billing.service import Billing
+    from commerce_api.platform import PlatformDB
+
+    queue = Queue(settings.data_dir / "platform.db")
+    billing = Billing.from_config(api_config(settings), PlatformDB(settings.data_dir / "platform.db"))
+    if billing is None:
+        return "billing is off: nothing to sweep"
+    try:
+        report = billing.sweep()
+    finally:
+        schedule_billing_sweep(settings, queue, after=timedelta(days=1))
+    return "\n".join(report) or "no subscription past due or waiting to move"
+
+
 def publish_failed(settings: Settings, slug: str, job, exc: Exception) -> None:
     """Tell the site's staff (and webhooks) that a publish failed, with what its log says."""
     from content.migrations import connect
@@ -236,6 +270,8 @@ def run_job(settings: Settings, job) -> str:
     a traceback, in the job's log."""
     if job.kind == "notify":
         return notify(settings, job.tenant)
+    if job.kind == BILLING_SWEEP:
+        return billing_sweep(settings)
     try:
         return _publishing_job(settings, job)
     except Exception as exc:

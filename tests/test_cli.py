@@ -206,6 +206,7 @@ UNKNOWN_TENANT = {
     ("discount", "pause"): ["nosuch", "CODE"],
     ("discount", "resume"): ["nosuch", "CODE"],
     ("report",): ["nosuch"],
+    ("billing", "status"): ["nosuch"],
 }
 
 

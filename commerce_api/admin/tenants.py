@@ -11,9 +11,11 @@ from litestar import Request, Response, get, post
 from content.errors import RegistryError
 from content.registry import FEATURES, parse_features
 
+from ..billing.errors import BillingError
 from ..errors import Forbidden
 from ..security import services_of
 from . import traffic_queries
+from .billing import change_plan
 from .common import Form, back, page, text, values, who
 
 TRAFFIC_DAYS = 30
@@ -53,10 +55,16 @@ def update(request: Request, data: Form) -> Response:
     try:
         # The plan is changed on the tenant's plan page (with a note); a plan sent here still
         # goes through the registry, which records it in the history like any change.
+        plan = text(data, "plan") or None
+        if plan and plan != services.db.registry.get(slug).plan \
+                and change_plan(request, slug, plan, actor=who(request).user.id) is not None:
+            plan = None  # billing on: Stripe moved it (or scheduled the move at the period's end)
         updated = services.db.registry.update(slug, features=parse_features(values(data, "features")),
-                                              plan=text(data, "plan") or None, actor=who(request).user.id)
+                                              plan=plan, actor=who(request).user.id)
     except RegistryError as exc:
         return back(request, "/tenants", error=str(exc))
+    except BillingError as exc:
+        return back(request, "/tenants", error=exc.message)
     services.audit.record("tenant.updated", actor=who(request).user.id, tenant_id=updated.id, status=updated.status,
                           features=sorted(updated.features), plan=updated.plan)
     return back(request, "/tenants", saved=f"{updated.name}: {updated.status}, {updated.plan}, "

@@ -9,6 +9,7 @@ from litestar import Request, Response, get
 from content import plans
 
 from ..security import services_of
+from .billing import status as billing_status
 from .common import page, repo_of, who
 
 
@@ -41,7 +42,8 @@ def usage_page(request: Request) -> Response:
         source.close()
     return page(request, "usage.html", title="Plan and usage", section="settings", sub="usage", rows=rows,
                 over=over, plan=plans.get_plan(registry, tenant.plan), plans_list=plans.all_plans(registry),
-                history=plans.history(registry, tenant), plan_features=plans.PLAN_FEATURES)
+                history=plans.history(registry, tenant), plan_features=plans.PLAN_FEATURES,
+                billing=billing_status(request, tenant))
 
 
 ROUTES = [usage_page]

@@ -102,6 +102,16 @@ def tenant_update(ctx: Context, slug: str, name: str | None, features: str | Non
                   plan: str | None, note: str, status: str | None) -> None:
     """Change a tenant's name, features, plan or status. A smaller plan removes nothing: what is over
     its limits stays, and only adding more is refused."""
+    from commerce_api.billing.service import Billing
+
+    billing = Billing.from_config(ctx.services.config, ctx.services.db) if plan else None
+    if billing is not None:  # with billing on, Stripe moves first: refused there, nothing changes here
+        from commerce_api.billing.changes import change_plan, owner_email
+
+        console.print(change_plan(billing, slug, plan, owner_email=owner_email(ctx.services.users,
+                                                                               ctx.tenants.registry.get(slug)),
+                                  actor=None, note=note, via="cli"), markup=False)
+        plan = None
     updated = ctx.tenants.registry.update(slug, name=name, features=_features_option(features),
                                           plan=plan, status=status, note=note, via="cli")
     ctx.services.audit.record("tenant.updated", tenant_id=updated.id, via="cli", name=name, features=features,
