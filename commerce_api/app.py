@@ -18,6 +18,7 @@ from .gateway import Gateway, Metrics
 from .openapi import openapi_config, viewer_assets
 from .routes.admin import AdminController
 from .routes.auth import AuthController
+from .routes.billing import billing_webhook
 from .routes.catalog import CatalogController
 from .routes.discounts import DiscountsController
 from .routes.forms import ROUTES as FORM_ROUTES
@@ -130,7 +131,7 @@ def create_app(config: ApiConfig, services: Services | None = None) -> Gateway:
     app = Litestar(
         route_handlers=[AuthController, AdminController, CatalogController, CartController, ShopController,
                         StaffShopController, DiscountsController, GiftCardController, WebhooksController,
-                        ReportsController, SalesReportController, page_view, stripe_webhook, *FORM_ROUTES, healthz, metrics, tls_ask, viewer_assets(),
+                        ReportsController, SalesReportController, page_view, stripe_webhook, billing_webhook, *FORM_ROUTES, healthz, metrics, tls_ask, viewer_assets(),
                         *ADMIN_PAGES],
         guards=[access_guard],
         exception_handlers={ApiError: _api_error, TesseraError: _content_error, ValidationException: _validation_error,

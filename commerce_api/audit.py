@@ -31,3 +31,12 @@ class Audit:
             rows = self.db.conn.execute("SELECT * FROM audit_log WHERE tenant_id = ? ORDER BY id DESC LIMIT ?",
                                         (tenant_id, limit))
         return [{**dict(r), "detail": json.loads(r["detail"])} for r in rows]
+
+    def page(self, tenant_id: int, *, offset: int, limit: int) -> tuple[list[dict], int]:
+        """One page of a tenant's entries, newest first, each with its actor's email; and how many there are."""
+        total = self.db.conn.execute("SELECT count(*) FROM audit_log WHERE tenant_id = ?", (tenant_id,)).fetchone()[0]
+        rows = self.db.conn.execute(
+            "SELECT audit_log.*, users.email AS actor_email FROM audit_log "
+            "LEFT JOIN users ON users.id = audit_log.actor_user_id WHERE audit_log.tenant_id = ? "
+            "ORDER BY audit_log.id DESC LIMIT ? OFFSET ?", (tenant_id, limit, offset))
+        return [{**dict(r), "detail": json.loads(r["detail"])} for r in rows], total

@@ -6,7 +6,8 @@
     ├── Unauthorized (401)           no valid credential (log in again)
     ├── Forbidden (403)              the credential may not do this here
     │   ├── FeatureDisabled (403)    the tenant's plan has the feature off
-    │   ├── TenantSuspended (403)    the tenant is suspended; reads only
+    │   ├── TenantSuspended (403)    the tenant is suspended; reads only (the message gives the reason)
+    │   ├── ReadOnly (403)           an operator's support view reads, never writes (end it first)
     │   └── CsrfFailed (403)         a cookie-authenticated form without its CSRF token
     ├── NotFound (404)               unknown tenant or resource
     ├── Conflict (409)               the change clashes with the current state
@@ -64,6 +65,10 @@ class PlanLimit(Forbidden):
 
 class TenantSuspended(Forbidden):
     code = "tenant_suspended"
+
+
+class ReadOnly(Forbidden):
+    code = "read_only"
 
 
 class CsrfFailed(Forbidden):

@@ -20,8 +20,8 @@ import time
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from .errors import ApiError, Forbidden, TenantSuspended, TooManyRequests
-from .security import site_base
+from .errors import ApiError, Forbidden, TooManyRequests
+from .security import site_base, suspended_error
 from .services import Services
 from .tenancy import host_name
 
@@ -110,7 +110,7 @@ class Gateway:
                 await self._preflight(send, cors, status_holder)
                 return
             if tenant is not None and tenant.suspended and method not in SAFE and not scope["path"].startswith(("/api/auth/", "/admin")):  # the admin refuses with a page of its own
-                raise TenantSuspended("this site is suspended: it can be read but not changed")
+                raise suspended_error(tenant)
         except ApiError as exc:
             await self._error(send, exc, cors, status_holder)
             self._observe(method, scope, status_holder["status"], started)

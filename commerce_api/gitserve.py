@@ -23,7 +23,7 @@ from .auth.credentials import API_TOKEN_PREFIX
 from content.plans import FeatureOff, check_feature
 
 from .errors import TooManyRequests
-from .security import client_address
+from .security import client_address, suspended_error
 from .services import Services
 
 MAX_PUSH_BYTES = 512 * 2**20  # compressed; the largest plan's media uploads stay well under it
@@ -69,7 +69,7 @@ class GitServer:
                 refusal = str(exc)
             return await _reply(send, 403, f"{refusal} Edit the site in the admin meanwhile.\n".encode())
         if writing and tenant.suspended:
-            return await _reply(send, 403, b"this site is suspended\n")
+            return await _reply(send, 403, f"{suspended_error(tenant).message}\n".encode())
         # The body goes to a file, never whole into this process's memory, and has a ceiling: a push
         # carries at most a plan's worth of media, a fetch only a short list of commits.
         limit = MAX_PUSH_BYTES if writing else MAX_FETCH_REQUEST_BYTES

@@ -23,11 +23,29 @@ from content.registry import Tenant
 from .auth.credentials import API_TOKEN_PREFIX
 from .auth.permissions import ANALYTICS_ACTIONS, CMS_ACTIONS, PLAN_FEATURE_ACTIONS, SHOP_ACTIONS, allowed
 from .auth.users import User
-from .errors import CsrfFailed, FeatureDisabled, Forbidden, NotFound, TenantSuspended, Unauthorized
+from .errors import CsrfFailed, FeatureDisabled, Forbidden, NotFound, ReadOnly, TenantSuspended, Unauthorized
 from .services import Services
 
 SESSION_COOKIE = "tessera_session"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# What a read-only support session may still post: ending itself.
+SUPPORT_EXITS = {("POST", "/admin/support/end"), ("POST", "/admin/logout"), ("POST", "/api/auth/logout"),
+                 ("DELETE", "/api/auth/session")}
+
+
+@dataclass(frozen=True)
+class Support:
+    """An operator's read-only support view of a tenant's admin: why, and until when."""
+
+    reason: str
+    expires_at: str
+
+
+def suspended_error(tenant: Tenant) -> TenantSuspended:
+    """The refusal of a change to a suspended site, with the reason its people were given."""
+    record = tenant.suspension or {}
+    reason = f" Reason: {record['reason']}" if record.get("reason") else ""
+    return TenantSuspended(f"this site is suspended: it can be read but not changed.{reason}")
 
 
 @dataclass(frozen=True)
@@ -37,6 +55,11 @@ class Principal:
     role: str | None
     via: str  # "access_token", "api_token" or "session"
     csrf: str | None = None
+    support: Support | None = None  # set on an operator's read-only support session
+
+    @property
+    def read_only(self) -> bool:
+        return self.support is not None
 
     def can(self, action: str) -> bool:
         if action in SHOP_ACTIONS and not self.tenant.has("ecommerce"):
@@ -143,11 +166,15 @@ def authenticate(connection: ASGIConnection, services: Services, tenant: Tenant)
         found = services.credentials.session(cookie)
         if found is None:
             raise Unauthorized("the session has ended; sign in again", code="session_expired")
-        user_id, tenant_id, csrf = found
-        if tenant_id != tenant.id:
+        if found.tenant_id != tenant.id:
             raise Unauthorized("this session belongs to another tenant", code="wrong_tenant")
-        member = _member(services, user_id, tenant, "session")
-        return Principal(member.user, member.tenant, member.role, "session", csrf)
+        member = _member(services, found.user_id, tenant, "session")
+        support = None
+        if found.read_only:
+            if not member.user.is_superadmin:  # only operators open support views; never trust a row alone
+                raise Unauthorized("the support view has ended; sign in again", code="session_expired")
+            support = Support(found.support_reason or "", found.expires_at)
+        return Principal(member.user, member.tenant, member.role, "session", found.csrf, support)
     return None
 
 
@@ -184,9 +211,10 @@ async def access_guard(connection: ASGIConnection, handler: BaseRouteHandler) ->
     if not needs_tenant:
         return
     tenant = require_tenant(connection)
-    if (tenant.suspended and path.startswith("/admin") and connection.scope.get("method") not in SAFE_METHODS
-            and not path.startswith(("/admin/log", "/admin/switch"))):
-        raise TenantSuspended("this site is suspended: it can be read but not changed")
+    method = connection.scope.get("method")
+    if (tenant.suspended and path.startswith("/admin") and method not in SAFE_METHODS
+            and not path.startswith(("/admin/log", "/admin/switch", "/admin/support/end"))):
+        raise suspended_error(tenant)
     features = opt.get("feature") or ()
     for feature in (features,) if isinstance(features, str) else features:
         if not tenant.has(feature):
@@ -211,6 +239,10 @@ async def access_guard(connection: ASGIConnection, handler: BaseRouteHandler) ->
     if principal is not None and principal.via != "session":  # the plan's API requests a minute
         services.quota.take(tenant)
     connection.scope["tessera.principal"] = principal  # type: ignore[typeddict-unknown-key]
+    if principal is not None and principal.read_only and method not in SAFE_METHODS \
+            and (method, path) not in SUPPORT_EXITS:
+        raise ReadOnly(f"this is a read-only support view ({principal.support.reason}): "  # type: ignore[union-attr]
+                       "it can read every page but change nothing; end the support view to work as yourself")
     if needs_member and principal is None:
         raise Unauthorized("sign in first", code="unauthorized")
     if action and not principal.can(action):  # type: ignore[union-attr]

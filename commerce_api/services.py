@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from publish.analytics import Counter
 from publish.jobs import Queue
+from publish.storage import Storage
 
 from .audit import Audit
 from .auth.credentials import Credentials
@@ -42,6 +44,16 @@ class ApiConfig:
     # email: (how many, in how many seconds). Retries with the same Idempotency-Key count too.
     orders_per_address: tuple[int, int] = (60, 600)
     orders_per_email: tuple[int, int] = (10, 3600)
+    # The operator's Stripe account, billing tenants for their plans (commerce_api.billing): on only
+    # when both secrets are set. Never printed (see __repr__).
+    billing_stripe_key: str | None = None
+    billing_webhook_secret: str | None = None
+    billing_grace_days: int = 7
+    billing_trial_days: int = 14
+
+    @property
+    def billing(self) -> bool:
+        return bool(self.billing_stripe_key and self.billing_webhook_secret)
 
     @property
     def admin_host(self) -> str:
@@ -87,6 +99,9 @@ class Services:
     page_views: Counter | None = None
     # The plan's api_requests_per_minute, counted per site by the access guard (``quota.py``).
     quota: RequestQuota = field(default=None, repr=False)  # type: ignore[assignment]
+    # A tenant's bucket by slug (publish.storage), set by the composition root that knows the storage
+    # settings; deleting a tenant from the admin removes its bucket through it. None for the API alone.
+    storages: Callable[[str], Storage] | None = None
     _parse_caches: dict = field(default_factory=dict, repr=False)
     _parse_locks: dict = field(default_factory=dict, repr=False)
 

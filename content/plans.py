@@ -75,13 +75,21 @@ class Plan:
     features: frozenset[str]
     limits: dict[str, int | None] = field(compare=False, hash=False)
     position: int = 0
+    # The Stripe price a tenant on this plan is billed at when the operator bills with Stripe
+    # (commerce_api.billing); None: a free plan, no subscription.
+    stripe_price: str | None = None
+
+    @property
+    def free(self) -> bool:
+        return not self.stripe_price
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Plan:
         stored = json.loads(row["limits"])
         # A key missing from a plan's row is unlimited: an older row never silently limits a new thing.
         return cls(row["name"], row["title"], frozenset(json.loads(row["features"])),
-                   {limit.key: stored.get(limit.key) for limit in LIMITS}, row["position"])
+                   {limit.key: stored.get(limit.key) for limit in LIMITS}, row["position"],
+                   row["stripe_price"] if "stripe_price" in row.keys() else None)
 
 
 class LimitReached(TesseraError):

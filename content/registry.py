@@ -73,6 +73,25 @@ def validate_name(name: object) -> str:
     return name
 
 
+REASON_MAX = 500
+SUSPENDED_BY = ("operator", "billing")
+
+
+def validate_reason(reason: object) -> str:
+    """A suspension's reason, stripped: 1-500 characters on one line. It is shown to the tenant's staff
+    on every admin page and in the API's refusals, so it must read as one sentence there."""
+    if not isinstance(reason, str) or not reason.strip():
+        raise InvalidValue("reason", "say why the site is suspended (its people see the reason)")
+    reason = reason.strip()
+    if len(reason) > REASON_MAX:
+        raise InvalidValue("reason", f"a reason has at most {REASON_MAX} characters, not {len(reason)}")
+    for char in reason:
+        if unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") or char in _BIDI_CONTROLS:
+            raise InvalidValue("reason", f"write the reason on one line, without control characters "
+                                         f"(found U+{ord(char):04X})")
+    return reason
+
+
 def parse_features(value: str | list[str] | tuple[str, ...]) -> frozenset[str]:
     items = value.split(",") if isinstance(value, str) else list(value)
     features = {f.strip().lower() for f in items if f.strip()}
@@ -123,6 +142,18 @@ class Tenant:
     @property
     def suspended(self) -> bool:
         return self.status == "suspended"
+
+    @property
+    def suspension(self) -> dict | None:
+        """Why the site is suspended: ``{"reason", "at", "by", "actor"}``, or None when it is not (a
+        site suspended before reasons were recorded gets a record that says so)."""
+        if not self.suspended:
+            return None
+        record = (self.settings or {}).get("suspension")
+        if not isinstance(record, dict):
+            return {"reason": "Suspended by the platform's operator", "at": self.updated_at, "by": "operator",
+                    "actor": None}
+        return record
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Tenant:
@@ -208,6 +239,28 @@ class Registry:
                     self._record_plan_change(tenant, str(changes["plan"]), changes["updated_at"], actor, note, via)
         return self.get(slug)
 
+    def suspend(self, slug: str, reason: str, *, by: str = "operator", actor: int | None = None) -> Tenant:
+        """Suspend a site with a reason its people see: the status and the record in one write. A new
+        suspension replaces an earlier one's record (the latest reason and who gave it count)."""
+        reason = validate_reason(reason)
+        _choice("by", by, SUSPENDED_BY)
+        tenant = self.get(slug)
+        stamp = now_iso()
+        record = {"reason": reason, "at": stamp, "by": by, "actor": actor}
+        with self.conn:
+            self.conn.execute("UPDATE tenants SET status = 'suspended', settings = ?, updated_at = ? WHERE id = ?",
+                              (json.dumps({**tenant.settings, "suspension": record}), stamp, tenant.id))
+        return self.get(slug)
+
+    def resume(self, slug: str) -> Tenant:
+        """Lift a suspension, whoever made it: the site is active again and the record is gone."""
+        tenant = self.get(slug)
+        settings = {k: v for k, v in tenant.settings.items() if k != "suspension"}
+        with self.conn:
+            self.conn.execute("UPDATE tenants SET status = 'active', settings = ?, updated_at = ? WHERE id = ?",
+                              (json.dumps(settings), now_iso(), tenant.id))
+        return self.get(slug)
+
     def _plan_name(self, plan: str) -> str:
         names = [r[0] for r in self.conn.execute("SELECT name FROM plans ORDER BY position, name")]
         if plan not in names:
@@ -224,9 +277,13 @@ class Registry:
                           (at, actor, tenant.id, "plan.changed", json.dumps(detail, sort_keys=True)))
 
     def remove(self, slug: str) -> None:
+        """Remove the tenant's row (its domains, members and sessions go with it) and its jobs still
+        waiting: a queued publish of a tenant that is gone would only fail, and a new tenant given the
+        same slug must not inherit it."""
         tenant = self.get(slug)
         with self.conn:
             self.conn.execute("DELETE FROM tenants WHERE id = ?", (tenant.id,))
+            self.conn.execute("DELETE FROM jobs WHERE tenant = ? AND status = 'queued'", (slug,))
 
     # -- domains ----------------------------------------------------------------------------
 

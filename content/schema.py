@@ -618,3 +618,43 @@ def _plans(conn) -> None:
 
 
 PLATFORM.add("0008_plans", _plans)
+
+# Where a deploy's time went (seconds per stage, and the moment the release went live), as JSON:
+# what bench/save_to_live_bench.py reads to split Save-to-live into its stages.
+TENANT.add("0012_deploy_timings", """
+ALTER TABLE deploys ADD COLUMN timings TEXT NOT NULL DEFAULT '{}'
+""")
+
+# Billing the tenants with the operator's Stripe (optional): a paid plan names its Stripe price; each
+# billed tenant has one subscription row mirroring Stripe's (re-read from Stripe on every event, so its
+# state converges whatever order events come in); every event Stripe sent, stored once by its id.
+PLATFORM.add("0009_billing", """
+ALTER TABLE plans ADD COLUMN stripe_price TEXT;
+CREATE TABLE subscriptions (
+    tenant_id INTEGER PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+    customer_id TEXT NOT NULL,
+    subscription_id TEXT UNIQUE,
+    state TEXT NOT NULL CHECK (state IN ('trialing', 'active', 'past_due', 'suspended', 'canceled')),
+    pending_plan TEXT,
+    current_period_end TEXT,
+    past_due_since TEXT,
+    trial_end TEXT,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE billing_events (
+    event_id TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    subscription_id TEXT,
+    payload TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    processed_at TEXT,
+    outcome TEXT
+)
+""")
+
+# Read-only support sessions: an operator looking at a tenant's admin on its people's behalf. The reason is
+# shown on every page of the session and kept in the audit log; the session refuses every write.
+PLATFORM.add("0010_support", """
+ALTER TABLE sessions ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN support_reason TEXT
+""")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Callable
 from content.registry import now_iso
 
 from .catalog import import_snapshot
+from .compress import is_sibling, with_siblings
 from .errors import DeployNotFound, PublishError
 from .storage import Change, Storage, upload_order
 
@@ -47,28 +49,56 @@ class Deploy:
                    row["seconds"], row["status"], row["message"], row["rollback_of"])
 
 
-def plan_change(build_dir: Path, live: dict[str, list]) -> Change:
+def plan_change(build_dir: Path, live: dict[str, list], workdir: Path | None = None) -> Change:
+    """What to upload and delete to make ``live`` the build; with a ``workdir``, text files get
+    their precompressed siblings (written there) as files of the site."""
     manifest = json.loads((build_dir / "_tessera" / "manifest.json").read_text())
+    files: dict[str, Path] = {}
+    if workdir is not None:
+        manifest, files = with_siblings(build_dir, manifest, live, workdir)
     uploads = [p for p, entry in manifest.items() if live.get(p, [None])[0] != entry[0]]
     deletions = sorted(p for p in live if p not in manifest)
-    return Change(build_dir, manifest, upload_order(uploads), deletions)
+    return Change(build_dir, manifest, upload_order(uploads), deletions, files)
+
+
+def _site_files(paths: list[str], manifest: dict) -> int:
+    """How many of ``paths`` are the site's own files (not compressed forms): what people are told."""
+    return sum(1 for p in paths if not is_sibling(p, manifest))
 
 
 def publish_build(conn: sqlite3.Connection, storage: Storage, build_dir: Path, *, commit: str, actor: str,
-                  rollback_of: int | None = None, progress: Callable[[str], None] | None = None) -> Deploy:
+                  rollback_of: int | None = None, progress: Callable[[str], None] | None = None,
+                  timings: dict[str, float] | None = None) -> Deploy:
+    """Upload what changed, switch the bucket to the build, import its catalog, record the deploy.
+    ``timings`` (seconds per stage so far, from the caller) are recorded with this step's own."""
     started = time.perf_counter()
-    change = plan_change(build_dir, storage.manifest())
+    timings = dict(timings or {})
+    with tempfile.TemporaryDirectory(prefix="tessera-publish-") as workdir:
+        live = storage.manifest()
+        change = plan_change(build_dir, live, Path(workdir))
+        timings["plan"] = time.perf_counter() - started
+        return _publish_change(conn, storage, change, live, commit=commit, actor=actor, rollback_of=rollback_of,
+                               progress=progress, timings=timings, started=started)
+
+
+def _publish_change(conn: sqlite3.Connection, storage: Storage, change: Change, live: dict, *, commit: str,
+                    actor: str, rollback_of: int | None, progress: Callable[[str], None] | None,
+                    timings: dict[str, float], started: float) -> Deploy:
+    build_dir = change.build_dir
     catalog = json.loads((build_dir / "_tessera" / "catalog.json").read_text())
     manifest_hash = hashlib.sha256((build_dir / "_tessera" / "manifest.json").read_bytes()).hexdigest()[:16]
+    files = _site_files(list(change.manifest), change.manifest)
     with conn:
         cursor = conn.execute(
             "INSERT INTO deploys (commit_sha, catalog_version, manifest_hash, actor, started_at, files, status, "
             "rollback_of) VALUES (?, ?, ?, ?, ?, ?, 'running', ?)",
-            (commit, catalog.get("version", ""), manifest_hash, actor, now_iso(), len(change.manifest), rollback_of))
+            (commit, catalog.get("version", ""), manifest_hash, actor, now_iso(), files, rollback_of))
     deploy_id = cursor.lastrowid
     try:
         storage.apply(change, progress)
+        mark = time.perf_counter()
         import_snapshot(conn, catalog)
+        timings.update(change.timings, catalog=time.perf_counter() - mark)
     except BaseException as exc:
         with conn:
             conn.execute("UPDATE deploys SET status = 'failed', finished_at = ?, message = ?, seconds = ? WHERE id = ?",
@@ -79,9 +109,10 @@ def publish_build(conn: sqlite3.Connection, storage: Storage, build_dir: Path, *
         raise PublishError(f"publishing failed: {exc}") from exc
     with conn:
         conn.execute("UPDATE deploys SET status = 'superseded' WHERE status = 'live'")
-        conn.execute("UPDATE deploys SET status = 'live', finished_at = ?, uploaded = ?, deleted = ?, seconds = ? "
-                     "WHERE id = ?", (now_iso(), len(change.uploads), len(change.deletions),
-                                      time.perf_counter() - started, deploy_id))
+        conn.execute("UPDATE deploys SET status = 'live', finished_at = ?, uploaded = ?, deleted = ?, seconds = ?, "
+                     "timings = ? WHERE id = ?",
+                     (now_iso(), _site_files(change.uploads, change.manifest), _site_files(change.deletions, live),
+                      time.perf_counter() - started, json.dumps(timings), deploy_id))
     return get_deploy(conn, deploy_id)
 
 

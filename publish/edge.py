@@ -22,6 +22,7 @@ from urllib.parse import unquote
 from content.registry import Registry, Tenant
 
 from .analytics import Counter
+from .compress import is_sibling
 from .storage import MANIFEST, FileStorage, Storage, cache_control
 
 # The cart script talks to the API on the same host; styles include the theme's :root variables.
@@ -172,8 +173,8 @@ class Edge:
             if rule["from"] in candidates:
                 return rule["status"], b"", {"location": rule["to"], "cache-control": "public, max-age=300"}
         rel = path.lstrip("/")
-        if rel.startswith("_tessera/") or rel == MANIFEST:
-            rel = "\0"
+        if rel.startswith("_tessera/") or rel == MANIFEST or is_sibling(rel, manifest):
+            rel = "\0"  # metadata, and compressed forms (served only as a file's encoding), are not pages
         if rel == "" or rel.endswith("/"):
             rel += "index.html"
         elif rel not in manifest and f"{rel}/index.html" in manifest:
@@ -184,17 +185,21 @@ class Edge:
             return 404, body, {"content-type": PLAIN, "cache-control": "no-store"}
         sha, _, kind = entry
         kind = served_type(rel, kind)
-        etag = f'"{sha[:32]}"'
+        accept = headers.get("accept-encoding", "")
+        # The representation first: each has its own strong ETag (a cache holding the Brotli bytes must
+        # never answer a revalidation of the plain ones with a 304).
+        encoding = next((e for e, suffix in (("br", ".br"), ("gzip", ".gz"))
+                         if e in accept and f"{rel}{suffix}" in manifest), None)
+        etag = f'"{sha[:32]}-{encoding}"' if encoding else f'"{sha[:32]}"'
         common = {"etag": etag, "cache-control": cache_control(rel), "vary": "Accept-Encoding",
                   "x-tessera-served": "/" + rel}
         if etag in [t.strip() for t in headers.get("if-none-match", "").split(",")]:
             return 304, b"", {**common, "content-type": kind}  # a page opened again is a view too
-        accept = headers.get("accept-encoding", "")
-        for encoding, suffix in (("br", ".br"), ("gzip", ".gz")):
-            if encoding in accept and f"{rel}{suffix}" in manifest:
-                data = storage.read(rel + suffix)
-                if data is not None:
-                    return 200, data, {**common, "content-type": kind, "content-encoding": encoding}
+        if encoding:
+            data = storage.read(rel + (".br" if encoding == "br" else ".gz"))
+            if data is not None:
+                return 200, data, {**common, "content-type": kind, "content-encoding": encoding}
+            common["etag"] = f'"{sha[:32]}"'  # the sibling went missing: the plain bytes, with their own tag
         data = storage.read(rel)
         if data is None:
             return 404, storage.read("404.html") or b"", {"content-type": PLAIN, "cache-control": "no-store"}

@@ -53,6 +53,9 @@ class Job:
 class Queue(PerThread):
     def __init__(self, platform_db: Path) -> None:
         super().__init__(platform_db, PLATFORM)
+        # Called after each job is queued: a runner in this process (``Runner.wake``) starts it at
+        # once instead of at its next look at the queue. Runners elsewhere still find it by polling.
+        self.listeners: list[Callable[[], None]] = []
 
     def enqueue(self, tenant: str, kind: str = "publish", *, actor: str, run_after: datetime | None = None) -> Job:
         """Queue a job; an identical one already waiting to run at or before that time is reused."""
@@ -67,6 +70,8 @@ class Queue(PerThread):
                 return Job.from_row(existing)
             cursor = conn.execute("INSERT INTO jobs (tenant, kind, status, actor, run_after, created_at) "
                                   "VALUES (?, ?, 'queued', ?, ?, ?)", (tenant, kind, actor, when, now_iso()))
+        for listener in self.listeners:
+            listener()
         return self.get(cursor.lastrowid)
 
     def get(self, job_id: int) -> Job:
@@ -173,6 +178,11 @@ class Runner:
         self.recover, self.on_finish = recover, on_finish
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
+        # ``wake`` bumps the generation; an idle worker sleeps until it changes (or ``poll`` passes,
+        # for jobs queued by other processes and jobs that become due). Read before claiming, so a
+        # job queued between an empty claim and the wait is never slept through.
+        self._signal = threading.Condition()
+        self._generation = 0
 
     def start(self) -> None:
         for tenant in self.queue.requeue_abandoned():
@@ -187,8 +197,15 @@ class Runner:
             thread.start()
             self.threads.append(thread)
 
+    def wake(self) -> None:
+        """A job was queued: idle workers look at the queue now."""
+        with self._signal:
+            self._generation += 1
+            self._signal.notify_all()
+
     def stop(self) -> None:
         self.stopping.set()
+        self.wake()
         for thread in self.threads:
             thread.join(timeout=30)
 
@@ -211,5 +228,7 @@ class Runner:
 
     def _loop(self, lane: str | None = None) -> None:
         while not self.stopping.is_set():
+            seen = self._generation
             if self.run_once(lane) is None:
-                self.stopping.wait(self.poll)
+                with self._signal:
+                    self._signal.wait_for(lambda: self._generation != seen or self.stopping.is_set(), self.poll)

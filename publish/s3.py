@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
@@ -18,7 +19,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import StorageError
-from .storage import MANIFEST, Change, cache_control
+from .compress import is_sibling
+from .storage import MANIFEST, Change, cache_control, is_page
 
 UPLOAD_THREADS = 8  # boto3 clients are thread-safe; uploads are network-bound
 
@@ -61,8 +63,8 @@ class S3Storage:
         try:
             self._ensure_bucket()
             # Two phases, each uploaded in parallel: every asset is in place before any page.
-            assets = [r for r in change.uploads if not r.endswith((".html", ".xml", ".txt")) and r != "_redirects"]
-            pages = [r for r in change.uploads if r not in set(assets)]
+            assets = [r for r in change.uploads if not is_page(r)]
+            pages = [r for r in change.uploads if is_page(r)]
             with ThreadPoolExecutor(max_workers=UPLOAD_THREADS) as pool:
                 for phase in (assets, pages):
                     for rel in pool.map(lambda rel: self._put(change, rel), phase):
@@ -70,10 +72,14 @@ class S3Storage:
                             progress(rel)
             for name in ("catalog.json", "redirects.json", "build.json", "manifest.json"):  # manifest last
                 source = change.build_dir / "_tessera" / name
-                if source.exists():
-                    self.client.put_object(Bucket=self.bucket, Key=f"_tessera/{name}", Body=source.read_bytes(),
+                # The bucket's manifest is the change's: the build's plus the precompressed siblings.
+                body = change.manifest_bytes() if name == "manifest.json" else \
+                    source.read_bytes() if source.exists() else None
+                if body is not None:
+                    self.client.put_object(Bucket=self.bucket, Key=f"_tessera/{name}", Body=body,
                                            ContentType="application/json", CacheControl="no-store")
                     self.puts += 1
+            change.timings["switched"] = time.time()
             for start in range(0, len(change.deletions), 1000):
                 batch = change.deletions[start:start + 1000]
                 self.client.delete_objects(Bucket=self.bucket,
@@ -84,8 +90,12 @@ class S3Storage:
 
     def _put(self, change: Change, rel: str) -> str:
         sha, _, kind = change.manifest[rel]
-        self.client.put_object(Bucket=self.bucket, Key=rel, Body=(change.build_dir / rel).read_bytes(),
-                               ContentType=kind, CacheControl=cache_control(rel), Metadata={"sha256": sha})
+        extra = {}
+        if is_sibling(rel, change.manifest):  # page.html.br: the page's type, and how it is encoded
+            extra["ContentEncoding"] = "br" if rel.endswith(".br") else "gzip"
+        self.client.put_object(Bucket=self.bucket, Key=rel, Body=change.source(rel).read_bytes(),
+                               ContentType=kind, CacheControl=cache_control(rel[:-3] if extra else rel),
+                               Metadata={"sha256": sha}, **extra)
         with self._count:
             self.puts += 1
         return rel

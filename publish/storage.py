@@ -20,6 +20,7 @@ from typing import Callable, Protocol
 from .errors import StorageError
 
 MANIFEST = "_tessera/manifest.json"
+KEEP = 3  # releases kept: the live one, and two that requests in flight may still be reading
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "public, max-age=0, must-revalidate"
 
@@ -34,9 +35,19 @@ def cache_control(path: str) -> str:
 @dataclass
 class Change:
     build_dir: Path
-    manifest: dict[str, list]  # the new site's manifest
+    manifest: dict[str, list]  # the new site's manifest, with its precompressed siblings
     uploads: list[str] = field(default_factory=list)  # in upload order: assets, then pages
     deletions: list[str] = field(default_factory=list)
+    files: dict[str, Path] = field(default_factory=dict)  # files not in build_dir (siblings) by path
+    # Filled in by the backend: seconds per stage, and ``switched``, the moment the site changed.
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def source(self, rel: str) -> Path:
+        """Where the bytes of ``rel`` are read from."""
+        return self.files.get(rel) or self.build_dir / rel
+
+    def manifest_bytes(self) -> bytes:
+        return (json.dumps(self.manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
 
 
 class Storage(Protocol):
@@ -47,14 +58,23 @@ class Storage(Protocol):
     def remove(self) -> None: ...
 
 
+def is_page(path: str) -> bool:
+    """A page (or its compressed form), as opposed to an asset pages link to."""
+    path = path[:-3] if path.endswith((".br", ".gz")) else path
+    return path.endswith((".html", ".xml", ".txt")) or path == "_redirects"
+
+
 def upload_order(paths: list[str]) -> list[str]:
     """Assets first, pages after: a page never goes live before the files it links to."""
-    return sorted(paths, key=lambda p: (p.endswith((".html", ".xml", ".txt")) or p == "_redirects", p))
+    return sorted(paths, key=lambda p: (is_page(p), p))
 
 
 class FileStorage:
     """A local bucket: content-addressed blobs, one folder of hard links per release, and a
-    ``current`` symlink switched atomically. A killed publish leaves ``current`` where it was."""
+    ``current`` symlink switched atomically. A killed publish leaves ``current`` where it was.
+
+    A release that changes k files costs O(k) links once three releases exist: the oldest is
+    recycled into the new one and patched (see ``_assemble``)."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -78,9 +98,11 @@ class FileStorage:
     def apply(self, change: Change, progress: Callable[[str], None] | None = None) -> None:
         if not change.uploads and not change.deletions and self.current.exists():
             meta = self.current / "_tessera"
-            if all((meta / n).exists() and (change.build_dir / "_tessera" / n).read_bytes() == (meta / n).read_bytes()
-                   for n in ("manifest.json", "catalog.json", "redirects.json")):
+            if (meta / "manifest.json").exists() and (meta / "manifest.json").read_bytes() == change.manifest_bytes() \
+                    and all((meta / n).exists() and (change.build_dir / "_tessera" / n).read_bytes() == (meta / n).read_bytes()
+                            for n in ("catalog.json", "redirects.json")):
                 return  # nothing changed: the live release stays as it is
+        mark = time.perf_counter()
         blobs = self.root / "blobs"
         releases = self.root / "releases"
         blobs.mkdir(parents=True, exist_ok=True)
@@ -91,38 +113,99 @@ class FileStorage:
             if not blob.exists():
                 blob.parent.mkdir(exist_ok=True)
                 tmp = blob.with_name(f".{sha}.{os.getpid()}")
-                shutil.copyfile(change.build_dir / rel, tmp)
+                shutil.copyfile(change.source(rel), tmp)
                 os.replace(tmp, blob)
             if progress:
                 progress(rel)
+        change.timings["upload"] = time.perf_counter() - mark
+        mark = time.perf_counter()
         release = releases / f"{time.time_ns()}"
-        for rel, (sha, _, _) in change.manifest.items():
-            target = release / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.link(blobs / sha[:2] / sha, target)
+        unlinked = self._assemble(release, change.manifest)
         meta = release / "_tessera"
         meta.mkdir(parents=True, exist_ok=True)
-        for name in ("manifest.json", "catalog.json", "redirects.json", "build.json"):
+        for name in ("catalog.json", "redirects.json", "build.json"):
             source = change.build_dir / "_tessera" / name
             if source.exists():
                 shutil.copyfile(source, meta / name)
+        tmp = meta / f".manifest.{os.getpid()}"
+        tmp.write_bytes(change.manifest_bytes())  # written last: it says what the release holds
+        os.replace(tmp, meta / "manifest.json")
+        change.timings["release"] = time.perf_counter() - mark
         link = self.root / f".current.{os.getpid()}"
         if link.is_symlink():
             link.unlink()
         os.symlink(release.relative_to(self.root), link)
         os.replace(link, self.current)  # the atomic switch
-        self._prune(releases, keep=release)
+        change.timings["switched"] = time.time()
+        mark = time.perf_counter()
+        self._prune(releases, keep=release, candidates=unlinked)
+        change.timings["prune"] = time.perf_counter() - mark
 
-    def _prune(self, releases: Path, keep: Path) -> None:
+    def _assemble(self, release: Path, manifest: dict[str, list]) -> set[str] | None:
+        """Make ``release`` a folder of links to ``manifest``'s blobs, in time proportional to what changed.
+
+        Once three releases exist, the oldest (never the live one: requests read through ``current``)
+        is renamed to the new release and patched: only paths whose content differs from what it
+        held are unlinked and linked again. Returns the blobs it unlinked (candidates for pruning), or
+        None when it linked a whole new folder."""
+        previous = self._recyclable(release.parent)
+        held: dict[str, list] | None = None
+        if previous is not None:
+            try:
+                held = json.loads((previous / MANIFEST).read_text())
+            except (FileNotFoundError, json.JSONDecodeError):
+                shutil.rmtree(previous, ignore_errors=True)  # not a whole release: start a new one
+            else:
+                os.rename(previous, release)  # newer than the live one: a killed publish's is cleaned
+        if held is None:
+            for rel, (sha, _, _) in manifest.items():
+                self._link(release, rel, sha)
+            return None
+        unlinked: set[str] = set()
+        for rel, entry in held.items():
+            if manifest.get(rel, [None])[0] != entry[0]:
+                (release / rel).unlink(missing_ok=True)
+                unlinked.add(entry[0])
+                if rel not in manifest:
+                    _remove_empty_parents(release / rel, release)
+        for rel, entry in manifest.items():
+            if held.get(rel, [None])[0] != entry[0]:
+                self._link(release, rel, entry[0])
+        return unlinked
+
+    def _link(self, release: Path, rel: str, sha: str) -> None:
+        target = release / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.link(self.root / "blobs" / sha[:2] / sha, target)
+
+    def _recyclable(self, releases: Path) -> Path | None:
+        """The oldest release when three are kept already and it is not live; else None."""
+        kept = sorted((p for p in releases.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+        live = self.current.resolve() if self.current.exists() else None
+        if len(kept) < KEEP or kept[0].resolve() == live:
+            return None
+        return kept[0]
+
+    def _prune(self, releases: Path, keep: Path, candidates: set[str] | None) -> None:
         """Keep the three newest releases (requests in flight may still read the previous one),
-        then drop blobs that no release links to any more."""
-        for old in sorted(releases.iterdir(), key=lambda p: int(p.name))[:-3]:
+        then drop blobs that no release links to any more: of the ``candidates`` a patched release
+        let go of, or of all blobs when a release was made or removed whole."""
+        removed = False
+        for old in sorted((p for p in releases.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))[:-KEEP]:
             if old != keep:
                 shutil.rmtree(old, ignore_errors=True)
-        for folder in (self.root / "blobs").iterdir():
-            for blob in folder.iterdir():
-                if blob.stat().st_nlink == 1 and not blob.name.startswith("."):
+                removed = True
+        blobs = self.root / "blobs"
+        if candidates is not None and not removed:
+            paths = [blobs / sha[:2] / sha for sha in candidates]
+        else:
+            paths = [blob for folder in blobs.iterdir() for blob in folder.iterdir() if not blob.name.startswith(".")]
+        for blob in paths:
+            try:
+                if blob.stat().st_nlink == 1:
                     blob.unlink()
+            except FileNotFoundError:
+                continue
 
     def clean(self) -> None:
         """Remove what a killed publish left: temporary blobs and links, and the release it was
@@ -140,6 +223,16 @@ class FileStorage:
 
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _remove_empty_parents(path: Path, root: Path) -> None:
+    for parent in path.parents:
+        if parent == root:
+            return
+        try:
+            parent.rmdir()
+        except OSError:  # not empty
+            return
 
 
 def open_storage(spec: str, tenant: str, data_dir: Path, endpoint_url: str | None = None,

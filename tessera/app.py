@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import logging
+from datetime import datetime, timedelta, timezone
 
 from commerce_api.app import create_app
 from commerce_api.gitserve import GitServer
@@ -19,6 +20,7 @@ from publish.edge import Edge
 from publish.jobs import Queue, Runner
 from publish.storage import open_storage
 
+from .housekeeping import Housekeeper
 from .settings import Settings
 
 API_PREFIXES = ("/api/", "/healthz", "/metrics", "/admin")
@@ -33,7 +35,10 @@ def api_config(settings: Settings) -> ApiConfig:
                      admin_hostname=settings.admin_host or None,
                      metrics_token=settings.metrics_token, metrics_allow=settings.metrics_allow,
                      webhook_allow=settings.webhook_allow, orders_per_address=settings.orders_per_address,
-                     orders_per_email=settings.orders_per_email)
+                     orders_per_email=settings.orders_per_email,
+                     billing_stripe_key=settings.billing_stripe_key,
+                     billing_webhook_secret=settings.billing_webhook_secret,
+                     billing_grace_days=settings.billing_grace_days, billing_trial_days=settings.billing_trial_days)
 
 
 def analytics_config(settings: Settings, admin_host: str) -> AnalyticsConfig:
@@ -64,10 +69,15 @@ class Platform:
         self.counter = Counter(analytics_config(settings, svc.config.admin_host), settings.data_dir / "tenants")
         self.edge = Edge(lambda: svc.db.registry, storage_for(settings), settings.base_domain, self.counter)
         svc.page_views = self.counter  # beacons from sites behind a CDN count through the edge's counter
+        svc.storages = storage_for(settings)  # the admin's tenant deletion removes the bucket too
         self.counter.pages = self.edge.page_of
         self.queue = Queue(settings.data_dir / "platform.db")
         self.git = GitServer(svc, self._publish_pushed, _install_hooks)
         self.runner = job_runner(settings)
+        self.housekeeper = Housekeeper(settings)
+        # A publish queued here (Save, Publish, a push) starts at once, not at the runner's next poll.
+        self.queue.listeners.append(self.runner.wake)
+        svc.queue.listeners.append(self.runner.wake)
 
     def _publish_pushed(self, slug: str) -> None:
         """A push landed: queue its publish, unless the plan's publishes of the day are used up. The
@@ -90,9 +100,12 @@ class Platform:
 
     def start_jobs(self) -> None:
         self.runner.start()
+        self.housekeeper.start()
         sweep_outboxes(self.settings, self.queue)
+        schedule_billing_sweep(self.settings, self.queue)
 
     def stop_jobs(self) -> None:
+        self.housekeeper.stop()
         self.runner.stop()
         self.counter.close()  # write the page views still in memory
 
@@ -200,6 +213,35 @@ def sweep_outboxes(settings: Settings, queue: Queue) -> None:
             logging.getLogger(__name__).exception("could not look at the outbox of %s", path.parent.name)
 
 
+BILLING_SWEEP = "billing.sweep"
+# The queue's jobs name a tenant; the platform's own jobs name this reserved slug, which no tenant can have.
+PLATFORM_JOBS = "platform"
+
+
+def schedule_billing_sweep(settings: Settings, queue: Queue, *, after: timedelta = timedelta(0)) -> None:
+    """Queue the daily billing sweep (when billing is on). A sweep already queued by then is reused, so
+    a restart does not start a second daily chain."""
+    if settings.billing:
+        queue.enqueue(PLATFORM_JOBS, BILLING_SWEEP, actor="system",
+                      run_after=datetime.now(timezone.utc) + after if after else None)
+
+
+def billing_sweep(settings: Settings) -> str:
+    """Run the sweep, then queue the next one a day later."""
+    from commerce_api.billing.service import Billing
+    from commerce_api.platform import PlatformDB
+
+    queue = Queue(settings.data_dir / "platform.db")
+    billing = Billing.from_config(api_config(settings), PlatformDB(settings.data_dir / "platform.db"))
+    if billing is None:
+        return "billing is off: nothing to sweep"
+    try:
+        report = billing.sweep()
+    finally:
+        schedule_billing_sweep(settings, queue, after=timedelta(days=1))
+    return "\n".join(report) or "no subscription past due or waiting to move"
+
+
 def publish_failed(settings: Settings, slug: str, job, exc: Exception) -> None:
     """Tell the site's staff (and webhooks) that a publish failed, with what its log says."""
     from content.migrations import connect
@@ -228,6 +270,8 @@ def run_job(settings: Settings, job) -> str:
     a traceback, in the job's log."""
     if job.kind == "notify":
         return notify(settings, job.tenant)
+    if job.kind == BILLING_SWEEP:
+        return billing_sweep(settings)
     try:
         return _publishing_job(settings, job)
     except Exception as exc:

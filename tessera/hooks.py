@@ -18,11 +18,10 @@ from __future__ import annotations
 import os
 import stat
 import sys
-import tempfile
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 HOOK = """#!/bin/sh
 exec "{python}" -m tessera.hooks pre-receive
@@ -81,11 +80,15 @@ def changed_paths(repo, old: str, new: str) -> list[Changed]:
 
 def refusals(repo, changes: list[Changed], pusher: Pusher, shop: bool, max_bytes: int | None) -> list[str]:
     """One message per path the pusher may not change, then per image the admin would refuse."""
-    from commerce_api.auth.permissions import SHOP_ACTIONS, WHAT, permitted, repository_action
-    from content.media import MediaError, check_stored
-
+    from commerce_api.auth.permissions import (
+        SHOP_ACTIONS,
+        WHAT,
+        permitted,
+        repository_action,
+    )
     from content.errors import PathError
     from content.gitrepo import safe_path
+    from content.media import MediaError, check_stored
 
     problems = []
     for change in changes:  # names first: a crafted tree can name a folder ".." (git's fsck also refuses it)
@@ -137,7 +140,6 @@ def _changed_settings(repo, change: Changed) -> str:
 
 
 def pre_receive(lines: list[str], repo_path: Path, env: Mapping[str, str] = os.environ) -> int:
-    from builder.build import BuildConfig, build
     from content.errors import ContentErrors, TesseraError
     from content.gitrepo import BRANCH, Repository
 
@@ -167,11 +169,8 @@ def pre_receive(lines: list[str], repo_path: Path, env: Mapping[str, str] = os.e
             for problem in problems:
                 print(f"  {problem}", file=sys.stderr)
             return 1
-        source = repo.source(new)
         try:
-            with tempfile.TemporaryDirectory() as tmp:
-                build(BuildConfig(source=source, out_dir=Path(tmp) / "out", themes_dir=settings.themes_dir,
-                                  shop=shop, workers=1, price_history=_price_history(repo, old, new, repo_path)))
+            check_build(settings, slug, new, _price_history(repo, old, new, repo_path))
         except ContentErrors as exc:
             print(f"Push rejected: {len(exc.errors)} problem(s) in the site's files:", file=sys.stderr)
             for error in exc.errors:
@@ -180,8 +179,6 @@ def pre_receive(lines: list[str], repo_path: Path, env: Mapping[str, str] = os.e
         except TesseraError as exc:
             print(f"Push rejected: {exc}", file=sys.stderr)
             return 1
-        finally:
-            source.close()
     refused = publish_refused(settings, slug)
     if refused:
         # The commit lands either way: only the publish waits (for tomorrow, or a larger plan).
@@ -190,6 +187,25 @@ def pre_receive(lines: list[str], repo_path: Path, env: Mapping[str, str] = os.e
         return 0
     print("Checked: the site builds. Publishing after the push.", file=sys.stderr)
     return 0
+
+
+def check_build(settings, slug: str, commit: str, price_history) -> None:
+    """Build the pushed commit as its publish will, into the site's own build folder with its caches:
+    an incremental build (a one-page push of a 10,000-page site rebuilds one page, not all of them),
+    and the publish that follows finds the site already built. Under the site's publish lock, so a
+    publish in progress never uploads a build of a commit that is not accepted yet; if this push is
+    refused, the next publish builds its own commit over it. ``price_history`` counts the pushed
+    commits' prices from now, whatever dates their authors gave them."""
+    from content.tenants import Tenants
+
+    from .sites import build_tenant, publishing
+
+    tenants = Tenants(settings.data_dir, settings.sites_dir)
+    try:
+        with publishing(tenants, slug):
+            build_tenant(settings, tenants, slug, commit=commit, price_history=price_history)
+    finally:
+        tenants.close()
 
 
 def publish_refused(settings, slug: str) -> str:

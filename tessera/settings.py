@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from content.errors import InvalidValue
+from content.retention import Retention
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -49,6 +52,16 @@ class Settings:
     analytics_country_header: str = ""  # the proxy's header with the visitor's country (CF-IPCountry); "" reads none
     analytics_ignore: tuple[str, ...] = ()  # the operator's own addresses, never counted as visitors
     analytics_flush: tuple[int, int] = (1000, 5)  # page views are written after this many views or seconds
+    retention: Retention = Retention()  # how long finished jobs, old sessions, the outbox and the audit log are kept
+    # Billing the tenants with the operator's own Stripe account: on only with both secrets set.
+    billing_stripe_key: str | None = None
+    billing_webhook_secret: str | None = None
+    billing_grace_days: int = 7  # past due this long, a site is suspended
+    billing_trial_days: int = 14  # a new tenant's first subscription starts with this trial (0: none)
+
+    @property
+    def billing(self) -> bool:
+        return bool(self.billing_stripe_key and self.billing_webhook_secret)
 
     @property
     def production(self) -> bool:
@@ -114,6 +127,11 @@ class Settings:
                                              "TESSERA_ANALYTICS_COUNTRY_HEADER"),
             analytics_ignore=_networks(env.get("TESSERA_ANALYTICS_IGNORE", ""), "TESSERA_ANALYTICS_IGNORE"),
             analytics_flush=_rate(env.get("TESSERA_ANALYTICS_FLUSH", "1000/5"), "TESSERA_ANALYTICS_FLUSH"),
+            retention=_retention(env.get("TESSERA_RETENTION", "")),
+            billing_stripe_key=env.get("TESSERA_BILLING_STRIPE_KEY") or None,
+            billing_webhook_secret=env.get("TESSERA_BILLING_WEBHOOK_SECRET") or None,
+            billing_grace_days=_days(env.get("TESSERA_BILLING_GRACE_DAYS", "7"), "TESSERA_BILLING_GRACE_DAYS"),
+            billing_trial_days=_days(env.get("TESSERA_BILLING_TRIAL_DAYS", "14"), "TESSERA_BILLING_TRIAL_DAYS"),
         )
 
 
@@ -128,6 +146,19 @@ def _admin_host(value: str, base_domain: str) -> str:
         raise SettingsError(f"TESSERA_ADMIN_HOST {host!r} would be a tenant's subdomain; use admin{suffix} "
                             f"or a host outside {base_domain}")
     return host
+
+
+def _retention(value: str) -> Retention:
+    try:
+        return Retention.parse(value)
+    except InvalidValue as exc:
+        raise SettingsError(str(exc)) from None
+def _days(value: str, name: str) -> int:
+    """A whole number of days, 0 to 365."""
+    value = value.strip()
+    if not (value.isascii() and value.isdigit()) or int(value) > 365:
+        raise SettingsError(f"{name} must be a whole number of days from 0 to 365, not {value!r}")
+    return int(value)
 
 
 def _header(value: str, name: str) -> str:

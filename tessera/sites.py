@@ -11,6 +11,7 @@ import fcntl
 import os
 import pickle
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,7 +51,8 @@ class TenantBuild:
 
 def build_tenant(settings: Settings, tenants: Tenants, slug: str, *, commit: str | None = None,
                  out_dir: Path | None = None, now: datetime | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> TenantBuild:
+                 progress: Callable[[int, int], None] | None = None,
+                 price_history: prices.PriceHistory | None = None) -> TenantBuild:
     tenant = tenants.registry.get(slug)
     folder = tenants.folder(slug)
     repo = tenants.repository(slug)
@@ -69,7 +71,7 @@ def build_tenant(settings: Settings, tenants: Tenants, slug: str, *, commit: str
             analytics=tenant.has("analytics"),
             api_base="/api", cache_dir=cache_dir, now=now,
             renamed=renamed_slugs(repo, source.commit, history_cache), progress=progress,
-            price_history=prices.PriceHistory(repo, source.commit, cache=prices_cache),
+            price_history=price_history or prices.PriceHistory(repo, source.commit, cache=prices_cache),
         ))
     finally:
         source.close()
@@ -103,6 +105,8 @@ def publish_tenant(settings: Settings, tenants: Tenants, slug: str, *, actor: st
     A publish past the plan's ``publishes_per_day`` is refused (``plans.LimitReached``) before anything
     is built, counted under the tenant's publish lock so that two publishes cannot both take the last
     one; a rollback (``rollback_of``) is never refused."""
+    timings = {"started": time.time()}  # recorded with the deploy: where Save-to-live's time goes
+    mark = time.perf_counter()
     tenant = tenants.registry.get(slug)  # an unknown tenant is a clear error, before any lock file is opened
     with _publishing(tenants, slug, wait=True):
         if rollback_of is None:
@@ -110,11 +114,14 @@ def publish_tenant(settings: Settings, tenants: Tenants, slug: str, *, actor: st
             if refused is not None:
                 raise refused
         _clean_up(settings, tenants, slug)
+        timings["lock"] = time.perf_counter() - mark
+        mark = time.perf_counter()
         built = build_tenant(settings, tenants, slug, commit=commit, progress=progress)
+        timings["build"] = time.perf_counter() - mark
         conn = tenants.open_db(slug)
         try:
             deploy = publish_build(conn, storage(settings, slug), built.result.out_dir, commit=built.commit,
-                                   actor=actor, rollback_of=rollback_of)
+                                   actor=actor, rollback_of=rollback_of, timings=timings)
         finally:
             conn.close()
     if built.result.next_scheduled:  # scheduled content goes live on time: queue its publish now
@@ -172,6 +179,13 @@ def _publishing(tenants: Tenants, slug: str, *, wait: bool) -> Iterator[bool]:
         finally:
             # Unlock explicitly: forked build workers may hold a copy of this descriptor.
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def publishing(tenants: Tenants, slug: str) -> Iterator[None]:
+    """Hold the tenant's publish lock (waiting for it), for work that must not interleave with a publish."""
+    with _publishing(tenants, slug, wait=True):
+        yield
 
 
 def _clean_up(settings: Settings, tenants: Tenants, slug: str) -> None:

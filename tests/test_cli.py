@@ -55,11 +55,14 @@ def test_create_then_delete_leaves_nothing(run, tmp_path):
 
     assert run("tenant", "delete", "acme", input="n\n").exit_code == 1  # declined: still there
     assert (data / "tenants" / "acme").exists()
+    from publish.jobs import Queue
+    Queue(data / "platform.db").enqueue("acme", actor="schedule")  # a publish still waiting goes with the tenant
     assert run("tenant", "delete", "acme", "--yes").exit_code == 0
     assert list((data / "tenants").iterdir()) == []
     import sqlite3
     conn = sqlite3.connect(data / "platform.db")
     assert conn.execute("SELECT count(*) FROM tenants").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM jobs WHERE tenant = 'acme' AND status = 'queued'").fetchone()[0] == 0
 
 
 def test_update_suspend_resume(run):
@@ -203,6 +206,7 @@ UNKNOWN_TENANT = {
     ("discount", "pause"): ["nosuch", "CODE"],
     ("discount", "resume"): ["nosuch", "CODE"],
     ("report",): ["nosuch"],
+    ("billing", "status"): ["nosuch"],
 }
 
 

@@ -75,6 +75,7 @@ def page(request: Request, template: str, http_status: int = 200, **context: Any
     context.setdefault("error", request.query_params.get("error") if vouched else None)
     tenants = _switchable(request, principal) if principal else []
     context.setdefault("inbox_unread", lambda: _unread(request))  # called only where the menu shows the inbox
+    context.setdefault("billing_notice", _billing_notice(request))
     nonce = new_nonce()
     html = ENV.get_template(template).render(tenant=require_tenant(request), principal=principal,
                                              switch_to=tenants, root=admin_base(request), nonce=nonce, **context)
@@ -91,6 +92,12 @@ def admin_error_page(request: Request, status: int, message: str) -> Response:
                                                  flash=None, error=None, title=titles.get(status, "Something went wrong"),
                                                  message=message, status=status)
     return admin_html(html, status, nonce)
+
+
+def _billing_notice(request: Request) -> str | None:
+    from .billing import notice
+
+    return notice(request, tenant_of(request))
 
 
 def _unread(request: Request) -> int:

@@ -19,6 +19,7 @@ from publish.errors import NotRetryable
 from ..errors import BadRequest
 from ..security import admin_base, services_of
 from . import console_queries as q
+from .billing import states as billing_states
 from .common import Form, back, page, text, who
 from .report_common import csv_response
 from .tenants import _operator
@@ -130,7 +131,8 @@ def console(request: Request) -> Response:
                 view=view, plans_list=plans_list, statuses=STATUSES, link=link, sort_link=sort_link, per=per,
                 paging={"total": total, "n": n, "pages_count": pages_count, "per_page": per},
                 more=link(), csv=f"{admin_base(request)}/console.csv?{urlencode({k: v for k, v in kept.items() if k != 'per'})}",
-                shown=q.shown, labels={key: plans.BY_KEY[key].label for key in q.MAIN_LIMITS})
+                shown=q.shown, labels={key: plans.BY_KEY[key].label for key in q.MAIN_LIMITS},
+                billing_states=billing_states(request))
 
 
 CSV_HEADER = ["slug", "name", "plan", "status", "suspended",

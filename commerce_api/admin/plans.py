@@ -13,7 +13,9 @@ from content import plans
 from content.errors import RegistryError
 from content.gitrepo import Repository
 
+from ..billing.errors import BillingError
 from ..security import services_of
+from . import billing as admin_billing
 from .common import Form, back, page, text, values, who
 from .tenants import _operator
 from .usage import usage_rows
@@ -48,7 +50,8 @@ def plans_page(request: Request) -> Response:
     for tenant in registry.all():
         counts[tenant.plan] = counts.get(tenant.plan, 0) + 1
     return page(request, "plans.html", title="Plans", section="tenants", plans_list=plans.all_plans(registry),
-                limits=plans.LIMITS, features=plans.PLAN_FEATURES, shown=_shown, label=_label, on_plan=counts)
+                limits=plans.LIMITS, features=plans.PLAN_FEATURES, shown=_shown, label=_label, on_plan=counts,
+                billing_on=admin_billing.billing_of(request) is not None)
 
 
 @post("/admin/plans/save", opt={"auth": True}, sync_to_thread=True, include_in_schema=False)
@@ -58,10 +61,15 @@ def plan_save(request: Request, data: Form) -> Response:
     name = text(data, "name")
     try:
         limits = {limit.key: _from_form(limit.key, text(data, f"limit.{limit.key}")) for limit in plans.LIMITS}
+        billing = admin_billing.billing_of(request)
+        if billing is not None:  # the price first: a bad one leaves the whole plan as it was
+            billing.set_price(name, text(data, "stripe_price"), actor=who(request).user.id)
         saved = plans.update_plan(registry, name, title=text(data, "title"), features=values(data, "features"),
                                   limits=limits, actor=who(request).user.id)
     except RegistryError as exc:
         return back(request, "/plans", error=str(exc))
+    except BillingError as exc:
+        return back(request, "/plans", error=exc.message)
     return back(request, "/plans", saved=f"{saved.title} saved: every site on it has these features and limits now.")
 
 
@@ -80,7 +88,8 @@ def tenant_plan(request: Request, slug: FromQuery[str]) -> Response:
     own = plans.overrides(tenant)
     return page(request, "tenant_plan.html", title=f"Plan of {tenant.name}", section="tenants", site=tenant,
                 rows=rows, over=over, plans_list=plans.all_plans(registry), history=plans.history(registry, tenant),
-                limits=plans.LIMITS, label=_label,
+                limits=plans.LIMITS, label=_label, billing=admin_billing.status(request, tenant),
+                billing_on=admin_billing.billing_of(request) is not None,
                 own={key: ("unlimited" if value is None else _shown(key, value)) for key, value in own.items()})
 
 
@@ -91,9 +100,15 @@ def tenant_plan_change(request: Request, data: Form) -> Response:
     slug = text(data, "slug")
     try:
         before = registry.get(slug)
+        billed = admin_billing.change_plan(request, slug, text(data, "plan"), actor=who(request).user.id,
+                                           note=text(data, "note"))
+        if billed is not None:  # Stripe changed first; the site moved now or moves at the period's end
+            return back(request, f"/tenants/plan?slug={slug}", saved=billed)
         updated = registry.update(slug, plan=text(data, "plan"), actor=who(request).user.id, note=text(data, "note"))
     except RegistryError as exc:
         return back(request, f"/tenants/plan?slug={slug}", error=str(exc))
+    except BillingError as exc:
+        return back(request, f"/tenants/plan?slug={slug}", error=exc.message)
     if updated.plan == before.plan:
         return back(request, f"/tenants/plan?slug={slug}", saved=f"{updated.name} stays on {updated.plan}.")
     return back(request, f"/tenants/plan?slug={slug}", saved=f"{updated.name} moved from {before.plan} to {updated.plan}. "

@@ -1,4 +1,5 @@
-"""The platform operator's tenants page (superadmins only): create, suspend, resume, features, plan,
+"""The platform operator's tenants page (superadmins only): create, suspend (with a reason the site's people
+see), resume, features, plan, links to delete and to a read-only support view,
 and each site's views and visitors over the last 30 days with the total across sites."""
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from litestar import Request, Response, get, post
 from content.errors import RegistryError
 from content.registry import FEATURES, parse_features
 
+from ..billing.errors import BillingError
 from ..errors import Forbidden
 from ..security import services_of
 from . import traffic_queries
+from .billing import change_plan
 from .common import Form, back, page, text, values, who
 
 TRAFFIC_DAYS = 30
@@ -45,20 +48,72 @@ def update(request: Request, data: Form) -> Response:
     _operator(request)
     services = services_of(request)
     slug, action = text(data, "slug"), text(data, "action")
+    if action == "suspend":
+        return _suspend(request, data)
+    if action == "resume":
+        return _resume(request, data)
     try:
-        if action in ("suspend", "resume"):
-            updated = services.db.registry.update(slug, status="suspended" if action == "suspend" else "active")
-        else:
-            # The plan is changed on the tenant's plan page (with a note); a plan sent here still
-            # goes through the registry, which records it in the history like any change.
-            updated = services.db.registry.update(slug, features=parse_features(values(data, "features")),
-                                                  plan=text(data, "plan") or None, actor=who(request).user.id)
+        # The plan is changed on the tenant's plan page (with a note); a plan sent here still
+        # goes through the registry, which records it in the history like any change.
+        plan = text(data, "plan") or None
+        if plan and plan != services.db.registry.get(slug).plan \
+                and change_plan(request, slug, plan, actor=who(request).user.id) is not None:
+            plan = None  # billing on: Stripe moved it (or scheduled the move at the period's end)
+        updated = services.db.registry.update(slug, features=parse_features(values(data, "features")),
+                                              plan=plan, actor=who(request).user.id)
     except RegistryError as exc:
         return back(request, "/tenants", error=str(exc))
+    except BillingError as exc:
+        return back(request, "/tenants", error=exc.message)
     services.audit.record("tenant.updated", actor=who(request).user.id, tenant_id=updated.id, status=updated.status,
                           features=sorted(updated.features), plan=updated.plan)
     return back(request, "/tenants", saved=f"{updated.name}: {updated.status}, {updated.plan}, "
                                          f"{', '.join(sorted(updated.features)) or 'no features'}.")
+
+
+def _return_to(data: Form) -> str:
+    """Where a per-tenant action goes back to: the page it was posted from (the tenants page by default)."""
+    to = text(data, "return_to")
+    return to if to in ("/tenants", "/console") or to.startswith("/tenants/plan?slug=") else "/tenants"
+
+
+@post("/admin/tenants/suspend", opt={"auth": True}, sync_to_thread=True, include_in_schema=False)
+def suspend(request: Request, data: Form) -> Response:
+    """Suspend a site with a reason (required): its people see it on every admin page and in refusals."""
+    _operator(request)
+    return _suspend(request, data)
+
+
+def _suspend(request: Request, data: Form) -> Response:
+    services, actor = services_of(request), who(request).user.id
+    slug, to = text(data, "slug"), _return_to(data)
+    try:
+        suspended = services.db.registry.suspend(slug, text(data, "reason"), actor=actor)
+    except RegistryError as exc:
+        return back(request, to, error=f"Not suspended: {exc}")
+    services.audit.record("tenant.suspended", actor=actor, tenant_id=suspended.id, via="admin",
+                          reason=suspended.suspension["reason"])  # type: ignore[index]
+    return back(request, to, saved=f"{suspended.name} is suspended. Its people see the reason on every admin page; "
+                                   "the site can be read but not changed, and the storefront shows a suspended page.")
+
+
+@post("/admin/tenants/resume", opt={"auth": True}, sync_to_thread=True, include_in_schema=False)
+def resume(request: Request, data: Form) -> Response:
+    _operator(request)
+    return _resume(request, data)
+
+
+def _resume(request: Request, data: Form) -> Response:
+    services, actor = services_of(request), who(request).user.id
+    slug, to = text(data, "slug"), _return_to(data)
+    try:
+        before = services.db.registry.get(slug)
+        resumed = services.db.registry.resume(slug)
+    except RegistryError as exc:
+        return back(request, to, error=str(exc))
+    services.audit.record("tenant.resumed", actor=actor, tenant_id=resumed.id, via="admin",
+                          suspended_by=(before.suspension or {}).get("by"))
+    return back(request, to, saved=f"{resumed.name} is active again.")
 
 
 @post("/admin/tenants/create", opt={"auth": True}, sync_to_thread=True, include_in_schema=False)
@@ -83,4 +138,4 @@ def create(request: Request, data: Form) -> Response:
                                          "on its own admin.")
 
 
-ROUTES = [tenants, update, create]
+ROUTES = [tenants, update, suspend, resume, create]

@@ -9,6 +9,7 @@ from litestar import Request, Response, get
 from content import plans
 
 from ..security import services_of
+from .billing import status as billing_status
 from .common import page, read_only, repo_of, who
 
 # What being over each limit means for the site, shown beside it on the usage page. Nothing is ever
@@ -58,8 +59,9 @@ def usage_page(request: Request) -> Response:
     for path, key in sorted(read_only(request).items()):
         locked[key].append(path)
     return page(request, "usage.html", title="Plan and usage", section="settings", sub="usage", rows=rows,
-                over=over, over_means=OVER, read_only=locked, shown=SHOWN, plan=plans.get_plan(registry, tenant.plan), plans_list=plans.all_plans(registry),
-                history=plans.history(registry, tenant), plan_features=plans.PLAN_FEATURES)
+                over=over, over_means=OVER, read_only=locked, shown=SHOWN, plan=plans.get_plan(registry, tenant.plan),
+                plans_list=plans.all_plans(registry), history=plans.history(registry, tenant),
+                plan_features=plans.PLAN_FEATURES, billing=billing_status(request, tenant))
 
 
 ROUTES = [usage_page]

@@ -29,6 +29,7 @@ from ..platform import PlatformDB
 ACCESS_TTL = timedelta(minutes=15)
 REFRESH_TTL = timedelta(days=30)
 SESSION_TTL = timedelta(hours=12)
+SUPPORT_TTL = timedelta(hours=1)  # an operator's read-only support view of a tenant's admin
 HANDOFF_TTL = timedelta(minutes=2)
 INVITATION_TTL = timedelta(days=7)
 RESET_TTL = timedelta(hours=1)
@@ -43,6 +44,18 @@ def _hash(token: str) -> str:
 
 def _later(delta: timedelta) -> str:
     return (datetime.now(timezone.utc) + delta).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Session:
+    """A live admin session. ``support_reason`` is set on an operator's read-only support view."""
+
+    user_id: int
+    tenant_id: int
+    csrf: str
+    expires_at: str
+    read_only: bool = False
+    support_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -127,21 +140,25 @@ class Credentials:
 
     # -- sessions ---------------------------------------------------------------------------
 
-    def open_session(self, user_id: int, tenant_id: int) -> tuple[str, str]:
-        """Returns (session token for the cookie, CSRF token for forms)."""
+    def open_session(self, user_id: int, tenant_id: int, *, support_reason: str | None = None) -> tuple[str, str]:
+        """Returns (session token for the cookie, CSRF token for forms). With ``support_reason`` the
+        session is an operator's read-only support view, for an hour at most."""
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+        ttl = SESSION_TTL if support_reason is None else SUPPORT_TTL
         with self.db.conn as conn:
-            conn.execute("INSERT INTO sessions (user_id, tenant_id, token_hash, csrf_token, created_at, expires_at)"
-                         " VALUES (?, ?, ?, ?, ?, ?)",
-                         (user_id, tenant_id, _hash(token), csrf, now_iso(), _later(SESSION_TTL)))
+            conn.execute("INSERT INTO sessions (user_id, tenant_id, token_hash, csrf_token, created_at, expires_at,"
+                         " read_only, support_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         (user_id, tenant_id, _hash(token), csrf, now_iso(), _later(ttl),
+                          int(support_reason is not None), support_reason))
         return token, csrf
 
-    def session(self, token: str) -> tuple[int, int, str] | None:
-        """(user id, tenant id, csrf token) of a live session, else None."""
+    def session(self, token: str) -> Session | None:
+        """The live session of a cookie, else None (unknown, revoked or expired)."""
         row = self.db.conn.execute("SELECT * FROM sessions WHERE token_hash = ?", (_hash(token or ""),)).fetchone()
         if row is None or row["revoked_at"] or row["expires_at"] < now_iso():
             return None
-        return row["user_id"], row["tenant_id"], row["csrf_token"]
+        return Session(row["user_id"], row["tenant_id"], row["csrf_token"], row["expires_at"],
+                       bool(row["read_only"]), row["support_reason"])
 
     def close_session(self, token: str) -> None:
         with self.db.conn as conn:
@@ -213,8 +230,12 @@ class Credentials:
         row = self.db.conn.execute("SELECT * FROM api_tokens WHERE token_hash = ?", (_hash(token or ""),)).fetchone()
         if row is None or row["revoked_at"]:
             return None
-        with self.db.conn as conn:
-            conn.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", (now_iso(), row["id"]))
+        # "Last used" to the minute: a script calling many times a second must not write platform.db
+        # (and take its write lock) on every call.
+        stamp = now_iso()
+        if (row["last_used_at"] or "")[:16] != stamp[:16]:
+            with self.db.conn as conn:
+                conn.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", (stamp, row["id"]))
         return row["user_id"], row["tenant_id"]
 
     def api_tokens(self, user_id: int, tenant_id: int) -> list[dict]:

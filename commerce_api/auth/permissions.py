@@ -12,7 +12,7 @@ ACTIONS = (
     "inventory:read", "inventory:write", "orders:read", "orders:write", "users:read", "users:write",
     "settings:read", "settings:write", "domains:read", "domains:write", "publish", "theme:write",
     "notifications:read", "notifications:write", "webhooks:read", "webhooks:write", "forms:read", "forms:write",
-    "discounts:read", "discounts:write", "analytics:read", "plan:read",
+    "discounts:read", "discounts:write", "analytics:read", "plan:read", "audit:read",
 )
 
 _ALL = frozenset(ACTIONS)

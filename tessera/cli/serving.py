@@ -37,6 +37,29 @@ def serve(ctx: Context) -> None:
     _serve(settings)
 
 
+@main.command("prune")
+@pass_ctx
+@handle_errors
+def prune(ctx: Context) -> None:
+    """Delete what TESSERA_RETENTION no longer keeps: finished jobs, old sessions and sign-in codes,
+    finished outbox events, applied payment events and old audit entries (the server also does this
+    once a day). Orders, stock, deploys, form messages and traffic are never pruned."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from ..housekeeping import prune_all
+
+    sites = list((ctx.settings.data_dir / "tenants").glob("*/tenant.db"))
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("Pruning", total=len(sites))
+        deleted = prune_all(ctx.settings, progress=lambda slug: bar.advance(task))
+    keep = ctx.settings.retention
+    console.print(f"Kept: finished jobs {keep.jobs} days, sessions and codes {keep.sessions}, outbox {keep.outbox}, "
+                  f"payment events {keep.payments}, audit log {keep.audit}.")
+    done = [f"{n} {table.replace('_', ' ')}" for table, n in deleted.items() if n]
+    console.print(f"[green]pruned[/green] {', '.join(done)}" if done else "Nothing to prune.")
+
+
 # -- demo -------------------------------------------------------------------------------------
 
 # The bakery is a shop with three staff on Business (room to invite someone and add a domain); the

@@ -82,6 +82,8 @@ def _print_tenant(ctx: Context, t: Tenant, *, as_json: bool = False) -> None:
                     for d in domains],
         "repository": str(repo.path), "version": repo.head() or "", "created": t.created_at,
     }
+    if t.suspension:
+        record["suspension"] = f"{t.suspension['reason']} (by {t.suspension['by']}, {t.suspension['at']})"
     if as_json:
         record["domains"] = [{"name": d.name, "primary": d.is_primary, "verified_at": d.verified_at} for d in domains]
     show_record(record, as_json=as_json)
@@ -100,6 +102,16 @@ def tenant_update(ctx: Context, slug: str, name: str | None, features: str | Non
                   plan: str | None, note: str, status: str | None) -> None:
     """Change a tenant's name, features, plan or status. A smaller plan removes nothing: what is over
     its limits stays, and only adding more is refused."""
+    from commerce_api.billing.service import Billing
+
+    billing = Billing.from_config(ctx.services.config, ctx.services.db) if plan else None
+    if billing is not None:  # with billing on, Stripe moves first: refused there, nothing changes here
+        from commerce_api.billing.changes import change_plan, owner_email
+
+        console.print(change_plan(billing, slug, plan, owner_email=owner_email(ctx.services.users,
+                                                                               ctx.tenants.registry.get(slug)),
+                                  actor=None, note=note, via="cli"), markup=False)
+        plan = None
     updated = ctx.tenants.registry.update(slug, name=name, features=_features_option(features),
                                           plan=plan, status=status, note=note, via="cli")
     ctx.services.audit.record("tenant.updated", tenant_id=updated.id, via="cli", name=name, features=features,
@@ -110,13 +122,17 @@ def tenant_update(ctx: Context, slug: str, name: str | None, features: str | Non
 
 @tenant.command("suspend")
 @click.argument("slug")
+@click.option("--reason", default="Suspended by the platform's operator", show_default=True,
+              help="Why (1-500 characters, one line): the site's people see it on every admin page and in refusals.")
 @pass_ctx
 @handle_errors
-def tenant_suspend(ctx: Context, slug: str) -> None:
-    """Suspend a tenant: its storefront shows a suspended page and its API refuses writes."""
-    suspended = ctx.tenants.registry.update(slug, status="suspended")
-    ctx.services.audit.record("tenant.suspended", tenant_id=suspended.id, via="cli")
-    console.print(f"Suspended tenant [bold]{slug}[/bold].")
+def tenant_suspend(ctx: Context, slug: str, reason: str) -> None:
+    """Suspend a tenant with a reason: its storefront shows a suspended page, its admin, API and git refuse
+    changes, and its people see the reason."""
+    suspended = ctx.tenants.registry.suspend(slug, reason)
+    ctx.services.audit.record("tenant.suspended", tenant_id=suspended.id, via="cli",
+                              reason=suspended.suspension["reason"])  # type: ignore[index]
+    console.print(f"Suspended tenant [bold]{slug}[/bold]: {escape(suspended.suspension['reason'])}")  # type: ignore[index]
 
 
 @tenant.command("resume")
@@ -124,26 +140,38 @@ def tenant_suspend(ctx: Context, slug: str) -> None:
 @pass_ctx
 @handle_errors
 def tenant_resume(ctx: Context, slug: str) -> None:
-    """Lift a suspension: the tenant becomes active again."""
-    resumed = ctx.tenants.registry.update(slug, status="active")
-    ctx.services.audit.record("tenant.resumed", tenant_id=resumed.id, via="cli")
+    """Lift a suspension, whoever made it (the operator or billing): the tenant becomes active again."""
+    before = ctx.tenants.registry.get(slug)
+    resumed = ctx.tenants.registry.resume(slug)
+    ctx.services.audit.record("tenant.resumed", tenant_id=resumed.id, via="cli",
+                              suspended_by=(before.suspension or {}).get("by"))
     console.print(f"Resumed tenant [bold]{slug}[/bold].")
 
 
 @tenant.command("delete")
 @click.argument("slug")
+@click.option("--export", "export_to", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Write the tenant's archive (as `tessera export` does) to this file first; if that fails, "
+                   "nothing is deleted.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_ctx
 @handle_errors
-def tenant_delete(ctx: Context, slug: str, yes: bool) -> None:
-    """Delete a tenant for good: registry rows, content repository and tenant.db."""
+def tenant_delete(ctx: Context, slug: str, export_to: Path | None, yes: bool) -> None:
+    """Delete a tenant for good: registry rows, content repository, tenant.db and bucket. Asks for
+    confirmation unless --yes; --export PATH keeps an archive first."""
     t = ctx.tenants.registry.get(slug)
     if not yes:
         click.confirm(f"Delete {t.slug} ({t.name}) with all its content and orders? This cannot be undone",
                       abort=True)
     from ..sites import storage
 
-    ctx.services.audit.record("tenant.deleted", tenant_id=None, via="cli", slug=slug)
+    if export_to is not None:
+        try:
+            _export(ctx, slug, export_to)
+        except Exception as exc:  # noqa: BLE001 (any failure to keep the archive stops the deletion)
+            raise click.ClickException(f"the export to {export_to} failed, so {slug} was not deleted: {exc}") from None
+    ctx.services.audit.record("tenant.deleted", tenant_id=None, via="cli", slug=slug, name=t.name,
+                              exported_to=str(export_to) if export_to else None)
     ctx.tenants.delete(slug)
     storage(ctx.settings, slug).remove()
     console.print(f"Deleted tenant [bold]{slug}[/bold].")
@@ -179,6 +207,18 @@ def tenant_payments(ctx: Context, slug: str, provider: str, keys_stdin: bool) ->
 # -- moving a tenant between installations ------------------------------------------------------
 
 
+def _export(ctx: Context, slug: str, file: Path) -> tuple[dict, list[dict]]:
+    """Write the tenant's archive to ``file``; returns its manifest and members. Audited as `tenant.exported`."""
+    from content.archive import export_tenant
+
+    tenant_ = ctx.tenants.registry.get(slug)
+    members = [{"email": m.user.email, "name": m.user.name, "role": m.role}
+               for m in ctx.services.users.members(tenant_.id)]
+    manifest = export_tenant(ctx.tenants, slug, file, {"members": members})
+    ctx.services.audit.record("tenant.exported", tenant_id=tenant_.id, via="cli", file=str(file))
+    return manifest, members
+
+
 @main.command("export")
 @click.argument("slug", metavar="TENANT")
 @click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
@@ -187,13 +227,8 @@ def tenant_payments(ctx: Context, slug: str, provider: str, keys_stdin: bool) ->
 def export_command(ctx: Context, slug: str, file: Path) -> None:
     """Write TENANT (content repository with history, tenant.db, registry record, domains, members)
     to FILE, a .tar.gz that `tessera import` restores on any installation. Stripe keys are left out."""
-    from content.archive import export_tenant
-
-    tenant_ = ctx.tenants.registry.get(slug)
-    members = [{"email": m.user.email, "name": m.user.name, "role": m.role}
-               for m in ctx.services.users.members(tenant_.id)]
     with console.status(f"Exporting {slug}…"):
-        manifest = export_tenant(ctx.tenants, slug, file, {"members": members})
+        manifest, members = _export(ctx, slug, file)
     size = file.stat().st_size / 2**20
     console.print(f"Exported [bold]{slug}[/bold] to {escape(str(file))} ({size:.1f} MB): content with its history, tenant.db, "
                   f"{len(manifest['domains'])} domain(s), {len(members)} member(s).")

@@ -24,11 +24,11 @@ def menu(response) -> list[str]:
     ("bakery", "editor@agency.test", ["Dashboard", "Pages and posts", "Media", "Products", "Reports", "Inbox",
                                       "Deploys", "Settings", "Your account"],
      ["/orders", "/gift-cards", "/users", "/webhooks", "/tenants", "/notifications", "/discounts", "/reports/tax",
-      "/reports/tax.csv"]),
+      "/reports/tax.csv", "/activity"]),
     ("bakery", "shop@bakery.test", ["Dashboard", "Pages and posts", "Media", "Products", "Orders", "Discounts",
                                     "Gift cards", "Reports", "Inbox", "Deploys", "Notifications", "Settings",
                                     "Your account"],
-     ["/users", "/webhooks", "/tenants"]),
+     ["/users", "/webhooks", "/tenants", "/activity"]),
     ("studio", "owner@studio.test",  # the studio sells prints: its owner sees the shop too
      ["Dashboard", "Pages and posts", "Media", "Products", "Orders", "Discounts", "Gift cards", "Reports", "Inbox",
       "Deploys", "Notifications", "Users", "Webhooks", "Settings", "Your account"], ["/tenants"]),
@@ -195,13 +195,16 @@ def test_only_operators_manage_tenants(admin):
     operator = admin("bakery", "admin@tessera.test")
     page = operator.get("/tenants")
     assert page.status_code == 200 and "Studio Lumen" in page.text
-    done = operator.post("/tenants/update", {"slug": "studio", "action": "suspend"})
+    reasonless = operator.post("/tenants/update", {"slug": "studio", "action": "suspend"})
+    assert "reason" in alert(operator.get(reasonless.headers["location"]))  # a suspension says why
+    done = operator.post("/tenants/update", {"slug": "studio", "action": "suspend", "reason": "Spring cleaning"})
     assert done.status_code == 303
-    assert "suspended" in operator.get("/tenants").text
+    assert "Spring cleaning" in operator.get("/tenants").text
     studio = admin("studio", "owner@studio.test")
     refused = studio.post("/pages/save", {"path": "pages/about.md", "title": "x", "message": "x"})
     assert refused.status_code == 403  # a suspended site can be read, not changed
     assert refused.headers["content-type"].startswith("text/html") and "this site is suspended" in refused.text
+    assert "Reason: Spring cleaning" in refused.text
     assert studio.get("/pages").status_code == 200
     operator.post("/tenants/update", {"slug": "studio", "action": "resume"})
     created = operator.post("/tenants/create", {"slug": "florist", "name": "Petal & Stem", "starter": "studio",

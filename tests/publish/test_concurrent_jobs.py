@@ -29,7 +29,16 @@ def tenant_with_pages_of_its_own(tenants, n: int, posts: int = 60) -> str:
 
 
 def served(folder: Path) -> dict[str, bytes]:
-    return {k: v for k, v in files(folder).items() if not k.startswith("_tessera/")}
+    """The site's files in ``folder``; a release's precompressed forms must hold exactly their file."""
+    import gzip
+
+    import brotli
+
+    found = {k: v for k, v in files(folder).items() if not k.startswith("_tessera/")}
+    for rel in [k for k in found if k.endswith((".br", ".gz")) and k[:-3] in found]:
+        packed = found.pop(rel)
+        assert (brotli.decompress(packed) if rel.endswith(".br") else gzip.decompress(packed)) == found[rel[:-3]], rel
+    return found
 
 
 def test_publishes_queued_at_once_each_publish_their_own_site(platform, tmp_path, monkeypatch):

@@ -201,3 +201,20 @@ def test_the_refusal_of_git_says_why(git_site):
     finally:
         plans.update_plan(registry, "starter", title=starter.title, features=starter.features,
                           limits=starter.limits, actor=None)
+
+
+def test_a_push_to_a_suspended_site_is_refused_with_its_reason(git_site, tmp_path):
+    _, tenants, _, port = git_site
+    work = tmp_path / "work"
+    git("clone", "-q", remote(port, user="owner@other.test", slug="other"), str(work))
+    (work / "pages" / "contact.md").write_text((work / "pages" / "contact.md").read_text() + "\nMore.\n")
+    git("commit", "-qam", "More", cwd=work)
+    head = tenants.repository("other").head()
+    tenants.registry.suspend("other", "Invoice INV-9 unpaid")
+    try:
+        refused = git("push", "origin", "main", cwd=work, check=False)
+    finally:
+        tenants.registry.resume("other")
+    assert refused.returncode != 0
+    assert "suspended" in refused.stderr and "Reason: Invoice INV-9 unpaid" in refused.stderr
+    assert tenants.repository("other").head() == head

@@ -103,3 +103,24 @@ def test_publish_of_a_deleted_tenant_fails_with_a_message(platform):
     queue.enqueue("gone", actor="test")
     job = job_runner(settings).run_once()
     assert job.status == "failed" and job.log.startswith("publish failed: ") and "gone" in job.log, job.log
+
+
+def test_a_queued_job_wakes_an_idle_runner_at_once(tmp_path):
+    """Save to live: a publish queued in the serving process starts without waiting for the next poll."""
+    import threading
+
+    queue = Queue(tmp_path / "platform.db")
+    done = threading.Event()
+    runner = Runner(queue, lambda job: "published", workers=1, notify_workers=0, poll=600,
+                    on_finish=lambda job: done.set())
+    queue.listeners.append(runner.wake)
+    runner.start()
+    try:
+        runner_idle = Queue(tmp_path / "platform.db")  # another object on the same queue, as the API has
+        runner_idle.listeners.append(runner.wake)
+        assert not done.wait(0.2)  # nothing queued: the runner sleeps
+        runner_idle.enqueue("a", actor="t")
+        assert done.wait(10), "the runner slept through the new job"
+    finally:
+        runner.stop()
+    assert runner.threads and not any(t.is_alive() for t in runner.threads)  # stop wakes it too

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import brotli
 import httpx
 import pytest
 
@@ -69,8 +70,14 @@ def test_publish_creates_the_bucket_and_uploads_only_changes(s3_platform, monkey
     settings, tenants = s3_platform
     puts = count_puts(monkeypatch)
     _, first = publish_tenant(settings, tenants, "bakery", actor="test")
-    assert first.uploaded == first.files and puts[-1] == f"{first.files + 4} puts"  # + the four _tessera files
     remote = bucket(settings, "bakery")
+    siblings = [k for k in remote.manifest() if k.endswith((".br", ".gz"))]
+    assert siblings and first.uploaded == first.files
+    assert puts[-1] == f"{first.files + len(siblings) + 4} puts"  # + the compressed forms, + the four _tessera files
+    packed = remote.client.get_object(Bucket=remote.bucket, Key="products/croissants/index.html.br")
+    assert packed["ContentEncoding"] == "br" and packed["ContentType"] == "text/html; charset=utf-8"
+    plain = remote.read("products/croissants/index.html")
+    assert brotli.decompress(packed["Body"].read()) == plain
     response = remote.client.get_object(Bucket=remote.bucket, Key="products/croissants/index.html")
     assert response["ContentType"] == "text/html; charset=utf-8"
     assert response["CacheControl"] == "public, max-age=0, must-revalidate"
@@ -118,7 +125,8 @@ def test_killed_publish_never_links_to_missing_assets_and_converges(s3_platform,
                 assert css in keys, f"{key} links to {css}, which is not in the bucket"
     _, deploy = publish_tenant(settings, tenants, "bakery", actor="test")
     assert deploy.status == "live"
-    assert remote.manifest() == json.loads((built.result.out_dir / "_tessera" / "manifest.json").read_text())
+    site = {k: v for k, v in remote.manifest().items() if not (k.endswith((".br", ".gz")) and k[:-3] in remote.manifest())}
+    assert site == json.loads((built.result.out_dir / "_tessera" / "manifest.json").read_text())
 
 
 def test_unreachable_endpoint_is_a_clear_error(platform, monkeypatch):

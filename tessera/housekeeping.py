@@ -1,0 +1,79 @@
+"""Housekeeping: pruning what the retention settings no longer keep, across the platform and every
+tenant, once a day while the server runs (and on demand with ``tessera prune``)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timezone
+from typing import Callable
+
+from content.migrations import connect
+from content.retention import prune_platform, prune_tenant
+from content.schema import PLATFORM, TENANT
+
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+EVERY = 24 * 3600.0
+FIRST_AFTER = 300.0  # the first run waits for the server to settle
+
+
+def prune_all(settings: Settings, now: datetime | None = None,
+              progress: Callable[[str], None] | None = None) -> dict[str, int]:
+    """Prune ``platform.db`` and each ``tenant.db``; returns rows deleted per table over them all.
+    A tenant whose database cannot be opened is logged and skipped, never the others."""
+    now = now or datetime.now(timezone.utc)
+    total: dict[str, int] = {}
+
+    def add(counts: dict[str, int]) -> None:
+        for table, n in counts.items():
+            total[table] = total.get(table, 0) + n
+
+    conn = connect(settings.data_dir / "platform.db", PLATFORM)
+    try:
+        add(prune_platform(conn, settings.retention, now))
+    finally:
+        conn.close()
+    root = settings.data_dir / "tenants"
+    for path in sorted(root.glob("*/tenant.db")) if root.is_dir() else []:
+        try:
+            conn = connect(path, TENANT)
+            try:
+                add(prune_tenant(conn, settings.retention, now))
+            finally:
+                conn.close()
+        except Exception:
+            log.exception("could not prune the database of %s", path.parent.name)
+        if progress:
+            progress(path.parent.name)
+    return total
+
+
+class Housekeeper:
+    """A daemon thread running ``prune_all`` once a day; ``stop`` ends it at once."""
+
+    def __init__(self, settings: Settings, every: float = EVERY, first_after: float = FIRST_AFTER) -> None:
+        self.settings, self.every, self.first_after = settings, every, first_after
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="housekeeping", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        wait = self.first_after
+        while not self._stop.wait(wait):
+            try:
+                deleted = prune_all(self.settings)
+                if any(deleted.values()):
+                    log.info("pruned %s", ", ".join(f"{n} {t}" for t, n in deleted.items() if n))
+            except Exception:
+                log.exception("housekeeping failed; it runs again in a day")
+            wait = self.every

@@ -1,0 +1,155 @@
+"""A release costs what changed, not the size of the site; text files go out precompressed."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+
+import brotli
+
+from publish import storage as storage_module
+from publish.edge import Edge
+from publish.storage import FileStorage
+from tessera.sites import publish_tenant, rollback_tenant, storage
+from tests.publish.conftest import EDITOR
+
+
+def edit(tenants, path: str, words: str) -> None:
+    repo = tenants.repository("bakery")
+    repo.write({path: repo.read(path) + f"\n{words}\n".encode()}, EDITOR, f"Edit {path}")
+
+
+def count_links(monkeypatch) -> list[str]:
+    made: list[str] = []
+    original = os.link
+
+    def counting(source, target, *args, **kwargs):
+        made.append(str(target))
+        return original(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(storage_module.os, "link", counting)
+    return made
+
+
+def release_manifest(release) -> dict:
+    return json.loads((release / "_tessera" / "manifest.json").read_text())
+
+
+def test_a_one_page_edit_links_only_what_changed(platform, monkeypatch):
+    settings, tenants = platform
+    bucket = FileStorage(settings.data_dir / "buckets" / "bakery")
+    publish_tenant(settings, tenants, "bakery", actor="test")
+    for n in range(2):  # three releases: from now on the oldest is recycled into the next one
+        edit(tenants, "pages/about.md", f"Edit number {n}.")
+        publish_tenant(settings, tenants, "bakery", actor="test")
+    releases = sorted(bucket.root.glob("releases/*"), key=lambda p: int(p.name))
+    assert len(releases) == 3
+    oldest = release_manifest(releases[0])
+    links = count_links(monkeypatch)
+    edit(tenants, "pages/delivery.md", "We now deliver on Saturdays.")
+    _, deploy = publish_tenant(settings, tenants, "bakery", actor="test")
+    live = bucket.manifest()
+    # Linked again: only the paths whose content differs from the recycled release's (this edit's
+    # and the two before it), never the whole site.
+    differing = {p for p, entry in live.items() if oldest.get(p, [None])[0] != entry[0]}
+    assert sorted(links) == sorted(str(bucket.current.resolve() / p) for p in differing)
+    assert 0 < len(links) <= 30 < deploy.files
+    # The release is exactly the manifest, byte for byte, and holds nothing else.
+    root = bucket.current
+    files = {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and not str(p.relative_to(root)).startswith("_tessera/")}
+    assert files == set(live)
+    for rel in ("delivery/index.html", "about/index.html", "index.html"):
+        assert (root / rel).stat().st_ino == (bucket.root / "blobs" / live[rel][0][:2] / live[rel][0]).stat().st_ino
+    assert b"Saturdays" in bucket.read("delivery/index.html")
+    assert len(list(bucket.root.glob("releases/*"))) == 3
+    # Pruning still drops every blob that no release links to.
+    assert all(blob.stat().st_nlink > 1 for blob in bucket.root.glob("blobs/*/*"))
+
+
+def test_recycling_survives_deleted_pages_and_rollback(platform):
+    settings, tenants = platform
+    bucket = FileStorage(settings.data_dir / "buckets" / "bakery")
+    publish_tenant(settings, tenants, "bakery", actor="test")
+    first = bucket.manifest()
+    for n in range(3):
+        edit(tenants, "pages/about.md", f"Edit number {n}.")
+        publish_tenant(settings, tenants, "bakery", actor="test")
+    repo = tenants.repository("bakery")
+    repo.write({"products/brioche.md": None}, EDITOR, "Drop brioche")
+    publish_tenant(settings, tenants, "bakery", actor="test")
+    assert bucket.read("products/brioche/index.html") is None
+    assert not (bucket.current / "products" / "brioche").exists()  # no empty folders left behind
+    from tessera.sites import deploys
+
+    _, back = rollback_tenant(settings, tenants, "bakery", actor="test", deploy_id=deploys(tenants, "bakery")[-1].id)
+    assert back.status == "live" and bucket.manifest() == first
+    root = bucket.current
+    for rel, (sha, size, _) in first.items():
+        assert (root / rel).stat().st_size == size, rel
+
+
+def served(settings, tenants, path: str, encoding: str) -> tuple[int, bytes, dict]:
+    edge = Edge(lambda: tenants.registry, lambda slug: storage(settings, slug), "localhost")
+    return edge.respond("GET", path, "bakery.localhost", {"accept-encoding": encoding})
+
+
+def test_the_edge_serves_precompressed_pages_and_a_rollback_serves_the_old_ones(platform):
+    settings, tenants = platform
+    publish_tenant(settings, tenants, "bakery", actor="test")
+    status, plain, headers = served(settings, tenants, "/delivery/", "")
+    assert status == 200 and "content-encoding" not in headers
+    status, body, headers = served(settings, tenants, "/delivery/", "gzip, deflate, br")
+    assert status == 200 and headers["content-encoding"] == "br" and headers["vary"] == "Accept-Encoding"
+    assert headers["content-type"] == "text/html; charset=utf-8" and len(body) < len(plain)
+    assert brotli.decompress(body) == plain
+    status, body, headers = served(settings, tenants, "/delivery/", "gzip")
+    assert headers["content-encoding"] == "gzip" and gzip.decompress(body) == plain
+    # The compressed forms are no pages of their own.
+    assert served(settings, tenants, "/delivery/index.html.br", "")[0] == 404
+
+    edit(tenants, "pages/delivery.md", "We now deliver on Saturdays.")
+    _, deploy = publish_tenant(settings, tenants, "bakery", actor="test")
+    assert 1 <= deploy.uploaded <= 8  # people are told of the site's files, not of their compressed forms
+    _, body, headers = served(settings, tenants, "/delivery/", "br")
+    assert headers["content-encoding"] == "br" and b"Saturdays" in brotli.decompress(body)
+
+    rollback_tenant(settings, tenants, "bakery", actor="test")
+    _, body, headers = served(settings, tenants, "/delivery/", "br")
+    assert brotli.decompress(body) == plain
+    _, body, _ = served(settings, tenants, "/delivery/", "gzip")
+    assert gzip.decompress(body) == plain
+
+
+def test_compressed_forms_are_made_once_per_content(platform, monkeypatch):
+    from publish import compress
+
+    settings, tenants = platform
+    publish_tenant(settings, tenants, "bakery", actor="test")
+    compressed: list[int] = []
+    original = compress.brotli.compress
+    monkeypatch.setattr(compress.brotli, "compress", lambda data, **kw: compressed.append(len(data)) or original(data, **kw))
+    edit(tenants, "pages/delivery.md", "We now deliver on Saturdays.")
+    _, deploy = publish_tenant(settings, tenants, "bakery", actor="test")
+    assert 1 <= len(compressed) <= deploy.uploaded  # only the changed text files, not the site
+    manifest = storage(settings, "bakery").manifest()
+    # Only text, and only where it is smaller.
+    assert not any(p.startswith("media/") and p.endswith((".br", ".gz")) for p in manifest)
+    for rel, (_, size, _) in manifest.items():
+        if rel.endswith((".br", ".gz")) and rel[:-3] in manifest:
+            assert size < manifest[rel[:-3]][1], rel
+
+
+def test_each_encoding_has_its_own_etag(platform):
+    settings, tenants = platform
+    publish_tenant(settings, tenants, "bakery", actor="test")
+    edge = Edge(lambda: tenants.registry, lambda slug: storage(settings, slug), "localhost")
+    _, _, plain = edge.respond("GET", "/delivery/", "bakery.localhost", {"accept-encoding": ""})
+    _, _, br = edge.respond("GET", "/delivery/", "bakery.localhost", {"accept-encoding": "br"})
+    _, _, gz = edge.respond("GET", "/delivery/", "bakery.localhost", {"accept-encoding": "gzip"})
+    assert len({plain["etag"], br["etag"], gz["etag"]}) == 3
+    # A revalidation is answered 304 only for the representation the tag names.
+    assert edge.respond("GET", "/delivery/", "bakery.localhost",
+                        {"accept-encoding": "br", "if-none-match": br["etag"]})[0] == 304
+    assert edge.respond("GET", "/delivery/", "bakery.localhost",
+                        {"accept-encoding": "", "if-none-match": br["etag"]})[0] == 200
