@@ -30,24 +30,22 @@ class Limit:
     noun: str  # "products", in sentences: "allows 50 products"
     one: str  # "product", in sentences about one: "allows 1 product"
     unit: str = "count"  # "count" or "bytes"
-    enforced: bool = False  # refused at every way in (the others are shown, and enforced later)
     otherwise: str = ""  # the message's last words when "remove some ... first" makes no sense
 
 
 LIMITS = (
-    Limit("products", "Products", "products", "product", enforced=True),
-    Limit("pages_and_posts", "Pages and posts", "pages and posts", "page or post", enforced=True),
-    Limit("media_bytes", "Media storage", "of media", "of media", "bytes", enforced=True),
-    Limit("upload_bytes", "Largest upload", "per upload", "per upload", "bytes", enforced=True),
-    Limit("staff_seats", "Staff seats", "staff seats", "staff seat", enforced=True,
+    Limit("products", "Products", "products", "product"),
+    Limit("pages_and_posts", "Pages and posts", "pages and posts", "page or post"),
+    Limit("media_bytes", "Media storage", "of media", "of media", "bytes"),
+    Limit("upload_bytes", "Largest upload", "per upload", "per upload", "bytes"),
+    Limit("staff_seats", "Staff seats", "staff seats", "staff seat",
           otherwise="or remove someone's role (or withdraw an invitation) first"),
-    Limit("custom_domains", "Custom domains", "custom domains", "custom domain", enforced=True),
-    Limit("orders_per_month", "Orders per month", "orders a month", "order a month", enforced=True,
+    Limit("custom_domains", "Custom domains", "custom domains", "custom domain"),
+    Limit("orders_per_month", "Orders per month", "orders a month", "order a month",
           otherwise="the shop takes orders again on the 1st of next month"),
-    Limit("publishes_per_day", "Publishes per day", "publishes a day", "publish a day", enforced=True,
+    Limit("publishes_per_day", "Publishes per day", "publishes a day", "publish a day",
           otherwise="or publish again tomorrow (the day starts at midnight UTC)"),
-    Limit("api_requests_per_minute", "API requests per minute", "API requests a minute", "API request a minute",
-          enforced=True),
+    Limit("api_requests_per_minute", "API requests per minute", "API requests a minute", "API request a minute"),
 )
 BY_KEY = {limit.key: limit for limit in LIMITS}
 

@@ -38,8 +38,7 @@ def usage_rows(registry, tenant, source, conn, quota=None) -> tuple[list[dict], 
     over = plans.over(limits, used)
     own = plans.overrides(tenant)
     rows = [{"key": limit.key, "label": limit.label, "unit": limit.unit, "limit": limits[limit.key],
-             "used": used[limit.key], "over": over.get(limit.key, 0), "overridden": limit.key in own,
-             "enforced": limit.enforced} for limit in plans.LIMITS]
+             "used": used[limit.key], "over": over.get(limit.key, 0), "overridden": limit.key in own} for limit in plans.LIMITS]
     return rows, over
 
 
