@@ -44,7 +44,7 @@ def _envelope(status: int, code: str, message: str, field: str | None = None,
 
 def _api_error(request: Request, exc: ApiError) -> Response:
     if request.url.path.startswith("/admin"):  # people read pages, not JSON
-        if (isinstance(exc, Unauthorized) and exc.code not in ("handoff_expired", "invitation_invalid", "link_expired")) \
+        if (isinstance(exc, Unauthorized) and exc.code not in ("invitation_invalid", "link_expired")) \
                 or exc.code == "tenant_required":
             return Response("", status_code=303, headers={"Location": f"{admin_base(request)}/login"})
         if "text/html" in request.headers.get("accept", ""):

@@ -2,9 +2,11 @@
 
 The admin has an origin of its own (``admin.<base domain>``) that serves no tenant content. Each
 tenant's pages live under ``/sites/<slug>/``, and a session belongs to one tenant: its cookie is
-scoped to that path. ``/login`` there signs in and lists the sites the account belongs to, each
-opened with a one-time code (two minutes, single use); the switcher opens a session at the other
-site directly.
+scoped to that path. ``/login`` there signs in and lists the sites the account belongs to (a page
+at a time, with a search), holding a signed pass for 15 minutes in a cookie of the admin's host;
+``/go/<slug>`` opens a session at one of them. Nothing is written per site until one is opened,
+so an operator of a thousand sites signs in as fast as anyone. The switcher opens a session at the
+other site directly.
 """
 
 from __future__ import annotations
@@ -14,15 +16,16 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 from markupsafe import Markup, escape
 
 from content.money import Money
 
+from ..auth.credentials import PASS_TTL
 from ..errors import ApiError, Forbidden, NotFound
 from ..routes.auth import GENERIC_FAILURE, _address, _login
-from ..security import SESSION_COOKIE, admin_base, require_tenant, services_of, site_base, tenant_of
+from ..security import SESSION_COOKIE, admin_base, services_of, site_base, tenant_of
 from .common import ENV, Form, admin_html, new_nonce, page, repo_of, text, warm_parse_cache, who
 
 
@@ -97,14 +100,70 @@ def _platform_login(request: Request, email: str, password: str) -> Response:
         services.audit.record("login.failed", address=address, email=email.strip().lower())
         return _login_page(request, 401, error=GENERIC_FAILURE, email=email)
     services.limiter.succeeded(attempt)
-    tenants = services.db.registry.all()
-    if not user.is_superadmin:
+    response = _sites_page(request, user)
+    response.set_cookie(key=PASS_COOKIE, value=services.credentials.site_pass(user.id), path="/", httponly=True,
+                        samesite="strict", secure=services.config.production,
+                        max_age=int(PASS_TTL.total_seconds()))
+    return response
+
+
+PASS_COOKIE = "tessera_pass"
+SITES_PER_PAGE = 50
+
+
+def _pass_holder(request: Request):
+    """The account whose pass the request carries (None: none, expired, or the password changed since)."""
+    services = services_of(request)
+    found = services.credentials.read_site_pass(request.cookies.get(PASS_COOKIE, ""))
+    if found is None:
+        return None
+    user = services.users.get(found[0])
+    if user is None or found[1] < int(datetime.fromisoformat(user.password_changed_at).timestamp()):
+        return None
+    return user
+
+
+def _sites_page(request: Request, user, page_number: int = 1, query: str = "") -> Response:
+    services = services_of(request)
+    query = " ".join(query.split())[:100]
+    if user.is_superadmin:
+        tenants = services.db.registry.all()
+    else:
         ids = {tenant_id for tenant_id, _ in services.users.memberships(user.id)}
-        tenants = [t for t in tenants if t.id in ids]
-    sites = [{"name": t.name, "slug": t.slug,
-              "url": f"{site_base(t.slug)}/handoff?code={services.credentials.handoff(user.id, t.id)}"}
-             for t in tenants]
-    return _platform_page("sites.html", title="Your sites", sites=sites, email=user.email)
+        tenants = [t for t in services.db.registry.all() if t.id in ids] if ids else []
+    if query:
+        needle = query.lower()
+        tenants = [t for t in tenants if needle in t.name.lower() or needle in t.slug]
+    pages = max(1, -(-len(tenants) // SITES_PER_PAGE))
+    page_number = min(max(page_number, 1), pages)
+    shown = tenants[(page_number - 1) * SITES_PER_PAGE: page_number * SITES_PER_PAGE]
+    sites = [{"name": t.name, "slug": t.slug, "url": f"/go/{t.slug}"} for t in shown]
+    return _platform_page("sites.html", title="Your sites", sites=sites, email=user.email, total=len(tenants),
+                          page_number=page_number, pages=pages, query=query)
+
+
+@get("/admin/choose", opt={"tenant": False}, sync_to_thread=True, include_in_schema=False)
+def choose(request: Request, page_number: FromQuery[str] = "1", q: FromQuery[str] = "") -> Response:
+    """The list of sites again (another page, a search), while the pass lasts."""
+    user = _pass_holder(request)
+    if user is None:
+        return Redirect("/login", status_code=303)
+    number = int(page_number) if page_number.isascii() and page_number.isdigit() and len(page_number) < 7 else 1
+    return _sites_page(request, user, number, q)
+
+
+@get("/admin/go/{slug:str}", opt={"tenant": False}, sync_to_thread=True, include_in_schema=False)
+def go(request: Request, slug: FromPath[str]) -> Response:
+    """Open a session at one of the pass holder's sites."""
+    services = services_of(request)
+    user = _pass_holder(request)
+    if user is None:
+        return _login_page(request, 401, error="Your sign-in has expired: sign in again to choose a site.")
+    target = services.db.registry.find(slug) if len(slug) <= 40 else None
+    if target is None or (services.users.role(user.id, target.id) is None and not user.is_superadmin):
+        raise NotFound("no such site among yours")
+    services.audit.record("login", actor=user.id, tenant_id=target.id, address=_address(request), via="site list")
+    return _start_session(request, user.id, target.id)
 
 
 @post("/admin/switch", opt={"auth": True}, sync_to_thread=True, include_in_schema=False)
@@ -121,23 +180,13 @@ def switch(request: Request, data: Form) -> Response:
     return _start_session(request, user.id, target.id)
 
 
-@get("/admin/handoff", sync_to_thread=True, include_in_schema=False)
-def handoff(request: Request, code: FromQuery[str] = "") -> Response:
-    services = services_of(request)
-    tenant = require_tenant(request)
-    user_id = services.credentials.take_handoff(code, tenant.id)
-    if user_id is None:  # the site's own sign-in form, with the reason: never a dead end
-        return _login_page(request, 401, error="That sign-in link has expired or was used: sign in again.")
-    services.audit.record("login", actor=user_id, tenant_id=tenant.id, address=_address(request), via="handoff")
-    return _start_session(request, user_id, tenant.id)
-
-
 @post("/admin/logout", opt={"auth": True}, sync_to_thread=True, include_in_schema=False)
 def logout(request: Request) -> Response:
     services_of(request).credentials.close_session(request.cookies.get(SESSION_COOKIE, ""))
     base = admin_base(request)
     response = Redirect(f"{base}/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path=base)
+    response.delete_cookie(PASS_COOKIE, path="/")  # signing out of one site closes the list of sites too
     return response
 
 
@@ -191,4 +240,4 @@ def _chart(days: list[date], by_day: dict[str, int], currency: str) -> Markup:
                   f'<line x1="0" y1="150.5" x2="{width}" y2="150.5" stroke="#999"/>{"".join(bars)}</svg>')
 
 
-ROUTES = [login_form, login, switch, handoff, logout, dashboard]
+ROUTES = [login_form, login, choose, go, switch, logout, dashboard]

@@ -27,6 +27,7 @@ from ..errors import NotFound, Unauthorized
 from ..platform import PlatformDB
 
 ACCESS_TTL = timedelta(minutes=15)
+PASS_TTL = timedelta(minutes=15)  # the list of sites after signing in on the admin's host
 REFRESH_TTL = timedelta(days=30)
 SESSION_TTL = timedelta(hours=12)
 SUPPORT_TTL = timedelta(hours=1)  # an operator's read-only support view of a tenant's admin
@@ -90,6 +91,26 @@ class Credentials:
         if payload.get("typ") != "access":
             raise Unauthorized("the access token is not valid", code="invalid_token")
         return Claims(int(payload["sub"]), payload["tid"], payload["role"], int(payload["iat"]))
+
+    # -- the pass of the list of sites ------------------------------------------------------
+
+    def site_pass(self, user_id: int) -> str:
+        """What signing in on the admin's own host gives: for ``PASS_TTL``, the account may open a
+        session at any site it belongs to (nothing is written until it does)."""
+        now = int(time.time())
+        return jwt.encode({"sub": str(user_id), "typ": "pass", "iat": now, "exp": now + int(PASS_TTL.total_seconds())},
+                          self.secret, algorithm=ALGORITHM)
+
+    def read_site_pass(self, token: str) -> tuple[int, int] | None:
+        """(user id, issued at) of a valid pass, else None."""
+        try:
+            payload = jwt.decode(token or "", self.secret, algorithms=[ALGORITHM],
+                                 options={"require": ["exp", "iat", "sub", "typ"]})
+        except jwt.PyJWTError:
+            return None
+        if payload.get("typ") != "pass":
+            return None
+        return int(payload["sub"]), int(payload["iat"])
 
     # -- refresh tokens ---------------------------------------------------------------------
 
@@ -195,27 +216,6 @@ class Credentials:
             conn.execute("UPDATE password_resets SET used_at = ? WHERE user_id = ? AND used_at IS NULL",
                          (now_iso(), row["user_id"]))
         return row["user_id"]
-
-    # -- hand-offs between tenant hosts ------------------------------------------------------
-
-    def handoff(self, user_id: int, tenant_id: int) -> str:
-        """A one-time code that opens a session at another tenant's host (cookies are per host)."""
-        code = secrets.token_urlsafe(32)
-        with self.db.conn as conn:
-            conn.execute("INSERT INTO handoffs (user_id, tenant_id, code_hash, expires_at) VALUES (?, ?, ?, ?)",
-                         (user_id, tenant_id, _hash(code), _later(HANDOFF_TTL)))
-        return code
-
-    def take_handoff(self, code: str, tenant_id: int) -> int | None:
-        """The user id of a live code for this tenant, used up by the call; else None."""
-        with immediate(self.db.conn) as conn:
-            row = conn.execute("SELECT * FROM handoffs WHERE code_hash = ?", (_hash(code or ""),)).fetchone()
-            if row is None or row["used_at"] or row["expires_at"] < now_iso() or row["tenant_id"] != tenant_id:
-                return None
-            conn.execute("UPDATE handoffs SET used_at = ? WHERE id = ?", (now_iso(), row["id"]))
-        return row["user_id"]
-
-    # -- API tokens -------------------------------------------------------------------------
 
     def create_api_token(self, user_id: int, tenant_id: int, name: str) -> tuple[int, str]:
         token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)

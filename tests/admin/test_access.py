@@ -4,6 +4,7 @@ forms without their CSRF token change nothing, and each account moves only betwe
 from __future__ import annotations
 
 import re
+import sqlite3
 
 import httpx
 import pytest
@@ -75,26 +76,46 @@ def test_a_post_without_the_csrf_token_changes_nothing(admin, path, data):
     assert owner.repo().head() == head
 
 
-def test_the_admin_origin_lists_the_sites_of_the_account_and_hands_over_once(admin, site):
+def test_the_admin_origin_lists_the_sites_of_the_account_and_opens_one(admin, site):
     platform = admin(None, "")
+    rows = "SELECT (SELECT count(*) FROM sessions) + (SELECT count(*) FROM handoffs)"
+    before = sqlite3.connect(site["data"] / "platform.db").execute(rows).fetchone()[0]
     page = platform.sign_in("editor@agency.test", "tessera-demo")
     assert page.status_code == 200 and "Your sites" in page.text
-    links = dict(re.findall(r'<a href="(/sites/[a-z]+/handoff\?code=[^"]+)">([^<]+)</a>', page.text))
-    assert sorted(links.values()) == ["Rye &amp; Crumb Bakery", "Studio Lumen"]
-    path = next(url for url, name in links.items() if name == "Studio Lumen")
-    assert path.startswith("/sites/studio/handoff?code=")
-
-    studio = admin("studio", "")
-    landed = studio.http.get(path)
+    links = dict(re.findall(r'<a href="(/go/[a-z]+)">([^<]+)</a>', page.text))
+    assert links == {"/go/bakery": "Rye &amp; Crumb Bakery", "/go/studio": "Studio Lumen"}
+    # Signing in writes nothing per site: only opening one does.
+    assert sqlite3.connect(site["data"] / "platform.db").execute(rows).fetchone()[0] == before
+    landed = platform.http.get("/go/studio")
     assert landed.status_code == 303 and landed.headers["location"] == "/sites/studio/"
     cookie = landed.headers["set-cookie"]
     assert "tessera_session=" in cookie and "Path=/sites/studio" in cookie and "Domain" not in cookie
-    assert "Studio Lumen" in studio.get("/").text
-    again = admin("studio", "").http.get(path)
-    assert again.status_code == 401 and "expired or was used" in again.text
-    assert 'name="login_token"' in again.text  # the sign-in form itself, not a dead end
-    stolen = admin("bakery", "").http.get(path.replace("/sites/studio/", "/sites/bakery/"))
-    assert stolen.status_code in (401, 303) and "tessera_session" not in stolen.headers.get("set-cookie", "")
+    assert "Studio Lumen" in platform.http.get("/sites/studio/").text
+    # A site the account does not belong to is not opened, and without the pass nothing is.
+    outsider = platform.http.get("/go/nosuch")
+    assert outsider.status_code == 404 and "tessera_session" not in outsider.headers.get("set-cookie", "")
+    stranger = admin(None, "").http.get("/go/studio")
+    assert stranger.status_code == 401 and 'name="login_token"' in stranger.text  # the sign-in form, not a dead end
+    assert "tessera_session" not in stranger.headers.get("set-cookie", "")
+
+
+def test_the_list_of_sites_searches_and_ends_with_a_password_change(admin, site):
+    platform = admin(None, "")
+    assert platform.sign_in("editor@agency.test", "tessera-demo").status_code == 200
+    found = platform.http.get("/choose", params={"q": "lumen"})
+    assert found.status_code == 200 and "/go/studio" in found.text and "/go/bakery" not in found.text
+    nothing = platform.http.get("/choose", params={"q": "<nothing>"})
+    assert "No site matches" in nothing.text and "&lt;nothing&gt;" in nothing.text and "<nothing>" not in nothing.text
+    conn = sqlite3.connect(site["data"] / "platform.db")
+    changed = conn.execute("SELECT password_changed_at FROM users WHERE email = 'editor@agency.test'").fetchone()[0]
+    with conn:
+        conn.execute("UPDATE users SET password_changed_at = '2099-01-01T00:00:00+00:00' WHERE email = 'editor@agency.test'")
+    try:
+        assert platform.http.get("/choose").status_code == 303  # the pass predates the new password: sign in again
+        assert platform.http.get("/go/studio").status_code == 401
+    finally:
+        with conn:
+            conn.execute("UPDATE users SET password_changed_at = ? WHERE email = 'editor@agency.test'", (changed,))
 
 
 def test_the_admin_is_never_on_a_tenants_host(admin, site):
