@@ -15,7 +15,9 @@ import html
 import json
 import posixpath
 import re
+import threading
 import time
+from collections import OrderedDict
 from typing import Callable
 from urllib.parse import unquote
 
@@ -36,6 +38,9 @@ SECURITY_HEADERS = {
     "x-frame-options": "DENY",
 }
 PLAIN = "text/html; charset=utf-8"
+# Manifest entries kept in memory over all sites (about 200 bytes each): a 10,000-page site with its
+# compressed siblings is ~30,000; the least recently served sites' manifests go first past this.
+MAX_MANIFEST_ENTRIES = 400_000
 MEDIA_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
 _AUTHORITY = re.compile(r"^[a-z0-9.-]+(:[0-9]{1,5})?$")
 
@@ -78,7 +83,11 @@ class Edge:
         self.storage_for = storage_for
         self.base_domain = base_domain.lower()
         self.counter = counter  # page views, for tenants with the analytics feature (see publish.analytics)
-        self._manifests: dict[str, tuple[object, dict, list, list]] = {}
+        # Live manifests by site, least recently used first, bounded by their entries in all (memory
+        # grows with what is served now, not with every site ever served).
+        self._manifests: OrderedDict[str, tuple[object, dict, list, list]] = OrderedDict()
+        self._entries = 0
+        self._lock = threading.Lock()
         # Sites whose live pages report their own views by beacon (behind a CDN): the edge counts
         # none of their pages, so that no view counts twice.
         self._beacons: dict[str, bool] = {}
@@ -98,9 +107,11 @@ class Edge:
                 return {}, [], []
         else:
             key = int(time.time() // 5)  # remote buckets: look again every few seconds
-        cached = self._manifests.get(slug)
-        if cached and cached[0] == key:
-            return cached[1], cached[2], cached[3]
+        with self._lock:
+            cached = self._manifests.get(slug)
+            if cached and cached[0] == key:
+                self._manifests.move_to_end(slug)
+                return cached[1], cached[2], cached[3]
         manifest = storage.manifest()
         raw = storage.read("_tessera/redirects.json")
         redirects = json.loads(raw) if raw else []
@@ -109,8 +120,15 @@ class Edge:
         # Releases built before the build listed its scripts: the builder alone writes assets/*.js.
         scripts = build.get("scripts") if "scripts" in build else \
             sorted("/" + p for p in manifest if p.startswith("assets/") and p.endswith(".js"))
-        self._manifests[slug] = (key, manifest, redirects, scripts)
-        self._beacons[slug] = bool(build.get("beacon"))
+        with self._lock:
+            old = self._manifests.pop(slug, None)
+            self._entries += len(manifest) - (len(old[1]) if old else 0)
+            self._manifests[slug] = (key, manifest, redirects, scripts)
+            while self._entries > MAX_MANIFEST_ENTRIES and len(self._manifests) > 1:
+                gone, dropped = self._manifests.popitem(last=False)
+                self._entries -= len(dropped[1])
+                self._beacons.pop(gone, None)
+            self._beacons[slug] = bool(build.get("beacon"))
         return manifest, redirects, scripts
 
     async def __call__(self, scope, receive, send) -> None:

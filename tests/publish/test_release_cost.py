@@ -153,3 +153,33 @@ def test_each_encoding_has_its_own_etag(platform):
                         {"accept-encoding": "br", "if-none-match": br["etag"]})[0] == 304
     assert edge.respond("GET", "/delivery/", "bakery.localhost",
                         {"accept-encoding": "", "if-none-match": br["etag"]})[0] == 200
+
+
+def test_the_edge_keeps_manifests_within_its_bound(platform, monkeypatch):
+    import publish.edge as edge_module
+
+    settings, tenants = platform
+    publish_tenant(settings, tenants, "bakery", actor="test")
+    edge = Edge(lambda: tenants.registry, lambda slug: storage(settings, slug), "localhost")
+    entries = len(storage(settings, "bakery").manifest())
+    monkeypatch.setattr(edge_module, "MAX_MANIFEST_ENTRIES", entries)  # room for one site's manifest
+    assert edge.respond("GET", "/delivery/", "bakery.localhost", {})[0] == 200
+    assert list(edge._manifests) == ["bakery"] and edge._entries == entries
+    # Another site's manifest pushes the least recently served one out; serving it again reads it back.
+    edge._site("other", FakeStorage({"index.html": ["0" * 64, 10, "text/html"]}))
+    assert list(edge._manifests) == ["other"] and edge._entries == 1
+    assert edge.respond("GET", "/delivery/", "bakery.localhost", {})[0] == 200
+    assert list(edge._manifests) == ["bakery"]
+
+
+class FakeStorage:
+    """A remote bucket's manifest (the edge re-reads those every few seconds)."""
+
+    def __init__(self, manifest: dict) -> None:
+        self._manifest = manifest
+
+    def manifest(self) -> dict:
+        return self._manifest
+
+    def read(self, path: str) -> bytes | None:
+        return None
