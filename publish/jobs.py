@@ -13,6 +13,7 @@ for content errors, file and line. Tracebacks go to the server's log, never into
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sqlite3
 import threading
@@ -48,6 +49,15 @@ class Job:
     def from_row(cls, row: sqlite3.Row) -> Job:
         return cls(*(row[k] for k in ("id", "tenant", "kind", "status", "actor", "run_after", "created_at",
                                       "started_at", "finished_at", "log")))
+
+
+def spread(tenant: str, seconds: int) -> timedelta:
+    """A fixed delay in [0, seconds) for this tenant: jobs that many tenants schedule for the same
+    moment (midnight, a campaign's launch) come due over a window instead of all in one second."""
+    if seconds <= 0:
+        return timedelta(0)
+    digest = hashlib.blake2b(tenant.encode(), digest_size=4).digest()
+    return timedelta(seconds=int.from_bytes(digest, "big") % seconds)
 
 
 class Queue(PerThread):

@@ -318,12 +318,13 @@ def _publishing_job(settings: Settings, job) -> str:
 def next_day(slug: str, now=None):
     """Just after the next midnight UTC, spread over ten minutes by the site's slug, so that the sites
     refused today do not all come back in the same second."""
-    import hashlib
     from datetime import datetime, timedelta, timezone
+
+    from publish.jobs import spread
 
     now = now or datetime.now(timezone.utc)
     midnight = datetime.combine(now.astimezone(timezone.utc).date() + timedelta(days=1), datetime.min.time(), timezone.utc)
-    return midnight + timedelta(seconds=int.from_bytes(hashlib.blake2b(slug.encode(), digest_size=4).digest(), "big") % 600)
+    return midnight + spread(slug, 600)
 
 
 def _files(n: int, done: str) -> str:

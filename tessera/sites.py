@@ -24,9 +24,13 @@ from builder.output import locked, recover
 from content import plans, prices
 from content.registry import Tenant
 from content.tenants import Tenants
-from publish.jobs import Queue
+from publish.jobs import Queue, spread
 from publish.deploy import Deploy, fail_interrupted, get_deploy, list_deploys, previous_live, publish_build
 from publish.storage import open_storage
+
+# Scheduled content of many sites often comes due at the same moment: each site's publish runs within
+# this many seconds after it, at an offset of its own.
+SCHEDULE_SPREAD_SECONDS = 60
 
 from .settings import Settings
 
@@ -124,8 +128,9 @@ def publish_tenant(settings: Settings, tenants: Tenants, slug: str, *, actor: st
                                    actor=actor, rollback_of=rollback_of, timings=timings)
         finally:
             conn.close()
-    if built.result.next_scheduled:  # scheduled content goes live on time: queue its publish now
-        Queue(settings.data_dir / "platform.db").enqueue(slug, actor="schedule", run_after=built.result.next_scheduled)
+    if built.result.next_scheduled:  # scheduled content goes live on time (within a minute): queue its publish now
+        Queue(settings.data_dir / "platform.db").enqueue(
+            slug, actor="schedule", run_after=built.result.next_scheduled + spread(slug, SCHEDULE_SPREAD_SECONDS))
     return built, deploy
 
 

@@ -78,7 +78,10 @@ def test_abandoned_jobs_go_back_to_the_queue(tmp_path):
     assert queue.claim().tenant == "a"
 
 
-def test_scheduled_content_is_published_when_due(platform):
+def test_scheduled_content_is_published_when_due(platform, monkeypatch):
+    import tessera.sites
+
+    monkeypatch.setattr(tessera.sites, "SCHEDULE_SPREAD_SECONDS", 0)  # on the second, for this test
     settings, tenants = platform
     soon = datetime.now(timezone.utc) + timedelta(seconds=2)
     repo = tenants.repository("studio")
@@ -124,3 +127,20 @@ def test_a_queued_job_wakes_an_idle_runner_at_once(tmp_path):
     finally:
         runner.stop()
     assert runner.threads and not any(t.is_alive() for t in runner.threads)  # stop wakes it too
+
+
+def test_scheduled_publishes_of_many_sites_are_spread_over_a_minute(platform):
+    from publish.jobs import spread
+    from tessera.sites import SCHEDULE_SPREAD_SECONDS
+
+    settings, tenants = platform
+    at = (datetime.now(timezone.utc) + timedelta(days=2)).replace(microsecond=0)
+    repo = tenants.repository("studio")
+    repo.write({"posts/later.md": f"---\ntitle: Later\npublished_at: {at.isoformat()}\n---\nSoon.\n".encode()},
+               EDITOR, "Schedule a post")
+    publish_tenant(settings, tenants, "studio", actor="test")
+    queue = Queue(settings.data_dir / "platform.db")
+    runs = sorted(j.run_after for j in queue.list("studio") if j.actor == "schedule" and j.status == "queued")
+    assert (at + spread("studio", SCHEDULE_SPREAD_SECONDS)).isoformat() in runs
+    offsets = {spread(f"site-{n}", 60).total_seconds() for n in range(1000)}
+    assert min(offsets) >= 0 and max(offsets) < 60 and len(offsets) == 60  # a thousand sites use the whole minute
