@@ -109,20 +109,41 @@ class Resolver:
         return origins
 
 
+def default_max_open() -> int:
+    """Idle connections kept: enough for a thousand busy sites, within the process's file handles
+    (a connection in WAL mode holds three: the database, its log and the shared memory)."""
+    import resource
+
+    handles = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if handles == resource.RLIM_INFINITY or handles <= 0:
+        handles = 65536
+    return max(16, min(2048, handles // 8))
+
+
+# SQLite's page caches over every connection of the process: past this, SQLite gives back cached
+# pages before growing, so many open tenants cost memory by what they use, not by their number.
+SOFT_HEAP_BYTES = 192 * 2**20
+PAGE_CACHE_KIB = 1024  # at most this much cache per tenant connection (the sites' databases are small)
+
+
 class TenantDatabases:
     """Connections to tenants' own ``tenant.db``, reused across requests.
 
     Idle connections are kept per tenant, least recently used first out, up to ``max_open`` in
-    all, so hundreds of tenants never exhaust file handles. A connection is lent to one request
-    at a time; the schema is brought up to date the first time a tenant is opened.
+    all (by default sized from the file handles the process may open: about two thousand), so a
+    thousand sites' traffic reuses its connections instead of reopening one per request, and never
+    exhausts file handles. Memory is bounded by SQLite's soft heap limit and a small page cache per
+    connection. A connection is lent to one request at a time; the schema is brought up to date the
+    first time a tenant is opened.
     """
 
-    def __init__(self, tenants_root: Path, max_open: int = 64,
+    def __init__(self, tenants_root: Path, max_open: int | None = None,
                  on_events: Callable[[str], None] | None = None) -> None:
         self.root = Path(tenants_root)
-        self.max_open = max_open
+        self.max_open = max_open if max_open is not None else default_max_open()
         self.on_events = on_events
-        self._idle: OrderedDict[tuple[str, int], sqlite3.Connection] = OrderedDict()
+        self._idle: OrderedDict[tuple[str, int], sqlite3.Connection] = OrderedDict()  # oldest first
+        self._keys: dict[str, list[tuple[str, int]]] = {}  # each tenant's idle keys, newest last
         self._migrated: set[str] = set()
         self._lock = threading.Lock()
         self._serial = 0
@@ -150,30 +171,45 @@ class TenantDatabases:
 
     def _borrow(self, slug: str) -> sqlite3.Connection:
         with self._lock:
-            for key in reversed(self._idle):
-                if key[0] == slug:
-                    return self._idle.pop(key)
+            keys = self._keys.get(slug)
+            if keys:
+                key = keys.pop()
+                if not keys:
+                    del self._keys[slug]
+                return self._idle.pop(key)
             migrate = slug not in self._migrated
         path = self.root / slug / "tenant.db"
         if not path.exists():
             raise NotFound(f"tenant {slug!r} has no database", code="unknown_tenant")
         conn = connect(path, TENANT if migrate else None)
+        conn.execute(f"PRAGMA cache_size = -{PAGE_CACHE_KIB}")
+        if not TenantDatabases._heap_limited:
+            conn.execute(f"PRAGMA soft_heap_limit = {SOFT_HEAP_BYTES}")  # for the whole process
+            TenantDatabases._heap_limited = True
         with self._lock:
             self._migrated.add(slug)
         return conn
 
+    _heap_limited = False
+
     def _give_back(self, slug: str, conn: sqlite3.Connection) -> None:
         with self._lock:
             self._serial += 1
-            self._idle[(slug, self._serial)] = conn
+            key = (slug, self._serial)
+            self._idle[key] = conn
+            self._keys.setdefault(slug, []).append(key)
             while len(self._idle) > self.max_open:
-                _, old = self._idle.popitem(last=False)
+                (old_slug, serial), old = self._idle.popitem(last=False)
+                keys = self._keys[old_slug]
+                keys.remove((old_slug, serial))  # the oldest of few: at the front
+                if not keys:
+                    del self._keys[old_slug]
                 old.close()
 
     def forget(self, slug: str) -> None:
         """Close a tenant's connections (before deleting or restoring it)."""
         with self._lock:
-            for key in [k for k in self._idle if k[0] == slug]:
+            for key in self._keys.pop(slug, []):
                 self._idle.pop(key).close()
             self._migrated.discard(slug)
 
@@ -181,6 +217,7 @@ class TenantDatabases:
         with self._lock:
             while self._idle:
                 self._idle.popitem()[1].close()
+            self._keys.clear()
 
     @property
     def open_count(self) -> int:

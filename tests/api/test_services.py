@@ -153,3 +153,39 @@ def test_pool_stays_bounded_with_many_tenants(tmp_path):
     assert errors == []
     assert pool.open_count <= 8
     pool.close()
+
+
+def test_pool_keeps_every_busy_tenant_open_and_reuses_it(tmp_path, monkeypatch):
+    import commerce_api.tenancy as tenancy
+
+    tenants = Tenants(tmp_path, ROOT / "sites")
+    for n in range(40):
+        tenants.create(f"s{n:02d}", f"S{n}", parse_features("cms"), starter=None)
+    opened = []
+    real_connect = tenancy.connect
+    monkeypatch.setattr(tenancy, "connect", lambda *a, **k: opened.append(a[0]) or real_connect(*a, **k))
+    pool = TenantDatabases(tmp_path / "tenants")
+    assert pool.max_open == tenancy.default_max_open() >= 40
+    for _ in range(3):  # traffic spread over every site: each is opened once, then reused
+        for n in range(40):
+            with pool.connection(f"s{n:02d}") as conn:
+                assert conn.execute("SELECT value FROM meta WHERE key = 'slug'").fetchone()[0] == f"s{n:02d}"
+    assert len(opened) == 40 and pool.open_count == 40
+    pool.forget("s07")
+    assert pool.open_count == 39
+    with pool.connection("s07"):
+        pass
+    assert len(opened) == 41
+    pool.close()
+    assert pool.open_count == 0
+
+
+def test_the_default_pool_size_follows_the_file_handles(monkeypatch):
+    import resource
+
+    from commerce_api.tenancy import default_max_open
+
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (1024, 1024))
+    assert default_max_open() == 128
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (1_048_576, 1_048_576))
+    assert default_max_open() == 2048
