@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from content.migrations import connect
-from content.registry import Tenant
+from content.registry import Tenant, TenantCache
 from content.schema import TENANT
 
 from .errors import NotFound, TenantMismatch
@@ -34,38 +34,16 @@ def host_name(host: str | None) -> str:
     return host.rsplit(":", 1)[0].rstrip(".") if ":" in host else host.rstrip(".")
 
 
-CACHED_TENANTS = 4096  # per thread; past it the cache starts again (a miss is one query)
-
-
 class Resolver:
-    """Requests' tenants, cached per thread until ``platform.db`` changes.
-
-    Every request needs its tenant (with its plan's features); reading the row each time was the
-    largest single cost of a basket request. A cache is only valid while nothing wrote
-    ``platform.db``: a connection of the resolver's own that never writes asks SQLite's
-    ``PRAGMA data_version`` (which moves whenever another connection, in this process or any other,
-    commits), so a suspension, a plan change or a new domain is seen by the very next request."""
+    """Requests' tenants, cached until ``platform.db`` changes (``content.registry.TenantCache``):
+    every request needs its tenant, and reading the row each time was the largest single cost of a
+    basket request."""
 
     def __init__(self, db: PlatformDB, base_domain: str, admin_host: str | None = None) -> None:
         self.db = db
         self.base_domain = base_domain.lower()
         self.admin_host = admin_host or f"admin.{self.base_domain}"
-        self._local = threading.local()
-
-    def _cached(self, key: tuple[str, str], read: Callable[[], Tenant | None]) -> Tenant | None:
-        local = self._local
-        watch = getattr(local, "watch", None)
-        if watch is None:
-            watch = local.watch = sqlite3.connect(self.db.path)
-            local.cache, local.version = {}, None
-        version = watch.execute("PRAGMA data_version").fetchone()[0]
-        cache = local.cache
-        if version != local.version or len(cache) > CACHED_TENANTS:
-            cache.clear()
-            local.version = version
-        if key not in cache:
-            cache[key] = read()  # read after the version: a commit in between is seen next time
-        return cache[key]
+        self._cache = TenantCache(db.path)
 
     def is_platform_host(self, host: str) -> bool:
         return host in LOCAL_HOSTS or host in (self.base_domain, f"api.{self.base_domain}", self.admin_host)
@@ -78,7 +56,7 @@ class Resolver:
             if name.endswith(suffix) and "." not in name[: -len(suffix)]:
                 claims.append(("host", name[: -len(suffix)]))
             else:
-                tenant = self._cached(("domain", name), lambda: self.db.registry.tenant_for_domain(name))
+                tenant = self._cache.get(("domain", name), lambda: self.db.registry.tenant_for_domain(name))
                 if tenant is None:
                     raise NotFound(f"no site is served at {name}", code="unknown_host")
                 claims.append(("domain", tenant.slug))
@@ -93,7 +71,7 @@ class Resolver:
         if not slugs:
             return None
         slug = slugs.pop()
-        tenant = self._cached(("slug", slug), lambda: self.db.registry.find(slug))
+        tenant = self._cache.get(("slug", slug), lambda: self.db.registry.find(slug))
         if tenant is None:
             raise NotFound(f"no tenant called {slug!r}", code="unknown_tenant")
         return tenant

@@ -9,6 +9,7 @@ import json
 import re
 import secrets
 import sqlite3
+import threading
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -357,3 +358,35 @@ class Registry:
                                  (tenant.id,))
         return [Domain(r["name"], r["tenant_id"], bool(r["is_primary"]), r["verification_token"],
                        r["verified_at"]) for r in rows]
+
+
+CACHED_TENANTS = 4096  # per thread; past it the cache starts again (a miss is one query)
+
+
+class TenantCache:
+    """Tenants looked up by the request path (by slug, by domain), cached per thread until
+    ``platform.db`` changes.
+
+    A cache is only valid while nothing wrote ``platform.db``: a connection of the cache's own that
+    never writes asks SQLite's ``PRAGMA data_version``, which moves whenever another connection (in
+    this process or any other) commits, so a suspension, a plan change or a new domain is seen by
+    the very next request."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+
+    def get(self, key: tuple[str, str], read: Callable[[], Tenant | None]) -> Tenant | None:
+        local = self._local
+        watch = getattr(local, "watch", None)
+        if watch is None:
+            watch = local.watch = sqlite3.connect(self.path)
+            local.cache, local.version = {}, None
+        version = watch.execute("PRAGMA data_version").fetchone()[0]
+        cache = local.cache
+        if version != local.version or len(cache) > CACHED_TENANTS:
+            cache.clear()
+            local.version = version
+        if key not in cache:
+            cache[key] = read()  # read after the version: a commit in between is seen next time
+        return cache[key]

@@ -21,7 +21,7 @@ from collections import OrderedDict
 from typing import Callable
 from urllib.parse import unquote
 
-from content.registry import Registry, Tenant
+from content.registry import Registry, Tenant, TenantCache
 
 from .analytics import Counter
 from .compress import is_sibling
@@ -80,6 +80,7 @@ class Edge:
     def __init__(self, registry: Callable[[], Registry], storage_for: Callable[[str], Storage],
                  base_domain: str, counter: Counter | None = None) -> None:
         self.registry = registry
+        self._tenants: TenantCache | None | bool = None  # made at the first request, from the registry's file
         self.storage_for = storage_for
         self.base_domain = base_domain.lower()
         self.counter = counter  # page views, for tenants with the analytics feature (see publish.analytics)
@@ -93,10 +94,16 @@ class Edge:
         self._beacons: dict[str, bool] = {}
 
     def tenant_for(self, host: str) -> Tenant | None:
+        """The site served at ``host``, cached until platform.db changes (``TenantCache``)."""
+        if self._tenants is None:
+            path = getattr(self.registry(), "path", None)  # None: a registry with no file behind it
+            self._tenants = TenantCache(path) if path is not None else False
+        cached = self._tenants.get if self._tenants else (lambda key, read: read())
         suffix = "." + self.base_domain
         if host.endswith(suffix) and "." not in host[: -len(suffix)]:
-            return self.registry().find(host[: -len(suffix)])
-        return self.registry().tenant_for_domain(host)
+            slug = host[: -len(suffix)]
+            return cached(("slug", slug), lambda: self.registry().find(slug))
+        return cached(("domain", host), lambda: self.registry().tenant_for_domain(host))
 
     def _site(self, slug: str, storage: Storage) -> tuple[dict, list, list]:
         """The live manifest, redirects and scripts, re-read only when the live release changes."""
