@@ -21,6 +21,7 @@ from publish.jobs import Queue, Runner
 from publish.storage import open_storage
 
 from .housekeeping import Housekeeper
+from .worker import sockets_dir, wake_workers
 from .settings import Settings
 
 API_PREFIXES = ("/api/", "/healthz", "/metrics", "/admin")
@@ -62,8 +63,11 @@ def storage_for(settings: Settings):
 class Platform:
     """Routes a request to the API, the edge server, or the platform's own front page."""
 
-    def __init__(self, settings: Settings, svc: Services) -> None:
+    def __init__(self, settings: Settings, svc: Services, *, jobs: bool = True) -> None:
+        """``jobs``: run the job runner and housekeeping in this process's threads (tests, the dev
+        server); ``tessera serve`` passes False and leaves them to ``tessera worker`` processes."""
         self.settings = settings
+        self.jobs = jobs
         self.services = svc
         self.api = create_app(api_config(settings), svc)
         self.counter = Counter(analytics_config(settings, svc.config.admin_host), settings.data_dir / "tenants")
@@ -75,9 +79,15 @@ class Platform:
         self.git = GitServer(svc, self._publish_pushed, _install_hooks)
         self.runner = job_runner(settings)
         self.housekeeper = Housekeeper(settings)
-        # A publish queued here (Save, Publish, a push) starts at once, not at the runner's next poll.
-        self.queue.listeners.append(self.runner.wake)
-        svc.queue.listeners.append(self.runner.wake)
+        # A publish queued here (Save, Publish, a push) starts at once, not at the runner's next poll:
+        # the runner in this process, or the worker processes.
+        if jobs:
+            wake = self.runner.wake
+        else:
+            folder = sockets_dir(settings)
+            wake = lambda: wake_workers(folder)  # noqa: E731
+        self.queue.listeners.append(wake)
+        svc.queue.listeners.append(wake)
 
     def _publish_pushed(self, slug: str) -> None:
         """A push landed: queue its publish, unless the plan's publishes of the day are used up. The
@@ -99,14 +109,17 @@ class Platform:
         self.queue.enqueue(slug, actor="git push")
 
     def start_jobs(self) -> None:
+        if not self.jobs:
+            return
         self.runner.start()
         self.housekeeper.start()
         sweep_outboxes(self.settings, self.queue)
         schedule_billing_sweep(self.settings, self.queue)
 
     def stop_jobs(self) -> None:
-        self.housekeeper.stop()
-        self.runner.stop()
+        if self.jobs:
+            self.housekeeper.stop()
+            self.runner.stop()
         self.counter.close()  # write the page views still in memory
 
     async def __call__(self, scope, receive, send) -> None:
@@ -344,5 +357,5 @@ def _install_hooks(repo) -> None:
     install(repo)
 
 
-def make_app(settings: Settings) -> Platform:
-    return Platform(settings, services(settings))
+def make_app(settings: Settings, *, jobs: bool = True) -> Platform:
+    return Platform(settings, services(settings), jobs=jobs)

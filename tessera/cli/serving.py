@@ -16,25 +16,59 @@ from .base import Context, console, handle_errors, main, pass_ctx
 # -- serving ----------------------------------------------------------------------------------
 
 
-def _serve(settings: Settings) -> None:
+def _serve(settings: Settings, workers: int = 1) -> None:
+    """Serve in this process; builds, publishes and mail run in ``workers`` worker processes."""
+    import subprocess
+    import sys
+
     import uvicorn
 
     from ..app import make_app
 
-    uvicorn.run(make_app(settings), host=settings.host, port=settings.port, log_level="warning",
-                proxy_headers=False, server_header=False)
+    started = [subprocess.Popen([sys.executable, "-m", "tessera.cli", "worker"]) for _ in range(workers)]
+    try:
+        uvicorn.run(make_app(settings, jobs=False), host=settings.host, port=settings.port, log_level="warning",
+                    proxy_headers=False, server_header=False)
+    finally:
+        for process in started:
+            process.terminate()
+        for process in started:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+WORKERS_OPTION = click.option("--workers", type=click.IntRange(0, 64), default=1, show_default=True,
+                              help="Worker processes to start for builds, publishes and mail "
+                                   "(0: none here; run `tessera worker` elsewhere).")
 
 
 @main.command("serve")
+@WORKERS_OPTION
 @pass_ctx
 @handle_errors
-def serve(ctx: Context) -> None:
-    """Serve the API and every tenant's site (by Host) on TESSERA_HOST:TESSERA_PORT."""
+def serve(ctx: Context, workers: int) -> None:
+    """Serve the API and every tenant's site (by Host) on TESSERA_HOST:TESSERA_PORT, with worker
+    processes for builds and publishes (the serving process never builds)."""
     settings = ctx.settings
     console.print(f"Serving sites and the API on http://{settings.host}:{settings.port}/ "
-                  f"(sites at http://<tenant>.{settings.base_domain}:{settings.port}/, docs at /api/docs); "
-                  "Ctrl-C stops.")
-    _serve(settings)
+                  f"(sites at http://<tenant>.{settings.base_domain}:{settings.port}/, docs at /api/docs) "
+                  f"with {workers} worker{'' if workers == 1 else 's'}; Ctrl-C stops.")
+    _serve(settings, workers)
+
+
+@main.command("worker")
+@pass_ctx
+@handle_errors
+def worker(ctx: Context) -> None:
+    """Take jobs from the queue until stopped (SIGTERM or Ctrl-C): builds and publishes one at a time,
+    notifications, scheduled publishes and the daily housekeeping. Start as many as the machine's
+    cores allow; they share one queue."""
+    from ..worker import Worker
+
+    console.print(f"Worker {__import__('os').getpid()} taking jobs from {ctx.settings.data_dir / 'platform.db'}.")
+    Worker(ctx.settings).run()
 
 
 @main.command("prune")

@@ -1,0 +1,107 @@
+"""``tessera worker``: builds, publishes, notifications and housekeeping in a process of their own.
+
+The serving process never builds: a thousand tenants' requests must not wait behind one tenant's
+build, nor share its memory. ``tessera serve`` starts one worker by default (``--workers N`` for
+more, ``--workers 0`` when the operator runs them elsewhere); any number of workers share the one
+job queue in ``platform.db``, each running one build at a time.
+
+A queued job wakes the workers at once: each worker binds a datagram socket in
+``<data>/workers/``, and whoever queues a job sends one byte to each (``wake_workers``). A worker
+also looks at the queue every few seconds, for jobs that come due and for a wake-up that was missed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from pathlib import Path
+
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+POLL = 2.0  # seconds between looks at the queue when nothing woke the worker
+
+
+def sockets_dir(settings: Settings) -> Path:
+    return settings.data_dir / "workers"
+
+
+def wake_workers(folder: Path) -> None:
+    """Tell every worker listening in ``folder`` that a job was queued (best effort, never blocks)."""
+    try:
+        names = list(folder.glob("*.sock"))
+    except OSError:
+        return
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
+        sender.setblocking(False)
+        for name in names:
+            try:
+                sender.sendto(b"!", str(name))
+            except ConnectionRefusedError:  # a worker that died without removing its socket
+                name.unlink(missing_ok=True)
+            except OSError:  # its buffer is full: it has been woken already
+                pass
+
+
+class Worker:
+    """One worker process's job runner, wake-up listener and housekeeping."""
+
+    def __init__(self, settings: Settings, *, poll: float = POLL) -> None:
+        from publish.jobs import Queue
+
+        from .app import job_runner
+        from .housekeeping import Housekeeper
+
+        self.settings = settings
+        self.queue = Queue(settings.data_dir / "platform.db")
+        self.runner = job_runner(settings, workers=1, poll=poll)  # one build at a time per process
+        self.housekeeper = Housekeeper(settings)
+        self.stopping = threading.Event()
+        folder = sockets_dir(settings)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.address = folder / f"{os.getpid()}.sock"
+        self.address.unlink(missing_ok=True)
+        self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._socket.bind(str(self.address))
+        self._socket.settimeout(0.5)
+
+    def start(self) -> None:
+        from .app import schedule_billing_sweep, sweep_outboxes
+
+        self.runner.start()
+        self.housekeeper.start()
+        sweep_outboxes(self.settings, self.queue)
+        schedule_billing_sweep(self.settings, self.queue)
+        threading.Thread(target=self._listen, name="worker-wake", daemon=True).start()
+
+    def _listen(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self._socket.recv(64)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.runner.wake()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.housekeeper.stop()
+        self.runner.stop()
+        self._socket.close()
+        self.address.unlink(missing_ok=True)
+
+    def run(self) -> None:
+        """Run until SIGTERM or SIGINT."""
+        done = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: done.set())
+        self.start()
+        log.info("worker %s is taking jobs", os.getpid())
+        try:
+            done.wait()
+        finally:
+            self.stop()
