@@ -310,3 +310,20 @@ def test_the_api_error_rate_comes_from_the_exported_request_counter():
     assert (rate["total"], rate["client"], rate["server"]) == (100, 6, 4)
     assert rate["server_rate"] == 0.04 and rate["routes"] == [("GET /api/cart", 3), ("GET /api/checkout", 1)]
     assert api_errors(Metrics().registry)["server_rate"] == 0.0  # no requests yet: no division by zero
+
+
+def test_the_tenants_page_searches_and_pages(admin, fleet, monkeypatch):
+    import commerce_api.admin.tenants as tenants_page
+
+    operator = admin("bakery", OPERATOR)
+
+    def shown(page) -> set[str]:  # the Sites table's rows
+        return set(re.findall(r'<tr><td>[^<]* <span class="muted">\(([a-z0-9-]+)\)</span></td>', page.text))
+
+    found = operator.get("/tenants?q=corner")
+    assert found.status_code == 200 and shown(found) == {"corner"}
+    assert "No tenant matches" in operator.get("/tenants?q=zzz-nothing").text
+    monkeypatch.setattr(tenants_page, "TENANTS_PER_PAGE", 2)
+    first, second = operator.get("/tenants"), operator.get("/tenants?q=&n=2")
+    assert len(shown(first)) == 2 and len(shown(second)) == 2 and not shown(first) & shown(second)
+    assert 'rel="next"' in first.text and "The sites on this page" in first.text
