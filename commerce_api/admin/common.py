@@ -73,7 +73,8 @@ def page(request: Request, template: str, http_status: int = 200, **context: Any
     vouched = message_is_ours(request)  # a link from elsewhere cannot put words in the admin's mouth
     context.setdefault("flash", request.query_params.get("saved") if vouched else None)
     context.setdefault("error", request.query_params.get("error") if vouched else None)
-    tenants = _switchable(request, principal) if principal else []
+    # A read-only support view may not switch sites: it is offered no switcher it would refuse.
+    tenants = _switchable(request, principal) if principal and not principal.read_only else []
     context.setdefault("inbox_unread", lambda: _unread(request))  # called only where the menu shows the inbox
     context.setdefault("billing_notice", _billing_notice(request))
     nonce = new_nonce()
