@@ -89,6 +89,18 @@ def require_tenant(connection: ASGIConnection) -> Tenant:
     return tenant
 
 
+def end_session(services: Services, cookie: str) -> None:
+    """Close the admin session of a cookie, whichever way its person leaves (End support view, Sign out,
+    the API's logout). Leaving an operator's read-only support view is recorded as ``support.ended``, so
+    the site's owners see on Settings → Activity that it ended."""
+    found = services.credentials.session(cookie) if cookie else None
+    services.credentials.close_session(cookie)
+    if found is not None and found.read_only:
+        user = services.users.get(found.user_id)
+        services.audit.record("support.ended", actor=found.user_id, tenant_id=found.tenant_id,
+                              reason=found.support_reason, email=user.email if user else None)
+
+
 def admin_base(connection: ASGIConnection) -> str:
     """The admin's URL prefix for this request: ``/sites/<slug>`` for a tenant's pages on the admin
     origin, empty for the platform's own pages there (sign-in, the list of sites)."""

@@ -190,9 +190,13 @@ class Registry:
         stamp = now_iso()
         try:
             with self.conn:
+                # Never a deleted tenant's id: the audit log keeps that tenant's entries under it, and a
+                # site's Activity page lists the entries with its id. One statement, so two adds at once
+                # cannot pick the same id.
                 self.conn.execute(
-                    "INSERT INTO tenants (slug, name, status, plan, features, settings, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO tenants (id, slug, name, status, plan, features, settings, created_at, updated_at)"
+                    " SELECT 1 + max(coalesce((SELECT max(id) FROM tenants), 0),"
+                    " coalesce((SELECT max(tenant_id) FROM audit_log), 0)), ?, ?, ?, ?, ?, ?, ?, ?",
                     (slug, name, status, plan, json.dumps(sorted(features)),
                      json.dumps(settings or {}), stamp, stamp))
         except sqlite3.IntegrityError:

@@ -251,11 +251,11 @@ def _tenant_facts(settings, slug: str) -> tuple[bool, int | None]:
 
 def limit_problems(settings, slug: str, repo, old: str, new: str) -> list[str]:
     """One message per limit of the site's plan that the push would add past (products, pages and
-    posts), counted on the branch before and after the push, then one per file it changes that is
+    posts, media storage), counted on the branch before and after the push, then one per file it changes that is
     read-only because the site is over such a limit (the newest ones; what the push removes makes room
     first). A push that removes, edits what is editable, or adds within the limit passes, even on a
     site that is over a limit after a downgrade."""
-    from content.plans import counts, over_limits, read_only_error, read_only_paths
+    from content.plans import LimitReached, check, counts, over_limits, read_only_error, read_only_paths
     from content.registry import Registry
 
     registry = Registry(settings.data_dir / "platform.db")
@@ -266,6 +266,11 @@ def limit_problems(settings, slug: str, repo, old: str, new: str) -> list[str]:
         before = [] if set(old) == {"0"} else _tree_paths(repo, old)
         after = _tree_paths(repo, new)
         problems = [f"{exc.key}: {exc}" for exc in over_limits(registry, tenant, before, after)]
+        try:  # media storage, as the admin's upload counts it: what the site's media files weigh
+            check(registry, tenant, "media_bytes", 0 if set(old) == {"0"} else _media_bytes(repo, old),
+                  _media_bytes(repo, new))
+        except LimitReached as exc:
+            problems.append(f"{exc.key}: {exc}")
         if problems or not before:
             return problems
         source = repo.source(old)  # the order of the files is the history's before the push
@@ -283,6 +288,20 @@ def limit_problems(settings, slug: str, repo, old: str, new: str) -> list[str]:
         return problems
     finally:
         registry.close()
+
+
+def _media_bytes(repo, commit: str) -> int:
+    """What the media files of a commit weigh (``plans.media_paths``: images, not their .yaml notes)."""
+    from content.plans import media_paths
+
+    out = repo.git("ls-tree", "-r", "-l", "-z", commit, "--", "media").stdout.decode(errors="replace")
+    sizes = {}
+    for entry in filter(None, out.split("\0")):
+        meta, path = entry.split("\t", 1)
+        size = meta.split()[3]
+        if size.isdigit():
+            sizes[path] = int(size)
+    return sum(sizes[p] for p in media_paths(sizes))
 
 
 def _tree_paths(repo, commit: str) -> list[str]:

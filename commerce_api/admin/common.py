@@ -73,7 +73,8 @@ def page(request: Request, template: str, http_status: int = 200, **context: Any
     vouched = message_is_ours(request)  # a link from elsewhere cannot put words in the admin's mouth
     context.setdefault("flash", request.query_params.get("saved") if vouched else None)
     context.setdefault("error", request.query_params.get("error") if vouched else None)
-    tenants = _switchable(request, principal) if principal else []
+    # A read-only support view may not switch sites: it is offered no switcher it would refuse.
+    tenants = _switchable(request, principal) if principal and not principal.read_only else []
     context.setdefault("inbox_unread", lambda: _unread(request))  # called only where the menu shows the inbox
     context.setdefault("billing_notice", _billing_notice(request))
     nonce = new_nonce()
@@ -296,11 +297,23 @@ def read_only_note(request: Request, path: str) -> str:
 
 def plan_check(request: Request, changes: dict[str, bytes | None]):
     """The plan's say on a change, as ``Repository.write`` calls it under its lock (``gitrepo.Check``):
-    no addition past a counted limit, no change to a file that is read-only over one."""
+    no addition past a counted limit or the media storage, no change to a file that is read-only over one."""
     registry, tenant, repo = services_of(request).db.registry, require_tenant(request), repo_of(request)
+
+    added_media = plans.media_paths(path for path, data in changes.items() if data is not None)
 
     def check(before: list[str], after: list[str]) -> None:
         plans.check_paths(registry, tenant, before, after)
+        if added_media:  # media storage, against the version the save lands on (two uploads at once)
+            source = repo.source()
+            try:
+                sizes = {path: source.size(path) for path in plans.media_paths(source.paths())}
+            finally:
+                source.close()
+            after_bytes = sum(len(changes[p]) if changes.get(p) is not None else sizes.get(p, 0)
+                              for p in plans.media_paths(after))
+            plans.check(registry, tenant, "media_bytes", sum(sizes.get(p, 0) for p in plans.media_paths(before)),
+                        after_bytes)
         present = set(before)
         edited = [path for path, data in changes.items()
                   if data is not None and path in present and plans.counted(path)]

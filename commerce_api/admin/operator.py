@@ -21,7 +21,7 @@ from content.gitrepo import Repository
 from content.registry import Tenant, validate_reason
 from content.tenants import Tenants
 
-from ..security import SESSION_COOKIE, services_of, site_base
+from ..security import SESSION_COOKIE, end_session, services_of, site_base
 from ..services import Services
 from .common import Form, back, page, text, who
 from .tenants import _operator, _return_to
@@ -169,10 +169,7 @@ def support_start(request: Request, data: Form) -> Response:
 def support_end(request: Request) -> Response:
     """End a support view (the one write it allows); any other session just signs out."""
     services, principal = services_of(request), who(request)
-    services.credentials.close_session(request.cookies.get(SESSION_COOKIE, ""))
-    if principal.read_only:
-        services.audit.record("support.ended", actor=principal.user.id, tenant_id=principal.tenant.id,
-                              reason=principal.support.reason, email=principal.user.email)  # type: ignore[union-attr]
+    end_session(services, request.cookies.get(SESSION_COOKIE, ""))  # records support.ended for a support view
     base = site_base(principal.tenant.slug)
     response = Redirect("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path=base)

@@ -25,7 +25,7 @@ from content.money import Money
 from ..auth.credentials import PASS_TTL
 from ..errors import ApiError, Forbidden, NotFound
 from ..routes.auth import GENERIC_FAILURE, _address, _login
-from ..security import SESSION_COOKIE, admin_base, services_of, site_base, tenant_of
+from ..security import SESSION_COOKIE, admin_base, end_session, services_of, site_base, tenant_of
 from .common import ENV, Form, admin_html, new_nonce, page, repo_of, text, warm_parse_cache, who
 
 
@@ -182,7 +182,7 @@ def switch(request: Request, data: Form) -> Response:
 
 @post("/admin/logout", opt={"auth": True}, sync_to_thread=True, include_in_schema=False)
 def logout(request: Request) -> Response:
-    services_of(request).credentials.close_session(request.cookies.get(SESSION_COOKIE, ""))
+    end_session(services_of(request), request.cookies.get(SESSION_COOKIE, ""))
     base = admin_base(request)
     response = Redirect(f"{base}/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path=base)

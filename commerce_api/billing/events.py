@@ -18,16 +18,25 @@ HANDLED = ("customer.subscription.created", "customer.subscription.updated", "cu
 def subscription_id(event: dict) -> str | None:
     """The subscription an event concerns: the object itself, or the invoice's subscription (where the
     pinned API version puts it, or where later versions do)."""
-    obj = (event.get("data") or {}).get("object") or {}
+    obj = _object(_object(event.get("data")).get("object"))
     if obj.get("object") == "subscription":
-        return obj.get("id")
+        return obj.get("id") if isinstance(obj.get("id"), str) else None
     found = obj.get("subscription")
     if isinstance(found, dict):
         found = found.get("id")
     if not found:
-        details = ((obj.get("parent") or {}).get("subscription_details") or {})
-        found = details.get("subscription")
+        found = _object(_object(obj.get("parent")).get("subscription_details")).get("subscription")
     return found if isinstance(found, str) else None
+
+
+def _object(value: object) -> dict:
+    """A JSON object of an event, or an empty one where the event has something else (never a 500)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _type(event: dict) -> str:
+    kind = event.get("type")
+    return kind if isinstance(kind, str) else ""
 
 
 def record(billing: Billing, event: dict) -> bool:
@@ -35,7 +44,7 @@ def record(billing: Billing, event: dict) -> bool:
     conn = billing.registry.conn
     with conn:
         conn.execute("INSERT OR IGNORE INTO billing_events (event_id, type, subscription_id, payload, received_at) "
-                     "VALUES (?, ?, ?, ?, ?)", (event["id"], event.get("type", ""), subscription_id(event),
+                     "VALUES (?, ?, ?, ?, ?)", (event["id"], _type(event), subscription_id(event),
                                                 json.dumps(event, sort_keys=True), now_iso()))
     row = conn.execute("SELECT processed_at FROM billing_events WHERE event_id = ?", (event["id"],)).fetchone()
     return row["processed_at"] is None
@@ -48,7 +57,7 @@ def handle(billing: Billing, event: dict) -> dict:
     if not record(billing, event):
         return {"received": True, "duplicate": True}
     found = subscription_id(event)
-    if event.get("type") not in HANDLED or not found:
+    if _type(event) not in HANDLED or not found:
         outcome = "ignored"
     else:
         # Stripe unreachable raises here: the event stays unprocessed and Stripe sends it again.

@@ -13,7 +13,7 @@ from litestar.params import Body, JSONBody
 from ..auth.credentials import ACCESS_TTL, SESSION_TTL
 from ..auth.permissions import ACTIONS
 from ..errors import Forbidden, Unauthorized
-from ..security import (SESSION_COOKIE, Principal, admin_base, client_address, on_admin_origin, principal_of,
+from ..security import (SESSION_COOKIE, Principal, admin_base, client_address, end_session, on_admin_origin, principal_of,
                         require_tenant, services_of, site_base)
 from ..openapi import errors
 
@@ -101,7 +101,7 @@ class AuthController(Controller):
             services.credentials.revoke_refresh(data.refresh_token)
         cookie = request.cookies.get(SESSION_COOKIE)
         if cookie:
-            services.credentials.close_session(cookie)
+            end_session(services, cookie)
         if principal:
             services.audit.record("logout", actor=principal.user.id, tenant_id=principal.tenant.id,
                                   address=_address(request))
@@ -156,7 +156,7 @@ class AuthController(Controller):
     def close_session(self, request: Request) -> Response[dict]:
         cookie = request.cookies.get(SESSION_COOKIE)
         if cookie:
-            services_of(request).credentials.close_session(cookie)
+            end_session(services_of(request), cookie)
         response = Response({"ok": True})
         response.delete_cookie(SESSION_COOKIE, path=admin_base(request) or "/")
         return response
