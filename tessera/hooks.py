@@ -255,7 +255,8 @@ def limit_problems(settings, slug: str, repo, old: str, new: str) -> list[str]:
     read-only because the site is over such a limit (the newest ones; what the push removes makes room
     first). A push that removes, edits what is editable, or adds within the limit passes, even on a
     site that is over a limit after a downgrade."""
-    from content.plans import LimitReached, check, counts, over_limits, read_only_error, read_only_paths
+    from content.plans import (LimitReached, check, counted, counts, limits_for, over_limits, overrides,
+                               read_only_error, read_only_paths)
     from content.registry import Registry
 
     registry = Registry(settings.data_dir / "platform.db")
@@ -265,6 +266,7 @@ def limit_problems(settings, slug: str, repo, old: str, new: str) -> list[str]:
             return []
         before = [] if set(old) == {"0"} else _tree_paths(repo, old)
         after = _tree_paths(repo, new)
+        changes = changed_paths(repo, old, new)
         problems = [f"{exc.key}: {exc}" for exc in over_limits(registry, tenant, before, after)]
         try:  # media storage, as the admin's upload counts it: what the site's media files weigh
             check(registry, tenant, "media_bytes", 0 if set(old) == {"0"} else _media_bytes(repo, old),
@@ -273,6 +275,22 @@ def limit_problems(settings, slug: str, repo, old: str, new: str) -> list[str]:
             problems.append(f"{exc.key}: {exc}")
         if problems or not before:
             return problems
+        # Over a limit, a new file of its kind would be read-only the moment it lands (it is the newest):
+        # adding one is refused even when the push removes another, or renaming an edited file away and
+        # back would edit a read-only one. A file moved unchanged (the same blob removed) passes.
+        limits, used = limits_for(registry, tenant), counts(after)
+        removed_blobs = {c.old for c in changes if c.status == "D"}
+        for change in changes:
+            key = counted(change.path)
+            limit = limits.get(key) if key else None
+            if change.status == "A" and limit is not None and used[key] > limit and change.new not in removed_blobs:
+                exc = read_only_error(registry, tenant, change.path, key, used[key])
+                reached = LimitReached(key, limit, used[key], used[key], exc.plan, exc.lifts,
+                                       overridden=key in overrides(tenant))
+                problems.append(f"{key}: {change.path} is new, and the site is over its limit: {reached} "
+                                f"(Moving a file unchanged is fine.)")
+        if problems:
+            return problems
         source = repo.source(old)  # the order of the files is the history's before the push
         try:
             locked = read_only_paths(registry, tenant, source, paths=after)
@@ -280,8 +298,7 @@ def limit_problems(settings, slug: str, repo, old: str, new: str) -> list[str]:
             source.close()
         if not locked:
             return []
-        used = counts(after)
-        for change in changed_paths(repo, old, new):
+        for change in changes:
             if change.status in ("M", "T") and change.path in locked:
                 exc = read_only_error(registry, tenant, change.path, locked[change.path], used[locked[change.path]])
                 problems.append(f"{exc.key}: {exc}")

@@ -127,8 +127,14 @@ def test_over_a_limit_after_a_downgrade_removing_passes_and_adding_does_not(bake
 
         removed, _ = _push(port, tmp_path / "a", remove("baguette.md"))
         assert removed.returncode == 0, removed.stderr  # 10 products on a limit of 5: fewer is fine
+        head = tenants.repository("bakery").head()
         swapped, _ = _push(port, tmp_path / "b", lambda work: (remove("seeded-spelt.md")(work), add_product(work)))
-        assert swapped.returncode == 0, swapped.stderr  # one out, one in: no more than before
+        # One out, one in: no more than before, but the new one would be read-only the moment it lands.
+        assert swapped.returncode != 0 and "is new, and the site is over its limit" in swapped.stderr
+        assert tenants.repository("bakery").head() == head
+        moved, _ = _push(port, tmp_path / "b2", lambda work: (work / "products" / "seeded-spelt.md").rename(
+            work / "products" / "spelt-loaf.md"))
+        assert moved.returncode == 0, moved.stderr  # moved unchanged: nothing new
         refused, _ = _push(port, tmp_path / "c", lambda work: (work / "products" / "more.md").write_text(
             PRODUCT.replace("SEED-1", "SEED-2")))
         assert refused.returncode != 0 and "the site has 10, and this would make 11" in refused.stderr
@@ -172,5 +178,26 @@ def test_over_a_limit_a_push_that_changes_a_read_only_file_is_refused_naming_it(
         assert again.returncode != 0 and f"products: {locked[1]} is read-only" in again.stderr
         gone, _ = _push(port, tmp_path / "e", lambda work: (work / locked[1]).unlink())
         assert gone.returncode == 0, gone.stderr  # removing a read-only one always passes
+    finally:
+        plans.set_overrides(tenants.registry, "bakery", {"products": 11, "pages_and_posts": 7}, actor=None)
+
+
+def test_over_a_limit_a_read_only_file_cannot_be_edited_by_renaming_it_away_and_back(bakery, tmp_path):
+    tenants, port = bakery
+    repo = tenants.repository("bakery")
+    used = plans.counts(repo.paths(repo.head()))["products"]
+    tenant = plans.set_overrides(tenants.registry, "bakery", {"products": used - 1, "pages_and_posts": 100}, actor=None)
+    try:
+        (locked,) = plans.read_only_paths(tenants.registry, tenant, repo)
+        head = repo.head()
+
+        def rename_and_edit(work: Path) -> None:
+            text = (work / locked).read_text()
+            (work / locked).unlink()
+            (work / locked.replace(".md", "-2.md")).write_text(text + "\nChanged while read-only.\n")
+
+        pushed, _ = _push(port, tmp_path / "a", rename_and_edit)
+        assert pushed.returncode != 0 and "is new, and the site is over its limit" in pushed.stderr
+        assert repo.head() == head
     finally:
         plans.set_overrides(tenants.registry, "bakery", {"products": 11, "pages_and_posts": 7}, actor=None)
