@@ -1,11 +1,13 @@
-"""The plan's ``api_requests_per_minute``: how many requests a site's API credentials (API tokens and
-access tokens: its scripts, apps and integrations) may make in a minute, counted per site in the
+"""The plan's ``api_requests_per_minute``: how many API requests a site's people and their scripts,
+apps and integrations may make in a minute with a credential (an API token, an access token, or a
+signed-in session: a script could sign in to get around the others), counted per site in the
 serving process and refused with a 429 past the limit.
 
 Counted after the credential is checked, so nobody without one can use up a site's minute. Shoppers'
 anonymous requests (the basket, checkout, the catalog) are not counted, as no storefront API of a
 shop platform is: a busy sale must never be turned away by the plan; they have their own limits per
-address and email. The admin's own pages and scripts (signed-in staff) are not counted either.
+address and email. The admin's pages are not API requests; the scripts on them (the jobs list polls
+once a second) are, and take a small part of any plan's minute.
 
 A sliding window over two fixed minutes (the previous minute's count weighted by how much of it is
 still inside the last 60 seconds, plus this minute's): smooth at the minute's edge, two integers per

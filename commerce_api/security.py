@@ -248,7 +248,7 @@ async def access_guard(connection: ASGIConnection, handler: BaseRouteHandler) ->
             await _check_csrf(connection, principal)
         elif not await _csrf_ok(connection, principal):
             principal = None  # a public route (the shop's basket): the cookie plays no part in it
-    if principal is not None and principal.via != "session":  # the plan's API requests a minute
+    if principal is not None and path.startswith("/api/"):  # the plan's API requests a minute
         services.quota.take(tenant)
     connection.scope["tessera.principal"] = principal  # type: ignore[typeddict-unknown-key]
     if principal is not None and principal.read_only and method not in SAFE_METHODS \

@@ -9,6 +9,7 @@ import pytest
 
 from commerce_api.quota import RequestQuota
 from content import plans
+from tests.api.conftest import PASSWORD
 
 
 class Clock:
@@ -112,3 +113,12 @@ def test_the_refusal_names_the_plan_that_allows_more(world):
     message = refused.value.message
     assert f"This site's {plan.title} plan allows {limit} API requests a minute" in message
     assert (f"The {lifts.title} plan allows more" in message) if lifts else "allows more" not in message
+
+
+def test_a_signed_in_session_is_counted_too(world, quota):
+    """A script signing in to the admin's API cannot get around the plan's minute."""
+    with world.admin_client("alpha") as admin:
+        signed = admin.post("/api/auth/session", data={"email": "owner@alpha.test", "password": PASSWORD})
+        assert signed.status_code in (200, 201), signed.text
+        answers = [admin.get("/api/admin/members").status_code for _ in range(7)]
+    assert answers[:5] == [200] * 5 and answers[5:] == [429, 429]
