@@ -119,6 +119,30 @@ def refusals(repo, changes: list[Changed], pusher: Pusher, shop: bool, max_bytes
     return problems
 
 
+def colour_refusals(repo, changes: list[Changed]) -> list[str]:
+    """A push that changes the site's colours is held to the contrast the admin asks for
+    (``content.colours``); colours it leaves as they were are not judged again."""
+    import yaml
+
+    from content.colours import problems
+
+    def colours(sha: str) -> dict:
+        try:
+            data = yaml.safe_load(_blob(repo, sha)) if set(sha) != {"0"} else {}
+        except yaml.YAMLError:
+            return {}  # the parser names the broken file
+        settings = data.get("theme_settings") if isinstance(data, dict) else None
+        found = settings.get("colors") if isinstance(settings, dict) else None
+        return found if isinstance(found, dict) else {}
+
+    for change in changes:
+        if change.path == "site.yaml" and change.status != "D":
+            after = colours(change.new)
+            if after != colours(change.old):
+                return [f"site.yaml: theme_settings.colors: {problem}" for problem in problems(after)]
+    return []
+
+
 def _blob(repo, sha: str) -> bytes:
     return repo.git("cat-file", "blob", sha).stdout
 
@@ -162,7 +186,8 @@ def pre_receive(lines: list[str], repo_path: Path, env: Mapping[str, str] = os.e
         if set(new) == {"0"}:
             print(f"The {BRANCH} branch cannot be deleted.", file=sys.stderr)
             return 1
-        problems = refusals(repo, changed_paths(repo, old, new), pusher, shop, max_bytes)
+        changes = changed_paths(repo, old, new)
+        problems = refusals(repo, changes, pusher, shop, max_bytes) or colour_refusals(repo, changes)
         problems = problems or limit_problems(settings, slug, repo, old, new)
         if problems:
             print(f"Push rejected: {len(problems)} change(s) refused:", file=sys.stderr)

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from litestar import Request, Response, get, post
 
+from content.colours import problems as colour_problems
 from content.errors import RegistryError
 from content.plans import LimitReached
 from publish.domains import DomainError, add_domain, challenge, remove_domain, resolver_for, verify
@@ -81,6 +82,9 @@ def save_site(request: Request, data: Form) -> Response:
         # An unset colour shows as black in the picker; sending it back unchanged keeps the theme's own.
         if value and not (value.lower() == UNSET_COLOUR and name not in colours):
             colours[name] = value
+    unreadable = colour_problems(colours)
+    if unreadable:
+        return back(request, "/settings", error="Not saved: " + "; ".join(unreadable) + ".")
     if logo := text(data, "logo"):
         theme_settings["logo"] = logo
     else:

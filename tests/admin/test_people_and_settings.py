@@ -101,6 +101,10 @@ def test_settings_are_a_commit_and_bad_values_are_refused(admin):
     assert owner.repo().head() == head
     assert "primary colour must look like #" in httpx.URL(owner.post("/settings/site", {
         **form, "colour_primary": "red"}).headers["location"]).params["error"]
+    # Colours people cannot read are refused with their contrast, and nothing is saved.
+    pale = httpx.URL(owner.post("/settings/site", {**form, "colour_text": "#a09080"}).headers["location"]).params["error"]
+    assert "text #a09080 on background #fbf7f1 has a contrast of 2.89:1; text needs at least 4.5:1" in pale
+    assert owner.repo().head() == head
     done = owner.post("/settings/site", form)
     assert done.status_code == 303 and "saved" in done.headers["location"]
     saved = owner.repo().read("site.yaml").decode()

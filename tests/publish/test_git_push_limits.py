@@ -201,3 +201,20 @@ def test_over_a_limit_a_read_only_file_cannot_be_edited_by_renaming_it_away_and_
         assert repo.head() == head
     finally:
         plans.set_overrides(tenants.registry, "bakery", {"products": 11, "pages_and_posts": 7}, actor=None)
+
+
+def test_a_push_that_makes_the_colours_unreadable_is_refused_with_the_ratio(bakery, tmp_path):
+    import yaml
+
+    tenants, port = bakery
+    head = tenants.repository("bakery").head()
+
+    def pale(work: Path) -> None:
+        site = yaml.safe_load((work / "site.yaml").read_text())
+        site["theme_settings"]["colors"]["text"] = "#c0c0c0"
+        (work / "site.yaml").write_text(yaml.safe_dump(site, sort_keys=False))
+
+    pushed, _ = _push(port, tmp_path / "a", pale)
+    assert pushed.returncode != 0
+    assert "site.yaml: theme_settings.colors: text #c0c0c0 on background" in pushed.stderr and ":1;" in pushed.stderr
+    assert tenants.repository("bakery").head() == head
