@@ -49,17 +49,21 @@ def wake_workers(folder: Path) -> None:
 class Worker:
     """One worker process's job runner, wake-up listener and housekeeping."""
 
-    def __init__(self, settings: Settings, *, poll: float = POLL) -> None:
+    def __init__(self, settings: Settings, *, poll: float = POLL, parent: int | None = None) -> None:
+        """``parent``: the pid of the ``tessera serve`` that started this worker; when it is gone (even
+        killed with SIGKILL, which lets it clean up nothing) the worker stops too."""
         from publish.jobs import Queue
 
         from .app import job_runner
         from .housekeeping import Housekeeper
 
         self.settings = settings
+        self.parent = parent
         self.queue = Queue(settings.data_dir / "platform.db")
         self.runner = job_runner(settings, workers=1, poll=poll)  # one build at a time per process
         self.housekeeper = Housekeeper(settings)
         self.stopping = threading.Event()
+        self.orphaned = threading.Event()
         folder = sockets_dir(settings)
         folder.mkdir(parents=True, exist_ok=True)
         self.address = folder / f"{os.getpid()}.sock"
@@ -82,6 +86,9 @@ class Worker:
             try:
                 self._socket.recv(64)
             except TimeoutError:
+                if self.parent is not None and os.getppid() != self.parent:
+                    log.warning("the server that started worker %s is gone: stopping", os.getpid())
+                    self.orphaned.set()
                 continue
             except OSError:
                 return
@@ -95,8 +102,8 @@ class Worker:
         self.address.unlink(missing_ok=True)
 
     def run(self) -> None:
-        """Run until SIGTERM or SIGINT."""
-        done = threading.Event()
+        """Run until SIGTERM or SIGINT, or until the server that started it is gone."""
+        done = self.orphaned
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: done.set())
         self.start()

@@ -25,7 +25,11 @@ def _serve(settings: Settings, workers: int = 1) -> None:
 
     from ..app import make_app
 
-    started = [subprocess.Popen([sys.executable, "-m", "tessera.cli", "worker"]) for _ in range(workers)]
+    import os
+
+    # Each worker watches this process: if it is killed outright, they stop instead of living on.
+    started = [subprocess.Popen([sys.executable, "-m", "tessera.cli", "worker", "--parent", str(os.getpid())])
+               for _ in range(workers)]
     try:
         uvicorn.run(make_app(settings, jobs=False), host=settings.host, port=settings.port, log_level="warning",
                     proxy_headers=False, server_header=False)
@@ -59,16 +63,18 @@ def serve(ctx: Context, workers: int) -> None:
 
 
 @main.command("worker")
+@click.option("--parent", type=int, default=None, hidden=True,
+              help="The pid of the server that started this worker: stop when it is gone.")
 @pass_ctx
 @handle_errors
-def worker(ctx: Context) -> None:
+def worker(ctx: Context, parent: int | None) -> None:
     """Take jobs from the queue until stopped (SIGTERM or Ctrl-C): builds and publishes one at a time,
     notifications, scheduled publishes and the daily housekeeping. Start as many as the machine's
     cores allow; they share one queue."""
     from ..worker import Worker
 
     console.print(f"Worker {__import__('os').getpid()} taking jobs from {ctx.settings.data_dir / 'platform.db'}.")
-    Worker(ctx.settings).run()
+    Worker(ctx.settings, parent=parent).run()
 
 
 @main.command("prune")

@@ -94,3 +94,29 @@ def test_the_serving_app_runs_no_jobs_when_told(data):
         assert platform.runner.threads == [] and platform.housekeeper._thread is None
     finally:
         platform.stop_jobs()
+
+
+def test_a_worker_stops_when_the_server_that_started_it_is_killed(data):
+    """`tessera serve` killed outright (SIGKILL: no clean-up) must not leave its worker running."""
+    env = {**os.environ, "TESSERA_DATA_DIR": str(data)}
+    script = ("import subprocess, sys, time; "
+              "p = subprocess.Popen([sys.executable, '-m', 'tessera.cli', 'worker', '--parent', str(__import__('os').getpid())]); "
+              "print(p.pid, flush=True); time.sleep(600)")
+    server = subprocess.Popen([sys.executable, "-c", script], env=env, cwd=ROOT, stdout=subprocess.PIPE)
+    worker_pid = int(server.stdout.readline())
+    assert _wait(lambda: (data / "workers" / f"{worker_pid}.sock").exists(), 30)
+    server.kill()
+    server.wait()
+
+    def gone() -> bool:
+        try:
+            os.kill(worker_pid, 0)
+        except ProcessLookupError:
+            return True
+        # A zombie (the dead server's child, not yet reaped by init) has stopped too.
+        try:
+            return Path(f"/proc/{worker_pid}/stat").read_text().split()[2] == "Z"
+        except FileNotFoundError:
+            return True
+
+    assert _wait(gone, 30)
