@@ -23,22 +23,25 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from content import prices
 from content.errors import ContentError, ContentErrors
-from content.media import MediaError, check_name
 from content.model import Entry, Product
-from content.parse import parse_site
 from content.source import Source
 
-from . import images as imagelib
-from . import markdown, urls
+from . import parsecache, urls
 from .errors import BuildErrors
 from .output import META, commit, link_or_copy, locked, recover, scan, staging_dir, write_new
-from .plan import Job, Plan, make_plan
-from .render import Renderer, Settings
-from .theme import css_variables, load_theme, script, stylesheet
+
+if TYPE_CHECKING:
+    from content import prices
+
+    from . import images as imagelib
+    from .plan import Job, Plan
+    from .render import Renderer
+
+# The parser, the renderer, Jinja, Markdown and Pillow are imported once a build knows it has work
+# to do (see ``_build``): a fresh process that finds nothing changed is done before they would load.
 
 # build-3: build.json lists the scripts, media types from decoding, files on disk recorded
 # build-4: templates sandboxed; no page rendered before it may be reused (a site's own template may have
@@ -97,22 +100,29 @@ def _build(config: BuildConfig, out_dir: Path) -> BuildResult:
     memory = config.memory
     if memory is not None and memory.get("saving"):
         memory.pop("saving").join()  # the previous build's caches are on disk before we go on
+    # Listing the output (every file's size and time) is mostly waiting for the file system: it
+    # runs beside loading the state, fingerprinting the sources, parsing and planning.
+    scanning = _Background(scan, out_dir)
     state = memory["state"] if memory and "state" in memory else _load(config.cache_dir, "state")
-    on_disk = scan(out_dir)
-    if state.get("out_dir") != str(out_dir) or state.get("files") != on_disk:
-        # The state describes another folder, or the folder is not what the last build left there
-        # (files lost, changed or added since): trust none of it and build clean.
-        state = {}
     signature = _signature(config)
     began = time.time_ns()
     modified_since = getattr(config.source, "modified_since", None)
     racy = modified_since(state["began"]) if modified_since and "began" in state else set()
     if (not racy and state.get("signature") == signature
-            and (state.get("next_scheduled") is None or now < state["next_scheduled"])):
+            and (state.get("next_scheduled") is None or now < state["next_scheduled"])
+            and _trusted(state, out_dir, scanning.result())):
         return BuildResult(out_dir, len(state["manifest"]), 0, 0, time.perf_counter() - started,
                            state["catalog_version"], state["next_scheduled"], up_to_date=True)
 
-    parse_cache = memory["parse"] if memory and "parse" in memory else _load(config.cache_dir, "parse")
+    from content import prices
+    from content.parse import parse_site
+
+    from . import markdown
+    from .plan import make_plan
+    from .render import Renderer, Settings
+    from .theme import css_variables, load_theme, script, stylesheet
+
+    parse_cache = memory["parse"] if memory and "parse" in memory else parsecache.load(config.cache_dir, VERSION)
     content = parse_site(config.source, cache=parse_cache if config.cache_dir else None, fresh=racy)
     errors: list[ContentError] = []
     if content.site.prior_price_rule and config.shop and config.price_history is not None:
@@ -148,6 +158,11 @@ def _build(config: BuildConfig, out_dir: Path) -> BuildResult:
     digest = _Digester(parse_cache)
     global_key = digest((VERSION, markdown.VERSION, theme.digest, css_url, scripts, content.site,
                          settings.base_url, config.shop, config.api_base))
+    on_disk = scanning.result()
+    if not _trusted(state, out_dir, on_disk):
+        # The state describes another folder, or the folder is not what the last build left there
+        # (files lost, changed or added since): trust none of it and build clean.
+        state = {}
     previous_manifest = state.get("manifest", {})
     previous = state.get("records", {}) if previous_manifest else {}
     staging = staging_dir(out_dir)
@@ -162,10 +177,10 @@ def _build(config: BuildConfig, out_dir: Path) -> BuildResult:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    commit(staging, out_dir, stale)
+    moved = commit(staging, out_dir, stale)
     new_state = {"out_dir": str(out_dir), "signature": signature, "began": began,
                  "next_scheduled": plan.next_scheduled, "records": records, "manifest": manifest,
-                 "catalog_version": plan.catalog_version, "files": scan(out_dir)}
+                 "catalog_version": plan.catalog_version, "files": _rescan(out_dir, on_disk, moved, stale)}
     if memory is not None:
         memory.update(state=new_state, parse=parse_cache)
         saver = threading.Thread(target=_save_all, args=(config.cache_dir, new_state, parse_cache), daemon=True)
@@ -251,7 +266,50 @@ def _load(cache_dir: Path | None, name: str) -> dict:
 
 def _save_all(cache_dir: Path | None, state: dict, parse_cache: dict) -> None:
     _save(cache_dir, "state", state)
-    _save(cache_dir, "parse", parse_cache)
+    parsecache.save(cache_dir, parse_cache, VERSION)
+
+
+def _trusted(state: dict, out_dir: Path, on_disk: dict) -> bool:
+    return state.get("out_dir") == str(out_dir) and state.get("files") == on_disk
+
+
+class _Background:
+    """``func(*args)`` in a thread of its own; ``result()`` waits for it (and raises what it raised)."""
+
+    def __init__(self, func: Callable, *args: object) -> None:
+        self._outcome: tuple[bool, object] | None = None
+
+        def run() -> None:
+            try:
+                self._outcome = (True, func(*args))
+            except BaseException as exc:  # handed to whoever waits for the result
+                self._outcome = (False, exc)
+
+        self._thread = threading.Thread(target=run, name=f"build-{func.__name__}", daemon=True)
+        self._thread.start()
+
+    def result(self):
+        self._thread.join()
+        assert self._outcome is not None
+        ok, value = self._outcome
+        if not ok:
+            raise value  # type: ignore[misc]
+        return value
+
+
+def _rescan(out_dir: Path, before: dict[str, tuple[int, int]], moved: list[str] | None,
+            deleted: list[str]) -> dict[str, tuple[int, int]]:
+    """What ``scan`` would find after a commit, from the scan before it and what the commit did:
+    only the files it moved in are looked at again (a whole scan after a first build)."""
+    if moved is None:
+        return scan(out_dir)
+    files = dict(before)
+    for rel in deleted:
+        files.pop(rel, None)
+    for rel in moved:
+        stat = os.stat(out_dir / rel, follow_symlinks=False)
+        files[rel] = (stat.st_size, stat.st_mtime_ns)
+    return files
 
 
 def _save(cache_dir: Path | None, name: str, data: dict) -> None:
@@ -303,6 +361,10 @@ def _media(content, config: BuildConfig, static: dict, errors: list[ContentError
     is an error: content reaches a repository by push and import too, not only by checked uploads.
     ``memo`` (kept by a long-lived caller such as the admin's preview) remembers processed images by
     fingerprint, so they are not read again."""
+    from content.media import MediaError, check_name
+
+    from . import images as imagelib
+
     out = Path(config.out_dir)
     image_cache = (config.cache_dir or out.parent / f".{out.name}.cache") / "images"
     infos = {}

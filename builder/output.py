@@ -80,11 +80,12 @@ def link_or_copy(source: Path, target: Path) -> None:
         shutil.copyfile(source, target)
 
 
-def commit(staging: Path, out_dir: Path, deletions: list[str]) -> None:
-    """Move the staged files into the output, then delete what the new build no longer has."""
+def commit(staging: Path, out_dir: Path, deletions: list[str]) -> list[str] | None:
+    """Move the staged files into the output, then delete what the new build no longer has.
+    Returns the files moved in (relative paths), or None when the staging folder became the output."""
     if not out_dir.exists():
         os.rename(staging, out_dir)
-        return
+        return None
     moves = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file())
     # Assets before pages and the manifest last, so a reader never sees a page before its assets.
     moves.sort(key=lambda rel: (rel.startswith(META), rel.endswith((".html", ".xml", ".txt"))))
@@ -96,6 +97,7 @@ def commit(staging: Path, out_dir: Path, deletions: list[str]) -> None:
         os.fsync(handle.fileno())
     os.replace(tmp, journal)  # the commit point
     _replay(journal, out_dir)
+    return moves
 
 
 def recover(out_dir: Path) -> None:

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import click
 from rich.markup import escape
-from content.source import DirSource
-from content.parse import parse_site
 
 from .base import Context, console, err_console, handle_errors, main, pass_ctx
 from .output import Column, column, json_option, show_rows
@@ -27,6 +25,9 @@ def check(ctx: Context, tenant_slug: str | None, source: Path | None) -> None:
     """Parse all of a site's content and print every error with file and line."""
     if (tenant_slug is None) == (source is None):
         raise click.UsageError("give either TENANT or --source DIR")
+    from content.parse import parse_site
+    from content.source import DirSource
+
     if source is not None:
         content = parse_site(DirSource(source))
         where = escape(str(source))
@@ -103,8 +104,6 @@ def build_command(ctx: Context, tenant_slug: str | None, build_all: bool, source
     from builder.build import BuildConfig, build
     from content.source import DirSource
 
-    from ..sites import build_tenant
-
     chosen = sum(bool(x) for x in (tenant_slug, build_all, source))
     if chosen != 1:
         raise click.UsageError("give exactly one of TENANT, --all or --source DIR")
@@ -127,6 +126,8 @@ def build_command(ctx: Context, tenant_slug: str | None, build_all: bool, source
             bar.stop()
             _report(str(source), result)
             return
+        from ..sites import build_tenant  # the publish side's imports, for tenants only
+
         slugs = [t.slug for t in ctx.tenants.registry.all()] if build_all else [tenant_slug]
         for slug in slugs:
             bar.update(task, description=f"building {slug}", completed=0, total=None)
