@@ -39,10 +39,9 @@ class _Bodies:
         return os.pread(self.fd, length, offset).decode()
 
     def __del__(self) -> None:
-        try:
-            os.close(self.fd)
-        except OSError:
-            pass
+        fd = getattr(self, "fd", None)  # None when the file was not there to open
+        if fd is not None:
+            os.close(fd)
 
 
 def load(cache_dir: Path | None, version: str) -> dict:
