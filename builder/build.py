@@ -71,6 +71,9 @@ class BuildConfig:
     # A dict a long-lived caller (the dev server, a build worker) keeps between builds: caches
     # stay in memory and are written to disk in the background instead of reloaded each time.
     memory: dict | None = None
+    # Rendered Markdown by content hash, shared by every build of the installation (every tenant's,
+    # every output folder's: TESSERA_DATA_DIR/cache/markdown); None keeps it in cache_dir/markdown.
+    markdown_cache: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -153,7 +156,8 @@ def _build(config: BuildConfig, out_dir: Path) -> BuildResult:
         raise BuildErrors(errors)
 
     settings = Settings(config.base_url.rstrip("/"), config.shop, config.api_base, css_url, css_vars, scripts,
-                        config.cache_dir / "markdown" if config.cache_dir else None, config.themes_dir)
+                        config.markdown_cache or (config.cache_dir / "markdown" if config.cache_dir else None),
+                        config.themes_dir)
     renderer = Renderer(content, theme.env, plan, image_map, settings)
     digest = _Digester(parse_cache)
     global_key = digest((VERSION, markdown.VERSION, theme.digest, css_url, scripts, content.site,

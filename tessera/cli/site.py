@@ -90,10 +90,14 @@ def _report(label: str, result) -> None:
 @click.option("--no-shop", is_flag=True, help="Build a --source site without its shop pages "
               "(a site without products/ never gets them).")
 @click.option("--workers", type=int, default=None, help="Processes to render with (default: every core).")
+@click.option("--markdown-cache", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder of rendered Markdown by content hash for --source builds "
+                   "(default: the installation's, TESSERA_DATA_DIR/cache/markdown).")
 @pass_ctx
 @handle_errors
 def build_command(ctx: Context, tenant_slug: str | None, build_all: bool, source: Path | None,
-                  out: Path | None, theme: str | None, base_url: str, no_shop: bool, workers: int | None) -> None:
+                  out: Path | None, theme: str | None, base_url: str, no_shop: bool, workers: int | None,
+                  markdown_cache: Path | None) -> None:
     """Build a tenant's site (or every tenant's, or any site folder) into static files.
 
     Only what changed since the last build is rendered again; the output folder is replaced
@@ -122,7 +126,8 @@ def build_command(ctx: Context, tenant_slug: str | None, build_all: bool, source
             result = build(BuildConfig(
                 source=site, out_dir=out, themes_dir=ctx.settings.themes_dir, base_url=base_url,
                 shop=has_products and not no_shop, cache_dir=out.parent / f".{out.name}.cache", theme=theme,
-                workers=workers or os.cpu_count() or 1, progress=progress))
+                workers=workers or os.cpu_count() or 1, progress=progress,
+                markdown_cache=markdown_cache or ctx.settings.data_dir / "cache" / "markdown"))
             bar.stop()
             _report(str(source), result)
             return
@@ -171,7 +176,8 @@ def dev(ctx: Context, tenant_slug: str | None, source: Path | None, port: int | 
         def rebuild() -> str:
             result = build(BuildConfig(DirSource(source), out, settings.themes_dir,
                                        base_url=f"http://{settings.host}:{port}", shop=shop,
-                                       cache_dir=cache, memory=memory))
+                                       cache_dir=cache, memory=memory,
+                                       markdown_cache=settings.data_dir / "cache" / "markdown"))
             return f"built: {result.rendered} written, {result.reused} reused ({result.seconds:.2f} s)"
 
         watched, ignored = [source, settings.themes_dir], [out, cache]

@@ -60,8 +60,10 @@ EDITS = [change_file, change_template, change_theme_setting, delete_file, rename
 
 
 def run(site: Path, out: Path, cache: Path | None, memory: dict | None = None):
+    # Every build with a cache shares one Markdown cache beside it, as an installation's builds do.
+    shared = cache.parent / "markdown-shared" if cache is not None else None
     return build(BuildConfig(DirSource(site), out, THEMES, base_url="https://c.example", shop=False,
-                             cache_dir=cache, now=NOW, workers=1, memory=memory))
+                             cache_dir=cache, now=NOW, workers=1, memory=memory, markdown_cache=shared))
 
 
 def settle(site: Path) -> None:
@@ -149,3 +151,21 @@ def test_a_missing_bodies_file_means_parsing_again_not_wrong_bodies(tmp_path):
     change_file(site)
     run(site, tmp_path / "out", tmp_path / "cache")
     assert files(tmp_path / "out") == clean(site, tmp_path)
+
+
+def test_the_shared_markdown_cache_serves_other_output_folders_and_sites(tmp_path, monkeypatch):
+    from builder import markdown
+
+    site = write_site(tmp_path / "site", SITE)
+    run(site, tmp_path / "out", tmp_path / "cache")
+    rendered: list[str] = []
+    real = markdown.render
+    monkeypatch.setattr(markdown, "render", lambda body, line=1: rendered.append(body) or real(body, line))
+    # another output folder of the same site (a dev or preview folder), with build state of its own
+    run(site, tmp_path / "dev", tmp_path / "dev-cache")
+    assert rendered == []
+    # another site, which shares one body and changes another
+    other = write_site(tmp_path / "other", {**SITE, "posts/p1.md": SITE["posts/p1.md"].replace("emphasis", "stress")})
+    run(other, tmp_path / "other-out", tmp_path / "other-cache")
+    assert len(rendered) == 1 and "stress" in rendered[0]
+    assert files(tmp_path / "other-out") == clean(other, tmp_path)
