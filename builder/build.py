@@ -7,40 +7,37 @@ only when the whole build succeeded (see ``builder.output``), so a failed build 
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import hashlib
-import json
-import mimetypes
-import multiprocessing
 import os
 import pickle
 import shutil
 import signal
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from content.errors import ContentError, ContentErrors
-from content.model import Entry, Product
 from content.source import Source
 
-from . import parsecache, urls
+from . import urls
 from .errors import BuildErrors
-from .output import META, commit, link_or_copy, locked, recover, scan, staging_dir, write_new
+from .output import META, commit, link_or_copy, locked, recover, scan, staging_dir, unchanged, write_new
 
 if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
     from content import prices
+    from content.model import Entry, Product
 
     from . import images as imagelib
     from .plan import Job, Plan
     from .render import Renderer
 
-# The parser, the renderer, Jinja, Markdown and Pillow are imported once a build knows it has work
+# The model, the parser, the renderer, Jinja, Markdown, Pillow and the process pool are imported once a build knows it has work
 # to do (see ``_build``): a fresh process that finds nothing changed is done before they would load.
 
 # build-3: build.json lists the scripts, media types from decoding, files on disk recorded
@@ -103,24 +100,24 @@ def _build(config: BuildConfig, out_dir: Path) -> BuildResult:
     memory = config.memory
     if memory is not None and memory.get("saving"):
         memory.pop("saving").join()  # the previous build's caches are on disk before we go on
-    # Listing the output (every file's size and time) is mostly waiting for the file system: it
-    # runs beside loading the state, fingerprinting the sources, parsing and planning.
-    scanning = _Background(scan, out_dir)
     state = memory["state"] if memory and "state" in memory else _load(config.cache_dir, "state")
+    # Checking the output against the state (every file's size and time) is mostly waiting for the
+    # file system: it runs beside fingerprinting the sources, parsing and planning.
+    scanning = _Background(_on_disk, out_dir, state)
     signature = _signature(config)
     began = time.time_ns()
     modified_since = getattr(config.source, "modified_since", None)
     racy = modified_since(state["began"]) if modified_since and "began" in state else set()
     if (not racy and state.get("signature") == signature
             and (state.get("next_scheduled") is None or now < state["next_scheduled"])
-            and _trusted(state, out_dir, scanning.result())):
+            and scanning.result()[2]):
         return BuildResult(out_dir, len(state["manifest"]), 0, 0, time.perf_counter() - started,
                            state["catalog_version"], state["next_scheduled"], up_to_date=True)
 
     from content import prices
     from content.parse import parse_site
 
-    from . import markdown
+    from . import markdown, parsecache
     from .plan import make_plan
     from .render import Renderer, Settings
     from .theme import css_variables, load_theme, script, stylesheet
@@ -162,8 +159,8 @@ def _build(config: BuildConfig, out_dir: Path) -> BuildResult:
     digest = _Digester(parse_cache)
     global_key = digest((VERSION, markdown.VERSION, theme.digest, css_url, scripts, content.site,
                          settings.base_url, config.shop, config.api_base))
-    on_disk = scanning.result()
-    if not _trusted(state, out_dir, on_disk):
+    on_disk, dirs, trusted = scanning.result()
+    if not trusted:
         # The state describes another folder, or the folder is not what the last build left there
         # (files lost, changed or added since): trust none of it and build clean.
         state = {}
@@ -184,7 +181,8 @@ def _build(config: BuildConfig, out_dir: Path) -> BuildResult:
     moved = commit(staging, out_dir, stale)
     new_state = {"out_dir": str(out_dir), "signature": signature, "began": began,
                  "next_scheduled": plan.next_scheduled, "records": records, "manifest": manifest,
-                 "catalog_version": plan.catalog_version, "files": _rescan(out_dir, on_disk, moved, stale)}
+                 "catalog_version": plan.catalog_version, "files": on_disk, "dirs": dirs}
+    _rescan(out_dir, on_disk, dirs, moved, stale)  # both updated in place to what the commit left
     if memory is not None:
         memory.update(state=new_state, parse=parse_cache)
         saver = threading.Thread(target=_save_all, args=(config.cache_dir, new_state, parse_cache), daemon=True)
@@ -207,6 +205,9 @@ class _Digester:
     """Stable digests of job inputs; entries and products hash once (from the parse cache)."""
 
     def __init__(self, parse_cache: dict) -> None:
+        from content.model import Entry, Product
+
+        self._kinds = (Entry, Product)
         self.known = {id(entry[1]): entry[3] for entry in parse_cache.values()
                       if entry[1] is not None and len(entry) > 3}
 
@@ -225,6 +226,7 @@ class _Digester:
 
     def _encode(self, value: object) -> bytes:
         kind = type(value)
+        Entry, Product = self._kinds
         if kind is Entry or kind is Product:
             return self._item(value)  # type: ignore[arg-type]
         if kind is tuple:
@@ -269,12 +271,21 @@ def _load(cache_dir: Path | None, name: str) -> dict:
 
 
 def _save_all(cache_dir: Path | None, state: dict, parse_cache: dict) -> None:
+    from . import parsecache
+
     _save(cache_dir, "state", state)
     parsecache.save(cache_dir, parse_cache, VERSION)
 
 
-def _trusted(state: dict, out_dir: Path, on_disk: dict) -> bool:
-    return state.get("out_dir") == str(out_dir) and state.get("files") == on_disk
+def _on_disk(out_dir: Path, state: dict) -> tuple[dict[str, tuple[int, int]], dict[str, int], bool]:
+    """The output's files and folders (as ``scan`` gives them), and whether they are what ``state``
+    says the last build left there. When nothing changed, a stat of each is enough to know."""
+    ours = state.get("out_dir") == str(out_dir)
+    if ours and "dirs" in state and unchanged(out_dir, state["files"], state["dirs"]):
+        return dict(state["files"]), dict(state["dirs"]), True
+    dirs: dict[str, int] = {}
+    files = scan(out_dir, dirs)
+    return files, dirs, ours and state.get("files") == files
 
 
 class _Background:
@@ -301,19 +312,31 @@ class _Background:
         return value
 
 
-def _rescan(out_dir: Path, before: dict[str, tuple[int, int]], moved: list[str] | None,
-            deleted: list[str]) -> dict[str, tuple[int, int]]:
-    """What ``scan`` would find after a commit, from the scan before it and what the commit did:
-    only the files it moved in are looked at again (a whole scan after a first build)."""
+def _rescan(out_dir: Path, files: dict[str, tuple[int, int]], dirs: dict[str, int], moved: list[str] | None,
+            deleted: list[str]) -> None:
+    """Bring ``files`` and ``dirs`` from before a commit to what ``scan`` would find after it, looking
+    only at what the commit moved in or deleted, and their folders (everything after a first build)."""
     if moved is None:
-        return scan(out_dir)
-    files = dict(before)
+        dirs.clear()
+        files.clear()
+        files.update(scan(out_dir, dirs))
+        return
+    folders: set[str] = set()
     for rel in deleted:
         files.pop(rel, None)
+    for rel in (*moved, *deleted):
+        while "/" in rel:
+            rel = rel.rsplit("/", 1)[0]
+            folders.add(rel)
+        folders.add("")
     for rel in moved:
         stat = os.stat(out_dir / rel, follow_symlinks=False)
         files[rel] = (stat.st_size, stat.st_mtime_ns)
-    return files
+    for rel in folders:
+        try:
+            dirs[rel] = os.stat(out_dir / rel).st_mtime_ns
+        except FileNotFoundError:  # emptied and pruned
+            dirs.pop(rel, None)
 
 
 def _save(cache_dir: Path | None, name: str, data: dict) -> None:
@@ -456,8 +479,20 @@ _assigned: _Work | None = None  # set in a pool worker only, which serves one bu
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
+def __getattr__(name: str):
+    # concurrent.futures costs a no-change build more than its own work: imported on first use.
+    if name == "ProcessPoolExecutor":
+        from concurrent.futures import ProcessPoolExecutor
+
+        return ProcessPoolExecutor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def _pool(work: _Work, workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+    import multiprocessing
+
+    executor = globals().get("ProcessPoolExecutor") or __getattr__("ProcessPoolExecutor")  # tests replace it
+    return executor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
                                initializer=_start_worker, initargs=(work, os.getpid()))
 
 
@@ -476,6 +511,8 @@ def _die_with_parent(parent: int) -> None:
     """A worker must not outlive the build that forked it. If the build is killed, nobody tells
     its workers to stop, and each one holds the other end of its own pipes: they would wait for
     work forever (and keep the source's git process and every inherited file open)."""
+    import ctypes
+
     try:
         prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):  # not Linux: watch for the parent going away instead
@@ -562,6 +599,8 @@ def _finish(staging: Path, static: dict, types: dict[str, str], plan: Plan, reco
 
 
 def _json(data) -> bytes:
+    import json
+
     return (json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
 
 
@@ -571,6 +610,8 @@ def _type(rel: str) -> str:
 
 @functools.lru_cache(maxsize=256)
 def _type_of_extension(ext: str) -> str:
+    import mimetypes
+
     kind = mimetypes.guess_type("x" + ext)[0] or "application/octet-stream"
     if kind.startswith("text/") or kind in ("application/xml", "application/json", "application/javascript",
                                            "image/svg+xml", "application/atom+xml"):
