@@ -111,6 +111,11 @@ def _build(config: BuildConfig, out_dir: Path) -> BuildResult:
     if (not racy and state.get("signature") == signature
             and (state.get("next_scheduled") is None or now < state["next_scheduled"])
             and scanning.result()[2]):
+        if "dirs" not in state:  # recorded before folders were: record them, so next time a stat is enough
+            state = {**state, "dirs": scanning.result()[1]}
+            if memory is not None:
+                memory["state"] = state
+            _save(config.cache_dir, "state", state)
         return BuildResult(out_dir, len(state["manifest"]), 0, 0, time.perf_counter() - started,
                            state["catalog_version"], state["next_scheduled"], up_to_date=True)
 
