@@ -134,7 +134,8 @@ def _build(config: BuildConfig, out_dir: Path) -> BuildResult:
         priors = config.price_history.priors(content, now)
         errors += prices.check(content, priors)
         content = prices.with_lowest(content, priors)
-    theme = load_theme(config.themes_dir, config.theme or content.site.theme, config.source)
+    theme = load_theme(config.themes_dir, config.theme or content.site.theme, config.source,
+                       config.cache_dir / "templates" if config.cache_dir else None)
     css = stylesheet(theme, config.source)
     css_url = f"/assets/site.{_short(css)}.css"
     static: dict[str, bytes | Path] = {css_url.lstrip("/"): css, "favicon.svg": _favicon(content.site)}

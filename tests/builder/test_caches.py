@@ -169,3 +169,22 @@ def test_the_shared_markdown_cache_serves_other_output_folders_and_sites(tmp_pat
     run(other, tmp_path / "other-out", tmp_path / "other-cache")
     assert len(rendered) == 1 and "stress" in rendered[0]
     assert files(tmp_path / "other-out") == clean(other, tmp_path)
+
+
+def test_compiled_templates_are_compiled_again_when_a_theme_template_changes(tmp_path):
+    themes = tmp_path / "themes"
+    shutil.copytree(THEMES, themes)
+    site = write_site(tmp_path / "site", SITE)
+
+    def build_with(out: Path, cache: Path | None):
+        return build(BuildConfig(DirSource(site), out, themes, base_url="https://c.example", shop=False,
+                                 cache_dir=cache, now=NOW, workers=1))
+
+    build_with(tmp_path / "out", tmp_path / "cache")
+    assert list((tmp_path / "cache" / "templates").iterdir())  # compiled templates are kept
+    post = themes / "base" / "templates" / "post.html"
+    post.write_text(post.read_text().replace("<h1>{{ entry.title }}</h1>", "<h1 class=t>{{ entry.title }}</h1>"))
+    build_with(tmp_path / "out", tmp_path / "cache")
+    build_with(tmp_path / "clean", None)
+    assert files(tmp_path / "out") == files(tmp_path / "clean")
+    assert b"<h1 class=t>Post 1</h1>" in (tmp_path / "out" / "blog" / "p1" / "index.html").read_bytes()
