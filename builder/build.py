@@ -119,7 +119,6 @@ def _build(config: BuildConfig, out_dir: Path) -> BuildResult:
         return BuildResult(out_dir, len(state["manifest"]), 0, 0, time.perf_counter() - started,
                            state["catalog_version"], state["next_scheduled"], up_to_date=True)
 
-    from content import prices
     from content.parse import parse_site
 
     from . import markdown, parsecache
@@ -131,6 +130,8 @@ def _build(config: BuildConfig, out_dir: Path) -> BuildResult:
     content = parse_site(config.source, cache=parse_cache if config.cache_dir else None, fresh=racy)
     errors: list[ContentError] = []
     if content.site.prior_price_rule and config.shop and config.price_history is not None:
+        from content import prices  # and git's: for shops with the rule only
+
         priors = config.price_history.priors(content, now)
         errors += prices.check(content, priors)
         content = prices.with_lowest(content, priors)
@@ -394,6 +395,8 @@ def _media(content, config: BuildConfig, static: dict, errors: list[ContentError
     is an error: content reaches a repository by push and import too, not only by checked uploads.
     ``memo`` (kept by a long-lived caller such as the admin's preview) remembers processed images by
     fingerprint, so they are not read again."""
+    if not content.media:
+        return {}  # nor Pillow to import
     from content.media import MediaError, check_name
 
     from . import images as imagelib
