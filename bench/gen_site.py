@@ -73,7 +73,7 @@ def generate(n: int, root: Path, seed: int = 1) -> None:
 
 def _hugo_layout(hugo: Path) -> None:
     (hugo / "config.toml").write_text(
-        'baseURL = "https://bench.example/"\ntitle = "Bench"\npaginate = 10\n'
+        'baseURL = "https://bench.example/"\ntitle = "Bench"\n[pagination]\npagerSize = 10\n'
         '[permalinks]\nposts = "/blog/:slug/"\n[markup.goldmark.renderer]\nunsafe = false\n'
         '[markup.goldmark.extensions]\ntable = true\nstrikethrough = true\nlinkify = false\n')
     layouts = hugo / "layouts" / "_default"

@@ -195,15 +195,22 @@ def _redirects(content: Content, pages, posts, products, renamed: dict[str, list
     return sorted((source, target, status) for source, (target, status) in result.items())
 
 
+_LISTED = frozenset({"home", "blog", "tag", "products", "category"})  # in the sitemap, without a date
+_DATED = frozenset({"page", "post", "product"})  # in the sitemap, dated by their item
+
+
 def _sitemap(jobs: list[Job]) -> tuple[tuple[str, str], ...]:
+    # One pass over every job of the site, at every build: kept to plain lookups.
     entries = []
     for job in jobs:
-        if job.kind not in ("home", "page", "post", "blog", "tag", "products", "category", "product"):
-            continue
-        item = job.inputs[0] if job.kind in ("page", "post", "product") else None
-        lastmod = ""
-        if item is not None:
-            stamp = getattr(item, "updated_at", None) or (getattr(item, "published_at", None) and item.published_at.isoformat())
-            lastmod = (stamp or "")[:10]
-        entries.append((job.url, lastmod))
+        kind = job.kind
+        if kind in _DATED:
+            item = job.inputs[0]
+            stamp = item.updated_at
+            if not stamp:
+                published = getattr(item, "published_at", None)  # products have none
+                stamp = published.isoformat() if published else ""
+            entries.append((job.url, stamp[:10]))
+        elif kind in _LISTED:
+            entries.append((job.url, ""))
     return tuple(entries)

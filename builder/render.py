@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import os
 import pickle
+import threading
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,7 +148,8 @@ class Renderer:
             return
         path = self.settings.md_cache / key[:2] / f"{key}.pickle"
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{key}.{os.getpid()}.tmp")
+        # The cache is shared by the installation's builds, in threads and processes: a file of our own, then a rename.
+        tmp = path.with_name(f".{key}.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_bytes(pickle.dumps(rendered, protocol=pickle.HIGHEST_PROTOCOL))
         os.replace(tmp, path)
 

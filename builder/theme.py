@@ -65,7 +65,10 @@ class Theme:
     digest: str  # changes whenever any template that could be used changes
 
 
-def load_theme(themes_dir: Path, name: str, source: Source) -> Theme:
+def load_theme(themes_dir: Path, name: str, source: Source, bytecode_dir: Path | None = None) -> Theme:
+    """The theme ``name`` with the site's overrides. With ``bytecode_dir`` (one output folder's, so
+    one site's: a site's own templates are named alike in every site), compiled templates are kept
+    there and compiled again only when their text changes (Jinja checks each one's checksum)."""
     folder = themes_dir / name
     if not (folder / "templates").is_dir() or name == "base":
         available = sorted(p.name for p in themes_dir.iterdir() if (p / "templates").is_dir() and p.name != "base")
@@ -84,6 +87,7 @@ def load_theme(themes_dir: Path, name: str, source: Source) -> Theme:
         loader=loader, undefined=jinja2.StrictUndefined, autoescape=jinja2.select_autoescape(
             enabled_extensions=("html", "xml", "j2"), default_for_string=True),
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, auto_reload=False,
+        bytecode_cache=_bytecode_cache(bytecode_dir),
     )
     digest = hashlib.blake2b(digest_size=16)
     for root in (folder, base):
@@ -94,6 +98,13 @@ def load_theme(themes_dir: Path, name: str, source: Source) -> Theme:
         if path.startswith("theme/"):
             digest.update(path.encode() + b"\0" + source.read(path))
     return Theme(name, [folder, base], env, digest.hexdigest())
+
+
+def _bytecode_cache(folder: Path | None) -> jinja2.BytecodeCache | None:
+    if folder is None:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    return jinja2.FileSystemBytecodeCache(str(folder))
 
 
 def css_variables(site: Site, errors: list[ContentError]) -> str:

@@ -214,6 +214,38 @@ class Entry:
         """Published and due: drafts, archived items and scheduled ones are not live."""
         return self.status == "published" and (self.published_at is None or self.published_at <= now)
 
+    # The builder's parse cache keeps bodies on disk and loads an entry without one (``body_later``):
+    # a rebuild reads only the bodies of the pages it renders again. Anything that asks for the
+    # body gets it, read on first use; pickling an entry writes it whole.
+
+    def __getattr__(self, name: str):
+        load = self.__dict__.get("_body_loader") if name == "body" else None
+        if load is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        body = load()
+        object.__setattr__(self, "body", body)
+        object.__delattr__(self, "_body_loader")
+        return body
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        if "_body_loader" in state:
+            state["body"] = self.body
+            del state["_body_loader"]
+        return state
+
+    @property
+    def body_loaded(self) -> bool:
+        return "_body_loader" not in self.__dict__
+
+    @classmethod
+    def body_later(cls, fields: dict, load) -> Entry:
+        """An entry with every field in ``fields`` but the body, which ``load()`` returns when asked for."""
+        entry = cls.__new__(cls)
+        entry.__dict__.update(fields)
+        entry.__dict__["_body_loader"] = load
+        return entry
+
 
 @dataclass(frozen=True)
 class Variant:

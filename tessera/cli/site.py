@@ -7,8 +7,6 @@ from pathlib import Path
 
 import click
 from rich.markup import escape
-from content.source import DirSource
-from content.parse import parse_site
 
 from .base import Context, console, err_console, handle_errors, main, pass_ctx
 from .output import Column, column, json_option, show_rows
@@ -27,6 +25,9 @@ def check(ctx: Context, tenant_slug: str | None, source: Path | None) -> None:
     """Parse all of a site's content and print every error with file and line."""
     if (tenant_slug is None) == (source is None):
         raise click.UsageError("give either TENANT or --source DIR")
+    from content.parse import parse_site
+    from content.source import DirSource
+
     if source is not None:
         content = parse_site(DirSource(source))
         where = escape(str(source))
@@ -89,10 +90,14 @@ def _report(label: str, result) -> None:
 @click.option("--no-shop", is_flag=True, help="Build a --source site without its shop pages "
               "(a site without products/ never gets them).")
 @click.option("--workers", type=int, default=None, help="Processes to render with (default: every core).")
+@click.option("--markdown-cache", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder of rendered Markdown by content hash for --source builds "
+                   "(default: the installation's, TESSERA_DATA_DIR/cache/markdown).")
 @pass_ctx
 @handle_errors
 def build_command(ctx: Context, tenant_slug: str | None, build_all: bool, source: Path | None,
-                  out: Path | None, theme: str | None, base_url: str, no_shop: bool, workers: int | None) -> None:
+                  out: Path | None, theme: str | None, base_url: str, no_shop: bool, workers: int | None,
+                  markdown_cache: Path | None) -> None:
     """Build a tenant's site (or every tenant's, or any site folder) into static files.
 
     Only what changed since the last build is rendered again; the output folder is replaced
@@ -102,8 +107,6 @@ def build_command(ctx: Context, tenant_slug: str | None, build_all: bool, source
 
     from builder.build import BuildConfig, build
     from content.source import DirSource
-
-    from ..sites import build_tenant
 
     chosen = sum(bool(x) for x in (tenant_slug, build_all, source))
     if chosen != 1:
@@ -123,10 +126,13 @@ def build_command(ctx: Context, tenant_slug: str | None, build_all: bool, source
             result = build(BuildConfig(
                 source=site, out_dir=out, themes_dir=ctx.settings.themes_dir, base_url=base_url,
                 shop=has_products and not no_shop, cache_dir=out.parent / f".{out.name}.cache", theme=theme,
-                workers=workers or os.cpu_count() or 1, progress=progress))
+                workers=workers or os.cpu_count() or 1, progress=progress,
+                markdown_cache=markdown_cache or ctx.settings.data_dir / "cache" / "markdown"))
             bar.stop()
             _report(str(source), result)
             return
+        from ..sites import build_tenant  # the publish side's imports, for tenants only
+
         slugs = [t.slug for t in ctx.tenants.registry.all()] if build_all else [tenant_slug]
         for slug in slugs:
             bar.update(task, description=f"building {slug}", completed=0, total=None)
@@ -170,7 +176,8 @@ def dev(ctx: Context, tenant_slug: str | None, source: Path | None, port: int | 
         def rebuild() -> str:
             result = build(BuildConfig(DirSource(source), out, settings.themes_dir,
                                        base_url=f"http://{settings.host}:{port}", shop=shop,
-                                       cache_dir=cache, memory=memory))
+                                       cache_dir=cache, memory=memory,
+                                       markdown_cache=settings.data_dir / "cache" / "markdown"))
             return f"built: {result.rendered} written, {result.reused} reused ({result.seconds:.2f} s)"
 
         watched, ignored = [source, settings.themes_dir], [out, cache]
