@@ -21,7 +21,9 @@ def all_commands(group: click.Group, prefix: tuple[str, ...] = ()):
             yield from all_commands(command, prefix + (name,))
 
 
+main.list_commands(click.Context(main))  # commands load lazily: load them all to test every one
 COMMANDS = list(all_commands(main))
+assert len(COMMANDS) > 40
 
 
 @pytest.mark.parametrize("path,command", COMMANDS, ids=[" ".join(p) for p, _ in COMMANDS])
