@@ -9,34 +9,17 @@ from pathlib import Path
 import pytest
 
 from content import plans
-from tests.api.conftest import free_port
-from tests.conftest import serving
-from tests.publish.test_git_push import PASSWORD, git, remote
-
-OWNER = "owner@bakery.test"
+from tests.publish.git_sites import OWNER, bakery_git_server
+from tests.publish.test_git_push import git, remote
 PRODUCT = "---\nname: Seed loaf\nsku: SEED-1\nprice: \"4.10\"\n---\nSeeds.\n"
 PAGE = "---\ntitle: Opening hours\n---\nEvery day.\n"
 
 
 @pytest.fixture(name="bakery", scope="module")
 def fx_bakery(tmp_path_factory):
-    from commerce_api.services import Services
-    from content.registry import parse_features
-    from content.tenants import Tenants
-    from tessera.app import api_config, make_app
-    from tessera.settings import ROOT, Settings
-
-    port = free_port()
-    settings = Settings.from_env({"TESSERA_DATA_DIR": str(tmp_path_factory.mktemp("gitlimits")),
-                                  "TESSERA_PORT": str(port)})
-    tenants = Tenants(settings.data_dir, ROOT / "sites")
-    tenants.create("bakery", "Bakery", parse_features("cms,ecommerce"), starter="bakery")
-    services = Services.build(api_config(settings))
-    user = services.users.create(OWNER, PASSWORD)
-    services.users.grant(user.id, tenants.registry.get("bakery").id, "owner")
-    # The bakery starter holds 11 products and 7 pages and posts: the site is exactly at both limits.
-    plans.set_overrides(tenants.registry, "bakery", {"products": 11, "pages_and_posts": 7}, actor=None)
-    with serving(make_app(settings), port):
+    with bakery_git_server(tmp_path_factory, "gitlimits") as (_, tenants, _, port):
+        # The bakery starter holds 11 products and 7 pages and posts: the site is exactly at both limits.
+        plans.set_overrides(tenants.registry, "bakery", {"products": 11, "pages_and_posts": 7}, actor=None)
         yield tenants, port
 
 

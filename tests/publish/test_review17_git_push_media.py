@@ -11,11 +11,8 @@ from pathlib import Path
 import pytest
 
 from content import plans
-from tests.api.conftest import free_port
-from tests.conftest import serving
-from tests.publish.test_git_push import PASSWORD, git, remote
-
-OWNER = "owner@bakery.test"
+from tests.publish.git_sites import OWNER, bakery_git_server
+from tests.publish.test_git_push import git, remote
 
 
 def _noise(side: int) -> bytes:
@@ -29,21 +26,7 @@ def _noise(side: int) -> bytes:
 
 @pytest.fixture(name="bakery", scope="module")
 def fx_bakery(tmp_path_factory):
-    from commerce_api.services import Services
-    from content.registry import parse_features
-    from content.tenants import Tenants
-    from tessera.app import api_config, make_app
-    from tessera.settings import ROOT, Settings
-
-    port = free_port()
-    settings = Settings.from_env({"TESSERA_DATA_DIR": str(tmp_path_factory.mktemp("gitmedia")),
-                                  "TESSERA_PORT": str(port)})
-    tenants = Tenants(settings.data_dir, ROOT / "sites")
-    tenants.create("bakery", "Bakery", parse_features("cms,ecommerce"), starter="bakery")
-    services = Services.build(api_config(settings))
-    user = services.users.create(OWNER, PASSWORD)
-    services.users.grant(user.id, tenants.registry.get("bakery").id, "owner")
-    with serving(make_app(settings), port):
+    with bakery_git_server(tmp_path_factory, "gitmedia") as (_, tenants, _, port):
         yield tenants, port
 
 
