@@ -69,8 +69,14 @@ class Worker:
         self.address = folder / f"{os.getpid()}.sock"
         self.address.unlink(missing_ok=True)
         self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self._socket.bind(str(self.address))
         self._socket.settimeout(0.5)
+        self._bound = True
+        try:
+            self._socket.bind(str(self.address))
+        except OSError:
+            self._bound = False  # a socket's path has at most 107 bytes: a deep data folder has longer ones
+            log.warning("worker %s cannot listen at %s (path too long?): it looks at the queue every %s s "
+                        "instead of being woken", os.getpid(), self.address, poll)
 
     def start(self) -> None:
         from .app import schedule_billing_sweep, sweep_outboxes
@@ -83,16 +89,20 @@ class Worker:
 
     def _listen(self) -> None:
         while not self.stopping.is_set():
-            try:
-                self._socket.recv(64)
-            except TimeoutError:
-                if self.parent is not None and os.getppid() != self.parent:
-                    log.warning("the server that started worker %s is gone: stopping", os.getpid())
-                    self.orphaned.set()
-                continue
-            except OSError:
-                return
-            self.runner.wake()
+            if self._bound:
+                try:
+                    self._socket.recv(64)
+                    self.runner.wake()
+                    continue
+                except TimeoutError:
+                    pass
+                except OSError:  # closed by stop()
+                    return
+            else:
+                self.stopping.wait(0.5)  # nothing to receive: only the parent to watch
+            if self.parent is not None and os.getppid() != self.parent:
+                log.warning("the server that started worker %s is gone: stopping", os.getpid())
+                self.orphaned.set()
 
     def stop(self) -> None:
         self.stopping.set()

@@ -120,3 +120,24 @@ def test_a_worker_stops_when_the_server_that_started_it_is_killed(data):
             return True
 
     assert _wait(gone, 30)
+
+
+def test_a_worker_in_a_folder_too_deep_for_a_socket_still_takes_jobs(tmp_path):
+    """A socket's path has at most 107 bytes: in a deeper data folder the worker looks at the queue
+    instead of being woken, and still publishes."""
+    from tessera.worker import Worker
+
+    deep = tmp_path / ("d" * 120)
+    tenants = Tenants(deep, ROOT / "sites")
+    tenants.create("studio", "Studio", parse_features("cms"), starter="studio")
+    tenants.close()
+    worker = Worker(Settings.from_env({"TESSERA_DATA_DIR": str(deep)}), poll=0.2)
+    assert worker._bound is False
+    worker.start()
+    try:
+        queue = Queue(deep / "platform.db")
+        job = queue.enqueue("studio", actor="test")
+        wake_workers(sockets_dir(worker.settings))  # nobody can listen there: no harm done
+        assert _wait(lambda: queue.get(job.id).status == "done", 60), queue.get(job.id).log
+    finally:
+        worker.stop()
