@@ -27,7 +27,7 @@ from content.source import Source
 
 from . import urls
 from .errors import BuildErrors
-from .output import META, commit, link_or_copy, locked, recover, scan, staging_dir, unchanged, write_new
+from .output import META, OutputLock, commit, link_or_copy, recover, scan, staging_dir, unchanged, write_new
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
@@ -91,17 +91,29 @@ def build(config: BuildConfig) -> BuildResult:
     """Build ``config.source`` into ``config.out_dir``. Safe next to any other build, in threads or
     processes: builds of one output folder take turns, builds of different folders share nothing."""
     out_dir = Path(config.out_dir).resolve()
-    with locked(out_dir):
-        return _build(config, out_dir)
+    memory = config.memory
+    if memory is not None and memory.get("saving"):
+        memory.pop("saving").join()  # the previous build's caches are on disk (and its lock let go)
+    lock = OutputLock(out_dir)
+    try:
+        return _build(config, out_dir, lock)
+    except BaseException:
+        if memory is not None:
+            memory.clear()  # whatever it held may not be what the folder holds now
+        raise
+    finally:
+        if memory is None or "saving" not in memory:
+            lock.release()  # else the saver lets it go once the caches are on disk
 
 
-def _build(config: BuildConfig, out_dir: Path) -> BuildResult:
+def _build(config: BuildConfig, out_dir: Path, lock: OutputLock) -> BuildResult:
     started = time.perf_counter()
     now = config.now or datetime.now(timezone.utc)
     recover(out_dir)
     memory = config.memory
-    if memory is not None and memory.get("saving"):
-        memory.pop("saving").join()  # the previous build's caches are on disk before we go on
+    if (memory and "state" in memory and config.cache_dir is not None
+            and _generation(config.cache_dir) != memory["state"].get("began")):
+        memory.clear()  # another process built this folder since: what it saved is the truth
     state = memory["state"] if memory and "state" in memory else _load(config.cache_dir, "state")
     # Checking the output against the state (every file's size and time) is mostly waiting for the
     # file system: it runs beside fingerprinting the sources, parsing and planning.
@@ -194,9 +206,10 @@ def _build(config: BuildConfig, out_dir: Path) -> BuildResult:
     _rescan(out_dir, on_disk, dirs, moved, stale)  # both updated in place to what the commit left
     if memory is not None:
         memory.update(state=new_state, parse=parse_cache)
-        saver = threading.Thread(target=_save_all, args=(config.cache_dir, new_state, parse_cache), daemon=True)
-        saver.start()
+        saver = threading.Thread(target=_save_all, args=(config.cache_dir, new_state, parse_cache, lock),
+                                 daemon=True)
         memory["saving"] = saver
+        saver.start()
     else:
         _save_all(config.cache_dir, new_state, parse_cache)
     return BuildResult(out_dir, len(manifest), rendered, len(plan.jobs) - rendered,
@@ -258,13 +271,30 @@ def _signature(config: BuildConfig) -> str:
     digest = hashlib.blake2b(digest_size=20)
     digest.update(repr((VERSION, config.base_url, config.shop, config.analytics, config.api_base, config.theme,
                         sorted((config.renamed or {}).items()),
-                        config.price_history.key if config.price_history is not None else None)).encode())
+                        _price_key(config))).encode())
     for path in config.source.paths():
         digest.update(f"{path}\0{config.source.fingerprint(path)}\n".encode())
     for path in sorted(Path(config.themes_dir).rglob("*")):
         if path.is_file():
             digest.update(f"{path}\0".encode() + hashlib.blake2b(path.read_bytes(), digest_size=16).digest())
     return digest.hexdigest()
+
+
+def _price_key(config: BuildConfig) -> str | None:
+    """The price history's part of the signature, only where the build reads it (a shop whose
+    site.yaml turns on the prior price rule): a push's check and the publish after it see the same
+    commits as pending and then as landed, and must not differ for a site that never asks."""
+    if config.price_history is None or not config.shop:
+        return None
+    import yaml
+
+    try:
+        settings = yaml.safe_load(config.source.read("site.yaml"))
+    except Exception:  # unreadable here: the parse will say why; count the history in meanwhile
+        return config.price_history.key
+    if isinstance(settings, dict) and not settings.get("prior_price_rule"):
+        return None
+    return config.price_history.key
 
 
 def _load(cache_dir: Path | None, name: str) -> dict:
@@ -279,11 +309,15 @@ def _load(cache_dir: Path | None, name: str) -> dict:
         return {}
 
 
-def _save_all(cache_dir: Path | None, state: dict, parse_cache: dict) -> None:
+def _save_all(cache_dir: Path | None, state: dict, parse_cache: dict, lock: OutputLock | None = None) -> None:
     from . import parsecache
 
-    _save(cache_dir, "state", state)
-    parsecache.save(cache_dir, parse_cache, VERSION)
+    try:
+        _save(cache_dir, "state", state)
+        parsecache.save(cache_dir, parse_cache, VERSION)
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def _on_disk(out_dir: Path, state: dict) -> tuple[dict[str, tuple[int, int]], dict[str, int], bool]:
@@ -356,6 +390,20 @@ def _save(cache_dir: Path | None, name: str, data: dict) -> None:
     with open(tmp, "wb") as handle:
         pickle.dump({"version": VERSION, "data": data}, handle, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(tmp, cache_dir / f"{name}.pickle")
+    if name == "state":
+        # Which build saved it, in a file cheap to read: a long-lived builder holding the state in
+        # memory checks it before trusting its copy (a git push's check builds in another process).
+        (cache_dir / "state.generation").write_text(str(data.get("began")))
+
+
+def _generation(cache_dir: Path | None) -> int | None:
+    """The ``began`` of the build whose state is on disk (None when unknown)."""
+    if cache_dir is None:
+        return None
+    try:
+        return int((cache_dir / "state.generation").read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _favicon(site) -> bytes:
@@ -624,9 +672,9 @@ def _finish(staging: Path, static: dict, types: dict[str, str], plan: Plan, reco
 
 
 def _json(data) -> bytes:
-    import json
+    from content import jsonio
 
-    return (json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+    return jsonio.dumps(data)
 
 
 def _type(rel: str) -> str:

@@ -31,18 +31,33 @@ def journal_path(out_dir: Path) -> Path:
     return out_dir.parent / f".{out_dir.name}.journal"
 
 
+class OutputLock:
+    """The lock on one output folder, across threads and processes. The kernel drops it with the
+    process holding it, so a killed build never blocks the next one. It can be released from
+    another thread than the one that took it: a long-lived builder saves its caches in the
+    background still holding it, so no other process reads them half-saved."""
+
+    def __init__(self, out_dir: Path) -> None:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = open(out_dir.parent / f".{out_dir.name}.lock", "a+b")
+        fcntl.flock(self._handle, fcntl.LOCK_EX)
+
+    def release(self) -> None:
+        if self._handle.closed:
+            return
+        # Unlock explicitly: forked workers of other builds may hold a copy of this descriptor.
+        fcntl.flock(self._handle, fcntl.LOCK_UN)
+        self._handle.close()
+
+
 @contextmanager
 def locked(out_dir: Path) -> Iterator[None]:
-    """Hold the output folder for one build, across threads and processes. The kernel drops the
-    lock with the process holding it, so a killed build never blocks the next one."""
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    with open(out_dir.parent / f".{out_dir.name}.lock", "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            # Unlock explicitly: forked workers of other builds may hold a copy of this descriptor.
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    """Hold the output folder for one build, across threads and processes."""
+    lock = OutputLock(out_dir)
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def scan(folder: Path, dirs: dict[str, int] | None = None) -> dict[str, tuple[int, int]]:

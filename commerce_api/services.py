@@ -104,6 +104,7 @@ class Services:
     storages: Callable[[str], Storage] | None = None
     _parse_caches: dict = field(default_factory=dict, repr=False)
     _parse_locks: dict = field(default_factory=dict, repr=False)
+    _git_histories: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, config: ApiConfig) -> Services:
@@ -141,6 +142,17 @@ class Services:
         while len(caches) > 32:
             caches.pop(next(iter(caches)))
         return cache
+
+    def git_history(self, slug: str) -> dict:
+        """A per-tenant record of what was read of the repository's history (who wrote each file,
+        when), by commit: a save on top of the last one reads one commit's log, not the whole
+        history's. Used under ``parse_lock``, like the parse cache."""
+        histories = self._git_histories
+        history = histories.pop(slug, None)
+        histories[slug] = {} if history is None else history
+        while len(histories) > 32:
+            histories.pop(next(iter(histories)))
+        return histories[slug]
 
     def close(self) -> None:
         self.databases.close()

@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Callable, Iterator
 
 from .errors import ConflictError, PathError, RepositoryError
@@ -57,13 +57,12 @@ def safe_path(path: str) -> str:
     """Normalise a repository path, refusing anything that could escape or reach git's internals."""
     if not isinstance(path, str) or not path or "\x00" in path or "\\" in path:
         raise PathError(f"{path!r} is not a valid file path")
-    pure = PurePosixPath(path)
-    parts = path.split("/")
-    if pure.is_absolute() or any(p in ("..", ".", "") for p in parts) or len(parts) > 16:
+    parts = path.split("/")  # no empty part, so no leading, doubled or trailing slash: already normal
+    if len(parts) > 16 or any(p in ("..", ".", "") for p in parts):
         raise PathError(f"{path!r} is outside the site's folder")
     if any(p.lower() in (".git", ".gitmodules") for p in parts):
         raise PathError(f"{path!r} is a reserved name")
-    return pure.as_posix()
+    return path
 
 
 def _safe(path: str) -> bool:
@@ -171,8 +170,19 @@ class Repository:
         blob = self._blob(commit, path)
         return self.git("cat-file", "blob", blob).stdout if blob else None
 
-    def source(self, commit: str | None = None) -> GitSource:
-        return GitSource(self, self.resolve(commit or REF))
+    def source(self, commit: str | None = None, history: dict | None = None) -> GitSource:
+        """The files of ``commit`` (default: the latest). ``history``: a dict the caller keeps between
+        sources of this repository, where what was read of the history is kept for the next one."""
+        return GitSource(self, self.resolve(commit or REF), history)
+
+    def straight_line(self, old: str, new: str) -> bool:
+        """``new`` follows ``old`` in a straight line: each commit after ``old`` has one parent, the
+        first of them ``old``. Then reading ``old..new`` and adding it to what was read up to ``old``
+        gives what reading up to ``new`` gives (after a merge the order of a whole log could differ)."""
+        lines = self.git("rev-list", "--parents", "--reverse", f"{old}..{new}", check=False).stdout.decode().split("\n")
+        chain = [line.split() for line in lines if line]
+        return (bool(chain) and all(len(ids) == 2 for ids in chain) and chain[0][1] == old
+                and all(later[1] == earlier[0] for earlier, later in zip(chain, chain[1:])) and chain[-1][0] == new)
 
     def history(self, path: str | None = None, limit: int = 50) -> list[Commit]:
         """Newest first; with a path, each commit carries that file's diff."""
@@ -331,8 +341,9 @@ class Repository:
 class GitSource:
     """The files of one commit, read through a single ``git cat-file --batch`` process."""
 
-    def __init__(self, repo: Repository, commit: str) -> None:
+    def __init__(self, repo: Repository, commit: str, history: dict | None = None) -> None:
         self.repo, self.commit = repo, commit
+        self.history = history
         self._blobs: dict[str, str] = {}
         self._sizes: dict[str, int] = {}
         self.refused: list[str] = []  # names no file of a site may have (``..``, ``.git``): never read
@@ -378,9 +389,27 @@ class GitSource:
         return data
 
     def info(self) -> dict[str, FileInfo]:
-        """path → who created it, who last changed it and when, from history up to this commit."""
+        """path → who created it, who last changed it and when, from history up to this commit.
+
+        With a ``history`` dict, what was read up to an earlier commit is kept there, and a commit
+        that continues it in a straight line reads only the commits since."""
+        known = self.history.get("info") if self.history is not None else None
+        if known is not None and known[0] == self.commit:
+            return known[1]
+        if known is not None and self.repo.straight_line(known[0], self.commit):
+            result = dict(known[1])
+            for path, (created, updated, date) in self._log(f"{known[0]}..{self.commit}").items():
+                before = result.get(path)
+                result[path] = FileInfo(before.created_by if before else created, updated, date)
+        else:
+            result = {p: FileInfo(c, u, d) for p, (c, u, d) in self._log(self.commit).items()}
+        if self.history is not None:
+            self.history["info"] = (self.commit, result)
+        return result
+
+    def _log(self, revisions: str) -> dict[str, list[str]]:
         out = self.repo.git("log", "--format=%x00%an%x1f%aI", "--name-only", "--no-renames",
-                            self.commit).stdout.decode(errors="replace")
+                            revisions).stdout.decode(errors="replace")
         result: dict[str, list[str]] = {}
         for chunk in filter(None, out.split("\0")):
             header, _, files = chunk.partition("\n")
@@ -388,7 +417,7 @@ class GitSource:
             for path in filter(None, files.splitlines()):
                 entry = result.setdefault(path, [name, name, date])
                 entry[0] = name  # older commits come later: the last one seen created the file
-        return {p: FileInfo(c, u, d) for p, (c, u, d) in result.items()}
+        return result
 
     def close(self) -> None:
         if self._proc:

@@ -67,4 +67,4 @@ def with_siblings(build_dir: Path, manifest: dict[str, list], live: dict[str, li
 
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
         list(pool.map(work, todo.items()))
-    return dict(sorted(out.items())), files
+    return out, files  # in no order: the manifest is written with its keys sorted

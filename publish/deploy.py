@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from content import jsonio
 from content.registry import now_iso
 
 from .catalog import import_snapshot
@@ -52,7 +53,7 @@ class Deploy:
 def plan_change(build_dir: Path, live: dict[str, list], workdir: Path | None = None) -> Change:
     """What to upload and delete to make ``live`` the build; with a ``workdir``, text files get
     their precompressed siblings (written there) as files of the site."""
-    manifest = json.loads((build_dir / "_tessera" / "manifest.json").read_text())
+    manifest = jsonio.loads((build_dir / "_tessera" / "manifest.json").read_bytes())
     files: dict[str, Path] = {}
     if workdir is not None:
         manifest, files = with_siblings(build_dir, manifest, live, workdir)

@@ -8,7 +8,6 @@ assets that exist, and the next publish converges.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +16,8 @@ from typing import Callable
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+from content import jsonio
 
 from .errors import StorageError
 from .compress import is_sibling
@@ -45,7 +46,7 @@ class S3Storage:
 
     def manifest(self) -> dict[str, list]:
         data = self.read(MANIFEST)
-        return json.loads(data) if data else {}
+        return jsonio.loads(data) if data else {}
 
     def read(self, path: str) -> bytes | None:
         try:

@@ -9,13 +9,14 @@ files, delete those, then record the new manifest. Callers never care which back
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
+
+from content import jsonio
 
 from .errors import StorageError
 
@@ -47,7 +48,7 @@ class Change:
         return self.files.get(rel) or self.build_dir / rel
 
     def manifest_bytes(self) -> bytes:
-        return (json.dumps(self.manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+        return jsonio.dumps(self.manifest)
 
 
 class Storage(Protocol):
@@ -85,8 +86,8 @@ class FileStorage:
 
     def manifest(self) -> dict[str, list]:
         try:
-            return json.loads((self.current / MANIFEST).read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
+            return jsonio.loads((self.current / MANIFEST).read_bytes())
+        except (FileNotFoundError, jsonio.JSONDecodeError):
             return {}
 
     def read(self, path: str) -> bytes | None:
@@ -152,8 +153,8 @@ class FileStorage:
         held: dict[str, list] | None = None
         if previous is not None:
             try:
-                held = json.loads((previous / MANIFEST).read_text())
-            except (FileNotFoundError, json.JSONDecodeError):
+                held = jsonio.loads((previous / MANIFEST).read_bytes())
+            except (FileNotFoundError, jsonio.JSONDecodeError):
                 shutil.rmtree(previous, ignore_errors=True)  # not a whole release: start a new one
             else:
                 os.rename(previous, release)  # newer than the live one: a killed publish's is cleaned

@@ -174,7 +174,10 @@ class Platform:
 def job_runner(settings: Settings, **options) -> Runner:
     """The runner for queued publishes and rollbacks; at its start it cleans up after the jobs a
     killed process left running, before they run again. ``options`` go to ``Runner``."""
-    return Runner(Queue(settings.data_dir / "platform.db"), lambda job: run_job(settings, job),
+    from .sites import BuildMemory
+
+    memory = BuildMemory()  # the runner lives on: its builds keep their sites' state between jobs
+    return Runner(Queue(settings.data_dir / "platform.db"), lambda job: run_job(settings, job, memory),
                   recover=lambda slug: recover_job(settings, slug), **options)
 
 
@@ -275,7 +278,7 @@ def publish_failed(settings: Settings, slug: str, job, exc: Exception) -> None:
     Queue(settings.data_dir / "platform.db").enqueue(slug, "notify", actor="system")
 
 
-def run_job(settings: Settings, job) -> str:
+def run_job(settings: Settings, job, memory=None) -> str:
     """Execute one queued job; returns its log. A failed publish leaves the live site as it was,
     and its site's staff hear of it.
 
@@ -286,7 +289,7 @@ def run_job(settings: Settings, job) -> str:
     if job.kind == BILLING_SWEEP:
         return billing_sweep(settings)
     try:
-        return _publishing_job(settings, job)
+        return _publishing_job(settings, job, memory)
     except Exception as exc:
         try:
             publish_failed(settings, job.tenant, job, exc)
@@ -295,7 +298,7 @@ def run_job(settings: Settings, job) -> str:
         raise
 
 
-def _publishing_job(settings: Settings, job) -> str:
+def _publishing_job(settings: Settings, job, memory) -> str:
     from content.plans import LimitReached
     from content.tenants import Tenants
     from publish.errors import PublishError
@@ -306,12 +309,12 @@ def _publishing_job(settings: Settings, job) -> str:
     try:
         if job.kind.startswith("rollback:"):
             built, deploy = rollback_tenant(settings, tenants, job.tenant, actor=job.actor,
-                                            deploy_id=int(job.kind.partition(":")[2]))
+                                            deploy_id=int(job.kind.partition(":")[2]), memory=memory)
             return f"rolled {job.tenant} back to the site of deploy {job.kind.partition(':')[2]} (now deploy {deploy.id})"
         if job.kind != "publish":
             raise PublishError(f"unknown job kind {job.kind!r}; jobs are publishes, rollbacks or notify")
         try:
-            built, deploy = publish_tenant(settings, tenants, job.tenant, actor=job.actor)
+            built, deploy = publish_tenant(settings, tenants, job.tenant, actor=job.actor, memory=memory)
         except LimitReached as exc:
             if job.actor != "schedule":
                 raise

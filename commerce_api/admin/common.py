@@ -136,7 +136,16 @@ def parse(request: Request, source):
     """The site parsed, reusing what this process parsed before for files that did not change."""
     services, slug = services_of(request), require_tenant(request).slug
     with services.parse_lock(slug):
+        _with_history(source, services.git_history(slug))
         return parse_site(source, cache=services.parse_cache(slug))
+
+
+def _with_history(source, history: dict) -> None:
+    """Let a repository's source (or the one an overlay is on) keep what it reads of the history
+    in the tenant's record."""
+    base = getattr(source, "base", source)
+    if getattr(base, "history", False) is None:
+        base.history = history
 
 
 def warm_parse_cache(services, slug: str) -> None:
@@ -148,6 +157,7 @@ def warm_parse_cache(services, slug: str) -> None:
         source = Repository(services.config.data_dir / "tenants" / slug / "repo.git").source()
         try:
             with services.parse_lock(slug):
+                _with_history(source, services.git_history(slug))
                 parse_site(source, cache=services.parse_cache(slug))
         except Exception:  # noqa: BLE001 (a broken site shows its errors when a page asks, not here)
             pass
