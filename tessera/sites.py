@@ -74,6 +74,10 @@ class BuildMemory:
                 total -= _size(dropped)
             return memory
 
+    def __contains__(self, slug: str) -> bool:
+        with self._lock:
+            return slug in self._tenants
+
     def forget(self, slug: str) -> None:
         with self._lock:
             self._tenants.pop(slug, None)

@@ -110,6 +110,60 @@ def test_a_long_lived_builder_builds_what_a_clean_build_does(edit, tmp_path):
     assert files(tmp_path / "out") == clean(site, tmp_path)
 
 
+def test_a_long_lived_builder_trusts_nothing_of_its_memory_after_another_process_built(tmp_path):
+    # A worker keeps a site's state in memory; a git push's check builds the same folder in a
+    # process of its own; then the worker builds a version equal to what it last built itself.
+    site = write_site(tmp_path / "site", SITE)
+    settle(site)
+    memory: dict = {}
+    run(site, tmp_path / "out", tmp_path / "cache", memory)
+    original = (site / "posts" / "p3.md").read_bytes()
+    change_file(site)
+    settle(site)
+    run(site, tmp_path / "out", tmp_path / "cache")  # the other process, with the caches on disk
+    assert b"A new body" in files(tmp_path / "out")["blog/p3/index.html"]
+    (site / "posts" / "p3.md").write_bytes(original)
+    settle(site)
+    result = run(site, tmp_path / "out", tmp_path / "cache", memory)
+    assert not result.up_to_date
+    assert files(tmp_path / "out") == clean(site, tmp_path)
+
+
+def test_a_long_lived_builder_holds_the_folder_until_its_caches_are_saved(tmp_path, monkeypatch):
+    import threading
+
+    from builder import build as build_module
+    from builder.output import locked
+
+    site = write_site(tmp_path / "site", SITE)
+    saving, release = threading.Event(), threading.Event()
+    real = parsecache.save
+
+    def slow_save(*args, **kwargs):
+        saving.set()
+        release.wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(parsecache, "save", slow_save)
+    memory: dict = {}
+    run(site, tmp_path / "out", tmp_path / "cache", memory)
+    assert saving.wait(10)
+    got = threading.Event()
+
+    def other_build() -> None:
+        with locked((tmp_path / "out").resolve()):
+            got.set()
+
+    other = threading.Thread(target=other_build)
+    other.start()
+    assert not got.wait(0.3)  # the saver still holds the folder
+    release.set()
+    assert got.wait(10)
+    other.join()
+    memory.pop("saving").join()
+    assert build_module._generation(tmp_path / "cache") == memory["state"]["began"]
+
+
 def test_a_rebuild_reads_the_bodies_of_the_pages_it_renders_only(tmp_path):
     site = write_site(tmp_path / "site", SITE)
     settle(site)
