@@ -241,6 +241,8 @@ def test_compose_runs_one_server_without_builds_and_workers_for_them():
     # The image's health check asks the serving process; a worker has none to answer it.
     assert services["worker"]["healthcheck"] == {"disable": True} and "healthcheck" not in services["serve"]
     assert services["worker"]["depends_on"]["serve"]["condition"] == "service_healthy"
+    # On SIGTERM a worker finishes its job for up to 30 s: Docker must not kill it after its usual 10.
+    assert int(services["worker"]["stop_grace_period"].rstrip("s")) > 30
 
 
 def test_caddy_is_the_only_proxy_believed_and_proxies_to_the_serving_container(tmp_path, monkeypatch):
