@@ -28,6 +28,9 @@ from .tenancy import host_name
 _PREFIX = re.compile(r"^/api/tenant/([^/]+)(/.*)?$")
 _SITES = re.compile(r"^/sites/([^/]+)(/.*)?$")
 SAFE = {"GET", "HEAD", "OPTIONS"}
+# Paths that are about no site, whatever the Host: the API's docs, and the TLS proxy's question (Caddy
+# asks at its upstream's address, `serve:8000` in a container or another machine's, which names no site).
+UNTENANTED = ("/api/docs", "/api/tls/ask")
 ALLOWED_HEADERS = "Content-Type, Authorization, Idempotency-Key, X-CSRF-Token, X-Tenant-ID"
 
 
@@ -98,7 +101,7 @@ class Gateway:
         cors: dict[str, str] = {}
         try:
             tenant = None
-            if scope["path"].startswith(("/api/", "/admin")) and not scope["path"].startswith("/api/docs"):
+            if scope["path"].startswith(("/api/", "/admin")) and not scope["path"].startswith(UNTENANTED):
                 # On the admin's origin the path alone names the site (its cookie is scoped to it).
                 header = None if admin_origin else headers.get("x-tenant-id")
                 tenant = self.services.resolver.resolve(headers.get("host"), path_slug, header)

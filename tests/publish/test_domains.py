@@ -114,6 +114,18 @@ def test_ask_endpoint_over_http(edge):
     assert httpx.get(base + "/api/tls/ask", params={"domain": "nobody.example"}).status_code == 404
 
 
+@pytest.mark.parametrize("upstream", ["serve:8000", "10.0.0.5:8000", "tessera-serve-1"])
+def test_ask_endpoint_answers_caddy_at_whatever_address_it_reaches_tessera(edge, upstream):
+    """Caddy asks at its upstream's address (`ask http://serve:8000/...` in a compose file, another
+    machine's address on two), and sends that as the Host: the answer is about the domain asked for,
+    never a refusal of the Host as an unknown site, or no tenant would ever get a certificate."""
+    base, tenants = edge
+    ok = httpx.get(base + "/api/tls/ask", params={"domain": "bakery.localhost"}, headers={"Host": upstream})
+    assert (ok.status_code, ok.text) == (200, "ok")
+    refused = httpx.get(base + "/api/tls/ask", params={"domain": "nobody.example"}, headers={"Host": upstream})
+    assert (refused.status_code, refused.text) == (404, "unknown domain")
+
+
 from tests.publish.test_edge import fx_edge  # noqa: E402,F401  (the served platform, for the HTTP test)
 
 
