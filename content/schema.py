@@ -658,3 +658,9 @@ PLATFORM.add("0010_support", """
 ALTER TABLE sessions ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sessions ADD COLUMN support_reason TEXT
 """)
+
+
+PLATFORM.add("0011_job_claims", """
+ALTER TABLE jobs ADD COLUMN claimed_by TEXT;
+ALTER TABLE jobs ADD COLUMN heartbeat_at TEXT
+""")

@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import secrets
+import socket
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -30,6 +33,9 @@ from content.schema import PLATFORM
 from .errors import NotRetryable
 
 log = logging.getLogger(__name__)
+
+STALE_SECONDS = 90  # a runner on another machine that has not beaten for this long is taken for dead
+BEAT_SECONDS = 20  # how often a runner says it is alive, and looks for jobs dead runners left
 
 
 @dataclass(frozen=True)
@@ -97,9 +103,10 @@ class Queue(PerThread):
             rows = self.conn.execute(f"SELECT * FROM jobs WHERE {lane} ORDER BY id DESC LIMIT ?", (notify, limit))
         return [Job.from_row(r) for r in rows]
 
-    def claim(self, lane: str | None = None) -> Job | None:
+    def claim(self, lane: str | None = None, owner: str | None = None) -> Job | None:
         """Take the oldest due job whose tenant has nothing running in the job's lane (``lane``:
-        only ``"publish"`` or only ``"notify"`` jobs)."""
+        only ``"publish"`` or only ``"notify"`` jobs). ``owner``: the runner taking it (``runner_id``),
+        recorded so that other runners can tell a job running elsewhere from one a dead runner left."""
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         only = "" if lane is None else f" AND (j.kind = 'notify') = {int(lane == 'notify')}"
         with immediate(self.conn) as conn:
@@ -109,7 +116,8 @@ class Queue(PerThread):
                 "AND (r.kind = 'notify') = (j.kind = 'notify')) ORDER BY run_after, id LIMIT 1", (now,)).fetchone()
             if row is None:
                 return None
-            conn.execute("UPDATE jobs SET status = 'running', started_at = ? WHERE id = ?", (now_iso(), row["id"]))
+            conn.execute("UPDATE jobs SET status = 'running', started_at = ?, claimed_by = ?, heartbeat_at = ? "
+                         "WHERE id = ?", (now_iso(), owner, now_iso(), row["id"]))
         return self.get(row["id"])
 
     def finish(self, job: Job, ok: bool, log: str) -> None:
@@ -154,13 +162,61 @@ class Queue(PerThread):
                                  "ORDER BY coalesce(finished_at, created_at) DESC, id DESC LIMIT ?", (since or "", limit))
         return [Job.from_row(r) for r in rows]
 
-    def requeue_abandoned(self) -> list[str]:
-        """Jobs left 'running' by a process that died go back to the queue (call at start-up);
-        returns their tenants, whose interrupted work needs cleaning up before they run again."""
+    def beat(self, job_ids: list[int]) -> None:
+        """The runner running these jobs is alive (see ``requeue_abandoned``)."""
+        if job_ids:
+            with self.conn:
+                self.conn.execute(f"UPDATE jobs SET heartbeat_at = ? WHERE status = 'running' AND id IN "
+                                  f"({', '.join('?' * len(job_ids))})", (now_iso(), *job_ids))
+
+    def requeue_abandoned(self, owner: str | None = None, stale: int = STALE_SECONDS) -> list[str]:
+        """Jobs left 'running' by a runner that died go back to the queue; returns their tenants,
+        whose interrupted work needs cleaning up before they run again.
+
+        Another runner's job is left alone while that runner lives: on this machine, while its
+        process does; on another (another container or node sharing the queue), while it beats
+        within ``stale`` seconds. A job taken without an owner is taken to be abandoned."""
+        moment = datetime.now(timezone.utc)
         with immediate(self.conn) as conn:
-            tenants = sorted({row["tenant"] for row in conn.execute("SELECT tenant FROM jobs WHERE status = 'running'")})
-            conn.execute("UPDATE jobs SET status = 'queued', started_at = NULL WHERE status = 'running'")
-        return tenants
+            rows = conn.execute("SELECT id, tenant, claimed_by, coalesce(heartbeat_at, started_at) AS beat "
+                                "FROM jobs WHERE status = 'running'").fetchall()
+            gone = [row for row in rows if _abandoned(row["claimed_by"], row["beat"], owner, moment, stale)]
+            for row in gone:
+                conn.execute("UPDATE jobs SET status = 'queued', started_at = NULL, claimed_by = NULL, "
+                             "heartbeat_at = NULL WHERE id = ?", (row["id"],))
+        return sorted({row["tenant"] for row in gone})
+
+
+def runner_id() -> str:
+    """Who takes a job: this machine, this process, and this runner in it."""
+    return f"{socket.gethostname()}/{os.getpid()}/{secrets.token_hex(4)}"
+
+
+def _abandoned(claimed_by: str | None, beat: str | None, owner: str | None, moment: datetime, stale: int) -> bool:
+    if claimed_by is None:
+        return True
+    if claimed_by == owner:
+        return False  # our own
+    host, _, rest = claimed_by.partition("/")
+    pid_text, _, _ = rest.partition("/")
+    if host == socket.gethostname() and pid_text.isdigit():
+        pid = int(pid_text)
+        if pid == os.getpid():
+            return True  # a runner of this process that stopped: one runs per process
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False  # alive, someone else's
+        return False
+    try:
+        last = datetime.fromisoformat(beat) if beat else None
+    except ValueError:
+        last = None
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=timezone.utc)
+    return last is None or (moment - last).total_seconds() > stale
 
 
 def failure_message(job: Job, exc: Exception) -> str:
@@ -177,15 +233,20 @@ class Runner:
     ``notify_workers`` of their own for notifications, so neither lane can hold up the other.
 
     ``recover(tenant)`` runs at start for each tenant whose job a dead process left running, before
-    any job runs: it finishes or undoes what that job left half done. ``on_finish(job)`` is called
-    with each finished job (tests wait on it instead of polling)."""
+    any job runs: it finishes or undoes what that job left half done; and again whenever a runner
+    elsewhere is found dead (it stopped beating), for its jobs. ``on_finish(job)`` is called with
+    each finished job (tests wait on it instead of polling)."""
 
     def __init__(self, queue: Queue, execute: Callable[[Job], str], workers: int = 2, poll: float = 1.0, *,
                  notify_workers: int = 1, recover: Callable[[str], None] | None = None,
-                 on_finish: Callable[[Job], None] | None = None) -> None:
+                 on_finish: Callable[[Job], None] | None = None, beat: float = BEAT_SECONDS) -> None:
         self.queue, self.execute, self.workers, self.poll = queue, execute, workers, poll
         self.notify_workers = notify_workers
         self.recover, self.on_finish = recover, on_finish
+        self.owner = runner_id()
+        self.beat = beat
+        self._running: set[int] = set()
+        self._running_lock = threading.Lock()
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
         # ``wake`` bumps the generation; an idle worker sleeps until it changes (or ``poll`` passes,
@@ -195,17 +256,37 @@ class Runner:
         self._generation = 0
 
     def start(self) -> None:
-        for tenant in self.queue.requeue_abandoned():
-            if self.recover is not None:
-                try:
-                    self.recover(tenant)
-                except Exception:  # the requeued job will meet the same problem and report it
-                    log.exception("cleaning up after %s's interrupted job failed", tenant)
+        self._requeue()
         lanes = [("publish", n) for n in range(self.workers)] + [("notify", n) for n in range(self.notify_workers)]
         for lane, n in lanes:
             thread = threading.Thread(target=self._loop, args=(lane,), name=f"jobs-{lane}-{n}", daemon=True)
             thread.start()
             self.threads.append(thread)
+        thread = threading.Thread(target=self._beating, name="jobs-beat", daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def _requeue(self) -> list[str]:
+        tenants = self.queue.requeue_abandoned(self.owner)
+        for tenant in tenants:
+            if self.recover is not None:
+                try:
+                    self.recover(tenant)
+                except Exception:  # the requeued job will meet the same problem and report it
+                    log.exception("cleaning up after %s's interrupted job failed", tenant)
+        return tenants
+
+    def _beating(self) -> None:
+        """Say this runner's jobs are alive, and take back the jobs of runners that died elsewhere."""
+        while not self.stopping.wait(self.beat):
+            try:
+                with self._running_lock:
+                    running = sorted(self._running)
+                self.queue.beat(running)
+                if self._requeue():
+                    self.wake()
+            except Exception:  # a busy database: the next beat tries again
+                log.exception("the job runner's heartbeat failed")
 
     def wake(self) -> None:
         """A job was queued: idle workers look at the queue now."""
@@ -220,9 +301,11 @@ class Runner:
             thread.join(timeout=30)
 
     def run_once(self, lane: str | None = None) -> Job | None:
-        job = self.queue.claim(lane)
+        job = self.queue.claim(lane, self.owner)
         if job is None:
             return None
+        with self._running_lock:
+            self._running.add(job.id)
         try:
             self.queue.finish(job, True, self.execute(job))
         except Exception as exc:  # the job failed; its log says why, the runner goes on
@@ -231,6 +314,9 @@ class Runner:
             else:
                 log.exception("job %s (%s of %s) failed", job.id, job.kind, job.tenant)
             self.queue.finish(job, False, failure_message(job, exc))
+        finally:
+            with self._running_lock:
+                self._running.discard(job.id)
         finished = self.queue.get(job.id)
         if self.on_finish is not None:
             self.on_finish(finished)

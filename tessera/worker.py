@@ -12,6 +12,7 @@ also looks at the queue every few seconds, for jobs that come due and for a wake
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import signal
@@ -66,7 +67,10 @@ class Worker:
         self.orphaned = threading.Event()
         folder = sockets_dir(settings)
         folder.mkdir(parents=True, exist_ok=True)
-        self.address = folder / f"{os.getpid()}.sock"
+        # Workers in containers sharing the data folder often have the same pid: the machine's name
+        # (hashed short, for the 107-byte limit on a socket's path) keeps their sockets apart.
+        machine = hashlib.blake2b(socket.gethostname().encode(), digest_size=4).hexdigest()
+        self.address = folder / f"{os.getpid()}-{machine}.sock"
         self.address.unlink(missing_ok=True)
         self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._socket.settimeout(0.5)

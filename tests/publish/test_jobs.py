@@ -78,6 +78,56 @@ def test_abandoned_jobs_go_back_to_the_queue(tmp_path):
     assert queue.claim().tenant == "a"
 
 
+def test_a_job_another_live_runner_holds_is_left_running(tmp_path):
+    import subprocess
+    import sys
+
+    from publish.jobs import runner_id
+
+    queue = Queue(tmp_path / "platform.db")
+    for tenant in ("here", "dead", "elsewhere", "silent"):
+        queue.enqueue(tenant, actor="t")
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    try:
+        host = runner_id().split("/")[0]
+        queue.claim(owner=f"{host}/{alive.pid}/aaaa")  # another worker on this machine, alive
+        queue.claim(owner=f"{host}/{gone.pid}/bbbb")  # one whose process died
+        queue.claim(owner="other-node/7/cccc")  # on another machine, beating
+        queue.claim(owner="other-node/8/dddd")  # on another machine, silent for long
+        with queue.conn:
+            queue.conn.execute("UPDATE jobs SET heartbeat_at = '2020-01-01T00:00:00+00:00' WHERE tenant = 'silent'")
+        starting = Queue(tmp_path / "platform.db")
+        assert starting.requeue_abandoned(runner_id()) == ["dead", "silent"]
+        running = {job.tenant for job in queue.list() if job.status == "running"}
+        assert running == {"here", "elsewhere"}
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+def test_a_runner_beats_for_its_jobs_and_takes_back_those_of_dead_runners(platform):
+    import threading
+
+    settings, _ = platform
+    queue = Queue(settings.data_dir / "platform.db")
+    queue.enqueue("studio", actor="t")
+    queue.claim(owner="vanished-node/1/eeee")  # a runner elsewhere that died mid-job
+    with queue.conn:
+        queue.conn.execute("UPDATE jobs SET heartbeat_at = '2020-01-01T00:00:00+00:00'")
+    done = threading.Event()
+    runner = job_runner(settings, workers=1, beat=0.05, on_finish=lambda job: done.set())
+    runner.queue = queue
+    runner.start()  # at start it leaves nothing of its own; a beat later it takes the job back
+    try:
+        assert done.wait(60)
+    finally:
+        runner.stop()
+    job = queue.list("studio")[0]
+    assert job.status == "done"
+
+
 def test_scheduled_content_is_published_when_due(platform, monkeypatch):
     import tessera.sites
 
