@@ -4,9 +4,8 @@ menu button that says whether it is open. Screenshots: artifacts/screenshots/adm
 
 from __future__ import annotations
 
-import pytest
-
 import httpx
+import pytest
 
 from tests.browser.test_admin import admin, sign_in
 from tests.browser.test_admin_workflows import SHOTS
