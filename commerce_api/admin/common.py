@@ -77,6 +77,7 @@ def page(request: Request, template: str, http_status: int = 200, **context: Any
     tenants = _switchable(request, principal) if principal and not principal.read_only else []
     context.setdefault("inbox_unread", lambda: _unread(request))  # called only where the menu shows the inbox
     context.setdefault("billing_notice", _billing_notice(request))
+    context.setdefault("unpublished", lambda: _unpublished(request))  # called only for those who may publish
     nonce = new_nonce()
     html = ENV.get_template(template).render(tenant=require_tenant(request), principal=principal,
                                              switch_to=tenants, root=admin_base(request), nonce=nonce, **context)
@@ -99,6 +100,12 @@ def _billing_notice(request: Request) -> str | None:
     from .billing import notice
 
     return notice(request, tenant_of(request))
+
+
+def _unpublished(request: Request) -> int:
+    from .ui import unpublished
+
+    return unpublished(request)
 
 
 def _unread(request: Request) -> int:

@@ -12,13 +12,13 @@ other site directly.
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from content.money import Money
 
@@ -26,6 +26,8 @@ from ..auth.credentials import PASS_TTL
 from ..errors import ApiError, Forbidden, NotFound
 from ..routes.auth import GENERIC_FAILURE, _address, _login
 from ..security import SESSION_COOKIE, admin_base, end_session, services_of, site_base, tenant_of
+from ..shop.pricing import Rules
+from . import charts
 from .common import ENV, Form, admin_html, new_nonce, page, repo_of, text, warm_parse_cache, who
 
 
@@ -196,16 +198,20 @@ def dashboard(request: Request) -> Response:
     services = services_of(request)
     with services.databases.connection(member.tenant.slug) as conn:
         row = conn.execute("SELECT * FROM deploys ORDER BY id DESC LIMIT 1").fetchone()
-        orders = chart = None
+        orders = chart = low_stock = None
         if member.can("orders:read"):
             orders, chart = _sales(conn)
+        if member.can("products:read") and member.tenant.has("ecommerce"):
+            low_stock = _low_stock(conn)
     jobs = services.queue.list(member.tenant.slug, limit=5) if member.can("publish") else []
     return page(request, "dashboard.html", title="Dashboard", section="dashboard", deploy=dict(row) if row else None,
-                edits=repo_of(request).history(limit=8), orders=orders, chart=chart, jobs=jobs,
+                edits=repo_of(request).history(limit=8), orders=orders, chart=chart, jobs=jobs, low_stock=low_stock,
                 can_publish=member.can("publish"))
 
 
-def _sales(conn) -> tuple[dict, Markup]:
+def _sales(conn) -> tuple[dict, Markup | None]:
+    """Today's orders and paid revenue, the orders waiting for payment or dispatch, and the chart of
+    the last 30 days' paid revenue (None when nothing sold: the page says so instead of a flat line)."""
     today = datetime.now(timezone.utc).date()
     start = today - timedelta(days=29)
     rows = conn.execute("SELECT substr(created_at, 1, 10) AS day, count(*) AS n, sum(total) AS total, "
@@ -214,30 +220,36 @@ def _sales(conn) -> tuple[dict, Markup]:
     currency = next((r["currency"] for r in rows if r["currency"]), None) or _shop_currency(conn)
     by_day = {r["day"]: r["total"] or 0 for r in rows}
     todays = conn.execute("SELECT count(*) FROM orders WHERE created_at >= ?", (today.isoformat(),)).fetchone()[0]
-    days = [start + timedelta(days=n) for n in range(30)]
-    return {"count": todays, "revenue": str(Money(by_day.get(today.isoformat(), 0), currency))}, _chart(days, by_day, currency)
+    waiting = conn.execute("SELECT sum(payment_status = 'pending' AND status = 'pending') AS unpaid, "
+                           "sum(status = 'processing') AS unshipped FROM orders").fetchone()
+    days = [(start + timedelta(days=n)).isoformat() for n in range(30)]
+    month = Money(sum(by_day.values()), currency)
+    chart = None
+    if any(by_day.values()):
+        chart = charts.daily("revenue", days, charts.Series("Paid revenue", [by_day.get(d, 0) for d in days]),
+                             title="Paid revenue per day, last 30 days",
+                             summary=f"{month} paid in the last 30 days; the busiest day took "
+                                     f"{Money(max(by_day.values()), currency)}.",
+                             label=lambda cents: str(Money(cents, currency)))
+    return {"count": todays, "revenue": str(Money(by_day.get(today.isoformat(), 0), currency)),
+            "unpaid": waiting["unpaid"] or 0, "unshipped": waiting["unshipped"] or 0, "month": str(month)}, chart
+
+
+def _low_stock(conn) -> dict:
+    """Published variants that track stock and have the shop's low-stock threshold or fewer left."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'shop_rules'").fetchone()
+    threshold = Rules.parse(row["value"]).low_stock if row else Rules.parse("{}").low_stock
+    found = conn.execute(
+        "SELECT v.sku, v.title, p.name, COALESCE(s.on_hand, 0) - COALESCE(s.reserved, 0) AS available "
+        "FROM catalog_variants v JOIN catalog_products p ON p.slug = v.product_slug LEFT JOIN stock s ON s.sku = v.sku "
+        "WHERE v.track_stock = 1 AND COALESCE(s.on_hand, 0) - COALESCE(s.reserved, 0) <= ? "
+        "ORDER BY available, p.name, v.sku LIMIT 8", (threshold,)).fetchall()
+    return {"threshold": threshold, "rows": [dict(r) for r in found]}
 
 
 def _shop_currency(conn) -> str:
     row = conn.execute("SELECT currency FROM catalog_variants LIMIT 1").fetchone()
     return row[0] if row else "EUR"
-
-
-def _chart(days: list[date], by_day: dict[str, int], currency: str) -> Markup:
-    """A server-rendered SVG bar chart with a text alternative."""
-    top = max(by_day.values(), default=0) or 1
-    width, height, bar = 600, 160, 600 / len(days)
-    bars = []
-    for n, day in enumerate(days):
-        value = by_day.get(day.isoformat(), 0)
-        h = round(140 * value / top)
-        label = f"{day.isoformat()}: {Money(value, currency)}"
-        bars.append(f'<rect x="{n * bar + 2:.1f}" y="{150 - h}" width="{bar - 4:.1f}" height="{max(h, 1)}" '
-                    f'fill="#1f5fbf"><title>{escape(label)}</title></rect>')
-    total = Money(sum(by_day.values()), currency)
-    return Markup(f'<svg role="img" aria-label="Paid revenue per day over the last 30 days, {escape(str(total))} in all" '
-                  f'viewBox="0 0 {width} {height}" width="100%" style="max-width:{width}px">'
-                  f'<line x1="0" y1="150.5" x2="{width}" y2="150.5" stroke="#999"/>{"".join(bars)}</svg>')
 
 
 ROUTES = [login_form, login, choose, go, switch, logout, dashboard]

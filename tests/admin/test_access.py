@@ -20,21 +20,21 @@ def menu(response) -> list[str]:
 
 @pytest.mark.parametrize("tenant, email, shown, refused", [
     ("bakery", "owner@bakery.test",
-     ["Dashboard", "Pages and posts", "Media", "Products", "Orders", "Discounts", "Gift cards", "Reports", "Inbox",
+     ["Dashboard", "Pages and posts", "Media", "Inbox", "Products", "Orders", "Discounts", "Gift cards", "Reports",
       "Deploys", "Notifications", "Users", "Webhooks", "Settings", "Your account"], []),
-    ("bakery", "editor@agency.test", ["Dashboard", "Pages and posts", "Media", "Products", "Reports", "Inbox",
+    ("bakery", "editor@agency.test", ["Dashboard", "Pages and posts", "Media", "Inbox", "Products", "Reports",
                                       "Deploys", "Settings", "Your account"],
      ["/orders", "/gift-cards", "/users", "/webhooks", "/tenants", "/notifications", "/discounts", "/reports/tax",
       "/reports/tax.csv", "/activity"]),
-    ("bakery", "shop@bakery.test", ["Dashboard", "Pages and posts", "Media", "Products", "Orders", "Discounts",
-                                    "Gift cards", "Reports", "Inbox", "Deploys", "Notifications", "Settings",
+    ("bakery", "shop@bakery.test", ["Dashboard", "Pages and posts", "Media", "Inbox", "Products", "Orders",
+                                    "Discounts", "Gift cards", "Reports", "Deploys", "Notifications", "Settings",
                                     "Your account"],
      ["/users", "/webhooks", "/tenants", "/activity"]),
     ("studio", "owner@studio.test",  # the studio sells prints: its owner sees the shop too
-     ["Dashboard", "Pages and posts", "Media", "Products", "Orders", "Discounts", "Gift cards", "Reports", "Inbox",
+     ["Dashboard", "Pages and posts", "Media", "Inbox", "Products", "Orders", "Discounts", "Gift cards", "Reports",
       "Deploys", "Notifications", "Users", "Webhooks", "Settings", "Your account"], ["/tenants"]),
     ("studio", "admin@tessera.test",
-     ["Dashboard", "Pages and posts", "Media", "Products", "Orders", "Discounts", "Gift cards", "Reports", "Inbox",
+     ["Dashboard", "Pages and posts", "Media", "Inbox", "Products", "Orders", "Discounts", "Gift cards", "Reports",
       "Deploys", "Notifications", "Users", "Webhooks", "Settings", "Your account", "Tenants"], []),
 ])
 def test_menus_follow_role_and_feature_and_the_server_refuses_the_rest(admin, tenant, email, shown, refused):
