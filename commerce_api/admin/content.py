@@ -12,7 +12,7 @@ import yaml
 from litestar import Request, Response, get, post
 from litestar.params import FromQuery
 
-from content import plans
+from content import frontmatter, plans
 from content.errors import ConflictError, ContentErrors, PathError, RepositoryError
 from content.gitrepo import safe_path
 from publish.preview import PreviewError, preview_html
@@ -98,9 +98,12 @@ def front_matter(text_: str) -> tuple[dict, str]:
     return data, parts[2].lstrip("\n")
 
 
-def render_file(data: dict[str, Any], body: str) -> bytes:
-    front = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
-    return f"---\n{front}---\n{body.replace(chr(13) + chr(10), chr(10)).rstrip()}\n".encode()
+def render_file(data: dict[str, Any], body: str, original: bytes | None = None) -> bytes:
+    """The file a form describes. Over an existing file only the lines of changed keys are rewritten
+    (``content.frontmatter``): a one-word edit stays a one-line diff in the history."""
+    if original is None:
+        return frontmatter.render(data, body).encode()
+    return frontmatter.update(original.decode(errors="replace"), data, body).encode()
 
 
 def _fields(text_: str) -> dict[str, str]:
@@ -114,7 +117,7 @@ def _fields(text_: str) -> dict[str, str]:
     return values
 
 
-def _file(form: dict[str, Any], keep: dict) -> bytes:
+def _file(form: dict[str, Any], keep: dict, original: bytes | None = None) -> bytes:
     """The file a form describes; front-matter keys the form does not show (image, aliases) are kept."""
     data = {k: v for k, v in keep.items() if k not in FIELDS}
     for name in FIELDS:
@@ -122,7 +125,12 @@ def _file(form: dict[str, Any], keep: dict) -> bytes:
         if not value or (name == "status" and value == "published"):
             continue
         data[name] = [t.strip() for t in value.split(",") if t.strip()] if name == "tags" else value
-    return render_file(data, str(form.get("body", "")))
+    return render_file(data, str(form.get("body", "")), original)
+
+
+def default_message(verb: str, title: str, path: str) -> str:
+    """What a save says in the history when its author wrote nothing: "Update About us"."""
+    return f"{verb} {title.strip() or path}"
 
 
 def _new_path(form: dict[str, Any]) -> str:
@@ -168,8 +176,8 @@ def save(request: Request, data: Form) -> Response:
                        fields=_fields(_file(data, {}).decode()), message=text(data, "message"),
                        errors=[f"{path} already exists: pick another title or slug"])
     keep = front_matter(current.decode())[0] if current else {}
-    new = _file(data, keep)
-    message = text(data, "message") or f"Edit {path}"
+    new = _file(data, keep, current)
+    message = text(data, "message") or default_message("Create" if new_file else "Update", text(data, "title"), path)
     try:
         commit(request, {path: new}, message, save_base(data))
     except Rejected as exc:
@@ -184,14 +192,19 @@ def remove(request: Request, data: Form) -> Response:
     """Remove a page or post (a commit; the site loses it at the next publish). Always allowed by the
     plan: it is how a site over its limit gets back under it."""
     path = editable(text(data, "path"))
-    return remove_file(request, path, "/pages", f"/pages/edit?path={quote(path)}")
+    return remove_file(request, path, "/pages", f"/pages/edit?path={quote(path)}", "title")
 
 
-def remove_file(request: Request, path: str, listing: str, form: str) -> Response:
-    if repo_of(request).read(path) is None:
+def remove_file(request: Request, path: str, listing: str, form: str, title_key: str) -> Response:
+    current = repo_of(request).read(path)
+    if current is None:
         raise NotFound(f"{path} is not in the site (removed already?)")
     try:
-        commit(request, {path: None}, f"Remove {path}")
+        title = str(front_matter(current.decode(errors="replace"))[0].get(title_key) or "")
+    except Unreadable:  # a file broken through git can still be removed; its path names it
+        title = ""
+    try:
+        commit(request, {path: None}, default_message("Remove", title, path))
     except Rejected as exc:
         return back(request, form, error=f"{path} was not removed: {'; '.join(exc.errors) or 'someone saved it meanwhile'}")
     return back(request, listing, saved=f"Removed {path}. Publish to take it off the site.")
@@ -222,7 +235,7 @@ def preview(request: Request, data: Form) -> Response:
     repo = repo_of(request)
     path = _new_path(data) if not text(data, "path") else editable(text(data, "path"))
     current = repo.read(path)
-    new = _file(data, front_matter(current.decode())[0] if current else {})
+    new = _file(data, front_matter(current.decode())[0] if current else {}, current)
     return _preview(request, path, new)
 
 
