@@ -3,6 +3,7 @@ sensible default, and a save rewrites only what changed (a one-word edit is a on
 
 from __future__ import annotations
 
+import html as html_
 import re
 
 from tests.admin.conftest import status
@@ -14,8 +15,6 @@ def _form(session, path: str) -> dict[str, str]:
     fields = {m.group(1): m.group(2) for m in re.finditer(r'<input id="f-[a-z_]+" name="([a-z_]+)" value="([^"]*)"', html)}
     fields["body"] = re.search(r'<textarea id="f-body" name="body">(.*?)</textarea>', html, re.S).group(1)
     fields["base"] = re.search(r'name="base" value="([^"]*)"', html).group(1)
-    import html as html_
-
     return {k: html_.unescape(v) for k, v in fields.items()} | {"path": path, "status": "published"}
 
 
@@ -46,3 +45,68 @@ def test_the_commit_message_defaults_to_what_was_done(admin):
     editor = owner.get("/pages/edit?path=pages/delivery.md").text
     field = re.search(r'<input id="f-message"[^>]*>', editor).group(0)
     assert "required" not in field and f'placeholder="Update {form["title"]}"' in field
+
+
+def _rows(html: str) -> list[tuple[str, str, str, str]]:
+    """(name, sku, price, stock) of each variant row the product editor shows."""
+    found = {}
+    for m in re.finditer(r'name="variant\.(\d+)\.(name|sku|price|stock)" value="([^"]*)"', html):
+        found.setdefault(int(m.group(1)), {})[m.group(2)] = m.group(3)
+    return [(r.get("name", ""), r.get("sku", ""), r.get("price", ""), r.get("stock", "")) for _, r in sorted(found.items())]
+
+
+BAGUETTE = {"path": "products/baguette.md", "name": "Baguette Tradition", "price": "2.40", "images": ["baguette.jpg"],
+            "categories": "bread", "weight": "250", "track_stock": "1",
+            "excerpt": "A French-style baguette with a thin, crackling crust. Best eaten the day it arrives.",
+            "option_names": "Pack", "variant.0.key": "0", "variant.0.name": "Single", "variant.0.sku": "BG-1",
+            "variant.1.key": "1", "variant.1.name": "Pack of 3", "variant.1.sku": "BG-3", "variant.1.price": "6.50"}
+
+
+def test_variants_are_rows_with_blank_ones_to_add_more(admin):
+    owner = admin()
+    html = owner.get("/products/edit?path=products/baguette.md").text
+    assert 'name="variants"' not in html  # no YAML to write
+    rows = _rows(html)
+    assert [r[:3] for r in rows] == [("Single", "BG-1", ""), ("Pack of 3", "BG-3", "6.50"), ("", "", ""), ("", "", "")]
+    head = owner.repo().head()
+    more = owner.post("/products/save", {**BAGUETTE, "variant.2.name": "Pack of 6", "add_row": "1"})
+    assert more.status_code == 200 and owner.repo().head() == head  # re-rendered, nothing saved
+    assert [r[:2] for r in _rows(more.text)] == [("Single", "BG-1"), ("Pack of 3", "BG-3"), ("Pack of 6", ""),
+                                                 ("", ""), ("", ""), ("", "")]
+
+
+def test_rows_save_prices_new_variants_stock_and_removals(admin):
+    owner = admin()
+    repo = owner.repo()
+    bad = owner.post("/products/save", {**BAGUETTE, "variant.1.price": "6,90", "variant.2.name": "Pack of 6",
+                                        "variant.3.name": "Pack of 9", "variant.3.sku": "BG-1"})
+    text = html_.unescape(" ".join(re.sub(r"<[^>]+>", " ", bad.text).split()))
+    assert bad.status_code == 422
+    assert 'Variant 2 (Pack of 3): price "6,90" is not a decimal price' in text
+    assert "Variant 3 (Pack of 6): sku is required" in text
+    assert "Variant 4 (Pack of 9): sku BG-1 is also the sku of variant 1" in text
+    saved = owner.post("/products/save", {**BAGUETTE, "variant.1.price": "6.90", "variant.2.name": "Pack of 6",
+                                          "variant.2.sku": "BG-6", "variant.2.price": "12.00", "variant.2.stock": "5"})
+    assert saved.status_code == 303, saved.text
+    assert "Stock updated for BG-6" in status(owner.get(saved.headers["location"]))
+    text = repo.read("products/baguette.md").decode()
+    assert "values:\n  - Single\n  - Pack of 3\n  - Pack of 6" in text or "[Single, Pack of 3, Pack of 6]" in text
+    assert "sku: BG-6" in text and "12.00" in text and "6.90" in text
+    assert repo.history(limit=1)[0].message == "Update Baguette Tradition"
+    html = owner.get("/products/edit?path=products/baguette.md").text
+    assert ("Pack of 6", "BG-6", "12.00", "5") in _rows(html)
+    gone = owner.post("/products/save", {**BAGUETTE, "variant.1.price": "6.90", "variant.1.remove": "1"})
+    assert gone.status_code == 303
+    text = repo.read("products/baguette.md").decode()
+    assert "BG-3" not in text and "BG-6" not in text and "Pack of 3" not in text
+
+
+def test_people_who_may_not_change_products_or_stock_cannot_through_the_rows(admin):
+    editor = admin("bakery", "editor@agency.test")
+    html = editor.get("/products/edit?path=products/baguette.md").text
+    assert ("Single", "BG-1", "", "") in _rows(html)  # seen, stock not editable
+    assert "Add a row" not in html and ">Save</button>" not in html
+    head = editor.repo().head()
+    for form in ({**BAGUETTE, "add_row": "1"}, {**BAGUETTE, "variant.0.price": "0.01"}):
+        assert editor.post("/products/save", form).status_code == 403
+    assert editor.repo().head() == head
