@@ -18,6 +18,7 @@ from content.gitrepo import safe_path
 from publish.preview import PreviewError, preview_html
 
 from ..auth.permissions import repository_action
+from . import changes
 from ..errors import BadRequest, Forbidden, NotFound
 from ..security import admin_base, services_of
 from .common import (ENV, Form, Overlay, Rejected, author, back, commit, media_names, page, paged, parse, plan_check,
@@ -264,9 +265,22 @@ def _preview(request: Request, path: str, new: bytes) -> Response:
 @get("/admin/history", opt={"action": "pages:read"}, sync_to_thread=True, include_in_schema=False)
 def history(request: Request, path: FromQuery[str]) -> Response:
     path = safe_path_for_history(path)
+    repo = repo_of(request)
+    commits = repo.history(path)
     return page(request, "history.html", title="History", section="pages" if path.startswith(("pages/", "posts/"))
-                else "products", path=path, commits=repo_of(request).history(path),
+                else "products", path=path, commits=commits, changes=_changes(repo, path, commits),
                 can_write=who(request).can("pages:write" if path.startswith(("pages/", "posts/")) else "products:write"))
+
+
+def _changes(repo, path: str, commits: list) -> list[changes.Change]:
+    """Each commit's change to the file as fields and words. The file before a commit is the file
+    after the next older one in the list: one read a commit, plus one for the oldest's parent."""
+    versions = [repo.read(path, c.sha) for c in commits]
+    try:
+        oldest = repo.read(path, f"{commits[-1].sha}^") if commits else None
+    except RepositoryError:  # the first commit of the site has no parent
+        oldest = None
+    return [changes.describe(before, after, path) for after, before in zip(versions, [*versions[1:], oldest])]
 
 
 def safe_path_for_history(path: str) -> str:

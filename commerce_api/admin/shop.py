@@ -7,7 +7,6 @@ import secrets
 from typing import Any
 from urllib.parse import quote
 
-import yaml
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 

@@ -110,3 +110,23 @@ def test_people_who_may_not_change_products_or_stock_cannot_through_the_rows(adm
     for form in ({**BAGUETTE, "add_row": "1"}, {**BAGUETTE, "variant.0.price": "0.01"}):
         assert editor.post("/products/save", form).status_code == 403
     assert editor.repo().head() == head
+
+
+def test_history_reads_as_fields_and_words_with_the_diff_a_click_away_and_undo_works(admin):
+    owner = admin()
+    repo = owner.repo()
+    form = _form(owner, "pages/wholesale.md")
+    old_title = form["title"]
+    first_word = form["body"].split()[0]
+    saved = owner.post("/pages/save", {**form, "title": "Wholesale orders", "meta_title": "For cafés",
+                                       "body": form["body"].replace(first_word, "Indeed " + first_word, 1)})
+    assert saved.status_code == 303
+    page = owner.get("/history?path=pages/wholesale.md").text
+    latest = page.split('<section class="change"', 2)[1]
+    assert f"<del>{html_.escape(old_title)}</del>" in latest and "<ins>Wholesale orders</ins>" in latest
+    assert "<ins>For cafés</ins>" in latest and "(none)" in latest
+    assert re.search(r"<ins>Indeed\s*</ins>", latest)
+    assert "<details><summary>Exact change (diff)</summary>" in latest and "+title: Wholesale orders" in latest
+    undo = owner.post("/revert", {"path": "pages/wholesale.md", "sha": repo.history(limit=1)[0].sha})
+    assert undo.status_code == 303 and "Change undone" in status(owner.get(undo.headers["location"]))
+    assert f"title: {old_title}" in repo.read("pages/wholesale.md").decode()
