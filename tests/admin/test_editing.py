@@ -130,3 +130,18 @@ def test_history_reads_as_fields_and_words_with_the_diff_a_click_away_and_undo_w
     undo = owner.post("/revert", {"path": "pages/wholesale.md", "sha": repo.history(limit=1)[0].sha})
     assert undo.status_code == 303 and "Change undone" in status(owner.get(undo.headers["location"]))
     assert f"title: {old_title}" in repo.read("pages/wholesale.md").decode()
+
+
+def test_the_media_library_is_a_grid_of_thumbnails_with_alt_text_and_no_file_paths(admin):
+    owner = admin()
+    library = owner.get("/media").text
+    main = library.split('<main id="main">', 1)[1]
+    visible = html_.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"<(script|style)\b.*?</\1>", "", main, flags=re.S)))
+    assert "media/" not in visible and ".jpg" not in visible  # no file names or paths to read
+    tiles = dict(re.findall(r'<li class="tile" id="(m-[0-9a-f]+)">(.*?)</li>', library, re.S))
+    assert tiles and all('src="' in t and "/media/thumb?name=" in t for t in tiles.values())
+    anchor, baguette = next((a, t) for a, t in tiles.items() if 'value="baguette.jpg"' in t)
+    assert 'name="alt"' in baguette and "In use" in baguette and "Baguette Tradition" in baguette
+    assert 'data-copy="![' in baguette and "](media/baguette.jpg)" in baguette  # still there to copy
+    saved = owner.post("/media/alt", {"name": "baguette.jpg", "alt": "A long golden baguette"})
+    assert saved.headers["location"].endswith(f"#{anchor}")
