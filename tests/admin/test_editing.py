@@ -6,6 +6,8 @@ from __future__ import annotations
 import html as html_
 import re
 
+import httpx
+
 from tests.admin.conftest import status
 
 
@@ -145,3 +147,40 @@ def test_the_media_library_is_a_grid_of_thumbnails_with_alt_text_and_no_file_pat
     assert 'data-copy="![' in baguette and "](media/baguette.jpg)" in baguette  # still there to copy
     saved = owner.post("/media/alt", {"name": "baguette.jpg", "alt": "A long golden baguette"})
     assert saved.headers["location"].endswith(f"#{anchor}")
+
+
+def _order(site, key: str) -> int:
+    api, host = f"http://127.0.0.1:{site['port']}", {"Host": f"bakery.localhost:{site['port']}"}
+    cart = httpx.post(f"{api}/api/carts", headers=host).json()
+    assert httpx.post(f"{api}/api/carts/{cart['token']}/items", headers=host,
+                      json={"sku": "AF-6", "quantity": 2}).status_code == 201
+    return httpx.post(f"{api}/api/checkout", headers={**host, "Idempotency-Key": key}, json={
+        "cart_token": cart["token"], "email": "shopper@example.test",
+        "shipping_address": {"name": "Ann <b>Shopper</b>", "line1": "1 Main St", "city": "Leith",
+                             "postal_code": "EH6 6AA", "country": "GB"}}).json()["order"]["number"]
+
+
+def _next_step(html: str) -> list[str]:
+    found = re.search(r'<section class="next".*?</section>', html, re.S)
+    return re.findall(r"<button[^>]*>([^<]+)</button>", found.group(0)) if found else []
+
+
+def test_the_order_page_shows_badges_next_steps_and_a_packing_slip(admin, site):
+    manager = admin("bakery", "shop@bakery.test")
+    number = _order(site, "edit-order-1")
+    html = manager.get(f"/orders/{number}").text
+    assert '<span class="badge badge-warn">Pending</span>' in html
+    assert '<span class="badge badge-warn">Payment pending</span>' in html
+    assert _next_step(html) == ["Mark as paid"]
+    paid = manager.post(f"/orders/{number}/paid")
+    html = manager.get(paid.headers["location"]).text
+    assert '<span class="badge badge-ok">Payment paid</span>' in html and _next_step(html) == ["Mark as shipped"]
+    shipped = manager.post(f"/orders/{number}/status", {"status": "shipped"})
+    html = manager.get(shipped.headers["location"]).text
+    assert '<span class="badge badge-info">Shipped</span>' in html and _next_step(html) == ["Mark as delivered"]
+    slip = re.search(r'<section class="slip" aria-label="Packing slip">(.*?)</section>', html, re.S).group(1)
+    assert "Ann &lt;b&gt;Shopper&lt;/b&gt;" in slip and "EH6 6AA Leith" in slip and "AF-6" in slip
+    assert "€" not in slip and "£" not in slip  # a packing slip shows no prices
+    assert "@media print" in html and "main>*:not(.slip){display:none!important}" in html
+    editor = admin("bakery", "editor@agency.test")
+    assert editor.get(f"/orders/{number}").status_code == 403
