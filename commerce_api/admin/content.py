@@ -12,12 +12,13 @@ import yaml
 from litestar import Request, Response, get, post
 from litestar.params import FromQuery
 
-from content import plans
+from content import frontmatter, plans
 from content.errors import ConflictError, ContentErrors, PathError, RepositoryError
 from content.gitrepo import safe_path
 from publish.preview import PreviewError, preview_html
 
 from ..auth.permissions import repository_action
+from . import changes
 from ..errors import BadRequest, Forbidden, NotFound
 from ..security import admin_base, services_of
 from .common import (ENV, Form, Overlay, Rejected, author, back, commit, media_names, page, paged, parse, plan_check,
@@ -98,9 +99,12 @@ def front_matter(text_: str) -> tuple[dict, str]:
     return data, parts[2].lstrip("\n")
 
 
-def render_file(data: dict[str, Any], body: str) -> bytes:
-    front = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
-    return f"---\n{front}---\n{body.replace(chr(13) + chr(10), chr(10)).rstrip()}\n".encode()
+def render_file(data: dict[str, Any], body: str, original: bytes | None = None) -> bytes:
+    """The file a form describes. Over an existing file only the lines of changed keys are rewritten
+    (``content.frontmatter``): a one-word edit stays a one-line diff in the history."""
+    if original is None:
+        return frontmatter.render(data, body).encode()
+    return frontmatter.update(original.decode(errors="replace"), data, body).encode()
 
 
 def _fields(text_: str) -> dict[str, str]:
@@ -114,7 +118,7 @@ def _fields(text_: str) -> dict[str, str]:
     return values
 
 
-def _file(form: dict[str, Any], keep: dict) -> bytes:
+def _file(form: dict[str, Any], keep: dict, original: bytes | None = None) -> bytes:
     """The file a form describes; front-matter keys the form does not show (image, aliases) are kept."""
     data = {k: v for k, v in keep.items() if k not in FIELDS}
     for name in FIELDS:
@@ -122,7 +126,12 @@ def _file(form: dict[str, Any], keep: dict) -> bytes:
         if not value or (name == "status" and value == "published"):
             continue
         data[name] = [t.strip() for t in value.split(",") if t.strip()] if name == "tags" else value
-    return render_file(data, str(form.get("body", "")))
+    return render_file(data, str(form.get("body", "")), original)
+
+
+def default_message(verb: str, title: str, path: str) -> str:
+    """What a save says in the history when its author wrote nothing: "Update About us"."""
+    return f"{verb} {title.strip() or path}"
 
 
 def _new_path(form: dict[str, Any]) -> str:
@@ -168,8 +177,8 @@ def save(request: Request, data: Form) -> Response:
                        fields=_fields(_file(data, {}).decode()), message=text(data, "message"),
                        errors=[f"{path} already exists: pick another title or slug"])
     keep = front_matter(current.decode())[0] if current else {}
-    new = _file(data, keep)
-    message = text(data, "message") or f"Edit {path}"
+    new = _file(data, keep, current)
+    message = text(data, "message") or default_message("Create" if new_file else "Update", text(data, "title"), path)
     try:
         commit(request, {path: new}, message, save_base(data))
     except Rejected as exc:
@@ -184,14 +193,19 @@ def remove(request: Request, data: Form) -> Response:
     """Remove a page or post (a commit; the site loses it at the next publish). Always allowed by the
     plan: it is how a site over its limit gets back under it."""
     path = editable(text(data, "path"))
-    return remove_file(request, path, "/pages", f"/pages/edit?path={quote(path)}")
+    return remove_file(request, path, "/pages", f"/pages/edit?path={quote(path)}", "title")
 
 
-def remove_file(request: Request, path: str, listing: str, form: str) -> Response:
-    if repo_of(request).read(path) is None:
+def remove_file(request: Request, path: str, listing: str, form: str, title_key: str) -> Response:
+    current = repo_of(request).read(path)
+    if current is None:
         raise NotFound(f"{path} is not in the site (removed already?)")
     try:
-        commit(request, {path: None}, f"Remove {path}")
+        title = str(front_matter(current.decode(errors="replace"))[0].get(title_key) or "")
+    except Unreadable:  # a file broken through git can still be removed; its path names it
+        title = ""
+    try:
+        commit(request, {path: None}, default_message("Remove", title, path))
     except Rejected as exc:
         return back(request, form, error=f"{path} was not removed: {'; '.join(exc.errors) or 'someone saved it meanwhile'}")
     return back(request, listing, saved=f"Removed {path}. Publish to take it off the site.")
@@ -222,7 +236,7 @@ def preview(request: Request, data: Form) -> Response:
     repo = repo_of(request)
     path = _new_path(data) if not text(data, "path") else editable(text(data, "path"))
     current = repo.read(path)
-    new = _file(data, front_matter(current.decode())[0] if current else {})
+    new = _file(data, front_matter(current.decode())[0] if current else {}, current)
     return _preview(request, path, new)
 
 
@@ -251,9 +265,22 @@ def _preview(request: Request, path: str, new: bytes) -> Response:
 @get("/admin/history", opt={"action": "pages:read"}, sync_to_thread=True, include_in_schema=False)
 def history(request: Request, path: FromQuery[str]) -> Response:
     path = safe_path_for_history(path)
+    repo = repo_of(request)
+    commits = repo.history(path)
     return page(request, "history.html", title="History", section="pages" if path.startswith(("pages/", "posts/"))
-                else "products", path=path, commits=repo_of(request).history(path),
+                else "products", path=path, commits=commits, changes=_changes(repo, path, commits),
                 can_write=who(request).can("pages:write" if path.startswith(("pages/", "posts/")) else "products:write"))
+
+
+def _changes(repo, path: str, commits: list) -> list[changes.Change]:
+    """Each commit's change to the file as fields and words. The file before a commit is the file
+    after the next older one in the list: one read a commit, plus one for the oldest's parent."""
+    versions = [repo.read(path, c.sha) for c in commits]
+    try:
+        oldest = repo.read(path, f"{commits[-1].sha}^") if commits else None
+    except RepositoryError:  # the first commit of the site has no parent
+        oldest = None
+    return [changes.describe(before, after, path) for after, before in zip(versions, [*versions[1:], oldest])]
 
 
 def safe_path_for_history(path: str) -> str:

@@ -46,6 +46,7 @@ def _library(request: Request) -> tuple[list[dict], int]:
         paths = source.paths()
         files = [p for p in paths if p.startswith("media/") and not p.endswith((".yaml", ".yml"))]
         used: dict[str, list[str]] = {}
+        titles: dict[str, list[str]] = {}  # what people call the pages using a file, for the library
         try:
             content = parse(request, source)
             for item in (*content.pages, *content.posts, *content.products):
@@ -53,8 +54,11 @@ def _library(request: Request) -> tuple[list[dict], int]:
                 names |= {p.removeprefix("media/") for p in files if p in item.body}
                 for name in names:
                     used.setdefault(name.removeprefix("media/"), []).append(item.path)
+                    titles.setdefault(name.removeprefix("media/"), []).append(getattr(item, "title", None)
+                                                                              or getattr(item, "name", item.path))
             if logo := (content.site.theme_settings or {}).get("logo"):
                 used.setdefault(str(logo).removeprefix("media/"), []).append("site.yaml (logo)")
+                titles.setdefault(str(logo).removeprefix("media/"), []).append("the site's logo")
         except ContentErrors:
             pass
         items, total = [], 0
@@ -64,7 +68,8 @@ def _library(request: Request) -> tuple[list[dict], int]:
             alt = (yaml.safe_load(meta) or {}).get("alt", "") if meta else ""
             size = source.size(path)
             total += size
-            items.append({"name": name, "alt": alt, "size": size, "used_by": sorted(used.get(name, []))})
+            items.append({"name": name, "alt": alt, "size": size, "used_by": sorted(used.get(name, [])),
+                          "used_titles": sorted(titles.get(name, []))})
         return items, total
     finally:
         source.close()
@@ -74,6 +79,8 @@ def _library(request: Request) -> tuple[list[dict], int]:
 def library(request: Request) -> Response:
     items, total = _library(request)
     limits = _limits(request)
+    for item in items:
+        item["anchor"] = _anchor(item["name"])
     return page(request, "media.html", title="Media", section="media", items=items, total=total, limits=limits,
                 can_write=who(request).can("media:write"))
 
@@ -114,7 +121,7 @@ def upload(request: Request, data: Upload) -> Response:
         commit(request, changes, text(data, "message") or f"Upload {', '.join(names)}")
     except Rejected as exc:
         return back(request, "/media", error="; ".join(exc.errors) or "someone saved at the same moment; try again")
-    return back(request, "/media", saved=f"Uploaded {', '.join(names)}. Use it as ![{alt}](media/{names[0]}).")
+    return back(request, "/media", saved=f"Uploaded {', '.join(names)}. Copy Markdown under it puts it in a text.")
 
 
 @post("/admin/media/alt", opt={"action": "media:write"}, sync_to_thread=True, include_in_schema=False)
@@ -132,7 +139,7 @@ def set_alt(request: Request, data: Form) -> Response:
                f"Describe {name}")
     except Rejected as exc:
         return back(request, "/media", error="; ".join(exc.errors) or "someone saved at the same moment; try again")
-    return back(request, "/media", saved=f"Alt text for {name} saved.")
+    return back(request, f"/media#m-{_anchor(name)}", saved=f"Alt text for {name} saved.")
 
 
 @post("/admin/media/delete", opt={"action": "media:write"}, sync_to_thread=True, include_in_schema=False)
@@ -150,6 +157,11 @@ def delete(request: Request, data: Form) -> Response:
         changes[f"media/{name}.yaml"] = None
     commit(request, changes, f"Remove {name}")
     return back(request, "/media", saved=f"Removed {name}.")
+
+
+def _anchor(name: str) -> str:
+    """A media file's place in the library page, so a save comes back to the card it was made on."""
+    return hashlib.sha256(name.encode()).hexdigest()[:10]
 
 
 def _file(request: Request, name: str) -> bytes:

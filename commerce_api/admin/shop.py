@@ -7,7 +7,6 @@ import secrets
 from typing import Any
 from urllib.parse import quote
 
-import yaml
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 
@@ -26,7 +25,8 @@ from . import tax_queries
 from .common import (Form, Rejected, back, commit, media_names, page, paged, parse, read_only, read_only_note, repo_of,
                      save_base, text, values, who)
 from .common import number as whole_number
-from .content import _preview, front_matter, readable, remove_file, render_file
+from . import variants
+from .content import _preview, default_message, front_matter, readable, remove_file, render_file
 
 SHOP = {"feature": "ecommerce"}
 PAYMENT_STATUSES = ("pending", "paid", "failed", "partially_refunded", "refunded")
@@ -241,18 +241,19 @@ def _product_fields(text_: str) -> dict[str, Any]:
     fields["featured"] = bool(data.get("featured"))
     fields["track_stock"] = data.get("track_stock", True) is not False
     fields["images"] = [str(i) for i in data.get("images") or []]
-    extra = {k: data[k] for k in ("options", "variants") if k in data}
-    fields["variants"] = yaml.safe_dump(extra, sort_keys=False, allow_unicode=True) if extra else ""
+    found = variants.from_file(data)
+    fields["option_names"], fields["rows"] = found.option_names, found.rows
     fields["body"] = body
     return fields
 
 
-def _product_file(form: dict[str, Any], keep: dict) -> bytes:
-    data = {k: v for k, v in keep.items() if k not in (*PRODUCT_TEXT, "featured", "track_stock", "images",
-                                                       "options", "variants")}
+def _product_file(form: dict[str, Any], keep: dict, original: bytes | None = None) -> bytes:
+    """The file the form describes. Keys the form does not show are kept; so are the variants when
+    the form carries no rows at all (a client that predates them)."""
+    data = {k: v for k, v in keep.items() if k not in (*PRODUCT_TEXT, "featured", "track_stock", "images")}
     for name in PRODUCT_TEXT:
         value = text(form, name)
-        if not value or (name == "status" and value == "active"):
+        if not value or (name == "status" and value == "active" and "status" not in keep):
             continue
         if name == "categories":
             data[name] = [c.strip() for c in value.split(",") if c.strip()]
@@ -264,20 +265,13 @@ def _product_file(form: dict[str, Any], keep: dict) -> bytes:
         data["featured"] = True
     if not text(form, "track_stock"):
         data["track_stock"] = False
+    elif "track_stock" in keep:
+        data["track_stock"] = True
     if images := values(form, "images"):
         data["images"] = images
-    variants = str(form.get("variants", "")).strip()
-    if variants:
-        try:
-            extra = yaml.safe_load(variants)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise Rejected(422, [f"Options and variants, line {mark.line + 1 if mark else '?'}: "
-                                 f"{getattr(exc, 'problem', None) or 'not valid YAML'}"]) from None
-        if not isinstance(extra, dict) or set(extra) - {"options", "variants"}:
-            raise Rejected(422, ["Options and variants: write an 'options:' list and a 'variants:' list, nothing else"])
-        data.update(extra)
-    return render_file(data, str(form.get("body", "")))
+    if "option_names" in form or any(k.startswith("variant.") for k in form):
+        data = variants.apply(variants.from_form(form), data)
+    return render_file(data, str(form.get("body", "")), original)
 
 
 def _new_product_path(form: dict[str, Any]) -> str:
@@ -287,31 +281,27 @@ def _new_product_path(form: dict[str, Any]) -> str:
     return f"products/{name}.md"
 
 
-def _product_editor(request: Request, http_status: int = 200, **context: Any) -> Response:
+def _product_editor(request: Request, http_status: int = 200, extra_rows: int = 0, **context: Any) -> Response:
     member = who(request)
     context.setdefault("errors", [])
     context.setdefault("conflict", None)
     context.setdefault("message", "")
     context.setdefault("read_only", read_only_note(request, context["path"]) if context.get("exists") else "")
     media = media_names(request)
-    skus = _skus(context["fields"])
+    fields = context["fields"]
+    skus = [r.sku for r in fields["rows"] if r.sku] or ([fields["sku"]] if fields.get("sku") else [])
     with services_of(request).databases.connection(member.tenant.slug) as conn:
         levels = {s["sku"]: s for s in Orders(conn).stock()}  # type: ignore[union-attr]
+    for row in fields["rows"]:
+        if row.sku in levels and not row.stock:
+            row.stock = str(levels[row.sku]["on_hand"])
+    fields["rows"] = variants.shown(variants.Variants(fields["option_names"], fields["rows"]))
+    fields["rows"] += [variants.Row() for _ in range(extra_rows)]
     stock = [{**levels[sku], "unpublished": False} if sku in levels else {"sku": sku, "unpublished": True} for sku in skus]
     return page(request, "product.html", http_status, title="Edit product" if context.get("exists") else "New product",
                 section="products", media=media, stock=stock,
                 can_write=member.can("products:write") and not context["read_only"],
                 can_stock=member.can("inventory:write"), **context)
-
-
-def _skus(fields: dict[str, Any]) -> list[str]:
-    try:
-        extra = yaml.safe_load(fields.get("variants") or "") or {}
-    except yaml.YAMLError:
-        extra = {}
-    found = [str(v.get("sku")) for v in extra.get("variants") or [] if isinstance(v, dict) and v.get("sku")] \
-        if isinstance(extra, dict) else []
-    return found or ([fields["sku"]] if fields.get("sku") else [])
 
 
 @get("/admin/products/edit", opt={"action": "products:read", **SHOP}, sync_to_thread=True, include_in_schema=False)
@@ -328,28 +318,67 @@ def product_form(request: Request, path: FromQuery[str] = "") -> Response:
 
 @post("/admin/products/save", opt={"action": "products:write", **SHOP}, sync_to_thread=True, include_in_schema=False)
 def product_save(request: Request, data: Form) -> Response:
-    repo = repo_of(request)
+    """Save the product (a commit), then the stock typed into its variant rows. "Add a row" sends the
+    form here too: it comes back with one more blank row and nothing saved, so no script is needed."""
+    repo, member = repo_of(request), who(request)
     new_file = not text(data, "path")
     path = _new_product_path(data) if new_file else _product_path(text(data, "path"))
     current = repo.read(path)
-    message = text(data, "message") or (f"Add {path}" if new_file else f"Edit {path}")
+    message = text(data, "message") or default_message("Create" if new_file else "Update", text(data, "name"), path)
 
-    def again(status: int, errors: list[str], conflict=None, head: str = "") -> Response:
+    def again(status: int, errors: list[str], conflict=None, head: str = "", extra_rows: int = 0) -> Response:
+        typed = variants.from_form(data)
         fields = _product_fields(render_file({}, "").decode()) | {
             name: text(data, name) for name in PRODUCT_TEXT} | {
             "featured": bool(text(data, "featured")), "track_stock": bool(text(data, "track_stock")),
-            "images": values(data, "images"), "variants": str(data.get("variants", "")), "body": str(data.get("body", ""))}
-        return _product_editor(request, status, path="" if new_file else path, base=text(data, "base"),
-                               exists=not new_file, fields=fields, errors=errors, conflict=conflict, message=message)
+            "images": values(data, "images"), "option_names": typed.option_names, "rows": typed.rows,
+            "body": str(data.get("body", ""))}
+        return _product_editor(request, status, extra_rows, path="" if new_file else path, base=text(data, "base"),
+                               exists=not new_file, fields=fields, errors=errors, conflict=conflict,
+                               message=text(data, "message"))
 
+    if text(data, "add_row"):
+        return again(200, [], extra_rows=1)
     if new_file and current is not None:
         return again(409, [f"{path} already exists: pick another name or slug"])
+    with services_of(request).databases.connection(member.tenant.slug) as conn:
+        on_hand = {s["sku"]: s["on_hand"] for s in Orders(conn).stock()}  # type: ignore[union-attr]
+    stock = variants.stock_changes(variants.from_form(data), on_hand)
+    if stock and not member.can("inventory:write"):
+        return again(403, [f"Your role ({member.role or 'none'}) may not change stock: leave the stock of "
+                           f"{', '.join(sorted(stock))} as it was"])
     try:
-        new = _product_file(data, front_matter(current.decode())[0] if current else {})
+        new = _product_file(data, front_matter(current.decode())[0] if current else {}, current)
         commit(request, {path: new}, message, save_base(data))
     except Rejected as exc:
         return again(exc.status, exc.errors, exc.conflict, exc.head)
-    return back(request, f"/products/edit?path={path}", saved="Saved. Publish to put it in the shop.")
+    try:
+        changed = _set_stock(request, stock)
+    except ApiError as exc:
+        return back(request, f"/products/edit?path={path}", error=f"Saved, but the stock was not: {exc.message}")
+    done = f" Stock updated for {', '.join(changed)}." if changed else ""
+    return back(request, f"/products/edit?path={path}", saved="Saved. Publish to put it in the shop." + done)
+
+
+def _set_stock(request: Request, levels: dict[str, int]) -> list[str]:
+    """Set units on hand (sku → units), audited; a sku saved but not yet published can be stocked
+    ahead of going on sale. Returns the skus changed."""
+    from ..shop.stock import saved_skus
+
+    member, services = who(request), services_of(request)
+    saved = lambda: saved_skus(repo_of(request), lambda source: parse(request, source))  # noqa: E731
+    changed = []
+    with services.databases.connection(member.tenant.slug) as conn:
+        orders_ = Orders(conn)
+        current = {s["sku"]: s["on_hand"] for s in orders_.stock()}  # type: ignore[union-attr]
+        for sku, units in sorted(levels.items()):
+            if current.get(sku, 0) == units:
+                continue
+            orders_.set_stock(sku, units, saved_skus=saved)
+            services.audit.record("stock.changed", actor=member.user.id, tenant_id=member.tenant.id, sku=sku,
+                                  on_hand=units)
+            changed.append(sku)
+    return changed
 
 
 @post("/admin/products/remove", opt={"action": "products:write", **SHOP}, sync_to_thread=True, include_in_schema=False)
@@ -357,7 +386,7 @@ def product_remove(request: Request, data: Form) -> Response:
     """Remove a product's file (orders and stock keep their records). Always allowed by the plan: it is
     how a shop over its limit gets back under it."""
     path = _product_path(text(data, "path"))
-    return remove_file(request, path, "/products", f"/products/edit?path={quote(path)}")
+    return remove_file(request, path, "/products", f"/products/edit?path={quote(path)}", "name")
 
 
 @post("/admin/products/preview", opt={"action": "products:read", **SHOP}, sync_to_thread=True, include_in_schema=False)
@@ -366,7 +395,7 @@ def product_preview(request: Request, data: Form) -> Response:
     path = _new_product_path(data) if not text(data, "path") else _product_path(text(data, "path"))
     current = repo.read(path)
     try:
-        new = _product_file(data, front_matter(current.decode())[0] if current else {})
+        new = _product_file(data, front_matter(current.decode())[0] if current else {}, current)
     except Rejected as exc:
         return Response("\n".join(exc.errors), status_code=422, media_type="text/plain")
     return _preview(request, path, new)

@@ -129,8 +129,10 @@ def test_product_editor_names_bad_fields_then_creates_publishes_and_stocks(admin
             "images": ["oat-cookies.jpg"], "body": "Thin and crisp.", "message": "Add crackers"}
     bad = manager.post("/products/save", {**base, "price": "4,50"})
     assert bad.status_code == 422 and "products/rye-crackers.md" in alert(bad) and "price" in alert(bad)
-    yaml_bad = manager.post("/products/save", {**base, "price": "4.50", "variants": "options: [oops"})
-    assert yaml_bad.status_code == 422 and "Options and variants, line" in alert(yaml_bad)
+    rows_bad = manager.post("/products/save", {**base, "price": "4.50", "option_names": "Size", "variant.0.name": "Small",
+                                               "variant.0.sku": "RC 1", "variant.0.price": "4,5"})
+    assert rows_bad.status_code == 422 and "Variant 1 (Small): sku" in alert(rows_bad)
+    assert "Variant 1 (Small): price" in alert(rows_bad)
     assert manager.repo().head() == head
 
     made = manager.post("/products/save", {**base, "price": "4.50"})
