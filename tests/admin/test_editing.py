@@ -178,7 +178,7 @@ def test_the_order_page_shows_badges_next_steps_and_a_packing_slip(admin, site):
     assert '<span class="badge badge-ok">Payment paid</span>' in html and _next_step(html) == ["Mark as shipped"]
     shipped = manager.post(f"/orders/{number}/status", {"status": "shipped"})
     html = manager.get(shipped.headers["location"]).text
-    assert '<span class="badge badge-info">shipped</span>' in html and _next_step(html) == ["Mark as delivered"]
+    assert '<span class="badge badge-ok">shipped</span>' in html and _next_step(html) == ["Mark as delivered"]
     slip = re.search(r'<section class="slip" aria-label="Packing slip">(.*?)</section>', html, re.S).group(1)
     assert "Ann &lt;b&gt;Shopper&lt;/b&gt;" in slip and "EH6 6AA Leith" in slip and "AF-6" in slip
     assert "€" not in slip and "£" not in slip  # a packing slip shows no prices
