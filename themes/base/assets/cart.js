@@ -153,8 +153,10 @@
       var qty = step.appendChild(el("input", { id: id, type: "number", min: "1", max: "99", value: String(line.quantity), inputmode: "numeric" }));
       var more = step.appendChild(el("button", { type: "button", id: "inc-" + line.sku, "aria-label": "One more " + name }, "+"));
       less.disabled = line.quantity <= 1;
-      less.addEventListener("click", function () { set(line.quantity - 1); });
-      more.addEventListener("click", function () { set(line.quantity + 1); });
+      /* From the number shown, which a press changes at once: quick presses each count, before the redraw. */
+      function by(d) { var n = Math.max(1, (parseInt(qty.value, 10) || line.quantity) + d); qty.value = String(n); set(n); }
+      less.addEventListener("click", function () { by(-1); });
+      more.addEventListener("click", function () { by(1); });
       qty.addEventListener("change", function () { set(parseInt(qty.value, 10)); });
       var sums = item.appendChild(el("div", { "class": "line-money" }));
       sums.appendChild(el("span", { "class": "line-total" }, money(line.line_total, cur)));

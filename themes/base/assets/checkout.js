@@ -76,7 +76,7 @@
     var aside = grid.appendChild(summary(cart));
     var alert = form.appendChild(el("p", { role: "alert", "class": "form-error" })), fields = {};
     function input(name) { return form.elements[name]; }
-    var contact = form.appendChild(step("step-contact", "Contact")), where = form.appendChild(step("step-delivery", "Delivery")), paying = form.appendChild(step("step-payment", "Payment"));
+    var contact = form.appendChild(step("step-contact", "Contact")), deliver = form.appendChild(step("step-delivery", "Delivery")), paying = form.appendChild(step("step-payment", "Payment"));
     var box = el("fieldset", { "class": "options", hidden: "" });
     box.appendChild(el("legend", {}, "Delivery"));
     var list = box.appendChild(el("div", {}));
@@ -89,13 +89,13 @@
     more.hidden = !post;
     FIELDS.forEach(function (f) {
       fields[f[0]] = field(f);
-      (f[0] === "vat_number" ? more : /^(email|shipping_address\.name)$/.test(f[0]) ? contact : where).appendChild(fields[f[0]]);
+      (f[0] === "vat_number" ? more : /^(email|shipping_address\.name)$/.test(f[0]) ? contact : deliver).appendChild(fields[f[0]]);
     });
-    where.appendChild(box);
-    where.appendChild(reason);
-    where.appendChild(more);
+    deliver.appendChild(box);
+    deliver.appendChild(reason);
+    deliver.appendChild(more);
     countries(input("shipping_address.country"));
-    if (!post) where.appendChild(el("p", { "class": "notice" }, "Gift cards are sent by email: no delivery address needed."));
+    if (!post) deliver.appendChild(el("p", { "class": "notice" }, "Gift cards are sent by email: no delivery address needed."));
     var note = $("[data-payment-note]");
     paying.appendChild(note ? (note.hidden = false, note) : el("p", {}, "You see how to pay once the order is placed."));
     var sums = aside.firstChild.appendChild(el("div", { "class": "summary", "aria-live": "polite" }));
@@ -103,7 +103,7 @@
     /* The progress above the form follows the step being filled in. */
     var steps = $$(".progress li");
     form.addEventListener("focusin", function (event) {
-      var at = [contact, where, paying].map(function (s) { return s.contains(event.target); }).indexOf(true);
+      var at = [contact, deliver, paying].map(function (s) { return s.contains(event.target); }).indexOf(true);
       steps.forEach(function (li, i) { if (i === at) li.setAttribute("aria-current", "step"); else li.removeAttribute("aria-current"); li.classList.toggle("done", i < at); });
     });
     function chosen() {
