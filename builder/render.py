@@ -66,7 +66,7 @@ class Renderer:
     def __post_init__(self) -> None:
         g = self.env.globals
         g.update(urls=urls.for_templates(), image=self.image, link=self.link, summary=self.summary, money=money,
-                 media_alt=self.media_alt,
+                 media_alt=self.media_alt, byline=self.byline,
                  site=self.content.site, base_url=self.settings.base_url, shop=self.settings.shop,
                  api_base=self.settings.api_base, css_url=self.settings.css_url,
                  css_vars=Markup(self.settings.css_vars), scripts=self.settings.scripts,
@@ -82,6 +82,11 @@ class Renderer:
         info = self.images.get(name)
         self.deps.add(("media", name, repr(info)))
         return info
+
+    def byline(self, entry: Entry) -> str:
+        """Who wrote it: the post's ``author``, else the site's, else whoever committed it (a person's name
+        when edited in the admin; a site imported or seeded by the platform should set ``author``)."""
+        return entry.author or self.content.site.author or entry.created_by or ""
 
     def media_alt(self, name: str) -> str:
         medium = self.content.medium(name)
@@ -233,7 +238,8 @@ class Renderer:
         image = self.image(post.image)
         url = urls.post(post.slug)
         meta = self._meta(post.meta_title or post.title, post.meta_description or self.summary(post), "article",
-                          image, [seo.article(post, self.settings.base_url, url, image.src(1600) if image else None),
+                          image, [seo.article(post, self.settings.base_url, url, image.src(1600) if image else None,
+                                              self.byline(post)),
                                   self._crumbs(("Journal", urls.blog()), (post.title, url))])
         return {"meta": meta, "entry": post, "body": self.with_form(self.body(post), post, url), "image_info": image,
                 "form_script": post.form is not None}
