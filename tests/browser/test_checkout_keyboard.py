@@ -160,3 +160,27 @@ def check(page, axe) -> None:
     serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
                for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
     assert serious == [], (page.url, serious)
+
+
+STUDIO = {"work": "/work/", "project": "/harbour-at-dawn/", "about": "/about/", "contact": "/contact/",
+          "post": "/blog/photographing-concrete/"}
+
+
+def test_the_studios_pages_pass_axe_and_are_saved_as_screenshots(site, browser):
+    from axe_playwright_python.sync_playwright import Axe
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for width, height in ((390, 844), (1280, 900)):
+        context = browser.new_context(viewport={"width": width, "height": height}, bypass_csp=True)
+        page = context.new_page()
+        for name, path in STUDIO.items():
+            page.goto(f"http://studio.localhost:{site['port']}{path}")
+            page.wait_for_load_state("networkidle")
+            check(page, Axe())
+            page.screenshot(path=str(SHOTS / f"storefront-studio-{name}-{width}.png"), full_page=True)
+        context.close()
+    page = browser.new_page()
+    page.goto(f"http://studio.localhost:{site['port']}/work/")
+    page.get_by_role("link", name=re.compile("Harbour at Dawn")).click()  # the grid opens the project page
+    page.get_by_role("heading", name="Harbour at Dawn", level=1).wait_for()
+    page.close()
