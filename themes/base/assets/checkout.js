@@ -72,8 +72,9 @@
       return;
     }
     var grid = checkoutBox.appendChild(el("div", { "class": "checkout-grid" }));
-    var form = grid.appendChild(el("form", { novalidate: "" })), post = cart.needs_shipping !== false, found = { options: [] }, asked = 0, drawn = 0, wrong, last, timer, full = false;
+    /* The summary first: on a phone it is the bar at the top that opens; on a wide screen the column beside. */
     var aside = grid.appendChild(summary(cart));
+    var form = grid.appendChild(el("form", { novalidate: "" })), post = cart.needs_shipping !== false, found = { options: [] }, asked = 0, drawn = 0, wrong, last, timer, full = false;
     var alert = form.appendChild(el("p", { role: "alert", "class": "form-error" })), fields = {};
     function input(name) { return form.elements[name]; }
     var contact = form.appendChild(step("step-contact", "Contact")), deliver = form.appendChild(step("step-delivery", "Delivery")), paying = form.appendChild(step("step-payment", "Payment"));
