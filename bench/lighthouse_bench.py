@@ -26,8 +26,8 @@ ROOT = HERE.parent
 LH_DIR = HERE / "out" / "lighthouse"
 LH = LH_DIR / "node_modules" / ".bin" / "lighthouse"
 CHROME = os.environ.get("TESSERA_CHROMIUM", "/usr/bin/chromium")
-PAGES = {"bakery": ["/", "/products/", "/products/croissants/", "/blog/rye-season/"],
-         "studio": ["/", "/blog/", "/work/", "/blog/photographing-concrete/"]}
+PAGES = {"bakery": ["/", "/products/", "/products/croissants/", "/blog/rye-season/", "/cart/", "/checkout/"],
+         "studio": ["/", "/blog/", "/work/", "/blog/photographing-concrete/", "/cart/", "/checkout/"]}
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
 
 

@@ -138,7 +138,7 @@ def _build(config: BuildConfig, out_dir: Path, lock: OutputLock) -> BuildResult:
     from . import markdown, parsecache
     from .plan import make_plan
     from .render import Renderer, Settings
-    from .theme import css_variables, load_theme, script, stylesheet
+    from .theme import css_variables, load_theme, page_stylesheet, script, stylesheet
 
     parse_cache = memory["parse"] if memory and "parse" in memory else parsecache.load(config.cache_dir, VERSION)
     content = parse_site(config.source, cache=parse_cache if config.cache_dir else None, fresh=racy)
@@ -158,6 +158,13 @@ def _build(config: BuildConfig, out_dir: Path, lock: OutputLock) -> BuildResult:
     if config.shop and (cart := script(theme, "cart.js")) is not None:
         scripts["cart"] = f"/assets/cart.{_short(cart)}.js"
         static[scripts["cart"].lstrip("/")] = cart
+        if (checkout := script(theme, "checkout.js")) is not None:  # the checkout and order pages only
+            scripts["checkout"] = f"/assets/checkout.{_short(checkout)}.js"
+            static[scripts["checkout"].lstrip("/")] = checkout
+    styles = {}
+    if config.shop and (basket := page_stylesheet(theme, "basket.css")) is not None:
+        styles["basket"] = f"/assets/basket.{_short(basket)}.css"
+        static[styles["basket"].lstrip("/")] = basket
     if any(e.form for e in (*content.pages, *content.posts)) and (forms := script(theme, "forms.js")) is not None:
         scripts["forms"] = f"/assets/forms.{_short(forms)}.js"
         static[scripts["forms"].lstrip("/")] = forms
@@ -175,10 +182,10 @@ def _build(config: BuildConfig, out_dir: Path, lock: OutputLock) -> BuildResult:
 
     settings = Settings(config.base_url.rstrip("/"), config.shop, config.api_base, css_url, css_vars, scripts,
                         config.markdown_cache or (config.cache_dir / "markdown" if config.cache_dir else None),
-                        config.themes_dir)
+                        config.themes_dir, styles)
     renderer = Renderer(content, theme.env, plan, image_map, settings)
     digest = _Digester(parse_cache)
-    global_key = digest((VERSION, markdown.VERSION, theme.digest, css_url, scripts, content.site,
+    global_key = digest((VERSION, markdown.VERSION, theme.digest, css_url, scripts, styles, content.site,
                          settings.base_url, config.shop, config.api_base))
     on_disk, dirs, trusted = scanning.result()
     if not trusted:

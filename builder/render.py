@@ -51,6 +51,7 @@ class Settings:
     scripts: dict[str, str]  # logical name → fingerprinted URL
     md_cache: Path | None
     themes_root: Path
+    styles: dict[str, str] = field(default_factory=dict)  # page stylesheets: logical name → fingerprinted URL
 
 
 @dataclass
@@ -65,10 +66,11 @@ class Renderer:
     def __post_init__(self) -> None:
         g = self.env.globals
         g.update(urls=urls.for_templates(), image=self.image, link=self.link, summary=self.summary, money=money,
-                 media_alt=self.media_alt,
+                 media_alt=self.media_alt, byline=self.byline,
                  site=self.content.site, base_url=self.settings.base_url, shop=self.settings.shop,
                  api_base=self.settings.api_base, css_url=self.settings.css_url,
-                 css_vars=Markup(self.settings.css_vars), scripts=self.settings.scripts)
+                 css_vars=Markup(self.settings.css_vars), scripts=self.settings.scripts,
+                 styles=self.settings.styles)
         self.env.filters.update(money=money, long_date=long_date, json_ld=seo.json_ld)
 
     # -- lookups that record dependencies ---------------------------------------------------
@@ -80,6 +82,11 @@ class Renderer:
         info = self.images.get(name)
         self.deps.add(("media", name, repr(info)))
         return info
+
+    def byline(self, entry: Entry) -> str:
+        """Who wrote it: the post's ``author``, else the site's, else whoever committed it (a person's name
+        when edited in the admin; a site imported or seeded by the platform should set ``author``)."""
+        return entry.author or self.content.site.author or entry.created_by or ""
 
     def media_alt(self, name: str) -> str:
         medium = self.content.medium(name)
@@ -231,7 +238,8 @@ class Renderer:
         image = self.image(post.image)
         url = urls.post(post.slug)
         meta = self._meta(post.meta_title or post.title, post.meta_description or self.summary(post), "article",
-                          image, [seo.article(post, self.settings.base_url, url, image.src(1600) if image else None),
+                          image, [seo.article(post, self.settings.base_url, url, image.src(1600) if image else None,
+                                              self.byline(post)),
                                   self._crumbs(("Journal", urls.blog()), (post.title, url))])
         return {"meta": meta, "entry": post, "body": self.with_form(self.body(post), post, url), "image_info": image,
                 "form_script": post.form is not None}
@@ -272,13 +280,41 @@ class Renderer:
                 "product": product, "body": self.body(product), "catalog_version": version}
 
     def _ctx_cart(self, version: str) -> dict:
-        return {"meta": self._meta("Your basket"), "catalog_version": version}
+        return {"meta": self._meta("Your basket"), "catalog_version": version, "thumbs": self._thumbs()}
 
     def _ctx_checkout(self, version: str) -> dict:
-        return {"meta": self._meta("Checkout"), "catalog_version": version}
+        return {"meta": self._meta("Checkout"), "catalog_version": version, "thumbs": self._thumbs(),
+                "ship_to": self._ship_to()}
 
     def _ctx_order(self, version: str) -> dict:
-        return {"meta": self._meta("Your order"), "catalog_version": version}
+        return {"meta": self._meta("Your order"), "catalog_version": version, "thumbs": self._thumbs()}
+
+    # Enough for the basket of any demo or small shop; beyond it the basket shows no thumbnails rather than
+    # making every basket page carry a map of the whole catalog.
+    MAX_THUMBS = 400
+
+    def _thumbs(self) -> dict[str, str]:
+        """Each sku → its product image's smallest derivative, so that the basket's, checkout's and order's
+        thumbnails are a few kilobytes, not the full photograph (orders know their lines' skus, not images)."""
+        thumbs = {}
+        for product in self.content.products[:self.MAX_THUMBS]:
+            info = self.image(product.images[0]) if product.images else None
+            if info and info.variants:
+                src = info.src(0)
+                thumbs.update((v.sku, src) for v in product.variants)
+        return thumbs
+
+    def _ship_to(self) -> list[str]:
+        """The countries the checkout offers, from shipping.yaml (or site.yaml's legacy block): ["*"] for
+        everywhere when a zone covers the rest of the world, none when the shop sets no rules."""
+        rules, codes = self.content.shipping, set()
+        if rules is not None:
+            for zone in (*rules.zones, *rules.local_delivery):
+                codes.update(zone.countries)
+            codes.update(p.country for p in rules.pickup)
+        elif self.content.site.shipping is not None:
+            codes.update(self.content.site.shipping.countries)
+        return ["*"] if "*" in codes or not codes else sorted(codes)
 
     def _ctx_404(self) -> dict:
         # not_found: no view beacon here, as the edge counts no 404 either

@@ -48,15 +48,15 @@ def product(p: Product, base_url: str, url: str, description: str, image: str | 
     return data
 
 
-def article(e: Entry, base_url: str, url: str, image: str | None) -> dict:
+def article(e: Entry, base_url: str, url: str, image: str | None, author: str | None = None) -> dict:
     data = {"@context": "https://schema.org", "@type": "BlogPosting", "headline": e.title,
             "url": base_url + url}
     if e.published_at:
         data["datePublished"] = e.published_at.isoformat()
     if e.updated_at:
         data["dateModified"] = e.updated_at
-    if e.created_by:
-        data["author"] = {"@type": "Person", "name": e.created_by}
+    if author or e.created_by:
+        data["author"] = {"@type": "Person", "name": author or e.created_by}
     if image:
         data["image"] = base_url + image
     return data

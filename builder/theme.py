@@ -138,12 +138,17 @@ def css_variables(site: Site, errors: list[ContentError]) -> str:
     return ":root{" + ";".join(lines) + "}" if lines else ""
 
 
+# Stylesheets for a few pages only (linked by those templates), kept out of the site-wide one.
+PAGE_STYLESHEETS = frozenset({"basket.css"})
+
+
 def stylesheet(theme: Theme, source: Source) -> bytes:
     """One stylesheet: base, then the theme, then the site's own ``theme/assets/custom.css``."""
     parts = []
     for folder in reversed(theme.folders):
         for path in sorted((folder / "assets").glob("*.css")):
-            parts.append(path.read_bytes())
+            if path.name not in PAGE_STYLESHEETS:
+                parts.append(path.read_bytes())
     if "theme/assets/custom.css" in source.paths():
         parts.append(source.read("theme/assets/custom.css"))
     return minify_css(b"\n".join(parts))
@@ -156,6 +161,12 @@ def minify_css(css: bytes) -> bytes:
     text = re.sub(r"\s*([{};,>])\s*", r"\1", text)
     text = re.sub(r":\s+", ":", text)  # safe: no selector uses ": " with a space
     return text.replace(";}", "}").strip().encode()
+
+
+def page_stylesheet(theme: Theme, name: str) -> bytes | None:
+    """A page stylesheet (``basket.css``), the theme's over the base's, minified."""
+    data = script(theme, name)
+    return minify_css(data) if data is not None else None
 
 
 def script(theme: Theme, name: str) -> bytes | None:

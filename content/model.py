@@ -150,6 +150,7 @@ class Site:
     shipping: Shipping | None = None
     tax: Tax | None = None
     redirects: tuple[Redirect, ...] = ()
+    author: str = ""  # the byline of posts that name none (the owner's name, not the platform's)
     payment_instructions: str = ""
     posts_per_page: int = 10
     email: str = ""  # where replies to the site's emails go (Reply-To), shown in them too
@@ -209,6 +210,7 @@ class Entry:
     updated_by: str | None = None
     updated_at: str | None = None  # ISO 8601, from git
     form: Form | None = None
+    author: str = ""  # front matter's byline; else the site's author, else whoever committed it
 
     def is_live(self, now: datetime) -> bool:
         """Published and due: drafts, archived items and scheduled ones are not live."""

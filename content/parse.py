@@ -28,11 +28,11 @@ from .tax import parse_tax, tax_category
 from .source import FileInfo, Source
 from .yamltext import Mapping, decode, load_yaml, split_front_matter
 
-SITE_FIELDS = {"name", "tagline", "description", "theme", "locale", "currency", "timezone",
+SITE_FIELDS = {"name", "tagline", "description", "author", "theme", "locale", "currency", "timezone",
                "navigation", "theme_settings", "shipping", "tax", "redirects",
                "payment_instructions", "posts_per_page", "email", "low_stock_threshold", "prior_price_rule",
                "analytics"}
-ENTRY_FIELDS = {"title", "slug", "status", "published_at", "excerpt", "meta_title",
+ENTRY_FIELDS = {"title", "slug", "author", "status", "published_at", "excerpt", "meta_title",
                 "meta_description", "tags", "aliases", "image", "template", "form"}
 PRODUCT_FIELDS = {"name", "slug", "sku", "price", "compare_price", "images", "status",
                   "featured", "weight", "dimensions", "categories", "options", "variants",
@@ -165,6 +165,7 @@ def _parse_site_yaml(source: Source, paths: list[str], errors: list[ContentError
     return Site(
         name=f.text("name", required=True, max_len=200) or "Untitled",
         tagline=f.text("tagline", max_len=300),
+        author=f.text("author", max_len=200),
         description=f.text("description", max_len=1000),
         theme=f.slug("theme", "storefront"),
         locale=f.text("locale", "en"),
@@ -275,6 +276,7 @@ def _entry(kind: str, path: str, data: Mapping, body: str, body_line: int, zone,
         aliases=_aliases(f),
         body=body, body_line=body_line,
         image=f.text("image") or None,
+        author=f.text("author", max_len=200),
         created_by=info.created_by, updated_by=info.updated_by, updated_at=info.updated_at,
         form=parse_form(f, title),
     )

@@ -231,6 +231,21 @@ def test_changing_the_basket_from_the_keyboard_keeps_the_focus_in_the_basket(sit
     line = page.locator(".cart-line").filter(has_text="Baguette Tradition")
     expect(line.locator(".line-total")).to_have_text("£4.80")
     expect(quantity).to_be_focused()
+    page.keyboard.press("Tab")  # the stepper's + comes next, then the line's Remove
+    more = page.get_by_role("button", name="One more Baguette Tradition – Single")
+    expect(more).to_be_focused()
+    page.keyboard.press("Space")
+    expect(line.locator(".line-total")).to_have_text("£7.20")
+    expect(more).to_be_focused()  # drawn anew, still on the same button
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Shift+Tab")
+    fewer = page.get_by_role("button", name="One fewer Baguette Tradition – Single")
+    expect(fewer).to_be_focused()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")
+    expect(line.locator(".line-total")).to_have_text("£2.40")
+    expect(quantity).to_be_focused()  # − can go no lower than 1: its number takes the focus
+    page.keyboard.press("Tab")
     page.keyboard.press("Tab")
     expect(page.get_by_role("button", name="Remove Baguette Tradition – Single")).to_be_focused()
     page.keyboard.press("Enter")

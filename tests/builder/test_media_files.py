@@ -58,8 +58,11 @@ def test_the_build_lists_its_scripts(build_site, tmp_path):
     build_site(shop_site)
     out = tmp_path / "out"
     scripts = json.loads((out / "_tessera" / "build.json").read_text())["scripts"]
-    assert len(scripts) == 1 and re.fullmatch(r"/assets/cart\.[0-9a-f]{10}\.js", scripts[0])
-    assert (out / scripts[0].lstrip("/")).exists()
+    assert len(scripts) == 2 and re.fullmatch(r"/assets/cart\.[0-9a-f]{10}\.js", scripts[0])
+    assert re.fullmatch(r"/assets/checkout\.[0-9a-f]{10}\.js", scripts[1])  # the checkout and order pages'
+    assert all((out / s.lstrip("/")).exists() for s in scripts)
     assert f'<script defer src="{scripts[0]}"></script>' in (out / "index.html").read_text()
+    assert scripts[1] not in (out / "index.html").read_text()
+    assert f'<script defer src="{scripts[1]}"></script>' in (out / "checkout" / "index.html").read_text()
     build_site(shop_site, shop=False)
     assert json.loads((out / "_tessera" / "build.json").read_text())["scripts"] == []
