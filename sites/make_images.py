@@ -114,14 +114,14 @@ def compose(folder: Path, top: tuple, bottom: tuple, items: list) -> Image.Image
 
 def logo(folder: Path) -> Image.Image:
     """The bakery's badge: a sheaf of wheat on a round field of the site's primary colour."""
-    size = 256
-    img = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    big = 512  # drawn large and scaled down: Pillow's ellipses have no anti-aliasing of their own
+    img = Image.new("RGBA", (big, big), (0, 0, 0, 0))
     draw = ImageDraw.Draw(img)
-    draw.ellipse([4, 4, size - 4, size - 4], fill=(122, 62, 18, 255))
-    draw.ellipse([16, 16, size - 16, size - 16], outline=(251, 247, 241, 255), width=5)
-    art = emoji(folder, SHEAF, 150)
-    img.paste(art, ((size - 150) // 2, (size - 150) // 2), art)
-    return img
+    draw.ellipse([8, 8, big - 8, big - 8], fill=(122, 62, 18, 255))
+    draw.ellipse([32, 32, big - 32, big - 32], outline=(251, 247, 241, 255), width=10)
+    art = emoji(folder, SHEAF, 300)
+    img.paste(art, ((big - 300) // 2, (big - 300) // 2), art)
+    return img.resize((128, 128), Image.Resampling.LANCZOS)
 
 
 def save(img: Image.Image, path: Path) -> None:
@@ -133,7 +133,7 @@ def main(folder: Path) -> None:
         save(compose(folder, top, bottom, items), HERE / "bakery" / "media" / name)
     for name, top, bottom, items in STUDIO:
         save(compose(folder, top, bottom, items), HERE / "studio" / "media" / name)
-    logo(folder).save(HERE / "bakery" / "media" / "logo.png", optimize=True)
+    logo(folder).quantize(64, method=Image.Quantize.FASTOCTREE).save(HERE / "bakery" / "media" / "logo.png", optimize=True)
 
 
 if __name__ == "__main__":
