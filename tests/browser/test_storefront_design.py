@@ -37,6 +37,9 @@ def test_every_storefront_page_fits_its_width_and_is_captured(site, browser, ten
     page = context.new_page()
     page.goto(url(site, tenant, path))
     page.wait_for_load_state("networkidle")
+    # A full-page capture does not scroll, so pictures below the fold would stay unloaded: load them.
+    page.evaluate("""() => Promise.all([...document.images].map(i => { i.loading = "eager";
+        return i.decode().catch(() => null); }))""")
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"storefront-{tenant}-{name}-{w}.png"), full_page=True)
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
