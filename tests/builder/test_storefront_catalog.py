@@ -153,3 +153,11 @@ def test_the_search_index_lists_products_and_posts_with_what_the_pages_show(bake
     script = re.search(r'<script defer src="(/assets/search\.[0-9a-f]+\.js)"></script>', search)
     assert script and script.group(1) in json.loads((bakery / "_tessera" / "build.json").read_text())["scripts"]
     assert "search." not in page(bakery, "/products/croissants/").split("</head>")[0].split("site.")[0]
+
+
+def test_robots_keep_only_order_pages_out_and_the_sitemap_lists_no_basket(bakery):
+    robots = (bakery / "robots.txt").read_text()
+    rules = [line for line in robots.splitlines() if line.startswith(("Allow", "Disallow"))]
+    assert rules == ["Allow: /", "Disallow: /order/"]  # the basket and checkout may be crawled (Lighthouse SEO)
+    sitemap = (bakery / "sitemap.xml").read_text()
+    assert "/cart/" not in sitemap and "/checkout/" not in sitemap and "/search/" not in sitemap
