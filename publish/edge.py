@@ -11,6 +11,7 @@ of the site's origin, and media is served only with an image type (with ``nosnif
 
 from __future__ import annotations
 
+import gzip
 import html
 import json
 import posixpath
@@ -191,10 +192,12 @@ class Edge:
         if raw_path == "/search/" and query and "search/index.html" in manifest:
             # Search without JavaScript: the built page with the results from the build's index.
             q = (parse_qs(query).get("q") or [""])[0]
-            page = storage.read("search/index.html") or b""
-            return 200, search.answer(page, storage.read("search.json"), q), {
-                "content-type": PLAIN, "cache-control": "no-store", "content-security-policy": csp,
-                "x-tessera-served": "/search/index.html"}
+            body = search.answer(storage.read("search/index.html") or b"", storage.read("search.json"), q)
+            extra = {"content-type": PLAIN, "cache-control": "no-store", "content-security-policy": csp,
+                     "vary": "Accept-Encoding", "x-tessera-served": "/search/index.html"}
+            if "gzip" in headers.get("accept-encoding", ""):  # made per query, so compressed per query
+                body, extra["content-encoding"] = gzip.compress(body, 6), "gzip"
+            return 200, body, extra
         status, body, extra = self._file(storage, manifest, redirects, raw_path, headers)
         return status, body, {**extra, "content-security-policy": csp}
 

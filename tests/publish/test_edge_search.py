@@ -30,8 +30,9 @@ def fx_edge(tmp_path_factory):
         yield base
 
 
-def search(base, query, **params):
-    return httpx.get(base + "/search/", params={"q": query, **params}, headers={"Host": "bakery.localhost"},
+def search(base, query, headers=None):
+    return httpx.get(base + "/search/", params={"q": query}, headers={"Host": "bakery.localhost",
+                                                                       "Accept-Encoding": "identity", **(headers or {})},
                      timeout=10)
 
 
@@ -46,6 +47,8 @@ def test_the_edge_answers_a_search_with_products_and_posts_in_the_page(edge):
     assert "'none'" not in found.headers["content-security-policy"].split("script-src")[1].split(";")[0]
     none = search(edge, "marzipan unicorn")
     assert "Nothing found for “marzipan unicorn”." in none.text and "<ol>" not in none.text
+    packed = search(edge, "rye", headers={"Accept-Encoding": "gzip"})  # httpx unpacks it
+    assert packed.headers["content-encoding"] == "gzip" and packed.text == found.text
     plain = httpx.get(edge + "/search/", headers={"Host": "bakery.localhost"}, timeout=10)
     assert plain.status_code == 200 and "<!--tessera:search-results-->" in plain.text  # no query: the built page
 
