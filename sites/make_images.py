@@ -58,6 +58,7 @@ BAKERY = [
     ("starter-kit.jpg", *SAGE, [(JAR, 520, .42, .56), (SPOON, 260, .76, .6), (SHEAF, 220, .8, .3)]),
     ("bakery-front.jpg", *WARM, [(SHOP, 520, .5, .5), (BREAD, 200, .16, .78), (CROISSANT, 200, .84, .78)]),
     ("morning-bake.jpg", *CREAM, [(BASKET, 460, .4, .6), (CROISSANT, 260, .4, .34), (COFFEE, 280, .78, .58)]),
+    ("gift-card.jpg", *ROSE, [(GIFT, 480, .42, .56), (CROISSANT, 220, .8, .64)]),
     ("shop-window.jpg", *WARM, [(BREAD, 300, .18, .62), (CROISSANT, 300, .5, .66), (BAGUETTE, 300, .82, .6),
                                 (COOKIE, 200, .34, .3), (CAKE, 200, .66, .3)]),
 ]

@@ -66,7 +66,7 @@ def test_home_has_a_hero_picture_full_rows_of_products_and_collections(bakery):
     assert re.findall(r'<a href="(/products/category/[^"]+/)">', collections) == [
         f"/products/category/{c}/" for c in ("bread", "cakes", "gifts", "kits", "pastries", "sweet")]
     pictures = re.findall(r'src="(/media/[^"]+)"', collections)
-    assert len(pictures) == len(set(pictures)) == 5  # one each, none twice; the gift card has none
+    assert len(pictures) == len(set(pictures)) == 6  # one each, none twice
 
 
 def test_product_page_has_a_gallery_that_works_without_javascript(bakery):
