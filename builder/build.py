@@ -46,7 +46,8 @@ if TYPE_CHECKING:
 # build-4: templates sandboxed; no page rendered before it may be reused (a site's own template may have
 #          run code then, and what it printed must not stay published)
 # build-5: products and variants carry compare_line and lowest_30d (the prior price rule)
-# build-6: search.json and the search page; product pages know related products and delivery
+# build-6: search.json and the search page; product pages know their related products and
+#          delivery, the home page its collections
 VERSION = "build-6"
 SEARCH_INDEX = "search.json"  # read by the edge for /search/?q= and by search.js behind a CDN
 
