@@ -46,7 +46,10 @@ if TYPE_CHECKING:
 # build-4: templates sandboxed; no page rendered before it may be reused (a site's own template may have
 #          run code then, and what it printed must not stay published)
 # build-5: products and variants carry compare_line and lowest_30d (the prior price rule)
-VERSION = "build-5"
+# build-6: search.json and the search page; product pages know their related products and
+#          delivery, the home page its collections
+VERSION = "build-6"
+SEARCH_INDEX = "search.json"  # read by the edge for /search/?q= and by search.js behind a CDN
 
 
 @dataclass
@@ -135,7 +138,7 @@ def _build(config: BuildConfig, out_dir: Path, lock: OutputLock) -> BuildResult:
 
     from content.parse import parse_site
 
-    from . import markdown, parsecache
+    from . import markdown, parsecache, search
     from .plan import make_plan
     from .render import Renderer, Settings
     from .theme import css_variables, load_theme, page_stylesheet, script, stylesheet
@@ -171,9 +174,14 @@ def _build(config: BuildConfig, out_dir: Path, lock: OutputLock) -> BuildResult:
     if config.analytics and content.site.analytics_beacon and (beacon := script(theme, "beacon.js")) is not None:
         scripts["beacon"] = f"/assets/beacon.{_short(beacon)}.js"
         static[scripts["beacon"].lstrip("/")] = beacon
+    if (finder := script(theme, "search.js")) is not None:
+        scripts["search"] = f"/assets/search.{_short(finder)}.js"
+        static[scripts["search"].lstrip("/")] = finder
     types: dict[str, str] = {}
     image_map = _media(content, config, static, errors, types=types)
     plan = make_plan(content, now=now, shop=config.shop, renamed=config.renamed)
+    static[SEARCH_INDEX] = search.index([j.inputs[0] for j in plan.jobs if j.kind == "product"],
+                                        [j.inputs[0] for j in plan.jobs if j.kind == "post"], image_map)
     errors += plan.errors
     errors += _duplicates(plan.jobs)
     css_vars = css_variables(content.site, errors)

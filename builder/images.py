@@ -41,8 +41,14 @@ class ImageInfo:
     variants: tuple[Variant, ...]
     media_type: str = "image/jpeg"  # of the original, from its decoded format
 
-    def srcset(self, fmt: str) -> str:
-        return ", ".join(f"{v.url} {v.width}w" for v in self.variants if v.format == fmt)
+    def srcset(self, fmt: str, max_width: int | None = None) -> str:
+        """Widths of ``fmt``; with ``max_width``, none wider than needed (the smallest at or past it
+        is the last), so a card that is never wider than 300 px does not list a 1600 px file."""
+        chosen = [v for v in self.variants if v.format == fmt]
+        if max_width is not None:
+            enough = next((i for i, v in enumerate(chosen) if v.width >= max_width), len(chosen) - 1)
+            chosen = chosen[:enough + 1]
+        return ", ".join(f"{v.url} {v.width}w" for v in chosen)
 
     @property
     def fallback_format(self) -> str:

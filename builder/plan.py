@@ -16,7 +16,7 @@ from content import tax as tax_rules
 from content.errors import ContentError
 from content.model import Content, Entry, Product
 
-from . import seo, urls
+from . import delivery, seo, urls
 
 FEED_SIZE = 20
 
@@ -67,8 +67,8 @@ def make_plan(content: Content, *, now: datetime, shop: bool,
     catalog["forms"] = live_forms(pages, posts, home_entry)
     # Whether pages report their own views (behind a CDN): the API accepts their beacons only then.
     catalog["analytics"] = {"beacon": content.site.analytics_beacon}
-    featured = [p for p in products if p.featured] or products
-    jobs = [Job("/", "home.html", "home", (home_entry, tuple(featured[:8]), tuple(posts[:3]), version if shop else ""))]
+    jobs = [Job("/", "home.html", "home", (home_entry, _featured(products), tuple(posts[:3]), version if shop else "",
+                                           _collections(products)))]
     jobs += [Job(urls.page(p.slug), "page.html", "page", (p,)) for p in pages if p is not home_entry]
     jobs += _blog_jobs(posts, content.site.posts_per_page)
     jobs += [Job(urls.post(p.slug), "post.html", "post", (p,)) for p in posts]
@@ -76,7 +76,8 @@ def make_plan(content: Content, *, now: datetime, shop: bool,
     if posts:
         jobs.append(Job(urls.FEED, "feed.xml", "feed", (tuple(posts[:FEED_SIZE]),)))
     if shop:
-        jobs += _shop_jobs(products, version)
+        jobs += _shop_jobs(products, version, catalog)
+    jobs.append(Job(urls.SEARCH, "search.html", "search", ()))
     jobs.append(Job("/404.html", "404.html", "404", ()))
     redirects = _redirects(content, pages, posts, products, renamed or {}, {j.url for j in jobs})
     jobs += [Job(source, "redirect.html", "redirect", (target,)) for source, target, _ in redirects
@@ -109,7 +110,48 @@ def _tag_jobs(posts: list[Entry], per_page: int) -> list[Job]:
     return jobs
 
 
-def _shop_jobs(products: list[Product], version: str) -> list[Job]:
+def _featured(products: list[Product]) -> tuple[Product, ...]:
+    """Up to eight products for the home page, featured ones first, topped up with the rest to a
+    multiple of four (rows of two on a phone, of four on a wide screen: no row left half empty)."""
+    chosen = [p for p in products if p.featured][:8]
+    rest = [p for p in products if p not in chosen]
+    want = min(8, max(4, -(-len(chosen) // 4) * 4))
+    if len(products) < want:  # a small shop shows what it has
+        want = len(products) if len(products) < 4 else len(products) // 4 * 4
+    return tuple(chosen + rest)[:want]
+
+
+def _collections(products: list[Product]) -> tuple[tuple[str, str, str], ...]:
+    """Each category with a picture, ``(name, url, image)``: the first picture of its products that
+    no collection before it shows already (else its first), so the row does not repeat itself."""
+    members: dict[str, tuple[str, list[Product]]] = {}
+    for product in products:
+        for name in product.categories:
+            members.setdefault(urls.slugify(name), (name, []))[1].append(product)
+    used: set[str] = set()
+    found = []
+    for key in sorted(members):
+        name, items = members[key]
+        pictures = [i for p in items for i in p.images]
+        image = next((i for i in pictures if i not in used), pictures[0] if pictures else "")
+        used.add(image)
+        found.append((name, urls.category(name), image))
+    return tuple(found)
+
+
+def _related(product: Product, products: list[Product], limit: int = 4) -> tuple[Product, ...]:
+    """Products sharing a category with this one (most shared first), then others, ``limit`` at most."""
+    mine = set(product.categories)
+    others = [p for p in products if p is not product]
+    others.sort(key=lambda p: -len(mine & set(p.categories)))
+    return tuple(others[:limit])
+
+
+def _shipping_of(catalog: dict) -> dict:
+    return catalog.get("shipping") or {}
+
+
+def _shop_jobs(products: list[Product], version: str, catalog: dict) -> list[Job]:
     categories: dict[str, tuple[str, list[Product]]] = {}
     for product in products:
         for category in product.categories:
@@ -118,7 +160,10 @@ def _shop_jobs(products: list[Product], version: str) -> list[Job]:
     jobs = [Job(urls.products(), "products.html", "products", (None, tuple(products), names, version))]
     jobs += [Job(urls.category(name), "products.html", "category", (name, tuple(items), names, version))
              for _, (name, items) in sorted(categories.items())]
-    jobs += [Job(urls.product(p.slug), "product.html", "product", (p, version)) for p in products]
+    shipping = _shipping_of(catalog)
+    jobs += [Job(urls.product(p.slug), "product.html", "product",
+                 (p, version, _related(p, products), delivery.options(shipping, p, catalog["currency"])))
+             for p in products]
     jobs += [Job(url, f"{name}.html", name, (version,))
              for url, name in ((urls.CART, "cart"), (urls.CHECKOUT, "checkout"), (urls.ORDER, "order"))]
     return jobs

@@ -217,15 +217,19 @@ class Renderer:
 
     # Each _ctx_<kind> takes a job's inputs and returns the template's context.
 
-    def _ctx_home(self, intro: Entry | None, featured, posts, version: str) -> dict:
+    def _ctx_home(self, intro: Entry | None, featured, posts, version: str, collections=()) -> dict:
         site = self.content.site
         logo = self.image(site.theme_settings.get("logo"))
+        hero = (site.theme_settings.get("hero") or (intro.image if intro else None)
+                or next((p.images[0] for p in featured if p.images), None)
+                or next((p.image for p in posts if p.image), None))
         org = seo.organization(site.name, self.settings.base_url, logo.src(480) if logo else None)
         meta = self._meta(intro.meta_title or site.name if intro else site.name,
                           intro.meta_description if intro else "", json_ld=[org])
         return {"meta": meta, "intro": intro, "intro_html": self.with_form(self.body(intro), intro, "/") if intro else "",
                 "form_script": bool(intro and intro.form),
-                "featured": featured, "posts": posts, "catalog_version": version}
+                "featured": featured, "posts": posts, "catalog_version": version, "hero_image": hero,
+                "collections": collections if self.settings.shop else ()}
 
     def _ctx_page(self, page: Entry) -> dict:
         image = self.image(page.image)
@@ -270,14 +274,20 @@ class Renderer:
 
     _ctx_category = _ctx_products
 
-    def _ctx_product(self, product: Product, version: str) -> dict:
+    def _ctx_product(self, product: Product, version: str, related=(), delivery=()) -> dict:
         url = urls.product(product.slug)
         image = self.image(product.images[0]) if product.images else None
         description = product.meta_description or self.summary(product)
         data = seo.product(product, self.settings.base_url, url, description, image.src(1600) if image else None)
-        crumbs = self._crumbs(("Shop", urls.products()), (product.name, url))
+        category = product.categories[0] if product.categories else None
+        trail = [("Shop", urls.products())] + ([(category.capitalize(), urls.category(category))] if category else [])
+        crumbs = self._crumbs(*trail, (product.name, url))
         return {"meta": self._meta(product.meta_title or product.name, description, "product", image, [data, crumbs]),
-                "product": product, "body": self.body(product), "catalog_version": version}
+                "product": product, "body": self.body(product), "catalog_version": version, "trail": trail,
+                "related": related, "delivery": delivery}
+
+    def _ctx_search(self) -> dict:
+        return {"meta": self._meta("Search"), "search_page": True}
 
     def _ctx_cart(self, version: str) -> dict:
         return {"meta": self._meta("Your basket"), "catalog_version": version, "thumbs": self._thumbs()}

@@ -8,7 +8,7 @@ import unicodedata
 from types import SimpleNamespace
 
 RESERVED_PAGE_SLUGS = frozenset({"blog", "products", "cart", "checkout", "order", "assets", "media",
-                                 "api", "admin", "tags", "feed", "sitemap", "404"})
+                                 "api", "admin", "tags", "feed", "sitemap", "404", "search"})
 HOME_SLUGS = frozenset({"index", "home"})
 
 
@@ -55,6 +55,7 @@ FEED = "/blog/feed.xml"
 CART = "/cart/"
 CHECKOUT = "/checkout/"
 ORDER = "/order/"
+SEARCH = "/search/"
 
 
 def file_for(url: str) -> str:
@@ -69,4 +70,4 @@ def for_templates() -> SimpleNamespace:
     imports, ``re`` among them, a template has no business calling) nor ``slugify``'s cache."""
     return SimpleNamespace(home=home, page=page, post=post, blog=blog, tag=tag, products=products,
                            category=category, product=product, slugify=lambda text: slugify(text),
-                           FEED=FEED, CART=CART, CHECKOUT=CHECKOUT, ORDER=ORDER)
+                           FEED=FEED, CART=CART, CHECKOUT=CHECKOUT, ORDER=ORDER, SEARCH=SEARCH)

@@ -11,6 +11,7 @@ of the site's origin, and media is served only with an image type (with ``nosnif
 
 from __future__ import annotations
 
+import gzip
 import html
 import json
 import posixpath
@@ -19,11 +20,12 @@ import threading
 import time
 from collections import OrderedDict
 from typing import Callable
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
 from content.registry import Registry, Tenant, TenantCache
 
 from .analytics import Counter
+from . import search
 from .compress import is_sibling
 from .storage import MANIFEST, FileStorage, Storage, cache_control
 
@@ -142,7 +144,8 @@ class Edge:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         host = headers.get("host", "").split(":")[0].lower().rstrip(".")
         tenant = self.tenant_for(host)
-        status, body, extra = self._respond(tenant, scope["method"], scope["path"], headers)
+        query = scope.get("query_string", b"").decode("latin-1")
+        status, body, extra = self._respond(tenant, scope["method"], scope["path"], headers, query)
         response_headers = {**SECURITY_HEADERS, **extra}
         response_headers.setdefault("content-type", PLAIN)
         served = response_headers.pop("x-tessera-served", None)  # which file answered: never sent
@@ -153,8 +156,9 @@ class Edge:
                     "headers": [(k.encode(), v.encode()) for k, v in response_headers.items()]})
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
 
-    def respond(self, method: str, raw_path: str, host: str, headers: dict[str, str]) -> tuple[int, bytes, dict]:
-        status, body, extra = self._respond(self.tenant_for(host), method, raw_path, headers)
+    def respond(self, method: str, raw_path: str, host: str, headers: dict[str, str],
+                query: str = "") -> tuple[int, bytes, dict]:
+        status, body, extra = self._respond(self.tenant_for(host), method, raw_path, headers, query)
         extra.pop("x-tessera-served", None)
         return status, body, extra
 
@@ -173,7 +177,7 @@ class Edge:
         return "/" + rel
 
     def _respond(self, tenant: Tenant | None, method: str, raw_path: str,
-                 headers: dict[str, str]) -> tuple[int, bytes, dict]:
+                 headers: dict[str, str], query: str = "") -> tuple[int, bytes, dict]:
         if tenant is None:
             return 404, _page("No site here", "There is no site at this address."), {"cache-control": "no-store"}
         if tenant.suspended:
@@ -184,8 +188,18 @@ class Edge:
         manifest, redirects, scripts = self._site(tenant.slug, storage)
         if not manifest:
             return 404, _page(tenant.name, "This site has not been published yet."), {"cache-control": "no-store"}
+        csp = content_security_policy(scripts, headers.get("host", ""))
+        if raw_path == "/search/" and query and "search/index.html" in manifest:
+            # Search without JavaScript: the built page with the results from the build's index.
+            q = (parse_qs(query).get("q") or [""])[0]
+            body = search.answer(storage.read("search/index.html") or b"", storage.read("search.json"), q)
+            extra = {"content-type": PLAIN, "cache-control": "no-store", "content-security-policy": csp,
+                     "vary": "Accept-Encoding", "x-tessera-served": "/search/index.html"}
+            if "gzip" in headers.get("accept-encoding", ""):  # made per query, so compressed per query
+                body, extra["content-encoding"] = gzip.compress(body, 6), "gzip"
+            return 200, body, extra
         status, body, extra = self._file(storage, manifest, redirects, raw_path, headers)
-        return status, body, {**extra, "content-security-policy": content_security_policy(scripts, headers.get("host", ""))}
+        return status, body, {**extra, "content-security-policy": csp}
 
     def _file(self, storage: Storage, manifest: dict, redirects: list, raw_path: str,
               headers: dict[str, str]) -> tuple[int, bytes, dict]:

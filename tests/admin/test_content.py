@@ -116,7 +116,7 @@ def test_media_upload_checks_the_image_for_real(admin, site):
 
     refused = owner.post("/media/delete", {"name": "baguette.jpg"})
     assert "used by products/baguette.md" in httpx.URL(refused.headers["location"]).params["error"]
-    logo = owner.post("/media/delete", {"name": "bakery-front.jpg"})
+    logo = owner.post("/media/delete", {"name": "logo.png"})
     assert "used by site.yaml (logo)" in httpx.URL(logo.headers["location"]).params["error"]
     assert owner.post("/media/delete", {"name": "shop-front-2-2.png"}).status_code == 303
     assert owner.repo().read("media/shop-front-2-2.png") is None and again.status_code == 303

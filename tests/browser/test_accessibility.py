@@ -7,9 +7,9 @@ import pytest
 PAGES = {
     "bakery": ["/", "/products/", "/products/category/bread/", "/products/croissants/", "/cart/", "/checkout/",
                "/order/", "/blog/", "/blog/rye-season/", "/blog/tags/seasonal/", "/about/", "/delivery/", "/wholesale/",
-               "/no-such-page/"],
+               "/search/?q=rye", "/no-such-page/"],
     "studio": ["/", "/products/", "/products/harbour-at-dawn-print/", "/blog/", "/blog/photographing-concrete/", "/work/",
-               "/about/", "/contact/", "/no-such-page/"],
+               "/about/", "/contact/", "/search/?q=concrete", "/no-such-page/"],
 }
 CASES = [(tenant, path) for tenant, paths in PAGES.items() for path in paths]
 

@@ -43,9 +43,14 @@ def built(tmp_path, build_site, files: dict, theme: str | None = None) -> str:
     return (tmp_path / "out" / "contact" / "index.html").read_text()
 
 
+def main(page: str) -> str:
+    """The page's own content: the header holds the site's search form on every page."""
+    return page.split('<main id="main"', 1)[1]
+
+
 @pytest.mark.parametrize("theme", ["folio", "storefront"])
 def test_the_shortcode_places_the_theme_form(tmp_path, build_site, theme):
-    page = built(tmp_path, build_site, {"pages/contact.md": CONTACT}, theme)
+    page = main(built(tmp_path, build_site, {"pages/contact.md": CONTACT}, theme))
     assert page.index("Before the form.") < page.index("<form") < page.index("After the form.")
     assert "{{&lt; form" not in page and page.count("<form") == 1
     form = re.search(r"<form[^>]*>", page).group(0)
@@ -75,13 +80,13 @@ def test_every_value_is_escaped(tmp_path, build_site):
 
 def test_without_the_shortcode_the_form_follows_the_body(tmp_path, build_site):
     text = CONTACT.replace("{{< form >}}\n", "")
-    page = built(tmp_path, build_site, {"pages/contact.md": text})
+    page = main(built(tmp_path, build_site, {"pages/contact.md": text}))
     assert page.index("After the form.") < page.index("<form")
 
 
 def test_the_shortcode_in_code_is_only_text(tmp_path, build_site):
     text = CONTACT.replace("{{< form >}}", "```\n{{< form >}}\n```\n\nAnd `{{< form >}}` inline.")
-    page = built(tmp_path, build_site, {"pages/contact.md": text})
+    page = main(built(tmp_path, build_site, {"pages/contact.md": text}))
     assert page.count("<form") == 1 and page.count("{{&lt; form &gt;}}") == 2
     assert page.index("After the form.") < page.index("<form")
 
@@ -97,7 +102,7 @@ def test_raw_html_cannot_forge_a_form(tmp_path, build_site):
     files = {"pages/about.md": "---\ntitle: About\n---\n<form action='https://evil.example'><input name=x></form>\n"}
     site = write_site(tmp_path / "site", {**BASE, **files})
     build_site(site, shop=False)
-    assert "<form" not in (tmp_path / "out" / "about" / "index.html").read_text()
+    assert "<form" not in main((tmp_path / "out" / "about" / "index.html").read_text())
 
 
 def test_the_build_lists_live_forms_for_the_api(tmp_path, build_site):

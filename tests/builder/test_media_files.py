@@ -57,7 +57,10 @@ def test_the_build_lists_its_scripts(build_site, tmp_path):
     shop_site = site_with(tmp_path, {"products/rye.md": '---\nname: Rye\nsku: RYE-1\nprice: "7.00"\n---\nA loaf.\n'})
     build_site(shop_site)
     out = tmp_path / "out"
-    scripts = json.loads((out / "_tessera" / "build.json").read_text())["scripts"]
+    listed = json.loads((out / "_tessera" / "build.json").read_text())["scripts"]
+    (search,) = [s for s in listed if re.fullmatch(r"/assets/search\.[0-9a-f]{10}\.js", s)]  # the search page's
+    assert search not in (out / "index.html").read_text()
+    scripts = [s for s in listed if s != search]
     assert len(scripts) == 2 and re.fullmatch(r"/assets/cart\.[0-9a-f]{10}\.js", scripts[0])
     assert re.fullmatch(r"/assets/checkout\.[0-9a-f]{10}\.js", scripts[1])  # the checkout and order pages'
     assert all((out / s.lstrip("/")).exists() for s in scripts)
@@ -65,4 +68,4 @@ def test_the_build_lists_its_scripts(build_site, tmp_path):
     assert scripts[1] not in (out / "index.html").read_text()
     assert f'<script defer src="{scripts[1]}"></script>' in (out / "checkout" / "index.html").read_text()
     build_site(shop_site, shop=False)
-    assert json.loads((out / "_tessera" / "build.json").read_text())["scripts"] == []
+    assert json.loads((out / "_tessera" / "build.json").read_text())["scripts"] == [search]  # posts are searched too

@@ -99,12 +99,14 @@ def test_csp_allows_only_the_themes_own_scripts(edge):
     cart = re.search(r'<script defer src="(/assets/cart\.[0-9a-f]{10}\.js)"></script>', page.text).group(1)
     wholesale = get(base, host, "/wholesale/")
     forms = re.search(r'<script defer src="(/assets/forms\.[0-9a-f]{10}\.js)"></script>', wholesale.text).group(1)
-    allowed = f"{host}{cart} {host}{forms}"  # exact URLs, not the whole origin
+    finder = get(base, host, "/search/")
+    search = re.search(r'<script defer src="(/assets/search\.[0-9a-f]{10}\.js)"></script>', finder.text).group(1)
+    allowed = f"{host}{cart} {host}{forms} {host}{search}"  # exact URLs, not the whole origin
     assert _directives(page)["script-src"] == allowed
     assert get(base, host, cart).headers["content-type"].startswith("text/javascript")
     assert _directives(get(base, host, "/no-such-page/"))["script-src"] == allowed  # the 404 page has the cart
-    studio = get(base, "studio.localhost", "/")  # no shop: only the contact form's script
-    assert _directives(studio)["script-src"] == "studio.localhost/assets/" + forms.rsplit("/", 1)[1]
+    studio = get(base, "studio.localhost", "/")  # no shop: only the contact form's and the search page's
+    assert _directives(studio)["script-src"] == " ".join(f"studio.localhost{s}" for s in (forms, search))
     assert _directives(get(base, "nobody.localhost", "/"))["script-src"] == "'none'"
 
 

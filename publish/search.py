@@ -1,0 +1,58 @@
+"""The edge's answer to ``/search/?q=``: the built search page with its results filled in from the
+build's ``search.json``, so search works without JavaScript on sites the edge serves.
+
+Everything from the index and the query is escaped: tenants' people write the titles and texts,
+and anyone writes the query. Behind a CDN the same page runs ``search.js`` instead.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+
+MARK = b"<!--tessera:search-results-->"
+MAX_QUERY = 100
+MAX_RESULTS = 50
+
+
+def matches(items: list[dict], query: str) -> list[dict]:
+    """Items holding every word of ``query`` (any case), those with a word in the title first."""
+    terms = query.lower().split()
+    if not terms:
+        return []
+    found = [i for i in items
+             if all(t in f"{i.get('title', '')} {i.get('text', '')} {i.get('terms', '')}".lower() for t in terms)]
+    found.sort(key=lambda i: not any(t in i.get("title", "").lower() for t in terms))
+    return found[:MAX_RESULTS]
+
+
+def _item(item: dict) -> str:
+    e = html.escape
+    meta = f"Shop · {item.get('price', '')}" if item.get("kind") == "product" else \
+        "Journal" + (f" · {item['date']}" if item.get("date") else "")
+    image = (f'<img src="{e(item["image"])}" alt="" width="96" height="72" loading="lazy">'
+             if str(item.get("image", "")).startswith("/") else "")
+    url = item.get("url", "/")
+    url = url if isinstance(url, str) and url.startswith("/") and not url.startswith("//") else "/"
+    text = f"<p>{e(item['text'])}</p>" if item.get("text") else ""
+    return (f'<li>{image}<div><h2><a href="{e(url)}">{e(item.get("title", ""))}</a></h2>'
+            f'<p class="meta">{e(meta)}</p>{text}</div></li>')
+
+
+def answer(page: bytes, index: bytes | None, query: str) -> bytes:
+    """``page`` (the built search page) with the results for ``query`` where its marker is."""
+    query = " ".join(query.split())[:MAX_QUERY]
+    if MARK not in page or not query:
+        return page
+    try:
+        items = json.loads(index or b"{}").get("items") or []
+    except (ValueError, AttributeError):
+        items = []
+    hits = matches([i for i in items if isinstance(i, dict)], query)
+    shown = html.escape(query)
+    head = (f"<p>{len(hits)} result{'s' if len(hits) != 1 else ''} for “{shown}”</p>" if hits
+            else f"<p>Nothing found for “{shown}”.</p>")
+    body = head + ("<ol>" + "".join(_item(i) for i in hits) + "</ol>" if hits else "")
+    page = page.replace(MARK, body.encode(), 1)
+    page = page.replace(b'value="" data-search-query', f'value="{html.escape(query)}" data-search-query'.encode(), 1)
+    return page.replace(b"data-search-results ", b"data-search-results data-searched ", 1)
