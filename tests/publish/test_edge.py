@@ -101,7 +101,9 @@ def test_csp_allows_only_the_themes_own_scripts(edge):
     forms = re.search(r'<script defer src="(/assets/forms\.[0-9a-f]{10}\.js)"></script>', wholesale.text).group(1)
     finder = get(base, host, "/search/")
     search = re.search(r'<script defer src="(/assets/search\.[0-9a-f]{10}\.js)"></script>', finder.text).group(1)
-    allowed = f"{host}{cart} {host}{forms} {host}{search}"  # exact URLs, not the whole origin
+    checkout = re.search(r'<script defer src="(/assets/checkout\.[0-9a-f]{10}\.js)"></script>',
+                         get(base, host, "/checkout/").text).group(1)
+    allowed = f"{host}{cart} {host}{checkout} {host}{forms} {host}{search}"  # exact URLs, not the whole origin
     assert _directives(page)["script-src"] == allowed
     assert get(base, host, cart).headers["content-type"].startswith("text/javascript")
     assert _directives(get(base, host, "/no-such-page/"))["script-src"] == allowed  # the 404 page has the cart
