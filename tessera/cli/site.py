@@ -127,7 +127,8 @@ def build_command(ctx: Context, tenant_slug: str | None, build_all: bool, source
                 source=site, out_dir=out, themes_dir=ctx.settings.themes_dir, base_url=base_url,
                 shop=has_products and not no_shop, cache_dir=out.parent / f".{out.name}.cache", theme=theme,
                 workers=workers or os.cpu_count() or 1, progress=progress,
-                markdown_cache=markdown_cache or ctx.settings.data_dir / "cache" / "markdown"))
+                markdown_cache=markdown_cache or ctx.settings.data_dir / "cache" / "markdown",
+                image_cache=ctx.settings.data_dir / "cache" / "images"))
             bar.stop()
             _report(str(source), result)
             return
@@ -177,7 +178,8 @@ def dev(ctx: Context, tenant_slug: str | None, source: Path | None, port: int | 
             result = build(BuildConfig(DirSource(source), out, settings.themes_dir,
                                        base_url=f"http://{settings.host}:{port}", shop=shop,
                                        cache_dir=cache, memory=memory,
-                                       markdown_cache=settings.data_dir / "cache" / "markdown"))
+                                       markdown_cache=settings.data_dir / "cache" / "markdown",
+                                       image_cache=settings.data_dir / "cache" / "images"))
             return f"built: {result.rendered} written, {result.reused} reused ({result.seconds:.2f} s)"
 
         watched, ignored = [source, settings.themes_dir], [out, cache]
