@@ -16,9 +16,17 @@ _SLUG_LINE = re.compile(rb"^slug:\s*['\"]?([a-z0-9-]+)['\"]?\s*$", re.M)
 FOLDERS = ("pages", "posts", "products")
 
 
+LATEST = "last-commit"  # the cache's entry for the latest answer (never a blob id: those are hex)
+
+
 def renamed_slugs(repo: Repository, commit: str, cache: dict | None = None) -> dict[str, list[str]]:
-    """path at ``commit`` → the slugs its earlier versions were published under."""
+    """path at ``commit`` → the slugs its earlier versions were published under. A commit's history
+    never changes: asked again for the same commit (a publish with nothing new), the cache answers
+    without running git."""
     cache = {} if cache is None else cache
+    last = cache.get(LATEST)
+    if last is not None and last[0] == commit:
+        return {path: list(slugs) for path, slugs in last[1].items()}
     out = repo.git("log", "--raw", "-M", "--no-abbrev", "--reverse", "--format=%x00", commit, "--",
                    *FOLDERS).stdout.decode(errors="replace")
     lineage: dict[str, list[tuple[str, str]]] = {}  # current path → [(path, blob)] over time
@@ -43,6 +51,7 @@ def renamed_slugs(repo: Repository, commit: str, cache: dict | None = None) -> d
         olds = [s for s in dict.fromkeys(slugs[:-1]) if s != current]
         if olds:
             result[path] = olds
+    cache[LATEST] = (commit, {path: list(slugs) for path, slugs in result.items()})
     return result
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from builder.build import BuildConfig, BuildResult, build
-from builder.history import renamed_slugs
+from builder.history import LATEST, renamed_slugs
 from builder.output import locked, recover
 from content import plans, prices
 from content.registry import Tenant
@@ -66,6 +66,7 @@ def build_tenant(settings: Settings, tenants: Tenants, slug: str, *, commit: str
     history_cache_path = folder / "cache" / "slugs.pickle"
     prices_cache_path = folder / prices.CACHE
     history_cache = _load_cache(history_cache_path)
+    known_history = (len(history_cache), history_cache.get(LATEST, (None,))[0])
     prices_cache = _load_cache(prices_cache_path)
     known_prices = len(prices_cache)
     try:
@@ -81,7 +82,8 @@ def build_tenant(settings: Settings, tenants: Tenants, slug: str, *, commit: str
         ))
     finally:
         source.close()
-    _save_cache(history_cache_path, history_cache)
+    if (len(history_cache), history_cache.get(LATEST, (None,))[0]) != known_history:  # a new commit: new answers
+        _save_cache(history_cache_path, history_cache)
     if len(prices_cache) != known_prices:  # blobs never change: only new ones need saving
         _save_cache(prices_cache_path, prices_cache)
     return TenantBuild(tenant, source.commit, result)
