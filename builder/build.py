@@ -76,6 +76,9 @@ class BuildConfig:
     # Rendered Markdown by content hash, shared by every build of the installation (every tenant's,
     # every output folder's: TESSERA_DATA_DIR/cache/markdown); None keeps it in cache_dir/markdown.
     markdown_cache: Path | None = None
+    # Image derivatives by content, shared the same way (TESSERA_DATA_DIR/cache/images); None keeps
+    # them in cache_dir/images.
+    image_cache: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -467,7 +470,7 @@ def _media(content, config: BuildConfig, static: dict, errors: list[ContentError
     from . import images as imagelib
 
     out = Path(config.out_dir)
-    image_cache = (config.cache_dir or out.parent / f".{out.name}.cache") / "images"
+    image_cache = config.image_cache or (config.cache_dir or out.parent / f".{out.name}.cache") / "images"
     infos = {}
     for medium in content.media:
         try:

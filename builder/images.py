@@ -1,7 +1,12 @@
 """Responsive image derivatives: a few widths, WebP plus the original format, cached by content.
 
-Each image is decoded once per content hash; derivatives live in the build cache and are copied
-into every build that needs them. Templates get width and height for every ``<img>`` so pages do
+Each image is decoded once per content for the whole installation: derivatives live in a cache keyed
+by the source's SHA-256 and everything that shapes the derivatives (widths, output format, encoder
+settings, this module's ``VERSION``), shared by every tenant's builds (``TESSERA_DATA_DIR/cache/images``),
+and hard-linked into every build that needs them. An entry is made in a private folder and renamed
+into place whole, so a build never sees half of one, and two builds making the same one at once both
+end up with one complete entry. The cache can be deleted at any time between builds: an entry that is
+missing is made again. Templates get width and height for every ``<img>`` so pages do
 not shift while loading. Only what ``content.media`` accepts is decoded (JPEG, PNG, WebP, within
 its pixel limit, checked on the header first); the original keeps its name and is served with the
 type of its decoded format, whatever its extension says.
@@ -9,10 +14,13 @@ type of its decoded format, whatever its extension says.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +30,11 @@ from content.media import MEDIA_TYPES, MediaError, open_image
 
 WIDTHS = (480, 960, 1600)
 RASTER = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
-VERSION = "img-2"  # img-2: meta.json records the decoded format
+VERSION = "img-3"  # img-2: meta.json records the decoded format; img-3: shared by tenants, keyed by SHA-256
+# Encoder settings: part of every entry's key, so changing one makes new entries rather than reusing old ones.
+JPEG_QUALITY = 80
+WEBP_QUALITY = 78
+WEBP_METHOD = 4
 
 
 @dataclass(frozen=True)
@@ -65,19 +77,26 @@ class ImageError(Exception):
     pass
 
 
+def cache_key(data: bytes, ext: str) -> str:
+    """The cache entry for ``data`` under a name ending in ``ext``: the extension picks the derivatives'
+    format, so the same bytes named .png and .jpg make two entries."""
+    fmt = RASTER.get(ext, "PNG")
+    shape = f"{VERSION}|{','.join(map(str, WIDTHS))}|{fmt}|{JPEG_QUALITY}|{WEBP_QUALITY}|{WEBP_METHOD}"
+    return f"{hashlib.sha256(data).hexdigest()}-{hashlib.blake2b(shape.encode(), digest_size=6).hexdigest()}"
+
+
 def process(name: str, data: bytes, cache_dir: Path) -> tuple[ImageInfo, dict[str, Path]]:
     """Returns the image's info and its output files (output path → cached file)."""
-    digest = hashlib.blake2b(VERSION.encode() + data, digest_size=16).hexdigest()
     stem, ext = os.path.splitext(name)
     ext = ext.lower().lstrip(".")
-    folder = cache_dir / digest[:2] / digest
-    meta_path = folder / "meta.json"
-    if meta_path.exists():
-        meta = json.loads(meta_path.read_text())
-    else:
+    key = cache_key(data, ext)
+    folder = cache_dir / key[:2] / key
+    try:
+        meta = json.loads((folder / "meta.json").read_bytes())
+    except (FileNotFoundError, NotADirectoryError, ValueError):
         meta = _derive(name, data, ext, folder)
-    short = digest[:10]
-    files: dict[str, Path] = {f"media/{name}": folder / f"original.{ext}"}
+    short = hashlib.blake2b(key.encode(), digest_size=5).hexdigest()  # in URLs: new bytes, new URL
+    files: dict[str, Path] = {f"media/{name}": folder / "original"}
     variants = []
     for width, fmt, file_ext in meta["variants"]:
         out = f"media/{stem}-{width}.{short}.{file_ext}"
@@ -100,38 +119,44 @@ def _derive(name: str, data: bytes, ext: str, folder: Path) -> dict:
     except OSError as exc:
         raise ImageError(f"cannot be read as an image ({exc.__class__.__name__})") from None
     width, height = image.size
-    folder.mkdir(parents=True, exist_ok=True)
-    fmt = RASTER.get(ext, "PNG")
-    file_ext = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}[fmt]
-    variants = []
-    sizes = sorted({w for w in WIDTHS if w < width} | {min(width, WIDTHS[-1])})
-    for target in sizes:
-        copy = image if target == width else image.resize((target, round(height * target / width)),
-                                                         Image.Resampling.LANCZOS)
-        if fmt != "WEBP":
-            _save(copy, folder / f"{target}.{file_ext}", fmt)
-            variants.append((target, fmt.lower(), file_ext))
-        _save(copy, folder / f"{target}.webp", "WEBP")
-        variants.append((target, "webp", "webp"))
-    _atomic_write(folder / f"original.{ext}", data)
-    meta = {"width": width, "height": height, "variants": variants, "format": decoded}
-    _atomic_write(folder / "meta.json", json.dumps(meta).encode())
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # The entry is made in a folder of this build's own, then renamed into place whole.
+    private = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        fmt = RASTER.get(ext, "PNG")
+        file_ext = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}[fmt]
+        variants = []
+        sizes = sorted({w for w in WIDTHS if w < width} | {min(width, WIDTHS[-1])})
+        for target in sizes:
+            copy = image if target == width else image.resize((target, round(height * target / width)),
+                                                             Image.Resampling.LANCZOS)
+            if fmt != "WEBP":
+                _save(copy, private / f"{target}.{file_ext}", fmt)
+                variants.append((target, fmt.lower(), file_ext))
+            _save(copy, private / f"{target}.webp", "WEBP")
+            variants.append((target, "webp", "webp"))
+        (private / "original").write_bytes(data)
+        meta = {"width": width, "height": height, "variants": variants, "format": decoded}
+        (private / "meta.json").write_text(json.dumps(meta))
+        try:
+            os.rename(private, folder)
+        except OSError:  # another build made it first (or a dead one left it): theirs is as good as ours
+            if not (folder / "meta.json").exists():
+                shutil.rmtree(folder, ignore_errors=True)  # not a whole entry: replace it with ours
+                with contextlib.suppress(OSError):  # unless a third build just did
+                    os.rename(private, folder)
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
     return meta
 
 
 def _save(image: Image.Image, path: Path, fmt: str) -> None:
     buffer = io.BytesIO()
     if fmt == "JPEG":
-        image.convert("RGB").save(buffer, "JPEG", quality=80, optimize=True, progressive=True)
+        image.convert("RGB").save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
     elif fmt == "WEBP":
-        image.save(buffer, "WEBP", quality=78, method=4)
+        image.save(buffer, "WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD)
     else:
         image.save(buffer, "PNG", optimize=True)
-    _atomic_write(path, buffer.getvalue())
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    path.write_bytes(buffer.getvalue())
 

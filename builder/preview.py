@@ -35,7 +35,8 @@ class PreviewError(Exception):
 
 
 def preview_html(source: Source, path: str, *, themes_dir: Path, cache_dir: Path, shop: bool,
-                 base_url: str = "", parse_cache: dict | None = None) -> bytes:
+                 base_url: str = "", parse_cache: dict | None = None, image_cache: Path | None = None) -> bytes:
+    """``image_cache``: the installation's shared image derivatives (as builds use), else the tenant's own."""
     try:
         content = parse_site(source, cache=parse_cache)
     except ContentErrors as exc:
@@ -44,7 +45,8 @@ def preview_html(source: Source, path: str, *, themes_dir: Path, cache_dir: Path
     errors: list = []
     theme = load_theme(themes_dir, content.site.theme, source)
     css = stylesheet(theme, source)
-    config = BuildConfig(source=source, out_dir=cache_dir / "preview", themes_dir=themes_dir, cache_dir=cache_dir / "build")
+    config = BuildConfig(source=source, out_dir=cache_dir / "preview", themes_dir=themes_dir, cache_dir=cache_dir / "build",
+                         image_cache=image_cache)
     static: dict = {}
     if len(_PROCESSED) > 10_000:
         _PROCESSED.clear()

@@ -93,6 +93,16 @@ class Queue(PerThread):
     def get(self, job_id: int) -> Job:
         return Job.from_row(self.conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone())
 
+    def statuses(self, ids: list[int]) -> dict[int, str]:
+        """The status of each of these jobs (one query per 500, for callers waiting on many)."""
+        found: dict[int, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update((row["id"], row["status"]) for row in
+                         self.conn.execute(f"SELECT id, status FROM jobs WHERE id IN ({marks})", chunk))
+        return found
+
     def list(self, tenant: str | None = None, limit: int = 50, *, notify: bool = False) -> list[Job]:
         """Publishing jobs, newest first (``notify``: the notification lane's instead)."""
         lane = "(kind = 'notify') = ?"

@@ -108,14 +108,12 @@ class FileStorage:
         releases = self.root / "releases"
         blobs.mkdir(parents=True, exist_ok=True)
         releases.mkdir(parents=True, exist_ok=True)
-        for rel in change.uploads:  # only changed files are copied into the bucket
+        for rel in change.uploads:  # only changed files enter the bucket
             sha = change.manifest[rel][0]
             blob = blobs / sha[:2] / sha
             if not blob.exists():
                 blob.parent.mkdir(exist_ok=True)
-                tmp = blob.with_name(f".{sha}.{os.getpid()}")
-                shutil.copyfile(change.source(rel), tmp)
-                os.replace(tmp, blob)
+                _share(change.source(rel), blob)
             if progress:
                 progress(rel)
         change.timings["upload"] = time.perf_counter() - mark
@@ -189,24 +187,30 @@ class FileStorage:
 
     def _prune(self, releases: Path, keep: Path, candidates: set[str] | None) -> None:
         """Keep the three newest releases (requests in flight may still read the previous one),
-        then drop blobs that no release links to any more: of the ``candidates`` a patched release
-        let go of, or of all blobs when a release was made or removed whole."""
+        then drop blobs that no kept release lists any more: of the ``candidates`` a patched release
+        let go of, or of all blobs when a release was made or removed whole. Which blobs are in use
+        is read from the kept releases' manifests, not from link counts: a blob is also linked from
+        the build folder it came from and from the shared image cache."""
         removed = False
-        for old in sorted((p for p in releases.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))[:-KEEP]:
+        kept = sorted((p for p in releases.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+        for old in kept[:-KEEP]:
             if old != keep:
                 shutil.rmtree(old, ignore_errors=True)
                 removed = True
+        in_use: set[str] = set()
+        for release in kept[-KEEP:]:
+            try:
+                in_use.update(entry[0] for entry in json.loads((release / MANIFEST).read_text()).values())
+            except (FileNotFoundError, json.JSONDecodeError):
+                return  # a release without its manifest: keep every blob rather than guess
         blobs = self.root / "blobs"
         if candidates is not None and not removed:
-            paths = [blobs / sha[:2] / sha for sha in candidates]
+            paths = [blobs / sha[:2] / sha for sha in candidates - in_use]
         else:
-            paths = [blob for folder in blobs.iterdir() for blob in folder.iterdir() if not blob.name.startswith(".")]
+            paths = [blob for folder in blobs.iterdir() for blob in folder.iterdir()
+                     if not blob.name.startswith(".") and blob.name not in in_use]
         for blob in paths:
-            try:
-                if blob.stat().st_nlink == 1:
-                    blob.unlink()
-            except FileNotFoundError:
-                continue
+            blob.unlink(missing_ok=True)
 
     def clean(self) -> None:
         """Remove what a killed publish left: temporary blobs and links, and the release it was
@@ -224,6 +228,22 @@ class FileStorage:
 
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _share(source: Path, blob: Path) -> None:
+    """Put ``source``'s bytes in the bucket as ``blob``: a hard link of the same file where the file
+    system allows (the build folder and the bucket then hold one copy, and one inode, between them;
+    both only ever replace files, never write into one), else a copy renamed into place."""
+    try:
+        os.link(source, blob)
+        return
+    except FileExistsError:
+        return  # the same content, already there
+    except OSError:  # another device, or a file system without hard links
+        pass
+    tmp = blob.with_name(f".{blob.name}.{os.getpid()}")
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, blob)
 
 
 def _remove_empty_parents(path: Path, root: Path) -> None:

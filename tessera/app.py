@@ -288,6 +288,8 @@ def run_job(settings: Settings, job, memory=None) -> str:
         return notify(settings, job.tenant)
     if job.kind == BILLING_SWEEP:
         return billing_sweep(settings)
+    if job.kind == BUILD:
+        return build_job(settings, job.tenant)
     try:
         return _publishing_job(settings, job, memory)
     except Exception as exc:
@@ -296,6 +298,24 @@ def run_job(settings: Settings, job, memory=None) -> str:
         except Exception:
             logging.getLogger(__name__).exception("could not record the failed publish of %s", job.tenant)
         raise
+
+
+BUILD = "build"  # `tessera build --all` on the workers: the build folder only, nothing published
+
+
+def build_job(settings: Settings, slug: str) -> str:
+    from content.tenants import Tenants
+
+    from .sites import build_tenant
+
+    tenants = Tenants(settings.data_dir, settings.sites_dir)
+    try:
+        done = build_tenant(settings, tenants, slug)
+    finally:
+        tenants.close()
+    if done.result.up_to_date:
+        return f"{slug} at {done.commit[:10]} is up to date"
+    return f"built {slug} at {done.commit[:10]}: {done.result.rendered} written, {done.result.reused} reused"
 
 
 def _publishing_job(settings: Settings, job, memory) -> str:

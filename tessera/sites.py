@@ -127,6 +127,7 @@ def build_tenant(settings: Settings, tenants: Tenants, slug: str, *, commit: str
             renamed=renamed_slugs(repo, source.commit, history_cache), progress=progress,
             price_history=price_history or prices.PriceHistory(repo, source.commit, cache=prices_cache),
             markdown_cache=settings.data_dir / "cache" / "markdown",  # shared by every tenant's builds
+            image_cache=settings.data_dir / "cache" / "images",  # likewise: a starter's images encode once
             memory=memory,
         ))
     finally:

@@ -47,6 +47,30 @@ def wake_workers(folder: Path) -> None:
                 pass
 
 
+def listening_workers(folder: Path) -> int:
+    """How many workers listen in ``folder`` (each is woken by the asking, which does no harm). A
+    worker that could not bind its socket (a data folder too deep) is not counted."""
+    try:
+        names = list(folder.glob("*.sock"))
+    except OSError:
+        return 0
+    alive = 0
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
+        sender.setblocking(False)
+        for name in names:
+            try:
+                sender.sendto(b"!", str(name))
+            except ConnectionRefusedError:  # a worker that died without removing its socket
+                name.unlink(missing_ok=True)
+                continue
+            except FileNotFoundError:  # stopped just now
+                continue
+            except OSError:  # its buffer is full: alive, and woken already
+                pass
+            alive += 1
+    return alive
+
+
 class Worker:
     """One worker process's job runner, wake-up listener and housekeeping."""
 

@@ -249,7 +249,8 @@ def _preview(request: Request, path: str, new: bytes) -> Response:
         with services.parse_lock(tenant.slug):
             html = preview_html(source, path, themes_dir=config.themes_dir,
                                 cache_dir=config.data_dir / "tenants" / tenant.slug / "cache",
-                                shop=tenant.has("ecommerce"), parse_cache=services.parse_cache(tenant.slug))
+                                shop=tenant.has("ecommerce"), parse_cache=services.parse_cache(tenant.slug),
+                                image_cache=config.data_dir / "cache" / "images")
         status = 200
     except PreviewError as exc:
         html, status = ENV.get_template("preview_error.html").render(problems=exc.problems).encode(), 422

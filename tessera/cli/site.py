@@ -93,15 +93,18 @@ def _report(label: str, result) -> None:
 @click.option("--markdown-cache", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder of rendered Markdown by content hash for --source builds "
                    "(default: the installation's, TESSERA_DATA_DIR/cache/markdown).")
+@click.option("--here", is_flag=True, help="With --all: build in this process, one tenant after another, "
+              "even when workers are running.")
 @pass_ctx
 @handle_errors
 def build_command(ctx: Context, tenant_slug: str | None, build_all: bool, source: Path | None,
                   out: Path | None, theme: str | None, base_url: str, no_shop: bool, workers: int | None,
-                  markdown_cache: Path | None) -> None:
+                  markdown_cache: Path | None, here: bool) -> None:
     """Build a tenant's site (or every tenant's, or any site folder) into static files.
 
     Only what changed since the last build is rendered again; the output folder is replaced
-    only when the whole build succeeded.
+    only when the whole build succeeded. With --all and `tessera worker`s running (`tessera serve`
+    starts one), each tenant is a job for the workers, and this waits for them all.
     """
     import os
 
@@ -111,6 +114,10 @@ def build_command(ctx: Context, tenant_slug: str | None, build_all: bool, source
     chosen = sum(bool(x) for x in (tenant_slug, build_all, source))
     if chosen != 1:
         raise click.UsageError("give exactly one of TENANT, --all or --source DIR")
+    if here and not build_all:
+        raise click.UsageError("--here goes with --all")
+    if build_all and not here and _on_workers(ctx, "build"):
+        return
     with _progress_bar() as bar:
         task = bar.add_task("rendering", total=None)
 
@@ -127,7 +134,8 @@ def build_command(ctx: Context, tenant_slug: str | None, build_all: bool, source
                 source=site, out_dir=out, themes_dir=ctx.settings.themes_dir, base_url=base_url,
                 shop=has_products and not no_shop, cache_dir=out.parent / f".{out.name}.cache", theme=theme,
                 workers=workers or os.cpu_count() or 1, progress=progress,
-                markdown_cache=markdown_cache or ctx.settings.data_dir / "cache" / "markdown"))
+                markdown_cache=markdown_cache or ctx.settings.data_dir / "cache" / "markdown",
+                image_cache=ctx.settings.data_dir / "cache" / "images"))
             bar.stop()
             _report(str(source), result)
             return
@@ -177,7 +185,8 @@ def dev(ctx: Context, tenant_slug: str | None, source: Path | None, port: int | 
             result = build(BuildConfig(DirSource(source), out, settings.themes_dir,
                                        base_url=f"http://{settings.host}:{port}", shop=shop,
                                        cache_dir=cache, memory=memory,
-                                       markdown_cache=settings.data_dir / "cache" / "markdown"))
+                                       markdown_cache=settings.data_dir / "cache" / "markdown",
+                                       image_cache=settings.data_dir / "cache" / "images"))
             return f"built: {result.rendered} written, {result.reused} reused ({result.seconds:.2f} s)"
 
         watched, ignored = [source, settings.themes_dir], [out, cache]
@@ -200,13 +209,29 @@ def dev(ctx: Context, tenant_slug: str | None, source: Path | None, port: int | 
 
 
 @main.command("publish")
-@click.argument("tenant_slug", metavar="TENANT")
+@click.argument("tenant_slug", metavar="TENANT", required=False)
+@click.option("--all", "publish_all", is_flag=True, help="Publish every tenant (that is not suspended).")
+@click.option("--here", is_flag=True, help="With --all: publish in this process, one tenant after another, "
+              "even when workers are running.")
 @pass_ctx
 @handle_errors
-def publish_command(ctx: Context, tenant_slug: str) -> None:
-    """Build TENANT's latest content and publish what changed to its bucket (pages and catalog together)."""
+def publish_command(ctx: Context, tenant_slug: str | None, publish_all: bool, here: bool) -> None:
+    """Build TENANT's latest content and publish what changed to its bucket (pages and catalog together).
+
+    With --all and `tessera worker`s running (`tessera serve` starts one), each tenant is a publish job
+    for the workers, and this waits for them all; without workers (or with --here), it publishes them
+    one after another itself.
+    """
     from ..sites import publish_tenant
 
+    if (tenant_slug is None) == (not publish_all):
+        raise click.UsageError("give either TENANT or --all")
+    if here and not publish_all:
+        raise click.UsageError("--here goes with --all")
+    if publish_all:
+        if here or not _on_workers(ctx, "publish"):
+            _publish_all_here(ctx)
+        return
     with _progress_bar() as bar:
         task = bar.add_task(f"building {tenant_slug}", total=None)
         built, deploy = publish_tenant(ctx.settings, ctx.tenants, tenant_slug, actor="cli",
@@ -214,6 +239,74 @@ def publish_command(ctx: Context, tenant_slug: str) -> None:
     console.print(f"[green]published[/green] {tenant_slug} at {deploy.commit[:10]} as deploy {deploy.id}: "
                   f"{deploy.uploaded} uploaded, {deploy.deleted} deleted, {deploy.files} files "
                   f"({deploy.seconds:.2f} s)")
+
+
+def _all_slugs(ctx: Context, *, live_only: bool) -> list[str]:
+    return [t.slug for t in ctx.tenants.registry.all() if not (live_only and t.status == "suspended")]
+
+
+def _on_workers(ctx: Context, kind: str) -> bool:
+    """One ``kind`` job per tenant for the running workers, with a bar until they are all done; False
+    (nothing queued) when no worker listens, and the caller does the work itself."""
+    import time
+
+    from publish.jobs import Queue
+
+    from ..worker import listening_workers, sockets_dir, wake_workers
+
+    workers = listening_workers(sockets_dir(ctx.settings))
+    if not workers:
+        return False
+    queue = Queue(ctx.settings.data_dir / "platform.db")
+    slugs = _all_slugs(ctx, live_only=kind == "publish")
+    jobs = {queue.enqueue(slug, kind, actor="cli").id: slug for slug in slugs}
+    wake_workers(sockets_dir(ctx.settings))
+    console.print(f"{len(jobs)} {kind} jobs queued for {workers} worker{'s' if workers != 1 else ''}")
+    finished: dict[int, str] = {}
+    with _progress_bar() as bar:
+        task = bar.add_task(f"{kind}ing", total=len(jobs))
+        while len(finished) < len(jobs):
+            waiting = [job_id for job_id in jobs if job_id not in finished]
+            for job_id, status in queue.statuses(waiting).items():
+                if status in ("done", "failed"):
+                    finished[job_id] = status
+            bar.update(task, completed=len(finished))
+            if len(finished) < len(jobs):
+                time.sleep(0.2)  # the workers write each job's end to the queue: look again shortly
+    failed = [job_id for job_id, status in finished.items() if status == "failed"]
+    for job_id in failed:
+        job = queue.get(job_id)
+        err_console.print(f"[red]failed[/red] {jobs[job_id]} (job {job_id}): "
+                          f"{escape((job.log.strip().splitlines() or [''])[-1])}")
+    console.print(f"[green]{len(jobs) - len(failed)} of {len(jobs)} {'built' if kind == 'build' else 'published'}"
+                  f"[/green] by the workers")
+    if failed:
+        raise SystemExit(1)
+    return True
+
+
+def _publish_all_here(ctx: Context) -> None:
+    from content.errors import TesseraError
+
+    from ..sites import publish_tenant
+
+    failed = 0
+    slugs = _all_slugs(ctx, live_only=True)
+    with _progress_bar() as bar:
+        task = bar.add_task("publishing", total=len(slugs))
+        for slug in slugs:
+            bar.update(task, description=f"publishing {slug}")
+            try:
+                _, deploy = publish_tenant(ctx.settings, ctx.tenants, slug, actor="cli")
+            except TesseraError as exc:  # one site's content or plan does not stop the others
+                failed += 1
+                bar.console.print(f"[red]failed[/red] {slug}: {escape(str(exc) or exc.__class__.__name__)}")
+            else:
+                bar.console.print(f"[green]published[/green] {slug} as deploy {deploy.id}: {deploy.uploaded} uploaded, "
+                                  f"{deploy.deleted} deleted")
+            bar.advance(task)
+    if failed:
+        raise SystemExit(1)
 
 
 @main.command("jobs")

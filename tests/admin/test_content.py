@@ -173,6 +173,20 @@ def test_product_preview_uses_the_product_template(admin):
     assert "Now with more crust." in response.text and "2.40" in response.text
 
 
+def test_the_preview_takes_images_from_the_installations_shared_cache(admin, site):
+    """A preview needs the image's sizes: it reads them from the derivatives every build shares, and
+    makes none of its own in the tenant's folder."""
+    owner = admin()
+    response = owner.post("/products/preview", {"path": "products/baguette.md", "name": "Baguette Tradition",
+                                                      "price": "2.40", "images": ["baguette.jpg"],
+                                                      "variants": "options:\n  - name: Pack\n    values: [Single]\n"
+                                                                  "variants:\n  - sku: BG-1\n    options: {Pack: Single}\n",
+                                                      "body": "Shared images."})
+    assert response.status_code == 200 and "Shared images." in response.text
+    assert list((site["data"] / "cache" / "images").glob("*/*/meta.json"))
+    assert not (site["data"] / "tenants" / "bakery" / "cache" / "build" / "images").exists()
+
+
 def test_history_and_undo_cover_products_and_settings(admin):
     owner = admin()
     history = owner.get("/history?path=products/baguette.md")
