@@ -200,8 +200,8 @@ class FileStorage:
         in_use: set[str] = set()
         for release in kept[-KEEP:]:
             try:
-                in_use.update(entry[0] for entry in json.loads((release / MANIFEST).read_text()).values())
-            except (FileNotFoundError, json.JSONDecodeError):
+                in_use.update(entry[0] for entry in jsonio.loads((release / MANIFEST).read_bytes()).values())
+            except (FileNotFoundError, jsonio.JSONDecodeError):
                 return  # a release without its manifest: keep every blob rather than guess
         blobs = self.root / "blobs"
         if candidates is not None and not removed:
