@@ -19,8 +19,10 @@ TEXT_SUFFIXES = (".html", ".css", ".js", ".xml", ".json", ".txt", ".svg")
 ENCODINGS = (("br", ".br"), ("gzip", ".gz"))
 SUFFIXES = tuple(suffix for _, suffix in ENCODINGS)
 # Quality 11 (the best) costs ~10 ms for a 10 kB page: right for the few files of an edit. A publish
-# that compresses many (a site's first) uses a quick setting that is a few per cent larger.
-BEST, QUICK, MANY = 11, 5, 256
+# that compresses many (a site's first) uses a quick setting that is a few per cent larger, and so
+# does any large file: quality 11 takes ~2 s for the 1.5 MB search index or sitemap of a 10,000-page
+# site, which change with every edit, where quality 5 takes 20 ms.
+BEST, QUICK, MANY, LARGE = 11, 5, 256, 128 * 1024
 THREADS = 2  # brotli and zlib release the GIL while they work
 
 
@@ -54,7 +56,9 @@ def with_siblings(build_dir: Path, manifest: dict[str, list], live: dict[str, li
     def work(item: tuple[str, list[str]]) -> None:
         sha, paths = item
         data = (build_dir / paths[0]).read_bytes()
-        forms = {".br": brotli.compress(data, quality=quality), ".gz": gzip.compress(data, 9, mtime=0)}
+        best = quality == BEST and len(data) <= LARGE
+        forms = {".br": brotli.compress(data, quality=BEST if best else QUICK),
+                 ".gz": gzip.compress(data, 9 if best else 6, mtime=0)}
         for suffix, packed in forms.items():
             if len(packed) >= len(data):
                 continue  # not worth a sibling: the edge serves the file itself
