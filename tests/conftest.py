@@ -133,6 +133,7 @@ class TinyDNS:
 
     def __init__(self) -> None:
         self.records: dict[str, list[str]] = {}
+        self.errors: list[Exception] = []
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
@@ -144,19 +145,27 @@ class TinyDNS:
                 data, peer = self.sock.recvfrom(4096)
             except OSError:
                 return
-            query = dns.message.from_wire(data)
-            response = dns.message.make_response(query)
-            question = query.question[0]
-            name = question.name.to_text().rstrip(".")
-            if question.rdtype == dns.rdatatype.TXT and name in self.records:
-                response.answer.append(dns.rrset.from_text(question.name, 60, "IN", "TXT",
-                                                           *[f'"{v}"' for v in self.records[name]]))
-            else:
-                response.set_rcode(3)  # NXDOMAIN
             try:
-                self.sock.sendto(response.to_wire(), peer)
+                wire = self.answer(data)
+            except Exception as error:  # a question it cannot parse must not stop the server
+                self.errors.append(error)
+                continue
+            try:
+                self.sock.sendto(wire, peer)
             except OSError:  # closed by the fixture while a late retry was in flight
                 return
+
+    def answer(self, data: bytes) -> bytes:
+        query = dns.message.from_wire(data)
+        response = dns.message.make_response(query)
+        question = query.question[0]
+        name = question.name.to_text().rstrip(".")
+        if question.rdtype == dns.rdatatype.TXT and name in self.records:
+            response.answer.append(dns.rrset.from_text(question.name, 60, "IN", "TXT",
+                                                       *[f'"{v}"' for v in self.records[name]]))
+        else:
+            response.set_rcode(3)  # NXDOMAIN
+        return response.to_wire()
 
 
 class Mailbox:

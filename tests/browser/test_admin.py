@@ -52,7 +52,7 @@ def test_dashboard_edit_and_history(site, page):
 
     page.get_by_role("link", name="History").click()
     page.get_by_role("heading", name="Mention bank holidays").wait_for()
-    assert "+We also bake on bank holidays." in page.locator("pre.diff").first.inner_text()
+    assert "+We also bake on bank holidays." in page.locator("pre.diff").first.text_content()
     page.get_by_role("button", name="Undo this change").first.click()
     page.get_by_role("status").filter(has_text="Change undone.").wait_for()
     assert b"bank holidays" not in repo(site).read("pages/about.md")

@@ -76,6 +76,10 @@ def test_upload_an_image_and_sell_a_new_product_with_it(site, page, tmp_path):
     thumbnail = page.get_by_role("img", name="Six seeded rolls on a board")
     thumbnail.scroll_into_view_if_needed()
     thumbnail.wait_for()  # the thumbnail decoded and shown
+    for _ in range(100):  # a lazy thumbnail loads once it is near the screen
+        if thumbnail.evaluate("img => img.complete && img.naturalWidth") == 240:
+            break
+        page.wait_for_timeout(100)
     assert thumbnail.evaluate("img => img.naturalWidth") == 240
 
     page.get_by_role("link", name="Products").click()
