@@ -83,20 +83,23 @@ def readable(path: str, root: str):
 
 
 def front_matter(text_: str) -> tuple[dict, str]:
-    if not text_.startswith("---"):
+    """The form's fields and the body. The front matter ends at the first line that is only ``---``
+    (or ``...``), as the builder reads it: a value that contains three dashes stays in its field."""
+    lines = text_.splitlines(keepends=True)
+    if not lines or lines[0].rstrip() != "---":
         return {}, text_
-    parts = text_.split("---", 2)
-    if len(parts) < 3:
+    close = next((i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "...")), None)
+    if close is None:
         raise Unreadable("the front matter has no closing '---' line")
     try:
-        data = yaml.safe_load(parts[1]) or {}
+        data = yaml.safe_load("".join(lines[1:close])) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise Unreadable(f"the front matter is not valid YAML (line {mark.line + 1 if mark else '?'}: "
+        raise Unreadable(f"the front matter is not valid YAML (line {mark.line + 2 if mark else '?'}: "
                          f"{getattr(exc, 'problem', None) or exc})") from None
     if not isinstance(data, dict):
         raise Unreadable("the front matter is not a list of 'name: value' lines")
-    return data, parts[2].lstrip("\n")
+    return data, "".join(lines[close + 1:]).lstrip("\n")
 
 
 def render_file(data: dict[str, Any], body: str, original: bytes | None = None) -> bytes:

@@ -287,8 +287,11 @@ def _product_editor(request: Request, http_status: int = 200, extra_rows: int = 
     context.setdefault("conflict", None)
     context.setdefault("message", "")
     context.setdefault("read_only", read_only_note(request, context["path"]) if context.get("exists") else "")
-    media = media_names(request)
     fields = context["fields"]
+    # The product's images first, in the file's order (the first is its main picture): a save sends
+    # the ticked boxes in page order, so any other order would reorder them. Then the rest of Media.
+    chosen = list(dict.fromkeys(fields.get("images") or []))
+    media = chosen + [m for m in media_names(request) if m not in chosen]
     skus = [r.sku for r in fields["rows"] if r.sku] or ([fields["sku"]] if fields.get("sku") else [])
     with services_of(request).databases.connection(member.tenant.slug) as conn:
         levels = {s["sku"]: s for s in Orders(conn).stock()}  # type: ignore[union-attr]

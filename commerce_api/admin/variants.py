@@ -18,6 +18,7 @@ from .common import Rejected, text
 SEPARATOR = " / "
 BLANK_ROWS = 2  # empty rows offered under the product's variants: adding one or two needs no script
 _PRICE = re.compile(r"^\d+(\.\d+)?$")
+MAX_STOCK = 1_000_000_000  # units on hand a row may set; far above any shop, far below an overflow
 
 
 @dataclass
@@ -84,7 +85,9 @@ def apply(variants: Variants, data: dict[str, Any]) -> dict[str, Any]:
     names = [n.strip() for n in variants.option_names.split("/") if n.strip()]
     old = [v for v in data.get("variants") or []] if isinstance(data.get("variants"), list) else []
     errors: list[str] = []
-    if rows and not names:
+    # Variants told apart by a title alone (content allows them without options) stay that way.
+    titled = not names and not data.get("options") and any(isinstance(v, dict) and v.get("title") for v in old)
+    if rows and not names and not titled:
         errors.append('Options: name the choice the variants differ by, e.g. "Size" (or "Size / Colour")')
     values: list[list[str]] = [[] for _ in names]
     built, skus = [], {}
@@ -106,12 +109,17 @@ def apply(variants: Variants, data: dict[str, Any]) -> dict[str, Any]:
         if row.price and not _PRICE.match(row.price):
             errors.append(f'{label}: price "{row.price}" is not a decimal price (digits and a dot, e.g. 12.50); '
                           "leave it empty for the product's price")
-        if row.stock and not (row.stock.isascii() and row.stock.isdigit() and int(row.stock) <= 2**63 - 1):
-            errors.append(f"{label}: stock must be a whole number of at least 0")
+        if row.stock and not (row.stock.isascii() and row.stock.isdigit() and int(row.stock) <= MAX_STOCK):
+            errors.append(f"{label}: stock must be a whole number from 0 to {MAX_STOCK:,}")
         base = dict(old[row.key]) if 0 <= row.key < len(old) and isinstance(old[row.key], dict) else {}
         variant: dict[str, Any] = {"sku": row.sku, **{k: v for k, v in base.items() if k != "sku"}}
-        if names and len(parts) == len(names):
+        if titled:
+            if str(base.get("title") or "") != row.name:
+                variant["title"] = row.name
+        elif names and len(parts) == len(names):
             variant["options"] = dict(zip(names, parts))
+            if base.get("options") != variant["options"]:
+                variant.pop("title", None)  # a label of the values it had
             for i, part in enumerate(parts):
                 if part not in values[i]:
                     values[i].append(part)
@@ -124,7 +132,8 @@ def apply(variants: Variants, data: dict[str, Any]) -> dict[str, Any]:
         raise Rejected(422, errors)
     out = {k: v for k, v in data.items() if k not in ("options", "variants")}
     if rows:
-        out["options"] = [{"name": n, "values": v} for n, v in zip(names, values)]
+        if names:
+            out["options"] = [{"name": n, "values": v} for n, v in zip(names, values)]
         out["variants"] = built
     return out
 

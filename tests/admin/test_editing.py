@@ -77,6 +77,14 @@ def test_variants_are_rows_with_blank_ones_to_add_more(admin):
                                                  ("", ""), ("", ""), ("", "")]
 
 
+def test_the_products_images_are_listed_in_its_order_so_a_save_keeps_the_main_picture(admin):
+    owner = admin()
+    html = owner.get("/products/edit?path=products/country-sourdough.md").text
+    boxes = re.findall(r'<input type="checkbox" name="images" value="([^"]+)"( checked)?', html)
+    assert boxes[:2] == [("country-sourdough.jpg", " checked"), ("country-sourdough-crumb.jpg", " checked")]
+    assert not any(checked for _, checked in boxes[2:]) and len(boxes) > 2  # then the rest of Media
+
+
 def test_rows_save_prices_new_variants_stock_and_removals(admin):
     owner = admin()
     repo = owner.repo()
