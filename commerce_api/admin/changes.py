@@ -13,6 +13,7 @@ import yaml
 from content import frontmatter
 
 _TOKEN = re.compile(r"\s+|\w+|[^\w\s]")
+_WORDS_AT_MOST = 4000  # words (and spaces) in a changed stretch compared word by word
 _KEEP = 80  # characters of unchanged text kept either side of a change; the rest is elided
 
 
@@ -69,8 +70,33 @@ def _show(value: Any) -> str:
 
 
 def words(old: str, new: str) -> list[tuple[str, str]]:
-    """The new text against the old, word by word: runs of (same | ins | del | gap, text)."""
-    a, b = _TOKEN.findall(old.rstrip()), _TOKEN.findall(new.rstrip())
+    """The new text against the old, word by word: runs of (same | ins | del | gap, text).
+
+    Lines are matched first; only a changed stretch of lines is compared word by word, and one longer
+    than ``_WORDS_AT_MOST`` words is shown removed and added whole: word matching is quadratic, and a
+    rewritten long page must not hold a worker for seconds."""
+    a, b = old.rstrip().splitlines(keepends=True), new.rstrip().splitlines(keepends=True)
+    out: list[tuple[str, str]] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b).get_opcodes():
+        if tag == "equal":
+            out.append(("same", "".join(a[i1:i2])))
+        else:
+            out += _word_runs("".join(a[i1:i2]), "".join(b[j1:j2]))
+    merged: list[tuple[str, str]] = []
+    for kind, text in out:
+        if not text:
+            continue
+        if merged and merged[-1][0] == kind:
+            merged[-1] = (kind, merged[-1][1] + text)
+        else:
+            merged.append((kind, text))
+    return _elide(merged)
+
+
+def _word_runs(old: str, new: str) -> list[tuple[str, str]]:
+    a, b = _TOKEN.findall(old), _TOKEN.findall(new)
+    if len(a) + len(b) > _WORDS_AT_MOST:
+        return [("del", old), ("ins", new)]
     out: list[tuple[str, str]] = []
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if tag == "equal":
@@ -80,7 +106,7 @@ def words(old: str, new: str) -> list[tuple[str, str]]:
             out.append(("del", "".join(a[i1:i2])))
         if tag in ("insert", "replace"):
             out.append(("ins", "".join(b[j1:j2])))
-    return _elide(out)
+    return out
 
 
 def _elide(runs: list[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -29,3 +29,25 @@ def test_long_unchanged_text_is_elided_around_the_change():
     runs = words(old, old.replace("end", "finish"))
     assert ("gap", "…") in runs and sum(len(t) for k, t in runs if k == "same") < 200
     assert ("del", "end") in runs and ("ins", "finish") in runs
+
+
+def test_a_rewritten_long_page_is_shown_removed_and_added_whole_and_quickly():
+    """Word matching is quadratic: a changed stretch past a few thousand words is shown whole."""
+    import random
+    import time
+
+    rng = random.Random(7)
+    old = " ".join(rng.choice(["rye", "loaf", "crust", "oven"]) for _ in range(8000))
+    new = " ".join(rng.choice(["rye", "loaf", "crust", "oven"]) for _ in range(8000))
+    began = time.perf_counter()
+    change = describe(f"---\ntitle: A\n---\n{old}\n".encode(), f"---\ntitle: A\n---\n{new}\n".encode(), "pages/a.md")
+    assert time.perf_counter() - began < 2
+    assert [k for k, _ in change.text] == ["del", "ins"]
+
+
+def test_only_the_changed_lines_are_compared_word_by_word():
+    old = "".join(f"Paragraph {n} about bread.\n\n" for n in range(2000))
+    new = old.replace("Paragraph 1000 about bread.", "Paragraph 1000 about rye bread.")
+    runs = words(old, new)
+    assert [t for k, t in runs if k in ("ins", "del")] == ["rye "]
+    assert "".join(t for k, t in runs if k == "same").count("Paragraph") < 10  # 80 characters either side; the rest elided
