@@ -19,8 +19,11 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from functools import partial
 from typing import Callable
 from urllib.parse import parse_qs, unquote
+
+import anyio
 
 from content.registry import Registry, Tenant, TenantCache
 
@@ -43,7 +46,9 @@ PLAIN = "text/html; charset=utf-8"
 # Manifest entries kept in memory over all sites (about 200 bytes each): a 10,000-page site with its
 # compressed siblings is ~30,000; the least recently served sites' manifests go first past this.
 MAX_MANIFEST_ENTRIES = 400_000
+SEARCH_INDEXES = 32  # sites whose parsed search index stays in memory, the most recently searched
 MEDIA_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
+_QUERY = re.compile(r"^[\x21-\x7e]{1,2000}$")  # a query string that may go back in a Location as it came
 _AUTHORITY = re.compile(r"^[a-z0-9.-]+(:[0-9]{1,5})?$")
 
 
@@ -94,6 +99,8 @@ class Edge:
         # Sites whose live pages report their own views by beacon (behind a CDN): the edge counts
         # none of their pages, so that no view counts twice.
         self._beacons: dict[str, bool] = {}
+        # Parsed search indexes by site: (the live search.json's manifest entry, its Index).
+        self._indexes: OrderedDict[str, tuple[object, search.Index]] = OrderedDict()
 
     def tenant_for(self, host: str) -> Tenant | None:
         """The site served at ``host``, cached until platform.db changes (``TenantCache``)."""
@@ -145,7 +152,11 @@ class Edge:
         host = headers.get("host", "").split(":")[0].lower().rstrip(".")
         tenant = self.tenant_for(host)
         query = scope.get("query_string", b"").decode("latin-1")
-        status, body, extra = self._respond(tenant, scope["method"], scope["path"], headers, query)
+        respond = partial(self._respond, tenant, scope["method"], scope["path"], headers, query)
+        if scope["path"] == "/search/" and query:  # a pass over a site's index: off the event loop
+            status, body, extra = await anyio.to_thread.run_sync(respond)
+        else:
+            status, body, extra = respond()
         response_headers = {**SECURITY_HEADERS, **extra}
         response_headers.setdefault("content-type", PLAIN)
         served = response_headers.pop("x-tessera-served", None)  # which file answered: never sent
@@ -192,17 +203,33 @@ class Edge:
         if raw_path == "/search/" and query and "search/index.html" in manifest:
             # Search without JavaScript: the built page with the results from the build's index.
             q = (parse_qs(query).get("q") or [""])[0]
-            body = search.answer(storage.read("search/index.html") or b"", storage.read("search.json"), q)
+            body = search.answer(storage.read("search/index.html") or b"", self._index(tenant.slug, storage, manifest), q)
             extra = {"content-type": PLAIN, "cache-control": "no-store", "content-security-policy": csp,
                      "vary": "Accept-Encoding", "x-tessera-served": "/search/index.html"}
             if "gzip" in headers.get("accept-encoding", ""):  # made per query, so compressed per query
                 body, extra["content-encoding"] = gzip.compress(body, 6), "gzip"
             return 200, body, extra
-        status, body, extra = self._file(storage, manifest, redirects, raw_path, headers)
+        status, body, extra = self._file(storage, manifest, redirects, raw_path, headers, query)
         return status, body, {**extra, "content-security-policy": csp}
 
+    def _index(self, slug: str, storage: Storage, manifest: dict) -> search.Index:
+        """The live release's search index, parsed once per release."""
+        key = manifest.get("search.json")
+        with self._lock:
+            cached = self._indexes.get(slug)
+            if cached and cached[0] == key:
+                self._indexes.move_to_end(slug)
+                return cached[1]
+        index = search.Index(storage.read("search.json"))
+        with self._lock:
+            self._indexes[slug] = (key, index)
+            self._indexes.move_to_end(slug)
+            while len(self._indexes) > SEARCH_INDEXES:
+                self._indexes.popitem(last=False)
+        return index
+
     def _file(self, storage: Storage, manifest: dict, redirects: list, raw_path: str,
-              headers: dict[str, str]) -> tuple[int, bytes, dict]:
+              headers: dict[str, str], query: str = "") -> tuple[int, bytes, dict]:
         path = posixpath.normpath(unquote(raw_path))
         path = "/" if path in (".", "/") else path + ("/" if raw_path.endswith("/") and path != "/" else "")
         if ".." in path.split("/") or "\x00" in path:
@@ -217,7 +244,9 @@ class Edge:
         if rel == "" or rel.endswith("/"):
             rel += "index.html"
         elif rel not in manifest and f"{rel}/index.html" in manifest:
-            return 301, b"", {"location": path + "/", "cache-control": "public, max-age=300"}
+            # The query goes along (``/search?q=rye`` is still a search at ``/search/``).
+            keep = "?" + query if query and _QUERY.match(query) else ""
+            return 301, b"", {"location": path + "/" + keep, "cache-control": "public, max-age=300"}
         entry = manifest.get(rel)
         if entry is None:
             body = storage.read("404.html") or _page("Page not found", "There is nothing at this address.")

@@ -15,15 +15,28 @@ MAX_QUERY = 100
 MAX_RESULTS = 50
 
 
-def matches(items: list[dict], query: str) -> list[dict]:
+class Index:
+    """A build's ``search.json`` read once: its items with their searched text lower-cased, so a
+    query costs one pass over the items and nothing else."""
+
+    def __init__(self, raw: bytes | None) -> None:
+        try:
+            items = json.loads(raw or b"{}").get("items") or []
+        except (ValueError, AttributeError):
+            items = []
+        self.items = [i for i in items if isinstance(i, dict)]
+        self.titles = [str(i.get("title", "")).lower() for i in self.items]
+        self.texts = [f"{i.get('title', '')} {i.get('text', '')} {i.get('terms', '')}".lower() for i in self.items]
+
+
+def matches(index: Index, query: str) -> list[dict]:
     """Items holding every word of ``query`` (any case), those with a word in the title first."""
-    terms = query.lower().split()
+    terms = list(dict.fromkeys(query.lower().split()))
     if not terms:
         return []
-    found = [i for i in items
-             if all(t in f"{i.get('title', '')} {i.get('text', '')} {i.get('terms', '')}".lower() for t in terms)]
-    found.sort(key=lambda i: not any(t in i.get("title", "").lower() for t in terms))
-    return found[:MAX_RESULTS]
+    found = [n for n, text in enumerate(index.texts) if all(t in text for t in terms)]
+    found.sort(key=lambda n: not any(t in index.titles[n] for t in terms))
+    return [index.items[n] for n in found[:MAX_RESULTS]]
 
 
 def _item(item: dict) -> str:
@@ -39,16 +52,12 @@ def _item(item: dict) -> str:
             f'<p class="meta">{e(meta)}</p>{text}</div></li>')
 
 
-def answer(page: bytes, index: bytes | None, query: str) -> bytes:
+def answer(page: bytes, index: Index, query: str) -> bytes:
     """``page`` (the built search page) with the results for ``query`` where its marker is."""
     query = " ".join(query.split())[:MAX_QUERY]
     if MARK not in page or not query:
         return page
-    try:
-        items = json.loads(index or b"{}").get("items") or []
-    except (ValueError, AttributeError):
-        items = []
-    hits = matches([i for i in items if isinstance(i, dict)], query)
+    hits = matches(index, query)
     shown = html.escape(query)
     head = (f"<p>{len(hits)} result{'s' if len(hits) != 1 else ''} for “{shown}”</p>" if hits
             else f"<p>Nothing found for “{shown}”.</p>")

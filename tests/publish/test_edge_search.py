@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import re
+from types import SimpleNamespace
 
 import httpx
 import pytest
 
-from publish.search import answer, matches
+from publish.search import Index, answer, matches
 
 from tessera.app import make_app
 from tessera.sites import publish_tenant
 from tests.api.conftest import free_port
 from tests.conftest import serving
+from tests.publish.conftest import EDITOR
 
 
-@pytest.fixture(name="edge", scope="module")
-def fx_edge(tmp_path_factory):
+@pytest.fixture(name="edge_site", scope="module")
+def fx_edge_site(tmp_path_factory):
     from content.registry import parse_features
     from content.tenants import Tenants
     from tessera.settings import ROOT, Settings
@@ -27,7 +30,12 @@ def fx_edge(tmp_path_factory):
     tenants.create("bakery", "Bakery", parse_features("cms,ecommerce"), starter="bakery")
     publish_tenant(settings, tenants, "bakery", actor="test")
     with serving(make_app(settings), port) as base:
-        yield base
+        yield SimpleNamespace(base=base, settings=settings, tenants=tenants)
+
+
+@pytest.fixture(name="edge")
+def fx_edge(edge_site):
+    return edge_site.base
 
 
 def search(base, query, headers=None):
@@ -64,10 +72,11 @@ def test_answer_escapes_what_tenants_wrote_and_refuses_odd_links():
     page = b'<input value="" data-search-query><div data-search-results aria-live="polite"><!--tessera:search-results--></div>'
     index = (b'{"items": [{"kind": "post", "title": "<b>Rye</b>", "url": "javascript:alert(1)", '
              b'"text": "<img src=x onerror=alert(1)>", "terms": "", "image": "https://evil.example/x.png"}]}')
-    out = answer(page, index, "rye").decode()
+    out = answer(page, Index(index), "rye").decode()
     assert "&lt;b&gt;Rye&lt;/b&gt;" in out and "&lt;img src=x" in out
     assert 'href="/"' in out and "javascript:" not in out and "evil.example" not in out
-    assert answer(page, b"not json", "rye").decode().count("Nothing found") == 1
+    assert answer(page, Index(b"not json"), "rye").decode().count("Nothing found") == 1
+    assert answer(page, Index(b'{"items": [1, "x", null]}'), "rye").decode().count("Nothing found") == 1
 
 
 @pytest.mark.parametrize("query,expected", [
@@ -82,4 +91,39 @@ def test_matches(query, expected):
              {"title": "Loaves", "text": "Wheat and rye flour", "terms": ""},
              {"title": "Rye bread notes", "text": "On sourdough", "terms": ""},
              {"title": "Dark Rye", "text": "", "terms": "bread"}]
-    assert [i["title"] for i in matches(items, query)] == expected
+    index = Index(json.dumps({"items": items}).encode())
+    assert [i["title"] for i in matches(index, query)] == expected
+
+
+def test_a_query_repeating_a_word_costs_what_the_word_costs():
+    """Each distinct word is one pass over the index: fifty copies of a word are one word."""
+    index = Index(json.dumps({"items": [{"title": f"Post {n}", "text": "sourdough rye " * 15}
+                                        for n in range(10_000)]}).encode())
+    looked = []
+
+    class Counting(str):
+        def __contains__(self, word):
+            looked.append(word)
+            return str.__contains__(self, word)
+
+    index.texts = [Counting(t) for t in index.texts]
+    assert len(matches(index, "Rye " * 50)) == 50
+    assert looked.count("rye") == 10_000 and set(looked) == {"rye"}
+
+
+def test_the_slash_redirect_keeps_the_query(edge):
+    moved = httpx.get(edge + "/search?q=rye", headers={"Host": "bakery.localhost"}, timeout=10)
+    assert moved.status_code == 301 and moved.headers["location"] == "/search/?q=rye"
+    followed = httpx.get(edge + moved.headers["location"], headers={"Host": "bakery.localhost"}, timeout=10)
+    assert 'value="rye" data-search-query' in followed.text
+
+
+def test_a_new_release_is_searched_as_soon_as_it_is_live(edge_site):
+    """The edge keeps a site's parsed index per release: a publish that adds a page is found at once."""
+    edge, settings, tenants = edge_site.base, edge_site.settings, edge_site.tenants
+    assert "Nothing found" in search(edge, "quinceloaf").text
+    repo = tenants.repository("bakery")
+    text = repo.read("posts/rye-season.md").decode().replace("Rye season is here", "Rye and quinceloaf season")
+    repo.write({"posts/rye-season.md": text.encode()}, EDITOR, "Quince")
+    publish_tenant(settings, tenants, "bakery", actor="test")
+    assert "/blog/rye-season/" in search(edge, "quinceloaf").text
