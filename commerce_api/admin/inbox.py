@@ -12,7 +12,7 @@ from litestar.params import FromPath, FromQuery
 
 from content.spreadsheet import cell
 
-from ..forms import FILTERS, Submissions
+from ..forms import Submissions
 from ..security import admin_base, services_of
 from .common import PER_PAGE, back, page, who
 

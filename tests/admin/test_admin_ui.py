@@ -76,7 +76,7 @@ def test_unpublished_changes_are_counted_with_a_publish_button_until_published(a
     listing = owner.get("/pages")
     bar = re.search(r'<div class="pending"[^>]*id="unpublished">(.*?)</div>', listing.text, re.S).group(1)
     assert "2 changes not yet published." in _text(bar)
-    assert f'action="/sites/bakery/publish"' in bar and f'name="csrf_token" value="{owner.csrf}"' in bar
+    assert 'action="/sites/bakery/publish"' in bar and f'name="csrf_token" value="{owner.csrf}"' in bar
     assert "2 changes waiting" in _region(owner.get("/"), "dashboard-unpublished")
     location = owner.post("/publish").headers["location"]
     assert owner.wait_for_job(location)["status"] == "done"

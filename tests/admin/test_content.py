@@ -9,7 +9,7 @@ import re
 import httpx
 from PIL import Image
 
-from tests.admin.conftest import alert, status
+from tests.admin.conftest import alert
 
 
 def png(width=64, height=48, colour=(200, 120, 40)) -> bytes:

@@ -7,7 +7,6 @@ import re
 
 import httpx
 
-from content.gitrepo import Repository
 from tests.admin.conftest import alert, status
 
 

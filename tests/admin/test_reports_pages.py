@@ -158,7 +158,7 @@ def test_the_days_a_deploy_went_live_are_marked_and_listed_with_their_commit(cou
     words = f"{day:%-d %b} — published {live['commit_sha'][:7]}: {message}"
     assert html.escape(words, quote=False) in body  # listed under the chart, and in the day's row
     assert 'stroke-dasharray="4 3"' in body  # and drawn on the chart
-    rows = _csv(admin().get(f"/reports/traffic.csv?table=deploys&days=90"))
+    rows = _csv(admin().get("/reports/traffic.csv?table=deploys&days=90"))
     assert rows[0] == ["day", "finished_at", "deploy", "commit", "message", "rollback_of"]
     assert [day.isoformat(), live["finished_at"]] == rows[-1][:2] and rows[-1][3] == live["commit_sha"]
 
