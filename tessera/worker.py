@@ -32,24 +32,13 @@ def sockets_dir(settings: Settings) -> Path:
 
 def wake_workers(folder: Path) -> None:
     """Tell every worker listening in ``folder`` that a job was queued (best effort, never blocks)."""
-    try:
-        names = list(folder.glob("*.sock"))
-    except OSError:
-        return
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
-        sender.setblocking(False)
-        for name in names:
-            try:
-                sender.sendto(b"!", str(name))
-            except ConnectionRefusedError:  # a worker that died without removing its socket
-                name.unlink(missing_ok=True)
-            except OSError:  # its buffer is full: it has been woken already
-                pass
+    listening_workers(folder)
 
 
 def listening_workers(folder: Path) -> int:
-    """How many workers listen in ``folder`` (each is woken by the asking, which does no harm). A
-    worker that could not bind its socket (a data folder too deep) is not counted."""
+    """How many workers listen in ``folder``, waking each (the asking is the wake-up). A worker that
+    died without removing its socket loses it; one that could not bind its socket (a data folder too
+    deep) is not counted."""
     try:
         names = list(folder.glob("*.sock"))
     except OSError:

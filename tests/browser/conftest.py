@@ -41,12 +41,18 @@ def fx_browser():
         browser.close()
 
 
-@pytest.fixture(name="page")
-def fx_page(browser):
-    context = browser.new_context()
+def watched_page(browser, **context_options):
+    """A page in a fresh browser context (``context_options`` as Playwright's ``new_context``); when
+    the test is done, no JavaScript error may have happened on it."""
+    context = browser.new_context(**context_options)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     yield page
     context.close()
     assert errors == [], f"JavaScript errors: {errors}"
+
+
+@pytest.fixture(name="page")
+def fx_page(browser):
+    yield from watched_page(browser)

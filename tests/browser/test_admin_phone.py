@@ -7,6 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.browser.conftest import watched_page
 from tests.browser.test_admin import admin, sign_in
 from tests.browser.test_admin_workflows import SHOTS
 
@@ -29,13 +30,7 @@ def _order(site) -> int:
 
 @pytest.fixture(name="phone")
 def fx_phone(browser):
-    context = browser.new_context(viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert errors == [], f"JavaScript errors: {errors}"
+    yield from watched_page(browser, viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True)
 
 
 def fits(page, name: str) -> None:
