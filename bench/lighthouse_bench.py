@@ -2,7 +2,11 @@
 
 Installs npm `lighthouse@12.2.3` into bench/out/lighthouse (once), sets up the demo in a fresh data
 directory, serves it, and runs Lighthouse against Debian's Chromium for home, a listing, a product
-page and a post of both demo sites. Prints performance, accessibility, best practices and SEO.
+page and a post of both demo sites, and their basket and checkout. Prints performance, accessibility,
+best practices and SEO; each page's own weight (its HTML, stylesheets and scripts, uncompressed: the
+budget is a product page under 50 KB before images, as tests/builder/test_product_markup.py checks)
+and everything it transferred, pictures included (Lighthouse's total byte weight). Then the gzipped
+size of each storefront script against the cart script's 10 KB budget.
 
     apt-get install chromium nodejs npm
     .venv/bin/python bench/lighthouse_bench.py
@@ -10,6 +14,7 @@ page and a post of both demo sites. Prints performance, accessibility, best prac
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import socket
@@ -29,6 +34,9 @@ CHROME = os.environ.get("TESSERA_CHROMIUM", "/usr/bin/chromium")
 PAGES = {"bakery": ["/", "/products/", "/products/croissants/", "/blog/rye-season/", "/cart/", "/checkout/"],
          "studio": ["/", "/blog/", "/work/", "/blog/photographing-concrete/", "/cart/", "/checkout/"]}
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
+PRODUCT_PAGE_BUDGET = 50 * 1024  # the page, its stylesheets and scripts, uncompressed, before images
+OWN = ("Document", "Stylesheet", "Script")
+SCRIPT_BUDGET = 10 * 1024  # each storefront script, gzipped
 
 
 def main() -> None:
@@ -51,7 +59,7 @@ def main() -> None:
                 break
             except httpx.HTTPError:
                 time.sleep(0.2)
-        print(f"{'page':<44} {'form':<8} " + " ".join(f"{c[:13]:>13}" for c in CATEGORIES))
+        print(f"{'page':<44} {'form':<8} " + " ".join(f"{c[:13]:>13}" for c in CATEGORIES) + f" {'own':>9} {'transfer':>9}")
         for tenant, paths in PAGES.items():
             for path in paths:
                 for form in ("mobile", "desktop"):
@@ -69,12 +77,25 @@ def main() -> None:
                         report = json.loads(out.read_text())
                         scores = [report["categories"][c]["score"] for c in CATEGORIES]
                         cells = " ".join(f"{round(s * 100) if s is not None else '-':>13}" for s in scores)
+                        requests = report["audits"]["network-requests"]["details"]["items"]
+                        own = sum(int(r.get("resourceSize") or 0) for r in requests if r.get("resourceType") in OWN)
+                        transfer = int(report["audits"]["total-byte-weight"]["numericValue"])
+                        budget = PRODUCT_PAGE_BUDGET if path.startswith("/products/") and path != "/products/" else None
+                        cells += f" {own:>9,} {transfer:>9,}" + (
+                            f" (budget {budget:,}: {'met' if own <= budget else 'MISSED'})" if budget else "")
                         failing = [a["id"] for a in report["audits"].values()
                                    if a.get("score") is not None and a["score"] < 0.9 and a.get("scoreDisplayMode") == "binary"]
                     except (FileNotFoundError, KeyError, json.JSONDecodeError):
                         cells, failing = "lighthouse failed", []
                     print(f"{tenant + path:<44} {form:<8} {cells}" + (f"   ({', '.join(failing[:4])})" if failing else ""),
                           flush=True)
+        print(f"\n{'script (gzipped)':<44} {'bytes':>9}")
+        for tenant in PAGES:
+            built = work / "data" / "tenants" / tenant / "build" / "assets"
+            for script in sorted(built.glob("*.js")):
+                size = len(gzip.compress(script.read_bytes(), 9))
+                print(f"{tenant + '/assets/' + script.name:<44} {size:>9,} "
+                      f"(budget {SCRIPT_BUDGET:,}: {'met' if size < SCRIPT_BUDGET else 'MISSED'})")
     finally:
         server.terminate()
         server.wait(timeout=20)
