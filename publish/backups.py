@@ -367,7 +367,7 @@ class Backups:
     def verify(self, backup: Backup, target: Path) -> None:
         """Fetch ``backup`` into ``target`` and prove it: its sha256, SQLite's integrity check, and a
         schema this code knows. Raises ``CorruptBackup`` or ``NewerSchema``."""
-        refused = _newer(backup.slug, backup.stamp, {backup.schema})
+        refused = _newer(backup.slug, backup.stamp, {backup.schema} - {""})  # what the sidecar says, first
         if refused is not None:
             raise refused
         when = words(backup.taken_at)

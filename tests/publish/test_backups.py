@@ -525,6 +525,28 @@ def test_backup_list_and_restore_from_the_command_line(shop):
     assert "the database it replaced was backed up first" in result.output and consistent(conn) == 0
 
 
+def test_a_tenant_moving_leaves_a_backup_on_each_side(shop, tmp_path):
+    settings, _, _ = shop
+    archive = tmp_path / "bakery.tar.gz"
+    result = cli(settings.data_dir, "export", "bakery", str(archive))
+    assert result.exit_code == 0 and "backed up bakery to " in result.output
+    result = cli(settings.data_dir, "import", str(archive), "--slug", "bakery2")
+    assert result.exit_code == 0, result.output
+    store = backups(settings)
+    assert [b.reason for b in store.list("bakery")] == ["export"]
+    assert [b.reason for b in store.list("bakery2")] == ["import"]
+
+
+def test_a_move_goes_on_when_the_backup_store_cannot_be_reached(shop, tmp_path):
+    settings, _, _ = shop
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the backups' folder should be")
+    result = cli(settings.data_dir, "export", "bakery", str(tmp_path / "b.tar.gz"),
+                 TESSERA_BACKUP_STORAGE=f"file://{blocked}")
+    assert result.exit_code == 0 and "bakery's database was not backed up" in result.output
+    assert (tmp_path / "b.tar.gz").is_file()
+
+
 @pytest.mark.parametrize("args,code,message", [
     (["restore", "bakery", "--at", "yesterday"], 2, "'yesterday' is not a time"),
     (["restore", "bakery", "--at", "2026-13-01"], 2, "is not a time"),
