@@ -6,6 +6,10 @@
         ├── DeployNotFound           no deploy with that id (see `tessera deploys TENANT`)
         └── NotRetryable             a job that is not failed (or does not exist) cannot be retried
     InvalidRange (TesseraError)      a report's dates are not YYYY-MM-DD, end before they start or span too long
+    BackupError (TesseraError)       a tenant.db backup or restore could not be made; the live database is unchanged
+        ├── BackupNotFound           no backup at or before that time (see `tessera tenant backups SLUG`)
+        ├── CorruptBackup            the backup's bytes do not match its checksum, or it is not a sound database
+        └── NewerSchema              the backup was made by a newer Tessera than this one; upgrade first
 """
 
 from __future__ import annotations
@@ -38,3 +42,20 @@ class InvalidRange(TesseraError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+class BackupError(TesseraError):
+    code = "backup_failed"
+
+
+class BackupNotFound(BackupError):
+    code = "not_found"
+    status = 404
+
+
+class CorruptBackup(BackupError):
+    code = "corrupt_backup"
+
+
+class NewerSchema(BackupError):
+    code = "newer_schema"

@@ -104,14 +104,21 @@ class Queue(PerThread):
         return found
 
     def list(self, tenant: str | None = None, limit: int = 50, *, notify: bool = False) -> list[Job]:
-        """Publishing jobs, newest first (``notify``: the notification lane's instead)."""
-        lane = "(kind = 'notify') = ?"
+        """Publishing jobs, newest first (``notify``: the notification lane's instead). Backups of
+        ``tenant.db`` are the operator's business and not listed with the site's publishes."""
+        lane = "kind != 'backup' AND (kind = 'notify') = ?"
         if tenant:
             rows = self.conn.execute(f"SELECT * FROM jobs WHERE tenant = ? AND {lane} ORDER BY id DESC LIMIT ?",
                                      (tenant, notify, limit))
         else:
             rows = self.conn.execute(f"SELECT * FROM jobs WHERE {lane} ORDER BY id DESC LIMIT ?", (notify, limit))
         return [Job.from_row(r) for r in rows]
+
+    def waiting(self, tenant: str, kind: str, actor: str) -> bool:
+        """Whether a ``kind`` job queued by ``actor`` waits or runs for ``tenant`` (a chain of scheduled
+        jobs that is still alive)."""
+        return self.conn.execute("SELECT 1 FROM jobs WHERE tenant = ? AND kind = ? AND actor = ? AND status IN "
+                                 "('queued', 'running') LIMIT 1", (tenant, kind, actor)).fetchone() is not None
 
     def claim(self, lane: str | None = None, owner: str | None = None) -> Job | None:
         """Take the oldest due job whose tenant has nothing running in the job's lane (``lane``:

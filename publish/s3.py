@@ -1,5 +1,8 @@
 """S3-compatible buckets (AWS S3, Cloudflare R2, MinIO) through boto3: the only module that imports it.
 
+Two uses: a tenant's site bucket (``S3Storage``, public, served by a CDN) and the private backup bucket
+(``S3Objects``, plain objects by key, never served).
+
 The bucket holds the live site under its own keys, plus ``_tessera/manifest.json``. A publish uploads
 only files whose hash changed (nothing is downloaded to compare), new assets before pages, then the
 manifest, and deletes stale keys last; a publish killed part-way leaves pages that still link to
@@ -24,25 +27,35 @@ from .compress import is_sibling
 from .storage import MANIFEST, Change, cache_control, is_page
 
 UPLOAD_THREADS = 8  # boto3 clients are thread-safe; uploads are network-bound
+MISSING = ("NoSuchKey", "404", "NoSuchBucket", "NotFound")
+
+
+def make_client(endpoint_url: str | None = None, region: str | None = None):
+    return boto3.client("s3", endpoint_url=endpoint_url, region_name=region or "us-east-1",
+                        config=Config(retries={"max_attempts": 5, "mode": "standard"}))
+
+
+def ensure_bucket(client, bucket: str) -> None:
+    """Create ``bucket`` if it does not exist (private: S3's default)."""
+    try:
+        client.head_bucket(Bucket=bucket)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
+            raise StorageError(f"bucket {bucket!r} cannot be reached: {exc}") from None
+        client.create_bucket(Bucket=bucket)
 
 
 class S3Storage:
     def __init__(self, bucket: str, *, endpoint_url: str | None = None, region: str | None = None,
                  client=None) -> None:
         self.bucket = bucket
-        self.client = client or boto3.client("s3", endpoint_url=endpoint_url, region_name=region or "us-east-1",
-                                             config=Config(retries={"max_attempts": 5, "mode": "standard"}))
+        self.client = client or make_client(endpoint_url, region)
         self.puts = 0
         self.deletes = 0
         self._count = threading.Lock()
 
     def _ensure_bucket(self) -> None:
-        try:
-            self.client.head_bucket(Bucket=self.bucket)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
-                raise StorageError(f"bucket {self.bucket!r} cannot be reached: {exc}") from None
-            self.client.create_bucket(Bucket=self.bucket)
+        ensure_bucket(self.client, self.bucket)
 
     def manifest(self) -> dict[str, list]:
         data = self.read(MANIFEST)
@@ -115,3 +128,83 @@ class S3Storage:
             self.client.delete_bucket(Bucket=self.bucket)
         except ClientError:
             pass
+
+
+class S3Objects:
+    """Plain objects by key in one bucket (the private backup store): nothing here is a website.
+    A bucket that does not exist yet is created (private, S3's default) at the first write."""
+
+    def __init__(self, bucket: str, *, endpoint_url: str | None = None, region: str | None = None,
+                 client=None) -> None:
+        self.bucket = bucket
+        self.client = client or make_client(endpoint_url, region)
+        self._ready = False
+
+    def _fail(self, what: str, exc: Exception) -> StorageError:
+        return StorageError(f"{what} in bucket {self.bucket!r} failed: {exc} (check TESSERA_BACKUP_STORAGE, "
+                            f"the endpoint and the credentials)")
+
+    def _ensure_bucket(self) -> None:
+        if not self._ready:
+            ensure_bucket(self.client, self.bucket)
+            self._ready = True
+
+    def put_file(self, key: str, path) -> None:
+        try:
+            self._ensure_bucket()
+            self.client.upload_file(str(path), self.bucket, key)  # multipart past a few MB
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail(f"writing {key}", exc) from None
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        try:
+            self._ensure_bucket()
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail(f"writing {key}", exc) from None
+
+    def get_bytes(self, key: str) -> bytes | None:
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in MISSING:
+                return None
+            raise self._fail(f"reading {key}", exc) from None
+        except BotoCoreError as exc:
+            raise self._fail(f"reading {key}", exc) from None
+
+    def get_file(self, key: str, path) -> bool:
+        try:
+            self.client.download_file(self.bucket, key, str(path))
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in MISSING:
+                return False
+            raise self._fail(f"reading {key}", exc) from None
+        except BotoCoreError as exc:
+            raise self._fail(f"reading {key}", exc) from None
+
+    def keys(self, prefix: str) -> list[str]:
+        try:
+            found: list[str] = []
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+                found.extend(o["Key"] for o in page.get("Contents", []))
+            return found
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in MISSING:
+                return []
+            raise self._fail(f"listing {prefix}", exc) from None
+        except BotoCoreError as exc:
+            raise self._fail(f"listing {prefix}", exc) from None
+
+    def where(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    def delete(self, keys: list[str]) -> None:
+        try:
+            for start in range(0, len(keys), 1000):
+                batch = keys[start:start + 1000]
+                self.client.delete_objects(Bucket=self.bucket,
+                                           Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail("deleting old backups", exc) from None

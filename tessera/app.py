@@ -290,6 +290,10 @@ def run_job(settings: Settings, job, memory=None) -> str:
         return billing_sweep(settings)
     if job.kind == BUILD:
         return build_job(settings, job.tenant)
+    if job.kind == "backup":
+        from .backups import backup_job
+
+        return backup_job(settings, job)
     try:
         return _publishing_job(settings, job, memory)
     except Exception as exc:
@@ -332,7 +336,7 @@ def _publishing_job(settings: Settings, job, memory) -> str:
                                             deploy_id=int(job.kind.partition(":")[2]), memory=memory)
             return f"rolled {job.tenant} back to the site of deploy {job.kind.partition(':')[2]} (now deploy {deploy.id})"
         if job.kind != "publish":
-            raise PublishError(f"unknown job kind {job.kind!r}; jobs are publishes, rollbacks or notify")
+            raise PublishError(f"unknown job kind {job.kind!r}; jobs are publishes, rollbacks, builds, backups or notify")
         try:
             built, deploy = publish_tenant(settings, tenants, job.tenant, actor=job.actor, memory=memory)
         except LimitReached as exc:

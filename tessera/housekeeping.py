@@ -1,5 +1,6 @@
 """Housekeeping: pruning what the retention settings no longer keep, across the platform and every
-tenant, once a day while the server runs (and on demand with ``tessera prune``)."""
+tenant, once a day while the server runs (and on demand with ``tessera prune``); and, every hour,
+making sure each shop's next scheduled backup is queued (``tessera.backups``)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 EVERY = 24 * 3600.0
 FIRST_AFTER = 300.0  # the first run waits for the server to settle
+SCHEDULE_EVERY = 3600.0  # how often new shops (and a changed interval) get their backups scheduled
 
 
 def prune_all(settings: Settings, now: datetime | None = None,
@@ -53,19 +55,38 @@ def prune_all(settings: Settings, now: datetime | None = None,
 class Housekeeper:
     """A daemon thread running ``prune_all`` once a day; ``stop`` ends it at once."""
 
-    def __init__(self, settings: Settings, every: float = EVERY, first_after: float = FIRST_AFTER) -> None:
+    def __init__(self, settings: Settings, every: float = EVERY, first_after: float = FIRST_AFTER,
+                 schedule_every: float = SCHEDULE_EVERY, queue=None) -> None:
         self.settings, self.every, self.first_after = settings, every, first_after
+        self.schedule_every = schedule_every
+        self.queue = queue  # where scheduled backups are queued (platform.db's queue unless given)
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="housekeeping", daemon=True)
-        self._thread.start()
+        for target, name in ((self._run, "housekeeping"), (self._schedule, "backup-schedule")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def _schedule(self) -> None:
+        """Each shop's next backup queued, if its chain of scheduled backups is not running already."""
+        from .backups import schedule_backups
+
+        wait = self.first_after
+        while not self._stop.wait(wait):
+            try:
+                queued = schedule_backups(self.settings, self.queue)
+                if queued:
+                    log.info("scheduled the backups of %s", ", ".join(sorted(queued)))
+            except Exception:
+                log.exception("scheduling backups failed; it is tried again in %s s", self.schedule_every)
+            wait = self.schedule_every
 
     def _run(self) -> None:
         wait = self.first_after

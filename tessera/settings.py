@@ -58,6 +58,10 @@ class Settings:
     billing_webhook_secret: str | None = None
     billing_grace_days: int = 7  # past due this long, a site is suspended
     billing_trial_days: int = 14  # a new tenant's first subscription starts with this trial (0: none)
+    # Backups of each tenant.db: a private store, never a site's bucket (buckets are public websites).
+    backup_storage: str = "file://"  # file:// (<data>/backups/<slug>/), file:///PATH or s3://NAME
+    backup_keep_days: int = 14  # every backup of these last days is kept, then the newest of each week for 8 weeks
+    backup_interval: int = 24  # hours between a shop's scheduled backups; 0 turns them off
 
     @property
     def billing(self) -> bool:
@@ -132,6 +136,10 @@ class Settings:
             billing_webhook_secret=env.get("TESSERA_BILLING_WEBHOOK_SECRET") or None,
             billing_grace_days=_days(env.get("TESSERA_BILLING_GRACE_DAYS", "7"), "TESSERA_BILLING_GRACE_DAYS"),
             billing_trial_days=_days(env.get("TESSERA_BILLING_TRIAL_DAYS", "14"), "TESSERA_BILLING_TRIAL_DAYS"),
+            backup_storage=_backup_storage(env.get("TESSERA_BACKUP_STORAGE", "file://").strip() or "file://",
+                                           storage, data_dir),
+            backup_keep_days=_days(env.get("TESSERA_BACKUP_KEEP_DAYS", "14"), "TESSERA_BACKUP_KEEP_DAYS"),
+            backup_interval=_hours(env.get("TESSERA_BACKUP_INTERVAL", "24"), "TESSERA_BACKUP_INTERVAL"),
         )
 
 
@@ -159,6 +167,37 @@ def _days(value: str, name: str) -> int:
     if not (value.isascii() and value.isdigit()) or int(value) > 365:
         raise SettingsError(f"{name} must be a whole number of days from 0 to 365, not {value!r}")
     return int(value)
+
+
+def _hours(value: str, name: str) -> int:
+    """A whole number of hours, 0 to 8760 (a year)."""
+    value = value.strip()
+    if not (value.isascii() and value.isdigit()) or int(value) > 8760:
+        raise SettingsError(f"{name} must be a whole number of hours from 0 (off) to 8760, not {value!r}")
+    return int(value)
+
+
+def _backup_storage(value: str, storage: str, data_dir: Path) -> str:
+    """Where tenant.db backups go. Never where sites are published: a bucket is a public website
+    (served by the edge or a CDN as it is), and tenant.db holds customers' names, addresses and orders."""
+    name = "TESSERA_BACKUP_STORAGE"
+    if value.startswith("s3://"):
+        bucket = value[len("s3://"):]
+        if not bucket or "/" in bucket or "{" in bucket.replace("{tenant}", ""):
+            raise SettingsError(f"{name} must name one private bucket, e.g. s3://tessera-backups, not {value!r}")
+        if storage.startswith("s3://") and storage[len("s3://"):].format(tenant="x") == bucket.format(tenant="x"):
+            raise SettingsError(f"{name} must not be the sites' buckets ({storage}): those are public; "
+                                f"name a private bucket of its own, e.g. s3://tessera-backups")
+        return value
+    if not value.startswith("file://"):
+        raise SettingsError(f"{name} must start with file:// or s3://, not {value!r}")
+    backups = Path(value[len("file://"):] or data_dir / "backups").resolve()
+    if storage.startswith("file://"):
+        buckets = Path(storage[len("file://"):] or data_dir / "buckets").resolve()
+        if backups == buckets or buckets in backups.parents or backups in buckets.parents:
+            raise SettingsError(f"{name} ({backups}) must be a folder apart from the sites' buckets ({buckets}), "
+                                f"which the edge serves; e.g. file://{data_dir / 'backups'}")
+    return value
 
 
 def _header(value: str, name: str) -> str:

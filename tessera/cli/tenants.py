@@ -1,4 +1,5 @@
-"""Tenants: create, list, show, update, suspend, resume, delete; how a shop takes payment."""
+"""Tenants: create, list, show, update, suspend, resume, delete; how a shop takes payment; moving a
+tenant (export, import). Database backups and restore are in ``backups`` (the same ``tenant`` group)."""
 
 from __future__ import annotations
 
@@ -211,7 +212,10 @@ def _export(ctx: Context, slug: str, file: Path) -> tuple[dict, list[dict]]:
     """Write the tenant's archive to ``file``; returns its manifest and members. Audited as `tenant.exported`."""
     from content.archive import export_tenant
 
+    from .backups import backup_for_move
+
     tenant_ = ctx.tenants.registry.get(slug)
+    backup_for_move(ctx, slug, "export")
     members = [{"email": m.user.email, "name": m.user.name, "role": m.role}
                for m in ctx.services.users.members(tenant_.id)]
     manifest = export_tenant(ctx.tenants, slug, file, {"members": members})
@@ -270,4 +274,10 @@ def import_command(ctx: Context, file: Path, slug: str | None, name: str | None)
         console.print("  No account here yet for: " + escape(", ".join(missing)) + ". Invite them from the admin's Users "
                       "page, or `tessera user create` then `tessera user grant`.")
     ctx.services.audit.record("tenant.imported", tenant_id=tenant_.id, via="cli", archive=file.name)
+    from .backups import backup_for_move
+
+    backup_for_move(ctx, tenant_.slug, "import")
     console.print(f"Publish it with: tessera publish {tenant_.slug}")
+
+
+from . import backups as _backups  # noqa: E402,F401  (registers backup, backups and restore on `tenant`)

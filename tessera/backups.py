@@ -1,0 +1,112 @@
+"""Backups wired to the settings: the store, the schedule (a ``backup`` job per shop, chained from
+slot to slot in the job queue), and restore with the live site's catalog put back.
+
+Scheduled backups are jobs rather than work done by each worker's housekeeping thread: the queue's
+claims run one job per tenant at a time across every worker and machine, so two workers never back
+up one shop at once, and the chain survives restarts in ``platform.db``. Housekeeping only makes
+sure each shop has its next job queued.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from publish.backups import Backups, Restored, Taken, next_slot, open_store, words
+from publish.jobs import Job, Queue
+
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+BACKUP = "backup"
+SCHEDULE = "schedule"  # the actor of scheduled backups
+
+
+def backups(settings: Settings) -> Backups:
+    def store(slug: str):
+        return open_store(settings.backup_storage, slug, settings.data_dir, settings.s3_endpoint_url,
+                          settings.s3_region)
+
+    return Backups(settings.data_dir / "tenants", store, keep_days=settings.backup_keep_days)
+
+
+def _shops(settings: Settings) -> list[str]:
+    from content.registry import Registry
+
+    registry = Registry(settings.data_dir / "platform.db")
+    try:
+        return [t.slug for t in registry.all() if "ecommerce" in t.features]
+    finally:
+        registry.close()
+
+
+def schedule_backups(settings: Settings, queue: Queue | None = None, now: datetime | None = None) -> dict[str, datetime]:
+    """Queue the next scheduled backup of each shop that has none waiting, at its own slot; returns
+    what was queued. Nothing with ``TESSERA_BACKUP_INTERVAL=0``."""
+    hours = settings.backup_interval
+    if not hours:
+        return {}
+    queue = queue or Queue(settings.data_dir / "platform.db")
+    moment = now or datetime.now(timezone.utc)
+    queued: dict[str, datetime] = {}
+    for slug in _shops(settings):
+        if not queue.waiting(slug, BACKUP, SCHEDULE):
+            queued[slug] = next_slot(slug, hours, moment)
+            queue.enqueue(slug, BACKUP, actor=SCHEDULE, run_after=queued[slug])
+    return queued
+
+
+def backup_job(settings: Settings, job: Job, now: datetime | None = None) -> str:
+    """Run a queued backup. A scheduled one backs up only when no backup was taken since its slot
+    began (a manual one, or another worker's), then queues the shop's next slot."""
+    moment = now or datetime.now(timezone.utc)
+    store = backups(settings)
+    if job.actor != SCHEDULE:
+        return _said(store.take(job.tenant, "manual", moment))
+    hours = settings.backup_interval
+    if not hours:
+        return "scheduled backups are off (TESSERA_BACKUP_INTERVAL=0)"
+    if job.tenant not in _shops(settings):
+        return f"{job.tenant} has no shop (any more): no scheduled backups"
+    try:
+        newest = store.newest(job.tenant)
+        slot_start = datetime.fromisoformat(job.run_after)
+        if newest is not None and newest.taken_at >= slot_start:
+            return f"{job.tenant} was backed up at {words(newest.taken_at)}, in this slot already"
+        return _said(store.take(job.tenant, "scheduled", moment))
+    finally:
+        Queue(settings.data_dir / "platform.db").enqueue(job.tenant, BACKUP, actor=SCHEDULE,
+                                                         run_after=next_slot(job.tenant, hours, moment))
+
+
+def _said(taken: Taken) -> str:
+    backup = taken.backup
+    if not taken.new:
+        return f"{backup.slug} is unchanged since its backup of {words(backup.taken_at)}: nothing new stored"
+    pruned = f"; {len(taken.pruned)} old backup(s) pruned" if taken.pruned else ""
+    return f"backed up {backup.slug} to {taken.where} ({backup.stored} bytes){pruned}"
+
+
+def restore(settings: Settings, slug: str, backup) -> tuple[Restored, bool]:
+    """Restore ``backup``, then import the live site's catalog again: the restored database may hold
+    an older catalog than the pages shoppers see. Returns the restore and whether a catalog was imported."""
+    from content.migrations import connect
+    from content import jsonio
+    from publish.catalog import import_snapshot
+    from publish.storage import open_storage
+
+    restored = backups(settings).restore(slug, backup)
+    try:
+        live = open_storage(settings.storage, slug, settings.data_dir, settings.s3_endpoint_url,
+                            settings.s3_region).read("_tessera/catalog.json")
+    except Exception:  # the data is restored; the next publish imports the catalog anyway
+        log.exception("could not read the live catalog of %s after its restore", slug)
+        return restored, False
+    if not live:
+        return restored, False
+    conn = connect(settings.data_dir / "tenants" / slug / "tenant.db")
+    try:
+        import_snapshot(conn, jsonio.loads(live))
+    finally:
+        conn.close()
+    return restored, True
