@@ -91,6 +91,9 @@ class BuildResult:
     catalog_version: str
     next_scheduled: datetime | None
     up_to_date: bool = False
+    # What _tessera/manifest.json holds (path → sha256, size, type), so a publish need not read it
+    # back. Shared with the builder's memory: never change it.
+    manifest: dict[str, list] | None = field(default=None, repr=False, compare=False)
 
 
 def build(config: BuildConfig) -> BuildResult:
@@ -137,7 +140,8 @@ def _build(config: BuildConfig, out_dir: Path, lock: OutputLock) -> BuildResult:
                 memory["state"] = state
             _save(config.cache_dir, "state", state)
         return BuildResult(out_dir, len(state["manifest"]), 0, 0, time.perf_counter() - started,
-                           state["catalog_version"], state["next_scheduled"], up_to_date=True)
+                           state["catalog_version"], state["next_scheduled"], up_to_date=True,
+                           manifest=state["manifest"])
 
     from content.parse import parse_site
 
@@ -231,7 +235,7 @@ def _build(config: BuildConfig, out_dir: Path, lock: OutputLock) -> BuildResult:
     else:
         _save_all(config.cache_dir, new_state, parse_cache)
     return BuildResult(out_dir, len(manifest), rendered, len(plan.jobs) - rendered,
-                       time.perf_counter() - started, plan.catalog_version, plan.next_scheduled)
+                       time.perf_counter() - started, plan.catalog_version, plan.next_scheduled, manifest=manifest)
 
 
 # -- fingerprints and state -------------------------------------------------------------------

@@ -50,10 +50,13 @@ class Deploy:
                    row["seconds"], row["status"], row["message"], row["rollback_of"])
 
 
-def plan_change(build_dir: Path, live: dict[str, list], workdir: Path | None = None) -> Change:
+def plan_change(build_dir: Path, live: dict[str, list], workdir: Path | None = None,
+                manifest: dict[str, list] | None = None) -> Change:
     """What to upload and delete to make ``live`` the build; with a ``workdir``, text files get
-    their precompressed siblings (written there) as files of the site."""
-    manifest = jsonio.loads((build_dir / "_tessera" / "manifest.json").read_bytes())
+    their precompressed siblings (written there) as files of the site. ``manifest``: the build's, when
+    the builder handed it over (else it is read from the build)."""
+    if manifest is None:
+        manifest = jsonio.loads((build_dir / "_tessera" / "manifest.json").read_bytes())
     files: dict[str, Path] = {}
     if workdir is not None:
         manifest, files = with_siblings(build_dir, manifest, live, workdir)
@@ -69,14 +72,14 @@ def _site_files(paths: list[str], manifest: dict) -> int:
 
 def publish_build(conn: sqlite3.Connection, storage: Storage, build_dir: Path, *, commit: str, actor: str,
                   rollback_of: int | None = None, progress: Callable[[str], None] | None = None,
-                  timings: dict[str, float] | None = None) -> Deploy:
+                  timings: dict[str, float] | None = None, manifest: dict[str, list] | None = None) -> Deploy:
     """Upload what changed, switch the bucket to the build, import its catalog, record the deploy.
     ``timings`` (seconds per stage so far, from the caller) are recorded with this step's own."""
     started = time.perf_counter()
     timings = dict(timings or {})
     with tempfile.TemporaryDirectory(prefix="tessera-publish-") as workdir:
         live = storage.manifest()
-        change = plan_change(build_dir, live, Path(workdir))
+        change = plan_change(build_dir, live, Path(workdir), manifest)
         timings["plan"] = time.perf_counter() - started
         return _publish_change(conn, storage, change, live, commit=commit, actor=actor, rollback_of=rollback_of,
                                progress=progress, timings=timings, started=started)

@@ -185,3 +185,38 @@ class FakeStorage:
 
     def read(self, path: str) -> bytes | None:
         return None
+
+
+def test_a_worker_parses_each_release_manifest_once_and_publishes_the_same_bucket(platform, monkeypatch):
+    """With a worker's memory, a publish reads no manifest back: not the build's (the builder hands it
+    over) nor the bucket's releases (remembered by name; a recycled release gets a new name)."""
+    from content import jsonio
+    from tessera.sites import BuildMemory
+
+    settings, tenants = platform
+    memory = BuildMemory()
+    parsed: list[str] = []
+    real = jsonio.loads
+
+    def counting(data):
+        result = real(data)
+        if isinstance(result, dict) and "index.html" in result:
+            parsed.append("manifest")
+        return result
+
+    for module in ("publish.storage", "publish.deploy"):
+        monkeypatch.setattr(f"{module}.jsonio.loads", counting)
+    publish_tenant(settings, tenants, "bakery", actor="test", memory=memory)
+    for n in range(4):  # past three releases: the oldest is recycled into the new one each time
+        edit(tenants, "pages/about.md", f"Edit number {n}.")
+        parsed.clear()
+        _, deploy = publish_tenant(settings, tenants, "bakery", actor="test", memory=memory)
+        assert deploy.status == "live" and parsed == [], n
+    bucket = storage(settings, "bakery")
+    releases = sorted((bucket.root / "releases").iterdir(), key=lambda p: int(p.name))
+    assert set(memory.of("bakery")["releases"]) == {r.name for r in releases[-3:]}
+    live = bucket.current.resolve()
+    for rel, (sha, size, _) in release_manifest(live).items():  # what is live is what the manifest says
+        assert (live / rel).stat().st_size == size, rel
+    assert b"Edit number 3." in (live / "about" / "index.html").read_bytes()
+    assert memory.of("bakery")["releases"][live.name] == release_manifest(live)
