@@ -53,7 +53,8 @@ def prune_all(settings: Settings, now: datetime | None = None,
 
 
 class Housekeeper:
-    """A daemon thread running ``prune_all`` once a day; ``stop`` ends it at once."""
+    """Daemon threads running ``prune_all`` once a day and queueing each shop's scheduled backups;
+    ``stop`` ends them at once."""
 
     def __init__(self, settings: Settings, every: float = EVERY, first_after: float = FIRST_AFTER,
                  schedule_every: float = SCHEDULE_EVERY, queue=None) -> None:
@@ -68,6 +69,10 @@ class Housekeeper:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
+
+    @property
+    def running(self) -> bool:
+        return any(thread.is_alive() for thread in self._threads)
 
     def stop(self) -> None:
         self._stop.set()

@@ -91,7 +91,7 @@ def test_the_serving_app_runs_no_jobs_when_told(data):
     platform = make_app(settings, jobs=False)
     platform.start_jobs()
     try:
-        assert platform.runner.threads == [] and platform.housekeeper._thread is None
+        assert platform.runner.threads == [] and not platform.housekeeper.running
     finally:
         platform.stop_jobs()
 
