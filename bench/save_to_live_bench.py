@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import socket
 import sqlite3
 import statistics
@@ -50,10 +51,24 @@ POLL = 0.005  # seconds between two looks at the edge
 STAGES = ("request", "publish", "rest", "queue", "lock", "build", "plan", "upload", "release", "switch", "first byte")
 
 
-def free_port() -> int:
+def free_port(remembered: Path | None = None) -> int:
+    """A free port; the one ``remembered`` names when it is still free. The port is in every page's
+    absolute URLs (canonical links, the sitemap): a new one each run would make the first publish
+    re-render the whole site and the first saves relink every file, which is not what editors see."""
+    if remembered is not None and remembered.exists():
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will: TIME_WAIT is free
+            try:
+                sock.bind(("127.0.0.1", int(remembered.read_text())))
+                return sock.getsockname()[1]
+            except (OSError, ValueError):
+                pass
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port = sock.getsockname()[1]
+    if remembered is not None:
+        remembered.write_text(str(port))
+    return port
 
 
 def prepare(work: Path, pages: int) -> dict[str, str]:
@@ -88,7 +103,7 @@ class Server:
     """`tessera serve` in a process of its own, as in production."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        self.port = free_port()
+        self.port = free_port(Path(env["TESSERA_DATA_DIR"]) / "bench-port")
         self.proc = subprocess.Popen([sys.executable, "-m", "tessera.cli", "serve"], cwd=ROOT,
                                      env={**env, "TESSERA_PORT": str(self.port)},
                                      stdout=subprocess.DEVNULL, stderr=sys.stderr)
@@ -218,6 +233,7 @@ def run_pushes(work: Path, server: Server, edge: httpx.Client, runs: int) -> lis
     url = f"http://{quote(EMAIL, safe='')}:{quote(PASSWORD, safe='')}@127.0.0.1:{server.port}/git/{SLUG}.git"
     git_env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": EMAIL,
                "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": EMAIL}
+    shutil.rmtree(clone, ignore_errors=True)  # a clone of an earlier run on the same port
     subprocess.run(["git", "clone", "-q", url, str(clone)], check=True, env=git_env)
     results = []
     for n in range(runs):
