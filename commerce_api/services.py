@@ -134,14 +134,27 @@ class Services:
 
     def parse_cache(self, slug: str) -> dict:
         """A per-tenant cache of parsed files for the admin (keyed by blob and timestamps, so it is never
-        stale): a site of thousands of pages parses again in tens of milliseconds, not seconds."""
+        stale): a site of thousands of pages parses again in tens of milliseconds, not seconds. It
+        starts from what the site's last build saved, so the first save after a restart does not
+        parse the whole site either."""
         caches = self._parse_caches
         cache = caches.pop(slug, None)
-        cache = {} if cache is None else cache
+        cache = self._built_parse_cache(slug) if cache is None else cache
         caches[slug] = cache  # most recently used last
         while len(caches) > 32:
             caches.pop(next(iter(caches)))
         return cache
+
+    def _built_parse_cache(self, slug: str) -> dict:
+        """The parse cache the site's builds keep on disk (entries whose bodies are read when asked),
+        or an empty one. The same keys as the admin's: the same files parse to the same entries."""
+        from builder import parsecache
+        from builder.build import VERSION
+
+        try:
+            return parsecache.load(self.config.data_dir / "tenants" / slug / "cache" / "build", VERSION)
+        except Exception:  # noqa: BLE001 (a cache that cannot be read is a cold parse, never an error)
+            return {}
 
     def git_history(self, slug: str) -> dict:
         """A per-tenant record of what was read of the repository's history (who wrote each file,

@@ -220,3 +220,37 @@ def test_a_worker_parses_each_release_manifest_once_and_publishes_the_same_bucke
         assert (live / rel).stat().st_size == size, rel
     assert b"Edit number 3." in (live / "about" / "index.html").read_bytes()
     assert memory.of("bakery")["releases"][live.name] == release_manifest(live)
+
+
+def test_the_admin_starts_from_the_parse_cache_the_last_build_saved(platform, monkeypatch):
+    """After a restart the admin's first save parses no file the last build parsed: its cache starts
+    from the build's on disk (same keys), so a 10,000-page site's first save is not a cold parse."""
+    from commerce_api.admin.common import _with_history
+    from commerce_api.services import Services
+    from content import parse as parse_module
+    from tessera.app import api_config
+
+    settings, tenants = platform
+    publish_tenant(settings, tenants, "bakery", actor="test")
+    services = Services.build(api_config(settings))
+    parsed: list[str] = []
+    real = parse_module._parse_item
+    monkeypatch.setattr(parse_module, "_parse_item", lambda source, path, *rest: parsed.append(path) or real(source, path, *rest))
+    source = tenants.repository("bakery").source()
+    try:
+        _with_history(source, services.git_history("bakery"))
+        content = parse_module.parse_site(source, cache=services.parse_cache("bakery"))
+    finally:
+        source.close()
+    assert parsed == [] and len(content.posts) >= 3 and len(content.products) >= 5
+    assert content.posts[0].body.strip()  # bodies are read from the build's cache when asked
+    edit(tenants, "pages/about.md", "A new line.")  # a changed file is parsed again, the rest is not
+    source = tenants.repository("bakery").source()
+    try:
+        _with_history(source, services.git_history("bakery"))
+        parse_module.parse_site(source, cache=services.parse_cache("bakery"))
+    finally:
+        source.close()
+    assert parsed == ["pages/about.md"]
+    (settings.data_dir / "tenants" / "bakery" / "cache" / "build" / "parse.pickle").write_bytes(b"not a pickle")
+    assert Services.build(api_config(settings)).parse_cache("bakery") == {}  # unreadable: a cold parse
