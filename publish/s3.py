@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Callable
 
 import boto3
@@ -35,12 +36,17 @@ def make_client(endpoint_url: str | None = None, region: str | None = None):
                         config=Config(retries={"max_attempts": 5, "mode": "standard"}))
 
 
+def _missing(exc: ClientError) -> bool:
+    """A key or bucket that is not there (S3's codes vary by call and by service)."""
+    return exc.response.get("Error", {}).get("Code") in MISSING
+
+
 def ensure_bucket(client, bucket: str) -> None:
     """Create ``bucket`` if it does not exist (private: S3's default)."""
     try:
         client.head_bucket(Bucket=bucket)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
+        if not _missing(exc):
             raise StorageError(f"bucket {bucket!r} cannot be reached: {exc}") from None
         client.create_bucket(Bucket=bucket)
 
@@ -65,7 +71,7 @@ class S3Storage:
         try:
             return self.client.get_object(Bucket=self.bucket, Key=path)["Body"].read()
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NoSuchBucket"):
+            if _missing(exc):
                 return None
             raise StorageError(f"reading {path} from {self.bucket!r} failed: {exc}") from None
         except BotoCoreError as exc:
@@ -149,62 +155,61 @@ class S3Objects:
             ensure_bucket(self.client, self.bucket)
             self._ready = True
 
-    def put_file(self, key: str, path) -> None:
+    @contextmanager
+    def _failing(self, what: str):
+        """boto3's errors as one StorageError naming what was done (a missing key is the caller's)."""
         try:
+            yield
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail(what, exc) from None
+
+    def put_file(self, key: str, path) -> None:
+        with self._failing(f"writing {key}"):
             self._ensure_bucket()
             self.client.upload_file(str(path), self.bucket, key)  # multipart past a few MB
-        except (ClientError, BotoCoreError) as exc:
-            raise self._fail(f"writing {key}", exc) from None
 
     def put_bytes(self, key: str, data: bytes) -> None:
-        try:
+        with self._failing(f"writing {key}"):
             self._ensure_bucket()
             self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
-        except (ClientError, BotoCoreError) as exc:
-            raise self._fail(f"writing {key}", exc) from None
 
     def get_bytes(self, key: str) -> bytes | None:
-        try:
-            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in MISSING:
-                return None
-            raise self._fail(f"reading {key}", exc) from None
-        except BotoCoreError as exc:
-            raise self._fail(f"reading {key}", exc) from None
+        with self._failing(f"reading {key}"):
+            try:
+                return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            except ClientError as exc:
+                if _missing(exc):
+                    return None
+                raise
 
     def get_file(self, key: str, path) -> bool:
-        try:
-            self.client.download_file(self.bucket, key, str(path))
-            return True
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in MISSING:
-                return False
-            raise self._fail(f"reading {key}", exc) from None
-        except BotoCoreError as exc:
-            raise self._fail(f"reading {key}", exc) from None
+        with self._failing(f"reading {key}"):
+            try:
+                self.client.download_file(self.bucket, key, str(path))
+                return True
+            except ClientError as exc:
+                if _missing(exc):
+                    return False
+                raise
 
     def keys(self, prefix: str) -> list[str]:
-        try:
-            found: list[str] = []
-            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
-                found.extend(o["Key"] for o in page.get("Contents", []))
-            return found
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in MISSING:
-                return []
-            raise self._fail(f"listing {prefix}", exc) from None
-        except BotoCoreError as exc:
-            raise self._fail(f"listing {prefix}", exc) from None
+        with self._failing(f"listing {prefix}"):
+            try:
+                found: list[str] = []
+                for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+                    found.extend(o["Key"] for o in page.get("Contents", []))
+                return found
+            except ClientError as exc:
+                if _missing(exc):
+                    return []
+                raise
 
     def where(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 
     def delete(self, keys: list[str]) -> None:
-        try:
+        with self._failing("deleting old backups"):
             for start in range(0, len(keys), 1000):
                 batch = keys[start:start + 1000]
                 self.client.delete_objects(Bucket=self.bucket,
                                            Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
-        except (ClientError, BotoCoreError) as exc:
-            raise self._fail("deleting old backups", exc) from None

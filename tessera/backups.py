@@ -62,7 +62,7 @@ def backup_job(settings: Settings, job: Job, now: datetime | None = None) -> str
     moment = now or datetime.now(timezone.utc)
     store = backups(settings)
     if job.actor != SCHEDULE:
-        return _said(store.take(job.tenant, "manual", moment))
+        return said(store.take(job.tenant, "manual", moment))
     hours = settings.backup_interval
     if not hours:
         return "scheduled backups are off (TESSERA_BACKUP_INTERVAL=0)"
@@ -73,38 +73,51 @@ def backup_job(settings: Settings, job: Job, now: datetime | None = None) -> str
         slot_start = datetime.fromisoformat(job.run_after)
         if newest is not None and newest.taken_at >= slot_start:
             return f"{job.tenant} was backed up at {words(newest.taken_at)}, in this slot already"
-        return _said(store.take(job.tenant, "scheduled", moment))
+        return said(store.take(job.tenant, "scheduled", moment))
     finally:
         Queue(settings.data_dir / "platform.db").enqueue(job.tenant, BACKUP, actor=SCHEDULE,
                                                          run_after=next_slot(job.tenant, hours, moment))
 
 
-def _said(taken: Taken) -> str:
+def size_words(n: float) -> str:
+    """1234567 → "1.2 MB", as the commands print sizes."""
+    for unit in ("bytes", "KB", "MB"):
+        if n < 1024:
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def said(taken: Taken) -> str:
+    """What a backup did, in a line: where it went and its size, or that nothing changed."""
     backup = taken.backup
     if not taken.new:
-        return f"{backup.slug} is unchanged since its backup of {words(backup.taken_at)}: nothing new stored"
-    pruned = f"; {len(taken.pruned)} old backup(s) pruned" if taken.pruned else ""
-    return f"backed up {backup.slug} to {taken.where} ({backup.stored} bytes){pruned}"
+        return (f"unchanged {backup.slug}: same as its backup of {words(backup.taken_at)}, nothing new stored "
+                f"({taken.where})")
+    pruned = f"; {len(taken.pruned)} older backup(s) pruned" if taken.pruned else ""
+    return (f"backed up {backup.slug} to {taken.where} ({size_words(backup.stored)} gzipped, "
+            f"{size_words(backup.size)} database){pruned}")
 
 
 def restore(settings: Settings, slug: str, backup) -> tuple[Restored, bool]:
     """Restore ``backup``, then import the live site's catalog again: the restored database may hold
     an older catalog than the pages shoppers see. Returns the restore and whether a catalog was imported."""
-    from content.migrations import connect
     from content import jsonio
+    from content.migrations import connect
     from publish.catalog import import_snapshot
-    from publish.storage import open_storage
 
-    restored = backups(settings).restore(slug, backup)
+    from .sites import storage
+
+    store = backups(settings)
+    restored = store.restore(slug, backup)
     try:
-        live = open_storage(settings.storage, slug, settings.data_dir, settings.s3_endpoint_url,
-                            settings.s3_region).read("_tessera/catalog.json")
+        live = storage(settings, slug).read("_tessera/catalog.json")
     except Exception:  # the data is restored; the next publish imports the catalog anyway
         log.exception("could not read the live catalog of %s after its restore", slug)
         return restored, False
     if not live:
         return restored, False
-    conn = connect(settings.data_dir / "tenants" / slug / "tenant.db")
+    conn = connect(store.database(slug))
     try:
         import_snapshot(conn, jsonio.loads(live))
     finally:

@@ -11,6 +11,7 @@ from rich.markup import escape
 from .base import Context, console, err_console, handle_errors, pass_ctx
 from .output import column, json_option, show_rows
 from .tenants import tenant
+from ..backups import size_words
 
 LATEST = "latest"
 
@@ -35,24 +36,10 @@ class Moment(click.ParamType):
         return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
-def _size(n: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return str(n)
-
-
 def _said(taken) -> str:
-    from publish.backups import words
+    from ..backups import said
 
-    backup = taken.backup
-    if not taken.new:
-        return (f"[green]unchanged[/green] {backup.slug}: same as its backup of {words(backup.taken_at)}, "
-                f"nothing new stored ({escape(taken.where)})")
-    pruned = f"; {len(taken.pruned)} older backup(s) pruned" if taken.pruned else ""
-    return (f"[green]backed up[/green] {backup.slug} to {escape(taken.where)} ({_size(backup.stored)} gzipped, "
-            f"{_size(backup.size)} database){pruned}")
+    return escape(said(taken))
 
 
 @tenant.command("backup")
@@ -104,7 +91,7 @@ def tenant_backups(ctx: Context, slug: str, as_json: bool) -> None:
     ctx.tenants.registry.get(slug)
     rows = [backup.record() for backup in backups(ctx.settings).list(slug)]
     for row in rows:
-        row["database"], row["gzipped"] = _size(row["size"]), _size(row["stored"])
+        row["database"], row["gzipped"] = size_words(row["size"]), size_words(row["stored"])
     show_rows([column("time", short=19), column("database"), column("gzipped"), column("reason"),
                column("sha256", short=12), column("schema")], rows, as_json=as_json,
               empty=f"No backups of {slug} yet. Take one with `tessera tenant backup {slug}`.")
@@ -131,7 +118,7 @@ def tenant_restore(ctx: Context, slug: str, at, yes: bool) -> None:
     chosen = backups(ctx.settings).choose(slug, None if at == LATEST else at)
     if not yes:
         click.confirm(f"Restore {slug}'s database to its backup of {words(chosen.taken_at)} ({chosen.reason}, "
-                      f"{_size(chosen.size)})? Orders, customers and stock changed since then are replaced "
+                      f"{size_words(chosen.size)})? Orders, customers and stock changed since then are replaced "
                       f"(the current database is backed up first)", abort=True)
     restored, catalog = restore(ctx.settings, slug, chosen)
     ctx.services.audit.record("tenant.restored", tenant_id=t.id, via="cli", backup=chosen.stamp,
@@ -139,7 +126,7 @@ def tenant_restore(ctx: Context, slug: str, at, yes: bool) -> None:
     before = restored.before
     kept = "backed up first" if before.new else "already backed up"
     console.print(f"[green]restored[/green] {slug}'s database from its backup of {words(chosen.taken_at)} "
-                  f"({chosen.reason}, {_size(chosen.size)}, sha256 {chosen.sha256[:12]})")
+                  f"({chosen.reason}, {size_words(chosen.size)}, sha256 {chosen.sha256[:12]})")
     console.print(f"  the database it replaced was {kept}: {words(before.backup.taken_at)} "
                   f"(`tessera tenant restore {slug} --at {before.backup.taken_at.isoformat()}` puts it back)")
     if restored.migrated:
