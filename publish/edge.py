@@ -46,7 +46,9 @@ PLAIN = "text/html; charset=utf-8"
 # Manifest entries kept in memory over all sites (about 200 bytes each): a 10,000-page site with its
 # compressed siblings is ~30,000; the least recently served sites' manifests go first past this.
 MAX_MANIFEST_ENTRIES = 400_000
-SEARCH_INDEXES = 32  # sites whose parsed search index stays in memory, the most recently searched
+# Items of parsed search indexes kept in memory over all sites (about 1 KB each with their lower-cased
+# text), the most recently searched sites' first: bounded like the manifests, by size, not by sites.
+MAX_SEARCH_ITEMS = 50_000
 MEDIA_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
 _QUERY = re.compile(r"^[\x21-\x7e]{1,2000}$")  # a query string that may go back in a Location as it came
 _AUTHORITY = re.compile(r"^[a-z0-9.-]+(:[0-9]{1,5})?$")
@@ -101,6 +103,7 @@ class Edge:
         self._beacons: dict[str, bool] = {}
         # Parsed search indexes by site: (the live search.json's manifest entry, its Index).
         self._indexes: OrderedDict[str, tuple[object, search.Index]] = OrderedDict()
+        self._index_items = 0
 
     def tenant_for(self, host: str) -> Tenant | None:
         """The site served at ``host``, cached until platform.db changes (``TenantCache``)."""
@@ -222,10 +225,12 @@ class Edge:
                 return cached[1]
         index = search.Index(storage.read("search.json"))
         with self._lock:
+            old = self._indexes.pop(slug, None)
+            self._index_items += len(index.items) - (len(old[1].items) if old else 0)
             self._indexes[slug] = (key, index)
-            self._indexes.move_to_end(slug)
-            while len(self._indexes) > SEARCH_INDEXES:
-                self._indexes.popitem(last=False)
+            while self._index_items > MAX_SEARCH_ITEMS and len(self._indexes) > 1:
+                _, (_, dropped) = self._indexes.popitem(last=False)
+                self._index_items -= len(dropped.items)
         return index
 
     def _file(self, storage: Storage, manifest: dict, redirects: list, raw_path: str,

@@ -127,3 +127,27 @@ def test_a_new_release_is_searched_as_soon_as_it_is_live(edge_site):
     repo.write({"posts/rye-season.md": text.encode()}, EDITOR, "Quince")
     publish_tenant(settings, tenants, "bakery", actor="test")
     assert "/blog/rye-season/" in search(edge, "quinceloaf").text
+
+
+def test_parsed_indexes_are_bounded_by_their_items_over_all_sites(monkeypatch):
+    """The edge keeps the most recently searched sites' indexes within MAX_SEARCH_ITEMS items in all."""
+    from publish import edge as edge_module
+
+    class Bucket:
+        def __init__(self, items: int) -> None:
+            self.reads = 0
+            self.data = json.dumps({"items": [{"title": f"T{n}"} for n in range(items)]}).encode()
+
+        def read(self, path):
+            self.reads += 1
+            return self.data
+
+    monkeypatch.setattr(edge_module, "MAX_SEARCH_ITEMS", 250)
+    server = edge_module.Edge(lambda: None, lambda slug: None, "localhost")
+    buckets = {slug: Bucket(100) for slug in ("a", "b", "c")}
+    for slug in ("a", "b", "a", "c"):  # c pushes out the least recently searched, b
+        server._index(slug, buckets[slug], {"search.json": ["sha-1", 1, "application/json"]})
+    assert list(server._indexes) == ["a", "c"] and server._index_items == 200
+    assert (buckets["a"].reads, buckets["b"].reads) == (1, 1)  # a's second search parsed nothing
+    server._index("a", buckets["a"], {"search.json": ["sha-2", 1, "application/json"]})  # a new release
+    assert buckets["a"].reads == 2 and server._index_items == 200
