@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from content.migrations import platform_location
 from publish.analytics import Counter
 from publish.jobs import Queue
 from publish.storage import Storage
@@ -108,8 +109,8 @@ class Services:
 
     @classmethod
     def build(cls, config: ApiConfig) -> Services:
-        db = PlatformDB(config.data_dir / "platform.db")
-        queue = Queue(config.data_dir / "platform.db")
+        db = PlatformDB(platform_location(config.data_dir))
+        queue = Queue(platform_location(config.data_dir))
         databases = TenantDatabases(config.data_dir / "tenants",
                                     on_events=lambda slug: queue.enqueue(slug, "notify", actor="system"))
         return cls(config, db, Users(db), Credentials(db, config.secret_key), LoginLimiter(db), Audit(db),

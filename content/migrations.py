@@ -7,6 +7,7 @@ transaction each: a failing step leaves the file at the previous version.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ class Migrations:
 
     def apply(self, conn: sqlite3.Connection) -> list[str]:
         """Apply every step not yet recorded; returns the names applied."""
+        if not self.pending(conn):
+            return []  # the usual case, answered by one read
         conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
         applied = []
         for name, step in self.steps:
@@ -61,12 +64,23 @@ class Migrations:
 def _applied(conn: sqlite3.Connection) -> set[str]:
     try:
         return {row[0] for row in conn.execute("SELECT name FROM _migrations")}
-    except sqlite3.OperationalError:
+    except sqlite3.DatabaseError:  # no table yet (PostgreSQL's error is a ProgrammingError)
         return set()
 
 
 def connect(path: Path | str, migrations: Migrations | None = None) -> sqlite3.Connection:
-    """Open a SQLite file the way Tessera always does: WAL, foreign keys, rows by name."""
+    """Open a SQLite file the way Tessera always does: WAL, foreign keys, rows by name.
+
+    ``path`` may instead be a PostgreSQL URL (platform state on PostgreSQL, ``TESSERA_DATABASE_URL``):
+    the connection then comes from ``content.postgres``, with the same face."""
+    if postgres_url(path):
+        from . import postgres
+
+        conn = postgres.connect(str(path))
+        if migrations is not None and migrations.pending(conn):
+            postgres.prepare(conn)
+            migrations.apply(conn)
+        return conn
     conn = sqlite3.connect(str(path), timeout=30, isolation_level="DEFERRED",
                            check_same_thread=False)
     conn.row_factory = sqlite3.Row
@@ -79,14 +93,27 @@ def connect(path: Path | str, migrations: Migrations | None = None) -> sqlite3.C
     return conn
 
 
+def postgres_url(target: object) -> bool:
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+def platform_location(data_dir: Path | str) -> Path | str:
+    """Where platform state lives: ``TESSERA_DATABASE_URL`` (PostgreSQL) when it is set, else the
+    installation's ``platform.db``. Read at every call, so every process of an installation agrees."""
+    url = os.environ.get("TESSERA_DATABASE_URL", "").strip()
+    return url if url else Path(data_dir) / "platform.db"
+
+
 class PerThread:
-    """One connection per thread to one SQLite file (sqlite3 connections must not be shared).
+    """One connection per thread to one SQLite file (sqlite3 connections must not be shared), or to
+    the PostgreSQL database at a URL.
 
     The schema is brought up to date once, when the object is made."""
 
     def __init__(self, path: Path | str, migrations: Migrations | None = None) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path: Path | str = path if postgres_url(path) else Path(path)
+        if isinstance(self.path, Path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         if migrations is not None:
             connect(self.path, migrations).close()

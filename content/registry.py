@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import InvalidSlug, InvalidValue, TenantExists, TenantNotFound
-from .migrations import connect, immediate
+from .migrations import connect, immediate, postgres_url
 from .schema import PLATFORM
 
 FEATURES = ("cms", "ecommerce", "analytics")
@@ -171,9 +171,10 @@ _TENANTS = ("SELECT tenants.*, plans.features AS plan_features FROM tenants "
 
 
 class Registry:
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path | str) -> None:
+        self.path: Path | str = path if postgres_url(path) else Path(path)
+        if isinstance(self.path, Path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = connect(self.path, PLATFORM)
 
     def close(self) -> None:
@@ -195,8 +196,8 @@ class Registry:
                 # cannot pick the same id.
                 self.conn.execute(
                     "INSERT INTO tenants (id, slug, name, status, plan, features, settings, created_at, updated_at)"
-                    " SELECT 1 + max(coalesce((SELECT max(id) FROM tenants), 0),"
-                    " coalesce((SELECT max(tenant_id) FROM audit_log), 0)), ?, ?, ?, ?, ?, ?, ?, ?",
+                    " SELECT 1 + max(used), ?, ?, ?, ?, ?, ?, ?, ? FROM (SELECT max(id) AS used FROM tenants"
+                    " UNION ALL SELECT max(tenant_id) FROM audit_log UNION ALL SELECT 0) AS ids",
                     (slug, name, status, plan, json.dumps(sorted(features)),
                      json.dumps(settings or {}), stamp, stamp))
         except sqlite3.IntegrityError:
@@ -374,13 +375,16 @@ class TenantCache:
     A cache is only valid while nothing wrote ``platform.db``: a connection of the cache's own that
     never writes asks SQLite's ``PRAGMA data_version``, which moves whenever another connection (in
     this process or any other) commits, so a suspension, a plan change or a new domain is seen by
-    the very next request."""
+    the very next request. On PostgreSQL nothing is cached: asking whether anything changed would
+    cost the same one query as the lookup itself."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
+    def __init__(self, path: Path | str) -> None:
+        self.path: Path | str = path if postgres_url(path) else Path(path)
         self._local = threading.local()
 
     def get(self, key: tuple[str, str], read: Callable[[], Tenant | None]) -> Tenant | None:
+        if not isinstance(self.path, Path):
+            return read()
         local = self._local
         watch = getattr(local, "watch", None)
         if watch is None:

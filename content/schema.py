@@ -664,3 +664,13 @@ PLATFORM.add("0011_job_claims", """
 ALTER TABLE jobs ADD COLUMN claimed_by TEXT;
 ALTER TABLE jobs ADD COLUMN heartbeat_at TEXT
 """)
+
+
+# At most one running job per tenant and lane (notifications, everything else), held by the database
+# itself: runners on several machines claim without a shared lock on PostgreSQL (``publish.jobs``).
+PLATFORM.add("0012_one_running_job_per_lane", """
+UPDATE jobs SET status = 'queued', started_at = NULL, claimed_by = NULL, heartbeat_at = NULL
+WHERE status = 'running' AND id NOT IN
+    (SELECT min(id) FROM jobs WHERE status = 'running' GROUP BY tenant, kind = 'notify');
+CREATE UNIQUE INDEX jobs_one_running ON jobs(tenant, (kind = 'notify')) WHERE status = 'running'
+""")

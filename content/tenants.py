@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .errors import InvalidValue, TenantExists, TenantNotFound
 from .gitrepo import Author, Repository
-from .migrations import connect
+from .migrations import connect, platform_location
 from .parse import parse_site
 from .plans import LimitReached, Plan, cheapest_lifting, counts, get_plan
 from .registry import Registry, Tenant, validate_name, validate_slug
@@ -48,7 +48,7 @@ class Tenants:
         self.sites_dir = Path(sites_dir)
         self.root = self.data_dir / "tenants"
         self.root.mkdir(parents=True, exist_ok=True)
-        self.registry = Registry(self.data_dir / "platform.db")
+        self.registry = Registry(platform_location(self.data_dir))
 
     def close(self) -> None:
         self.registry.close()

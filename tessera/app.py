@@ -11,6 +11,7 @@ import html
 import logging
 from datetime import datetime, timedelta, timezone
 
+from content.migrations import platform_location
 from commerce_api.app import create_app
 from commerce_api.gitserve import GitServer
 from commerce_api.services import ApiConfig, Services
@@ -75,7 +76,7 @@ class Platform:
         svc.page_views = self.counter  # beacons from sites behind a CDN count through the edge's counter
         svc.storages = storage_for(settings)  # the admin's tenant deletion removes the bucket too
         self.counter.pages = self.edge.page_of
-        self.queue = Queue(settings.data_dir / "platform.db")
+        self.queue = Queue(platform_location(settings.data_dir))
         self.git = GitServer(svc, self._publish_pushed, _install_hooks)
         self.runner = job_runner(settings)
         self.housekeeper = Housekeeper(settings)
@@ -177,7 +178,7 @@ def job_runner(settings: Settings, **options) -> Runner:
     from .sites import BuildMemory
 
     memory = BuildMemory()  # the runner lives on: its builds keep their sites' state between jobs
-    return Runner(Queue(settings.data_dir / "platform.db"), lambda job: run_job(settings, job, memory),
+    return Runner(Queue(platform_location(settings.data_dir)), lambda job: run_job(settings, job, memory),
                   recover=lambda slug: recover_job(settings, slug), **options)
 
 
@@ -197,14 +198,14 @@ def notifier(settings: Settings):
     from commerce_api.notify.deliver import Notifier
     from commerce_api.platform import PlatformDB
 
-    return Notifier.from_config(api_config(settings), PlatformDB(settings.data_dir / "platform.db"))
+    return Notifier.from_config(api_config(settings), PlatformDB(platform_location(settings.data_dir)))
 
 
 def notify(settings: Settings, slug: str) -> str:
     """Send a tenant's outbox; a retry due later queues this job again for then."""
     report = notifier(settings).run(slug)
     if report.retry_at is not None:
-        Queue(settings.data_dir / "platform.db").enqueue(slug, "notify", actor="system", run_after=report.retry_at)
+        Queue(platform_location(settings.data_dir)).enqueue(slug, "notify", actor="system", run_after=report.retry_at)
     return report.log()
 
 
@@ -247,8 +248,8 @@ def billing_sweep(settings: Settings) -> str:
     from commerce_api.billing.service import Billing
     from commerce_api.platform import PlatformDB
 
-    queue = Queue(settings.data_dir / "platform.db")
-    billing = Billing.from_config(api_config(settings), PlatformDB(settings.data_dir / "platform.db"))
+    queue = Queue(platform_location(settings.data_dir))
+    billing = Billing.from_config(api_config(settings), PlatformDB(platform_location(settings.data_dir)))
     if billing is None:
         return "billing is off: nothing to sweep"
     try:
@@ -275,7 +276,7 @@ def publish_failed(settings: Settings, slug: str, job, exc: Exception) -> None:
                                                                "message": failure_message(job, exc)}}, subject=job.id)
     finally:
         conn.close()
-    Queue(settings.data_dir / "platform.db").enqueue(slug, "notify", actor="system")
+    Queue(platform_location(settings.data_dir)).enqueue(slug, "notify", actor="system")
 
 
 def run_job(settings: Settings, job, memory=None) -> str:
@@ -344,7 +345,7 @@ def _publishing_job(settings: Settings, job, memory) -> str:
                 raise
             # Scheduled content still goes live, on the first day the plan allows another publish.
             retry = next_day(job.tenant)
-            Queue(settings.data_dir / "platform.db").enqueue(job.tenant, actor="schedule", run_after=retry)
+            Queue(platform_location(settings.data_dir)).enqueue(job.tenant, actor="schedule", run_after=retry)
             raise PublishError(f"{exc} The scheduled publish runs again on {_when(retry)}.") from None
         log = (f"published {job.tenant} as deploy {deploy.id}: {_files(deploy.uploaded, 'uploaded')}, "
                f"{_files(deploy.deleted, 'removed')}")

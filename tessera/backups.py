@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
+from content.migrations import platform_location
 from publish.backups import Backups, Restored, Taken, next_slot, open_store, words
 from publish.jobs import Job, Queue
 
@@ -33,7 +34,7 @@ def backups(settings: Settings) -> Backups:
 def _shops(settings: Settings) -> list[str]:
     from content.registry import Registry
 
-    registry = Registry(settings.data_dir / "platform.db")
+    registry = Registry(platform_location(settings.data_dir))
     try:
         return [t.slug for t in registry.all() if "ecommerce" in t.features]
     finally:
@@ -46,7 +47,7 @@ def schedule_backups(settings: Settings, queue: Queue | None = None, now: dateti
     hours = settings.backup_interval
     if not hours:
         return {}
-    queue = queue or Queue(settings.data_dir / "platform.db")
+    queue = queue or Queue(platform_location(settings.data_dir))
     moment = now or datetime.now(timezone.utc)
     queued: dict[str, datetime] = {}
     for slug in _shops(settings):
@@ -75,7 +76,7 @@ def backup_job(settings: Settings, job: Job, now: datetime | None = None) -> str
             return f"{job.tenant} was backed up at {words(newest.taken_at)}, in this slot already"
         return said(store.take(job.tenant, "scheduled", moment))
     finally:
-        Queue(settings.data_dir / "platform.db").enqueue(job.tenant, BACKUP, actor=SCHEDULE,
+        Queue(platform_location(settings.data_dir)).enqueue(job.tenant, BACKUP, actor=SCHEDULE,
                                                          run_after=next_slot(job.tenant, hours, moment))
 
 

@@ -22,6 +22,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from content.migrations import platform_location
 
 HOOK = """#!/bin/sh
 exec "{python}" -m tessera.hooks pre-receive
@@ -263,7 +264,7 @@ def _tenant_facts(settings, slug: str) -> tuple[bool, int | None]:
     from content.plans import UPLOAD_CEILING, limits_for
     from content.registry import Registry
 
-    registry = Registry(settings.data_dir / "platform.db")
+    registry = Registry(platform_location(settings.data_dir))
     try:
         tenant = registry.find(slug)
         if tenant is None:
@@ -284,7 +285,7 @@ def limit_problems(settings, slug: str, repo, old: str, new: str) -> list[str]:
                                read_only_error, read_only_paths)
     from content.registry import Registry
 
-    registry = Registry(settings.data_dir / "platform.db")
+    registry = Registry(platform_location(settings.data_dir))
     try:
         tenant = registry.find(slug)
         if tenant is None:

@@ -9,7 +9,7 @@ import threading
 from datetime import datetime, timezone
 from typing import Callable
 
-from content.migrations import connect
+from content.migrations import connect, platform_location
 from content.retention import prune_platform, prune_tenant
 from content.schema import PLATFORM, TENANT
 
@@ -32,7 +32,7 @@ def prune_all(settings: Settings, now: datetime | None = None,
         for table, n in counts.items():
             total[table] = total.get(table, 0) + n
 
-    conn = connect(settings.data_dir / "platform.db", PLATFORM)
+    conn = connect(platform_location(settings.data_dir), PLATFORM)
     try:
         add(prune_platform(conn, settings.retention, now))
     finally:

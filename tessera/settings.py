@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Mapping
 
 from content.errors import InvalidValue
+from content.migrations import platform_location
 from content.retention import Retention
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +63,9 @@ class Settings:
     backup_storage: str = "file://"  # file:// (<data>/backups/<slug>/), file:///PATH or s3://NAME
     backup_keep_days: int = 14  # every backup of these last days is kept, then the newest of each week for 8 weeks
     backup_interval: int = 24  # hours between a shop's scheduled backups; 0 turns them off
+    # Platform state (tenants, people, sessions, the job queue) on PostgreSQL instead of platform.db;
+    # read where it is used through ``content.migrations.platform_location``, checked here.
+    database_url: str | None = None
 
     @property
     def billing(self) -> bool:
@@ -140,7 +144,29 @@ class Settings:
                                            storage, data_dir),
             backup_keep_days=_days(env.get("TESSERA_BACKUP_KEEP_DAYS", "14"), "TESSERA_BACKUP_KEEP_DAYS"),
             backup_interval=_hours(env.get("TESSERA_BACKUP_INTERVAL", "24"), "TESSERA_BACKUP_INTERVAL"),
+            database_url=_database_url(env.get("TESSERA_DATABASE_URL", "").strip()),
         )
+
+    @property
+    def platform_db_shown(self) -> str:
+        """Where platform state lives (``content.migrations.platform_location``), fit to print: a
+        PostgreSQL URL without its password, or the platform.db file."""
+        where = platform_location(self.data_dir)
+        return redact_url(where) if isinstance(where, str) else str(where)
+
+
+def _database_url(value: str) -> str | None:
+    if not value:
+        return None
+    if not value.startswith(("postgresql://", "postgres://")):
+        raise SettingsError("TESSERA_DATABASE_URL must be a PostgreSQL URL such as "
+                            f"postgresql://tessera:PASSWORD@db.internal:5432/tessera, not {redact_url(value)!r}")
+    return value
+
+
+def redact_url(url: str) -> str:
+    """A URL with its password replaced by ***, for logs and messages."""
+    return re.sub(r"^([a-z0-9+.-]+://[^:/@]*):[^@/]*@", r"\1:***@", url)
 
 
 def _admin_host(value: str, base_domain: str) -> str:

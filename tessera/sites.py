@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterator
 
+from content.migrations import platform_location
 from builder.build import BuildConfig, BuildResult, build
 from builder.history import renamed_slugs
 from builder.output import locked, recover
@@ -192,7 +193,7 @@ def publish_tenant(settings: Settings, tenants: Tenants, slug: str, *, actor: st
         finally:
             conn.close()
     if built.result.next_scheduled:  # scheduled content goes live on time (within a minute): queue its publish now
-        Queue(settings.data_dir / "platform.db").enqueue(
+        Queue(platform_location(settings.data_dir)).enqueue(
             slug, actor="schedule", run_after=built.result.next_scheduled + spread(slug, SCHEDULE_SPREAD_SECONDS))
     return built, deploy
 

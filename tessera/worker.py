@@ -20,6 +20,7 @@ import socket
 import threading
 from pathlib import Path
 
+from content.migrations import platform_location
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ class Worker:
 
         self.settings = settings
         self.parent = parent
-        self.queue = Queue(settings.data_dir / "platform.db")
+        self.queue = Queue(platform_location(settings.data_dir))
         self.runner = job_runner(settings, workers=1, poll=poll)  # one build at a time per process
         self.housekeeper = Housekeeper(settings)
         self.stopping = threading.Event()

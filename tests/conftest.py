@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 
@@ -16,10 +17,42 @@ from pathlib import Path
 import pytest
 
 from content.gitrepo import Author
+from tests import pgserver
 from content.tenants import Tenants
 from tessera.settings import ROOT, Settings
 
 SITES = ROOT / "sites"
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server for this test process (``tests.pgserver``)."""
+    yield from pgserver.server_url()
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """A fresh, empty database (a schema of its own) on that server, as a URL."""
+    yield from pgserver.schema_url(postgres_server)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def platform_engine(request, monkeypatch) -> str:
+    """Runs a test once on each platform-state engine: SQLite's platform.db, then PostgreSQL
+    (``TESSERA_DATABASE_URL`` set to a fresh database)."""
+    if request.param == "postgresql":
+        monkeypatch.setenv("TESSERA_DATABASE_URL", request.getfixturevalue("postgres_url"))
+    else:
+        monkeypatch.delenv("TESSERA_DATABASE_URL", raising=False)
+    return request.param
+
+
+@pytest.fixture(autouse=True)
+def _engine_from_environment(request, monkeypatch):
+    """``TESSERA_TEST_ENGINE=postgresql``: every test's platform state on PostgreSQL."""
+    if os.environ.get("TESSERA_TEST_ENGINE") == "postgresql" and "platform_engine" not in request.fixturenames:
+        monkeypatch.setenv("TESSERA_DATABASE_URL", request.getfixturevalue("postgres_url"))
+    yield
 
 
 @pytest.fixture(name="settings")

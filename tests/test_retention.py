@@ -11,11 +11,15 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from click.testing import CliRunner
 
+from content.migrations import connect, platform_location
 from content.retention import Retention
 from content.tenants import Tenants
 from tessera.cli import main
 from tessera.housekeeping import Housekeeper, prune_all
 from tessera.settings import ROOT, Settings, SettingsError
+
+# Platform state on both engines: SQLite's platform.db and PostgreSQL.
+pytestmark = pytest.mark.usefixtures("platform_engine")
 
 NOW = datetime(2026, 11, 30, 12, tzinfo=timezone.utc)
 
@@ -28,7 +32,7 @@ def iso(days_ago: float) -> str:
 def fx_data(tmp_path):
     tenants = Tenants(tmp_path, ROOT / "sites")
     tenant = tenants.create("bakery", "Bakery", frozenset({"cms"}), starter=None)
-    platform = sqlite3.connect(tmp_path / "platform.db")
+    platform = connect(platform_location(tmp_path))
     user = platform.execute("INSERT INTO users (email, password_hash, created_at, password_changed_at) "
                             "VALUES ('a@b.test', 'x', ?, ?)",
                             (iso(400), iso(400))).lastrowid
@@ -75,7 +79,7 @@ def test_what_stopped_mattering_goes_and_the_rest_stays(data):
     assert deleted["audit_log"] == 1 and deleted["login_known"] == 1
     assert deleted["events"] == 1 and deleted["deliveries"] == 1 and deleted["delivery_attempts"] == 1
     assert deleted["payment_events"] == 1
-    platform = sqlite3.connect(data / "platform.db")
+    platform = connect(platform_location(data))
     assert sorted(r[0] for r in platform.execute("SELECT status FROM jobs")) == ["done", "queued", "running"]
     assert platform.execute("SELECT count(*) FROM sessions").fetchone()[0] == 1
     conn = sqlite3.connect(data / "tenants" / "bakery" / "tenant.db")
@@ -117,7 +121,7 @@ def test_the_server_prunes_on_its_own(data):
     keeper = Housekeeper(settings_for(data, "jobs=1"), every=3600, first_after=0.01)
     keeper.start()
     try:
-        platform = sqlite3.connect(data / "platform.db")
+        platform = connect(platform_location(data))
         deadline = time.monotonic() + 10
         while platform.execute("SELECT count(*) FROM jobs WHERE status IN ('done', 'failed')").fetchone()[0] > 1 \
                 and time.monotonic() < deadline:

@@ -30,6 +30,7 @@ def test_production_refuses_a_missing_secret(tmp_path):
     ({"TESSERA_ADMIN_HOST": "https://admin.example.com/"}, "TESSERA_ADMIN_HOST"),
     ({"TESSERA_ORDERS_PER_ADDRESS": "60"}, "TESSERA_ORDERS_PER_ADDRESS"),
     ({"TESSERA_ORDERS_PER_EMAIL": "0/60"}, "TESSERA_ORDERS_PER_EMAIL"),
+    ({"TESSERA_DATABASE_URL": "mysql://u:p@db/tessera"}, "TESSERA_DATABASE_URL"),
 ])
 def test_malformed_settings_name_the_variable(tmp_path, env, name):
     with pytest.raises(SettingsError, match=name):
@@ -71,3 +72,17 @@ def test_order_limits_reach_the_api(tmp_path):
     assert config.orders_per_address == (5, 60) and config.orders_per_email == (2, 30)
     default = api_config(Settings.from_env({"TESSERA_DATA_DIR": str(tmp_path)}))
     assert default.orders_per_address == (60, 600) and default.orders_per_email == (10, 3600)
+
+
+def test_the_database_url_is_shown_without_its_password(tmp_path, monkeypatch):
+    url = "postgresql://tessera:s3cret-word@db.internal:5432/tessera"
+    monkeypatch.setenv("TESSERA_DATABASE_URL", url)
+    monkeypatch.setenv("TESSERA_DATA_DIR", str(tmp_path))
+    settings = Settings.from_env()
+    assert settings.database_url == url
+    assert settings.platform_db_shown == "postgresql://tessera:***@db.internal:5432/tessera"
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({"TESSERA_DATA_DIR": str(tmp_path), "TESSERA_DATABASE_URL": "mysql://u:s3cret-word@db/x"})
+    assert "s3cret-word" not in str(refused.value)
+    monkeypatch.delenv("TESSERA_DATABASE_URL")
+    assert Settings.from_env({"TESSERA_DATA_DIR": str(tmp_path)}).platform_db_shown == str(tmp_path / "platform.db")

@@ -25,7 +25,7 @@ from typing import Callable
 import yaml
 
 from content.gitrepo import Repository
-from content.migrations import connect
+from content.migrations import connect, platform_location
 from content.registry import FEATURES
 from content.schema import PLATFORM, TENANT
 
@@ -93,7 +93,7 @@ class Notifier:
         queued behind other sites' work, so one busy site cannot hold the lane."""
         report = Report()
         conn = connect(self.data_dir / "tenants" / slug / "tenant.db", TENANT)
-        platform = connect(self.data_dir / "platform.db", PLATFORM)
+        platform = connect(platform_location(self.data_dir), PLATFORM)
         started = time.monotonic()
         failing: set[int] = set()  # endpoints that failed in this run: their other deliveries wait
         try:

@@ -58,7 +58,8 @@ def serve(ctx: Context, workers: int) -> None:
     settings = ctx.settings
     console.print(f"Serving sites and the API on http://{settings.host}:{settings.port}/ "
                   f"(sites at http://<tenant>.{settings.base_domain}:{settings.port}/, docs at /api/docs) "
-                  f"with {workers} worker{'' if workers == 1 else 's'}; Ctrl-C stops.")
+                  f"with {workers} worker{'' if workers == 1 else 's'}; platform state in "
+                  f"{settings.platform_db_shown}; Ctrl-C stops.")
     _serve(settings, workers)
 
 
@@ -73,7 +74,7 @@ def worker(ctx: Context, parent: int | None) -> None:
     cores allow; they share one queue."""
     from ..worker import Worker
 
-    console.print(f"Worker {__import__('os').getpid()} taking jobs from {ctx.settings.data_dir / 'platform.db'}.")
+    console.print(f"Worker {__import__('os').getpid()} taking jobs from {ctx.settings.platform_db_shown}.")
     Worker(ctx.settings, parent=parent).run()
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
+from content.migrations import platform_location
 from .base import Context, console, err_console, handle_errors, main, pass_ctx
 from .output import Column, column, json_option, show_rows
 
@@ -257,7 +258,7 @@ def _on_workers(ctx: Context, kind: str) -> bool:
     workers = listening_workers(sockets_dir(ctx.settings))
     if not workers:
         return False
-    queue = Queue(ctx.settings.data_dir / "platform.db")
+    queue = Queue(platform_location(ctx.settings.data_dir))
     slugs = _all_slugs(ctx, live_only=kind == "publish")
     jobs = {queue.enqueue(slug, kind, actor="cli").id: slug for slug in slugs}
     wake_workers(sockets_dir(ctx.settings))
@@ -323,7 +324,7 @@ def jobs_command(ctx: Context, tenant_slug: str | None, run: bool, as_json: bool
 
     if tenant_slug is not None:
         ctx.tenants.registry.get(tenant_slug)  # an unknown tenant is an error, not an empty list
-    queue = Queue(ctx.settings.data_dir / "platform.db")
+    queue = Queue(platform_location(ctx.settings.data_dir))
     if run:
         runner = job_runner(ctx.settings)
         while (job := runner.run_once()) is not None:

@@ -6,10 +6,13 @@ import sqlite3
 import pytest
 
 from content.errors import ContentErrors, InvalidSlug, InvalidValue, TenantExists, TenantNotFound
-from content.migrations import Migrations, connect
+from content.migrations import Migrations, connect, platform_location
 from content.registry import Registry, parse_features, validate_slug
 from content.schema import PLATFORM, TENANT
 from tests.conftest import write_site
+
+# Platform state on both engines: SQLite's platform.db and PostgreSQL.
+pytestmark = pytest.mark.usefixtures("platform_engine")
 
 
 @pytest.mark.parametrize("slug", ["acme", "a1", "rye-and-crumb", "x" * 40, "2024-shop"])
@@ -31,7 +34,7 @@ def test_features_are_checked():
 
 
 def test_registry_round_trip(tmp_path):
-    registry = Registry(tmp_path / "platform.db")
+    registry = Registry(platform_location(tmp_path))
     created = registry.add("acme", "Acme", frozenset({"cms"}))
     assert created.has("cms") and not created.has("ecommerce")
     updated = registry.update("acme", features=frozenset({"cms", "ecommerce"}), status="suspended")
@@ -134,7 +137,7 @@ BAD_NAMES = [
 
 @pytest.mark.parametrize("name,message", BAD_NAMES, ids=lambda v: repr(v)[:20])
 def test_tenant_names_are_checked_wherever_they_are_set(tmp_path, name, message):
-    registry = Registry(tmp_path / "platform.db")
+    registry = Registry(platform_location(tmp_path))
     with pytest.raises(InvalidValue, match=f"^name: .*{re.escape(message)}") as raised:
         registry.add("acme", name, frozenset())
     assert raised.value.field == "name"
@@ -147,5 +150,5 @@ def test_tenant_names_are_checked_wherever_they_are_set(tmp_path, name, message)
 @pytest.mark.parametrize("name", ["Rye & Crumb <Bakery>", "Café Noir", "パン屋", "Brot 🍞", "x" * 100,
                                   "Bäckerei \u200dZWJ"])
 def test_real_names_are_kept(tmp_path, name):
-    registry = Registry(tmp_path / "platform.db")
+    registry = Registry(platform_location(tmp_path))
     assert registry.add("acme", f"  {name} ", frozenset()).name == name

@@ -3,8 +3,14 @@ its id, and Settings → Activity shows a site the entries with its id."""
 
 from __future__ import annotations
 
+import pytest
+
+from content.migrations import platform_location
 from commerce_api.audit import Audit
 from content.registry import Registry
+
+# Platform state on both engines: SQLite's platform.db and PostgreSQL.
+pytestmark = pytest.mark.usefixtures("platform_engine")
 
 
 class _Db:
@@ -13,7 +19,7 @@ class _Db:
 
 
 def test_a_new_site_never_inherits_a_deleted_sites_activity(tmp_path):
-    registry = Registry(tmp_path / "platform.db")
+    registry = Registry(platform_location(tmp_path))
     audit = Audit(_Db(registry))  # type: ignore[arg-type]
     registry.add("first", "First", frozenset({"cms"}))
     gone = registry.add("gone", "Gone", frozenset({"cms"}))

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import pytest
 
+from content.migrations import platform_location
 from content.errors import InvalidValue
 from content.registry import Registry
+
+# Platform state on both engines: SQLite's platform.db and PostgreSQL.
+pytestmark = pytest.mark.usefixtures("platform_engine")
 
 
 @pytest.fixture(name="registry")
 def fx_registry(tmp_path):
-    registry = Registry(tmp_path / "platform.db")
+    registry = Registry(platform_location(tmp_path))
     registry.add("acme", "Acme", frozenset({"cms"}), settings={"limits": {"products": 5}})
     yield registry
     registry.close()

@@ -3,18 +3,24 @@ build and live site are exactly its own clean build."""
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import builder.build
+from content.migrations import platform_location
 from content.registry import parse_features
 from publish.jobs import Queue
 from tessera.app import job_runner
 from tessera.sites import build_tenant, publish_tenant
 from tests.builder.conftest import files
 from tests.publish.conftest import EDITOR
+
+# Platform state on both engines: SQLite's platform.db and PostgreSQL.
+pytestmark = pytest.mark.usefixtures("platform_engine")
 
 
 def tenant_with_pages_of_its_own(tenants, n: int, posts: int = 60) -> str:
@@ -63,7 +69,7 @@ def test_publishes_queued_at_once_each_publish_their_own_site(platform, tmp_path
             super().__init__(*args, **kwargs)
 
     monkeypatch.setattr(builder.build, "ProcessPoolExecutor", GatedPool)
-    queue = Queue(settings.data_dir / "platform.db")
+    queue = Queue(platform_location(settings.data_dir))
     jobs = [queue.enqueue(slug, actor="test") for slug in slugs]
     finished_ids, everything_done = set(), threading.Event()
 

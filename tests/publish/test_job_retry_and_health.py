@@ -7,12 +7,16 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from content.migrations import platform_location
 from publish.errors import NotRetryable
 from publish.jobs import Queue
 
+# Platform state on both engines: SQLite's platform.db and PostgreSQL.
+pytestmark = pytest.mark.usefixtures("platform_engine")
+
 
 def test_a_failed_job_goes_back_to_the_queue_once_and_runs_again(tmp_path):
-    queue = Queue(tmp_path / "platform.db")
+    queue = Queue(platform_location(tmp_path))
     job = queue.enqueue("bakery", actor="t")
     queue.finish(queue.claim(), False, "publish failed: disk full")
     assert [j.id for j in queue.failed()] == [job.id]
@@ -30,7 +34,7 @@ def test_a_failed_job_goes_back_to_the_queue_once_and_runs_again(tmp_path):
 
 
 def test_health_counts_due_jobs_per_lane_and_the_oldest_ones_age(tmp_path):
-    queue = Queue(tmp_path / "platform.db")
+    queue = Queue(platform_location(tmp_path))
     now = datetime.now(timezone.utc).replace(microsecond=0)
     assert queue.health(now) == {"publish_due": 0, "notify_due": 0, "due": 0, "scheduled": 0, "running": 0,
                                  "oldest_due": None, "oldest_age_seconds": 0}

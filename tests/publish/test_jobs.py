@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import subprocess
+import sys
 import time
+
+import pytest
 from datetime import datetime, timedelta, timezone
 
 from builder.errors import BuildErrors, ContentError
+from content.migrations import platform_location
 from publish.jobs import Queue, Runner
 from tessera.app import job_runner, run_job
 from tessera.sites import publish_tenant
 from tests.publish.conftest import EDITOR
 
+# Platform state on both engines: SQLite's platform.db and PostgreSQL.
+pytestmark = pytest.mark.usefixtures("platform_engine")
+
 
 def test_one_job_per_tenant_at_a_time(tmp_path):
-    queue = Queue(tmp_path / "platform.db")
+    queue = Queue(platform_location(tmp_path))
     a1 = queue.enqueue("a", actor="t")
     assert queue.enqueue("a", actor="t").id == a1.id  # an identical waiting job is reused
     b1 = queue.enqueue("b", actor="t")
@@ -29,8 +39,42 @@ def test_one_job_per_tenant_at_a_time(tmp_path):
     assert queue.get(later.id).status == "queued" and queue.get(b1.id).status == "running"
 
 
+DRAIN = """
+import json, sys, time
+from publish.jobs import Queue
+queue, owner, taken = Queue(sys.argv[1]), sys.argv[2], []
+while True:
+    job = queue.claim("publish", owner)
+    if job is None:
+        break
+    started = time.monotonic()
+    time.sleep(0.01)
+    taken.append([job.id, job.tenant, started, time.monotonic()])
+    queue.finish(job, True, "ok")
+print(json.dumps(taken))
+"""
+
+
+def test_runners_in_four_processes_take_each_job_once_and_one_per_tenant_at_a_time(tmp_path):
+    queue = Queue(platform_location(tmp_path))
+    queued = {queue.enqueue(f"t{n}", kind, actor="t").id for n in range(30) for kind in ("publish", "backup")}
+    assert len(queued) == 60
+    runners = [subprocess.Popen([sys.executable, "-c", DRAIN, str(platform_location(tmp_path)), f"runner-{n}"],
+                                stdout=subprocess.PIPE, text=True, env=os.environ) for n in range(4)]
+    taken = [row for runner in runners for row in json.loads(runner.communicate(timeout=120)[0])]
+    ids = [row[0] for row in taken]
+    assert sorted(ids) == sorted(queued)  # every job, each exactly once
+    assert {queue.get(i).status for i in ids} == {"done"}
+    by_tenant: dict[str, list] = {}
+    for _, tenant, start, end in taken:
+        by_tenant.setdefault(tenant, []).append((start, end))
+    for spans in by_tenant.values():  # a tenant's publish and backup share a lane: never at once
+        (a_start, a_end), (b_start, b_end) = sorted(spans)
+        assert a_end <= b_start
+
+
 def test_runner_records_failures_and_goes_on(tmp_path, caplog):
-    queue = Queue(tmp_path / "platform.db")
+    queue = Queue(platform_location(tmp_path))
     queue.enqueue("boom", actor="t")
     queue.enqueue("broken", actor="t")
     queue.enqueue("fine", actor="t")
@@ -63,7 +107,7 @@ def test_failed_publish_job_names_file_and_line(platform):
     settings, tenants = platform
     tenants.repository("studio").write({"pages/about.md": b"---\ntitle: About\n---\nSee [x](page:missing).\n"},
                                        EDITOR, "Break a link")
-    queue = Queue(settings.data_dir / "platform.db")
+    queue = Queue(platform_location(settings.data_dir))
     queue.enqueue("studio", actor="test")
     job = job_runner(settings).run_once()
     assert job.status == "failed" and "Traceback" not in job.log
@@ -71,10 +115,10 @@ def test_failed_publish_job_names_file_and_line(platform):
 
 
 def test_abandoned_jobs_go_back_to_the_queue(tmp_path):
-    queue = Queue(tmp_path / "platform.db")
+    queue = Queue(platform_location(tmp_path))
     queue.enqueue("a", actor="t")
     queue.claim()  # the process running it dies here
-    assert Queue(tmp_path / "platform.db").requeue_abandoned() == ["a"]
+    assert Queue(platform_location(tmp_path)).requeue_abandoned() == ["a"]
     assert queue.claim().tenant == "a"
 
 
@@ -84,7 +128,7 @@ def test_a_job_another_live_runner_holds_is_left_running(tmp_path):
 
     from publish.jobs import runner_id
 
-    queue = Queue(tmp_path / "platform.db")
+    queue = Queue(platform_location(tmp_path))
     for tenant in ("here", "dead", "elsewhere", "silent"):
         queue.enqueue(tenant, actor="t")
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
@@ -98,7 +142,7 @@ def test_a_job_another_live_runner_holds_is_left_running(tmp_path):
         queue.claim(owner="other-node/8/dddd")  # on another machine, silent for long
         with queue.conn:
             queue.conn.execute("UPDATE jobs SET heartbeat_at = '2020-01-01T00:00:00+00:00' WHERE tenant = 'silent'")
-        starting = Queue(tmp_path / "platform.db")
+        starting = Queue(platform_location(tmp_path))
         assert starting.requeue_abandoned(runner_id()) == ["dead", "silent"]
         running = {job.tenant for job in queue.list() if job.status == "running"}
         assert running == {"here", "elsewhere"}
@@ -111,7 +155,7 @@ def test_a_runner_beats_for_its_jobs_and_takes_back_those_of_dead_runners(platfo
     import threading
 
     settings, _ = platform
-    queue = Queue(settings.data_dir / "platform.db")
+    queue = Queue(platform_location(settings.data_dir))
     queue.enqueue("studio", actor="t")
     queue.claim(owner="vanished-node/1/eeee")  # a runner elsewhere that died mid-job
     with queue.conn:
@@ -140,7 +184,7 @@ def test_scheduled_content_is_published_when_due(platform, monkeypatch):
     publish_tenant(settings, tenants, "studio", actor="test")
     live = settings.data_dir / "buckets" / "studio" / "current"
     assert not (live / "blog" / "launch" / "index.html").exists()
-    queue = Queue(settings.data_dir / "platform.db")
+    queue = Queue(platform_location(settings.data_dir))
     (job,) = [j for j in queue.list("studio") if j.actor == "schedule"]
     assert job.run_after == (soon.replace(microsecond=0) + timedelta(seconds=1)).isoformat()  # never early
     runner = Runner(queue, lambda j: run_job(settings, j))
@@ -152,7 +196,7 @@ def test_scheduled_content_is_published_when_due(platform, monkeypatch):
 
 def test_publish_of_a_deleted_tenant_fails_with_a_message(platform):
     settings, _ = platform
-    queue = Queue(settings.data_dir / "platform.db")
+    queue = Queue(platform_location(settings.data_dir))
     queue.enqueue("gone", actor="test")
     job = job_runner(settings).run_once()
     assert job.status == "failed" and job.log.startswith("publish failed: ") and "gone" in job.log, job.log
@@ -162,14 +206,14 @@ def test_a_queued_job_wakes_an_idle_runner_at_once(tmp_path):
     """Save to live: a publish queued in the serving process starts without waiting for the next poll."""
     import threading
 
-    queue = Queue(tmp_path / "platform.db")
+    queue = Queue(platform_location(tmp_path))
     done = threading.Event()
     runner = Runner(queue, lambda job: "published", workers=1, notify_workers=0, poll=600,
                     on_finish=lambda job: done.set())
     queue.listeners.append(runner.wake)
     runner.start()
     try:
-        runner_idle = Queue(tmp_path / "platform.db")  # another object on the same queue, as the API has
+        runner_idle = Queue(platform_location(tmp_path))  # another object on the same queue, as the API has
         runner_idle.listeners.append(runner.wake)
         assert not done.wait(0.2)  # nothing queued: the runner sleeps
         runner_idle.enqueue("a", actor="t")
@@ -189,7 +233,7 @@ def test_scheduled_publishes_of_many_sites_are_spread_over_a_minute(platform):
     repo.write({"posts/later.md": f"---\ntitle: Later\npublished_at: {at.isoformat()}\n---\nSoon.\n".encode()},
                EDITOR, "Schedule a post")
     publish_tenant(settings, tenants, "studio", actor="test")
-    queue = Queue(settings.data_dir / "platform.db")
+    queue = Queue(platform_location(settings.data_dir))
     runs = sorted(j.run_after for j in queue.list("studio") if j.actor == "schedule" and j.status == "queued")
     assert (at + spread("studio", SCHEDULE_SPREAD_SECONDS)).isoformat() in runs
     offsets = {spread(f"site-{n}", 60).total_seconds() for n in range(1000)}

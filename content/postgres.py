@@ -1,0 +1,250 @@
+"""Platform state on PostgreSQL: the connection Tessera's SQLite code expects, over psycopg 3.
+
+The platform's queries are written once, in the SQL both engines share; this module makes a psycopg
+connection behave like the ``sqlite3`` connections ``content.migrations.connect`` opens:
+
+- ``?`` and ``:name`` parameters, rows readable by index and by column name (``Row``);
+- transactions as sqlite3 opens them: a data-changing statement starts one, ``commit()`` ends it;
+  ``BEGIN IMMEDIATE`` (``content.migrations.immediate``) too;
+- writes serialised the way one SQLite file serialises them: every write transaction takes one
+  transaction-scoped advisory lock first, so a decision read inside ``immediate`` still holds at
+  COMMIT, on any number of machines. The job queue alone claims without it (``FOR UPDATE SKIP
+  LOCKED``, ``publish.jobs``), so runners never wait on each other's builds;
+- errors raised as the ``sqlite3`` exception of the same kind (a duplicate is an ``IntegrityError``);
+- the migrations' SQLite DDL translated (``INTEGER PRIMARY KEY`` ids become identity columns,
+  ``COLLATE NOCASE`` a case-insensitive ICU collation).
+
+One connection per thread and database URL in a process, shared by every registry, queue and
+platform handle on that thread (as many connections as threads, not as objects).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from functools import lru_cache
+from typing import Any, Iterator
+
+import psycopg
+from psycopg.adapt import Dumper
+from psycopg.pq import TransactionStatus
+
+SCHEMES = ("postgresql://", "postgres://")
+# The one lock every platform write takes (a constant: "tessera!" as a signed 64-bit integer).
+WRITE_LOCK = int.from_bytes(b"tessera!", "big", signed=True)
+_WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|ALTER|DROP)\b", re.IGNORECASE)
+
+
+def is_url(target: object) -> bool:
+    return isinstance(target, str) and target.startswith(SCHEMES)
+
+
+class Row(tuple):
+    """A result row, by index or by column name, like ``sqlite3.Row``."""
+
+    def __new__(cls, values: tuple, names: dict[str, int]) -> Row:
+        row = super().__new__(cls, values)
+        row._names = names
+        return row
+
+    def __getitem__(self, key):  # type: ignore[override]
+        if isinstance(key, str):
+            try:
+                return tuple.__getitem__(self, self._names[key])
+            except KeyError:
+                raise IndexError(f"no such column: {key}") from None
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._names)
+
+
+def _row_factory(cursor: psycopg.Cursor):
+    names = {column.name: n for n, column in enumerate(cursor.description or ())}
+    return lambda values: Row(values, names)
+
+
+class _BoolAsInt(Dumper):
+    """Python booleans stored as 0 and 1, as SQLite stores them (the columns are integers)."""
+
+    oid = psycopg.adapters.types["int8"].oid
+
+    def dump(self, obj: bool) -> bytes:
+        return b"1" if obj else b"0"
+
+
+class Cursor:
+    """What ``execute`` returns: the psycopg cursor, plus sqlite3's ``lastrowid``."""
+
+    def __init__(self, cursor: psycopg.Cursor, conn: Connection) -> None:
+        self._cursor, self._conn = cursor, conn
+
+    @property
+    def lastrowid(self) -> int | None:
+        # The id the last INSERT drew from an identity column, in this session.
+        return self._conn._raw.execute("SELECT lastval()").fetchone()[0]
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    @property
+    def description(self):
+        return self._cursor.description
+
+    def fetchone(self) -> Row | None:
+        return self._cursor.fetchone() if self._cursor.description else None
+
+    def fetchall(self) -> list[Row]:
+        return self._cursor.fetchall() if self._cursor.description else []
+
+    def __iter__(self) -> Iterator[Row]:
+        return iter(self.fetchall())
+
+
+class Connection:
+    """A psycopg connection with the face of a ``sqlite3.Connection`` (see the module's docstring)."""
+
+    engine = "postgresql"
+
+    def __init__(self, raw: psycopg.Connection) -> None:
+        self._raw = raw
+
+    # -- transactions ------------------------------------------------------------------------
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._raw.info.transaction_status != TransactionStatus.IDLE
+
+    def begin(self, *, lock: bool = True) -> None:
+        """Start a transaction; ``lock``: take the platform's write lock first (see the module)."""
+        self._raw.execute("BEGIN")
+        if lock:
+            self._raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+
+    def commit(self) -> None:
+        if self.in_transaction:
+            self._raw.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.in_transaction:
+            self._raw.execute("ROLLBACK")
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        self.rollback() if kind else self.commit()
+
+    # -- statements --------------------------------------------------------------------------
+
+    def execute(self, sql: str, params: Any = ()) -> Cursor:
+        verb = sql.lstrip()[:16].upper()
+        if verb.startswith("BEGIN"):
+            if self.in_transaction:  # a handle on this thread left one open: it becomes a locked one
+                self._raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            else:
+                self.begin()
+            return Cursor(self._raw.cursor(), self)
+        if verb.startswith(("COMMIT", "END")):
+            self.commit()
+            return Cursor(self._raw.cursor(), self)
+        if verb.startswith("ROLLBACK"):
+            self.rollback()
+            return Cursor(self._raw.cursor(), self)
+        if verb.startswith("PRAGMA"):
+            return Cursor(self._raw.cursor(), self)  # SQLite's settings mean nothing here
+        if not self.in_transaction and _WRITES.match(sql):
+            self.begin()
+        cursor = self._raw.cursor()
+        try:
+            cursor.execute(translate(sql), params if params else None)
+        except psycopg.Error as exc:
+            # The transaction cannot go on after an error (PostgreSQL refuses every later statement
+            # in it): end it here, as the ``with`` block around it would.
+            if self._raw.info.transaction_status == TransactionStatus.INERROR:
+                self._raw.execute("ROLLBACK")
+            raise _as_sqlite(exc) from exc
+        return Cursor(cursor, self)
+
+    def executemany(self, sql: str, rows) -> Cursor:
+        cursor = None
+        for params in rows:
+            cursor = self.execute(sql, params)
+        return cursor or Cursor(self._raw.cursor(), self)
+
+    def close(self) -> None:
+        """Nothing: the connection is shared by every handle on the thread (``connect``) and lives
+        as long as the thread."""
+
+
+def _as_sqlite(exc: psycopg.Error) -> sqlite3.Error:
+    for theirs, ours in ((psycopg.IntegrityError, sqlite3.IntegrityError),
+                         (psycopg.DataError, sqlite3.DataError),
+                         (psycopg.OperationalError, sqlite3.OperationalError),
+                         (psycopg.ProgrammingError, sqlite3.ProgrammingError)):
+        if isinstance(exc, theirs):
+            return ours(str(exc).strip())
+    return sqlite3.DatabaseError(str(exc).strip())
+
+
+_TOKENS = re.compile(r"('(?:[^']|'')*')|(\?)|(%)|(?<![:\w]):([A-Za-z_]\w*)")
+_DDL = [
+    (re.compile(r"\bid\s+INTEGER\s+PRIMARY\s+KEY(\s+AUTOINCREMENT)?\b", re.I),
+     "id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"),
+    (re.compile(r"\bINTEGER\b", re.I), "BIGINT"),
+    (re.compile(r"\bREAL\b", re.I), "DOUBLE PRECISION"),
+    (re.compile(r"\bBLOB\b", re.I), "BYTEA"),
+    (re.compile(r"\bCOLLATE\s+NOCASE\b", re.I), "COLLATE nocase"),
+    (re.compile(r"\bNOT\s+LIKE\b", re.I), "NOT ILIKE"),  # SQLite's LIKE ignores case
+    (re.compile(r"(?<!NOT )\bLIKE\b", re.I), "ILIKE"),
+]
+
+
+@lru_cache(maxsize=2048)
+def translate(sql: str) -> str:
+    """SQLite's spelling of a statement in PostgreSQL's (outside string literals)."""
+    parts, end = [], 0
+    for match in _TOKENS.finditer(sql):
+        parts.append(_words(sql[end:match.start()]))
+        literal, mark, percent, name = match.groups()
+        parts.append(literal if literal else "%s" if mark else "%%" if percent else f"%({name})s")
+        end = match.end()
+    parts.append(_words(sql[end:]))
+    return "".join(parts)
+
+
+def _words(text: str) -> str:
+    for pattern, replacement in _DDL:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+# -- connections --------------------------------------------------------------------------------
+
+_local = threading.local()  # per thread: {url: Connection}; a thread's connections go with it
+
+
+def connect(url: str) -> Connection:
+    """This thread's connection to ``url``, opened (or reopened after a lost one) on first use."""
+    open_ = getattr(_local, "conns", None)
+    if open_ is None:
+        open_ = _local.conns = {}
+    conn = open_.get(url)
+    if conn is None or conn._raw.closed or conn._raw.broken:
+        raw = psycopg.connect(url, autocommit=True, row_factory=_row_factory, connect_timeout=10)
+        raw.adapters.register_dumper(bool, _BoolAsInt)
+        conn = open_[url] = Connection(raw)
+    return conn
+
+
+def prepare(conn: Connection) -> None:
+    """What the translated schema needs before its first migration: the case-insensitive collation."""
+    conn._raw.execute("SELECT pg_advisory_lock(%s)", (WRITE_LOCK,))
+    try:
+        if conn._raw.execute("SELECT 1 FROM pg_collation WHERE collname = 'nocase'").fetchone() is None:
+            conn._raw.execute("CREATE COLLATION nocase (provider = icu, locale = 'und-u-ks-level2', "
+                              "deterministic = false)")
+    finally:
+        conn._raw.execute("SELECT pg_advisory_unlock(%s)", (WRITE_LOCK,))
