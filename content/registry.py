@@ -6,6 +6,7 @@ Only registry rows live here; a tenant's files and ``tenant.db`` are handled by 
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import sqlite3
@@ -33,6 +34,12 @@ RESERVED_SLUGS = frozenset({
 })
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 _DOMAIN = re.compile(r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+def this_node() -> str | None:
+    """The node this process runs on (``TESSERA_NODE``), None when the installation is one node.
+    Read at every call, as ``content.migrations.platform_location`` reads the database's URL."""
+    return os.environ.get("TESSERA_NODE", "").strip() or None
 
 
 def now_iso() -> str:
@@ -131,6 +138,7 @@ class Tenant:
     updated_at: str = ""
     # The features the tenant's plan includes (None: not read, e.g. a row from an archive).
     plan_features: frozenset[str] | None = field(default=None, compare=False)
+    node: str | None = None  # the node holding its files (None: the installation is one node)
 
     def has(self, feature: str) -> bool:
         """Whether the feature is on. For ``FEATURES`` (cms, ecommerce, analytics): the operator turned it
@@ -162,7 +170,8 @@ class Tenant:
         return cls(row["id"], row["slug"], row["name"], row["status"], row["plan"],
                    frozenset(json.loads(row["features"])), json.loads(row["settings"]),
                    row["created_at"], row["updated_at"],
-                   frozenset(json.loads(plan_features)) if plan_features is not None else None)
+                   frozenset(json.loads(plan_features)) if plan_features is not None else None,
+                   row["node"] if "node" in row.keys() else None)
 
 
 # Every read of a tenant carries its plan's features, so that ``Tenant.has`` answers for both.
@@ -183,7 +192,7 @@ class Registry:
     # -- tenants ----------------------------------------------------------------------------
 
     def add(self, slug: str, name: str, features: frozenset[str], *, plan: str = "starter",
-            status: str = "active", settings: dict | None = None) -> Tenant:
+            status: str = "active", settings: dict | None = None, node: str | None = None) -> Tenant:
         validate_slug(slug)
         self._plan_name(plan)
         _choice("status", status, STATUSES)
@@ -195,11 +204,11 @@ class Registry:
                 # site's Activity page lists the entries with its id. One statement, so two adds at once
                 # cannot pick the same id.
                 self.conn.execute(
-                    "INSERT INTO tenants (id, slug, name, status, plan, features, settings, created_at, updated_at)"
-                    " SELECT 1 + max(used), ?, ?, ?, ?, ?, ?, ?, ? FROM (SELECT max(id) AS used FROM tenants"
+                    "INSERT INTO tenants (id, slug, name, status, plan, features, settings, created_at, updated_at,"
+                    " node) SELECT 1 + max(used), ?, ?, ?, ?, ?, ?, ?, ?, ? FROM (SELECT max(id) AS used FROM tenants"
                     " UNION ALL SELECT max(tenant_id) FROM audit_log UNION ALL SELECT 0) AS ids",
                     (slug, name, status, plan, json.dumps(sorted(features)),
-                     json.dumps(settings or {}), stamp, stamp))
+                     json.dumps(settings or {}), stamp, stamp, node if node is not None else this_node()))
         except sqlite3.IntegrityError:
             raise TenantExists(f"a tenant with the slug {slug!r} already exists") from None
         return self.get(slug)
@@ -363,6 +372,38 @@ class Registry:
                                  (tenant.id,))
         return [Domain(r["name"], r["tenant_id"], bool(r["is_primary"]), r["verification_token"],
                        r["verified_at"]) for r in rows]
+
+    # -- nodes --------------------------------------------------------------------------------
+
+    def register_node(self, name: str, url: str) -> None:
+        """This node serves at ``url`` (other nodes forward its tenants' requests there)."""
+        validate_node(name)
+        with self.conn:
+            self.conn.execute("INSERT INTO nodes (name, url, seen_at) VALUES (?, ?, ?) ON CONFLICT (name) "
+                              "DO UPDATE SET url = excluded.url, seen_at = excluded.seen_at", (name, url, now_iso()))
+
+    def nodes(self) -> dict[str, str]:
+        """Each node's name and URL."""
+        return {row["name"]: row["url"] for row in self.conn.execute("SELECT name, url FROM nodes ORDER BY name")}
+
+    def place(self, slug: str, node: str | None) -> Tenant:
+        """Record that ``node`` now holds the tenant's files."""
+        tenant = self.get(slug)
+        if node is not None and node not in self.nodes():
+            raise InvalidValue("node", f"no node called {node!r}; nodes register when `tessera serve` starts "
+                                       "with TESSERA_NODE set")
+        with self.conn:
+            self.conn.execute("UPDATE tenants SET node = ?, updated_at = ? WHERE id = ?", (node, now_iso(), tenant.id))
+        return self.get(slug)
+
+
+_NODE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+
+
+def validate_node(name: str) -> str:
+    if not isinstance(name, str) or not _NODE.match(name):
+        raise InvalidValue("node", f"{name!r} is not a node name: use 1-40 lowercase letters, digits and hyphens")
+    return name
 
 
 CACHED_TENANTS = 4096  # per thread; past it the cache starts again (a miss is one query)

@@ -674,3 +674,16 @@ WHERE status = 'running' AND id NOT IN
     (SELECT min(id) FROM jobs WHERE status = 'running' GROUP BY tenant, kind = 'notify');
 CREATE UNIQUE INDEX jobs_one_running ON jobs(tenant, (kind = 'notify')) WHERE status = 'running'
 """)
+
+
+# Tenants placed on nodes (several machines sharing platform state on PostgreSQL): each node holds
+# its tenants' tenant.db, repository and builds; a request reaching another node is forwarded to it.
+# ``node`` NULL: the installation is one node (every tenant is local everywhere).
+PLATFORM.add("0013_nodes", """
+CREATE TABLE nodes (
+    name TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    seen_at TEXT NOT NULL
+);
+ALTER TABLE tenants ADD COLUMN node TEXT
+""")

@@ -120,12 +120,17 @@ class Queue(PerThread):
         return self.conn.execute("SELECT 1 FROM jobs WHERE tenant = ? AND kind = ? AND actor = ? AND status IN "
                                  "('queued', 'running') LIMIT 1", (tenant, kind, actor)).fetchone() is not None
 
-    def claim(self, lane: str | None = None, owner: str | None = None) -> Job | None:
+    def claim(self, lane: str | None = None, owner: str | None = None, node: str | None = None) -> Job | None:
         """Take the oldest due job whose tenant has nothing running in the job's lane (``lane``:
         only ``"publish"`` or only ``"notify"`` jobs). ``owner``: the runner taking it (``runner_id``),
-        recorded so that other runners can tell a job running elsewhere from one a dead runner left."""
+        recorded so that other runners can tell a job running elsewhere from one a dead runner left.
+        ``node``: only jobs of tenants placed on that node (or on none), whose files are here."""
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         only = {None: "", "notify": " AND j.kind = 'notify'"}.get(lane, " AND j.kind != 'notify'")
+        here: tuple[str, ...] = ()
+        if node is not None:
+            only += " AND coalesce((SELECT t.node FROM tenants t WHERE t.slug = j.tenant), ?) = ?"
+            here = (node, node)
         due = ("SELECT * FROM jobs j WHERE status = 'queued' AND run_after <= ?" + only + " AND NOT EXISTS "
                "(SELECT 1 FROM jobs r WHERE r.status = 'running' AND r.tenant = j.tenant "
                "AND (r.kind = 'notify') = (j.kind = 'notify')) ORDER BY run_after, id LIMIT 1")
@@ -133,15 +138,15 @@ class Queue(PerThread):
                 "WHERE id = ? AND status = 'queued'")
         conn = self.conn
         if getattr(conn, "engine", "sqlite") == "postgresql":
-            return self._claim_skipping_locked(conn, due, take, now, owner)
+            return self._claim_skipping_locked(conn, due, take, (now, *here), owner)
         with immediate(conn):
-            row = conn.execute(due, (now,)).fetchone()
+            row = conn.execute(due, (now, *here)).fetchone()
             if row is None:
                 return None
             conn.execute(take, (now_iso(), owner, now_iso(), row["id"]))
         return self.get(row["id"])
 
-    def _claim_skipping_locked(self, conn, due: str, take: str, now: str, owner: str | None) -> Job | None:
+    def _claim_skipping_locked(self, conn, due: str, take: str, params: tuple, owner: str | None) -> Job | None:
         """The claim on PostgreSQL: runners on any number of machines each lock the row they take
         (``FOR UPDATE SKIP LOCKED``) instead of queueing for the platform's write lock, so none waits
         for another. Two runners taking two jobs of one tenant's lane at once are stopped by the
@@ -149,7 +154,7 @@ class Queue(PerThread):
         for _ in range(8):
             conn.begin(lock=False)
             try:
-                row = conn.execute(due + " FOR UPDATE SKIP LOCKED", (now,)).fetchone()
+                row = conn.execute(due + " FOR UPDATE SKIP LOCKED", params).fetchone()
                 if row is None:
                     conn.commit()
                     return None
@@ -283,8 +288,10 @@ class Runner:
 
     def __init__(self, queue: Queue, execute: Callable[[Job], str], workers: int = 2, poll: float = 1.0, *,
                  notify_workers: int = 1, recover: Callable[[str], None] | None = None,
-                 on_finish: Callable[[Job], None] | None = None, beat: float = BEAT_SECONDS) -> None:
+                 on_finish: Callable[[Job], None] | None = None, beat: float = BEAT_SECONDS,
+                 node: str | None = None) -> None:
         self.queue, self.execute, self.workers, self.poll = queue, execute, workers, poll
+        self.node = node  # take only the jobs of tenants placed on this node (``Queue.claim``)
         self.notify_workers = notify_workers
         self.recover, self.on_finish = recover, on_finish
         self.owner = runner_id()
@@ -345,7 +352,7 @@ class Runner:
             thread.join(timeout=30)
 
     def run_once(self, lane: str | None = None) -> Job | None:
-        job = self.queue.claim(lane, self.owner)
+        job = self.queue.claim(lane, self.owner, self.node)
         if job is None:
             return None
         with self._running_lock:

@@ -89,6 +89,12 @@ class Platform:
             wake = lambda: wake_workers(folder)  # noqa: E731
         self.queue.listeners.append(wake)
         svc.queue.listeners.append(wake)
+        self.forwarder = None
+        if settings.node:  # one node of several: requests for other nodes' tenants are forwarded there
+            from .forward import Forwarder
+
+            svc.db.registry.register_node(settings.node, settings.node_url)
+            self.forwarder = Forwarder(settings.node, lambda: svc.db.registry, svc.resolver, svc.config.admin_host)
 
     def _publish_pushed(self, slug: str) -> None:
         """A push landed: queue its publish, unless the plan's publishes of the day are used up. The
@@ -128,6 +134,9 @@ class Platform:
             await self._lifespan(scope, receive, send)
             return
         if scope["type"] != "http":
+            return
+        if self.forwarder is not None and (tenant := self.forwarder.elsewhere(scope)) is not None:
+            await self.forwarder.forward(tenant, scope, receive, send)
             return
         path = scope["path"]
         host = host_name(dict(scope.get("headers", [])).get(b"host", b"").decode("latin-1"))
@@ -179,7 +188,7 @@ def job_runner(settings: Settings, **options) -> Runner:
 
     memory = BuildMemory()  # the runner lives on: its builds keep their sites' state between jobs
     return Runner(Queue(platform_location(settings.data_dir)), lambda job: run_job(settings, job, memory),
-                  recover=lambda slug: recover_job(settings, slug), **options)
+                  recover=lambda slug: recover_job(settings, slug), node=settings.node, **options)
 
 
 def recover_job(settings: Settings, slug: str) -> None:

@@ -66,6 +66,9 @@ class Settings:
     # Platform state (tenants, people, sessions, the job queue) on PostgreSQL instead of platform.db;
     # read where it is used through ``content.migrations.platform_location``, checked here.
     database_url: str | None = None
+    # Several machines: this node's name, and the URL other nodes forward its tenants' requests to.
+    node: str | None = None
+    node_url: str = ""
 
     @property
     def billing(self) -> bool:
@@ -145,6 +148,8 @@ class Settings:
             backup_keep_days=_days(env.get("TESSERA_BACKUP_KEEP_DAYS", "14"), "TESSERA_BACKUP_KEEP_DAYS"),
             backup_interval=_hours(env.get("TESSERA_BACKUP_INTERVAL", "24"), "TESSERA_BACKUP_INTERVAL"),
             database_url=_database_url(env.get("TESSERA_DATABASE_URL", "").strip()),
+            node=_node(env.get("TESSERA_NODE", ""), env.get("TESSERA_DATABASE_URL", "").strip()),
+            node_url=_node_url(env.get("TESSERA_NODE_URL", ""), env.get("TESSERA_HOST", "127.0.0.1"), port),
         )
 
     @property
@@ -161,6 +166,27 @@ def _database_url(value: str) -> str | None:
     if not value.startswith(("postgresql://", "postgres://")):
         raise SettingsError("TESSERA_DATABASE_URL must be a PostgreSQL URL such as "
                             f"postgresql://tessera:PASSWORD@db.internal:5432/tessera, not {redact_url(value)!r}")
+    return value
+
+
+def _node(value: str, database_url: str) -> str | None:
+    value = value.strip()
+    if not value:
+        return None
+    if not re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?", value):
+        raise SettingsError(f"TESSERA_NODE must be a node name of lowercase letters, digits and hyphens, not {value!r}")
+    if not database_url:
+        raise SettingsError("TESSERA_NODE needs TESSERA_DATABASE_URL: nodes share platform state on PostgreSQL")
+    return value
+
+
+def _node_url(value: str, host: str, port: int) -> str:
+    value = value.strip().rstrip("/")
+    if not value:
+        return f"http://{host if host not in ('0.0.0.0', '::') else '127.0.0.1'}:{port}"
+    if not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+", value):
+        raise SettingsError(f"TESSERA_NODE_URL must be this node's address for other nodes, such as "
+                            f"http://10.0.0.5:8000, not {value!r}")
     return value
 
 

@@ -31,6 +31,9 @@ def test_production_refuses_a_missing_secret(tmp_path):
     ({"TESSERA_ORDERS_PER_ADDRESS": "60"}, "TESSERA_ORDERS_PER_ADDRESS"),
     ({"TESSERA_ORDERS_PER_EMAIL": "0/60"}, "TESSERA_ORDERS_PER_EMAIL"),
     ({"TESSERA_DATABASE_URL": "mysql://u:p@db/tessera"}, "TESSERA_DATABASE_URL"),
+    ({"TESSERA_NODE": "node1"}, "TESSERA_NODE"),  # nodes share platform state on PostgreSQL only
+    ({"TESSERA_NODE": "Node_1", "TESSERA_DATABASE_URL": "postgresql://db/tessera"}, "TESSERA_NODE"),
+    ({"TESSERA_NODE_URL": "node1:8000"}, "TESSERA_NODE_URL"),
 ])
 def test_malformed_settings_name_the_variable(tmp_path, env, name):
     with pytest.raises(SettingsError, match=name):

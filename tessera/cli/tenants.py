@@ -54,9 +54,11 @@ def tenant_create(ctx: Context, slug: str, name: str, features: str, starter: st
 @handle_errors
 def tenant_list(ctx: Context, as_json: bool) -> None:
     """List every tenant."""
+    tenants = ctx.tenants.registry.all()
     rows = [{"slug": t.slug, "name": t.name, "status": t.status, "plan": t.plan, "features": sorted(t.features),
-             "created_at": t.created_at} for t in ctx.tenants.registry.all()]
-    show_rows([column("slug"), column("name"), column("status"), column("plan"), column("features"),
+             "created_at": t.created_at, "node": t.node} for t in tenants]
+    placed = [column("node")] if any(t.node for t in tenants) else []  # several nodes: where each one lives
+    show_rows([column("slug"), column("name"), column("status"), column("plan"), column("features"), *placed,
                column("created", "created_at", short=10)], rows, as_json=as_json,
               empty="No tenants yet. Create one with `tessera tenant create` or run `tessera demo`.")
 

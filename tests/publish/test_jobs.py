@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 from builder.errors import BuildErrors, ContentError
 from content.migrations import platform_location
+from content.registry import Registry
 from publish.jobs import Queue, Runner
 from tessera.app import job_runner, run_job
 from tessera.sites import publish_tenant
@@ -71,6 +72,18 @@ def test_runners_in_four_processes_take_each_job_once_and_one_per_tenant_at_a_ti
     for spans in by_tenant.values():  # a tenant's publish and backup share a lane: never at once
         (a_start, a_end), (b_start, b_end) = sorted(spans)
         assert a_end <= b_start
+
+
+def test_a_node_takes_only_the_jobs_of_tenants_it_holds(tmp_path):
+    registry = Registry(platform_location(tmp_path))
+    for slug, node in (("here", "n1"), ("there", "n2"), ("anywhere", None)):
+        registry.add(slug, slug.title(), frozenset({"cms"}), node=node)
+    queue = Queue(platform_location(tmp_path))
+    for slug in ("there", "here", "anywhere"):
+        queue.enqueue(slug, actor="t")
+    assert {queue.claim(node="n1").tenant, queue.claim(node="n1").tenant} == {"here", "anywhere"}
+    assert queue.claim(node="n1") is None  # "there" waits for node n2
+    assert queue.claim(node="n2").tenant == "there"
 
 
 def test_runner_records_failures_and_goes_on(tmp_path, caplog):

@@ -1,0 +1,130 @@
+"""Any node answers any request: one for a tenant placed on another node is forwarded to that node.
+
+With several nodes (``TESSERA_NODE``, platform state on PostgreSQL), each tenant's files (tenant.db,
+repository, builds, a local bucket) are on one node, recorded in the registry (``tenants.node``). A
+request names its tenant by its host (the tenant's subdomain or custom domain), its path
+(``/api/tenant/<slug>/``, ``/sites/<slug>/`` on the admin's host, ``/git/<slug>.git``) or the
+``X-Tenant-ID`` header; when that tenant lives elsewhere, the whole request is streamed to its
+node's ``TESSERA_NODE_URL`` and the answer streamed back. Platform pages (sign-in, the list of sites,
+``/healthz``) are answered where they arrive.
+
+The node that forwards adds ``X-Forwarded-For`` (believed by the target only if the forwarding node is
+in its ``TESSERA_TRUSTED_PROXIES``), ``X-Forwarded-Proto`` and ``X-Tessera-Forwarded-By``; a request
+that was already forwarded once is never forwarded again (two nodes disagreeing about a placement get
+a 502, not a loop).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from typing import Callable
+
+import httpx
+
+from commerce_api.errors import ApiError
+from commerce_api.tenancy import Resolver, host_name
+from content.registry import Registry, Tenant
+
+log = logging.getLogger(__name__)
+
+FORWARDED_BY = b"x-tessera-forwarded-by"
+# Headers that describe one connection, not the request: never passed from one hop to the next.
+HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"te",
+                        b"trailer", b"upgrade", b"proxy-authorization", b"proxy-authenticate"})
+_API = re.compile(r"^/api/tenant/([a-z0-9-]+)(?:/|$)")
+_ADMIN = re.compile(r"^/sites/([a-z0-9-]+)(?:/|$)")
+_GIT = re.compile(r"^/git/([a-z0-9-]+)\.git(?:/|$)")
+NODES_TTL = 5.0  # seconds a node's address is remembered (a node that moves re-registers at start)
+
+
+class Forwarder:
+    def __init__(self, node: str, registry: Callable[[], Registry], resolver: Resolver, admin_host: str) -> None:
+        self.node, self.registry, self.resolver, self.admin_host = node, registry, resolver, admin_host
+        self._nodes: dict[str, str] = {}
+        self._nodes_read = 0.0
+        self._client: httpx.AsyncClient | None = None
+
+    def tenant_of(self, scope) -> Tenant | None:
+        """The tenant the request names, or None (a platform page, or no such tenant: answered here)."""
+        path = scope["path"]
+        headers = dict(scope.get("headers") or [])
+        host = host_name(headers.get(b"host", b"").decode("latin-1"))
+        match = _API.match(path) or _GIT.match(path) or (_ADMIN.match(path) if host == self.admin_host else None)
+        slug = match.group(1) if match else None
+        header = headers.get(b"x-tenant-id", b"").decode("latin-1") or None
+        try:
+            return self.resolver.resolve(host, slug, header)
+        except ApiError:
+            return None  # unknown host or tenant, or two that disagree: the local answer says so
+
+    def elsewhere(self, scope) -> Tenant | None:
+        tenant = self.tenant_of(scope)
+        return tenant if tenant is not None and tenant.node not in (None, self.node) else None
+
+    def url_of(self, node: str) -> str | None:
+        if time.monotonic() - self._nodes_read > NODES_TTL or node not in self._nodes:
+            self._nodes, self._nodes_read = self.registry().nodes(), time.monotonic()
+        return self._nodes.get(node)
+
+    async def forward(self, tenant: Tenant, scope, receive, send) -> None:
+        headers = scope.get("headers") or []
+        if any(name == FORWARDED_BY for name, _ in headers):
+            await _error(send, 502, "misplaced", f"{tenant.slug} is placed on {tenant.node}, which sent the request "
+                                                 "here; the nodes disagree about where the site lives")
+            return
+        base = self.url_of(tenant.node)
+        if base is None:
+            await _error(send, 502, "unknown_node", f"{tenant.slug} is placed on the node {tenant.node!r}, "
+                                                    "which has not registered its address")
+            return
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=httpx.Timeout(300.0, connect=5.0), follow_redirects=False)
+        client_addr = (scope.get("client") or ("", 0))[0]
+        forwarded_for = b", ".join([v for k, v in headers if k == b"x-forwarded-for"] + [client_addr.encode()])
+        sent = [(k, v) for k, v in headers if k not in HOP_BY_HOP and k not in (b"x-forwarded-for", FORWARDED_BY)]
+        sent += [(b"x-forwarded-for", forwarded_for), (FORWARDED_BY, self.node.encode())]
+        if not any(k == b"x-forwarded-proto" for k, _ in headers):
+            sent.append((b"x-forwarded-proto", scope.get("scheme", "http").encode()))
+        query = scope.get("query_string") or b""
+        url = base + (scope.get("raw_path") or scope["path"].encode()).decode("latin-1") + \
+            ("?" + query.decode("latin-1") if query else "")
+
+        async def body():
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                yield message.get("body", b"")
+                if not message.get("more_body"):
+                    return
+
+        try:
+            request = self._client.build_request(scope["method"], url, headers=sent, content=body())
+            response = await self._client.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            log.warning("forwarding %s to node %s failed: %s", tenant.slug, tenant.node, exc)
+            await _error(send, 502, "node_unreachable", f"the node holding {tenant.slug} ({tenant.node}) did not "
+                                                        "answer; try again in a moment")
+            return
+        try:
+            await send({"type": "http.response.start", "status": response.status_code,
+                        "headers": [(k, v) for k, v in response.headers.raw if k.lower() not in HOP_BY_HOP]})
+            async for chunk in response.aiter_raw():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            await response.aclose()
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+
+async def _error(send, status: int, code: str, message: str) -> None:
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
