@@ -84,20 +84,36 @@ def read_manifest(archive_path: Path) -> dict:
 def import_tenant(tenants: Tenants, archive_path: Path, *, slug: str | None = None, name: str | None = None
                   ) -> tuple[Tenant, dict]:
     """Restore a tenant from an archive, under its own slug or ``slug``; returns it and the manifest."""
+    manifest = read_manifest(archive_path)
+    record = manifest["tenant"]
+    slug = validate_slug(slug or record["slug"])
+    name = validate_name(name or record["name"])  # an archive is input like any other
+    if tenants.registry.find(slug) is not None:
+        raise TenantExists(f"a tenant with the slug {slug!r} already exists; import it with --slug NEW")
+    folder = unpack_tenant(tenants, archive_path, slug)
+    try:
+        tenant = tenants.registry.add(slug, name, frozenset(record["features"]),
+                                      plan=record["plan"], status=record["status"], settings=record["settings"])
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return tenant, manifest
+
+
+def unpack_tenant(tenants: Tenants, archive_path: Path, slug: str) -> Path:
+    """The archive's repository and tenant.db as the files of tenant ``slug`` on this node, without
+    touching the registry (an import adds the row; a move between nodes keeps the one it has).
+    Every member is checked before anything is extracted; the tenant's folder appears whole or not at all."""
+    if tenants.folder(slug).exists():
+        raise TenantExists(f"this node already holds files for {slug!r} ({tenants.folder(slug)})")
     with _open(archive_path) as archive:
-        manifest = _manifest(archive)
-        record = manifest["tenant"]
-        slug = validate_slug(slug or record["slug"])
-        name = validate_name(name or record["name"])  # an archive is input like any other
-        if tenants.registry.find(slug) is not None or tenants.folder(slug).exists():
-            raise TenantExists(f"a tenant with the slug {slug!r} already exists; import it with --slug NEW")
+        _manifest(archive)
         members = archive.getmembers()
         for member in members:
             _check(member)
         staging = tenants.root / f".staging-{slug}-{secrets.token_hex(4)}"
-        moved = False
         try:
-            staging.mkdir()
+            staging.mkdir(parents=True)
             for member in members:
                 if member.name != "manifest.json":
                     archive.extract(member, staging, set_attrs=False, filter="data")
@@ -108,15 +124,10 @@ def import_tenant(tenants: Tenants, archive_path: Path, *, slug: str | None = No
                              "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (slug,))
             conn.close()
             staging.rename(tenants.folder(slug))
-            moved = True
-            tenant = tenants.registry.add(slug, name, frozenset(record["features"]),
-                                          plan=record["plan"], status=record["status"], settings=record["settings"])
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
-            if moved:
-                shutil.rmtree(tenants.folder(slug), ignore_errors=True)
             raise
-    return tenant, manifest
+    return tenants.folder(slug)
 
 
 def _open(path: Path) -> tarfile.TarFile:

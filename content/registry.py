@@ -139,6 +139,7 @@ class Tenant:
     # The features the tenant's plan includes (None: not read, e.g. a row from an archive).
     plan_features: frozenset[str] | None = field(default=None, compare=False)
     node: str | None = None  # the node holding its files (None: the installation is one node)
+    moving_to: str | None = None  # a move to this node is under way: writes are paused
 
     def has(self, feature: str) -> bool:
         """Whether the feature is on. For ``FEATURES`` (cms, ecommerce, analytics): the operator turned it
@@ -171,7 +172,8 @@ class Tenant:
                    frozenset(json.loads(row["features"])), json.loads(row["settings"]),
                    row["created_at"], row["updated_at"],
                    frozenset(json.loads(plan_features)) if plan_features is not None else None,
-                   row["node"] if "node" in row.keys() else None)
+                   row["node"] if "node" in row.keys() else None,
+                   row["moving_to"] if "moving_to" in row.keys() else None)
 
 
 # Every read of a tenant carries its plan's features, so that ``Tenant.has`` answers for both.
@@ -387,14 +389,25 @@ class Registry:
         return {row["name"]: row["url"] for row in self.conn.execute("SELECT name, url FROM nodes ORDER BY name")}
 
     def place(self, slug: str, node: str | None) -> Tenant:
-        """Record that ``node`` now holds the tenant's files."""
+        """Record that ``node`` now holds the tenant's files (and end a move to it)."""
         tenant = self.get(slug)
         if node is not None and node not in self.nodes():
             raise InvalidValue("node", f"no node called {node!r}; nodes register when `tessera serve` starts "
                                        "with TESSERA_NODE set")
         with self.conn:
-            self.conn.execute("UPDATE tenants SET node = ?, updated_at = ? WHERE id = ?", (node, now_iso(), tenant.id))
+            self.conn.execute("UPDATE tenants SET node = ?, moving_to = NULL, updated_at = ? WHERE id = ?",
+                              (node, now_iso(), tenant.id))
         return self.get(slug)
+
+    def set_moving(self, slug: str, node: str | None) -> None:
+        """Pause the tenant's writes for a move to ``node`` (None: the move ended, writes resume)."""
+        tenant = self.get(slug)
+        with immediate(self.conn):
+            if node is not None:
+                row = self.conn.execute("SELECT moving_to FROM tenants WHERE id = ?", (tenant.id,)).fetchone()
+                if row["moving_to"]:
+                    raise InvalidValue("node", f"{slug} is already being moved to {row['moving_to']}")
+            self.conn.execute("UPDATE tenants SET moving_to = ? WHERE id = ?", (node, tenant.id))
 
 
 _NODE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")

@@ -678,12 +678,14 @@ CREATE UNIQUE INDEX jobs_one_running ON jobs(tenant, (kind = 'notify')) WHERE st
 
 # Tenants placed on nodes (several machines sharing platform state on PostgreSQL): each node holds
 # its tenants' tenant.db, repository and builds; a request reaching another node is forwarded to it.
-# ``node`` NULL: the installation is one node (every tenant is local everywhere).
+# ``node`` NULL: the installation is one node (every tenant is local everywhere). ``moving_to``: the
+# node a move is taking the tenant to; while set, writes to the tenant are paused (``tessera.move``).
 PLATFORM.add("0013_nodes", """
 CREATE TABLE nodes (
     name TEXT PRIMARY KEY,
     url TEXT NOT NULL,
     seen_at TEXT NOT NULL
 );
-ALTER TABLE tenants ADD COLUMN node TEXT
+ALTER TABLE tenants ADD COLUMN node TEXT;
+ALTER TABLE tenants ADD COLUMN moving_to TEXT
 """)

@@ -131,6 +131,8 @@ class Queue(PerThread):
         if node is not None:
             only += " AND coalesce((SELECT t.node FROM tenants t WHERE t.slug = j.tenant), ?) = ?"
             here = (node, node)
+        if node is not None:  # a tenant being moved between nodes runs nothing until it has arrived
+            only += " AND NOT EXISTS (SELECT 1 FROM tenants t WHERE t.slug = j.tenant AND t.moving_to IS NOT NULL)"
         due = ("SELECT * FROM jobs j WHERE status = 'queued' AND run_after <= ?" + only + " AND NOT EXISTS "
                "(SELECT 1 FROM jobs r WHERE r.status = 'running' AND r.tenant = j.tenant "
                "AND (r.kind = 'notify') = (j.kind = 'notify')) ORDER BY run_after, id LIMIT 1")
