@@ -688,4 +688,10 @@ CREATE TABLE nodes (
 );
 ALTER TABLE tenants ADD COLUMN node TEXT;
 ALTER TABLE tenants ADD COLUMN moving_to TEXT
+
+# A cart's updated_at moves with its lines in the statement that changes them: adding to a cart is one
+# statement (commerce_api.shop.carts), and SQLite's write lock is then held for that statement alone.
+TENANT.add("0013_cart_touch", """
+CREATE TRIGGER cart_lines_touch_cart_insert AFTER INSERT ON cart_lines BEGIN UPDATE carts SET updated_at = NEW.added_at WHERE id = NEW.cart_id; END;
+CREATE TRIGGER cart_lines_touch_cart_update AFTER UPDATE OF quantity ON cart_lines BEGIN UPDATE carts SET updated_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now') WHERE id = NEW.cart_id; END
 """)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post
@@ -68,11 +68,16 @@ class AvailabilityBody(msgspec.Struct):
     skus: list[str]
 
 
-def _within_plan(services, tenant: Tenant, used: int) -> None:
+def _within_plan(services, tenant: Tenant, count: Callable[[], int]) -> None:
     """Refuse an order past the plan's ``orders_per_month``: the shopper reads that the shop takes no
-    more orders this month; the shop's people find the plan's own words in their audit log (once a month)."""
+    more orders this month; the shop's people find the plan's own words in their audit log (once a month).
+    ``count()`` reads the month's orders, which a shop without the limit is spared (it grows all month)."""
+    limits = plans.limits_for(services.db.registry, tenant)
+    if limits.get("orders_per_month") is None:
+        return
     try:
-        plans.check_one_more(services.db.registry, tenant, "orders_per_month", used)
+        used = count()
+        plans.check(services.db.registry, tenant, "orders_per_month", used, used + 1, limits)
     except plans.LimitReached as exc:
         month = datetime.now(timezone.utc).strftime("%Y-%m-01")
         seen = services.db.conn.execute("SELECT 1 FROM audit_log WHERE tenant_id = ? AND event = 'order.refused' "
@@ -212,7 +217,7 @@ class ShopController(Controller):
             answer, _ = place_order(conn, provider, data.cart_token, details, idempotency_key=key,
                                     site_url=site_url(request, tenant),
                                     secret_key=services_of(request).config.secret_key,
-                                    within_plan=lambda used: _within_plan(services, tenant, used))
+                                    within_plan=lambda count: _within_plan(services, tenant, count))
             return answer
 
     @get("/orders/{number:int}", responses=errors(),

@@ -86,6 +86,20 @@ def valid_quantity(quantity: object) -> int:
     return quantity
 
 
+def _autocommit(conn: sqlite3.Connection, sql: str, params: dict) -> list[sqlite3.Row]:
+    """Run one writing statement as its own transaction: SQLite takes and releases its write lock within
+    the statement, whereas Python's implicit BEGIN ... COMMIT keeps it while the thread waits for the GIL
+    between the two. The rows it returns are read to the end, which is when the statement commits."""
+    if conn.in_transaction:  # a caller's transaction: the statement is part of it
+        return conn.execute(sql, params).fetchall()
+    level = conn.isolation_level
+    conn.isolation_level = None
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.isolation_level = level
+
+
 class Carts:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -276,30 +290,52 @@ class Carts:
             self.conn.executemany("INSERT INTO code_attempts (key, at) VALUES (?, ?)",
                                   [(key, time.time()) for key in keys if key])
 
+    # One statement adds the line or raises its quantity, only when every rule still holds at that
+    # instant: units left to sell (counting what the cart already holds), a cart's number of lines
+    # and a line's quantity. A single statement is its own transaction, so two tabs adding at once
+    # cannot race, and SQLite's write lock is held for that statement alone, never while Python
+    # waits for its turn to run (which a BEGIN IMMEDIATE ... COMMIT across several statements did).
+    _UPSERT = (
+        "INSERT INTO cart_lines (cart_id, sku, quantity, seen_price, added_at) "
+        "SELECT :cart, v.sku, :quantity, v.price, :now FROM catalog_variants v LEFT JOIN stock s ON s.sku = v.sku "
+        "LEFT JOIN cart_lines held ON held.cart_id = :cart AND held.sku = v.sku "
+        "WHERE v.sku = :sku "
+        "AND (NOT v.track_stock OR :quantity + COALESCE(held.quantity, 0) "
+        "     <= MAX(COALESCE(s.on_hand, 0) - COALESCE(s.reserved, 0), 0)) "
+        "AND (held.sku IS NOT NULL OR (SELECT count(*) FROM cart_lines WHERE cart_id = :cart) < :max_lines) "
+        "ON CONFLICT (cart_id, sku) DO UPDATE SET quantity = quantity + excluded.quantity "
+        "WHERE quantity + excluded.quantity <= :max_quantity "
+        "RETURNING quantity")
+
     def add(self, token: str, sku: str, quantity: int) -> dict:
         cart = self._cart(token)
         quantity = valid_quantity(quantity)
         from .orders import Orders  # orders imports this module
 
         Orders(self.conn).expire_unpaid()  # stock held by orders whose time ran out is for sale again
-        with immediate(self.conn):  # two tabs adding at once must not race on the same line
-            current = self.conn.execute("SELECT quantity FROM cart_lines WHERE cart_id = ? AND sku = ?",
-                                        (cart["id"], sku)).fetchone()
-            variant = self._require_stock(sku, quantity + (current["quantity"] if current else 0))
-            if variant is None:
-                raise NotFound(f"no product with the sku {sku!r}", field="sku", code="unknown_sku")
-            if current is None:
-                count = self.conn.execute("SELECT count(*) FROM cart_lines WHERE cart_id = ?", (cart["id"],)).fetchone()[0]
-                if count >= MAX_LINES:
-                    raise BadRequest(f"a cart holds at most {MAX_LINES} different items", field="sku", code="cart_full")
-                self.conn.execute("INSERT INTO cart_lines (cart_id, sku, quantity, seen_price, added_at) VALUES (?, ?, ?, ?, ?)",
-                                  (cart["id"], sku, quantity, variant["price"], now_iso()))
-            else:
-                total = valid_quantity(current["quantity"] + quantity)
-                self.conn.execute("UPDATE cart_lines SET quantity = ? WHERE cart_id = ? AND sku = ?",
-                                  (total, cart["id"], sku))
-            self.conn.execute("UPDATE carts SET updated_at = ? WHERE id = ?", (now_iso(), cart["id"]))
-        return self._view(cart, token)
+        params = {"cart": cart["id"], "sku": sku, "quantity": quantity, "now": now_iso(), "max_lines": MAX_LINES,
+                  "max_quantity": MAX_QUANTITY}
+        for _ in range(3):  # a refusal is explained by reading again; a rule that passed by then is retried
+            # The cart's updated_at moves with the line (the cart_lines_touch_cart triggers).
+            if _autocommit(self.conn, self._UPSERT, params):
+                return self._view(cart, token)
+            self._refusal(cart["id"], sku, quantity)
+        raise Conflict("the cart changed while adding; try again", field="sku", code="cart_busy")
+
+    def _refusal(self, cart_id: int, sku: str, quantity: int) -> None:
+        """Raise why the upsert added nothing: units left, an unknown sku, a full cart, a line past the
+        most one line holds (checked in that order, as shoppers have always been told)."""
+        current = self.conn.execute("SELECT quantity FROM cart_lines WHERE cart_id = ? AND sku = ?",
+                                    (cart_id, sku)).fetchone()
+        variant = self._require_stock(sku, quantity + (current["quantity"] if current else 0))
+        if variant is None:
+            raise NotFound(f"no product with the sku {sku!r}", field="sku", code="unknown_sku")
+        if current is None:
+            count = self.conn.execute("SELECT count(*) FROM cart_lines WHERE cart_id = ?", (cart_id,)).fetchone()[0]
+            if count >= MAX_LINES:
+                raise BadRequest(f"a cart holds at most {MAX_LINES} different items", field="sku", code="cart_full")
+        else:
+            valid_quantity(current["quantity"] + quantity)
 
     def _require_stock(self, sku: str, quantity: int) -> sqlite3.Row | None:
         """Refuse, naming the sku, a line that asks for more than is left (checkout reserves for real).

@@ -29,14 +29,14 @@ def public(order: dict) -> dict:
 
 def place_order(conn: sqlite3.Connection, provider: Provider, cart_token: str, details: CheckoutDetails, *,
                 idempotency_key: str | None, site_url: str, secret_key: str | None = None,
-                within_plan: Callable[[int], None] | None = None) -> tuple[dict, bool]:
+                within_plan: Callable[[Callable[[], int]], None] | None = None) -> tuple[dict, bool]:
     """Returns (the answer, created?): the order with its token, and the payment to make."""
     orders = Orders(conn)
     orders.expire_unpaid()
     order, token, created = orders.checkout(cart_token, details, provider=provider.name,
                                             idempotency_key=idempotency_key, secret_key=secret_key,
                                             within_plan=within_plan)
-    payment = start_payment(conn, provider, order["number"], site_url)
+    payment = start_payment(conn, provider, order["number"], site_url, order=order if created else None)
     answer = {"order": {**public(orders.get(order["number"])), "token": token}, "payment": payment}
     return (answer, True) if created else ({**answer, "replayed": True}, False)
 
@@ -49,17 +49,19 @@ def retry_payment(conn: sqlite3.Connection, provider: Provider, number: int, tok
     return start_payment(conn, provider, number, site_url)
 
 
-def start_payment(conn: sqlite3.Connection, provider: Provider, number: int, site_url: str) -> dict:
+def start_payment(conn: sqlite3.Connection, provider: Provider, number: int, site_url: str, *,
+                  order: dict | None = None) -> dict:
     """How to pay for the order: its recorded payment start, else a new one (recorded on success).
 
     An order that is no longer pending says so (``status``: paid, expired, cancelled ...); a provider
-    that fails gives ``status: failed`` and a message, and the order keeps its short hold.
+    that fails gives ``status: failed`` and a message, and the order keeps its short hold. ``order``: the
+    order as the checkout that just committed it read it, so it is not read again.
     """
     orders = Orders(conn)
     recorded = orders.payment(number)
     if recorded is not None:
         return recorded
-    order = orders.get(number)
+    order = order if order is not None else orders.get(number)
     if order["status"] != "pending" or order["payment_status"] != "pending":
         return {"provider": order["provider"], "status": order["payment_status"]}
     try:

@@ -111,12 +111,12 @@ class Outcome:
 
 def load(conn: sqlite3.Connection, codes: list[str]) -> tuple[list[Discount], dict[str, Discount | None]]:
     """Automatic discounts, and each code the cart holds (None: no such code)."""
-    automatic = [Discount.from_row(r) for r in conn.execute("SELECT * FROM discounts WHERE code IS NULL ORDER BY id")]
-    found: dict[str, Discount | None] = {}
-    for code in codes:
-        row = conn.execute("SELECT * FROM discounts WHERE code = ?", (code,)).fetchone()
-        found[code] = Discount.from_row(row) if row else None
-    return automatic, found
+    rows = conn.execute(f"SELECT * FROM discounts WHERE code IS NULL OR code IN ({', '.join('?' * len(codes))}) "
+                        "ORDER BY id", list(codes)).fetchall()  # one statement: every price quote loads them
+    automatic = [Discount.from_row(r) for r in rows if r["code"] is None]
+    by_code = {r["code"].lower(): r for r in rows if r["code"] is not None}  # the column is NOCASE
+    return automatic, {code: Discount.from_row(by_code[code.lower()]) if code.lower() in by_code else None
+                       for code in codes}
 
 
 def evaluate(conn: sqlite3.Connection, items: list[Item], shipping: int, codes: list[str], *, currency: str,

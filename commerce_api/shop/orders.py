@@ -142,7 +142,7 @@ class Orders:
 
     def checkout(self, cart_token: str, details: CheckoutDetails, *, provider: str,
                  idempotency_key: str | None, secret_key: str | None = None,
-                 within_plan: Callable[[int], None] | None = None) -> tuple[dict, str | None, bool]:
+                 within_plan: Callable[[Callable[[], int]], None] | None = None) -> tuple[dict, str | None, bool]:
         """Returns (order, the shopper's order token, created?).
 
         Gift cards in the cart are spent here, in the order they were added; an order they pay in
@@ -153,7 +153,7 @@ class Orders:
         anything that happens later (a failed payment provider, a crash) finds the order and its
         token, never a half answer. The order holds its stock for ``START_TTL`` until payment starts.
 
-        ``within_plan(orders this month)`` may refuse a new order (the plan's ``orders_per_month``): it
+        ``within_plan(count)`` (``count()``: the orders this month, counted only when asked) may refuse a new order (the plan's ``orders_per_month``): it
         runs in the write transaction before anything is reserved, so a refusal leaves nothing behind
         and two checkouts cannot both take the month's last order. A retried checkout that already
         placed its order still gets it.
@@ -173,7 +173,7 @@ class Orders:
                     token = saved.get("token") or (saved.get("order") or {}).get("token")  # older records
                     return self._by_id(seen["order_id"]), token, False
             if within_plan is not None:
-                within_plan(orders_this_month(conn))
+                within_plan(lambda: orders_this_month(conn))
             cart = conn.execute("SELECT * FROM carts WHERE token_hash = ?", (token_hash(cart_token),)).fetchone()
             if cart is None:
                 raise NotFound("no such cart", field="cart_token", code="cart_not_found")
@@ -254,8 +254,10 @@ class Orders:
             conn.execute("INSERT INTO order_history (order_id, at, from_status, to_status, actor) "
                          "VALUES (?, ?, NULL, 'pending', 'shopper')", (order_id, now_iso()))
             conn.execute("UPDATE carts SET ordered_at = ? WHERE id = ?", (now_iso(), cart["id"]))
-            outbox.record(conn, "order.placed", {"order": self._event_order(order_id)}, subject=number)
+            placed = self._by_id(order_id)  # read once: the event's and (unless paid here) the answer's
+            outbox.record(conn, "order.placed", {"order": self._for_event(placed)}, subject=number)
             if tender and tender == priced.total:
+                placed = None
                 self._move(conn, conn.execute("SELECT * FROM orders WHERE id = ?", (order_id,)).fetchone(),
                            "processing", actor="shopper", note="paid by gift card", payment_status="paid")
                 outbox.record(conn, "order.paid", {"order": self._event_order(order_id), "from_status": "pending",
@@ -264,7 +266,7 @@ class Orders:
                 conn.execute("INSERT INTO idempotency_keys (key, request_hash, order_id, response, created_at) "
                              "VALUES (?, ?, ?, ?, ?)", (idempotency_key, fingerprint, order_id,
                                                         json.dumps({"token": shopper_token}), now_iso()))
-        return self._by_id(order_id), shopper_token, True
+        return placed if placed is not None else self._by_id(order_id), shopper_token, True
 
     @staticmethod
     def _use_discounts(conn: sqlite3.Connection, order_id: int, email: str, priced) -> None:
@@ -398,7 +400,11 @@ class Orders:
 
     def _event_order(self, order_id: int) -> dict:
         """The order as events carry it: what its shopper may see, at the moment it changed."""
-        order = {k: v for k, v in self._by_id(order_id).items() if k not in ("notes", "history")}
+        return self._for_event(self._by_id(order_id))
+
+    @staticmethod
+    def _for_event(full: dict) -> dict:
+        order = {k: v for k, v in full.items() if k not in ("notes", "history")}
         order["refunds"] = [{k: v for k, v in r.items() if k != "actor"} for r in order["refunds"]]  # staff's address
         return order
 

@@ -170,11 +170,14 @@ def catalog_lines(conn: sqlite3.Connection, items: list[tuple[str, int, int | No
     """``(sku, quantity, price the shopper last saw)`` priced from the catalog: (lines, notices, unavailable)."""
     lines, notices, unavailable = [], [], []
     cards = gift_card_skus(conn) if cards is None else cards
+    # One query for every line (a cart holds at most MAX_LINES): each statement is a turn at the GIL.
+    skus = list(dict.fromkeys(sku for sku, _, _ in items))
+    found = {r["sku"]: r for r in conn.execute(
+        "SELECT v.*, p.name AS product_name, p.url, p.image, p.categories, s.on_hand, s.reserved "
+        "FROM catalog_variants v JOIN catalog_products p ON p.slug = v.product_slug "
+        f"LEFT JOIN stock s ON s.sku = v.sku WHERE v.sku IN ({', '.join('?' * len(skus))})", skus)} if skus else {}
     for sku, quantity, seen in items:
-        row = conn.execute(
-            "SELECT v.*, p.name AS product_name, p.url, p.image, p.categories, s.on_hand, s.reserved "
-            "FROM catalog_variants v JOIN catalog_products p ON p.slug = v.product_slug "
-            "LEFT JOIN stock s ON s.sku = v.sku WHERE v.sku = ?", (sku,)).fetchone()
+        row = found.get(sku)
         if row is None:
             unavailable.append(sku)
             notices.append(f"{sku} is no longer sold and was left out")
