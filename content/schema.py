@@ -688,6 +688,7 @@ CREATE TABLE nodes (
 );
 ALTER TABLE tenants ADD COLUMN node TEXT;
 ALTER TABLE tenants ADD COLUMN moving_to TEXT
+""")
 
 # A cart's updated_at moves with its lines in the statement that changes them: adding to a cart is one
 # statement (commerce_api.shop.carts), and SQLite's write lock is then held for that statement alone.
