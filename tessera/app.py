@@ -22,6 +22,7 @@ from publish.jobs import Queue, Runner
 from publish.storage import open_storage
 
 from .housekeeping import Housekeeper
+from .move import RECEIVE_PATH, RETRY_AFTER
 from .worker import sockets_dir, wake_workers
 from .settings import Settings
 
@@ -135,9 +136,18 @@ class Platform:
             return
         if scope["type"] != "http":
             return
-        if self.forwarder is not None and (tenant := self.forwarder.elsewhere(scope)) is not None:
-            await self.forwarder.forward(tenant, scope, receive, send)
-            return
+        if self.forwarder is not None:
+            if scope["path"] == RECEIVE_PATH and scope["method"] == "POST":
+                await self._receive_tenant(scope, receive, send)
+                return
+            tenant = self.forwarder.tenant_of(scope)
+            if tenant is not None and tenant.moving_to and scope["method"] not in ("GET", "HEAD", "OPTIONS"):
+                await _json_error(send, 503, "moving", f"{tenant.slug} is being moved to another node; "
+                                  f"try again in {RETRY_AFTER} seconds", retry_after=RETRY_AFTER)
+                return
+            if tenant is not None and tenant.node not in (None, self.settings.node):
+                await self.forwarder.forward(tenant, scope, receive, send)
+                return
         path = scope["path"]
         host = host_name(dict(scope.get("headers", [])).get(b"host", b"").decode("latin-1"))
         if host == self.services.config.admin_host or path == "/api" or path.startswith(API_PREFIXES):
@@ -151,6 +161,44 @@ class Platform:
             await self._front_page(scope, send)
             return
         await self.edge(scope, receive, send)
+
+    async def _receive_tenant(self, scope, receive, send) -> None:
+        """A tenant moved here by another node (``tessera.move``): unpack, publish, then answer."""
+        import anyio
+
+        from content.tenants import Tenants
+
+        from .move import MoveError, receive_tenant
+
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > MAX_TRANSFER:
+                await _json_error(send, 413, "too_large", f"a transfer is at most {MAX_TRANSFER:,} bytes")
+                return
+            if not message.get("more_body"):
+                break
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
+
+        def place() -> dict:
+            tenants = Tenants(self.settings.data_dir, self.settings.sites_dir)
+            try:
+                return receive_tenant(self.settings, tenants, headers, b"".join(chunks))
+            finally:
+                tenants.close()
+
+        try:
+            answer = await anyio.to_thread.run_sync(place)
+        except MoveError as exc:
+            await _json_error(send, 403, "refused", str(exc))
+            return
+        except Exception as exc:  # the source resumes the tenant's writes where it was and says why
+            logging.getLogger(__name__).exception("receiving a moved tenant failed")
+            await _json_error(send, 500, "not_placed", f"the tenant could not be placed here: {exc}")
+            return
+        await _json_error(send, 200, "", "", body=answer)
 
     async def _lifespan(self, scope, receive, send) -> None:
         """Start the job runner with the server and stop it cleanly on shutdown (Ctrl-C)."""
@@ -179,6 +227,21 @@ class Platform:
                     "headers": [(b"content-type", b"text/html; charset=utf-8"),
                                 (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body if scope["method"] != "HEAD" else b""})
+
+
+MAX_TRANSFER = 8 * 2**30  # the largest tenant archive one node takes from another
+
+
+async def _json_error(send, status: int, code: str, message: str, *, retry_after: int | None = None,
+                      body: dict | None = None) -> None:
+    import json
+
+    data = json.dumps(body if body is not None else {"error": {"code": code, "message": message}}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
 
 
 def job_runner(settings: Settings, **options) -> Runner:

@@ -60,10 +60,6 @@ class Forwarder:
         except ApiError:
             return None  # unknown host or tenant, or two that disagree: the local answer says so
 
-    def elsewhere(self, scope) -> Tenant | None:
-        tenant = self.tenant_of(scope)
-        return tenant if tenant is not None and tenant.node not in (None, self.node) else None
-
     def url_of(self, node: str) -> str | None:
         if time.monotonic() - self._nodes_read > NODES_TTL or node not in self._nodes:
             self._nodes, self._nodes_read = self.registry().nodes(), time.monotonic()

@@ -151,6 +151,25 @@ def tenant_resume(ctx: Context, slug: str) -> None:
     console.print(f"Resumed tenant [bold]{slug}[/bold].")
 
 
+@tenant.command("move")
+@click.argument("slug")
+@click.option("--to", "node", required=True, metavar="NODE", help="The node to move the tenant to.")
+@pass_ctx
+@handle_errors
+def tenant_move(ctx: Context, slug: str, node: str) -> None:
+    """Move tenant SLUG to NODE: its tenant.db, repository and site, with its writes paused for the few
+    seconds the copy takes (reads go on). Run it on the node that holds the tenant; the old copy is
+    kept aside there."""
+    from tessera.move import move_tenant
+
+    moved = move_tenant(ctx.settings, ctx.tenants, slug, node, say=lambda line: console.print(escape(line)))
+    ctx.services.audit.record("tenant.moved", tenant_id=ctx.tenants.registry.get(slug).id, via="cli",
+                              source=moved.source, target=moved.target)
+    console.print(f"Moved [bold]{slug}[/bold] from {moved.source} to {moved.target}: writes were paused for "
+                  f"{moved.paused_seconds:.1f} s. The old copy is kept in {escape(str(moved.kept))}; delete it "
+                  "when you are satisfied.")
+
+
 @tenant.command("delete")
 @click.argument("slug")
 @click.option("--export", "export_to", type=click.Path(dir_okay=False, writable=True, path_type=Path),

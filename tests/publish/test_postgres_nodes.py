@@ -7,7 +7,10 @@ forwarding."""
 from __future__ import annotations
 
 import os
+import re
 import signal
+import sqlite3
+import threading
 import subprocess
 import sys
 import time
@@ -15,6 +18,8 @@ import time
 import httpx
 import pytest
 
+from commerce_api.shop.orders import Orders
+from content.migrations import connect
 from tessera.settings import ROOT
 from tests import pgserver
 from tests.api.conftest import free_port
@@ -54,7 +59,8 @@ def fx_root(tmp_path_factory):
 def fx_nodes(root, postgres_server):
     """Both nodes, for the module's tests in order (they publish and sign in as they go)."""
     database = pgserver.schema_url(postgres_server)
-    common = {**os.environ, "TESSERA_DATABASE_URL": next(database), "TESSERA_SECRET_KEY": "k" * 48}
+    common = {**os.environ, "TESSERA_DATABASE_URL": next(database), "TESSERA_SECRET_KEY": "k" * 48,
+              "TESSERA_ORDERS_PER_ADDRESS": "100000/600", "TESSERA_ORDERS_PER_EMAIL": "100000/600"}
     tmp_path = root
     envs = []
     for name in ("node1", "node2"):
@@ -136,3 +142,85 @@ def test_each_node_answers_for_the_other_nodes_tenants(nodes):
     # A request already forwarded once is not forwarded again: two nodes that disagree get a 502.
     looped = httpx.get(f"{one}/", headers={"Host": "bakery.localhost", "X-Tessera-Forwarded-By": "node2"}, timeout=30)
     assert looped.status_code == 502 and looped.json()["error"]["code"] == "misplaced"
+
+
+SHOPPER = {"email": "ada@example.test", "shipping_method": "delivery",
+           "shipping_address": {"name": "Ada", "line1": "1 Mill Lane", "city": "Leith", "postal_code": "EH6 6AA",
+                                "country": "GB"}}
+
+
+class Checkouts(threading.Thread):
+    """Shoppers checking out one after another through both nodes; a paused write (503) is retried as
+    a shop's page retries it, with the same idempotency key, so an order is placed once or not at all."""
+
+    def __init__(self, bases: list[str]) -> None:
+        super().__init__(daemon=True)
+        self.bases, self.placed, self.refused, self.failures = bases, [], [], []
+        self.stop = threading.Event()
+
+    def post(self, client: httpx.Client, path: str, body: dict, key: str | None = None) -> httpx.Response:
+        headers = {"Idempotency-Key": key} if key else {}
+        while True:
+            base = self.bases[len(self.placed) % len(self.bases)]
+            answer = client.post(f"{base}/api/tenant/bakery{path}", json=body, headers=headers, timeout=60)
+            if answer.status_code != 503:
+                return answer
+            self.refused.append(time.monotonic())
+            time.sleep(0.1)
+
+    def run(self) -> None:
+        try:
+            self.shop()
+        except Exception as exc:  # the test reports it
+            self.failures.append(repr(exc))
+
+    def wait_for(self, count: int, seconds: float = 120) -> None:
+        deadline = time.monotonic() + seconds
+        while len(self.placed) < count and not self.failures and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not self.failures and len(self.placed) >= count, (self.failures, len(self.placed))
+
+    def shop(self) -> None:
+        with httpx.Client() as client:
+            n = 0
+            while not self.stop.is_set():
+                n += 1
+                cart = self.post(client, "/carts", {})
+                assert cart.status_code == 201, cart.text
+                token = cart.json()["token"]
+                added = self.post(client, f"/carts/{token}/items", {"sku": "DR-1000", "quantity": 1})
+                order = self.post(client, "/checkout", {"cart_token": token, **SHOPPER}, key=f"order-{n:08d}")
+                if order.status_code in (200, 201):
+                    self.placed.append(order.json()["order"]["number"])
+                else:
+                    self.failures.append((cart.status_code, added.text[:300], order.status_code, order.text[:300]))
+
+
+def test_a_tenant_moves_to_another_node_under_a_stream_of_checkouts(nodes, root):
+    one, two = (f"http://127.0.0.1:{env['TESSERA_PORT']}" for env in nodes)
+    tessera(nodes[0], "publish", "--all")
+    with connect(root / "node2" / "tenants" / "bakery" / "tenant.db") as conn:
+        Orders(conn).set_stock("DR-1000", 1_000_000)  # the stream of checkouts never sells out
+    stream = Checkouts([one, two])
+    stream.start()
+    stream.wait_for(5)
+    moved = tessera(nodes[1], "tenant", "move", "bakery", "--to", "node1")
+    stream.wait_for(len(stream.placed) + 5)
+    stream.stop.set()
+    stream.join(timeout=60)
+    assert not stream.failures, stream.failures
+    assert "Moved bakery from node2 to node1" in moved
+    assert float(re.search(r"paused for ([\d.]+) s", moved).group(1)) < 10
+    # Every order a shopper was told about is in the bakery's tenant.db, now on node 1; none twice.
+    with sqlite3.connect(root / "node1" / "tenants" / "bakery" / "tenant.db") as conn:
+        numbers = [row[0] for row in conn.execute("SELECT number FROM orders")]
+    assert sorted(stream.placed) == sorted(numbers) and len(set(numbers)) == len(numbers)
+    # Writes were refused for a few seconds at most; the site and the shop answer from both nodes.
+    if stream.refused:
+        assert stream.refused[-1] - stream.refused[0] < 10
+    assert "node1" in tessera(nodes[0], "tenant", "list")
+    assert not (root / "node2" / "tenants" / "bakery").exists()
+    assert list((root / "node2" / "tenants").glob(".moved-bakery-*"))
+    for base in (one, two):
+        assert httpx.get(f"{base}/", headers={"Host": "bakery.localhost"}, timeout=30).status_code == 200
+        assert httpx.get(f"{base}/api/tenant/bakery/products", timeout=30).json()["items"]
