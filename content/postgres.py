@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
+import time
 from functools import lru_cache
 from typing import Any, Iterator
 
@@ -110,6 +111,7 @@ class Connection:
 
     def __init__(self, raw: psycopg.Connection) -> None:
         self._raw = raw
+        self._writing = False  # the transaction holds the write lock: its commit may change cached rows
 
     # -- transactions ------------------------------------------------------------------------
 
@@ -122,14 +124,19 @@ class Connection:
         self._raw.execute("BEGIN")
         if lock:
             self._raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            self._writing = True
 
     def commit(self) -> None:
         if self.in_transaction:
             self._raw.execute("COMMIT")
+            if self._writing:
+                _changes.wrote()  # this process's caches see its own writes at once
+        self._writing = False
 
     def rollback(self) -> None:
         if self.in_transaction:
             self._raw.execute("ROLLBACK")
+        self._writing = False
 
     def __enter__(self) -> Connection:
         return self
@@ -144,6 +151,7 @@ class Connection:
         if verb.startswith("BEGIN"):
             if self.in_transaction:  # a handle on this thread left one open: it becomes a locked one
                 self._raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                self._writing = True
             else:
                 self.begin()
             return Cursor(self._raw.cursor(), self)
@@ -164,7 +172,7 @@ class Connection:
             # The transaction cannot go on after an error (PostgreSQL refuses every later statement
             # in it): end it here, as the ``with`` block around it would.
             if self._raw.info.transaction_status == TransactionStatus.INERROR:
-                self._raw.execute("ROLLBACK")
+                self.rollback()
             raise _as_sqlite(exc) from exc
         return Cursor(cursor, self)
 
@@ -248,3 +256,71 @@ def prepare(conn: Connection) -> None:
                               "deterministic = false)")
     finally:
         conn._raw.execute("SELECT pg_advisory_unlock(%s)", (WRITE_LOCK,))
+
+
+# -- what changed -------------------------------------------------------------------------------
+
+CHANNEL = "tessera_platform"
+
+
+def notify_changes(conn) -> None:
+    """The migration step that makes PostgreSQL say when tenants, domains or plans change (a NOTIFY
+    on ``CHANNEL`` per statement), so that caches of them (``content.registry.TenantCache``) need no
+    query per request. Nothing on SQLite, whose ``PRAGMA data_version`` says it already."""
+    if getattr(conn, "engine", "sqlite") != "postgresql":
+        return
+    conn.execute(f"CREATE OR REPLACE FUNCTION tessera_platform_changed() RETURNS trigger LANGUAGE plpgsql AS "
+                 f"$body$ BEGIN PERFORM pg_notify('{CHANNEL}', TG_TABLE_NAME); RETURN NULL; END $body$")
+    for table in ("tenants", "domains", "plans"):
+        conn.execute(f"CREATE TRIGGER {table}_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table} "
+                     f"FOR EACH STATEMENT EXECUTE FUNCTION tessera_platform_changed()")
+
+
+class _Changes:
+    """A number that moves whenever platform rows that caches keep may have changed: at once for this
+    process's own commits, and within milliseconds for other processes' (a thread listening for
+    ``CHANNEL`` per database). ``version(url)`` is None while that thread is not listening: nothing
+    may be cached then."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._local = 0
+        self._heard: dict[str, int] = {}
+        self._listening: dict[str, bool] = {}
+
+    def wrote(self) -> None:
+        with self._lock:
+            self._local += 1
+
+    def version(self, url: str) -> tuple[int, int] | None:
+        with self._lock:
+            if url not in self._listening:
+                self._listening[url] = False
+                threading.Thread(target=self._listen, args=(url,), name="platform-changes", daemon=True).start()
+            if not self._listening[url]:
+                return None
+            return self._local, self._heard[url]
+
+    def _listen(self, url: str) -> None:
+        while True:
+            try:
+                with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    with self._lock:  # what was cached before this moment may be stale: start again
+                        self._heard[url] = self._heard.get(url, 0) + 1
+                        self._listening[url] = True
+                    for _ in conn.notifies():
+                        with self._lock:
+                            self._heard[url] += 1
+            except Exception:  # a lost connection: read through until listening again
+                pass
+            with self._lock:
+                self._listening[url] = False
+            time.sleep(1)
+
+
+_changes = _Changes()
+
+
+def changes_version(url: str) -> tuple[int, int] | None:
+    return _changes.version(url)

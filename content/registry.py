@@ -429,22 +429,29 @@ class TenantCache:
     A cache is only valid while nothing wrote ``platform.db``: a connection of the cache's own that
     never writes asks SQLite's ``PRAGMA data_version``, which moves whenever another connection (in
     this process or any other) commits, so a suspension, a plan change or a new domain is seen by
-    the very next request. On PostgreSQL nothing is cached: asking whether anything changed would
-    cost the same one query as the lookup itself."""
+    the very next request. On PostgreSQL, triggers NOTIFY each change and a thread listens
+    (``content.postgres``): this process's own changes are seen by its next request, other processes'
+    within milliseconds, and while the listener is not connected nothing is cached."""
 
     def __init__(self, path: Path | str) -> None:
         self.path: Path | str = path if postgres_url(path) else Path(path)
         self._local = threading.local()
 
     def get(self, key: tuple[str, str], read: Callable[[], Tenant | None]) -> Tenant | None:
-        if not isinstance(self.path, Path):
-            return read()
         local = self._local
-        watch = getattr(local, "watch", None)
-        if watch is None:
-            watch = local.watch = sqlite3.connect(self.path)
+        if not hasattr(local, "cache"):
             local.cache, local.version = {}, None
-        version = watch.execute("PRAGMA data_version").fetchone()[0]
+        if isinstance(self.path, Path):
+            watch = getattr(local, "watch", None)
+            if watch is None:
+                watch = local.watch = sqlite3.connect(self.path)
+            version = watch.execute("PRAGMA data_version").fetchone()[0]
+        else:
+            from .postgres import changes_version
+
+            version = changes_version(self.path)
+            if version is None:  # not hearing of changes yet (or any more): nothing is cached
+                return read()
         cache = local.cache
         if version != local.version or len(cache) > CACHED_TENANTS:
             cache.clear()

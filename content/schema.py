@@ -696,3 +696,13 @@ TENANT.add("0013_cart_touch", """
 CREATE TRIGGER cart_lines_touch_cart_insert AFTER INSERT ON cart_lines BEGIN UPDATE carts SET updated_at = NEW.added_at WHERE id = NEW.cart_id; END;
 CREATE TRIGGER cart_lines_touch_cart_update AFTER UPDATE OF quantity ON cart_lines BEGIN UPDATE carts SET updated_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now') WHERE id = NEW.cart_id; END
 """)
+
+
+# PostgreSQL only: a NOTIFY when tenants, domains or plans change, for the caches that keep them.
+def _notify_changes(conn) -> None:
+    from .postgres import notify_changes
+
+    notify_changes(conn)
+
+
+PLATFORM.add("0014_notify_changes", _notify_changes)

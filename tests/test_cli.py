@@ -200,6 +200,7 @@ UNKNOWN_TENANT = {
     ("tenant", "backup"): ["nosuch"],
     ("tenant", "backups"): ["nosuch"],
     ("tenant", "restore"): ["nosuch", "--at", "latest", "--yes"],
+    ("tenant", "move"): ["nosuch", "--to", "node2"],
     ("export",): ["nosuch", "out.tar.gz"],
     ("webhooks", "add"): ["nosuch", "https://hooks.example.com/t", "--event", "order.paid"],
     ("webhooks", "list"): ["nosuch"],

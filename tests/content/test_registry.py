@@ -1,14 +1,19 @@
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
+import subprocess
+import sys
+import time
 
 import pytest
 
 from content.errors import ContentErrors, InvalidSlug, InvalidValue, TenantExists, TenantNotFound
 from content.migrations import Migrations, connect, platform_location
-from content.registry import Registry, parse_features, validate_slug
+from content.registry import Registry, TenantCache, parse_features, validate_slug
 from content.schema import PLATFORM, TENANT
+from tessera.settings import ROOT
 from tests.conftest import write_site
 
 # Platform state on both engines: SQLite's platform.db and PostgreSQL.
@@ -152,3 +157,31 @@ def test_tenant_names_are_checked_wherever_they_are_set(tmp_path, name, message)
 def test_real_names_are_kept(tmp_path, name):
     registry = Registry(platform_location(tmp_path))
     assert registry.add("acme", f"  {name} ", frozenset()).name == name
+
+
+def test_cached_tenants_see_a_change_made_by_another_process(tmp_path):
+    """A suspension made elsewhere (the CLI, another node) reaches every process's cache of tenants:
+    at once on SQLite (data_version), within moments on PostgreSQL (NOTIFY)."""
+    where = platform_location(tmp_path)
+    Registry(where).add("acme", "Acme", frozenset({"cms"}))
+    cache, reads = TenantCache(where), []
+
+    def read():
+        reads.append(1)
+        return Registry(where).find("acme")
+
+    deadline = time.monotonic() + 10
+    while True:  # until the cache holds it (on PostgreSQL, once the listener listens)
+        before = len(reads)
+        assert cache.get(("slug", "acme"), read).status == "active"
+        if len(reads) == before or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert len(reads) == before  # served from the cache, no read
+    subprocess.run([sys.executable, "-c", "import sys; from content.registry import Registry; "
+                    "Registry(sys.argv[1]).update('acme', status='suspended')", str(where)],
+                   check=True, env=os.environ, cwd=ROOT)
+    deadline = time.monotonic() + 5
+    while cache.get(("slug", "acme"), read).status != "suspended":
+        assert time.monotonic() < deadline, "the cache still says active"
+        time.sleep(0.01)
