@@ -220,17 +220,22 @@ class Queue(PerThread):
                 self.conn.execute(f"UPDATE jobs SET heartbeat_at = ? WHERE status = 'running' AND id IN "
                                   f"({', '.join('?' * len(job_ids))})", (now_iso(), *job_ids))
 
-    def requeue_abandoned(self, owner: str | None = None, stale: int = STALE_SECONDS) -> list[str]:
+    def requeue_abandoned(self, owner: str | None = None, stale: int = STALE_SECONDS,
+                          node: str | None = None) -> list[str]:
         """Jobs left 'running' by a runner that died go back to the queue; returns their tenants,
         whose interrupted work needs cleaning up before they run again.
 
         Another runner's job is left alone while that runner lives: on this machine, while its
         process does; on another (another container or node sharing the queue), while it beats
-        within ``stale`` seconds. A job taken without an owner is taken to be abandoned."""
+        within ``stale`` seconds. A job taken without an owner is taken to be abandoned. ``node``: only
+        the jobs of tenants placed on that node (or on none), whose half-done work is cleaned up here."""
         moment = datetime.now(timezone.utc)
+        here, params = "", ()
+        if node is not None:
+            here, params = " AND coalesce((SELECT t.node FROM tenants t WHERE t.slug = jobs.tenant), ?) = ?", (node, node)
         with immediate(self.conn) as conn:
             rows = conn.execute("SELECT id, tenant, claimed_by, coalesce(heartbeat_at, started_at) AS beat "
-                                "FROM jobs WHERE status = 'running'").fetchall()
+                                "FROM jobs WHERE status = 'running'" + here, params).fetchall()
             gone = [row for row in rows if _abandoned(row["claimed_by"], row["beat"], owner, moment, stale)]
             for row in gone:
                 conn.execute("UPDATE jobs SET status = 'queued', started_at = NULL, claimed_by = NULL, "
@@ -320,7 +325,7 @@ class Runner:
         self.threads.append(thread)
 
     def _requeue(self) -> list[str]:
-        tenants = self.queue.requeue_abandoned(self.owner)
+        tenants = self.queue.requeue_abandoned(self.owner, node=self.node)
         for tenant in tenants:
             if self.recover is not None:
                 try:

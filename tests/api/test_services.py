@@ -12,10 +12,14 @@ from commerce_api.auth.ratelimit import (ACCOUNT_FREE_ATTEMPTS, ACCOUNT_MAX_DELA
                                          LoginLimiter)
 from commerce_api.errors import TooManyRequests
 from commerce_api.platform import PlatformDB
+from content.migrations import platform_location
 from commerce_api.tenancy import TenantDatabases
 from content.registry import parse_features
 from content.tenants import Tenants
 from tessera.settings import ROOT
+
+# Login limits are platform state: these run on SQLite's platform.db and on PostgreSQL.
+on_both_engines = pytest.mark.usefixtures("platform_engine")
 
 
 def test_roles_page_matches_the_permissions_table():
@@ -32,9 +36,10 @@ def test_unknown_action_is_a_programming_error():
         allowed("owner", "pages:delete")
 
 
+@on_both_engines
 def test_login_delays_grow(tmp_path):
     now = [1000.0]
-    limiter = LoginLimiter(PlatformDB(tmp_path / "platform.db"), clock=lambda: now[0])
+    limiter = LoginLimiter(PlatformDB(platform_location(tmp_path)), clock=lambda: now[0])
     for _ in range(FREE_ATTEMPTS):
         limiter.begin("a@x.test", "1.2.3.4")  # never succeeded: each stays a failure
     waits = []
@@ -47,8 +52,9 @@ def test_login_delays_grow(tmp_path):
     assert waits == sorted(waits) and waits[-1] > waits[0]
 
 
+@on_both_engines
 def test_parallel_attempts_are_counted_before_they_are_checked(tmp_path):
-    db = PlatformDB(tmp_path / "platform.db")
+    db = PlatformDB(platform_location(tmp_path))
     limiter = LoginLimiter(db, clock=lambda: 1000.0)
     outcomes: list[str] = []
     start = threading.Barrier(40)
@@ -69,8 +75,9 @@ def test_parallel_attempts_are_counted_before_they_are_checked(tmp_path):
     assert outcomes.count("checked") == FREE_ATTEMPTS and outcomes.count("refused") == 40 - FREE_ATTEMPTS
 
 
+@on_both_engines
 def test_failures_elsewhere_do_not_lock_the_owner_out(tmp_path):
-    limiter = LoginLimiter(PlatformDB(tmp_path / "platform.db"), clock=lambda: 1000.0)
+    limiter = LoginLimiter(PlatformDB(platform_location(tmp_path)), clock=lambda: 1000.0)
     for _ in range(FREE_ATTEMPTS):
         limiter.begin("owner@x.test", "6.6.6.6")
     with pytest.raises(TooManyRequests):
@@ -81,8 +88,9 @@ def test_failures_elsewhere_do_not_lock_the_owner_out(tmp_path):
         limiter.begin("owner@x.test", "6.6.6.6")
 
 
+@on_both_engines
 def test_one_address_trying_many_accounts_is_slowed_down(tmp_path):
-    limiter = LoginLimiter(PlatformDB(tmp_path / "platform.db"), clock=lambda: 1000.0)
+    limiter = LoginLimiter(PlatformDB(platform_location(tmp_path)), clock=lambda: 1000.0)
     for n in range(ADDRESS_FREE_ATTEMPTS):
         limiter.begin(f"user{n}@x.test", "6.6.6.6")
     with pytest.raises(TooManyRequests):
@@ -90,9 +98,10 @@ def test_one_address_trying_many_accounts_is_slowed_down(tmp_path):
     limiter.begin("fresh@x.test", "7.7.7.7")
 
 
+@on_both_engines
 def test_guesses_from_many_addresses_meet_a_ceiling_that_costs_the_owner_a_minute_at_most(tmp_path):
     now = [1000.0]
-    limiter = LoginLimiter(PlatformDB(tmp_path / "platform.db"), clock=lambda: now[0])
+    limiter = LoginLimiter(PlatformDB(platform_location(tmp_path)), clock=lambda: now[0])
     for n in range(ACCOUNT_FREE_ATTEMPTS + 400):
         try:
             limiter.begin("owner@x.test", f"10.0.{n // 250}.{n % 250}")
@@ -107,11 +116,12 @@ def test_guesses_from_many_addresses_meet_a_ceiling_that_costs_the_owner_a_minut
     limiter.succeeded(limiter.begin("owner@x.test", "5.6.7.8"))
 
 
+@on_both_engines
 def test_a_guesser_rotating_addresses_never_keeps_the_owner_out_of_their_usual_address(tmp_path):
     """The account-wide ceiling is kept up by a trickle of guesses from ever new addresses; at an
     address where the owner signed in before, it does not apply (the per-address rules still do)."""
     now = [1000.0]
-    limiter = LoginLimiter(PlatformDB(tmp_path / "platform.db"), clock=lambda: now[0])
+    limiter = LoginLimiter(PlatformDB(platform_location(tmp_path)), clock=lambda: now[0])
     limiter.succeeded(limiter.begin("owner@x.test", "5.6.7.8"))  # the owner's usual place
     for n in range(ACCOUNT_FREE_ATTEMPTS + 300):
         now[0] += 0.2  # five guesses a second, each from the next address

@@ -84,6 +84,9 @@ def test_a_node_takes_only_the_jobs_of_tenants_it_holds(tmp_path):
     assert {queue.claim(node="n1").tenant, queue.claim(node="n1").tenant} == {"here", "anywhere"}
     assert queue.claim(node="n1") is None  # "there" waits for node n2
     assert queue.claim(node="n2").tenant == "there"
+    # Jobs left running by dead runners go back to the queue on the node that holds their tenant.
+    assert queue.requeue_abandoned(node="n1") == ["anywhere", "here"]
+    assert queue.requeue_abandoned(node="n2") == ["there"]
 
 
 def test_runner_records_failures_and_goes_on(tmp_path, caplog):
