@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import re
 
 from litestar import Litestar, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 
+from content.archive import MOVED_AWAY
 from content.errors import TesseraError
 
 from .admin import ROUTES as ADMIN_PAGES
@@ -118,6 +120,10 @@ def _out_of_range(request: Request) -> BadRequest | None:
 def _unexpected(request: Request, exc: Exception) -> Response:
     if isinstance(exc, OverflowError) and (culprit := _out_of_range(request)) is not None:
         return _api_error(request, culprit)
+    if isinstance(exc, sqlite3.IntegrityError) and MOVED_AWAY in str(exc):
+        # The tenant moved to another node while this request waited on its database: try again.
+        return _envelope(503, "moving", "this site has just moved; try again in a moment",
+                         headers={"Retry-After": "2"})
     log.exception("unhandled error on %s %s", request.method, request.scope.get("path_template"))
     if request.url.path.startswith("/admin") and "text/html" in request.headers.get("accept", ""):
         return admin_error_page(request, 500, "Something went wrong on our side; it has been logged. "

@@ -8,6 +8,7 @@ never a guess. An unknown tenant is a 404.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -87,6 +88,14 @@ class Resolver:
         return origins
 
 
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
 def default_max_open() -> int:
     """Idle connections kept: enough for a thousand busy sites, within the process's file handles
     (a connection in WAL mode holds three: the database, its log and the shared memory)."""
@@ -123,6 +132,7 @@ class TenantDatabases:
         self._idle: OrderedDict[tuple[str, int], sqlite3.Connection] = OrderedDict()  # oldest first
         self._keys: dict[str, list[tuple[str, int]]] = {}  # each tenant's idle keys, newest last
         self._migrated: set[str] = set()
+        self._files: dict[int, tuple[int, int] | None] = {}  # each open connection's file (device, inode)
         self._lock = threading.Lock()
         self._serial = 0
 
@@ -148,18 +158,26 @@ class TenantDatabases:
                 self._give_back(slug, conn)
 
     def _borrow(self, slug: str) -> sqlite3.Connection:
+        path = self.root / slug / "tenant.db"
         with self._lock:
             keys = self._keys.get(slug)
+            idle = None
             if keys:
                 key = keys.pop()
                 if not keys:
                     del self._keys[slug]
-                return self._idle.pop(key)
+                idle = self._idle.pop(key)
             migrate = slug not in self._migrated
-        path = self.root / slug / "tenant.db"
+        if idle is not None:
+            # The same file, or one that replaced it (a restore, a tenant moved away and back): a
+            # connection to the file it replaced would read and write a copy nobody serves any more.
+            if _identity(path) == self._files.get(id(idle)):
+                return idle
+            self._close(idle)
         if not path.exists():
             raise NotFound(f"tenant {slug!r} has no database", code="unknown_tenant")
         conn = connect(path, TENANT if migrate else None)
+        self._files[id(conn)] = _identity(path)
         conn.execute(f"PRAGMA cache_size = -{PAGE_CACHE_KIB}")
         if not TenantDatabases._heap_limited:
             conn.execute(f"PRAGMA soft_heap_limit = {SOFT_HEAP_BYTES}")  # for the whole process
@@ -182,20 +200,24 @@ class TenantDatabases:
                 keys.remove((old_slug, serial))  # the oldest of few: at the front
                 if not keys:
                     del self._keys[old_slug]
-                old.close()
+                self._close(old)
 
     def forget(self, slug: str) -> None:
         """Close a tenant's connections (before deleting or restoring it)."""
         with self._lock:
             for key in self._keys.pop(slug, []):
-                self._idle.pop(key).close()
+                self._close(self._idle.pop(key))
             self._migrated.discard(slug)
 
     def close(self) -> None:
         with self._lock:
             while self._idle:
-                self._idle.popitem()[1].close()
+                self._close(self._idle.popitem()[1])
             self._keys.clear()
+
+    def _close(self, conn: sqlite3.Connection) -> None:
+        self._files.pop(id(conn), None)
+        conn.close()
 
     @property
     def open_count(self) -> int:

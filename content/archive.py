@@ -30,6 +30,9 @@ from .schema import TENANT
 from .tenants import Tenants
 
 FORMAT, VERSION = "tessera-tenant", 1
+# The error every write to a tenant.db left behind by a move raises (``tessera.move``): the tenant lives
+# on another node now, and the request is answered 503, to be retried there.
+MOVED_AWAY = "tessera: this copy of the tenant was moved to another node"
 
 
 def export_tenant(tenants: Tenants, slug: str, target: Path, extra: dict | None = None) -> dict:

@@ -98,6 +98,10 @@ class Repository:
         return {"GIT_AUTHOR_NAME": author.name, "GIT_AUTHOR_EMAIL": author.email,
                 "GIT_COMMITTER_NAME": COMMITTER[0], "GIT_COMMITTER_EMAIL": COMMITTER[1]}
 
+    def locked(self):
+        """Hold the repository's write lock (what every save takes): a copy made meanwhile is whole."""
+        return self._lock()
+
     @contextmanager
     def _lock(self) -> Iterator[None]:
         with open(self.path / "tessera.lock", "a+b") as handle:

@@ -31,10 +31,18 @@ import psycopg
 from psycopg.adapt import Dumper
 from psycopg.pq import TransactionStatus
 
+from .errors import TesseraError
+
 SCHEMES = ("postgresql://", "postgres://")
 # The one lock every platform write takes (a constant: "tessera!" as a signed 64-bit integer).
 WRITE_LOCK = int.from_bytes(b"tessera!", "big", signed=True)
 _WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|ALTER|DROP)\b", re.IGNORECASE)
+
+
+class Unreachable(TesseraError, sqlite3.OperationalError):
+    """The database at ``TESSERA_DATABASE_URL`` cannot be reached (the message never holds its password)."""
+
+    status = 503
 
 
 def is_url(target: object) -> bool:
@@ -76,19 +84,22 @@ class _BoolAsInt(Dumper):
 
 
 class Cursor:
-    """What ``execute`` returns: the psycopg cursor, plus sqlite3's ``lastrowid``."""
+    """What ``execute`` returns: the psycopg cursor, plus sqlite3's ``lastrowid`` (the id of the row the
+    last INSERT on the connection added, as of this statement)."""
 
-    def __init__(self, cursor: psycopg.Cursor, conn: Connection) -> None:
+    def __init__(self, cursor: psycopg.Cursor, conn: Connection, *, returned: bool = False) -> None:
         self._cursor, self._conn = cursor, conn
-
-    @property
-    def lastrowid(self) -> int | None:
-        # The id the last INSERT drew from an identity column, in this session.
-        return self._conn._raw.execute("SELECT lastval()").fetchone()[0]
+        self.lastrowid = conn._lastrowid
+        self._rowcount = cursor.rowcount
+        if returned:  # an INSERT given RETURNING here: its row says the id, and sqlite3 returns no rows
+            row = cursor.fetchone() if cursor.rowcount > 0 else None
+            if row is not None and "id" in row.keys():
+                self.lastrowid = conn._lastrowid = row["id"]
+            self._cursor = conn._raw.cursor()
 
     @property
     def rowcount(self) -> int:
-        return self._cursor.rowcount
+        return self._rowcount
 
     @property
     def description(self):
@@ -111,6 +122,7 @@ class Connection:
 
     def __init__(self, raw: psycopg.Connection) -> None:
         self._raw = raw
+        self._lastrowid: int | None = None
         self._writing = False  # the transaction holds the write lock: its commit may change cached rows
 
     # -- transactions ------------------------------------------------------------------------
@@ -166,15 +178,19 @@ class Connection:
         if not self.in_transaction and _WRITES.match(sql):
             self.begin()
         cursor = self._raw.cursor()
+        statement = translate(sql)
+        returned = verb.startswith("INSERT") and "RETURNING" not in sql.upper()
+        if returned:
+            statement += " RETURNING *"
         try:
-            cursor.execute(translate(sql), params if params else None)
+            cursor.execute(statement, params if params is not None else ())
         except psycopg.Error as exc:
             # The transaction cannot go on after an error (PostgreSQL refuses every later statement
             # in it): end it here, as the ``with`` block around it would.
             if self._raw.info.transaction_status == TransactionStatus.INERROR:
                 self.rollback()
             raise _as_sqlite(exc) from exc
-        return Cursor(cursor, self)
+        return Cursor(cursor, self, returned=returned)
 
     def executemany(self, sql: str, rows) -> Cursor:
         cursor = None
@@ -217,7 +233,7 @@ def translate(sql: str) -> str:
     for match in _TOKENS.finditer(sql):
         parts.append(_words(sql[end:match.start()]))
         literal, mark, percent, name = match.groups()
-        parts.append(literal if literal else "%s" if mark else "%%" if percent else f"%({name})s")
+        parts.append(literal.replace("%", "%%") if literal else "%s" if mark else "%%" if percent else f"%({name})s")
         end = match.end()
     parts.append(_words(sql[end:]))
     return "".join(parts)
@@ -241,10 +257,27 @@ def connect(url: str) -> Connection:
         open_ = _local.conns = {}
     conn = open_.get(url)
     if conn is None or conn._raw.closed or conn._raw.broken:
-        raw = psycopg.connect(url, autocommit=True, row_factory=_row_factory, connect_timeout=10)
+        try:
+            raw = psycopg.connect(url, autocommit=True, row_factory=_row_factory, connect_timeout=10)
+        except psycopg.Error as exc:
+            raise Unreachable(f"cannot connect to the platform database at TESSERA_DATABASE_URL "
+                              f"({_without_password(url, str(exc).strip())})") from None
         raw.adapters.register_dumper(bool, _BoolAsInt)
         conn = open_[url] = Connection(raw)
     return conn
+
+
+def _without_password(url: str, text: str) -> str:
+    """``text`` with the URL's password (as written, and decoded) replaced by ***."""
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    for secret in {password, unquote(password or "")} - {None, ""}:
+        text = text.replace(secret, "***")
+    return text
 
 
 def prepare(conn: Connection) -> None:

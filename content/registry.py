@@ -395,19 +395,28 @@ class Registry:
             raise InvalidValue("node", f"no node called {node!r}; nodes register when `tessera serve` starts "
                                        "with TESSERA_NODE set")
         with self.conn:
-            self.conn.execute("UPDATE tenants SET node = ?, moving_to = NULL, updated_at = ? WHERE id = ?",
+            self.conn.execute("UPDATE tenants SET node = ?, moving_to = NULL, move_id = NULL, updated_at = ? WHERE id = ?",
                               (node, now_iso(), tenant.id))
         return self.get(slug)
 
-    def set_moving(self, slug: str, node: str | None) -> None:
-        """Pause the tenant's writes for a move to ``node`` (None: the move ended, writes resume)."""
+    def set_moving(self, slug: str, node: str | None) -> str | None:
+        """Pause the tenant's writes for a move to ``node``; returns the move's id, which its transfer
+        is signed with. ``None``: the move ended or was abandoned, writes resume."""
         tenant = self.get(slug)
+        move_id = secrets.token_hex(16) if node is not None else None
         with immediate(self.conn):
             if node is not None:
                 row = self.conn.execute("SELECT moving_to FROM tenants WHERE id = ?", (tenant.id,)).fetchone()
                 if row["moving_to"]:
-                    raise InvalidValue("node", f"{slug} is already being moved to {row['moving_to']}")
-            self.conn.execute("UPDATE tenants SET moving_to = ? WHERE id = ?", (node, tenant.id))
+                    raise InvalidValue("node", f"{slug} is already being moved to {row['moving_to']}; if that "
+                                               f"move died, `tessera tenant move {slug} --abort` ends it")
+            self.conn.execute("UPDATE tenants SET moving_to = ?, move_id = ? WHERE id = ?", (node, move_id, tenant.id))
+        return move_id
+
+    def move_of(self, slug: str) -> tuple[str | None, str | None]:
+        """The node a move is taking the tenant to, and that move's id (both None: no move)."""
+        row = self.conn.execute("SELECT moving_to, move_id FROM tenants WHERE slug = ?", (slug,)).fetchone()
+        return (row["moving_to"], row["move_id"]) if row else (None, None)
 
 
 _NODE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")

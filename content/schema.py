@@ -679,7 +679,8 @@ CREATE UNIQUE INDEX jobs_one_running ON jobs(tenant, (kind = 'notify')) WHERE st
 # Tenants placed on nodes (several machines sharing platform state on PostgreSQL): each node holds
 # its tenants' tenant.db, repository and builds; a request reaching another node is forwarded to it.
 # ``node`` NULL: the installation is one node (every tenant is local everywhere). ``moving_to``: the
-# node a move is taking the tenant to; while set, writes to the tenant are paused (``tessera.move``).
+# node a move is taking the tenant to; while set, writes to the tenant are paused (``tessera.move``);
+# ``move_id`` names that move: the transfer to the target is signed with it and good for it only.
 PLATFORM.add("0013_nodes", """
 CREATE TABLE nodes (
     name TEXT PRIMARY KEY,
@@ -687,7 +688,8 @@ CREATE TABLE nodes (
     seen_at TEXT NOT NULL
 );
 ALTER TABLE tenants ADD COLUMN node TEXT;
-ALTER TABLE tenants ADD COLUMN moving_to TEXT
+ALTER TABLE tenants ADD COLUMN moving_to TEXT;
+ALTER TABLE tenants ADD COLUMN move_id TEXT
 """)
 
 # A cart's updated_at moves with its lines in the statement that changes them: adding to a cart is one

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import logging
+from pathlib import Path
 from datetime import datetime, timedelta, timezone
 
 from content.migrations import platform_location
@@ -163,41 +164,63 @@ class Platform:
         await self.edge(scope, receive, send)
 
     async def _receive_tenant(self, scope, receive, send) -> None:
-        """A tenant moved here by another node (``tessera.move``): unpack, publish, then answer."""
+        """A tenant moved here by another node (``tessera.move``): the signed headers are checked before
+        any of the body is read; the body is streamed to a file and checked against its digest; then
+        the tenant is unpacked and published, and only then answered."""
+        import hashlib
+        import tempfile
+
         import anyio
 
         from content.tenants import Tenants
 
-        from .move import MoveError, receive_tenant
+        from .move import MoveError, Transfer
 
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            if size > MAX_TRANSFER:
-                await _json_error(send, 413, "too_large", f"a transfer is at most {MAX_TRANSFER:,} bytes")
-                return
-            if not message.get("more_body"):
-                break
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
-
-        def place() -> dict:
-            tenants = Tenants(self.settings.data_dir, self.settings.sites_dir)
-            try:
-                return receive_tenant(self.settings, tenants, headers, b"".join(chunks))
-            finally:
-                tenants.close()
-
         try:
-            answer = await anyio.to_thread.run_sync(place)
+            transfer = Transfer(self.settings, headers)
         except MoveError as exc:
             await _json_error(send, 403, "refused", str(exc))
             return
-        except Exception as exc:  # the source resumes the tenant's writes where it was and says why
-            logging.getLogger(__name__).exception("receiving a moved tenant failed")
-            await _json_error(send, 500, "not_placed", f"the tenant could not be placed here: {exc}")
+        if transfer.size > MAX_TRANSFER:
+            await _json_error(send, 413, "too_large", f"a transfer is at most {MAX_TRANSFER:,} bytes")
             return
+        tenants = Tenants(self.settings.data_dir, self.settings.sites_dir)
+        try:
+            try:
+                await anyio.to_thread.run_sync(transfer.check_move, tenants)
+            except MoveError as exc:
+                await _json_error(send, 403, "refused", str(exc))
+                return
+            with tempfile.TemporaryDirectory(dir=self.settings.data_dir) as tmp:
+                archive = Path(tmp) / "tenant.tar.gz"
+                digest, size = hashlib.sha256(), 0
+                with archive.open("wb") as out:
+                    while True:
+                        message = await receive()
+                        chunk = message.get("body", b"")
+                        size += len(chunk)
+                        if size > transfer.size:
+                            break
+                        digest.update(chunk)
+                        out.write(chunk)
+                        if not message.get("more_body"):
+                            break
+                if size != transfer.size or digest.hexdigest() != transfer.digest:
+                    await _json_error(send, 400, "damaged", "the transfer's body does not match its digest")
+                    return
+                try:
+                    answer = await anyio.to_thread.run_sync(transfer.place, tenants, archive)
+                except MoveError as exc:
+                    await _json_error(send, 409, "refused", str(exc))
+                    return
+                except Exception:  # the source resumes the tenant's writes where it was
+                    logging.getLogger(__name__).exception("receiving %s from another node failed", transfer.slug)
+                    await _json_error(send, 500, "not_placed", "the tenant could not be placed on this node; "
+                                                               "its log says why")
+                    return
+        finally:
+            tenants.close()
         await _json_error(send, 200, "", "", body=answer)
 
     async def _lifespan(self, scope, receive, send) -> None:

@@ -21,6 +21,7 @@ import logging
 import re
 import time
 from typing import Callable
+from urllib.parse import unquote
 
 import httpx
 
@@ -37,6 +38,7 @@ HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"tra
 _API = re.compile(r"^/api/tenant/([a-z0-9-]+)(?:/|$)")
 _ADMIN = re.compile(r"^/sites/([a-z0-9-]+)(?:/|$)")
 _GIT = re.compile(r"^/git/([a-z0-9-]+)\.git(?:/|$)")
+_STRIPE = re.compile(r"^/api/webhooks/stripe/([a-z0-9-]+)/?$")  # a shop's payments, from Stripe
 NODES_TTL = 5.0  # seconds a node's address is remembered (a node that moves re-registers at start)
 
 
@@ -52,7 +54,8 @@ class Forwarder:
         path = scope["path"]
         headers = dict(scope.get("headers") or [])
         host = host_name(headers.get(b"host", b"").decode("latin-1"))
-        match = _API.match(path) or _GIT.match(path) or (_ADMIN.match(path) if host == self.admin_host else None)
+        match = (_API.match(path) or _GIT.match(path) or _STRIPE.match(path)
+                 or (_ADMIN.match(path) if host == self.admin_host else None))
         slug = match.group(1) if match else None
         header = headers.get(b"x-tenant-id", b"").decode("latin-1") or None
         try:
@@ -71,6 +74,11 @@ class Forwarder:
             await _error(send, 502, "misplaced", f"{tenant.slug} is placed on {tenant.node}, which sent the request "
                                                  "here; the nodes disagree about where the site lives")
             return
+        raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        if any(unquote(part) in (".", "..") for part in raw.split("/")):
+            # The target's router would see another path than the one this node judged: refuse.
+            await _error(send, 400, "bad_path", "a path with . or .. segments is not forwarded")
+            return
         base = self.url_of(tenant.node)
         if base is None:
             await _error(send, 502, "unknown_node", f"{tenant.slug} is placed on the node {tenant.node!r}, "
@@ -85,8 +93,7 @@ class Forwarder:
         if not any(k == b"x-forwarded-proto" for k, _ in headers):
             sent.append((b"x-forwarded-proto", scope.get("scheme", "http").encode()))
         query = scope.get("query_string") or b""
-        url = base + (scope.get("raw_path") or scope["path"].encode()).decode("latin-1") + \
-            ("?" + query.decode("latin-1") if query else "")
+        url = base + raw + ("?" + query.decode("latin-1") if query else "")
 
         async def body():
             while True:

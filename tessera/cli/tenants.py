@@ -153,14 +153,23 @@ def tenant_resume(ctx: Context, slug: str) -> None:
 
 @tenant.command("move")
 @click.argument("slug")
-@click.option("--to", "node", required=True, metavar="NODE", help="The node to move the tenant to.")
+@click.option("--to", "node", metavar="NODE", help="The node to move the tenant to.")
+@click.option("--abort", is_flag=True, help="End a move that died half-way: writes resume where the tenant is.")
 @pass_ctx
 @handle_errors
-def tenant_move(ctx: Context, slug: str, node: str) -> None:
+def tenant_move(ctx: Context, slug: str, node: str | None, abort: bool) -> None:
     """Move tenant SLUG to NODE: its tenant.db, repository and site, with its writes paused for the few
     seconds the copy takes (reads go on). Run it on the node that holds the tenant; the old copy is
     kept aside there."""
-    from tessera.move import move_tenant
+    from tessera.move import abort_move, move_tenant
+
+    if abort == bool(node):
+        raise click.UsageError("give either --to NODE or --abort")
+    if abort:
+        target = abort_move(ctx.tenants, slug)
+        console.print(f"Ended the move of [bold]{slug}[/bold] to {target}; its writes resume." if target
+                      else f"{slug} was not being moved.")
+        return
 
     moved = move_tenant(ctx.settings, ctx.tenants, slug, node, say=lambda line: console.print(escape(line)))
     ctx.services.audit.record("tenant.moved", tenant_id=ctx.tenants.registry.get(slug).id, via="cli",
