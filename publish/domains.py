@@ -137,8 +137,10 @@ def allowed(registry: Registry, host: str, base_domain: str, admin_host: str | N
 
 
 def caddyfile(base_domain: str, api: str, *, local: bool = False, ports: tuple[int, int] | None = None,
-              admin_host: str | None = None) -> str:
-    """A Caddyfile for the whole platform, everything proxied to Tessera at ``api`` (host:port).
+              admin_host: str | None = None, more: tuple[str, ...] = ()) -> str:
+    """A Caddyfile for the whole platform, everything proxied to Tessera at ``api`` (host:port) and
+    ``more`` (the other nodes: any node answers any request, forwarding it to the tenant's node;
+    Caddy spreads requests over the nodes that answer ``/healthz``).
 
     The platform's own hosts (the base domain, ``admin.`` and ``api.``) are named, so Caddy gets their
     certificates when it starts, like for any site. Every other name (tenant subdomains, verified custom
@@ -149,9 +151,11 @@ def caddyfile(base_domain: str, api: str, *, local: bool = False, ports: tuple[i
     extra = "\tlocal_certs\n\tskip_install_trust\n" if local else ""
     if ports:
         extra += f"\thttp_port {ports[0]}\n\thttps_port {ports[1]}\n"
+    spread = (f"\n\t\tlb_policy least_conn\n\t\thealth_uri /healthz\n\t\thealth_interval 5s"
+              f"\n\t\tfail_duration 10s") if more else ""
     proxy = f"""\tencode zstd gzip
-\treverse_proxy {api} {{
-\t\theader_up X-Forwarded-Proto https
+\treverse_proxy {" ".join((api, *more))} {{
+\t\theader_up X-Forwarded-Proto https{spread}
 \t}}"""
     return f"""# Caddy in front of Tessera: HTTPS for the platform, every tenant subdomain and every verified custom domain.
 {{

@@ -320,3 +320,36 @@ def test_the_images_health_check_asks_the_serving_process(tmp_path):
         assert healthy.returncode == 0, healthy.stderr.decode()
     gone = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, timeout=30)
     assert gone.returncode != 0
+
+
+# -- compose.nodes.yaml: two nodes sharing PostgreSQL, Caddy spreading requests over them
+
+NODES = yaml.safe_load((ROOT / "compose.nodes.yaml").read_text())
+NODES_ENV = {**OPERATOR_ENV, "POSTGRES_PASSWORD": "pg-secret"}
+
+
+def test_every_tessera_service_of_the_nodes_layout_passes_the_clis_own_checks():
+    services = {name: s for name, s in NODES["services"].items() if s.get("image", "").startswith("tessera")}
+    assert set(services) == {"node1-serve", "node1-worker", "node2-serve", "node2-worker"}
+    addresses = {}
+    for name, service in services.items():
+        environment = {k: _interpolate(v, NODES_ENV) for k, v in service["environment"].items()}
+        settings = check_tessera(service["command"], environment)
+        node = name.split("-")[0]
+        assert settings.node == node and settings.database_url == "postgresql://tessera:pg-secret@postgres:5432/tessera"
+        # A node's serving process and its worker share the node's volume, and no other node's.
+        assert service["volumes"] == [f"{node}-data:/data"]
+        if name.endswith("-serve"):
+            assert service["command"] == ["serve", "--workers", "0"]
+            addresses[node] = service["networks"]["tessera"]["ipv4_address"]
+            assert settings.node_url == f"http://{addresses[node]}:8000"
+        else:
+            assert service["command"] == ["worker"] and service["healthcheck"] == {"disable": True}
+    # Caddy and every node are believed as proxies (nodes forward to each other); nothing else is.
+    caddy = NODES["services"]["caddy"]["networks"]["tessera"]["ipv4_address"]
+    trusted = set(_interpolate(services["node1-serve"]["environment"]["TESSERA_TRUSTED_PROXIES"], NODES_ENV).split(","))
+    assert trusted == {caddy, *addresses.values()}
+    assert NODES["services"]["postgres"]["environment"]["POSTGRES_USER"] == "tessera"
+    # The Caddyfile the file's comment makes proxies to both nodes.
+    text = (ROOT / "compose.nodes.yaml").read_text()
+    assert "caddyfile \\\n#        --upstream node1-serve:8000 --upstream node2-serve:8000 > Caddyfile" in text

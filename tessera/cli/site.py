@@ -466,12 +466,20 @@ def domain_list(ctx: Context, tenant_slug: str, as_json: bool) -> None:
 
 @main.command("caddyfile")
 @click.option("--local", is_flag=True, help="Use Caddy's internal CA (to try HTTPS on one machine).")
+@click.option("--upstream", "upstreams", multiple=True, metavar="HOST:PORT",
+              help="A node to proxy to (repeat for each node); default: TESSERA_HOST:TESSERA_PORT.")
 @pass_ctx
 @handle_errors
-def caddyfile_command(ctx: Context, local: bool) -> None:
+def caddyfile_command(ctx: Context, local: bool, upstreams: tuple[str, ...]) -> None:
     """Print a Caddyfile that puts automatic HTTPS in front of the whole platform."""
+    import re
+
     from publish.domains import caddyfile
 
     settings = ctx.settings
-    click.echo(caddyfile(settings.base_domain, f"{settings.host}:{settings.port}", local=local,
-                         admin_host=settings.admin_host), nl=False)
+    for upstream in upstreams:
+        if not re.fullmatch(r"[A-Za-z0-9.\-]+:\d{1,5}", upstream):
+            raise click.BadParameter(f"{upstream!r} is not HOST:PORT, e.g. node1:8000", param_hint="--upstream")
+    first, *more = upstreams or (f"{settings.host}:{settings.port}",)
+    click.echo(caddyfile(settings.base_domain, first, local=local, admin_host=settings.admin_host,
+                         more=tuple(more)), nl=False)

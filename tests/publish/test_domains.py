@@ -107,6 +107,25 @@ def test_caddyfile_asks_tessera_before_issuing(platform):
     assert "https:// {\n\ttls {\n\t\ton_demand" in text
 
 
+def test_a_caddyfile_for_several_nodes_spreads_requests_over_those_that_answer(tmp_path):
+    from click.testing import CliRunner
+
+    from tessera.cli import main
+
+    result = CliRunner().invoke(main, ["caddyfile", "--upstream", "node1:8000", "--upstream", "node2:8000"],
+                                env={"TESSERA_DATA_DIR": str(tmp_path), "TESSERA_BASE_DOMAIN": "sites.example"})
+    assert result.exit_code == 0, result.output
+    assert result.output.count("reverse_proxy node1:8000 node2:8000 {") == 2
+    assert "health_uri /healthz" in result.output and "ask http://node1:8000/api/tls/ask" in result.output
+    config = tmp_path / "Caddyfile"
+    config.write_text(result.output)
+    adapted = subprocess.run(["caddy", "adapt", "--config", str(config), "--adapter", "caddyfile"],
+                             capture_output=True, text=True)
+    assert adapted.returncode == 0, adapted.stderr  # Caddy itself reads it
+    refused = CliRunner().invoke(main, ["caddyfile", "--upstream", "node 1"], env={"TESSERA_DATA_DIR": str(tmp_path)})
+    assert refused.exit_code != 0 and "HOST:PORT" in refused.output
+
+
 def test_ask_endpoint_over_http(edge):
     base, tenants = edge
     ok = httpx.get(base + "/api/tls/ask", params={"domain": "bakery.localhost"})
