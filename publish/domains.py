@@ -151,8 +151,8 @@ def caddyfile(base_domain: str, api: str, *, local: bool = False, ports: tuple[i
     extra = "\tlocal_certs\n\tskip_install_trust\n" if local else ""
     if ports:
         extra += f"\thttp_port {ports[0]}\n\thttps_port {ports[1]}\n"
-    spread = (f"\n\t\tlb_policy least_conn\n\t\thealth_uri /healthz\n\t\thealth_interval 5s"
-              f"\n\t\tfail_duration 10s") if more else ""
+    spread = ("\n\t\tlb_policy least_conn\n\t\thealth_uri /healthz\n\t\thealth_interval 5s"
+              "\n\t\tfail_duration 10s") if more else ""
     proxy = f"""\tencode zstd gzip
 \treverse_proxy {" ".join((api, *more))} {{
 \t\theader_up X-Forwarded-Proto https{spread}
