@@ -251,3 +251,22 @@ def test_changing_the_basket_from_the_keyboard_keeps_the_focus_in_the_basket(sit
     page.keyboard.press("Enter")
     expect(line).to_have_count(0)
     assert page.evaluate("document.querySelector('[data-cart-body]').contains(document.activeElement)")
+
+
+def test_a_write_paused_by_a_move_is_asked_again_and_goes_through(site, page):
+    """While a shop moves between nodes its writes answer 503 with Retry-After: the basket asks again
+    after that wait instead of showing an error."""
+    calls = []
+
+    def paused_once(route):
+        calls.append(route.request.method)
+        if len(calls) == 1:
+            route.fulfill(status=503, headers={"Retry-After": "1", "Content-Type": "application/json"},
+                          body='{"error": {"code": "moving", "message": "this site is moving"}}')
+        else:
+            route.continue_()
+
+    page.route(re.compile(r".*/api/carts/[^/]+/items$"), paused_once)
+    add(page, site, "croissants", "Box of 4")
+    assert calls == ["POST", "POST"]
+    expect(page.get_by_role("status").filter(has_text="Added to your basket")).to_be_visible()

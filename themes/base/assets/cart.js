@@ -22,10 +22,16 @@
     var digits = f.resolvedOptions().maximumFractionDigits;
     return f.format(minor / Math.pow(10, digits));
   }
-  function call(method, path, body, headers) {
+  function call(method, path, body, headers, tries) {
     var options = { method: method, headers: Object.assign({ "Accept": "application/json" }, headers || {}) };
     if (body !== undefined) { options.body = JSON.stringify(body); options.headers["Content-Type"] = "application/json"; }
+    tries = tries === undefined ? 3 : tries;
     return fetch(API + path, options).then(function (r) {
+      /* 503 with Retry-After: the shop paused writes for a moment (it is moving) and took nothing; ask again. */
+      var wait = Number(r.headers.get("Retry-After"));
+      if (r.status === 503 && tries > 0 && wait >= 0 && wait <= 10) {
+        return new Promise(function (ok) { setTimeout(ok, wait * 1000); }).then(function () { return call(method, path, body, headers, tries - 1); });
+      }
       return r.json().catch(function () { return {}; }).then(function (data) {
         if (!r.ok) { var e = new Error((data.error && data.error.message) || "Something went wrong"); e.error = data.error || {}; e.status = r.status; throw e; }
         return data;
