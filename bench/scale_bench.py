@@ -137,7 +137,7 @@ def start_workers(env: dict, count: int) -> list[subprocess.Popen]:
     folder = Path(env["TESSERA_DATA_DIR"]) / "workers"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if {f"{w.pid}.sock" for w in workers} <= {p.name for p in folder.glob("*.sock")}:
+        if {w.pid for w in workers} <= {int(p.name.split("-")[0]) for p in folder.glob("*.sock")}:  # <pid>-<host>.sock
             return workers
         time.sleep(0.1)
     raise SystemExit("the workers did not start listening (is the data folder's path too long for a socket?)")

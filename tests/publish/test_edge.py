@@ -168,3 +168,13 @@ def test_api_and_front_page_share_the_port(edge):
     assert products.status_code == 200 and products.json()["total"] == 11  # the demo bakery, gift card included
     front = get(base, "127.0.0.1", "/")
     assert front.status_code == 200 and "bakery.localhost" in front.text
+
+
+def test_the_edge_keeps_a_compact_manifest_with_one_string_per_media_type():
+    from publish.edge import _compact
+
+    digest = "ab" * 32
+    kept = _compact({"index.html": [digest, 10, "text/html; charset=utf-8"],
+                     "about/index.html": ["cd" * 32, 20, "text/html; charset=utf-8".encode().decode()]})
+    assert kept["index.html"] == (digest[:32], "text/html; charset=utf-8")  # the ETag's half, the type
+    assert kept["index.html"][1] is kept["about/index.html"][1]  # one string for every page's type
