@@ -11,6 +11,7 @@ assets that exist, and the next publish converges.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -31,9 +32,22 @@ UPLOAD_THREADS = 8  # boto3 clients are thread-safe; uploads are network-bound
 MISSING = ("NoSuchKey", "404", "NoSuchBucket", "NotFound")
 
 
+_clients: dict[tuple, object] = {}  # one client per endpoint, region and credentials, for the process
+_clients_lock = threading.Lock()
+
+
 def make_client(endpoint_url: str | None = None, region: str | None = None):
-    return boto3.client("s3", endpoint_url=endpoint_url, region_name=region or "us-east-1",
-                        config=Config(retries={"max_attempts": 5, "mode": "standard"}))
+    """The process's S3 client for this endpoint and region (boto3 clients are thread-safe, and making
+    one costs milliseconds and memory: the edge asks for a site's storage on every request)."""
+    key = (endpoint_url, region, *(os.environ.get(name) for name in
+                                   ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")))
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = boto3.client(
+                "s3", endpoint_url=endpoint_url, region_name=region or "us-east-1",
+                config=Config(retries={"max_attempts": 5, "mode": "standard"}))
+        return client
 
 
 def _missing(exc: ClientError) -> bool:
