@@ -221,7 +221,7 @@ class Platform:
                     return
         finally:
             tenants.close()
-        await _json_error(send, 200, "", "", body=answer)
+        await _json(send, 200, answer)
 
     async def _lifespan(self, scope, receive, send) -> None:
         """Start the job runner with the server and stop it cleanly on shutdown (Ctrl-C)."""
@@ -255,11 +255,14 @@ class Platform:
 MAX_TRANSFER = 8 * 2**30  # the largest tenant archive one node takes from another
 
 
-async def _json_error(send, status: int, code: str, message: str, *, retry_after: int | None = None,
-                      body: dict | None = None) -> None:
+async def _json_error(send, status: int, code: str, message: str, *, retry_after: int | None = None) -> None:
+    await _json(send, status, {"error": {"code": code, "message": message}}, retry_after=retry_after)
+
+
+async def _json(send, status: int, body: dict, *, retry_after: int | None = None) -> None:
     import json
 
-    data = json.dumps(body if body is not None else {"error": {"code": code, "message": message}}).encode()
+    data = json.dumps(body).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
     if retry_after is not None:
         headers.append((b"retry-after", str(retry_after).encode()))

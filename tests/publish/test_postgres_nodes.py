@@ -6,6 +6,7 @@ forwarding."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import signal
@@ -20,6 +21,7 @@ import pytest
 
 from commerce_api.shop.orders import Orders
 from content.migrations import connect
+from tessera.move import sign
 from tessera.settings import ROOT
 from tests import pgserver
 from tests.api.conftest import free_port
@@ -224,3 +226,26 @@ def test_a_tenant_moves_to_another_node_under_a_stream_of_checkouts(nodes, root)
     for base in (one, two):
         assert httpx.get(f"{base}/", headers={"Host": "bakery.localhost"}, timeout=30).status_code == 200
         assert httpx.get(f"{base}/api/tenant/bakery/products", timeout=30).json()["items"]
+
+
+def test_a_node_refuses_a_transfer_it_cannot_prove_before_reading_its_body(nodes):
+    """/_tessera/receive is on every node's port: a transfer not signed by a node of the installation,
+    or one claiming a body larger than allowed, is refused from its headers alone."""
+    one = f"http://127.0.0.1:{nodes[0]['TESSERA_PORT']}"
+    unsigned = httpx.post(f"{one}/_tessera/receive", content=b"x" * 1000,
+                          headers={"X-Tessera-Tenant": "studio", "X-Tessera-Target": "node1"}, timeout=30)
+    assert unsigned.status_code == 403 and unsigned.json()["error"]["code"] == "refused"
+    assert "studio" not in unsigned.text and "/" not in unsigned.json()["error"]["message"]  # no paths, no internals
+    forged = httpx.post(f"{one}/_tessera/receive", content=b"x",
+                        headers={"X-Tessera-Tenant": "studio", "X-Tessera-Target": "node1", "X-Tessera-Move": "m",
+                                 "X-Tessera-Timestamp": str(int(time.time())), "X-Tessera-Digest": "0" * 64,
+                                 "X-Tessera-Signature": "0" * 64}, timeout=30)
+    assert forged.status_code == 403
+    # A genuine signature for a move that is not under way is refused too, before the body is read.
+    body, stamp = b"archive", str(int(time.time()))
+    digest = hashlib.sha256(body).hexdigest()
+    signed = httpx.post(f"{one}/_tessera/receive", content=body, timeout=30, headers={
+        "X-Tessera-Tenant": "studio", "X-Tessera-Target": "node1", "X-Tessera-Move": "m" * 32,
+        "X-Tessera-Timestamp": stamp, "X-Tessera-Digest": digest,
+        "X-Tessera-Signature": sign("k" * 48, "studio", "node1", "m" * 32, stamp, digest, len(body))})
+    assert signed.status_code == 403 and "no move of studio" in signed.text
