@@ -102,6 +102,7 @@ def move_tenant(settings: Settings, tenants: Tenants, slug: str, target: str, *,
             _send(settings, address, slug, target, move_id, archive)
             registry.place(slug, target)  # and writes resume, on the target
             switched = True
+            _back_up(settings, slug, say)  # the state that moved, while this copy is still locked
             db.seal(target)  # a write that waited on the lock fails (503) instead of landing in this copy
             took = time.monotonic() - paused
             kept = tenants.root / f".moved-{slug}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S')}"
@@ -110,6 +111,18 @@ def move_tenant(settings: Settings, tenants: Tenants, slug: str, target: str, *,
         if not switched:
             registry.set_moving(slug, None)
     return Moved(slug, here, target, size, took, kept)
+
+
+def _back_up(settings: Settings, slug: str, say: Callable[[str], None]) -> None:
+    """Every move leaves a backup of the database it moved (reason ``move``), taken from the source's
+    copy under the write lock, after writes resumed on the target: the pause does not wait for it. Best
+    effort, as for export and import: the data is safe on the target and in the copy set aside."""
+    from .backups import backups, said
+
+    try:
+        say(said(backups(settings).take(slug, "move")))
+    except Exception as exc:  # noqa: BLE001 (an unreachable backup store must not undo a finished move)
+        say(f"warning: {slug}'s database was not backed up: {exc}")
 
 
 def abort_move(tenants: Tenants, slug: str) -> str | None:

@@ -2,11 +2,13 @@
 (``TESSERA_NODE``), one PostgreSQL for platform state (``TESSERA_DATABASE_URL``). They share one
 registry, one set of sessions and rate limits and one job queue, neither writes a platform.db, each
 node's workers build only its own tenants, and each node answers for the other's tenants by
-forwarding."""
+forwarding. The module runs twice: with each node's sites in local buckets, and with the sites and
+backups in S3 buckets on the S3 test server (moto, over HTTP), as a multi-node installation runs."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import signal
@@ -25,6 +27,7 @@ from tessera.move import sign
 from tessera.settings import ROOT
 from tests import pgserver
 from tests.api.conftest import free_port
+from tests.publish.test_s3 import fx_s3_endpoint  # noqa: F401  (the moto server fixture)
 
 PASSWORD = "correct horse battery staple"
 
@@ -53,16 +56,41 @@ def started(env: dict, workers: int) -> subprocess.Popen:
 
 
 @pytest.fixture(name="root", scope="module")
-def fx_root(tmp_path_factory):
-    return tmp_path_factory.mktemp("nodes")
+def fx_root(tmp_path_factory, storage):
+    return tmp_path_factory.mktemp("nodes")  # one per kind of storage
+
+
+@pytest.fixture(name="storage", scope="module", params=["local", "s3"])
+def fx_storage(request):
+    """Where the nodes keep sites and backups: settings for both nodes, and a check that a tenant's
+    site is live (``live(node, slug)``)."""
+    if request.param == "local":
+        return {}, lambda root, node, slug: (root / node / "buckets" / slug / "current" / "index.html").is_file()
+    endpoint = request.getfixturevalue("s3_endpoint")
+    run = free_port()  # bucket names of this run only
+    env = {"TESSERA_STORAGE": f"s3://site-{{tenant}}-{run}", "TESSERA_BACKUP_STORAGE": f"s3://backups-{run}",
+           "TESSERA_S3_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_DEFAULT_REGION": "us-east-1"}
+
+    def live(root, node, slug):
+        import boto3
+
+        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                              aws_access_key_id="testing", aws_secret_access_key="testing")
+        try:
+            return b"<html" in client.get_object(Bucket=f"site-{slug}-{run}", Key="index.html")["Body"].read()
+        except client.exceptions.ClientError:
+            return False
+
+    return env, live
 
 
 @pytest.fixture(name="nodes", scope="module")
-def fx_nodes(root, postgres_server):
+def fx_nodes(root, postgres_server, storage):
     """Both nodes, for the module's tests in order (they publish and sign in as they go)."""
     database = pgserver.schema_url(postgres_server)
     common = {**os.environ, "TESSERA_DATABASE_URL": next(database), "TESSERA_SECRET_KEY": "k" * 48,
-              "TESSERA_ORDERS_PER_ADDRESS": "100000/600", "TESSERA_ORDERS_PER_EMAIL": "100000/600"}
+              "TESSERA_ORDERS_PER_ADDRESS": "100000/600", "TESSERA_ORDERS_PER_EMAIL": "100000/600", **storage[0]}
     tmp_path = root
     envs = []
     for name in ("node1", "node2"):
@@ -86,8 +114,8 @@ def fx_nodes(root, postgres_server):
     next(database, None)  # drops the schema
 
 
-def test_two_nodes_share_tenants_sessions_and_the_job_queue(nodes, root):
-    tmp_path = root
+def test_two_nodes_share_tenants_sessions_and_the_job_queue(nodes, root, storage):
+    tmp_path, live = root, storage[1]
     one, two = (f"http://127.0.0.1:{env['TESSERA_PORT']}" for env in nodes)
     # A tenant created by the CLI on node 1 is known to node 2: sign in there.
     login = httpx.post(f"{two}/api/tenant/studio/auth/login",
@@ -105,8 +133,7 @@ def test_two_nodes_share_tenants_sessions_and_the_job_queue(nodes, root):
     tessera(nodes[0], "publish", "--all")
     jobs = tessera(nodes[1], "jobs")
     assert "studio" in jobs and "bakery" in jobs and "failed" not in jobs
-    assert (tmp_path / "node1" / "buckets" / "studio" / "current" / "index.html").is_file()
-    assert (tmp_path / "node2" / "buckets" / "bakery" / "current" / "index.html").is_file()
+    assert live(tmp_path, "node1", "studio") and live(tmp_path, "node2", "bakery")
     assert not (tmp_path / "node1" / "tenants" / "bakery").exists()
     assert not (tmp_path / "node2" / "tenants" / "studio").exists()
     # Platform state is only in PostgreSQL.
@@ -198,7 +225,7 @@ class Checkouts(threading.Thread):
                     self.failures.append((cart.status_code, added.text[:300], order.status_code, order.text[:300]))
 
 
-def test_a_tenant_moves_to_another_node_under_a_stream_of_checkouts(nodes, root):
+def test_a_tenant_moves_to_another_node_under_a_stream_of_checkouts(nodes, root, storage):
     one, two = (f"http://127.0.0.1:{env['TESSERA_PORT']}" for env in nodes)
     tessera(nodes[0], "publish", "--all")
     with connect(root / "node2" / "tenants" / "bakery" / "tenant.db") as conn:
@@ -226,6 +253,13 @@ def test_a_tenant_moves_to_another_node_under_a_stream_of_checkouts(nodes, root)
     for base in (one, two):
         assert httpx.get(f"{base}/", headers={"Host": "bakery.localhost"}, timeout=30).status_code == 200
         assert httpx.get(f"{base}/api/tenant/bakery/products", timeout=30).json()["items"]
+    assert storage[1](root, "node1", "bakery")  # published by the target
+    # The move left a backup of the database it moved, in the backup storage the source node uses.
+    assert "backed up bakery" in moved
+    backups = json.loads(tessera(nodes[1], "tenant", "backups", "bakery", "--json"))
+    assert [b["reason"] for b in backups] == ["move"]
+    if storage[0]:  # shared backup storage: the new node lists it too, and can restore from it
+        assert json.loads(tessera(nodes[0], "tenant", "backups", "bakery", "--json")) == backups
 
 
 def test_a_node_refuses_a_transfer_it_cannot_prove_before_reading_its_body(nodes):
