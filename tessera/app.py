@@ -96,7 +96,8 @@ class Platform:
             from .forward import Forwarder
 
             svc.db.registry.register_node(settings.node, settings.node_url)
-            self.forwarder = Forwarder(settings.node, lambda: svc.db.registry, svc.resolver, svc.config.admin_host)
+            self.forwarder = Forwarder(settings.node, lambda: svc.db.registry, svc.resolver, svc.config.admin_host,
+                                       settings.secret_key, settings.trusted_proxies)
 
     def _publish_pushed(self, slug: str) -> None:
         """A push landed: queue its publish, unless the plan's publishes of the day are used up. The
@@ -138,6 +139,7 @@ class Platform:
         if scope["type"] != "http":
             return
         if self.forwarder is not None:
+            scope = self.forwarder.visitor(scope)  # the visitor's address, when another node forwarded it
             if scope["path"] == RECEIVE_PATH and scope["method"] == "POST":
                 await self._receive_tenant(scope, receive, send)
                 return

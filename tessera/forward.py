@@ -8,14 +8,19 @@ request names its tenant by its host (the tenant's subdomain or custom domain), 
 node's ``TESSERA_NODE_URL`` and the answer streamed back. Platform pages (sign-in, the list of sites,
 ``/healthz``) are answered where they arrive.
 
-The node that forwards adds ``X-Forwarded-For`` (believed by the target only if the forwarding node is
-in its ``TESSERA_TRUSTED_PROXIES``), ``X-Forwarded-Proto`` and ``X-Tessera-Forwarded-By``; a request
-that was already forwarded once is never forwarded again (two nodes disagreeing about a placement get
-a 502, not a loop).
+The node that forwards adds ``X-Forwarded-For``, ``X-Forwarded-Proto`` and ``X-Tessera-Forwarded-By``,
+and the visitor's address as it sees it (``X-Tessera-Client``, behind its own trusted proxies) signed
+with the installation's secret key: the target takes that address as the request's peer, so rate
+limits, the audit log and the metrics allow-list see the visitor, not the forwarding node, without the
+nodes listing each other in ``TESSERA_TRUSTED_PROXIES``. An unsigned or badly signed claim is
+ignored. A request that was already forwarded once is never forwarded again (two nodes disagreeing
+about a placement get a 502, not a loop).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import re
@@ -26,12 +31,15 @@ from urllib.parse import unquote
 import httpx
 
 from commerce_api.errors import ApiError
+from commerce_api.security import client_address
 from commerce_api.tenancy import Resolver, host_name
 from content.registry import Registry, Tenant
 
 log = logging.getLogger(__name__)
 
 FORWARDED_BY = b"x-tessera-forwarded-by"
+CLIENT, CLIENT_SIGNATURE = b"x-tessera-client", b"x-tessera-client-signature"  # value: "<stamp> <hmac>"
+CLIENT_AGE = 60  # seconds a signed visitor address is believed
 # Headers that describe one connection, not the request: never passed from one hop to the next.
 HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"te",
                         b"trailer", b"upgrade", b"proxy-authorization", b"proxy-authenticate"})
@@ -43,8 +51,10 @@ NODES_TTL = 5.0  # seconds a node's address is remembered (a node that moves re-
 
 
 class Forwarder:
-    def __init__(self, node: str, registry: Callable[[], Registry], resolver: Resolver, admin_host: str) -> None:
+    def __init__(self, node: str, registry: Callable[[], Registry], resolver: Resolver, admin_host: str,
+                 secret: str = "", trusted: tuple[str, ...] = ()) -> None:
         self.node, self.registry, self.resolver, self.admin_host = node, registry, resolver, admin_host
+        self.secret, self.trusted = secret, trusted
         self._nodes: dict[str, str] = {}
         self._nodes_read = 0.0
         self._client: httpx.AsyncClient | None = None
@@ -62,6 +72,9 @@ class Forwarder:
             return self.resolver.resolve(host, slug, header)
         except ApiError:
             return None  # unknown host or tenant, or two that disagree: the local answer says so
+
+    def visitor(self, scope):
+        return with_visitor(scope, self.secret)
 
     def url_of(self, node: str) -> str | None:
         if time.monotonic() - self._nodes_read > NODES_TTL or node not in self._nodes:
@@ -88,8 +101,13 @@ class Forwarder:
             self._client = httpx.AsyncClient(timeout=httpx.Timeout(300.0, connect=5.0), follow_redirects=False)
         client_addr = (scope.get("client") or ("", 0))[0]
         forwarded_for = b", ".join([v for k, v in headers if k == b"x-forwarded-for"] + [client_addr.encode()])
-        sent = [(k, v) for k, v in headers if k not in HOP_BY_HOP and k not in (b"x-forwarded-for", FORWARDED_BY)]
-        sent += [(b"x-forwarded-for", forwarded_for), (FORWARDED_BY, self.node.encode())]
+        visitor = client_address(scope, self.trusted)
+        stamp = str(int(time.time()))
+        sent = [(k, v) for k, v in headers
+                if k not in HOP_BY_HOP and k not in (b"x-forwarded-for", FORWARDED_BY, CLIENT, CLIENT_SIGNATURE)]
+        sent += [(b"x-forwarded-for", forwarded_for), (FORWARDED_BY, self.node.encode()),
+                 (CLIENT, visitor.encode()),
+                 (CLIENT_SIGNATURE, f"{stamp} {sign_client(self.secret, self.node, visitor, stamp)}".encode())]
         if not any(k == b"x-forwarded-proto" for k, _ in headers):
             sent.append((b"x-forwarded-proto", scope.get("scheme", "http").encode()))
         query = scope.get("query_string") or b""
@@ -124,6 +142,28 @@ class Forwarder:
     async def close(self) -> None:
         if self._client is not None:
             await self._client.aclose()
+
+
+def sign_client(secret: str, node: str, visitor: str, stamp: str) -> str:
+    message = "\n".join(("client", node, visitor, stamp))
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def with_visitor(scope, secret: str):
+    """``scope`` with the visitor's address as its peer when another node of the installation forwarded
+    it and signed that address; else ``scope`` without the claim (anyone can send the header)."""
+    headers = scope.get("headers") or []
+    if not any(k == CLIENT or k == CLIENT_SIGNATURE for k, _ in headers):
+        return scope
+    found = {k: v.decode("latin-1") for k, v in headers if k in (FORWARDED_BY, CLIENT, CLIENT_SIGNATURE)}
+    kept = [(k, v) for k, v in headers if k not in (CLIENT, CLIENT_SIGNATURE)]
+    stamp, _, signature = found.get(CLIENT_SIGNATURE, "").partition(" ")
+    node, visitor = found.get(FORWARDED_BY, ""), found.get(CLIENT, "")
+    fresh = stamp.isdigit() and abs(time.time() - int(stamp)) <= CLIENT_AGE
+    if secret and node and visitor and fresh and hmac.compare_digest(
+            signature, sign_client(secret, node, visitor, stamp)):
+        return {**scope, "headers": kept, "client": (visitor, 0)}
+    return {**scope, "headers": kept}
 
 
 async def _error(send, status: int, code: str, message: str) -> None:

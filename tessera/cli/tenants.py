@@ -75,7 +75,9 @@ def tenant_show(ctx: Context, slug: str, as_json: bool) -> None:
 
 def _print_tenant(ctx: Context, t: Tenant, *, as_json: bool = False) -> None:
     settings = ctx.settings
-    repo = ctx.tenants.repository(t.slug)
+    # With several nodes, the repository is on the tenant's node only: another node names that node.
+    here = t.node in (None, settings.node)
+    repo = ctx.tenants.repository(t.slug) if here else None
     port = "" if settings.port == 80 else f":{settings.port}"
     domains = ctx.tenants.registry.domains(t.slug)
     record = {
@@ -83,8 +85,11 @@ def _print_tenant(ctx: Context, t: Tenant, *, as_json: bool = False) -> None:
         "site": f"http://{t.slug}.{settings.base_domain}{port}/",
         "domains": [f"{d.name}{' (primary)' if d.is_primary else ''}{'' if d.verified_at else ' (unverified)'}"
                     for d in domains],
-        "repository": str(repo.path), "version": repo.head() or "", "created": t.created_at,
+        "repository": str(repo.path) if repo else f"on node {t.node}", "version": (repo.head() if repo else None) or "",
+        "created": t.created_at,
     }
+    if t.node:
+        record["node"] = t.node + (f" (moving to {t.moving_to})" if t.moving_to else "")
     if t.suspension:
         record["suspension"] = f"{t.suspension['reason']} (by {t.suspension['by']}, {t.suspension['at']})"
     if as_json:

@@ -97,6 +97,7 @@ def fx_nodes(root, postgres_server, storage):
         port = free_port()
         envs.append({**common, "TESSERA_DATA_DIR": str(tmp_path / name), "TESSERA_PORT": str(port),
                      "TESSERA_NODE": name, "TESSERA_NODE_URL": f"http://127.0.0.1:{port}"})
+    envs[1]["TESSERA_TRUSTED_PROXIES"] = "127.0.0.1"  # node 2 is behind a proxy; node 1 trusts no proxy
     tessera(envs[0], "tenant", "create", "studio", "--name", "Studio", "--from", "studio")
     tessera(envs[1], "tenant", "create", "bakery", "--name", "Bakery", "--from", "bakery",
             "--features", "cms,ecommerce")
@@ -136,6 +137,10 @@ def test_two_nodes_share_tenants_sessions_and_the_job_queue(nodes, root, storage
     assert live(tmp_path, "node1", "studio") and live(tmp_path, "node2", "bakery")
     assert not (tmp_path / "node1" / "tenants" / "bakery").exists()
     assert not (tmp_path / "node2" / "tenants" / "studio").exists()
+    # Each node describes the other's tenant without its files: the node that holds them.
+    shown = tessera(nodes[0], "tenant", "show", "bakery", "--json")
+    assert json.loads(shown)["repository"] == "on node node2" and json.loads(shown)["node"] == "node2"
+    assert json.loads(tessera(nodes[1], "tenant", "show", "bakery", "--json"))["version"]
     # Platform state is only in PostgreSQL.
     assert not list(tmp_path.rglob("platform.db*"))
     # A wrong password is counted in the shared rate limiter: node 1 and node 2 see the same failures.
@@ -171,6 +176,24 @@ def test_each_node_answers_for_the_other_nodes_tenants(nodes):
     # A request already forwarded once is not forwarded again: two nodes that disagree get a 502.
     looped = httpx.get(f"{one}/", headers={"Host": "bakery.localhost", "X-Tessera-Forwarded-By": "node2"}, timeout=30)
     assert looped.status_code == 502 and looped.json()["error"]["code"] == "misplaced"
+
+
+def test_a_forwarded_request_keeps_its_visitors_address_and_a_forged_one_is_dropped(nodes):
+    """Node 2 (behind a trusted proxy) forwards a sign-in for studio to node 1, which trusts no proxy:
+    node 1 still records the visitor's address, from node 2's signed claim. The same claim sent to
+    node 1 by anyone else, unsigned or badly signed, is ignored."""
+    one, two = (f"http://127.0.0.1:{env['TESSERA_PORT']}" for env in nodes)
+    forwarded = httpx.post(f"{two}/api/tenant/studio/auth/login", headers={"X-Forwarded-For": "203.0.113.7"},
+                           json={"email": "visitor@example.test", "password": "nope"}, timeout=30)
+    forged = httpx.post(f"{one}/api/tenant/studio/auth/login", json={"email": "forger@example.test", "password": "nope"},
+                        headers={"X-Tessera-Forwarded-By": "node2", "X-Tessera-Client": "198.51.100.9",
+                                 "X-Tessera-Client-Signature": f"{int(time.time())} {'0' * 64}"}, timeout=30)
+    assert forwarded.status_code == forged.status_code == 401, (forwarded.text, forged.text)
+    with connect(nodes[0]["TESSERA_DATABASE_URL"]) as conn:
+        seen = dict(conn.execute("SELECT detail, address FROM audit_log WHERE event = 'login.failed'").fetchall())
+    addresses = {json.loads(detail)["email"]: address for detail, address in seen.items()}
+    assert addresses["visitor@example.test"] == "203.0.113.7"
+    assert addresses["forger@example.test"] == "127.0.0.1"
 
 
 SHOPPER = {"email": "ada@example.test", "shipping_method": "delivery",
