@@ -8,7 +8,7 @@ first picture. Bodies are left out, so that a big site's build does not read eve
 
 from __future__ import annotations
 
-import json
+import orjson
 
 from content.model import Entry, Product
 
@@ -33,7 +33,7 @@ def index(products: list[Product], posts: list[Entry], images: dict[str, ImageIn
                       "text": post.meta_description or post.excerpt, "terms": " ".join(post.tags),
                       "date": post.published_at.date().isoformat() if post.published_at else "",
                       "image": info.src(480) if info else ""})
-    return (json.dumps({"items": items}, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    return orjson.dumps({"items": items}, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def _money(value) -> str:

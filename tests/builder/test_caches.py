@@ -250,3 +250,35 @@ def test_a_parse_cache_saved_when_entries_had_other_fields_is_not_used(tmp_path,
     assert parsecache.load(tmp_path / "cache", VERSION)
     monkeypatch.setattr(parsecache, "_FIELDS", (*parsecache._FIELDS, "a_new_field"))
     assert parsecache.load(tmp_path / "cache", VERSION) == {}
+
+
+def test_a_long_lived_builder_pauses_the_garbage_collector_for_its_bookkeeping_only(tmp_path, monkeypatch):
+    """A long-lived builder's build runs with the cyclic collector paused while it works out what
+    changed, resumes it before rendering many pages (so pool workers and the pages' garbage are
+    collected as usual), and always leaves it running, even when the build fails."""
+    import gc
+
+    from builder.render import Renderer
+    from content.errors import ContentErrors
+
+    seen: list[bool] = []
+    render = Renderer.render
+    monkeypatch.setattr(Renderer, "render", lambda self, job: (seen.append(gc.isenabled()), render(self, job))[1])
+    many = {**SITE, **{f"posts/q{n}.md": f"---\ntitle: Q {n}\npublished_at: 2026-02-01\n---\nQ {n}\n" for n in range(70)}}
+    site = write_site(tmp_path / "site", many)
+    settle(site)
+    memory: dict = {}
+    run(site, tmp_path / "out", tmp_path / "cache", memory)
+    assert len(seen) > 64 and all(seen) and gc.isenabled()  # a first build renders every page: collected
+    seen.clear()
+    change_file(site)
+    run(site, tmp_path / "out", tmp_path / "cache", memory)
+    assert seen and not any(seen) and gc.isenabled()  # an edit's few pages: paused, then running again
+    (site / "posts" / "p4.md").write_text("---\ntitle: [unclosed\n---\n")
+    with pytest.raises(ContentErrors):
+        run(site, tmp_path / "out", tmp_path / "cache", memory)
+    assert gc.isenabled()
+    (site / "posts" / "p4.md").unlink()
+    seen.clear()
+    run(site, tmp_path / "elsewhere", None)  # a one-off build (the CLI) never pauses it
+    assert seen and all(seen)

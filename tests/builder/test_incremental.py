@@ -6,6 +6,7 @@ import os
 import shutil
 import time
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -85,29 +86,33 @@ def apply(site, edit) -> None:
             path.write_text('{% extends "theme:post.html" %}{% block main %}<p>' + word + '</p>{{ super() }}{% endblock %}')
 
 
-def run(site, out, cache):
+def run(site, out, cache, memory=None):
     return build(BuildConfig(DirSource(site), out, THEMES, base_url="https://p.example", shop=True,
-                             cache_dir=cache, now=NOW, workers=1))
+                             cache_dir=cache, now=NOW, workers=1, memory=memory))
 
 
-def outcome(site, out, cache):
+def outcome(site, out, cache, memory=None):
     """The files written, or the errors reported (deleting p0 breaks the link from about)."""
     try:
-        run(site, out, cache)
+        run(site, out, cache, memory)
     except BuildErrors as exc:
         return sorted(str(e) for e in exc.errors)
     return files(out)
 
 
+@pytest.mark.parametrize("builder", ["fresh process", "long-lived"])
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(edits, min_size=1, max_size=6))
-def test_incremental_build_equals_clean_build(tmp_path_factory, steps):
+def test_incremental_build_equals_clean_build(tmp_path_factory, builder, steps):
+    """Each build from the caches on disk (a CLI process), or from a long-lived builder's memory (a
+    worker: state, parse cache and job fingerprints kept between builds)."""
     root = tmp_path_factory.mktemp("prop")
     site = write_site(root / "site", START)
-    run(site, root / "inc", root / "cache")
+    memory: dict | None = {} if builder == "long-lived" else None
+    run(site, root / "inc", root / "cache", memory)
     for step in steps:
         apply(site, step)
-        incremental = outcome(site, root / "inc", root / "cache")
+        incremental = outcome(site, root / "inc", root / "cache", memory)
         shutil.rmtree(root / "clean", ignore_errors=True)
         assert incremental == outcome(site, root / "clean", None), f"after {step}"
 
