@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 #          delivery, the home page its collections
 VERSION = "build-6"
 SEARCH_INDEX = "search.json"  # read by the edge for /search/?q= and by search.js behind a CDN
+PARSE_SAVE_EVERY = 30.0  # seconds between a long-lived builder's saves of the parse cache
 
 
 @dataclass
@@ -253,8 +254,15 @@ def _build(config: BuildConfig, out_dir: Path, lock: OutputLock, collector: _Col
     _rescan(out_dir, on_disk, dirs, moved, stale)  # both updated in place to what the commit left
     if memory is not None:
         memory.update(state=new_state, parse=parse_cache, fingerprints=digest.now)
-        saver = threading.Thread(target=_save_all, args=(config.cache_dir, new_state, parse_cache, lock),
-                                 daemon=True)
+        # The state is saved after every build: it says what the folder holds. The parse cache only
+        # spares another process parsing again, and saving it takes most of the saver's time (and
+        # the interpreter's lock): a long-lived builder saves it at most every PARSE_SAVE_EVERY
+        # seconds, and a process that reads an older one parses again only what changed since.
+        fresh = time.monotonic() - memory.get("parse_saved", float("-inf")) >= PARSE_SAVE_EVERY
+        if fresh:
+            memory["parse_saved"] = time.monotonic()
+        saver = threading.Thread(target=_save_all, args=(config.cache_dir, new_state, parse_cache if fresh else None,
+                                                         lock), daemon=True)
         memory["saving"] = saver
         saver.start()
     else:
@@ -399,12 +407,13 @@ def _load(cache_dir: Path | None, name: str) -> dict:
         return {}
 
 
-def _save_all(cache_dir: Path | None, state: dict, parse_cache: dict, lock: OutputLock | None = None) -> None:
+def _save_all(cache_dir: Path | None, state: dict, parse_cache: dict | None, lock: OutputLock | None = None) -> None:
     from . import parsecache
 
     try:
         _save(cache_dir, "state", state)
-        parsecache.save(cache_dir, parse_cache, VERSION)
+        if parse_cache is not None:
+            parsecache.save(cache_dir, parse_cache, VERSION)
     finally:
         if lock is not None:
             lock.release()

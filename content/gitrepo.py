@@ -74,15 +74,18 @@ def _safe(path: str) -> bool:
 
 
 class Repository:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, env: dict[str, str] | None = None) -> None:
+        """``env``: more environment for every git command, e.g. a pre-receive hook's quarantine (the
+        pushed objects, readable before git accepts them) for a check run outside the hook's process."""
         self.path = Path(path)
+        self.env = env or {}
 
     # -- plumbing ---------------------------------------------------------------------------
 
     def git(self, *args: str, input: bytes | None = None, env: dict | None = None,
             check: bool = True) -> subprocess.CompletedProcess:
         full_env = {**os.environ, "GIT_DIR": str(self.path), "GIT_TERMINAL_PROMPT": "0",
-                    "LC_ALL": "C", **(env or {})}
+                    "LC_ALL": "C", **self.env, **(env or {})}
         result = subprocess.run(["git", *args], input=input, env=full_env,
                                 capture_output=True, check=False)
         if check and result.returncode != 0:
@@ -394,7 +397,7 @@ class GitSource:
         if self._proc is None:
             self._proc = subprocess.Popen(["git", "cat-file", "--batch"], stdin=subprocess.PIPE,
                                           stdout=subprocess.PIPE,
-                                          env={**os.environ, "GIT_DIR": str(self.repo.path)})
+                                          env={**os.environ, "GIT_DIR": str(self.repo.path), **self.repo.env})
         assert self._proc.stdin and self._proc.stdout
         self._proc.stdin.write(sha.encode() + b"\n")
         self._proc.stdin.flush()

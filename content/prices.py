@@ -161,7 +161,7 @@ class PriceHistory:
         proc = subprocess.Popen(["git", "log", "--first-parent", "--raw", "--no-renames", "--no-abbrev",
                                  "--format=%x00%H %ct", start, "--", "products/"],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                env={**os.environ, "GIT_DIR": str(self.repo.path), "LC_ALL": "C"})
+                                env={**os.environ, "GIT_DIR": str(self.repo.path), "LC_ALL": "C", **self.repo.env})
         assert proc.stdout is not None
         try:
             current: tuple[str, int, list[tuple[str, str]]] | None = None
@@ -220,7 +220,7 @@ class PriceHistory:
     def _read(self, blob: str) -> bytes:
         if self._proc is None:
             self._proc = subprocess.Popen(["git", "cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          env={**os.environ, "GIT_DIR": str(self.repo.path)})
+                                          env={**os.environ, "GIT_DIR": str(self.repo.path), **self.repo.env})
         assert self._proc.stdin and self._proc.stdout
         self._proc.stdin.write(blob.encode() + b"\n")
         self._proc.stdin.flush()

@@ -272,12 +272,13 @@ async def _json(send, status: int, body: dict, *, retry_after: int | None = None
     await send({"type": "http.response.body", "body": data})
 
 
-def job_runner(settings: Settings, **options) -> Runner:
+def job_runner(settings: Settings, memory=None, **options) -> Runner:
     """The runner for queued publishes and rollbacks; at its start it cleans up after the jobs a
-    killed process left running, before they run again. ``options`` go to ``Runner``."""
+    killed process left running, before they run again. ``memory``: the process's ``BuildMemory``
+    (shared with its push checks); ``options`` go to ``Runner``."""
     from .sites import BuildMemory
 
-    memory = BuildMemory()  # the runner lives on: its builds keep their sites' state between jobs
+    memory = memory or BuildMemory()  # the runner lives on: its builds keep their sites' state between jobs
     return Runner(Queue(platform_location(settings.data_dir)), lambda job: run_job(settings, job, memory),
                   recover=lambda slug: recover_job(settings, slug), node=settings.node, **options)
 

@@ -164,64 +164,94 @@ def _changed_settings(repo, change: Changed) -> str:
     return f": {', '.join(keys)}" if keys else ""
 
 
-def pre_receive(lines: list[str], repo_path: Path, env: Mapping[str, str] = os.environ) -> int:
+# What git gives the hook of the pushed objects, still in quarantine: a check in another process
+# (a worker, ``tessera.pushcheck``) reads them through these.
+QUARANTINE = ("GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_QUARANTINE_PATH")
+
+
+def run(lines: list[str], repo_path: Path, env: Mapping[str, str] = os.environ) -> int:
+    """The hook: a worker of this node checks the push when one listens (warm: its memory of the
+    site's last build makes a one-page push's check a one-page build), else this process does."""
+    from .pushcheck import ask
+    from .settings import Settings
+
+    answer = ask(Settings.from_env(env).data_dir, lines, repo_path, env)
+    if answer is not None:
+        code, output = answer
+        sys.stderr.write(output)
+        return code
+    # Images over content.media's pixel limit are refused with a message of ours; Pillow's own warning
+    # about them would only print a server path on the pusher's terminal.
+    from PIL import Image
+
+    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+    return pre_receive(lines, repo_path, env)
+
+
+def pre_receive(lines: list[str], repo_path: Path, env: Mapping[str, str] = os.environ, *, out=None,
+                settings=None, memory=None) -> int:
+    """Check a push: 0 accepts it, anything else refuses it; what the pusher reads goes to ``out``
+    (the hook's stderr). ``memory``: a worker's ``BuildMemory``, for the check's build."""
     from content.errors import ContentErrors, TesseraError
     from content.gitrepo import BRANCH, Repository
 
     from .settings import Settings
 
+    out = out or sys.stderr
     pusher = Pusher.from_env(env)
     if pusher is None:
         print("Pushes are accepted only through Tessera's git server, on the site's own address "
-              "(http(s)://<site>.<base domain>/git/<site>.git), which knows who you are.", file=sys.stderr)
+              "(http(s)://<site>.<base domain>/git/<site>.git), which knows who you are.", file=out)
         return 1
-    settings = Settings.from_env()
-    repo = Repository(repo_path)
+    settings = settings or Settings.from_env()
+    repo = Repository(repo_path, env={k: env[k] for k in QUARANTINE if k in env})
     slug = env.get(TENANT, repo_path.parent.name)
     shop, max_bytes = _tenant_facts(settings, slug)
     for line in lines:
         old, new, ref = line.split()
         if ref != f"refs/heads/{BRANCH}":
-            print(f"Only the {BRANCH} branch is published; push to {BRANCH}.", file=sys.stderr)
+            print(f"Only the {BRANCH} branch is published; push to {BRANCH}.", file=out)
             return 1
         if set(new) == {"0"}:
-            print(f"The {BRANCH} branch cannot be deleted.", file=sys.stderr)
+            print(f"The {BRANCH} branch cannot be deleted.", file=out)
             return 1
         changes = changed_paths(repo, old, new)
         problems = refusals(repo, changes, pusher, shop, max_bytes) or colour_refusals(repo, changes)
         problems = problems or limit_problems(settings, slug, repo, old, new)
         if problems:
-            print(f"Push rejected: {len(problems)} change(s) refused:", file=sys.stderr)
+            print(f"Push rejected: {len(problems)} change(s) refused:", file=out)
             for problem in problems:
-                print(f"  {problem}", file=sys.stderr)
+                print(f"  {problem}", file=out)
             return 1
         try:
-            check_build(settings, slug, new, _price_history(repo, old, new, repo_path))
+            check_build(settings, slug, new, _price_history(repo, old, new, repo_path), repository=repo,
+                        memory=memory.of(slug) if memory is not None else None)
         except ContentErrors as exc:
-            print(f"Push rejected: {len(exc.errors)} problem(s) in the site's files:", file=sys.stderr)
+            print(f"Push rejected: {len(exc.errors)} problem(s) in the site's files:", file=out)
             for error in exc.errors:
-                print(f"  {error}", file=sys.stderr)
+                print(f"  {error}", file=out)
             return 1
         except TesseraError as exc:
-            print(f"Push rejected: {exc}", file=sys.stderr)
+            print(f"Push rejected: {exc}", file=out)
             return 1
     refused = publish_refused(settings, slug)
     if refused:
         # The commit lands either way: only the publish waits (for tomorrow, or a larger plan).
         print(f"Checked: the site builds. Your push is accepted, but the site is NOT published: {refused} "
-              "Publish from the admin or push again when it is allowed.", file=sys.stderr)
+              "Publish from the admin or push again when it is allowed.", file=out)
         return 0
-    print("Checked: the site builds. Publishing after the push.", file=sys.stderr)
+    print("Checked: the site builds. Publishing after the push.", file=out)
     return 0
 
 
-def check_build(settings, slug: str, commit: str, price_history) -> None:
+def check_build(settings, slug: str, commit: str, price_history, *, repository=None, memory: dict | None = None) -> None:
     """Build the pushed commit as its publish will, into the site's own build folder with its caches:
     an incremental build (a one-page push of a 10,000-page site rebuilds one page, not all of them),
     and the publish that follows finds the site already built. Under the site's publish lock, so a
     publish in progress never uploads a build of a commit that is not accepted yet; if this push is
     refused, the next publish builds its own commit over it. ``price_history`` counts the pushed
-    commits' prices from now, whatever dates their authors gave them."""
+    commits' prices from now, whatever dates their authors gave them. ``repository``: the site's, with
+    the push's quarantine; ``memory``: the site's part of a worker's ``BuildMemory``."""
     from content.tenants import Tenants
 
     from .sites import build_tenant, publishing
@@ -229,7 +259,8 @@ def check_build(settings, slug: str, commit: str, price_history) -> None:
     tenants = Tenants(settings.data_dir, settings.sites_dir)
     try:
         with publishing(tenants, slug):
-            build_tenant(settings, tenants, slug, commit=commit, price_history=price_history)
+            build_tenant(settings, tenants, slug, commit=commit, price_history=price_history, repository=repository,
+                         memory=memory)
     finally:
         tenants.close()
 
@@ -353,11 +384,6 @@ def _tree_paths(repo, commit: str) -> list[str]:
 
 
 if __name__ == "__main__":
-    # Images over content.media's pixel limit are refused with a message of ours; Pillow's own warning
-    # about them would only print a server path on the pusher's terminal.
-    from PIL import Image
-
-    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
     if sys.argv[1:] == ["pre-receive"]:
-        sys.exit(pre_receive([l for l in sys.stdin.read().splitlines() if l.strip()], Path(os.getcwd())))
+        sys.exit(run([l for l in sys.stdin.read().splitlines() if l.strip()], Path(os.getcwd())))
     sys.exit(f"unknown hook {sys.argv[1:]}")

@@ -24,6 +24,7 @@ from builder.build import BuildConfig, BuildResult, build
 from builder.history import renamed_slugs
 from builder.output import locked, recover
 from content import plans, prices
+from content.gitrepo import Repository
 from content.registry import Tenant
 from content.tenants import Tenants
 from publish.jobs import Queue, spread
@@ -100,12 +101,14 @@ class TenantBuild:
 def build_tenant(settings: Settings, tenants: Tenants, slug: str, *, commit: str | None = None,
                  out_dir: Path | None = None, now: datetime | None = None,
                  progress: Callable[[int, int], None] | None = None,
-                 price_history: prices.PriceHistory | None = None, memory: dict | None = None) -> TenantBuild:
+                 price_history: prices.PriceHistory | None = None, memory: dict | None = None,
+                 repository: Repository | None = None) -> TenantBuild:
     """Build the tenant at ``commit`` (default: the latest). ``memory``: the tenant's part of a
-    ``BuildMemory`` when the caller lives on, for the site's own build folder only."""
+    ``BuildMemory`` when the caller lives on, for the site's own build folder only. ``repository``:
+    the tenant's repository seen another way (a push's quarantine, for its check)."""
     tenant = tenants.registry.get(slug)
     folder = tenants.folder(slug)
-    repo = tenants.repository(slug)
+    repo = repository or tenants.repository(slug)
     out_dir = out_dir or folder / "build"
     cache_dir = folder / "cache" / out_dir.name  # build state belongs to one output folder
     history_cache_path = folder / "cache" / "slugs.pickle"  # what git history says, by commit and blob

@@ -5,6 +5,9 @@ build, nor share its memory. ``tessera serve`` starts one worker by default (``-
 more, ``--workers 0`` when the operator runs them elsewhere); any number of workers share the one
 job queue in ``platform.db``, each running one build at a time.
 
+A worker also checks pushes for the pre-receive hooks of its node (``tessera.pushcheck``), with the
+same memory of each site's last build as its publishes.
+
 A queued job wakes the workers at once: each worker binds a datagram socket in
 ``<data>/workers/``, and whoever queues a job sends one byte to each (``wake_workers``). A worker
 also looks at the queue every few seconds, for jobs that come due and for a wake-up that was missed.
@@ -71,11 +74,14 @@ class Worker:
 
         from .app import job_runner
         from .housekeeping import Housekeeper
+        from .pushcheck import SUFFIX, CheckServer
+        from .sites import BuildMemory
 
         self.settings = settings
         self.parent = parent
         self.queue = Queue(platform_location(settings.data_dir))
-        self.runner = job_runner(settings, workers=1, poll=poll)  # one build at a time per process
+        self.memory = BuildMemory()  # what its builds keep of each site, for its jobs and push checks
+        self.runner = job_runner(settings, self.memory, workers=1, poll=poll)  # one build at a time per process
         self.housekeeper = Housekeeper(settings)
         self.stopping = threading.Event()
         self.orphaned = threading.Event()
@@ -85,6 +91,7 @@ class Worker:
         # (hashed short, for the 107-byte limit on a socket's path) keeps their sockets apart.
         machine = hashlib.blake2b(socket.gethostname().encode(), digest_size=4).hexdigest()
         self.address = folder / f"{os.getpid()}-{machine}.sock"
+        self.checks = CheckServer(settings, self.memory, folder / f"{os.getpid()}-{machine}{SUFFIX}")
         self.address.unlink(missing_ok=True)
         self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._socket.settimeout(0.5)
@@ -101,6 +108,7 @@ class Worker:
 
         self.runner.start()
         self.housekeeper.start()
+        self.checks.start()
         sweep_outboxes(self.settings, self.queue)
         schedule_billing_sweep(self.settings, self.queue)
         threading.Thread(target=self._listen, name="worker-wake", daemon=True).start()
@@ -124,6 +132,7 @@ class Worker:
 
     def stop(self) -> None:
         self.stopping.set()
+        self.checks.stop()
         self.housekeeper.stop()
         self.runner.stop()
         self._socket.close()

@@ -282,3 +282,28 @@ def test_a_long_lived_builder_pauses_the_garbage_collector_for_its_bookkeeping_o
     seen.clear()
     run(site, tmp_path / "elsewhere", None)  # a one-off build (the CLI) never pauses it
     assert seen and all(seen)
+
+
+def test_a_long_lived_builder_saves_its_state_every_build_and_its_parse_cache_now_and_then(tmp_path, monkeypatch):
+    """The state on disk always says what the folder holds; the parse cache, which only spares a
+    fresh process some parsing, is saved at most every PARSE_SAVE_EVERY seconds."""
+    from builder import build as builder
+
+    site = write_site(tmp_path / "site", SITE)
+    settle(site)
+    memory: dict = {}
+    cache = tmp_path / "cache"
+    run(site, tmp_path / "out", cache, memory)
+    memory.pop("saving").join()
+    parsed = (cache / "parse.pickle").stat().st_mtime_ns
+    change_file(site)
+    run(site, tmp_path / "out", cache, memory)
+    memory.pop("saving").join()
+    assert (cache / "parse.pickle").stat().st_mtime_ns == parsed
+    assert (cache / "state.generation").read_text() == str(memory["state"]["began"])
+    monkeypatch.setattr(builder, "PARSE_SAVE_EVERY", 0.0)
+    rename_file(site)
+    run(site, tmp_path / "out", cache, memory)
+    memory.pop("saving").join()
+    assert (cache / "parse.pickle").stat().st_mtime_ns != parsed
+    assert "posts/p6-renamed.md" in parsecache.load(cache, VERSION)
