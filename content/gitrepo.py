@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -51,6 +52,12 @@ class Commit:
     date: str  # ISO 8601
     message: str
     diff: str = ""
+
+
+# A path whose every part starts with a letter, digit or underscore, in at most 16 parts: none is
+# empty, ".", ".." or ".git", so ``safe_path`` would pass it unchanged (a tree's 10,000 paths are
+# checked at the speed of one regular expression instead of splitting each).
+_ORDINARY = re.compile(r"(?:[A-Za-z0-9_][^/\x00\\]*/){0,15}[A-Za-z0-9_][^/\x00\\]*\Z")
 
 
 def safe_path(path: str) -> str:
@@ -362,11 +369,12 @@ class GitSource:
             mode, kind, sha = meta.split()
             if kind != "blob" or mode == "120000":  # symlinks are never followed
                 continue
-            try:
-                safe_path(path)
-            except PathError:  # git itself does not stop a crafted tree from naming a folder ".."
-                self.refused.append(path)
-                continue
+            if not _ORDINARY.match(path):
+                try:
+                    safe_path(path)
+                except PathError:  # git itself does not stop a crafted tree from naming a folder ".."
+                    self.refused.append(path)
+                    continue
             self._blobs[path] = sha
         self._proc: subprocess.Popen | None = None
 

@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict
+from pathlib import Path
 from functools import partial
 from typing import Callable
 from urllib.parse import parse_qs, unquote
@@ -139,7 +140,16 @@ class Edge:
             if cached and cached[0] == key:
                 self._manifests.move_to_end(slug)
                 return cached[1], cached[2], cached[3]
-        manifest = _compact(storage.manifest())
+        manifest = None
+        if cached and isinstance(storage, FileStorage) and isinstance(cached[0], Path):
+            delta = storage.delta(key)  # type: ignore[arg-type]
+            if delta is not None and delta[0] == cached[0].name:  # the release this one followed: patch it
+                manifest = dict(cached[1])
+                manifest.update(_compact(delta[1]))
+                for rel in delta[2]:
+                    manifest.pop(rel, None)
+        if manifest is None:
+            manifest = _compact(storage.manifest())
         raw = storage.read("_tessera/redirects.json")
         redirects = json.loads(raw) if raw else []
         raw = storage.read("_tessera/build.json")

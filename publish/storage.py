@@ -21,6 +21,7 @@ from content import jsonio
 from .errors import StorageError
 
 MANIFEST = "_tessera/manifest.json"
+DELTA = "_tessera/delta.json"  # a local release's manifest as changes to the release live before it
 KEEP = 3  # releases kept: the live one, and two that requests in flight may still be reading
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "public, max-age=0, must-revalidate"
@@ -104,6 +105,16 @@ class FileStorage:
             self.parsed[release.name] = manifest
         return manifest
 
+    def delta(self, release: Path) -> tuple[str, dict[str, list], list[str]] | None:
+        """What ``release`` changed of the release live before it: (that release's name, entries set,
+        paths removed); None when it has no record of it. The edge turns the manifest it holds into
+        the new one with it, in time proportional to the change."""
+        try:
+            data = jsonio.loads((release / DELTA).read_bytes())
+            return data["from"], data["set"], data["removed"]
+        except (FileNotFoundError, jsonio.JSONDecodeError, KeyError, TypeError):
+            return None
+
     def read(self, path: str) -> bytes | None:
         try:
             return (self.current / path).read_bytes()
@@ -132,6 +143,11 @@ class FileStorage:
                 progress(rel)
         change.timings["upload"] = time.perf_counter() - mark
         mark = time.perf_counter()
+        try:
+            before: Path | None = self.current.resolve(strict=True)
+            live = self._manifest_of(before)
+        except (FileNotFoundError, jsonio.JSONDecodeError):
+            before, live = None, {}
         release = releases / f"{time.time_ns()}"
         unlinked = self._assemble(release, change.manifest)
         meta = release / "_tessera"
@@ -140,6 +156,13 @@ class FileStorage:
             source = change.build_dir / "_tessera" / name
             if source.exists():
                 shutil.copyfile(source, meta / name)
+        if before is not None:
+            new = change.manifest
+            (meta / "delta.json").write_bytes(jsonio.dumps({
+                "from": before.name, "set": {rel: entry for rel, entry in new.items() if live.get(rel) != entry},
+                "removed": [rel for rel in live if rel not in new]}))
+        else:
+            (meta / "delta.json").unlink(missing_ok=True)  # a recycled release's, from another time
         tmp = meta / f".manifest.{os.getpid()}"
         tmp.write_bytes(change.manifest_bytes())  # written last: it says what the release holds
         os.replace(tmp, meta / "manifest.json")

@@ -22,6 +22,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 from content.migrations import platform_location
 
 HOOK = """#!/bin/sh
@@ -348,11 +349,9 @@ def limit_problems(settings, slug: str, repo, old: str, new: str) -> list[str]:
                                 f"(Moving a file unchanged is fine.)")
         if problems:
             return problems
-        source = repo.source(old)  # the order of the files is the history's before the push
-        try:
-            locked = read_only_paths(registry, tenant, source, paths=after)
-        finally:
-            source.close()
+        # The order of the files is the history's before the push: the version at ``old`` (what
+        # read_only_paths reads of a source; listing its files would cost a read of the whole tree).
+        locked = read_only_paths(registry, tenant, _Version(repo, old), paths=after)
         if not locked:
             return []
         for change in changes:
@@ -362,6 +361,11 @@ def limit_problems(settings, slug: str, repo, old: str, new: str) -> list[str]:
         return problems
     finally:
         registry.close()
+
+
+class _Version(NamedTuple):
+    repo: object
+    commit: str
 
 
 def _media_bytes(repo, commit: str) -> int:

@@ -199,3 +199,15 @@ def test_a_check_under_the_lock_sees_the_real_latest_files_and_can_refuse(repo):
     assert repo.head() == head  # nothing written
     before, after = seen[0]
     assert "pages/about.md" in before and "pages/about.md" not in after and "pages/one-more.md" in after
+
+
+@pytest.mark.parametrize("path", ["posts/a.md", "a", "media/x y.jpg", "A_b/C-d.e", "/".join("a" * 16),
+                                  "/".join("a" * 17), "../x", "a/../b", ".git/config", "a/.GITMODULES", "a//b",
+                                  "/a", "a/", "a\\b", "a\x00b", ".hidden", "a/.b", "é/x", "a/./b"])
+def test_the_fast_check_of_a_trees_paths_passes_only_what_the_full_check_passes(path):
+    """GitSource checks a tree's paths with one regular expression first; whatever it passes, the
+    full check passes unchanged (what it does not pass goes to the full check)."""
+    from content.gitrepo import _ORDINARY, safe_path
+
+    if _ORDINARY.match(path):
+        assert safe_path(path) == path

@@ -7,14 +7,17 @@ import json
 import pytest
 
 from publish import storage as storage_module
-from publish.storage import FileStorage
+from publish.storage import DELTA, FileStorage
 from tessera.sites import deploys, publish_tenant, rollback_tenant, storage
 from tests.publish.conftest import EDITOR
 
 
 def live_files(settings, slug) -> dict[str, bytes]:
+    """The live release's files, without its record of what it changed of the one before it
+    (``_tessera/delta.json``: a rollback's differs from the release it restores)."""
     root = FileStorage(settings.data_dir / "buckets" / slug).current
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and p.relative_to(root).as_posix() != DELTA}
 
 
 def test_first_publish_uploads_everything_then_nothing(platform):

@@ -178,3 +178,41 @@ def test_the_edge_keeps_a_compact_manifest_with_one_string_per_media_type():
                      "about/index.html": ["cd" * 32, 20, "text/html; charset=utf-8".encode().decode()]})
     assert kept["index.html"] == (digest[:32], "text/html; charset=utf-8")  # the ETag's half, the type
     assert kept["index.html"][1] is kept["about/index.html"][1]  # one string for every page's type
+
+
+def test_the_edge_patches_its_manifest_with_a_local_releases_changes(tmp_path, monkeypatch):
+    """A local release records what it changed of the release live before it; the edge holding that
+    release's manifest patches it instead of reading the whole new one, and reads it whole when it
+    missed a release in between. Either way it holds exactly the live release's manifest."""
+    from content.gitrepo import Author
+    from content.registry import parse_features
+    from content.tenants import Tenants
+    from publish.edge import _compact
+    from publish.storage import FileStorage
+    from tessera.settings import ROOT, Settings
+
+    settings = Settings.from_env({"TESSERA_DATA_DIR": str(tmp_path / "data")})
+    tenants = Tenants(settings.data_dir, ROOT / "sites")
+    tenants.create("studio", "Studio", parse_features("cms"), starter="studio")
+    publish_tenant(settings, tenants, "studio", actor="test")
+    root = settings.data_dir / "buckets" / "studio"
+    storage = FileStorage(root)
+    edge = Edge(lambda: tenants.registry, lambda slug: storage, "localhost")
+    assert edge._site("studio", storage)[0] == _compact(FileStorage(root).manifest())
+    repo, author = tenants.repository("studio"), Author("Ed", "ed@studio.test")
+
+    def edit(changes: dict) -> None:
+        repo.write(changes, author, "edit")
+        publish_tenant(settings, tenants, "studio", actor="test")
+
+    edit({"pages/contact.md": b"---\ntitle: Contact\n---\nWrite any day.\n",
+          "pages/hours.md": b"---\ntitle: Hours\n---\nNine to five.\n", "pages/about.md": None})
+    monkeypatch.setattr(storage, "manifest", lambda: pytest.fail("read whole, not patched"))
+    patched = edge._site("studio", storage)[0]
+    live = FileStorage(root).manifest()
+    assert patched == _compact(live) and "hours/index.html" in patched and "about/index.html" not in patched
+    monkeypatch.undo()
+    edit({"pages/extra.md": b"---\ntitle: Extra\n---\nMore.\n"})
+    edit({"pages/hours.md": None})  # two releases since the edge looked: the delta is not from its release
+    whole = edge._site("studio", storage)[0]
+    assert whole == _compact(FileStorage(root).manifest()) and "extra/index.html" in whole
