@@ -25,6 +25,7 @@ import json
 import logging
 import re
 import time
+from collections import OrderedDict
 from typing import Callable
 from urllib.parse import unquote
 
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 
 FORWARDED_BY = b"x-tessera-forwarded-by"
 CLIENT, CLIENT_SIGNATURE = b"x-tessera-client", b"x-tessera-client-signature"  # value: "<stamp> <hmac>"
-CLIENT_AGE = 60  # seconds a signed visitor address is believed
+CLIENT_AGE = 15  # seconds a signed visitor address is believed (once: a repeat is dropped)
 # Headers that describe one connection, not the request: never passed from one hop to the next.
 HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"te",
                         b"trailer", b"upgrade", b"proxy-authorization", b"proxy-authenticate"})
@@ -55,6 +56,7 @@ class Forwarder:
                  secret: str = "", trusted: tuple[str, ...] = ()) -> None:
         self.node, self.registry, self.resolver, self.admin_host = node, registry, resolver, admin_host
         self.secret, self.trusted = secret, trusted
+        self._seen: OrderedDict[bytes, float] = OrderedDict()  # signatures believed lately: never twice
         self._nodes: dict[str, str] = {}
         self._nodes_read = 0.0
         self._client: httpx.AsyncClient | None = None
@@ -74,7 +76,8 @@ class Forwarder:
             return None  # unknown host or tenant, or two that disagree: the local answer says so
 
     def visitor(self, scope):
-        return with_visitor(scope, self.secret)
+        """``scope`` with its visitor's address when another node signed it for this very request."""
+        return with_visitor(scope, self.secret, self.node, self._seen)
 
     def url_of(self, node: str) -> str | None:
         if time.monotonic() - self._nodes_read > NODES_TTL or node not in self._nodes:
@@ -107,7 +110,8 @@ class Forwarder:
                 if k not in HOP_BY_HOP and k not in (b"x-forwarded-for", FORWARDED_BY, CLIENT, CLIENT_SIGNATURE)]
         sent += [(b"x-forwarded-for", forwarded_for), (FORWARDED_BY, self.node.encode()),
                  (CLIENT, visitor.encode()),
-                 (CLIENT_SIGNATURE, f"{stamp} {sign_client(self.secret, self.node, visitor, stamp)}".encode())]
+                 (CLIENT_SIGNATURE, f"{stamp} {sign_client(self.secret, self.node, tenant.node, scope, visitor, stamp)}"
+                  .encode())]
         if not any(k == b"x-forwarded-proto" for k, _ in headers):
             sent.append((b"x-forwarded-proto", scope.get("scheme", "http").encode()))
         query = scope.get("query_string") or b""
@@ -144,26 +148,39 @@ class Forwarder:
             await self._client.aclose()
 
 
-def sign_client(secret: str, node: str, visitor: str, stamp: str) -> str:
-    message = "\n".join(("client", node, visitor, stamp))
+def sign_client(secret: str, sender: str, target: str, scope, visitor: str, stamp: str) -> str:
+    """The forwarding node's word for the visitor's address, bound to this one request: the two nodes,
+    the method, the host and the path (a claim copied onto another request, or sent to another
+    node, does not hold)."""
+    host = next((v for k, v in scope.get("headers") or [] if k == b"host"), b"").decode("latin-1")
+    message = "\n".join(("client", sender, target, scope["method"], host, scope["path"], visitor, stamp))
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
-def with_visitor(scope, secret: str):
+def with_visitor(scope, secret: str, node: str, seen: OrderedDict[bytes, float]):
     """``scope`` with the visitor's address as its peer when another node of the installation forwarded
-    it and signed that address; else ``scope`` without the claim (anyone can send the header)."""
+    it here and signed that address for this request, within CLIENT_AGE seconds and not before; else
+    ``scope`` without the claim (anyone can send the headers, with anything in them)."""
     headers = scope.get("headers") or []
     if not any(k == CLIENT or k == CLIENT_SIGNATURE for k, _ in headers):
         return scope
-    found = {k: v.decode("latin-1") for k, v in headers if k in (FORWARDED_BY, CLIENT, CLIENT_SIGNATURE)}
-    kept = [(k, v) for k, v in headers if k not in (CLIENT, CLIENT_SIGNATURE)]
-    stamp, _, signature = found.get(CLIENT_SIGNATURE, "").partition(" ")
-    node, visitor = found.get(FORWARDED_BY, ""), found.get(CLIENT, "")
-    fresh = stamp.isdigit() and abs(time.time() - int(stamp)) <= CLIENT_AGE
-    if secret and node and visitor and fresh and hmac.compare_digest(
-            signature, sign_client(secret, node, visitor, stamp)):
-        return {**scope, "headers": kept, "client": (visitor, 0)}
-    return {**scope, "headers": kept}
+    found = {k: v for k, v in headers if k in (FORWARDED_BY, CLIENT, CLIENT_SIGNATURE)}
+    plain = {**scope, "headers": [(k, v) for k, v in headers if k not in (CLIENT, CLIENT_SIGNATURE)]}
+    stamp, _, signature = found.get(CLIENT_SIGNATURE, b"").partition(b" ")
+    sender, visitor = found.get(FORWARDED_BY, b""), found.get(CLIENT, b"")
+    if not (secret and sender.isascii() and visitor.isascii() and stamp.isascii() and stamp.isdigit()
+            and len(stamp) <= 12 and abs(time.time() - int(stamp)) <= CLIENT_AGE):
+        return plain
+    expected = sign_client(secret, sender.decode(), node, plain, visitor.decode(), stamp.decode())
+    if not hmac.compare_digest(signature, expected.encode()):
+        return plain
+    now = time.monotonic()
+    while seen and next(iter(seen.values())) < now:
+        seen.popitem(last=False)
+    if signature in seen:
+        return plain  # a replay
+    seen[signature] = now + 2 * CLIENT_AGE
+    return {**plain, "client": (visitor.decode(), 0)}
 
 
 async def _error(send, status: int, code: str, message: str) -> None:

@@ -208,14 +208,15 @@ def pre_receive(lines: list[str], repo_path: Path, env: Mapping[str, str] = os.e
     repo = Repository(repo_path, env={k: env[k] for k in QUARANTINE if k in env})
     slug = env.get(TENANT, repo_path.parent.name)
     shop, max_bytes = _tenant_facts(settings, slug)
-    for line in lines:
-        old, new, ref = line.split()
+    updates = [line.split() for line in lines]
+    for old, new, ref in updates:  # every ref first: nothing is built for a push refused anyway
         if ref != f"refs/heads/{BRANCH}":
             print(f"Only the {BRANCH} branch is published; push to {BRANCH}.", file=out)
             return 1
         if set(new) == {"0"}:
             print(f"The {BRANCH} branch cannot be deleted.", file=out)
             return 1
+    for old, new, ref in updates:
         changes = changed_paths(repo, old, new)
         problems = refusals(repo, changes, pusher, shop, max_bytes) or colour_refusals(repo, changes)
         problems = problems or limit_problems(settings, slug, repo, old, new)

@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import random
+import re
 import socket
 import threading
 from collections.abc import Mapping
@@ -31,6 +32,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 SUFFIX = ".check"
+_SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")  # as the registry's slugs are
 MAX_REQUEST = 1 << 20  # bytes: ref lines and a few paths
 ANSWER_TIMEOUT = 900.0  # seconds the hook waits for a worker's check (a first build of a big site)
 # What the hook passes on of its environment: who pushes, and where the pushed objects are.
@@ -169,7 +171,7 @@ def _valid(data_dir: Path, request: object) -> tuple[list[str], Path, dict[str, 
     slug = env.get("TESSERA_PUSH_TENANT", "")
     tenants = (data_dir / "tenants").resolve()
     path = Path(repo).resolve()
-    if not slug or path != tenants / slug / "repo.git" or not path.is_dir():
+    if not _SLUG.fullmatch(slug) or path != tenants / slug / "repo.git" or not path.is_dir():
         raise Refused("the repository is not this site's")
     # git runs the hook in the repository: a relative path is relative to it. The worker's git
     # commands run elsewhere, so each is passed on absolute.

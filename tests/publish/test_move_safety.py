@@ -132,3 +132,40 @@ def test_forwarding_refuses_dot_segments_and_names_stripe_webhooks(tmp_path):
         tenant = forwarder.tenant_of(scope(path))
         asyncio.run(forwarder.forward(tenant, scope(path), receive, send))
         assert sent[0]["status"] == 400
+
+
+def _claim(secret: str, sender: str, target: str, method: str, host: str, path: str, visitor: str, stamp: str):
+    from tessera.forward import sign_client
+
+    scope = {"type": "http", "method": method, "path": path, "headers": [(b"host", host.encode())]}
+    signature = sign_client(secret, sender, target, scope, visitor, stamp)
+    return {**scope, "client": ("10.0.0.2", 0), "headers": [
+        (b"host", host.encode()), (b"x-tessera-forwarded-by", sender.encode()),
+        (b"x-tessera-client", visitor.encode()), (b"x-tessera-client-signature", f"{stamp} {signature}".encode())]}
+
+
+def test_a_signed_visitor_address_holds_for_its_own_request_once_and_bad_claims_are_dropped():
+    """node1 forwards a sign-in to node2 with the visitor's address signed: node2 takes it once, for
+    that request only; a copy on another path or node, a replay, a stale or a malformed claim is
+    dropped without an error (the request then comes from the forwarding node)."""
+    from collections import OrderedDict
+
+    from tessera.forward import with_visitor
+
+    key, now, seen = "k" * 48, str(int(time.time())), OrderedDict()
+    claim = _claim(key, "node1", "node2", "POST", "studio.localhost", "/api/auth/login", "203.0.113.7", now)
+    assert with_visitor(claim, key, "node2", seen)["client"] == ("203.0.113.7", 0)
+    assert with_visitor(claim, key, "node2", seen)["client"] == ("10.0.0.2", 0)  # the same claim again
+    moved = {**_claim(key, "node1", "node2", "POST", "studio.localhost", "/api/auth/login", "203.0.113.8", now),
+             "path": "/api/auth/refresh"}
+    assert with_visitor(moved, key, "node2", seen)["client"] == ("10.0.0.2", 0)  # another request
+    elsewhere = _claim(key, "node1", "node3", "POST", "studio.localhost", "/", "203.0.113.9", now)
+    assert with_visitor(elsewhere, key, "node2", seen)["client"] == ("10.0.0.2", 0)  # signed for another node
+    stale = _claim(key, "node1", "node2", "GET", "studio.localhost", "/", "203.0.113.9", str(int(time.time()) - 60))
+    assert with_visitor(stale, key, "node2", seen)["client"] == ("10.0.0.2", 0)
+    for stamp, signature in ((b"\xb2", b"0" * 64), (b"9" * 5000, b"0" * 64), (now.encode(), "é".encode() * 32),
+                             (now.encode(), b""), (b"", b"")):
+        bad = {**claim, "headers": [*claim["headers"][:3], (b"x-tessera-client-signature", stamp + b" " + signature)]}
+        kept = with_visitor(bad, key, "node2", seen)
+        assert kept["client"] == ("10.0.0.2", 0)
+        assert all(k not in (b"x-tessera-client", b"x-tessera-client-signature") for k, _ in kept["headers"])

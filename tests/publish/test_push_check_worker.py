@@ -100,6 +100,8 @@ def test_a_worker_refuses_a_check_of_another_repository_or_outside_quarantine(ba
         ({"lines": line, "repo": str(elsewhere), "env": env}, "the repository is not this site's"),
         ({"lines": line, "repo": str(repo), "env": {**env, "TESSERA_PUSH_TENANT": "../bakery"}},
          "the repository is not this site's"),
+        ({"lines": line, "repo": str(repo), "env": {**env, "TESSERA_PUSH_TENANT": "./bakery"}},
+         "the repository is not this site's"),  # the same folder, but not the registry's name for it
         ({"lines": line, "repo": str(repo), "env": {**env, "GIT_OBJECT_DIRECTORY": str(elsewhere / "objects")}},
          "the pushed objects are not in this site's repository"),
         ({"lines": line, "repo": str(repo), "env": {**env, "GIT_ALTERNATE_OBJECT_DIRECTORIES": str(elsewhere)}},
