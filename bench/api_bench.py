@@ -4,7 +4,9 @@
 loaf already in each cart), so every answer evaluates and spreads the discount; --automatic also
 makes a 5 % automatic discount on bread that every cart, in every case, then evaluates. "checkout"
 places real orders sent by post (a collection would need one of the pickup point's slots, and a
-checkout naming none is refused); a case whose answers were not all 2xx is marked as no measure.
+checkout naming none is refused), each from a shopper of its own (an email, and an address in
+X-Forwarded-For) under the default order limits; --one-shopper sends them all from one, limits
+lifted. A case whose answers were not all 2xx is marked as no measure.
 The targets print last: add to cart at 50 % or more of the bare write, checkout at 25 % or more,
 each with a p99 at most twice the bare write's.
 
@@ -59,10 +61,17 @@ local id = 0
 setup = function(thread) id = id + 1; thread:set("offset", id) end
 request = function()
   n = n + 1
-  local token = tokens[(%(start)d + (n - 1) * %(threads)d + (offset or 1) - 1) %% #tokens + 1]
-  local body = '{"cart_token": "' .. token .. '", "email": "bench@example.test", "shipping_method": "delivery",' ..
+  local i = %(start)d + (n - 1) * %(threads)d + (offset or 1) - 1
+  local token = tokens[i %% #tokens + 1]
+  local email, address = "bench@example.test", "127.0.0.1"
+  if %(shoppers)s then  -- each order from a shopper of its own: an email and an address each
+    email = "shopper" .. i .. "@example.test"
+    address = "10." .. (math.floor(i / 65536) %% 256) .. "." .. (math.floor(i / 256) %% 256) .. "." .. (i %% 256)
+  end
+  local body = '{"cart_token": "' .. token .. '", "email": "' .. email .. '", "shipping_method": "delivery",' ..
     '"shipping_address": {"name": "B", "line1": "1 Road", "city": "Leith", "postal_code": "EH6", "country": "GB"}}'
-  return wrk.format("POST", "/api/checkout", {["Content-Type"] = "application/json", ["Host"] = "bakery.localhost"}, body)
+  return wrk.format("POST", "/api/checkout", {["Content-Type"] = "application/json", ["Host"] = "bakery.localhost",
+    ["X-Forwarded-For"] = address}, body)
 end
 """
 
@@ -147,6 +156,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--carts", type=int, default=30000)
     parser.add_argument("--automatic", action="store_true", help="Also an automatic discount every cart evaluates.")
+    parser.add_argument("--one-shopper", action="store_true",
+                        help="Every order from one email and one address, with the order limits lifted (each "
+                             "order's limit check then counts every order of the window); by default each "
+                             "order comes from a shopper of its own, under the default limits.")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
@@ -161,13 +174,17 @@ def main() -> None:
     for run in range(args.runs):  # each run checks out carts no earlier run used
         scripts[f"checkout{run}"] = work / f"checkout{run}.lua"
         scripts[f"checkout{run}"].write_text(CHECKOUT_LUA % {"tokens": tokens["checkout"], "threads": THREADS,
+                                                             "shoppers": "false" if args.one_shopper else "true",
                                                              "start": run * (args.carts // args.runs)})
     scripts["post"] = work / "post.lua"
     scripts["post"].write_text(POST_LUA)
     port = free_port()
-    # Every checkout comes from this machine: lift the per-address and per-email order limits.
+    # The shoppers' addresses come in X-Forwarded-For, believed from this machine as from a proxy.
+    # With --one-shopper every checkout comes from one address and email: the order limits are lifted.
     env = {**os.environ, "TESSERA_DATA_DIR": str(work / "data"), "TESSERA_PORT": str(port),
-           "TESSERA_ORDERS_PER_ADDRESS": "100000000/60", "TESSERA_ORDERS_PER_EMAIL": "100000000/60"}
+           "TESSERA_TRUSTED_PROXIES": "127.0.0.1"}
+    if args.one_shopper:
+        env.update(TESSERA_ORDERS_PER_ADDRESS="100000000/60", TESSERA_ORDERS_PER_EMAIL="100000000/60")
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "api_app:app", "--app-dir", str(HERE),
                                "--host", "127.0.0.1", "--port", str(port), "--workers", "2", "--log-level", "warning",
                                "--no-access-log"], env=env, cwd=ROOT)

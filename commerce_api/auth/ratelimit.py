@@ -118,17 +118,27 @@ class Throttle:
 
     def hit(self, key: str, what: str = "attempts") -> None:
         """Count one event, or raise ``TooManyRequests`` (counting nothing) if the key is at its limit."""
-        now = self.clock()
-        key = f"{self.prefix}:{key}"
-        with immediate(self.db.conn) as conn:
+        hit_all(self.db, [(self, key, what)])
+
+
+def hit_all(db: PlatformDB, hits: list[tuple[Throttle, str, str]]) -> None:
+    """Count one event under each (throttle, key, what) in one write transaction, or raise
+    ``TooManyRequests`` for the first at its limit and count none of them (a checkout limited by
+    address and by email costs one write, and an order refused by one limit is not counted by the
+    other)."""
+    with immediate(db.conn) as conn:
+        for throttle, key, what in hits:
+            now = throttle.clock()
             count, first = conn.execute("SELECT COUNT(*), MIN(at) FROM login_failures WHERE key = ? AND at > ?",
-                                        (key, now - self.window)).fetchone()
-            if count >= self.limit:
-                wait = int(first + self.window - now) + 1
+                                        (f"{throttle.prefix}:{key}", now - throttle.window)).fetchone()
+            if count >= throttle.limit:
+                wait = int(first + throttle.window - now) + 1
                 raise TooManyRequests(f"too many {what} from your address; please try again in "
                                       f"{_minutes(wait)}", retry_after=wait)
+        for throttle, key, _ in hits:
+            now, key = throttle.clock(), f"{throttle.prefix}:{key}"
             conn.execute("INSERT INTO login_failures (key, at) VALUES (?, ?)", (key, now))
-            conn.execute("DELETE FROM login_failures WHERE key = ? AND at <= ?", (key, now - self.window))
+            conn.execute("DELETE FROM login_failures WHERE key = ? AND at <= ?", (key, now - throttle.window))
 
 
 def address_key(address: str) -> str:

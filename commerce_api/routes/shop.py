@@ -12,7 +12,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, RawBody
 from content import plans
 from content.registry import Tenant
 
-from ..auth.ratelimit import Throttle, address_key
+from ..auth.ratelimit import Throttle, address_key, hit_all
 from ..errors import BadRequest, NotFound, PlanLimit
 from ..security import client_address, require_tenant, services_of
 from ..services import public_origin
@@ -203,11 +203,12 @@ class ShopController(Controller):
         services = services_of(request)
         # Each order mails its shopper: without limits, anyone could make the platform mail anyone.
         address = client_address(request.scope, services.config.trusted_proxies)
-        Throttle(services.db, "orders", *services.config.orders_per_address).hit(
-            f"{tenant.slug}|{address_key(address)}", "orders")
+        limits = [(Throttle(services.db, "orders", *services.config.orders_per_address),
+                   f"{tenant.slug}|{address_key(address)}", "orders")]
         if isinstance(data.email, str) and data.email.strip():
-            Throttle(services.db, "orders-email", *services.config.orders_per_email).hit(
-                f"{tenant.slug}|{data.email.strip().lower()}", "orders for this email address")
+            limits.append((Throttle(services.db, "orders-email", *services.config.orders_per_email),
+                           f"{tenant.slug}|{data.email.strip().lower()}", "orders for this email address"))
+        hit_all(services.db, limits)  # both counted in one write, or neither
         with services.databases.connection(tenant.slug) as conn:
             provider = provider_for(request, tenant, conn)
             details = CheckoutDetails(data.email, _address(data.shipping_address), _address(data.billing_address),

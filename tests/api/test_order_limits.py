@@ -47,6 +47,15 @@ def test_orders_are_limited_per_address_and_per_email(strict):
     assert codes == [201, 201, 201, 429]
 
 
+def test_an_order_refused_by_one_limit_is_not_counted_by_the_other(strict):
+    """Both limits are counted in one write, or neither: an order the email limit refuses does not
+    use up one of its address's orders."""
+    ip = "203.0.113.60"
+    assert [order(strict, "twice@example.test", ip).status_code for _ in range(3)] == [201, 201, 429]  # email limit
+    assert order(strict, "other@example.test", ip).status_code == 201  # the address's third order, not its fourth
+    assert order(strict, "third@example.test", ip).status_code == 429  # and now the address is at its limit
+
+
 def test_address_keys():
     assert address_key("2001:db8:1:2:aaaa::1") == address_key("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
     assert address_key("203.0.113.7") == "203.0.113.7" and address_key("::ffff:203.0.113.7") == "203.0.113.7"
