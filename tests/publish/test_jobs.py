@@ -40,6 +40,24 @@ def test_one_job_per_tenant_at_a_time(tmp_path):
     assert queue.get(later.id).status == "queued" and queue.get(b1.id).status == "running"
 
 
+def test_a_job_already_waiting_is_found_without_a_write(tmp_path, monkeypatch):
+    """A burst of orders each queues its shop's notify job: while one waits, queueing is a read."""
+    import content.migrations as migrations
+    import publish.jobs as jobs
+
+    queue = Queue(platform_location(tmp_path))
+    first = queue.enqueue("shop", "notify", actor="system")
+    writes = []
+    monkeypatch.setattr(jobs, "immediate", lambda conn: (writes.append(1), migrations.immediate(conn))[1])
+    assert [queue.enqueue("shop", "notify", actor="system").id for _ in range(5)] == [first.id] * 5
+    assert not writes
+    claimed = queue.claim(lane="notify")
+    assert claimed.id == first.id
+    writes.clear()
+    again = queue.enqueue("shop", "notify", actor="system")  # the waiting one runs now: a new one waits
+    assert again.id != first.id and writes == [1]
+
+
 DRAIN = """
 import json, sys, time
 from publish.jobs import Queue
