@@ -33,9 +33,11 @@ def place_order(conn: sqlite3.Connection, provider: Provider, cart_token: str, d
     """Returns (the answer, created?): the order with its token, and the payment to make."""
     orders = Orders(conn)
     orders.expire_unpaid()
+    local = getattr(provider, "local", False)
     order, token, created = orders.checkout(cart_token, details, provider=provider.name,
                                             idempotency_key=idempotency_key, secret_key=secret_key,
-                                            within_plan=within_plan)
+                                            within_plan=within_plan,
+                                            local_start=(lambda placed: provider.start(placed, site_url)) if local else None)
     payment = start_payment(conn, provider, order["number"], site_url, order=order if created else None)
     answer = {"order": {**public(orders.get(order["number"])), "token": token}, "payment": payment}
     return (answer, True) if created else ({**answer, "replayed": True}, False)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import secrets
 import sqlite3
@@ -31,15 +32,18 @@ from content.migrations import immediate
 from content.plans import orders_this_month
 from content.registry import now_iso
 
-from ..errors import BadRequest, Conflict, NotFound
+from ..errors import ApiError, BadRequest, Conflict, NotFound
 from ..notify import outbox
 from content.eu_vat import normalise_vat_number, vat_number_country
 
 from .carriers import carrier_key, carrier_name, tracking_url
 from . import giftcards, pickup
+from .payments import PaymentStart
 from .carts import country_code, token_hash, valid_method
 from .pricing import Rules, quote
 from .shipping import Destination
+
+log = logging.getLogger(__name__)
 
 TRANSITIONS: dict[str, set[str]] = {
     "pending": {"processing", "cancelled"},
@@ -142,8 +146,13 @@ class Orders:
 
     def checkout(self, cart_token: str, details: CheckoutDetails, *, provider: str,
                  idempotency_key: str | None, secret_key: str | None = None,
-                 within_plan: Callable[[Callable[[], int]], None] | None = None) -> tuple[dict, str | None, bool]:
+                 within_plan: Callable[[Callable[[], int]], None] | None = None,
+                 local_start: Callable[[dict], PaymentStart] | None = None) -> tuple[dict, str | None, bool]:
         """Returns (order, the shopper's order token, created?).
+
+        ``local_start(order)``: a payment provider that needs no network (manual payment) starts the
+        payment here, in the order's own transaction: one write per checkout instead of two. A
+        provider that calls out (Stripe) starts after the commit, never inside the write lock.
 
         Gift cards in the cart are spent here, in the order they were added; an order they pay in
         full is paid at once (provider ``gift_card``). Gift cards bought are made here and come to
@@ -256,6 +265,8 @@ class Orders:
             conn.execute("UPDATE carts SET ordered_at = ? WHERE id = ?", (now_iso(), cart["id"]))
             placed = self._by_id(order_id)  # read once: the event's and (unless paid here) the answer's
             outbox.record(conn, "order.placed", {"order": self._for_event(placed)}, subject=number)
+            if local_start is not None and not (tender and tender == priced.total):
+                self._start_locally(conn, placed, local_start)
             if tender and tender == priced.total:
                 placed = None
                 self._move(conn, conn.execute("SELECT * FROM orders WHERE id = ?", (order_id,)).fetchone(),
@@ -289,16 +300,41 @@ class Orders:
     def payment_started(self, number: int, provider: str, payment: dict, reference: str | None) -> dict:
         """Record how the shopper pays, once: the first start wins and its provider's payment time
         begins now. Returns the recorded start (another request's, if that one won)."""
+        expires = self._payment_expires(self.conn, number, provider)
+        with immediate(self.conn) as conn:
+            self._record_start(conn, number, provider, payment, reference, expires)
+        return self.payment(number) or payment
+
+    @staticmethod
+    def _payment_expires(conn: sqlite3.Connection, number: int, provider: str) -> str:
+        """When an order whose payment starts now lets its stock go: its provider's payment time, and
+        for a collection at the latest when its slot begins."""
         expires = (datetime.now(timezone.utc) + PAYMENT_TTL[provider]).isoformat(timespec="seconds")
-        row = self.conn.execute("SELECT pickup FROM orders WHERE number = ?", (number,)).fetchone()
+        row = conn.execute("SELECT pickup FROM orders WHERE number = ?", (number,)).fetchone()
         slot = (json.loads(row["pickup"]) or {}).get("start") if row and row["pickup"] else None
         if slot:  # an unpaid collection holds its place until the slot begins at the latest
             expires = min(expires, datetime.fromisoformat(slot).isoformat(timespec="seconds"))
-        with immediate(self.conn) as conn:
-            conn.execute("UPDATE orders SET payment = ?, provider = ?, provider_ref = COALESCE(?, provider_ref), "
-                         "expires_at = ?, updated_at = ? WHERE number = ? AND payment IS NULL AND status = 'pending'",
-                         (json.dumps(payment), provider, reference, expires, now_iso(), number))
-        return self.payment(number) or payment
+        return expires
+
+    @staticmethod
+    def _record_start(conn: sqlite3.Connection, number: int, provider: str, payment: dict, reference: str | None,
+                      expires: str) -> None:
+        conn.execute("UPDATE orders SET payment = ?, provider = ?, provider_ref = COALESCE(?, provider_ref), "
+                     "expires_at = ?, updated_at = ? WHERE number = ? AND payment IS NULL AND status = 'pending'",
+                     (json.dumps(payment), provider, reference, expires, now_iso(), number))
+
+    def _start_locally(self, conn: sqlite3.Connection, order: dict, start: Callable[[dict], PaymentStart]) -> None:
+        """Start a local provider's payment inside the checkout's transaction. A provider that fails
+        leaves the order as a checkout without it would: its payment starts after the commit."""
+        try:
+            begun = start(order)
+        except ApiError:  # the provider's refusal: start_payment tries again after the commit, and says why
+            return
+        except Exception:  # noqa: BLE001 (the order stands; start_payment tries again and reports)
+            log.exception("the payment of order %s could not start with the order", order["number"])
+            return
+        self._record_start(conn, order["number"], begun.provider, begun.public(), begun.reference,
+                           self._payment_expires(conn, order["number"], begun.provider))
 
     def payment(self, number: int) -> dict | None:
         """The recorded payment start (redirect or instructions), None while none has succeeded."""

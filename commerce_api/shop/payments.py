@@ -40,6 +40,7 @@ class Provider(Protocol):
 
 class Manual:
     name = "manual"
+    local = True  # starts without the network: inside the checkout's own transaction
 
     def __init__(self, instructions: str) -> None:
         self.instructions = instructions

@@ -171,3 +171,31 @@ def test_the_cart_prices_every_line_from_one_catalog_read(db):
     assert sum("FROM catalog_variants" in s for s in statements) == 1
     assert view["subtotal"] == sum(pricing.catalog_lines(conn, [(l["sku"], 1, None)])[0][0].unit_price
                                    for l in view["lines"])
+
+
+def test_a_manual_checkout_is_one_write_transaction_with_its_payment_started(db):
+    """A provider that needs no network (manual payment) starts the payment inside the order's own
+    transaction: the shop's write lock is taken once per checkout, not twice."""
+    from commerce_api.shop.checkout import place_order
+    from commerce_api.shop.orders import PAYMENT_TTL, CheckoutDetails
+    from commerce_api.shop.payments import Manual
+    from datetime import datetime, timedelta
+
+    _, conn = db
+    carts = Carts(conn)
+    token = carts.create()
+    carts.add(token, "RYE", 1)
+    details = CheckoutDetails("ada@example.test", {"name": "Ada", "line1": "1 Mill Lane", "city": "Leith",
+                                                   "postal_code": "EH6 6AA", "country": "GB"}, None, "delivery")
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    try:
+        answer, created = place_order(conn, Manual("Pay by bank transfer."), token, details, idempotency_key=None,
+                                      site_url="https://shop.example")
+    finally:
+        conn.set_trace_callback(None)
+    assert created and answer["payment"] == {"provider": "manual", "instructions": "Pay by bank transfer."}
+    assert sum(s.strip().upper() == "BEGIN IMMEDIATE" for s in statements) == 1
+    order = Orders(conn).get(answer["order"]["number"])
+    expires = datetime.fromisoformat(order["expires_at"]) - datetime.fromisoformat(order["created_at"])
+    assert abs(expires - PAYMENT_TTL["manual"]) < timedelta(minutes=1)  # the payment's time, not the start's

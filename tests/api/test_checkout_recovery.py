@@ -81,7 +81,8 @@ def test_a_crash_between_commit_and_answer_is_answered_in_full_on_retry(shop, mo
 
     with world.client("alpha") as client:
         token = cart(client, ("BUN-4", 1))
-        monkeypatch.setattr(Orders, "payment_started", power_cut)  # the order is committed, its answer is not sent
+        # The order is committed (with a manual payment's start, in its own transaction), its answer is not sent.
+        monkeypatch.setattr("commerce_api.shop.checkout.start_payment", power_cut)
         lost = checkout(client, token, key="crash-after-commit-1")
         monkeypatch.undo()
         assert lost.status_code == 500 and "power cut" not in lost.text
