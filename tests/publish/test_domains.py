@@ -243,12 +243,21 @@ def test_caddy_serves_the_platform_and_verified_domains_over_tls_and_refuses_unk
         assert curl("bakery.localhost").stdout.endswith("200")
         refused = curl("unknown.example")
         assert refused.returncode != 0 or not refused.stdout.endswith("200")  # no certificate, no site
-        # The platform's own hosts: ordinary certificates (not on demand), proxied to Tessera.
-        front = curl("localhost")
+        # The platform's own hosts: ordinary certificates (not on demand), proxied to Tessera. Caddy
+        # obtains them in the background from its start: on a busy machine one may still be coming.
+        def ready(host: str, path: str = "/") -> subprocess.CompletedProcess:
+            deadline = time.monotonic() + 30
+            answer = curl(host, path)
+            while answer.returncode == 35 and time.monotonic() < deadline:  # no certificate yet
+                time.sleep(0.5)
+                answer = curl(host, path)
+            return answer
+
+        front = ready("localhost")
         assert front.returncode == 0 and front.stdout.endswith("200") and "<h1>Tessera</h1>" in front.stdout, front
-        health = curl("api.localhost", "/healthz")
+        health = ready("api.localhost", "/healthz")
         assert health.returncode == 0 and health.stdout.endswith("200") and '"ok"' in health.stdout, health
-        admin = curl("admin.localhost", "/login")
+        admin = ready("admin.localhost", "/login")
         assert admin.returncode == 0, admin  # the handshake verifies: admin.<base> has its certificate
         body, status = admin.stdout.rsplit("\n", 1)
         assert status == "200" and "Sign in" in body, admin  # and the admin's sign-in answers there
