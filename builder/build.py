@@ -737,7 +737,10 @@ def _finish(staging: Path, static: dict, types: dict[str, str], plan: Plan, reco
             scripts: dict[str, str]) -> dict:
     """Stage static files and metadata; returns the new manifest (path → sha256, size, type). A
     file's type is the one recorded in ``types`` (media: from the decoded image), else by extension."""
-    manifest: dict[str, list] = {rel: [sha, size, _type(rel)] for rel, (_, _, sha, size) in records.items()}
+    manifest: dict[str, list] = {}
+    for rel, (_, _, sha, size) in records.items():
+        entry = previous.get(rel)  # a page that did not change keeps its entry (manifests are never changed)
+        manifest[rel] = entry if entry is not None and entry[0] == sha and entry[1] == size else [sha, size, _type(rel)]
     for rel, data in sorted(static.items()):
         kind = types.get(rel) or _type(rel)
         if isinstance(data, Path) and rel in previous and rel.startswith(("media/", "assets/")) and rel.count(".") >= 2:
