@@ -158,11 +158,11 @@ class FileStorage:
                 shutil.copyfile(source, meta / name)
         if before is not None:
             new = change.manifest
-            (meta / "delta.json").write_bytes(jsonio.dumps({
+            (release / DELTA).write_bytes(jsonio.dumps({
                 "from": before.name, "set": {rel: entry for rel, entry in new.items() if live.get(rel) != entry},
                 "removed": [rel for rel in live if rel not in new]}))
         else:
-            (meta / "delta.json").unlink(missing_ok=True)  # a recycled release's, from another time
+            (release / DELTA).unlink(missing_ok=True)  # a recycled release's, from another time
         tmp = meta / f".manifest.{os.getpid()}"
         tmp.write_bytes(change.manifest_bytes())  # written last: it says what the release holds
         os.replace(tmp, meta / "manifest.json")

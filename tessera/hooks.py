@@ -175,8 +175,9 @@ def run(lines: list[str], repo_path: Path, env: Mapping[str, str] = os.environ) 
     site's last build makes a one-page push's check a one-page build), else this process does."""
     from .pushcheck import ask
     from .settings import Settings
+    from .worker import sockets_dir
 
-    answer = ask(Settings.from_env(env).data_dir, lines, repo_path, env)
+    answer = ask(sockets_dir(Settings.from_env(env)), lines, repo_path, env)
     if answer is not None:
         code, output = answer
         sys.stderr.write(output)

@@ -23,21 +23,21 @@ import json
 import logging
 import os
 import random
-import re
 import socket
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 
+from .hooks import QUARANTINE, ROLE, SUPERADMIN, TENANT, USER
+
 log = logging.getLogger(__name__)
 
 SUFFIX = ".check"
-_SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")  # as the registry's slugs are
 MAX_REQUEST = 1 << 20  # bytes: ref lines and a few paths
 ANSWER_TIMEOUT = 900.0  # seconds the hook waits for a worker's check (a first build of a big site)
+CHECKS_AT_ONCE = 2  # a worker's checks running side by side; more pushes wait their turn
 # What the hook passes on of its environment: who pushes, and where the pushed objects are.
-PASSED = ("TESSERA_PUSH_ROLE", "TESSERA_PUSH_SUPERADMIN", "TESSERA_PUSH_USER", "TESSERA_PUSH_TENANT",
-          "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_QUARANTINE_PATH")
+PASSED = (ROLE, SUPERADMIN, USER, TENANT, *QUARANTINE)
 
 
 class Refused(ValueError):
@@ -47,11 +47,11 @@ class Refused(ValueError):
 # -- the hook's side ------------------------------------------------------------------------------
 
 
-def ask(data_dir: Path, lines: list[str], repo_path: Path, env: Mapping[str, str]) -> tuple[int, str] | None:
-    """Have a worker of this node check the push: (exit code, the pusher's messages), or None when
-    no worker answered (the hook then checks it itself)."""
+def ask(folder: Path, lines: list[str], repo_path: Path, env: Mapping[str, str]) -> tuple[int, str] | None:
+    """Have a worker listening in ``folder`` (``worker.sockets_dir``) check the push: (exit code, the
+    pusher's messages), or None when no worker answered (the hook then checks it itself)."""
     try:
-        sockets = [p for p in (data_dir / "workers").iterdir() if p.name.endswith(SUFFIX)]
+        sockets = [p for p in folder.iterdir() if p.name.endswith(SUFFIX)]
     except OSError:
         return None
     random.shuffle(sockets)  # several workers share the pushes
@@ -97,6 +97,7 @@ class CheckServer:
     def __init__(self, settings, memory, address: Path) -> None:
         self.settings, self.memory, self.address = settings, memory, address
         self._socket: socket.socket | None = None
+        self._slots = threading.BoundedSemaphore(CHECKS_AT_ONCE)
 
     def start(self) -> bool:
         """Listen; False when the socket cannot be made (a data folder too deep for a socket's path)."""
@@ -136,7 +137,8 @@ class CheckServer:
                 conn.settimeout(10.0)
                 request = json.loads(_read_line(conn))
                 conn.settimeout(None)
-                code, output = self.check(request)
+                with self._slots:
+                    code, output = self.check(request)
             except Refused as exc:
                 code, output = 1, f"Push rejected: {exc}\n"
             except Exception:  # noqa: BLE001 (no answer: the hook checks the push itself)
@@ -161,6 +163,9 @@ class CheckServer:
 def _valid(data_dir: Path, request: object) -> tuple[list[str], Path, dict[str, str]]:
     """The request's lines, repository and environment, once each is what a hook of this installation
     sends: a tenant's repository, and a quarantine inside it."""
+    from content.errors import InvalidSlug
+    from content.registry import validate_slug
+
     if not isinstance(request, dict):
         raise Refused("a malformed check request")
     lines, repo, env = request.get("lines"), request.get("repo"), request.get("env")
@@ -171,7 +176,11 @@ def _valid(data_dir: Path, request: object) -> tuple[list[str], Path, dict[str, 
     slug = env.get("TESSERA_PUSH_TENANT", "")
     tenants = (data_dir / "tenants").resolve()
     path = Path(repo).resolve()
-    if not _SLUG.fullmatch(slug) or path != tenants / slug / "repo.git" or not path.is_dir():
+    try:
+        validate_slug(slug)  # the registry's own rule: no "./bakery" naming the same folder
+    except InvalidSlug:
+        raise Refused("the repository is not this site's") from None
+    if path != tenants / slug / "repo.git" or not path.is_dir():
         raise Refused("the repository is not this site's")
     # git runs the hook in the repository: a relative path is relative to it. The worker's git
     # commands run elsewhere, so each is passed on absolute.

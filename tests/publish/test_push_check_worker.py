@@ -111,3 +111,46 @@ def test_a_worker_refuses_a_check_of_another_repository_or_outside_quarantine(ba
         answer = ask(worker, request)
         assert answer["exit"] == 1 and said in answer["output"], (request, answer)
     assert oct((worker.checks.address).stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_worker_runs_at_most_a_few_checks_at_once(bakery, tmp_path):
+    """A burst of pushes does not start a build each at once beside the worker's publishes: checks past
+    CHECKS_AT_ONCE wait their turn, and each still gets its answer."""
+    import threading
+    import time
+
+    from tessera.pushcheck import CHECKS_AT_ONCE, CheckServer
+
+    settings, _, _ = bakery
+    running, most, lock = [0], [0], threading.Lock()
+
+    def check(request):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.3)
+        with lock:
+            running[0] -= 1
+        return 0, "checked\n"
+
+    server = CheckServer(settings, None, tmp_path / "w.check")
+    server.check = check
+    assert server.start()
+    try:
+        answers: list[dict] = []
+        pushes = [threading.Thread(target=lambda: answers.append(ask(server_of(server), {}))) for _ in range(5)]
+        for push in pushes:
+            push.start()
+        for push in pushes:
+            push.join(timeout=30)
+    finally:
+        server.stop()
+    assert len(answers) == 5 and all(a == {"exit": 0, "output": "checked\n"} for a in answers)
+    assert most[0] == CHECKS_AT_ONCE
+
+
+def server_of(server):
+    """``ask`` above takes a worker: what it reads of one."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(checks=server)
