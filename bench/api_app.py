@@ -3,7 +3,9 @@
     /bare/read   a plain Litestar handler reading one row from a SQLite file
     /bare/write  a plain Litestar handler writing one row in a transaction
 
-Everything else is Tessera's own app. Settings come from the environment (TESSERA_DATA_DIR).
+Everything else is Tessera's own app as `tessera serve` runs it: no jobs in the serving processes
+(notifications, publishes and housekeeping are a `tessera worker`'s, which the benchmark starts
+beside them). Settings come from the environment (TESSERA_DATA_DIR).
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ def bare_write() -> dict:
 
 
 bare = Litestar([bare_read, bare_write])
-platform = make_app(settings)
+platform = make_app(settings, jobs=False)
 
 
 async def app(scope, receive, send):

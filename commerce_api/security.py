@@ -10,6 +10,7 @@ issued for tenant A is refused at tenant B whatever the host, path or header say
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import secrets
 from dataclasses import dataclass
@@ -147,7 +148,13 @@ def _trusted(address: str, trusted: tuple[str, ...]) -> bool:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
-    return any(ip in ipaddress.ip_network(net) for net in trusted)
+    return any(ip in net for net in _networks(trusted))
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(trusted: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """TESSERA_TRUSTED_PROXIES parsed once, not on every request."""
+    return tuple(ipaddress.ip_network(net) for net in trusted)
 
 
 def authenticate(connection: ASGIConnection, services: Services, tenant: Tenant) -> Principal | None:

@@ -7,6 +7,7 @@ transaction each: a failing step leaves the file at the previous version.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import threading
@@ -82,7 +83,9 @@ def connect(path: Path | str, migrations: Migrations | None = None) -> sqlite3.C
             migrations.apply(conn)
         return conn
     conn = sqlite3.connect(str(path), timeout=30, isolation_level="DEFERRED",
-                           check_same_thread=False)
+                           check_same_thread=False, factory=Connection)
+    if str(path) != ":memory:":
+        conn.gate = WriteGate.of(Path(path))
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA foreign_keys=ON")
@@ -126,18 +129,80 @@ class PerThread:
         return conn
 
 
+class Connection(sqlite3.Connection):
+    """A SQLite connection that knows its file's write gate."""
+
+    gate: WriteGate | None = None
+
+
+class WriteGate:
+    """Writers of one SQLite file queue here before they take its write lock.
+
+    SQLite lets a writer that finds the file locked sleep and try again (1, 2, 5 ... 100 ms), so
+    under a stream of checkouts the lock sits free while the next writer sleeps. The gate is an
+    advisory lock on a file beside the database, held from BEGIN IMMEDIATE to COMMIT: the kernel
+    queues the waiters, of this process and of every other, and wakes the next the moment the lock
+    is let go. Each thread holds it through a descriptor of its own (flock locks belong to an open
+    file), and a thread already inside the gate goes through again (a nested write). A writer that
+    does not use the gate still meets SQLite's own lock, so the gate only ever orders writers."""
+
+    _gates: dict[Path, WriteGate] = {}
+    _made = threading.Lock()
+
+    def __init__(self, database: Path) -> None:
+        self.path = database.with_name(database.name + "-gate")
+        self._local = threading.local()
+
+    @classmethod
+    def of(cls, database: Path) -> WriteGate:
+        with cls._made:
+            gate = cls._gates.get(database)
+            if gate is None:
+                gate = cls._gates[database] = cls(database)
+            return gate
+
+    def enter(self) -> None:
+        local = self._local
+        depth = getattr(local, "depth", 0)
+        if depth == 0:
+            fd = getattr(local, "fd", None)
+            if fd is None:
+                fd = local.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        local.depth = depth + 1
+
+    def leave(self) -> None:
+        local = self._local
+        local.depth -= 1
+        if local.depth == 0:
+            fcntl.flock(local.fd, fcntl.LOCK_UN)
+
+
 class immediate:
     """``with immediate(conn):`` — a write transaction taken up front (BEGIN IMMEDIATE).
 
     Use it when a decision read inside the block must still hold at COMMIT (last owner, stock).
+    Writers of a SQLite file line up at its ``WriteGate`` first.
     """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        self.gate = getattr(conn, "gate", None)
 
     def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
+        if self.gate is not None:
+            self.gate.enter()
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            if self.gate is not None:
+                self.gate.leave()
+            raise
         return self.conn
 
     def __exit__(self, kind, value, traceback) -> None:
-        self.conn.execute("ROLLBACK" if kind else "COMMIT")
+        try:
+            self.conn.execute("ROLLBACK" if kind else "COMMIT")
+        finally:
+            if self.gate is not None:
+                self.gate.leave()

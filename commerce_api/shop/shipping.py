@@ -13,6 +13,7 @@ Pickup needs no address. Every option that does not apply says why, naming what 
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -103,6 +104,7 @@ def config(raw: dict | None) -> dict:
 
 # -- postcodes --------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=4096)
 def normalise_postcode(value: str, country: str = "") -> str:
     """Upper case, one space between parts; a British postcode typed without its space gets it back."""
     text = " ".join((value or "").upper().split())
@@ -111,6 +113,7 @@ def normalise_postcode(value: str, country: str = "") -> str:
     return text
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function of two short strings, asked for every zone of every quote
 def specificity(pattern: str, postcode: str) -> int | None:
     """How specific ``pattern``'s match of a normalised ``postcode`` is (its literal characters), or None.
 

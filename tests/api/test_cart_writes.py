@@ -128,6 +128,39 @@ def test_adding_writes_with_one_statement(db):
     assert len(writes) == 2 and all(w.lstrip().upper().startswith("INSERT INTO CART_LINES") for w in writes)
 
 
+def test_adding_has_committed_by_the_time_python_runs_again(db):
+    """The add's statement writes and commits inside one SQLite step: when control is back in Python
+    (where the thread may wait for the interpreter behind others), the file's write lock is already
+    free. A RETURNING clause, or BEGIN ... COMMIT around the statement, would still hold it here."""
+    path, conn = db
+    carts = Carts(conn)
+    token = carts.create()
+    probe = sqlite3.connect(path, timeout=0)
+    free: list[bool] = []
+    execute = conn.execute
+
+    def watched(sql, *args):
+        cursor = execute(sql, *args)
+        if sql.lstrip().upper().startswith("INSERT INTO CART_LINES"):
+            try:
+                probe.execute("BEGIN IMMEDIATE")
+                probe.execute("ROLLBACK")
+                free.append(True)
+            except sqlite3.OperationalError:
+                free.append(False)
+        return cursor
+
+    conn.execute = watched
+    try:
+        carts.add(token, "RYE", 1)
+        carts.add(token, "RYE", 1)
+    finally:
+        del conn.execute
+        probe.close()
+    assert free == [True, True]
+    assert quantity(conn, "RYE") == 2
+
+
 def test_tabs_adding_at_once_neither_lose_units_nor_pass_the_stock(db):
     path, conn = db
     token = Carts(conn).create()
