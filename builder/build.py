@@ -173,6 +173,7 @@ def _build(config: BuildConfig, out_dir: Path, lock: OutputLock, collector: _Col
     from . import markdown, parsecache, search
     from .plan import make_plan
     from .render import Renderer, Settings
+    from .replan import Replanner
     from .theme import css_variables, load_theme, page_stylesheet, script, stylesheet
 
     parse_cache = memory["parse"] if memory and "parse" in memory else parsecache.load(config.cache_dir, VERSION)
@@ -211,11 +212,17 @@ def _build(config: BuildConfig, out_dir: Path, lock: OutputLock, collector: _Col
         static[scripts["search"].lstrip("/")] = finder
     types: dict[str, str] = {}
     image_map = _media(content, config, static, errors, types=types)
-    plan = make_plan(content, now=now, shop=config.shop, renamed=config.renamed)
+    # A long-lived builder makes the next plan from its last one when the edit allows (see builder.replan).
+    planner = memory.get("planner") if memory else None
+    plan = planner.next(content, now, config.shop, config.renamed) if planner is not None else None
+    if plan is None:
+        plan = make_plan(content, now=now, shop=config.shop, renamed=config.renamed)
+        errors += _duplicates(plan.jobs)  # a plan made from the last keeps its URLs, which were checked
+        planner = Replanner(content, plan, now, config.shop, config.renamed) if memory is not None else None
     static[SEARCH_INDEX] = search.index([j.inputs[0] for j in plan.jobs if j.kind == "product"],
-                                        [j.inputs[0] for j in plan.jobs if j.kind == "post"], image_map)
+                                        [j.inputs[0] for j in plan.jobs if j.kind == "post"], image_map,
+                                        memo=memory.setdefault("search", {}) if memory is not None else None)
     errors += plan.errors
-    errors += _duplicates(plan.jobs)
     css_vars = css_variables(content.site, errors)
     if errors:
         raise BuildErrors(errors)
@@ -253,7 +260,7 @@ def _build(config: BuildConfig, out_dir: Path, lock: OutputLock, collector: _Col
                  "catalog_version": plan.catalog_version, "files": on_disk, "dirs": dirs}
     _rescan(out_dir, on_disk, dirs, moved, stale)  # both updated in place to what the commit left
     if memory is not None:
-        memory.update(state=new_state, parse=parse_cache, fingerprints=digest.now)
+        memory.update(state=new_state, parse=parse_cache, fingerprints=digest.now, planner=planner)
         # The state is saved after every build: it says what the folder holds. The parse cache only
         # spares another process parsing again, and saving it takes most of the saver's time (and
         # the interpreter's lock): a long-lived builder saves it at most every PARSE_SAVE_EVERY

@@ -16,24 +16,42 @@ from . import urls
 from .images import ImageInfo
 
 
-def index(products: list[Product], posts: list[Entry], images: dict[str, ImageInfo]) -> bytes:
+def index(products: list[Product], posts: list[Entry], images: dict[str, ImageInfo],
+          memo: dict[int, tuple] | None = None) -> bytes:
+    """``memo`` (a long-lived builder's): each entry's item by the entry's identity, with the
+    entry and its picture's info, so an unchanged entry's item is not worked out again."""
     items = []
-    for product in products:
-        info = images.get(product.images[0].removeprefix("media/")) if product.images else None
-        prices = [v.price for v in product.variants]
-        low = min(prices, key=lambda m: m.amount) if prices else None
-        items.append({"kind": "product", "title": product.name, "url": urls.product(product.slug),
-                      "text": product.meta_description or product.excerpt,
-                      "terms": " ".join(product.categories),
-                      "price": ("from " if len({p.amount for p in prices}) > 1 else "") + _money(low) if low else "",
-                      "image": info.src(480) if info else ""})
-    for post in posts:
-        info = images.get(post.image.removeprefix("media/")) if post.image else None
-        items.append({"kind": "post", "title": post.title, "url": urls.post(post.slug),
-                      "text": post.meta_description or post.excerpt, "terms": " ".join(post.tags),
-                      "date": post.published_at.date().isoformat() if post.published_at else "",
-                      "image": info.src(480) if info else ""})
+    kept: dict[int, tuple] = {}
+    for entry in (*products, *posts):
+        image = entry.images[0] if type(entry) is Product and entry.images else getattr(entry, "image", None)
+        info = images.get(image.removeprefix("media/")) if image else None
+        known = memo.get(id(entry)) if memo is not None else None
+        if known is not None and known[0] is entry and known[1] is info:
+            item = known[2]
+        else:
+            item = _product(entry, info) if type(entry) is Product else _post(entry, info)
+        kept[id(entry)] = (entry, info, item)
+        items.append(item)
+    if memo is not None:  # only this build's entries: the rest may be freed and their ids reused
+        memo.clear()
+        memo.update(kept)
     return orjson.dumps({"items": items}, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def _product(product: Product, info: ImageInfo | None) -> dict:
+    prices = [v.price for v in product.variants]
+    low = min(prices, key=lambda m: m.amount) if prices else None
+    return {"kind": "product", "title": product.name, "url": urls.product(product.slug),
+            "text": product.meta_description or product.excerpt, "terms": " ".join(product.categories),
+            "price": ("from " if len({p.amount for p in prices}) > 1 else "") + _money(low) if low else "",
+            "image": info.src(480) if info else ""}
+
+
+def _post(post: Entry, info: ImageInfo | None) -> dict:
+    return {"kind": "post", "title": post.title, "url": urls.post(post.slug),
+            "text": post.meta_description or post.excerpt, "terms": " ".join(post.tags),
+            "date": post.published_at.date().isoformat() if post.published_at else "",
+            "image": info.src(480) if info else ""}
 
 
 def _money(value) -> str:

@@ -38,6 +38,7 @@ edits = st.one_of(
     st.tuples(st.just("site"), st.integers(1, 3), words, st.integers(1, 28)),
     st.tuples(st.just("template"), st.integers(0, 1), words, st.integers(1, 28)),
     st.tuples(st.just("future_post"), st.integers(2, 6), words, st.integers(1, 28)),
+    st.tuples(st.just("retitle"), st.integers(0, 6), words, st.integers(1, 28)),
 )
 
 
@@ -52,6 +53,11 @@ def apply(site, edit) -> None:
         text = (posts / f"p{n}.md").read_text()
         (posts / f"p{n}.md").write_text(text.replace("---\n", f"---\nexcerpt: {word}\n", 1)
                                         if "excerpt" not in text else text + f"\nmore {word}\n")
+    elif kind == "retitle":  # a post's or a page's title: every listing showing it changes, no URL
+        path = posts / f"p{n}.md" if n > 1 else site / "pages" / ["about.md", "contact.md"][n]
+        if path.exists():
+            lines = [f"title: {word.title()} {day}" if l.startswith("title:") else l for l in path.read_text().splitlines()]
+            path.write_text("\n".join(lines) + "\n")
     elif kind == "delete_post" and (posts / f"p{n}.md").exists():
         (posts / f"p{n}.md").unlink()
     elif kind == "draft_post" and n > 0 and (posts / f"p{n}.md").exists():
