@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import secrets
 import sqlite3
 from collections.abc import Callable, Collection
@@ -580,8 +579,7 @@ class Orders:
                 "catalog_version": row["catalog_version"], "created_at": row["created_at"],
                 "expires_at": row["expires_at"],
                 "lines": [{**dict(l), "track_stock": bool(l["track_stock"])} for l in lines],
-                "history": [dict(h) for h in history], "notes": row["notes"],
-                "gift_card": row["gift_card"], "refunded": row["refunded"],
+                "history": [dict(h) for h in history], "notes": row["notes"], "refunded": row["refunded"],
                 "refunds": [_refund(r) for r in refunds]}
 
     def list(self, *, status: str | None = None, payment_status: str | None = None, since: str | None = None,
