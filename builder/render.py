@@ -13,6 +13,7 @@ import threading
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 from jinja2.exceptions import SecurityError
@@ -24,8 +25,10 @@ from content.money import Money, display
 
 from . import markdown, seo, urls
 from .errors import BuildErrors
-from .images import ImageInfo
 from .plan import Job, Plan
+
+if TYPE_CHECKING:  # Pillow loads only when a site has images
+    from .images import ImageInfo
 
 SANDBOX_HINT = ("theme templates run in a sandbox, which refuses attributes that start with an underscore "
                 "and changes to the site's data (docs/themes.md)")

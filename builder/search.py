@@ -8,12 +8,16 @@ first picture. Bodies are left out, so that a big site's build does not read eve
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import orjson
 
 from content.model import Entry, Product
 
 from . import urls
-from .images import ImageInfo
+
+if TYPE_CHECKING:  # Pillow loads only when a site has images
+    from .images import ImageInfo
 
 
 def index(products: list[Product], posts: list[Entry], images: dict[str, ImageInfo],
