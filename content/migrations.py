@@ -142,8 +142,9 @@ class WriteGate:
     under a stream of checkouts the lock sits free while the next writer sleeps. The gate is an
     advisory lock on a file beside the database, held from BEGIN IMMEDIATE to COMMIT: the kernel
     queues the waiters, of this process and of every other, and wakes the next the moment the lock
-    is let go. Each thread holds it through a descriptor of its own (flock locks belong to an open
-    file), and a thread already inside the gate goes through again (a nested write). A writer that
+    is let go. Each writer opens the gate file for its turn and closes it after (flock locks belong
+    to an open file, and a server with a thousand shops must not keep a descriptor per shop and
+    thread); a thread already inside the gate goes through again (a nested write). A writer that
     does not use the gate still meets SQLite's own lock, so the gate only ever orders writers."""
 
     _gates: dict[Path, WriteGate] = {}
@@ -165,17 +166,25 @@ class WriteGate:
         local = self._local
         depth = getattr(local, "depth", 0)
         if depth == 0:
-            fd = getattr(local, "fd", None)
-            if fd is None:
-                fd = local.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError:  # the folder is gone (a deleted site) or read-only: SQLite's lock alone
+                fd = None
+            if fd is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                except BaseException:
+                    os.close(fd)
+                    raise
+            local.fd = fd
         local.depth = depth + 1
 
     def leave(self) -> None:
         local = self._local
         local.depth -= 1
-        if local.depth == 0:
-            fcntl.flock(local.fd, fcntl.LOCK_UN)
+        if local.depth == 0 and local.fd is not None:
+            os.close(local.fd)  # closing lets the lock go
+            local.fd = None
 
 
 class immediate:
