@@ -108,14 +108,18 @@ def _swapped(value: tuple, swap: dict[int, Entry]) -> tuple:
     return tuple(out)
 
 
+# Values are compared as they are written, not only as equal: 7 and 7.0 (a Decimal) are equal, and so
+# are two datetimes naming one instant in two offsets, but the catalog's version and the sitemap's
+# dates are made from what they print.
+
 def _same_place(old: Entry, new: Entry) -> bool:
-    return all(getattr(old, name) == getattr(new, name) for name in PLACE)
+    return all(_same_value(getattr(old, name), getattr(new, name)) for name in PLACE)
 
 
 def _same_value(old: object, new: object) -> bool:
-    return old is new or old == new
+    return old is new or (old == new and repr(old) == repr(new))
 
 
 def _same_items(old: tuple, new: tuple) -> bool:
-    """The same products: the parse cache's very objects as a rule, else equal ones (read again)."""
-    return old is new or (len(old) == len(new) and all(a is b or a == b for a, b in zip(old, new)))
+    """The same products: the parse cache's very objects as a rule, else ones read again the same."""
+    return old is new or (len(old) == len(new) and all(a is b or _same_value(a, b) for a, b in zip(old, new)))

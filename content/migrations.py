@@ -11,6 +11,7 @@ import fcntl
 import os
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -84,7 +85,7 @@ def connect(path: Path | str, migrations: Migrations | None = None) -> sqlite3.C
         return conn
     conn = sqlite3.connect(str(path), timeout=30, isolation_level="DEFERRED",
                            check_same_thread=False, factory=Connection)
-    if str(path) != ":memory:":
+    if str(path) not in ("", ":memory:") and not str(path).startswith("file:"):
         conn.gate = WriteGate.of(Path(path))
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
@@ -138,15 +139,19 @@ class Connection(sqlite3.Connection):
 class WriteGate:
     """Writers of one SQLite file queue here before they take its write lock.
 
-    SQLite lets a writer that finds the file locked sleep and try again (1, 2, 5 ... 100 ms), so
-    under a stream of checkouts the lock sits free while the next writer sleeps. The gate is an
-    advisory lock on a file beside the database, held from BEGIN IMMEDIATE to COMMIT: the kernel
-    queues the waiters, of this process and of every other, and wakes the next the moment the lock
-    is let go. Each writer opens the gate file for its turn and closes it after (flock locks belong
-    to an open file, and a server with a thousand shops must not keep a descriptor per shop and
-    thread); a thread already inside the gate goes through again (a nested write). A writer that
-    does not use the gate still meets SQLite's own lock, so the gate only ever orders writers."""
+    SQLite lets a writer that finds the file locked sleep and try again, longer and longer (1, 2,
+    5 ... 100 ms), so under a stream of checkouts the lock sits free while the next writer sleeps
+    and a shopper waits a tenth of a second for nothing. The gate is an advisory lock on a file
+    beside the database, held from BEGIN IMMEDIATE to COMMIT by writers of every process: a writer
+    that finds it taken looks again within two milliseconds at most, for as long as SQLite would
+    have waited (``WAIT``), and then goes on to SQLite's own lock (which alone decides; the gate
+    only ever orders writers, so one that does not use it, or a file system without such locks,
+    is still safe). Each writer opens the gate file for its turn only and lets the lock go before
+    closing it (a forked child keeps a copy of the descriptor, never the lock), so a server with a
+    thousand shops keeps no descriptor per shop and thread; a thread already inside the gate goes
+    through again (a nested write). One gate a file, by its resolved path."""
 
+    WAIT = 30.0  # seconds, as SQLite's busy timeout
     _gates: dict[Path, WriteGate] = {}
     _made = threading.Lock()
 
@@ -156,6 +161,7 @@ class WriteGate:
 
     @classmethod
     def of(cls, database: Path) -> WriteGate:
+        database = database.resolve()
         with cls._made:
             gate = cls._gates.get(database)
             if gate is None:
@@ -166,25 +172,46 @@ class WriteGate:
         local = self._local
         depth = getattr(local, "depth", 0)
         if depth == 0:
-            try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            except OSError:  # the folder is gone (a deleted site) or read-only: SQLite's lock alone
-                fd = None
-            if fd is not None:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX)
-                except BaseException:
-                    os.close(fd)
-                    raise
-            local.fd = fd
+            local.fd = self._take()
         local.depth = depth + 1
 
     def leave(self) -> None:
         local = self._local
         local.depth -= 1
         if local.depth == 0 and local.fd is not None:
-            os.close(local.fd)  # closing lets the lock go
-            local.fd = None
+            fd, local.fd = local.fd, None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            finally:
+                os.close(fd)
+
+    def _take(self) -> int | None:
+        """The gate file's descriptor, locked; None to go on without the gate (no gate file can be
+        made, the file system has no such locks, or the wait ran out)."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError:  # the folder is gone (a deleted site) or read-only
+            return None
+        try:
+            pause, deadline = 0.0001, None
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return fd
+                except BlockingIOError:
+                    now = time.monotonic()
+                    deadline = deadline or now + self.WAIT
+                    if now >= deadline:
+                        os.close(fd)
+                        return None
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.002)
+        except OSError:  # no advisory locks here (ENOLCK): SQLite's lock alone
+            os.close(fd)
+            return None
+        except BaseException:
+            os.close(fd)
+            raise
 
 
 class immediate:

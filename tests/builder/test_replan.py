@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 
@@ -19,13 +20,13 @@ from tests.builder.conftest import NOW, THEMES, files
 from tests.conftest import write_site
 
 SITE = {
-    "site.yaml": "name: Replan\nposts_per_page: 2\n",
+    "site.yaml": "name: Replan\nposts_per_page: 2\ntax:\n  rate: 7\n",
     "pages/index.md": "---\ntitle: Home\n---\nWelcome.\n",
     "pages/about.md": "---\ntitle: About\n---\nAbout us.\n",
     "posts/a.md": "---\ntitle: A\npublished_at: 2026-01-01\ntags: [bread]\n---\nBody A\n",
     "posts/b.md": "---\ntitle: B\npublished_at: 2026-01-02\ntags: [bread, rye]\n---\nBody B\n",
     "posts/c.md": "---\ntitle: C\npublished_at: 2026-01-03\ntags: [rye]\n---\nBody C\n",
-    "products/loaf.md": "---\nname: Loaf\nsku: LF\nprice: \"3.00\"\n---\nA loaf.\n",
+    "products/loaf.md": "---\nname: Loaf\nsku: LF\nprice: \"3.00\"\ndimensions: {length: 10}\n---\nA loaf.\n",
 }
 
 
@@ -91,6 +92,10 @@ def test_edits_one_after_another_each_match_the_whole_plan(content):
     lambda c: replace(c, posts=c.posts[:2]),
     lambda c: replace(c, posts=c.posts[::-1]),
     lambda c: replace(c, site=replace(c.site, name="Other")),
+    # Equal values written otherwise: the catalog's version and the sitemap print them.
+    lambda c: replace(c, site=replace(c.site, tax=replace(c.site.tax, rate=Decimal("7.0")))),
+    lambda c: with_post(c, 0, published_at=c.posts[0].published_at.astimezone(timezone(timedelta(hours=1)))),
+    lambda c: replace(c, products=tuple(replace(p, dimensions=(("length", Decimal("10.0")),)) for p in c.products)),
     lambda c: replace(c, products=tuple(replace(p, name="Bun") for p in c.products)),
 ])
 def test_an_edit_that_moves_pages_makes_a_whole_plan(content, edit):

@@ -160,3 +160,59 @@ def test_a_site_whose_folder_is_gone_still_meets_sqlite_s_lock(tmp_path):
     gate = WriteGate.of(tmp_path / "gone" / "tenant.db")
     gate.enter()  # no gate file can be made: the write goes on under SQLite's own lock
     gate.leave()
+
+
+def test_a_forked_child_keeps_no_lock(db):
+    """A build forks its render workers while another thread may be writing: the child's copy of the
+    gate's descriptor must not keep the gate shut once the writer has committed."""
+    import multiprocessing
+
+    inside, forked = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        conn = connect(db)
+        with immediate(conn):
+            conn.execute("INSERT INTO t VALUES (1)")
+            inside.set()
+            forked.wait(10)
+        conn.close()
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    assert inside.wait(10)
+    child = multiprocessing.get_context("fork").Process(target=time.sleep, args=(5,))
+    child.start()
+    try:
+        forked.set()
+        thread.join(10)
+        conn = connect(db)
+        started = time.monotonic()
+        with immediate(conn):
+            conn.execute("INSERT INTO t VALUES (2)")
+        assert time.monotonic() - started < 2  # not until the child exits
+    finally:
+        child.kill()
+        child.join()
+
+
+def test_one_file_under_two_names_has_one_gate(db, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert WriteGate.of(Path(db.name)) is WriteGate.of(db)
+
+
+def test_a_writer_stops_waiting_at_the_gate_after_sqlite_s_own_wait(db, tmp_path, monkeypatch):
+    """The gate never makes a writer wait longer than SQLite would have: past WAIT it goes on to
+    SQLite's lock, which is free here (the other process holds only the gate)."""
+    monkeypatch.setattr(WriteGate, "WAIT", 0.3)
+    go = tmp_path / "release"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(db) + "-gate", str(go)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        conn = connect(db)
+        started = time.monotonic()
+        with immediate(conn):
+            conn.execute("INSERT INTO t VALUES (1)")
+        assert 0.25 < time.monotonic() - started < 5
+    finally:
+        go.touch()
+        holder.wait(10)
