@@ -7,7 +7,6 @@ not care which one they have.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from dataclasses import dataclass
 from typing import Protocol
