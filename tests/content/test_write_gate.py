@@ -148,12 +148,25 @@ def test_no_descriptor_is_kept_between_writes(db):
     for a writer's turn."""
     import os
 
+    mine = str(db.resolve()) + "-gate"
+
+    def gate_descriptors() -> list[str]:
+        found = []
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                target = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:  # closed meanwhile
+                continue
+            if target == mine:
+                found.append(target)
+        return found
+
     conn = connect(db)
-    before = len(os.listdir("/proc/self/fd"))
     for i in range(20):
         with immediate(conn):
             conn.execute("INSERT INTO t VALUES (?)", (i,))
-    assert len(os.listdir("/proc/self/fd")) == before
+            assert gate_descriptors() == [mine]  # held for the turn
+    assert gate_descriptors() == []
 
 
 def test_a_site_whose_folder_is_gone_still_meets_sqlite_s_lock(tmp_path):
